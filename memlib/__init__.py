@@ -1,0 +1,36 @@
+"""memlib: measuring memorisation in causal LMs by repeated exposure to random strings.
+
+A thin library behind the notebooks: random strings (:mod:`memlib.strings`), models
+(:mod:`memlib.models`), the one training loop (:mod:`memlib.exposure`), the metrics
+(:mod:`memlib.metrics`) and the run store (:mod:`memlib.store`).
+"""
+
+__version__ = "0.1.0"
+
+from .exposure import ExposureConfig, expose
+from .metrics import METRIC_COLUMNS, string_summary, token_metrics
+from .models import LoadedModel, embedded_gguf_path, load_model
+from .store import Run, RunStore, cache_dir, run_key
+from .strings import RandomString, alphabet, distribution, entropy_bits, random_string, random_strings
+
+__all__ = [
+    "__version__",
+    "ExposureConfig",
+    "LoadedModel",
+    "METRIC_COLUMNS",
+    "RandomString",
+    "Run",
+    "RunStore",
+    "alphabet",
+    "cache_dir",
+    "distribution",
+    "embedded_gguf_path",
+    "entropy_bits",
+    "expose",
+    "load_model",
+    "random_string",
+    "random_strings",
+    "run_key",
+    "string_summary",
+    "token_metrics",
+]

@@ -1,0 +1,322 @@
+"""Repeated exposure: fine-tune a model on strings, epoch after epoch, and record every metric.
+
+One loop, written out in :func:`_train`. Per epoch, the training strings are shown once
+(by default all in one batch: one AdamW step per epoch). The forward pass that computes the
+training loss also gives that epoch's train metrics, so the train metrics at epoch ``e`` are
+those of the model after ``e`` updates, measured before update ``e + 1``. Held-out (test)
+strings are evaluated with a no-grad pass at epoch 0 and every ``eval_every`` epochs;
+one last no-grad pass measures the train strings after the final update. Epoch ``e`` in
+the results always means "after ``e`` epochs of training" (0 = the loaded model).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import platform
+import sys
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .metrics import METRIC_COLUMNS, string_summary, token_metrics
+from .models import LoadedModel
+from .store import Run, RunStore
+from .strings import RandomString
+
+__all__ = ["ExposureConfig", "expose", "LR_SCHEDULES"]
+
+LR_SCHEDULES = ("constant", "linear")
+
+
+@dataclass(frozen=True)
+class ExposureConfig:
+    """Everything that determines a run; saved beside it, hashed into its store key."""
+
+    model: str
+    model_fingerprint: str
+    weights_dtype: str
+    autocast: str | None
+    train: tuple
+    test: tuple
+    epochs: int
+    lr: float
+    lr_schedule: str
+    weight_decay: float
+    batch_size: int
+    eval_every: int
+    seed: int
+    memlib_version: str
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["train"], d["test"] = list(d["train"]), list(d["test"])
+        return d
+
+
+def _as_string_dict(s) -> dict:
+    if isinstance(s, RandomString):
+        return s.to_dict()
+    if isinstance(s, str):
+        return {"text": s}
+    raise TypeError(f"strings must be memlib RandomString or str, not {type(s).__name__}")
+
+
+def _check_strings(name: str, strings) -> list[dict]:
+    if isinstance(strings, (str, RandomString)):
+        strings = [strings]
+    out = [_as_string_dict(s) for s in strings]
+    for d in out:
+        bad = sorted(set(d["text"]) - set("abcdefghijklmnopqrstuvwxyz"))
+        if not d["text"] or bad:
+            raise ValueError(f"{name} string {d['text'][:20]!r} is not allowed: use non-empty strings of letters a-z"
+                             + (f" (found {bad})" if bad else ""))
+    lengths = sorted({len(d["text"]) for d in out})
+    if len(lengths) > 1:
+        raise ValueError(f"{name}_strings have lengths {lengths}: all strings of a split must have one length")
+    return out
+
+
+def _alphabet(strings: list[dict]) -> str:
+    """Union of the strings' alphabets (a plain ``str`` counts as a..its largest letter)."""
+    letters = set()
+    for d in strings:
+        letters |= set(d.get("alphabet") or "abcdefghijklmnopqrstuvwxyz"[: ord(max(d["text"])) - 96])
+    return "".join(sorted(letters))
+
+
+def _check_number(name, value, kind, low, allow_equal=True):
+    ok = isinstance(value, kind) and not isinstance(value, bool)
+    ok = ok and math.isfinite(value) and (value >= low if allow_equal else value > low)
+    if not ok:
+        what = "an integer" if kind is int else "a number"
+        raise ValueError(f"{name}={value!r} is not allowed: use {what} {'>=' if allow_equal else '>'} {low}")
+    return value
+
+
+def _autocast_dtype(autocast, device: torch.device):
+    if autocast is None:
+        return "bf16" if device.type == "cuda" else None
+    if autocast not in ("bf16", "fp16", False):
+        raise ValueError(f"autocast={autocast!r} is not allowed: use None (auto), False, 'bf16' or 'fp16'")
+    return autocast or None
+
+
+def _progress_enabled(progress) -> bool:
+    if progress is None:
+        return os.environ.get("MEMLIB_PROGRESS", "1") not in ("0", "false", "off")
+    return bool(progress)
+
+
+def _resolve_store(store) -> RunStore | None:
+    if store is False or store is None:
+        return None
+    if store is True:
+        return RunStore()
+    if isinstance(store, RunStore):
+        return store
+    return RunStore(store)
+
+
+def expose(
+    model: LoadedModel,
+    train_strings,
+    *,
+    test_strings=(),
+    epochs: int,
+    lr: float | None = None,
+    seed: int = 0,
+    lr_schedule: str = "constant",
+    weight_decay: float = 0.0,
+    batch_size: int | None = None,
+    eval_every: int = 1,
+    autocast=None,
+    store=True,
+    progress: bool | None = None,
+) -> Run:
+    """Fine-tune all parameters of ``model`` on ``train_strings`` for ``epochs`` epochs.
+
+    Returns a :class:`~memlib.store.Run`. ``model`` itself is left as loaded: training starts from
+    its loaded weights and they are put back afterwards, so one loaded model serves many runs.
+
+    - ``lr``: AdamW learning rate (betas 0.9/0.999, eps 1e-8, ``weight_decay`` 0 as in HF
+      ``Trainer``); default ``model.default_lr`` (1e-4 SmolLM2-135M, 1e-3 tiny models, 1e-5 hub
+      models as in the paper). ``lr_schedule``: ``"constant"`` or ``"linear"`` decay to 0 (the
+      ``Trainer`` default).
+    - ``batch_size``: training strings per optimiser step (default: all of them, one step per epoch).
+    - ``eval_every``: test strings are evaluated at epoch 0, every ``eval_every`` epochs and at the end.
+    - ``autocast``: ``None`` = bf16 autocast on CUDA and none on CPU; ``False``, ``"bf16"`` or ``"fp16"``.
+    - ``store``: ``True`` (the default :class:`RunStore`), a folder, a ``RunStore``, or ``False``.
+      A stored run with the same configuration is loaded instead of trained.
+    - ``progress``: text progress bar (default on unless ``MEMLIB_PROGRESS=0``).
+    """
+    from . import __version__
+
+    if not isinstance(model, LoadedModel):
+        raise TypeError(f"model must be a memlib LoadedModel (from memlib.load_model), not {type(model).__name__}")
+    train = _check_strings("train", train_strings)
+    test = _check_strings("test", test_strings) if len(test_strings) else []
+    if not train:
+        raise ValueError("train_strings is empty: give at least one string")
+    _check_number("epochs", epochs, int, 1)
+    lr = model.default_lr if lr is None else lr
+    _check_number("lr", lr, (int, float), 0, allow_equal=False)
+    _check_number("seed", seed, int, 0)
+    _check_number("weight_decay", weight_decay, (int, float), 0)
+    _check_number("eval_every", eval_every, int, 1)
+    if lr_schedule not in LR_SCHEDULES:
+        raise ValueError(f"lr_schedule={lr_schedule!r} is not allowed: use one of {', '.join(LR_SCHEDULES)}")
+    batch_size = len(train) if batch_size is None else _check_number("batch_size", batch_size, int, 1)
+    amp = _autocast_dtype(autocast, model.device)
+    letters = _alphabet(train + test)
+    model.letter_ids(letters)  # refuses a tokenizer that splits a letter, before any work
+    store = _resolve_store(store)
+
+    config = ExposureConfig(
+        model=model.name, model_fingerprint=model.fingerprint, weights_dtype=str(model.dtype).replace("torch.", ""),
+        autocast=amp, train=tuple(train), test=tuple(test), epochs=epochs, lr=float(lr), lr_schedule=lr_schedule,
+        weight_decay=float(weight_decay), batch_size=min(batch_size, len(train)), eval_every=eval_every, seed=seed,
+        memlib_version=__version__,
+    ).to_dict()
+    if store is not None:
+        cached = store.load(Run(config=config, metrics=pd.DataFrame(), arrays={}).key)
+        if cached is not None:
+            return cached
+
+    t0 = time.perf_counter()
+    try:
+        records = _train(model, config, letters, amp, _progress_enabled(progress))
+    finally:
+        model.restore()
+        model.model.eval()
+    run = _to_run(config, records)
+    run.meta = {
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "wall_seconds": time.perf_counter() - t0,
+        "device": str(model.device),
+        "n_params": model.n_params,
+        "alphabet": letters,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "torch": torch.__version__,
+        "transformers": __import__("transformers").__version__,
+        "torch_threads": torch.get_num_threads(),
+    }
+    if store is not None:
+        store.save(run)
+    return run
+
+
+def _encode(model: LoadedModel, strings: list[dict]) -> torch.Tensor:
+    return torch.tensor([model.encode(d["text"]) for d in strings], dtype=torch.long, device=model.device)
+
+
+def _forward(model: LoadedModel, ids: torch.Tensor, alphabet_ids: torch.Tensor, amp):
+    """Logits for ``ids[:, :-1]`` scored against ``ids[:, 1:]``: every character, none of BOS."""
+    ctx = torch.autocast(ids.device.type, dtype=getattr(torch, {"bf16": "bfloat16", "fp16": "float16"}[amp])) \
+        if amp else contextlib.nullcontext()
+    with ctx:
+        logits = model.model(input_ids=ids[:, :-1], use_cache=False).logits
+    return token_metrics(logits, ids[:, 1:], alphabet_ids)
+
+
+@torch.no_grad()
+def _evaluate(model: LoadedModel, ids: torch.Tensor, alphabet_ids, amp, batch_size: int):
+    model.model.eval()
+    parts = [_forward(model, ids[i:i + batch_size], alphabet_ids, amp) for i in range(0, len(ids), batch_size)]
+    return _record(parts)
+
+
+def _record(parts: list[dict]) -> dict[str, np.ndarray]:
+    """Per-string summaries and per-position arrays of one evaluation, on the CPU."""
+    out = {}
+    for name, values in zip(METRIC_COLUMNS, zip(*[string_summary(p).values() for p in parts])):
+        out[name] = torch.cat(values).cpu().numpy().astype(np.float64)
+    out["correct"] = torch.cat([p["correct"] for p in parts]).cpu().numpy()
+    out["p_true"] = torch.cat([p["p_true"] for p in parts]).float().cpu().numpy()
+    return out
+
+
+def _train(model: LoadedModel, config: dict, letters: str, amp, progress: bool) -> dict:
+    """The loop. Returns ``{"train": {epoch: record}, "test": {epoch: record}}``."""
+    net = model.model
+    device = model.device
+    alphabet_ids = torch.tensor(model.letter_ids(letters), device=device)
+    train_ids = _encode(model, config["train"])
+    test_ids = _encode(model, config["test"]) if config["test"] else None
+    epochs, bs, every = config["epochs"], config["batch_size"], config["eval_every"]
+    steps_per_epoch = math.ceil(len(train_ids) / bs)
+    records = {"train": {}, "test": {}}
+
+    rng_devices = [device] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=rng_devices):
+        torch.manual_seed(config["seed"])
+        # fused AdamW: one kernel over all parameters; ~5x faster than foreach on CPU for 135M params
+        fused = {"fused": True} if device.type in ("cpu", "cuda") else {"foreach": True}
+        opt = torch.optim.AdamW(net.parameters(), lr=config["lr"], betas=(0.9, 0.999), eps=1e-8,
+                                weight_decay=config["weight_decay"], **fused)
+        total = epochs * steps_per_epoch
+        decay = (lambda step: 1.0 - step / total) if config["lr_schedule"] == "linear" else (lambda step: 1.0)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, decay)
+        bar = _bar(epochs, progress, model.name)
+        for epoch in range(epochs):
+            if test_ids is not None and epoch % every == 0:
+                records["test"][epoch] = _evaluate(model, test_ids, alphabet_ids, amp, len(test_ids))
+            net.train()
+            parts = []
+            for i in range(0, len(train_ids), bs):
+                tm = _forward(model, train_ids[i:i + bs], alphabet_ids, amp)
+                loss = tm["nll"].mean()
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
+                parts.append(tm)
+            records["train"][epoch] = _record(parts)
+            if bar is not None:
+                bar.set_postfix(acc=f"{records['train'][epoch]['accuracy'].mean():.3f}", loss=f"{loss.item():.3f}",
+                                refresh=False)
+                bar.update(1)
+        records["train"][epochs] = _evaluate(model, train_ids, alphabet_ids, amp, bs)
+        if test_ids is not None:
+            records["test"][epochs] = _evaluate(model, test_ids, alphabet_ids, amp, len(test_ids))
+        if bar is not None:
+            bar.set_postfix(acc=f"{records['train'][epochs]['accuracy'].mean():.3f}")
+            bar.close()
+    return records
+
+
+def _bar(total: int, enabled: bool, name: str):
+    """A plain-text bar (never a widget: widget bars bloat notebooks executed by papermill)."""
+    if not enabled:
+        return None
+    from tqdm.std import tqdm
+
+    return tqdm(total=total, desc=f"expose {name}", unit="epoch", file=sys.stderr, mininterval=2.0, leave=True,
+                dynamic_ncols=False, ncols=100)
+
+
+def _to_run(config: dict, records: dict) -> Run:
+    rows, arrays = [], {}
+    for split, strings in (("train", config["train"]), ("test", config["test"])):
+        recs = records[split]
+        if not recs:
+            continue
+        epochs = sorted(recs)
+        for e in epochs:
+            r = recs[e]
+            for j, d in enumerate(strings):
+                row = {"model": config["model"], "seed": config["seed"], "epoch": e, "split": split, "string": j}
+                row.update({m: float(r[m][j]) for m in METRIC_COLUMNS})
+                row["string_entropy"] = d.get("entropy", float("nan"))
+                rows.append(row)
+        arrays[f"{split}_epochs"] = np.array(epochs, dtype=np.int64)
+        arrays[f"{split}_correct"] = np.stack([recs[e]["correct"] for e in epochs])
+        arrays[f"{split}_p_true"] = np.stack([recs[e]["p_true"] for e in epochs]).astype(np.float32)
+    metrics = pd.DataFrame(rows)
+    return Run(config=config, metrics=metrics, arrays=arrays)

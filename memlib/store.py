@@ -1,0 +1,167 @@
+"""The run store: finished runs on disk, keyed by everything that determines them.
+
+Layout of one run, ``<root>/runs/<key[:2]>/<key>/``::
+
+    config.json    the full run configuration (model fingerprint, strings, hyper-parameters,
+                   memlib version): what the key is the hash of
+    meta.json      how it was made: library versions, device, wall time, date
+    metrics.csv    the tidy metrics table (one row per epoch x split x string)
+    arrays.npz     per-position arrays (epoch x string x position) and their epoch indices
+    manifest.json  sha256 of each file above, checked on load
+
+A run is written into a temporary folder beside its final place and renamed
+into place, so a reader never sees half a run, and two writers of the same key
+(parallel processes) leave one complete copy.
+
+The root is ``$MEMLIB_CACHE`` if set, else ``$XDG_CACHE_HOME/memlib`` (default
+``~/.cache/memlib``). ``make`` sets ``MEMLIB_CACHE=.cache/memlib`` in the repository.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import tempfile
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["Run", "RunStore", "cache_dir", "run_key"]
+
+_FILES = ("config.json", "meta.json", "metrics.csv", "arrays.npz")
+
+
+def cache_dir() -> Path:
+    """Root of memlib's caches (runs and converted models)."""
+    env = os.environ.get("MEMLIB_CACHE")
+    if env:
+        return Path(env).expanduser().resolve()
+    xdg = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(xdg).expanduser().resolve() / "memlib"
+
+
+def _canonical(obj) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def run_key(config: dict) -> str:
+    """sha256 of the canonical JSON of a run's configuration."""
+    return hashlib.sha256(_canonical(config).encode()).hexdigest()
+
+
+@dataclass
+class Run:
+    """A finished run: its configuration, tidy metrics and per-position arrays.
+
+    ``metrics``: one row per (epoch, split, string), see :func:`memlib.metrics.METRIC_COLUMNS`.
+    ``arrays``: ``{split}_correct`` (bool) and ``{split}_p_true`` (float32), shape
+    (evaluated epochs, strings, positions), with ``{split}_epochs`` giving the epoch of each
+    row; position ``i`` is the prediction of character ``i`` from BOS and characters ``< i``.
+    """
+
+    config: dict
+    metrics: pd.DataFrame
+    arrays: dict[str, np.ndarray]
+    meta: dict = field(default_factory=dict)
+    key: str = ""
+    from_store: bool = False
+
+    def __post_init__(self):
+        if not self.key:
+            self.key = run_key(self.config)
+
+    def __repr__(self) -> str:
+        c = self.config
+        return (f"Run(model={c.get('model')!r}, train={len(c.get('train', []))}, test={len(c.get('test', []))}, "
+                f"epochs={c.get('epochs')}, lr={c.get('lr')}, seed={c.get('seed')}, key={self.key[:12]}, "
+                f"from_store={self.from_store})")
+
+    def final(self, split: str = "train") -> pd.DataFrame:
+        """Metrics at the last evaluated epoch of ``split``."""
+        m = self.metrics[self.metrics.split == split]
+        return m[m.epoch == m.epoch.max()]
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+class RunStore:
+    """Runs on disk under ``root/runs``. ``RunStore()`` uses :func:`cache_dir`."""
+
+    def __init__(self, root: str | os.PathLike | None = None):
+        self.root = Path(root).expanduser().resolve() if root is not None else cache_dir()
+
+    def __repr__(self) -> str:
+        return f"RunStore({str(self.root)!r})"
+
+    def path(self, key: str) -> Path:
+        return self.root / "runs" / key[:2] / key
+
+    def __contains__(self, key: str) -> bool:
+        return (self.path(key) / "manifest.json").is_file()
+
+    def load(self, key: str) -> Run | None:
+        """The stored run, or None if absent or damaged (a damaged one is reported and ignored)."""
+        folder = self.path(key)
+        if not (folder / "manifest.json").is_file():
+            return None
+        try:
+            manifest = json.loads((folder / "manifest.json").read_text())
+            for name in _FILES:
+                if _sha256(folder / name) != manifest[name]:
+                    raise ValueError(f"checksum mismatch for {name}")
+            config = json.loads((folder / "config.json").read_text())
+            meta = json.loads((folder / "meta.json").read_text())
+            metrics = pd.read_csv(folder / "metrics.csv", float_precision="round_trip")
+            with np.load(folder / "arrays.npz") as z:
+                arrays = {k: z[k] for k in z.files}
+        except (OSError, ValueError, KeyError) as e:
+            warnings.warn(f"ignoring damaged run {folder}: {e}; it will be recomputed", stacklevel=2)
+            return None
+        if run_key(config) != key:
+            warnings.warn(f"ignoring run {folder}: its config does not hash to its key", stacklevel=2)
+            return None
+        return Run(config=config, metrics=metrics, arrays=arrays, meta=meta, key=key, from_store=True)
+
+    def save(self, run: Run) -> Path:
+        """Write ``run`` atomically; returns its folder."""
+        folder = self.path(run.key)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{run.key[:12]}-", dir=folder.parent))
+        try:
+            (tmp / "config.json").write_text(json.dumps(run.config, indent=1, sort_keys=True))
+            (tmp / "meta.json").write_text(json.dumps(run.meta, indent=1, sort_keys=True, default=str))
+            run.metrics.to_csv(tmp / "metrics.csv", index=False)
+            buf = io.BytesIO()
+            np.savez_compressed(buf, **run.arrays)
+            (tmp / "arrays.npz").write_bytes(buf.getvalue())
+            manifest = {name: _sha256(tmp / name) for name in _FILES}
+            (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True))
+            if folder.exists():  # a damaged copy, or another process finished first
+                if run.key in self and self.load(run.key) is not None:
+                    shutil.rmtree(tmp)
+                    return folder
+                trash = Path(tempfile.mkdtemp(prefix=f".old-{run.key[:12]}-", dir=folder.parent))
+                os.replace(folder, trash / "run")
+                shutil.rmtree(trash, ignore_errors=True)
+            try:
+                os.replace(tmp, folder)
+            except OSError:
+                if run.key not in self:  # not a lost race: a real failure
+                    raise
+                shutil.rmtree(tmp, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return folder
+
+    def keys(self) -> list[str]:
+        base = self.root / "runs"
+        return sorted(p.name for p in base.glob("*/*") if (p / "manifest.json").is_file()) if base.is_dir() else []

@@ -1,0 +1,208 @@
+"""Seeded random strings over small alphabets, optionally at a target entropy.
+
+The alphabet of size ``l`` is the first ``l`` lowercase letters. Characters are
+drawn i.i.d. from a distribution over the alphabet:
+
+* ``entropy=None``: uniform, entropy ``log2(l)`` bits per character.
+* ``entropy=H``: a distribution from a one-parameter family whose entropy is
+  ``H`` (to within 1e-9 bits; the check is 1e-3), found by bisection on the
+  parameter. Two families are available because, at a fixed entropy, the shape
+  of the distribution is a choice that can change conclusions:
+
+  - ``"exponential"`` (default): ``p_i ∝ exp(-beta * i)`` for letter rank
+    ``i = 0..l-1``. ``beta = 0`` is uniform; entropy falls monotonically
+    towards 0 as ``beta`` grows. Probabilities decay geometrically with rank.
+  - ``"spike"``: one heavy letter, ``p_0 = q`` and the other ``l-1`` letters
+    share ``1-q`` equally, ``q`` in ``[1/l, 1)``. Entropy falls monotonically
+    from ``log2(l)`` to 0 as ``q`` grows.
+
+Sampling uses a private :class:`random.Random` (Mersenne Twister) seeded with
+``seed`` and inverse-CDF lookup in float64, so the same arguments give the same
+characters on every machine and Python version (``Random.random`` is the one
+stream Python guarantees to keep). No global random state is touched.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import random
+import string as _string
+from collections import Counter
+from dataclasses import dataclass
+
+__all__ = [
+    "FAMILIES",
+    "RandomString",
+    "alphabet",
+    "distribution",
+    "entropy_bits",
+    "random_string",
+    "random_strings",
+]
+
+FAMILIES = ("exponential", "spike")
+_TOL_BITS = 1e-9
+
+
+def alphabet(size: int) -> str:
+    """The first ``size`` lowercase letters (2 <= size <= 26)."""
+    if isinstance(size, bool) or not isinstance(size, int) or not 2 <= size <= 26:
+        raise ValueError(f"alphabet_size={size!r} is not allowed: use an integer from 2 to 26")
+    return _string.ascii_lowercase[:size]
+
+
+def entropy_bits(probs) -> float:
+    """Shannon entropy in bits of a probability vector (zeros ignored)."""
+    return -sum(p * math.log2(p) for p in probs if p > 0)
+
+
+def _exponential(size: int, beta: float) -> list[float]:
+    w = [math.exp(-beta * i) for i in range(size)]  # exp(0) = 1 keeps the max term exact
+    z = sum(w)
+    return [x / z for x in w]
+
+
+def _spike(size: int, q: float) -> list[float]:
+    rest = (1.0 - q) / (size - 1)
+    return [q] + [rest] * (size - 1)
+
+
+def distribution(alphabet_size: int, entropy: float | None = None, family: str = "exponential") -> tuple[float, ...]:
+    """Probabilities of the first ``alphabet_size`` letters, hitting ``entropy`` bits.
+
+    ``entropy=None`` gives the uniform distribution. Otherwise
+    ``0 < entropy <= log2(alphabet_size)``; see the module docstring for the
+    families.
+    """
+    size = len(alphabet(alphabet_size))
+    if family not in FAMILIES:
+        raise ValueError(f"family={family!r} is not allowed: use one of {', '.join(FAMILIES)}")
+    h_max = math.log2(size)
+    if entropy is None:
+        return tuple([1.0 / size] * size)
+    if isinstance(entropy, bool) or not isinstance(entropy, (int, float)) or not math.isfinite(entropy):
+        raise ValueError(f"entropy={entropy!r} is not allowed: use None or a number in (0, {h_max:.6g}]")
+    if not 0 < entropy <= h_max + 1e-12:
+        raise ValueError(
+            f"entropy={entropy!r} is not allowed for alphabet_size={size}: "
+            f"use a value in (0, log2({size}) = {h_max:.6g}] bits per character"
+        )
+    if entropy >= h_max - _TOL_BITS:
+        return tuple([1.0 / size] * size)
+    make = _exponential if family == "exponential" else _spike
+    # entropy(param) decreases monotonically on [lo, hi]; bisect until it is within tolerance.
+    lo, hi = (0.0, 1.0) if family == "exponential" else (1.0 / size, 1.0)
+    if family == "exponential":
+        while entropy_bits(make(size, hi)) > entropy:
+            hi *= 2.0
+            if hi > 1e6:  # entropy too close to 0 to represent
+                raise ValueError(f"entropy={entropy!r} is too small to reach with the {family} family")
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        h = entropy_bits(make(size, mid))
+        if abs(h - entropy) <= _TOL_BITS:
+            break
+        lo, hi = (mid, hi) if h > entropy else (lo, mid)
+    probs = make(size, mid)
+    if abs(entropy_bits(probs) - entropy) > 1e-3:
+        raise ValueError(f"entropy={entropy!r} could not be reached with the {family} family")
+    return tuple(probs)
+
+
+@dataclass(frozen=True)
+class RandomString:
+    """A random string and how it was made.
+
+    ``entropy`` is the entropy of the sampling distribution (bits/char);
+    ``empirical_entropy`` that of the string's own character frequencies.
+    """
+
+    text: str
+    alphabet: str
+    probs: tuple[float, ...]
+    entropy: float
+    empirical_entropy: float
+    family: str
+    seed: int
+    index: int = 0
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __len__(self) -> int:
+        return len(self.text)
+
+    def to_dict(self) -> dict:
+        return {
+            "text": self.text,
+            "alphabet": self.alphabet,
+            "probs": list(self.probs),
+            "entropy": self.entropy,
+            "empirical_entropy": self.empirical_entropy,
+            "family": self.family,
+            "seed": self.seed,
+            "index": self.index,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RandomString":
+        return cls(**{**d, "probs": tuple(d["probs"])})
+
+
+def _check_int(name: str, value, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"{name}={value!r} is not allowed: use an integer >= {low}")
+    return value
+
+
+def _empirical_entropy(text: str) -> float:
+    n = len(text)
+    return entropy_bits([c / n for c in Counter(text).values()])
+
+
+def random_strings(
+    n: int,
+    alphabet_size: int,
+    length: int,
+    *,
+    entropy: float | None = None,
+    seed: int,
+    family: str = "exponential",
+) -> list[RandomString]:
+    """``n`` strings drawn one after another from one generator seeded with ``seed``.
+
+    The first ``k`` strings of ``random_strings(n, ...)`` equal
+    ``random_strings(k, ...)``, so training and held-out strings can be cut
+    from one call and stay the same when more held-out strings are asked for
+    at the end.
+    """
+    _check_int("n", n, 1)
+    _check_int("length", length, 1)
+    _check_int("seed", seed, 0)
+    letters = alphabet(alphabet_size)
+    probs = distribution(alphabet_size, entropy, family)
+    cdf, acc = [], 0.0
+    for p in probs:
+        acc += p
+        cdf.append(acc)
+    cdf[-1] = 1.0
+    rng = random.Random(seed)
+    out = []
+    h = entropy_bits(probs)
+    for i in range(n):
+        text = "".join(letters[bisect.bisect_right(cdf, rng.random())] for _ in range(length))
+        out.append(RandomString(text, letters, probs, h, _empirical_entropy(text), family, seed, i))
+    return out
+
+
+def random_string(
+    alphabet_size: int,
+    length: int,
+    *,
+    entropy: float | None = None,
+    seed: int,
+    family: str = "exponential",
+) -> RandomString:
+    """One random string; equal to ``random_strings(1, ...)[0]``."""
+    return random_strings(1, alphabet_size, length, entropy=entropy, seed=seed, family=family)[0]

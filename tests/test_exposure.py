@@ -1,0 +1,171 @@
+import copy
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import torch.nn.functional as F
+
+import memlib
+
+
+@pytest.fixture(scope="module")
+def strings():
+    return memlib.random_strings(4, 7, 24, seed=0)
+
+
+def _plain_metrics(net, bos, letter_ids, texts):
+    """Independent recomputation: plain forward, F.cross_entropy, softmax, explicit entropies."""
+    out = []
+    with torch.no_grad():
+        for text in texts:
+            ids = torch.tensor([[bos] + [letter_ids[c] for c in text]])
+            logits = net(input_ids=ids).logits[0, :-1].double()  # predicts text[0..L-1]
+            target = ids[0, 1:]
+            probs = torch.softmax(logits, -1)
+            alpha = torch.tensor(sorted(letter_ids.values()))
+            pa = probs[:, alpha]
+            mass = pa.sum(-1)
+            pa = pa / mass[:, None]
+            agg = pa.mean(0)
+            out.append({
+                "accuracy": (logits.argmax(-1) == target).double().mean().item(),
+                "loss": F.cross_entropy(logits, target).item(),
+                "alphabet_mass": mass.mean().item(),
+                "entropy": -sum(p * math.log2(p) for p in agg.tolist() if p > 0),
+                "entropy_position": np.mean([-sum(p * math.log2(p) for p in row if p > 0) for row in pa.tolist()]),
+                "p_true": probs[torch.arange(len(target)), target].numpy(),
+            })
+    return out
+
+
+def _letter_map(m, alphabet):
+    return dict(zip(alphabet, m.letter_ids(alphabet)))
+
+
+def test_metrics_match_independent_recomputation(tiny_llama, strings):
+    m = tiny_llama
+    train, test = strings[:2], strings[2:]
+    run = memlib.expose(m, train, test_strings=test, epochs=2, lr=1e-3, store=False)
+    letters = _letter_map(m, "abcdefg")
+    # an independent copy trained with a plain loop: full batch, one AdamW step per epoch
+    net = copy.deepcopy(m.model).train()
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=0.0)
+    ids = torch.tensor([[m.bos_id] + [letters[c] for c in s.text] for s in train])
+    states = {0: _plain_metrics(net, m.bos_id, letters, [s.text for s in strings])}
+    for epoch in (1, 2):
+        logits = net(input_ids=ids[:, :-1]).logits
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        states[epoch] = _plain_metrics(net, m.bos_id, letters, [s.text for s in strings])
+    df = run.metrics
+    for epoch, ref in states.items():
+        for split, offset, n in (("train", 0, 2), ("test", 2, 2)):
+            got = df[(df.epoch == epoch) & (df.split == split)].sort_values("string")
+            for col in memlib.METRIC_COLUMNS:
+                want = [ref[offset + j][col] for j in range(n)]
+                np.testing.assert_allclose(got[col].to_numpy(), want, rtol=1e-4, atol=1e-5, err_msg=f"{split} {col} @ {epoch}")
+            e_idx = list(run.arrays[f"{split}_epochs"]).index(epoch)
+            want_p = np.stack([ref[offset + j]["p_true"] for j in range(n)])
+            np.testing.assert_allclose(run.arrays[f"{split}_p_true"][e_idx], want_p, rtol=1e-4, atol=1e-6)
+    assert not torch.equal(next(net.parameters()), next(m.model.parameters()))  # the plain copy really trained
+
+
+def test_train_metrics_come_from_the_training_forward(tiny_llama, strings):
+    # Train metrics at epoch e (from the training forward, before update e+1) equal a no-grad
+    # evaluation of the same weights (the last epoch of a shorter run): tiny models have no dropout.
+    three = memlib.expose(tiny_llama, strings[:2], epochs=3, store=False)
+    two = memlib.expose(tiny_llama, strings[:2], epochs=2, store=False)
+    a = three.metrics[three.metrics.epoch == 2].reset_index(drop=True)
+    b = two.metrics[two.metrics.epoch == 2].reset_index(drop=True)
+    for col in memlib.METRIC_COLUMNS:
+        np.testing.assert_allclose(a[col], b[col], rtol=1e-4, atol=1e-6)
+
+
+def test_memorises_short_string_from_guessing_level(tiny_llama):
+    s = memlib.random_strings(3, 7, 32, seed=1)
+    run = memlib.expose(tiny_llama, s[:1], test_strings=s[1:], epochs=120, store=False)
+    train = run.metrics[run.metrics.split == "train"].set_index("epoch")
+    test = run.metrics[run.metrics.split == "test"].groupby("epoch").accuracy.mean()
+    assert train.accuracy[0] <= 0.25  # near guessing (a random init knows nothing of the alphabet)
+    reached = train.index[train.accuracy >= 1.0]
+    assert len(reached) and reached[0] <= 100
+    assert test.iloc[-1] < 0.5  # held-out strings are not memorised
+    assert train.alphabet_mass.iloc[-1] > 0.9 > train.alphabet_mass.iloc[0]
+
+
+def test_model_left_as_loaded_and_shapes(tiny_llama, strings):
+    before = {k: v.clone() for k, v in tiny_llama.model.state_dict().items()}
+    run = memlib.expose(tiny_llama, strings[:2], test_strings=strings[2:], epochs=7, eval_every=3, store=False)
+    assert all(torch.equal(v, tiny_llama.model.state_dict()[k]) for k, v in before.items())
+    assert not tiny_llama.model.training
+    assert list(run.arrays["train_epochs"]) == list(range(8))
+    assert list(run.arrays["test_epochs"]) == [0, 3, 6, 7]
+    assert run.arrays["train_correct"].shape == (8, 2, 24) and run.arrays["train_correct"].dtype == bool
+    assert run.arrays["test_p_true"].shape == (4, 2, 24)
+    assert len(run.metrics) == 8 * 2 + 4 * 2
+    assert set(run.metrics.columns) >= {"model", "seed", "epoch", "split", "string", "string_entropy", *memlib.METRIC_COLUMNS}
+    acc = run.metrics.set_index(["split", "epoch", "string"]).accuracy
+    np.testing.assert_allclose(acc.loc["train"].to_numpy(), run.arrays["train_correct"].mean(-1).reshape(-1))
+
+
+def test_store_returns_identical_run_without_training(tiny_llama, strings, tmp_path):
+    store = memlib.RunStore(tmp_path)
+    first = memlib.expose(tiny_llama, strings[:1], test_strings=strings[1:], epochs=5, seed=3, store=store)
+    assert not first.from_store and first.key in store
+    second = memlib.expose(tiny_llama, strings[:1], test_strings=strings[1:], epochs=5, seed=3, store=store)
+    assert second.from_store and second.key == first.key
+    pd.testing.assert_frame_equal(first.metrics, second.metrics)
+    assert first.arrays.keys() == second.arrays.keys()
+    for k in first.arrays:
+        np.testing.assert_array_equal(first.arrays[k], second.arrays[k])
+        assert first.arrays[k].dtype == second.arrays[k].dtype
+    assert second.config == first.config and second.meta["wall_seconds"] == first.meta["wall_seconds"]
+    other = memlib.expose(tiny_llama, strings[:1], epochs=5, seed=3, lr=2e-3, store=store)
+    assert other.key != first.key and len(store.keys()) == 2
+    assert not list(tmp_path.glob("runs/*/.tmp-*"))  # no half-written runs left behind
+
+
+def test_damaged_run_is_recomputed(tiny_llama, strings, tmp_path):
+    store = memlib.RunStore(tmp_path)
+    run = memlib.expose(tiny_llama, strings[:1], epochs=2, store=store)
+    (store.path(run.key) / "metrics.csv").write_text("epoch\n0\n")
+    with pytest.warns(UserWarning, match="damaged"):
+        again = memlib.expose(tiny_llama, strings[:1], epochs=2, store=store)
+    assert not again.from_store
+    pd.testing.assert_frame_equal(store.load(run.key).metrics, again.metrics)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(epochs=0), "epochs=0"),
+        (dict(epochs=2.5), "epochs=2.5"),
+        (dict(lr=-1.0), "lr=-1.0"),
+        (dict(lr=0), "lr=0"),
+        (dict(seed=-2), "seed=-2"),
+        (dict(eval_every=0), "eval_every=0"),
+        (dict(batch_size=0), "batch_size=0"),
+        (dict(lr_schedule="cosine"), "lr_schedule='cosine'"),
+        (dict(autocast="int8"), "autocast='int8'"),
+        (dict(train_strings=["abC"]), "'abC'"),
+        (dict(train_strings=["abc", "abcd"]), "lengths [3, 4]"),
+        (dict(train_strings=[]), "empty"),
+    ],
+)
+def test_bad_input_rejected_before_any_work(tiny_llama, tmp_path, kwargs, message):
+    args = dict(train_strings=["abcabc"], epochs=2) | kwargs
+    with pytest.raises(ValueError) as e:
+        memlib.expose(tiny_llama, args.pop("train_strings"), store=tmp_path, **args)
+    assert message in str(e.value)
+    assert not (tmp_path / "runs").exists()  # nothing written
+
+
+def test_linear_schedule_and_plain_strings(tiny_llama):
+    run = memlib.expose(tiny_llama, ["abcabcabca"], epochs=3, lr_schedule="linear", store=False)
+    assert run.config["train"] == [{"text": "abcabcabca"}]
+    assert run.metrics.string_entropy.isna().all()
+    assert len(run.metrics) == 4

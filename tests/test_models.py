@@ -1,0 +1,104 @@
+import string
+
+import pytest
+import torch
+
+import memlib
+from memlib.models import TINY
+
+
+@pytest.mark.parametrize("name", list(TINY))
+def test_tiny_models_load_offline_and_encode(name):
+    before = torch.random.get_rng_state()
+    m = memlib.load_model(name, device="cpu")
+    assert torch.equal(torch.random.get_rng_state(), before)  # init seed kept private
+    assert 0.5e6 < m.n_params < 5e6
+    ids = m.letter_ids(string.ascii_lowercase)
+    assert len(set(ids)) == 26
+    assert m.encode("abc") == [m.bos_id] + ids[:3]
+    again = memlib.load_model(name, device="cpu")
+    assert all(torch.equal(a, b) for a, b in zip(m.model.parameters(), again.model.parameters()))
+    assert m.fingerprint == again.fingerprint
+
+
+def test_families_differ():
+    kinds = {type(memlib.load_model(n, device="cpu").model).__name__ for n in TINY}
+    assert kinds == {"GPTNeoXForCausalLM", "PhiForCausalLM", "LlamaForCausalLM"}
+
+
+def test_unknown_names_refused():
+    with pytest.raises(ValueError, match="tiny-gpt"):
+        memlib.load_model("tiny-gpt")
+    with pytest.raises(ValueError, match="could not be loaded"):
+        memlib.load_model("/nonexistent/model/folder")
+    with pytest.raises(ValueError, match="dtype='float8'"):
+        memlib.load_model("tiny-llama", dtype="float8")
+
+
+def _save_model_with_tokenizer_lacking(tmp_path, missing: str):
+    """A real local model folder whose tokenizer has no token for ``missing``."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    vocab = {t: i for i, t in enumerate(["<pad>", "<bos>", "<eos>", "<unk>"] + [c for c in string.printable[:62] if c != missing])}
+    tk = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    tk.pre_tokenizer = pre_tokenizers.Split("", behavior="isolated")
+    tk.decoder = decoders.Fuse()
+    tok = PreTrainedTokenizerFast(tokenizer_object=tk, bos_token="<bos>", eos_token="<eos>", unk_token="<unk>", pad_token="<pad>")
+    cfg = LlamaConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                      intermediate_size=64, bos_token_id=1, eos_token_id=2)
+    LlamaForCausalLM(cfg).save_pretrained(tmp_path)
+    tok.save_pretrained(tmp_path)
+    return str(tmp_path)
+
+
+def test_model_whose_tokenizer_splits_a_letter_is_refused(tmp_path):
+    path = _save_model_with_tokenizer_lacking(tmp_path, "q")
+    m = memlib.load_model(path, device="cpu")
+    assert len(m.letter_ids("abcdefg")) == 7  # letters it has are fine
+    with pytest.raises(ValueError) as e:
+        m.letter_ids("opqr")
+    assert "'q'" in str(e.value) and path in str(e.value)
+    strings = [memlib.RandomString("qqqq", "abcdefghijklmnopq", (1 / 17,) * 17, 4.09, 0.0, "exponential", 0)]
+    with pytest.raises(ValueError, match="'q'"):
+        memlib.expose(m, strings, epochs=1, store=False)
+
+
+def test_smollm2_is_a_real_pretrained_llm_loaded_offline(smollm2, tmp_path):
+    m = smollm2
+    assert m.n_params == 134_515_008
+    assert type(m.model).__name__ == "LlamaForCausalLM"
+    for n, p in m.model.named_parameters():
+        assert p.dtype == torch.float32 and p.requires_grad, n
+    assert {type(x).__name__ for x in m.model.modules()} >= {"Linear", "Embedding"}
+    assert not any("quant" in type(x).__name__.lower() for x in m.model.modules())
+    assert not getattr(m.model, "is_quantized", False) and getattr(m.model, "hf_quantizer", None) is None
+    assert getattr(m.model.config, "quantization_config", None) is None
+    ids = m.letter_ids(string.ascii_lowercase)
+    assert len(set(ids)) == 26
+    assert [m.tokenizer.decode([i]) for i in ids] == list(string.ascii_lowercase)
+    # pretrained, not random: English text is far more likely than shuffled text
+    text = m.tokenizer("The capital of France is Paris.", return_tensors="pt").input_ids
+    shuffled = text[:, torch.randperm(text.shape[1], generator=torch.Generator().manual_seed(0))]
+    with torch.no_grad():
+        nll = [m.model(input_ids=t, labels=t).loss.item() for t in (text, shuffled)]
+    assert nll[0] < 4.0 < nll[1]
+
+
+def test_smollm2_trains_with_hf_trainer_and_saves(smollm2, tmp_path):
+    from transformers import Trainer, TrainingArguments
+
+    m = smollm2
+    ids = torch.tensor(m.encode("abcabcabcabc"))
+    data = [{"input_ids": ids, "labels": ids}]
+    args = TrainingArguments(output_dir=str(tmp_path / "out"), max_steps=1, per_device_train_batch_size=1,
+                             report_to=[], save_strategy="no", use_cpu=True, learning_rate=1e-4)
+    before = m.model.model.norm.weight.detach().clone()
+    try:
+        Trainer(model=m.model, args=args, train_dataset=data).train()
+        assert not torch.equal(before, m.model.model.norm.weight)  # it trained
+        m.model.save_pretrained(tmp_path / "saved")
+        assert (tmp_path / "saved" / "model.safetensors").stat().st_size > 500e6
+    finally:
+        m.restore()
+    assert torch.equal(before, m.model.model.norm.weight)

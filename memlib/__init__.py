@@ -2,7 +2,8 @@
 
 A thin library behind the notebooks: random strings (:mod:`memlib.strings`), models
 (:mod:`memlib.models`), the one training loop (:mod:`memlib.exposure`), the metrics
-(:mod:`memlib.metrics`) and the run store (:mod:`memlib.store`).
+(:mod:`memlib.metrics`), the run store (:mod:`memlib.store`), grids of runs
+(:mod:`memlib.sweep`), analyses (:mod:`memlib.phases`) and presets (:mod:`memlib.presets`).
 """
 
 __version__ = "0.1.0"
@@ -12,6 +13,7 @@ from .metrics import METRIC_COLUMNS, string_summary, token_metrics
 from .models import LoadedModel, embedded_gguf_path, load_model
 from .store import Run, RunStore, cache_dir, run_key
 from .strings import RandomString, alphabet, distribution, entropy_bits, random_string, random_strings
+from . import phases, presets, sweep  # noqa: E402  (analyses and grids; plots/notebooks import on demand)
 
 __all__ = [
     "__version__",

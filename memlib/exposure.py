@@ -26,10 +26,10 @@ import torch
 
 from .metrics import METRIC_COLUMNS, string_summary, token_metrics
 from .models import LoadedModel
-from .store import Run, RunStore
+from .store import Run, RunStore, run_key
 from .strings import RandomString
 
-__all__ = ["ExposureConfig", "expose", "LR_SCHEDULES"]
+__all__ = ["ExposureConfig", "check_hparams", "expose", "progress_bar", "progress_enabled", "LR_SCHEDULES"]
 
 LR_SCHEDULES = ("constant", "linear")
 
@@ -99,6 +99,21 @@ def _check_number(name, value, kind, low, allow_equal=True):
     return value
 
 
+def check_hparams(*, epochs, lr=None, seed=0, weight_decay=0.0, eval_every=1, lr_schedule="constant",
+                  batch_size=None) -> None:
+    """Raise ValueError naming the first bad hyper-parameter (``lr``/``batch_size`` may be None)."""
+    _check_number("epochs", epochs, int, 1)
+    if lr is not None:
+        _check_number("lr", lr, (int, float), 0, allow_equal=False)
+    _check_number("seed", seed, int, 0)
+    _check_number("weight_decay", weight_decay, (int, float), 0)
+    _check_number("eval_every", eval_every, int, 1)
+    if lr_schedule not in LR_SCHEDULES:
+        raise ValueError(f"lr_schedule={lr_schedule!r} is not allowed: use one of {', '.join(LR_SCHEDULES)}")
+    if batch_size is not None:
+        _check_number("batch_size", batch_size, int, 1)
+
+
 def _autocast_dtype(autocast, device: torch.device):
     if autocast is None:
         return "bf16" if device.type == "cuda" else None
@@ -107,9 +122,10 @@ def _autocast_dtype(autocast, device: torch.device):
     return autocast or None
 
 
-def _progress_enabled(progress) -> bool:
+def progress_enabled(progress=None) -> bool:
+    """``progress`` if given, else on unless ``MEMLIB_PROGRESS`` is 0/false/off."""
     if progress is None:
-        return os.environ.get("MEMLIB_PROGRESS", "1") not in ("0", "false", "off")
+        return os.environ.get("MEMLIB_PROGRESS", "1").lower() not in ("0", "false", "off")
     return bool(progress)
 
 
@@ -137,7 +153,7 @@ def expose(
     eval_every: int = 1,
     autocast=None,
     store=True,
-    progress: bool | None = None,
+    progress=None,
 ) -> Run:
     """Fine-tune all parameters of ``model`` on ``train_strings`` for ``epochs`` epochs.
 
@@ -153,7 +169,8 @@ def expose(
     - ``autocast``: ``None`` = bf16 autocast on CUDA and none on CPU; ``False``, ``"bf16"`` or ``"fp16"``.
     - ``store``: ``True`` (the default :class:`RunStore`), a folder, a ``RunStore``, or ``False``.
       A stored run with the same configuration is loaded instead of trained.
-    - ``progress``: text progress bar (default on unless ``MEMLIB_PROGRESS=0``).
+    - ``progress``: a text progress bar over epochs (default on unless ``MEMLIB_PROGRESS=0``),
+      ``False``, or an existing tqdm bar to advance by one per epoch (sweeps share one bar).
     """
     from . import __version__
 
@@ -163,15 +180,10 @@ def expose(
     test = _check_strings("test", test_strings) if len(test_strings) else []
     if not train:
         raise ValueError("train_strings is empty: give at least one string")
-    _check_number("epochs", epochs, int, 1)
+    check_hparams(epochs=epochs, lr=lr, seed=seed, weight_decay=weight_decay, eval_every=eval_every,
+                  lr_schedule=lr_schedule, batch_size=batch_size)
     lr = model.default_lr if lr is None else lr
-    _check_number("lr", lr, (int, float), 0, allow_equal=False)
-    _check_number("seed", seed, int, 0)
-    _check_number("weight_decay", weight_decay, (int, float), 0)
-    _check_number("eval_every", eval_every, int, 1)
-    if lr_schedule not in LR_SCHEDULES:
-        raise ValueError(f"lr_schedule={lr_schedule!r} is not allowed: use one of {', '.join(LR_SCHEDULES)}")
-    batch_size = len(train) if batch_size is None else _check_number("batch_size", batch_size, int, 1)
+    batch_size = len(train) if batch_size is None else batch_size
     amp = _autocast_dtype(autocast, model.device)
     letters = _alphabet(train + test)
     model.letter_ids(letters)  # refuses a tokenizer that splits a letter, before any work
@@ -184,13 +196,13 @@ def expose(
         memlib_version=__version__,
     ).to_dict()
     if store is not None:
-        cached = store.load(Run(config=config, metrics=pd.DataFrame(), arrays={}).key)
+        cached = store.load(run_key(config))
         if cached is not None:
             return cached
 
     t0 = time.perf_counter()
     try:
-        records = _train(model, config, letters, amp, _progress_enabled(progress))
+        records = _train(model, config, letters, amp, progress)
     finally:
         model.restore()
         model.model.eval()
@@ -242,7 +254,7 @@ def _record(parts: list[dict]) -> dict[str, np.ndarray]:
     return out
 
 
-def _train(model: LoadedModel, config: dict, letters: str, amp, progress: bool) -> dict:
+def _train(model: LoadedModel, config: dict, letters: str, amp, progress) -> dict:
     """The loop. Returns ``{"train": {epoch: record}, "test": {epoch: record}}``."""
     net = model.model
     device = model.device
@@ -263,7 +275,8 @@ def _train(model: LoadedModel, config: dict, letters: str, amp, progress: bool) 
         total = epochs * steps_per_epoch
         decay = (lambda step: 1.0 - step / total) if config["lr_schedule"] == "linear" else (lambda step: 1.0)
         sched = torch.optim.lr_scheduler.LambdaLR(opt, decay)
-        bar = _bar(epochs, progress, model.name)
+        own_bar = not hasattr(progress, "update")
+        bar = _bar(epochs, progress_enabled(progress), model.name) if own_bar else progress
         for epoch in range(epochs):
             if test_ids is not None and epoch % every == 0:
                 records["test"][epoch] = _evaluate(model, test_ids, alphabet_ids, amp, len(test_ids))
@@ -285,20 +298,35 @@ def _train(model: LoadedModel, config: dict, letters: str, amp, progress: bool) 
         records["train"][epochs] = _evaluate(model, train_ids, alphabet_ids, amp, bs)
         if test_ids is not None:
             records["test"][epochs] = _evaluate(model, test_ids, alphabet_ids, amp, len(test_ids))
-        if bar is not None:
+        if bar is not None and own_bar:
             bar.set_postfix(acc=f"{records['train'][epochs]['accuracy'].mean():.3f}")
             bar.close()
     return records
 
 
-def _bar(total: int, enabled: bool, name: str):
-    """A plain-text bar (never a widget: widget bars bloat notebooks executed by papermill)."""
-    if not enabled:
-        return None
+def progress_bar(total: int, desc: str):
+    """A plain-text bar (never a widget: widget bars bloat notebooks executed by papermill),
+    refreshed at most every 2 s so an executed notebook keeps a few KB of it."""
     from tqdm.std import tqdm
 
-    return tqdm(total=total, desc=f"expose {name}", unit="epoch", file=sys.stderr, mininterval=2.0, leave=True,
+    return tqdm(total=total, desc=desc, unit="epoch", file=sys.stderr, mininterval=2.0, leave=True,
                 dynamic_ncols=False, ncols=100)
+
+
+def _bar(total: int, enabled: bool, name: str):
+    return progress_bar(total, f"expose {name}") if enabled else None
+
+
+def _string_columns(d: dict) -> dict:
+    """What a string offers to guess from: its distribution's entropy, its own letter
+    frequencies' entropy, and the accuracy of always predicting its most frequent letter."""
+    text = d["text"]
+    freqs = [text.count(c) / len(text) for c in sorted(set(text))]
+    return {
+        "string_entropy": d.get("entropy", float("nan")),
+        "empirical_entropy": -sum(f * math.log2(f) for f in freqs),
+        "unigram_guess": max(freqs),
+    }
 
 
 def _to_run(config: dict, records: dict) -> Run:
@@ -313,7 +341,7 @@ def _to_run(config: dict, records: dict) -> Run:
             for j, d in enumerate(strings):
                 row = {"model": config["model"], "seed": config["seed"], "epoch": e, "split": split, "string": j}
                 row.update({m: float(r[m][j]) for m in METRIC_COLUMNS})
-                row["string_entropy"] = d.get("entropy", float("nan"))
+                row.update(_string_columns(d))
                 rows.append(row)
         arrays[f"{split}_epochs"] = np.array(epochs, dtype=np.int64)
         arrays[f"{split}_correct"] = np.stack([recs[e]["correct"] for e in epochs])

@@ -169,3 +169,11 @@ def test_linear_schedule_and_plain_strings(tiny_llama):
     assert run.config["train"] == [{"text": "abcabcabca"}]
     assert run.metrics.string_entropy.isna().all()
     assert len(run.metrics) == 4
+
+
+def test_string_columns(tiny_llama):
+    run = memlib.expose(tiny_llama, ["aababcaaaa"], epochs=1, store=False)
+    row = run.metrics.iloc[0]
+    assert row.unigram_guess == pytest.approx(0.7)
+    p = np.array([0.7, 0.2, 0.1])
+    assert row.empirical_entropy == pytest.approx(-(p * np.log2(p)).sum())

@@ -1,0 +1,61 @@
+"""Execute the numbered notebooks with papermill: ``python -m memlib.notebooks``.
+
+Each ``notebooks/NN_*.ipynb`` runs in its own folder (so relative paths work as in
+JupyterLab) with the parameters ``preset`` and ``figures_dir`` injected; the executed copy
+goes to ``--executed`` (ignored by git), figures to ``--figures``. The committed notebooks are
+never modified.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+__all__ = ["notebook_paths", "run_notebook", "main"]
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def notebook_paths(folder: str | Path = ROOT / "notebooks") -> list[Path]:
+    """The numbered notebooks, in order."""
+    return sorted(Path(folder).glob("[0-9][0-9]_*.ipynb"))
+
+
+def run_notebook(path: str | Path, executed_dir: str | Path, *, preset: str, figures_dir: str | Path,
+                 extra: dict | None = None, timeout: int | None = None) -> Path:
+    """Execute one notebook; returns the executed copy's path. Raises if a cell fails."""
+    import papermill as pm
+
+    path = Path(path).resolve()
+    executed_dir = Path(executed_dir).resolve()
+    executed_dir.mkdir(parents=True, exist_ok=True)
+    out = executed_dir / path.name
+    params = {"preset": preset, "figures_dir": str(Path(figures_dir).resolve()), **(extra or {})}
+    pm.execute_notebook(str(path), str(out), parameters=params, cwd=str(path.parent), kernel_name="python3",
+                        progress_bar=False, request_save_on_cell_execute=False, execution_timeout=timeout)
+    return out
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--preset", default="default", help="smoke, default or paper (default: %(default)s)")
+    p.add_argument("--figures", default=str(ROOT / "figures"), help="folder for PNG and SVG figures")
+    p.add_argument("--executed", default=str(ROOT / "build" / "executed"), help="folder for executed copies")
+    p.add_argument("--only", default=None, help="run only notebooks whose name contains this")
+    args = p.parse_args(argv)
+    paths = [q for q in notebook_paths() if args.only is None or args.only in q.name]
+    if not paths:
+        print(f"no notebooks match --only={args.only!r}", file=sys.stderr)
+        return 2
+    for q in paths:
+        t0 = time.perf_counter()
+        print(f"[memlib] running {q.name} (preset={args.preset}) ...", flush=True)
+        run_notebook(q, args.executed, preset=args.preset, figures_dir=args.figures)
+        print(f"[memlib] {q.name} done in {time.perf_counter() - t0:.0f} s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,128 @@
+"""Figure style, the dynamics panel grid, and ``save_figure`` (PNG + SVG)."""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+__all__ = ["style", "save_figure", "run_curves", "plot_dynamics"]
+
+SPLIT_COLOURS = {"train": "#1f77b4", "test": "#7f7f7f"}
+PANELS = (
+    ("accuracy", "recollection accuracy"),
+    ("loss", "loss (nats)"),
+    ("alphabet_mass", "probability mass on alphabet"),
+    ("entropy", "prediction entropy (bits)"),
+)
+
+
+def style() -> None:
+    import seaborn as sns
+
+    sns.set_theme(context="notebook", style="whitegrid", font_scale=0.9)
+    plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 150, "savefig.bbox": "tight", "svg.hashsalt": "memlib",
+                         "svg.fonttype": "none"})
+
+
+def save_figure(fig, name: str, figures_dir: str | os.PathLike) -> list[Path]:
+    """Write ``fig`` as ``<figures_dir>/<name>.png`` and ``.svg`` (each written to a temporary
+    file, then renamed into place). Call it after the notebook's work has succeeded."""
+    folder = Path(figures_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for ext in ("png", "svg"):
+        target = folder / f"{name}.{ext}"
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=f".{ext}", dir=folder)
+        os.close(fd)
+        try:
+            fig.savefig(tmp, format=ext, metadata={"Date": None} if ext == "svg" else {"Software": None})
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        paths.append(target)
+    return paths
+
+
+def run_curves(metrics: pd.DataFrame) -> pd.DataFrame:
+    """Mean over strings within each run: one row per (model, seed, split, epoch)."""
+    return metrics.groupby(["model", "seed", "split", "epoch"], sort=True).mean(numeric_only=True).reset_index()
+
+
+def _shade(ax, start, end, colour, label):
+    if start is not None and end is not None and not (isinstance(start, float) and math.isnan(start)):
+        ax.axvspan(start, end, color=colour, alpha=0.12, lw=0, label=label)
+
+
+def plot_dynamics(metrics: pd.DataFrame, phases: pd.DataFrame | None = None, *, string_entropy: float,
+                  guess_level: float, models: list[str] | None = None):
+    """Rows: models; columns: accuracy, loss, alphabet mass, aggregated entropy against epoch.
+
+    Lines are means over seeds of each run's mean over strings, bands the min-max over seeds;
+    train strings in blue, held-out strings in grey. Dashed references: the accuracy of always
+    predicting the distribution's likeliest letter, the string entropy (in nats on the loss panel,
+    in bits on the entropy panel). Dotted black: the same for the trained string's own letter
+    frequencies; dotted blue: the mean per-position entropy of the trained strings.
+    Shaded: the guessing phase (epoch 0 to its median end) and the memorisation phase (median
+    start to median end), when ``phases`` (a :func:`memlib.phases.phase_table`) is given.
+    """
+    curves = run_curves(metrics)
+    models = models or list(dict.fromkeys(curves.model))
+    fig, axes = plt.subplots(len(models), len(PANELS), figsize=(3.6 * len(PANELS), 2.6 * len(models)),
+                             squeeze=False, sharex="row")
+    for i, model in enumerate(models):
+        c = curves[curves.model == model]
+        for j, (col, label) in enumerate(PANELS):
+            ax = axes[i, j]
+            for split in ("train", "test"):
+                s = c[c.split == split].groupby("epoch")[col]
+                if s.ngroups == 0:
+                    continue
+                mean, lo, hi = s.mean(), s.min(), s.max()
+                ax.plot(mean.index, mean, color=SPLIT_COLOURS[split], lw=1.5, label=f"{split} strings")
+                ax.fill_between(mean.index, lo, hi, color=SPLIT_COLOURS[split], alpha=0.2, lw=0)
+            if col == "accuracy":
+                ax.axhline(guess_level, ls="--", color="k", lw=0.8, label="likeliest-letter guess")
+                if "unigram_guess" in c:
+                    ax.axhline(c[c.split == "train"].unigram_guess.mean(), ls=":", color="k", lw=0.8,
+                               label="trained string's most frequent letter")
+                ax.set_ylim(-0.02, 1.02)
+            elif col == "loss":
+                ax.axhline(string_entropy * math.log(2), ls="--", color="k", lw=0.8, label="string entropy")
+                ax.set_yscale("log")
+            elif col == "alphabet_mass":
+                ax.set_ylim(-0.02, 1.02)
+            elif col == "entropy":
+                pos = c[c.split == "train"].groupby("epoch").entropy_position.mean()
+                ax.plot(pos.index, pos, color=SPLIT_COLOURS["train"], ls=":", lw=1.2, label="train, per position")
+                ax.axhline(string_entropy, ls="--", color="k", lw=0.8, label="string entropy")
+                if "empirical_entropy" in c:
+                    ax.axhline(c[c.split == "train"].empirical_entropy.mean(), ls=":", color="k", lw=0.8,
+                               label="trained string's empirical entropy")
+            if phases is not None and len(phases[phases.model == model]):
+                p = phases[phases.model == model].median(numeric_only=True)
+                if bool(phases[phases.model == model].distinct_guessing.mean() >= 0.5):
+                    _shade(ax, 0, p.get("guess_end"), "tab:green", "guessing phase")
+                end = p.get("mem_end") if not np.isnan(p.get("mem_end", np.nan)) else c.epoch.max()
+                _shade(ax, p.get("mem_start"), end, "tab:orange", "memorisation phase")
+            if i == 0:
+                ax.set_title(label)
+            if j == 0:
+                ax.set_ylabel(model)
+            if i == len(models) - 1:
+                ax.set_xlabel("epoch")
+    handles, labels = {}, {}
+    for ax in axes.flat:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(lab, h)
+    fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=min(len(handles), 7),
+               bbox_to_anchor=(0.5, -0.01 - 0.02 / max(len(models), 1)), frameon=False)
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    return fig

@@ -1,0 +1,66 @@
+"""Presets: one place that says what each notebook runs at each size.
+
+* ``smoke``: seconds, tiny models; what the test suite executes.
+* ``default``: what ``make reproduce`` runs on a 2-core CPU (about 10 minutes a notebook),
+  with the embedded pretrained SmolLM2-135M.
+* ``paper``: the paper's setup (Pythia, Phi, Llama-2 from the hub; 1,024 characters,
+  100 epochs, lr 1e-5, 5 training strings, 10 held-out strings); needs GPUs and network.
+
+A notebook's ``parameters`` cell names a preset and may override any of its keys;
+``None`` means "keep the preset's value". ``resolve`` refuses unknown notebooks, presets
+and keys with a message that lists what is allowed.
+"""
+
+from __future__ import annotations
+
+import copy
+
+__all__ = ["PRESETS", "resolve", "per_model"]
+
+_PAPER_MODELS = ["EleutherAI/pythia-1b", "microsoft/phi-2", "meta-llama/Llama-2-7b-hf"]
+
+PRESETS: dict[str, dict[str, dict]] = {
+    "01_dynamics": {
+        "smoke": dict(
+            models=["smollm2-135m", "smollm2-135m-random", "tiny-llama"], alphabet_size=7, length=16, epochs=4,
+            lr=None, seeds=[0],
+            n_train_strings=1, n_test_strings=2, eval_every=1, lr_schedule="constant",
+        ),
+        "default": dict(
+            models=["smollm2-135m", "smollm2-135m-random", "tiny-pythia", "tiny-phi", "tiny-llama"],
+            alphabet_size=7, length=64,
+            epochs={"smollm2-135m": 40, "smollm2-135m-random": 60, "tiny-pythia": 100, "tiny-phi": 100,
+                    "tiny-llama": 100},
+            lr=None, seeds=[0, 1, 2], n_train_strings=1, n_test_strings=4, eval_every=4, lr_schedule="constant",
+        ),
+        "paper": dict(
+            models=_PAPER_MODELS, alphabet_size=2, length=1024, epochs=100, lr=1e-5, seeds=[0, 1, 2],
+            n_train_strings=5, n_test_strings=10, eval_every=1, lr_schedule="linear",
+        ),
+    },
+}
+
+
+def resolve(notebook: str, preset: str, **overrides) -> dict:
+    """The preset's parameters with the non-None ``overrides`` applied."""
+    if notebook not in PRESETS:
+        raise ValueError(f"notebook {notebook!r} has no presets: use one of {', '.join(PRESETS)}")
+    table = PRESETS[notebook]
+    if preset not in table:
+        raise ValueError(f"preset={preset!r} is not allowed for {notebook}: use one of {', '.join(table)}")
+    params = copy.deepcopy(table[preset])
+    unknown = sorted(set(overrides) - set(params))
+    if unknown:
+        raise ValueError(f"unknown parameter(s) {unknown} for {notebook}: allowed are {', '.join(sorted(params))}")
+    params.update({k: v for k, v in overrides.items() if v is not None})
+    params["preset"] = preset
+    return params
+
+
+def per_model(value, model: str):
+    """A preset value that may be given per model (a dict) or for all models at once."""
+    if isinstance(value, dict):
+        if model not in value:
+            raise ValueError(f"no value for model {model!r} in {value}: add it or give one value for all models")
+        return value[model]
+    return value

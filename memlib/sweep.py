@@ -1,0 +1,70 @@
+"""Grids of runs: models x seeds (x string settings), each run cached in the store.
+
+Runs already in the store are loaded, not trained, so an interrupted sweep re-executed with
+the same parameters trains only what is missing. One text progress bar counts epochs over the
+whole sweep.
+"""
+
+from __future__ import annotations
+
+import gc
+
+from .exposure import check_hparams, expose, progress_bar, progress_enabled
+from .models import load_model
+from .presets import per_model
+from .store import Run, RunStore
+from .strings import random_strings
+
+__all__ = ["split_strings", "exposure_runs"]
+
+
+def split_strings(seed: int, *, alphabet_size: int, length: int, n_train: int, n_test: int,
+                  entropy: float | None = None, family: str = "exponential"):
+    """Training and held-out strings cut from one seeded draw (held-out strings come from the same
+    generator, after the training strings)."""
+    s = random_strings(n_train + n_test, alphabet_size, length, entropy=entropy, seed=seed, family=family)
+    return s[:n_train], s[n_train:]
+
+
+def exposure_runs(models, seeds, *, alphabet_size: int, length: int, n_train_strings: int, n_test_strings: int,
+                  epochs, lr=None, entropy: float | None = None, family: str = "exponential", eval_every: int = 1,
+                  lr_schedule: str = "constant", store: RunStore | bool | str = True, device: str | None = None,
+                  progress=None, **_ignored) -> list[Run]:
+    """One run per (model, seed): ``n_train_strings`` strings trained on, ``n_test_strings`` held out.
+
+    ``epochs`` and ``lr`` may be one value or a dict per model (``lr=None``: the model's default).
+    Every argument is checked before the first model is loaded. Extra keys (from a preset) are ignored.
+    """
+    models, seeds = list(models), list(seeds)
+    if not models or not seeds:
+        raise ValueError(f"models={models!r} and seeds={seeds!r} must both be non-empty lists")
+    plan = []
+    for name in models:
+        e, r = per_model(epochs, name), per_model(lr, name)
+        check_hparams(epochs=e, lr=r, eval_every=eval_every, lr_schedule=lr_schedule)
+        for seed in seeds:
+            check_hparams(epochs=e, seed=seed)
+            train, test = split_strings(seed, alphabet_size=alphabet_size, length=length, n_train=n_train_strings,
+                                        n_test=n_test_strings, entropy=entropy, family=family)
+            plan.append((name, seed, train, test, e, r))
+    bar = progress_bar(sum(p[4] for p in plan), "sweep") if progress_enabled(progress) else False
+    runs = []
+    try:
+        for name in models:
+            model = load_model(name, device=device)
+            for m, seed, train, test, e, r in plan:
+                if m != name:
+                    continue
+                if bar:
+                    bar.set_description(f"{name} seed {seed}")
+                run = expose(model, train, test_strings=test, epochs=e, lr=r, seed=seed, eval_every=eval_every,
+                             lr_schedule=lr_schedule, store=store, progress=bar)
+                if bar and run.from_store:
+                    bar.update(e)
+                runs.append(run)
+            del model
+            gc.collect()
+    finally:
+        if bar:
+            bar.close()
+    return runs

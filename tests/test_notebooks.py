@@ -1,0 +1,42 @@
+"""Every numbered notebook: committed clean, and executed end to end by papermill (smoke preset)."""
+import json
+
+import nbformat
+import pytest
+
+from memlib.notebooks import notebook_paths, run_notebook
+
+NOTEBOOKS = notebook_paths()
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, "no notebooks/NN_*.ipynb found"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_committed_clean(path):
+    nb = nbformat.read(path, as_version=4)
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code":
+            assert cell.outputs == [], f"{path.name} cell {i} has outputs: run `make strip`"
+            assert cell.execution_count is None, f"{path.name} cell {i} has an execution count: run `make strip`"
+    tagged = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(tagged) == 1, f"{path.name} needs exactly one cell tagged 'parameters'"
+    assert "preset" in tagged[0].source and "figures_dir" in tagged[0].source
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_executes_with_smoke_preset(path, tmp_path, monkeypatch):
+    monkeypatch.setenv("MEMLIB_PROGRESS", "1")  # exercise the progress bars too
+    figures = tmp_path / "figures"
+    out = run_notebook(path, tmp_path / "executed", preset="smoke", figures_dir=figures,
+                       extra={"cache_dir": str(tmp_path / "store")})
+    prefix = path.name[:2]
+    pngs = sorted(figures.glob(f"{prefix}_*.png"))
+    assert pngs, f"{path.name} wrote no figures"
+    for png in pngs:
+        assert png.stat().st_size > 10_000 and png.with_suffix(".svg").is_file()
+    nb = json.loads(out.read_text())
+    errors = [o for c in nb["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors
+    assert out.stat().st_size < 3_000_000  # no megabytes of progress bars

@@ -1,0 +1,113 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+import memlib
+from memlib import phases as ph
+from memlib import presets
+
+
+def _synthetic(epochs, train_acc, mass, entropy, test_acc, string_entropy=2.0, test_sd=0.0):
+    """Tidy metrics of one run from given curves (2 test strings at test_acc +- test_sd)."""
+    rows = []
+    for e in range(epochs + 1):
+        rows.append(dict(epoch=e, split="train", string=0, accuracy=train_acc[e], alphabet_mass=mass[e],
+                         entropy=entropy[e], loss=1.0, entropy_position=1.0, string_entropy=string_entropy))
+        for j, sign in enumerate((-1, 1)):
+            rows.append(dict(epoch=e, split="test", string=j, accuracy=test_acc[e] + sign * test_sd,
+                             alphabet_mass=mass[e], entropy=entropy[e], loss=1.0, entropy_position=1.0,
+                             string_entropy=string_entropy))
+    return pd.DataFrame(rows)
+
+
+def test_known_boundaries_with_distinct_guessing_phase():
+    E = 40
+    ep = np.arange(E + 1)
+    mass = np.clip(0.1 + 0.1 * ep, 0, 0.98)  # reaches 0.9 at epoch 8
+    entropy = np.where(ep >= 6, 2.0, 1.0)  # within tolerance from epoch 6
+    train = np.where(ep < 15, 0.2, np.minimum(0.2 + 0.05 * (ep - 14), 1.0))  # leaves 0.2 at epoch 15, 1.0 at 30
+    test = np.full(E + 1, 0.2)
+    out = ph.detect_phases(_synthetic(E, train, mass, entropy, test))
+    assert out["guess_end"] == 8
+    assert out["mem_start"] == 16  # 0.30 > band 0.25 first at epoch 16 (0.25 is not above it)
+    assert out["mem_end"] == 30
+    assert out["distinct_guessing"] is True
+    assert out["epochs_to_50"] == 20 and out["epochs_to_90"] == 28 and out["epochs_to_99"] == 30
+
+
+def test_no_distinct_guessing_phase_when_distribution_and_positions_learnt_together():
+    E = 30
+    ep = np.arange(E + 1)
+    mass = np.minimum(0.05 + 0.04 * ep, 1.0)  # 0.9 only at epoch 22
+    train = np.minimum(0.05 * ep, 1.0)  # already above the band at epoch 6
+    out = ph.detect_phases(_synthetic(E, train, mass, np.full(E + 1, 2.0), np.full(E + 1, 0.15)))
+    assert out["guess_end"] == 22 and out["mem_start"] == 5 and out["distinct_guessing"] is False
+
+
+def test_censored_and_noisy_band():
+    E = 20
+    ep = np.arange(E + 1)
+    train = np.full(E + 1, 0.3)
+    train[5] = 0.9  # a spike that does not last is not the start of memorisation
+    out = ph.detect_phases(_synthetic(E, train, np.full(E + 1, 0.95), np.full(E + 1, 2.0), np.full(E + 1, 0.2),
+                                      test_sd=0.05))
+    assert out["mem_start"] is None and out["mem_end"] is None and out["epochs_to_99"] is None
+    assert out["epochs_to_50"] == 5
+    assert out["guess_end"] == 0 and out["distinct_guessing"] is True
+    assert out["final_guess_band"] == pytest.approx(0.2 + 0.1)
+
+
+def test_rule_thresholds_validated():
+    with pytest.raises(ValueError, match="mass=1.5"):
+        ph.PhaseRule(mass=1.5)
+    with pytest.raises(ValueError, match="test rows"):
+        ph.detect_phases(pd.DataFrame(dict(epoch=[0], split=["train"], accuracy=[0.1], alphabet_mass=[0.1],
+                                           entropy=[1.0], string_entropy=[1.0])))
+
+
+def test_phases_on_a_real_tiny_run(tiny_llama):
+    s = memlib.random_strings(3, 7, 32, seed=1)
+    run = memlib.expose(tiny_llama, s[:1], test_strings=s[1:], epochs=100, eval_every=5, store=False)
+    out = ph.phases(run)
+    assert out["model"] == "tiny-llama" and out["length"] == 32
+    acc = run.metrics[run.metrics.split == "train"].set_index("epoch").accuracy
+    assert out["mem_end"] is not None and acc[out["mem_end"]] >= 0.99 and (acc[: out["mem_end"] - 1] < 0.99).all()
+    assert out["mem_start"] is not None and out["mem_start"] <= out["epochs_to_50"] <= out["mem_end"]
+    table = ph.phase_table([run, run])
+    assert len(table) == 2 and {"guess_end", "mem_start", "epochs_to_90", "n_params"} <= set(table.columns)
+
+
+def test_presets_resolve_and_validate():
+    p = presets.resolve("01_dynamics", "smoke", length=None, seeds=[3, 4])
+    assert p["seeds"] == [3, 4] and p["length"] == presets.PRESETS["01_dynamics"]["smoke"]["length"]
+    assert p["preset"] == "smoke"
+    with pytest.raises(ValueError, match="preset='huge'.*smoke, default, paper"):
+        presets.resolve("01_dynamics", "huge")
+    with pytest.raises(ValueError, match=r"unknown parameter\(s\) \['lenght'\]"):
+        presets.resolve("01_dynamics", "default", lenght=12)
+    with pytest.raises(ValueError, match="notebook '99_x'"):
+        presets.resolve("99_x", "default")
+    paper = presets.resolve("01_dynamics", "paper")
+    assert paper["length"] == 1024 and paper["epochs"] == 100 and paper["lr"] == 1e-5
+    assert paper["n_train_strings"] == 5 and paper["n_test_strings"] == 10
+    assert any("pythia" in m for m in paper["models"]) and any("Llama-2" in m for m in paper["models"])
+
+
+def test_every_default_preset_names_epochs_for_each_model():
+    for nb, table in presets.PRESETS.items():
+        for name, p in table.items():
+            for m in p["models"]:
+                assert isinstance(presets.per_model(p["epochs"], m), int), (nb, name, m)
+
+
+def test_trained_strings_own_letter_frequencies_are_guessing_not_memorisation():
+    # A short string's most frequent letter covers 30% of it: a model that learnt only the
+    # string's letter frequencies scores 0.3 while held-out strings score 0.14.
+    E = 30
+    ep = np.arange(E + 1)
+    train = np.where(ep < 10, 0.3, np.minimum(0.3 + 0.1 * (ep - 9), 1.0))
+    df = _synthetic(E, train, np.full(E + 1, 0.95), np.full(E + 1, 2.0), np.full(E + 1, 0.14))
+    assert ph.detect_phases(df)["mem_start"] == 0  # without the string's own frequencies: wrong
+    df["unigram_guess"] = 0.3
+    out = ph.detect_phases(df)
+    assert out["mem_start"] == 10 and out["final_guess_band"] == pytest.approx(0.35)

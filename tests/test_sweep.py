@@ -1,0 +1,38 @@
+import pytest
+
+import memlib
+from memlib import sweep
+
+
+def test_split_strings_share_one_generator():
+    train, test = sweep.split_strings(5, alphabet_size=4, length=20, n_train=2, n_test=3)
+    allx = memlib.random_strings(5, 4, 20, seed=5)
+    assert [s.text for s in train + test] == [s.text for s in allx]
+
+
+def test_sweep_caches_and_resumes(tmp_path):
+    store = memlib.RunStore(tmp_path)
+    kw = dict(alphabet_size=5, length=12, n_train_strings=1, n_test_strings=2, epochs={"tiny-llama": 3, "tiny-phi": 2},
+              store=store, progress=False)
+    first = sweep.exposure_runs(["tiny-llama"], [0, 1], **kw)
+    assert [r.from_store for r in first] == [False, False]
+    both = sweep.exposure_runs(["tiny-llama", "tiny-phi"], [0, 1], **kw)  # resumes: trains only tiny-phi
+    assert [r.from_store for r in both] == [True, True, False, False]
+    assert [(r.config["model"], r.config["seed"], r.config["epochs"]) for r in both] == [
+        ("tiny-llama", 0, 3), ("tiny-llama", 1, 3), ("tiny-phi", 0, 2), ("tiny-phi", 1, 2)]
+    assert both[0].metrics.equals(first[0].metrics)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(epochs={"tiny-phi": 3}), "no value for model 'tiny-llama'"),
+    (dict(epochs=0), "epochs=0"),
+    (dict(lr=-1e-3), "lr=-0.001"),
+    (dict(seeds=[-1]), "seed=-1"),
+    (dict(alphabet_size=30), "alphabet_size=30"),
+])
+def test_sweep_checks_everything_before_work(tmp_path, kwargs, message):
+    args = dict(models=["tiny-llama"], seeds=[0], alphabet_size=5, length=12, n_train_strings=1,
+                n_test_strings=1, epochs=2, store=memlib.RunStore(tmp_path), progress=False) | kwargs
+    with pytest.raises(ValueError, match=message):
+        sweep.exposure_runs(args.pop("models"), args.pop("seeds"), **args)
+    assert not (tmp_path / "runs").exists()

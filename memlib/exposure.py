@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import numbers
 import os
 import platform
 import sys
@@ -91,10 +92,11 @@ def _alphabet(strings: list[dict]) -> str:
 
 
 def _check_number(name, value, kind, low, allow_equal=True):
+    kind = numbers.Integral if kind is int else numbers.Real
     ok = isinstance(value, kind) and not isinstance(value, bool)
     ok = ok and math.isfinite(value) and (value >= low if allow_equal else value > low)
     if not ok:
-        what = "an integer" if kind is int else "a number"
+        what = "an integer" if kind is numbers.Integral else "a number"
         raise ValueError(f"{name}={value!r} is not allowed: use {what} {'>=' if allow_equal else '>'} {low}")
     return value
 
@@ -191,8 +193,9 @@ def expose(
 
     config = ExposureConfig(
         model=model.name, model_fingerprint=model.fingerprint, weights_dtype=str(model.dtype).replace("torch.", ""),
-        autocast=amp, train=tuple(train), test=tuple(test), epochs=epochs, lr=float(lr), lr_schedule=lr_schedule,
-        weight_decay=float(weight_decay), batch_size=min(batch_size, len(train)), eval_every=eval_every, seed=seed,
+        autocast=amp, train=tuple(train), test=tuple(test), epochs=int(epochs), lr=float(lr), lr_schedule=lr_schedule,
+        weight_decay=float(weight_decay), batch_size=min(int(batch_size), len(train)), eval_every=int(eval_every),
+        seed=int(seed),
         memlib_version=__version__,
     ).to_dict()
     if store is not None:

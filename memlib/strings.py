@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import bisect
 import math
+import numbers
 import random
 import string as _string
 from collections import Counter
@@ -47,9 +48,9 @@ _TOL_BITS = 1e-9
 
 def alphabet(size: int) -> str:
     """The first ``size`` lowercase letters (2 <= size <= 26)."""
-    if isinstance(size, bool) or not isinstance(size, int) or not 2 <= size <= 26:
+    if isinstance(size, bool) or not isinstance(size, numbers.Integral) or not 2 <= size <= 26:
         raise ValueError(f"alphabet_size={size!r} is not allowed: use an integer from 2 to 26")
-    return _string.ascii_lowercase[:size]
+    return _string.ascii_lowercase[: int(size)]
 
 
 def entropy_bits(probs) -> float:
@@ -76,12 +77,13 @@ def distribution(alphabet_size: int, entropy: float | None = None, family: str =
     families.
     """
     size = len(alphabet(alphabet_size))
+    entropy = float(entropy) if isinstance(entropy, numbers.Real) and not isinstance(entropy, bool) else entropy
     if family not in FAMILIES:
         raise ValueError(f"family={family!r} is not allowed: use one of {', '.join(FAMILIES)}")
     h_max = math.log2(size)
     if entropy is None:
         return tuple([1.0 / size] * size)
-    if isinstance(entropy, bool) or not isinstance(entropy, (int, float)) or not math.isfinite(entropy):
+    if isinstance(entropy, bool) or not isinstance(entropy, numbers.Real) or not math.isfinite(entropy):
         raise ValueError(f"entropy={entropy!r} is not allowed: use None or a number in (0, {h_max:.6g}]")
     if not 0 < entropy <= h_max + 1e-12:
         raise ValueError(
@@ -151,9 +153,9 @@ class RandomString:
 
 
 def _check_int(name: str, value, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
         raise ValueError(f"{name}={value!r} is not allowed: use an integer >= {low}")
-    return value
+    return int(value)
 
 
 def _empirical_entropy(text: str) -> float:
@@ -177,9 +179,7 @@ def random_strings(
     from one call and stay the same when more held-out strings are asked for
     at the end.
     """
-    _check_int("n", n, 1)
-    _check_int("length", length, 1)
-    _check_int("seed", seed, 0)
+    n, length, seed = _check_int("n", n, 1), _check_int("length", length, 1), _check_int("seed", seed, 0)
     letters = alphabet(alphabet_size)
     probs = distribution(alphabet_size, entropy, family)
     cdf, acc = [], 0.0

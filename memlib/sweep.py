@@ -1,4 +1,4 @@
-"""Grids of runs: models x seeds (x string settings), each run cached in the store.
+"""Grids of runs: models x string settings x seeds, each run cached in the store.
 
 Runs already in the store are loaded, not trained, so an interrupted sweep re-executed with
 the same parameters trains only what is missing. One text progress bar counts epochs over the
@@ -15,7 +15,7 @@ from .presets import per_model
 from .store import Run, RunStore
 from .strings import random_strings
 
-__all__ = ["split_strings", "exposure_runs"]
+__all__ = ["split_strings", "exposure_runs", "grid_runs"]
 
 
 def split_strings(seed: int, *, alphabet_size: int, length: int, n_train: int, n_test: int,
@@ -35,18 +35,44 @@ def exposure_runs(models, seeds, *, alphabet_size: int, length: int, n_train_str
     ``epochs`` and ``lr`` may be one value or a dict per model (``lr=None``: the model's default).
     Every argument is checked before the first model is loaded. Extra keys (from a preset) are ignored.
     """
-    models, seeds = list(models), list(seeds)
-    if not models or not seeds:
-        raise ValueError(f"models={models!r} and seeds={seeds!r} must both be non-empty lists")
+    grid = [{"alphabet_size": alphabet_size, "entropy": entropy, "family": family}]
+    return grid_runs(models, seeds, grid, length=length, n_train_strings=n_train_strings,
+                     n_test_strings=n_test_strings, epochs=epochs, lr=lr, eval_every=eval_every,
+                     lr_schedule=lr_schedule, store=store, device=device, progress=progress)
+
+
+_SETTING_KEYS = {"alphabet_size", "entropy", "family"}
+
+
+def grid_runs(models, seeds, grid, *, length: int, n_train_strings: int, n_test_strings: int, epochs, lr=None,
+              eval_every: int = 1, lr_schedule: str = "constant", family: str = "exponential",
+              store: RunStore | bool | str = True, device: str | None = None, progress=None,
+              **_ignored) -> list[Run]:
+    """One run per (model, string setting, seed), in that order. ``grid`` is a list of settings,
+    dicts with ``alphabet_size`` and optionally ``entropy`` and ``family`` (default ``family``).
+
+    Everything is checked (and every string drawn) before the first model is loaded; runs in the
+    store are loaded instead of trained, so an interrupted grid resumes where it stopped. One
+    progress bar counts epochs over the whole grid.
+    """
+    models, seeds, grid = list(models), list(seeds), list(grid)
+    if not models or not seeds or not grid:
+        raise ValueError(f"models={models!r}, seeds={seeds!r} and grid={grid!r} must all be non-empty")
     plan = []
     for name in models:
         e, r = per_model(epochs, name), per_model(lr, name)
         check_hparams(epochs=e, lr=r, eval_every=eval_every, lr_schedule=lr_schedule)
-        for seed in seeds:
-            check_hparams(epochs=e, seed=seed)
-            train, test = split_strings(seed, alphabet_size=alphabet_size, length=length, n_train=n_train_strings,
-                                        n_test=n_test_strings, entropy=entropy, family=family)
-            plan.append((name, seed, train, test, e, r))
+        for setting in grid:
+            unknown = set(setting) - _SETTING_KEYS
+            if unknown or "alphabet_size" not in setting:
+                raise ValueError(f"grid setting {setting!r} is not allowed: use keys {sorted(_SETTING_KEYS)}, "
+                                 "alphabet_size required")
+            for seed in seeds:
+                check_hparams(epochs=e, seed=seed)
+                train, test = split_strings(seed, alphabet_size=setting["alphabet_size"], length=length,
+                                            n_train=n_train_strings, n_test=n_test_strings,
+                                            entropy=setting.get("entropy"), family=setting.get("family", family))
+                plan.append((name, seed, train, test, e, r))
     bar = progress_bar(sum(p[4] for p in plan), "sweep") if progress_enabled(progress) else False
     runs = []
     try:
@@ -56,7 +82,7 @@ def exposure_runs(models, seeds, *, alphabet_size: int, length: int, n_train_str
                 if m != name:
                     continue
                 if bar:
-                    bar.set_description(f"{name} seed {seed}")
+                    bar.set_description(f"{name} l={len(train[0].alphabet)} H={train[0].entropy:.2f} seed {seed}")
                 run = expose(model, train, test_strings=test, epochs=e, lr=r, seed=seed, eval_every=eval_every,
                              lr_schedule=lr_schedule, store=store, progress=bar)
                 if bar and run.from_store:

@@ -23,6 +23,11 @@ def test_committed_clean(path):
     tagged = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
     assert len(tagged) == 1, f"{path.name} needs exactly one cell tagged 'parameters'"
     assert "preset" in tagged[0].source and "figures_dir" in tagged[0].source
+    # papermill must parse every parameter (it skips lines it cannot parse, e.g. "=" in a comment)
+    import papermill
+
+    assigned = [line.split("=")[0].strip() for line in tagged[0].source.splitlines() if line and line[0].isalpha()]
+    assert sorted(papermill.inspect_notebook(str(path))) == sorted(assigned)
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

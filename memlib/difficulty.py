@@ -1,0 +1,131 @@
+"""How hard a string is to memorise, from a run's metrics.
+
+Per run (curves are means over the run's training / held-out strings):
+
+* ``epochs_to_50/90/99``: first epoch with train accuracy >= 50/90/99%. When never reached the
+  value is the run's last epoch and ``censored_50/90/99`` is True (a lower bound, shown as such).
+* ``auc``: area under the train-accuracy curve divided by the number of epochs (the mean
+  accuracy over training, 0..1; higher = memorised sooner).
+* ``guess_accuracy``: mean held-out accuracy over the run: what can be predicted from the
+  distribution alone (the in-context guessing baseline).
+* ``gain``: the memorisation gain per epoch, train accuracy minus held-out accuracy (held-out
+  accuracy interpolated between evaluated epochs): what is memorised beyond what can be
+  guessed. ``gain_auc`` is its mean over epochs, ``gain_final`` its last value.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from .phases import THRESHOLDS, epochs_to
+
+__all__ = ["gain_curve", "difficulty", "difficulty_table", "entropy_grid", "fit_trend"]
+
+
+def gain_curve(metrics: pd.DataFrame) -> pd.DataFrame:
+    """Per epoch: train accuracy, held-out accuracy (interpolated) and their difference ``gain``."""
+    train = metrics[metrics.split == "train"].groupby("epoch").accuracy.mean().sort_index()
+    test = metrics[metrics.split == "test"].groupby("epoch").accuracy.mean().sort_index()
+    if test.empty:
+        raise ValueError("metrics has no test rows: the memorisation gain needs held-out strings")
+    ep = train.index.to_numpy()
+    guess = np.interp(ep, test.index.to_numpy(), test.to_numpy())
+    return pd.DataFrame({"epoch": ep, "train_accuracy": train.to_numpy(), "test_accuracy": guess,
+                         "gain": train.to_numpy() - guess})
+
+
+def _mean_over_epochs(epochs: np.ndarray, values: np.ndarray) -> float:
+    """Trapezoidal area divided by the epoch span (a single epoch: its value)."""
+    if len(epochs) < 2:
+        return float(values[0])
+    area = float(np.sum((values[1:] + values[:-1]) / 2 * np.diff(epochs)))
+    return area / float(epochs[-1] - epochs[0])
+
+
+def difficulty(metrics: pd.DataFrame) -> dict:
+    """Difficulty measures of one run (see the module docstring)."""
+    g = gain_curve(metrics)
+    ep, acc = g.epoch.to_numpy(), g.train_accuracy.to_numpy()
+    out = {}
+    for t in THRESHOLDS:
+        k = round(t * 100)
+        hit = epochs_to(ep, acc, t)
+        out[f"epochs_to_{k}"] = int(ep[-1]) if hit is None else hit
+        out[f"censored_{k}"] = hit is None
+    out.update({
+        "auc": _mean_over_epochs(ep, acc),
+        "guess_accuracy": float(metrics[metrics.split == "test"].accuracy.mean()),
+        "gain_auc": _mean_over_epochs(ep, g.gain.to_numpy()),
+        "gain_final": float(g.gain.iloc[-1]),
+        "final_accuracy": float(acc[-1]),
+        "last_epoch": int(ep[-1]),
+    })
+    return out
+
+
+def difficulty_table(runs) -> pd.DataFrame:
+    """One row per run: model, seed, the strings' alphabet size, family, target and empirical
+    entropy, and every difficulty measure."""
+    rows = []
+    for r in runs:
+        train = r.config["train"]
+        rows.append({
+            "model": r.config["model"],
+            "seed": r.config["seed"],
+            "alphabet_size": len(train[0].get("alphabet", "")) or None,
+            "family": train[0].get("family"),
+            "entropy": train[0].get("entropy", math.nan),
+            "empirical_entropy": float(np.mean(r.metrics[r.metrics.split == "train"].empirical_entropy)),
+            "length": len(train[0]["text"]),
+            **difficulty(r.metrics),
+        })
+    return pd.DataFrame(rows)
+
+
+def entropy_grid(alphabet_sizes, levels=(0.5, 1.0, 2.0, 3.0, 4.0), include_max: bool = True) -> list[dict]:
+    """String settings: for each alphabet size, the absolute entropy ``levels`` (bits/char) that the
+    alphabet can reach, plus its maximum ``log2(size)`` (uniform, ``entropy=None``). Absolute levels
+    shared across sizes give the "alphabet size at fixed entropy" comparison."""
+    grid = []
+    for size in alphabet_sizes:
+        if isinstance(size, bool) or not isinstance(size, int) or not 2 <= size <= 26:
+            raise ValueError(f"alphabet size {size!r} is not allowed: use integers from 2 to 26")
+        h_max = math.log2(size)
+        for h in sorted(set(levels)):
+            if not (isinstance(h, (int, float)) and h > 0):
+                raise ValueError(f"entropy level {h!r} is not allowed: use numbers > 0 (bits per character)")
+            if h < h_max - 1e-9:
+                grid.append({"alphabet_size": size, "entropy": float(h)})
+        if include_max:
+            grid.append({"alphabet_size": size, "entropy": None})
+    return grid
+
+
+def fit_trend(table: pd.DataFrame, y: str, x=("entropy",), *, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """Least-squares fit ``y ~ 1 + x...`` over the rows of ``table`` (one row per run), with 95%
+    bootstrap confidence intervals from resampling runs (a private generator: ``seed``).
+    Columns of ``x`` may include ``"log2_alphabet"`` (computed from ``alphabet_size``)."""
+    x = list(x)
+    d = table.copy()
+    if "log2_alphabet" in x:
+        d["log2_alphabet"] = np.log2(d["alphabet_size"].astype(float))
+    missing = [c for c in [y, *x] if c not in d]
+    if missing:
+        raise ValueError(f"columns {missing} not in the table: it has {', '.join(map(str, d.columns))}")
+    d = d[[y, *x]].astype(float).dropna()
+    if len(d) <= len(x) + 1:
+        raise ValueError(f"{len(d)} rows cannot fit {len(x) + 1} coefficients")
+    X = np.column_stack([np.ones(len(d)), d[x].to_numpy()])
+    Y = d[y].to_numpy()
+    coef = np.linalg.lstsq(X, Y, rcond=None)[0]
+    rng = np.random.default_rng(seed)
+    boots = []
+    for _ in range(n_boot):
+        i = rng.integers(0, len(d), len(d))
+        if np.linalg.matrix_rank(X[i]) == X.shape[1]:
+            boots.append(np.linalg.lstsq(X[i], Y[i], rcond=None)[0])
+    lo, hi = np.percentile(np.array(boots), [2.5, 97.5], axis=0)
+    return pd.DataFrame({"term": ["intercept", *x], "coef": coef, "ci_low": lo, "ci_high": hi, "y": y})

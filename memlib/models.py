@@ -11,7 +11,7 @@
 * ``"smollm2-135m-random"``: the same architecture and tokenizer with random
   weights (fixed seed): what pretraining contributes.
 * ``"tiny-pythia"``, ``"tiny-phi"``, ``"tiny-llama"``: small randomly
-  initialised GPTNeoX / Phi / Llama models (about 1.7M parameters each) with a
+  initialised GPTNeoX / Phi / Llama models (0.8-1.1M parameters) with a
   character-level tokenizer, for fast tests and family comparisons. Their
   initial weights come from a fixed seed and never touch the global RNG.
 * anything else: a Hugging Face hub id or a local folder
@@ -224,11 +224,13 @@ def _convert_embedded(name: str, path: Path, folder: Path) -> None:
         try:
             model.save_pretrained(tmp)
             tok.save_pretrained(tmp)
-            os.replace(tmp, folder)
-        except OSError:
-            shutil.rmtree(tmp, ignore_errors=True)
-            if not (folder / "model.safetensors").is_file():  # nobody else finished it either
-                raise
+            try:
+                os.replace(tmp, folder)
+            except OSError:
+                if not (folder / "model.safetensors").is_file():  # not a lost race with another process
+                    raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)  # gone already when the rename succeeded
 
 
 def _load_embedded(name: str, device: str, dtype: torch.dtype):

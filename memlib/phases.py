@@ -9,7 +9,8 @@ Curves are means over a run's training strings (and over its held-out strings fo
    frequent letter. (b) matters because a model first learns the trained string's own letter
    frequencies, which differ from the distribution's in a short string: always predicting its
    likeliest letter already scores above the held-out strings (about 0.3 against 0.14 for 64
-   characters over 7 letters). Without test strings only (b) is used, or ``guess_level`` if given.
+   characters over 7 letters). Without test strings, ``guess_level + margin`` (if given) takes the
+   place of (a).
 2. **End of the guessing phase** ``guess_end``: the first epoch at which the model has learnt
    the distribution: train alphabet mass ``>= mass`` and the aggregated prediction entropy is
    within ``entropy_tol`` bits of the trained string's empirical entropy.
@@ -17,9 +18,9 @@ Curves are means over a run's training strings (and over its held-out strings fo
    above the guessing band until the end of the run.
 4. **Memorised** ``mem_end``: the first epoch with train accuracy ``>= memorised``.
 
-The run has a **distinct guessing phase** when ``guess_end`` exists and comes before
+The run has a **distinct guessing phase** when ``guess_end`` exists and is no later than
 ``mem_start`` (or memorisation never starts): the distribution is learnt while accuracy is
-still at guessing level. Otherwise (a randomly initialised model often learns the distribution
+still at guessing level, and memorisation follows. Otherwise (a randomly initialised model often learns the distribution
 and the positions together) ``distinct_guessing`` is False. An epoch that is never reached
 is ``None`` (censored at the run's last epoch).
 """
@@ -41,9 +42,9 @@ class PhaseRule:
 
     def __init__(self, mass: float = 0.9, entropy_tol: float = 0.15, margin: float = 0.05, memorised: float = 0.99):
         for name, v in (("mass", mass), ("entropy_tol", entropy_tol), ("margin", margin), ("memorised", memorised)):
-            if not (isinstance(v, (int, float)) and 0 < v <= (1 if name != "entropy_tol" else 10)):
-                raise ValueError(f"{name}={v!r} is not allowed: use a number in (0, 1]"
-                                 + (" (bits, up to 10)" if name == "entropy_tol" else ""))
+            top = 10 if name == "entropy_tol" else 1
+            if isinstance(v, bool) or not (isinstance(v, (int, float)) and 0 < v <= top):
+                raise ValueError(f"{name}={v!r} is not allowed: use a number in (0, {top}]")
         self.mass, self.entropy_tol, self.margin, self.memorised = mass, entropy_tol, margin, memorised
 
     def __repr__(self):
@@ -102,7 +103,7 @@ def detect_phases(metrics: pd.DataFrame, *, string_entropy: float | None = None,
         "guess_end": guess_end,
         "mem_start": mem_start,
         "mem_end": epochs_to(ep, acc, rule.memorised),
-        "distinct_guessing": guess_end is not None and (mem_start is None or guess_end < mem_start),
+        "distinct_guessing": guess_end is not None and (mem_start is None or guess_end <= mem_start),
         "last_epoch": int(ep[-1]),
         "final_accuracy": float(acc[-1]),
         "final_guess_band": float(band[-1]),

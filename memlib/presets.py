@@ -24,36 +24,36 @@ PRESETS: dict[str, dict[str, dict]] = {
         "smoke": dict(
             models=["smollm2-135m", "smollm2-135m-random", "tiny-llama"], alphabet_size=7, length=16, epochs=4,
             lr=None, seeds=[0],
-            n_train_strings=1, n_test_strings=2, eval_every=1, lr_schedule="constant",
+            n_train_strings=1, n_test_strings=2, eval_every=1, lr_schedule="constant", max_grad_norm=None,
         ),
         "default": dict(
             models=["smollm2-135m", "smollm2-135m-random", "tiny-pythia", "tiny-phi", "tiny-llama"],
             alphabet_size=7, length=64,
             epochs={"smollm2-135m": 40, "smollm2-135m-random": 60, "tiny-pythia": 100, "tiny-phi": 100,
                     "tiny-llama": 100},
-            lr=None, seeds=[0, 1, 2], n_train_strings=1, n_test_strings=4, eval_every=4, lr_schedule="constant",
+            lr=None, seeds=[0, 1, 2], n_train_strings=1, n_test_strings=4, eval_every=4, lr_schedule="constant", max_grad_norm=None,
         ),
         "paper": dict(
             models=_PAPER_MODELS, alphabet_size=2, length=1024, epochs=100, lr=1e-5, seeds=[0, 1, 2],
-            n_train_strings=5, n_test_strings=10, eval_every=1, lr_schedule="linear",
+            n_train_strings=5, n_test_strings=10, eval_every=1, lr_schedule="linear", max_grad_norm=1.0,
         ),
     },
     "02_string_difficulty": {
         "smoke": dict(
             models=["tiny-llama"], alphabet_sizes=[2, 7], entropy_levels=[1.0], families=["exponential", "spike"],
             length=16, epochs=6, lr=None, seeds=[0, 1], family_check_seeds=[0], n_train_strings=1,
-            n_test_strings=2, eval_every=1, lr_schedule="constant",
+            n_test_strings=2, eval_every=1, lr_schedule="constant", max_grad_norm=None,
         ),
         "default": dict(
             models=["smollm2-135m"], alphabet_sizes=[2, 4, 7, 13, 26], entropy_levels=[1.0, 2.0, 3.0],
             families=["exponential", "spike"], length=32, epochs=20, lr=None, seeds=[0, 1],
-            family_check_seeds=[0], n_train_strings=1, n_test_strings=3, eval_every=2, lr_schedule="constant",
+            family_check_seeds=[0], n_train_strings=1, n_test_strings=3, eval_every=2, lr_schedule="constant", max_grad_norm=None,
         ),
         "paper": dict(
             models=_PAPER_MODELS, alphabet_sizes=[2, 4, 7, 13, 26], entropy_levels=[0.5, 1.0, 2.0, 3.0, 4.0],
             families=["exponential", "spike"], length=1024, epochs=100, lr=1e-5, seeds=[0, 1, 2],
             family_check_seeds=[0, 1, 2], n_train_strings=5, n_test_strings=10, eval_every=1,
-            lr_schedule="linear",
+            lr_schedule="linear", max_grad_norm=1.0,
         ),
     },
 }

@@ -122,7 +122,7 @@ class RunStore:
             metrics = pd.read_csv(folder / "metrics.csv", float_precision="round_trip")
             with np.load(folder / "arrays.npz") as z:
                 arrays = {k: z[k] for k in z.files}
-        except (OSError, ValueError, KeyError) as e:
+        except Exception as e:  # any damage: report, ignore, recompute
             warnings.warn(f"ignoring damaged run {folder}: {e}; it will be recomputed", stacklevel=2)
             return None
         if run_key(config) != key:
@@ -149,7 +149,10 @@ class RunStore:
                     shutil.rmtree(tmp)
                     return folder
                 trash = Path(tempfile.mkdtemp(prefix=f".old-{run.key[:12]}-", dir=folder.parent))
-                os.replace(folder, trash / "run")
+                try:
+                    os.replace(folder, trash / "run")
+                except FileNotFoundError:  # another process moved the damaged copy first
+                    pass
                 shutil.rmtree(trash, ignore_errors=True)
             try:
                 os.replace(tmp, folder)
@@ -164,4 +167,6 @@ class RunStore:
 
     def keys(self) -> list[str]:
         base = self.root / "runs"
-        return sorted(p.name for p in base.glob("*/*") if (p / "manifest.json").is_file()) if base.is_dir() else []
+        if not base.is_dir():
+            return []
+        return sorted(p.name for p in base.glob("*/*") if not p.name.startswith(".") and (p / "manifest.json").is_file())

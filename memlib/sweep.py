@@ -8,6 +8,7 @@ whole sweep.
 from __future__ import annotations
 
 import gc
+import numbers
 
 from .exposure import check_hparams, expose, progress_bar, progress_enabled
 from .models import load_model
@@ -22,32 +23,49 @@ def split_strings(seed: int, *, alphabet_size: int, length: int, n_train: int, n
                   entropy: float | None = None, family: str = "exponential"):
     """Training and held-out strings cut from one seeded draw (held-out strings come from the same
     generator, after the training strings)."""
+    n_train, n_test = _count("n_train", n_train, 1), _count("n_test", n_test, 0)
     s = random_strings(n_train + n_test, alphabet_size, length, entropy=entropy, seed=seed, family=family)
     return s[:n_train], s[n_train:]
 
 
 def exposure_runs(models, seeds, *, alphabet_size: int, length: int, n_train_strings: int, n_test_strings: int,
                   epochs, lr=None, entropy: float | None = None, family: str = "exponential", eval_every: int = 1,
-                  lr_schedule: str = "constant", store: RunStore | bool | str = True, device: str | None = None,
-                  progress=None, **_ignored) -> list[Run]:
+                  lr_schedule: str = "constant", max_grad_norm: float | None = None,
+                  store: RunStore | bool | str = True, device: str | None = None, progress=None) -> list[Run]:
     """One run per (model, seed): ``n_train_strings`` strings trained on, ``n_test_strings`` held out.
 
     ``epochs`` and ``lr`` may be one value or a dict per model (``lr=None``: the model's default).
-    Every argument is checked before the first model is loaded. Extra keys (from a preset) are ignored.
+    Every argument is checked before the first model is loaded.
     """
     grid = [{"alphabet_size": alphabet_size, "entropy": entropy, "family": family}]
     return grid_runs(models, seeds, grid, length=length, n_train_strings=n_train_strings,
                      n_test_strings=n_test_strings, epochs=epochs, lr=lr, eval_every=eval_every,
-                     lr_schedule=lr_schedule, store=store, device=device, progress=progress)
+                     lr_schedule=lr_schedule, max_grad_norm=max_grad_norm, store=store, device=device,
+                     progress=progress)
 
 
 _SETTING_KEYS = {"alphabet_size", "entropy", "family"}
 
 
+def _as_list(name: str, value) -> list:
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise ValueError(f"{name}={value!r} is not allowed: use a non-empty list")
+    out = list(value)
+    if not out:
+        raise ValueError(f"{name}={value!r} is not allowed: use a non-empty list")
+    return out
+
+
+def _count(name: str, value, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+        raise ValueError(f"{name}={value!r} is not allowed: use an integer >= {low}")
+    return int(value)
+
+
 def grid_runs(models, seeds, grid, *, length: int, n_train_strings: int, n_test_strings: int, epochs, lr=None,
-              eval_every: int = 1, lr_schedule: str = "constant", family: str = "exponential",
-              store: RunStore | bool | str = True, device: str | None = None, progress=None,
-              **_ignored) -> list[Run]:
+              eval_every: int = 1, lr_schedule: str = "constant", max_grad_norm: float | None = None,
+              family: str = "exponential", store: RunStore | bool | str = True, device: str | None = None,
+              progress=None) -> list[Run]:
     """One run per (model, string setting, seed), in that order. ``grid`` is a list of settings,
     dicts with ``alphabet_size`` and optionally ``entropy`` and ``family`` (default ``family``).
 
@@ -55,23 +73,25 @@ def grid_runs(models, seeds, grid, *, length: int, n_train_strings: int, n_test_
     store are loaded instead of trained, so an interrupted grid resumes where it stopped. One
     progress bar counts epochs over the whole grid.
     """
-    models, seeds, grid = list(models), list(seeds), list(grid)
-    if not models or not seeds or not grid:
-        raise ValueError(f"models={models!r}, seeds={seeds!r} and grid={grid!r} must all be non-empty")
+    models, seeds, grid = _as_list("models", models), _as_list("seeds", seeds), _as_list("grid", grid)
+    for m in models:
+        if not isinstance(m, str) or not m:
+            raise ValueError(f"model name {m!r} in models is not allowed: use non-empty strings")
+    n_train, n_test = _count("n_train_strings", n_train_strings, 1), _count("n_test_strings", n_test_strings, 0)
     plan = []
     for name in models:
         e, r = per_model(epochs, name), per_model(lr, name)
-        check_hparams(epochs=e, lr=r, eval_every=eval_every, lr_schedule=lr_schedule)
+        check_hparams(epochs=e, lr=r, eval_every=eval_every, lr_schedule=lr_schedule, max_grad_norm=max_grad_norm)
         for setting in grid:
-            unknown = set(setting) - _SETTING_KEYS
+            unknown = set(setting) - _SETTING_KEYS if isinstance(setting, dict) else {"?"}
             if unknown or "alphabet_size" not in setting:
-                raise ValueError(f"grid setting {setting!r} is not allowed: use keys {sorted(_SETTING_KEYS)}, "
-                                 "alphabet_size required")
+                raise ValueError(f"grid setting {setting!r} is not allowed: use dicts with keys "
+                                 f"{sorted(_SETTING_KEYS)}, alphabet_size required")
             for seed in seeds:
                 check_hparams(epochs=e, seed=seed)
                 train, test = split_strings(seed, alphabet_size=setting["alphabet_size"], length=length,
-                                            n_train=n_train_strings, n_test=n_test_strings,
-                                            entropy=setting.get("entropy"), family=setting.get("family", family))
+                                            n_train=n_train, n_test=n_test, entropy=setting.get("entropy"),
+                                            family=setting.get("family", family))
                 plan.append((name, seed, train, test, e, r))
     bar = progress_bar(sum(p[4] for p in plan), "sweep") if progress_enabled(progress) else False
     runs = []
@@ -84,7 +104,7 @@ def grid_runs(models, seeds, grid, *, length: int, n_train_strings: int, n_test_
                 if bar:
                     bar.set_description(f"{name} l={len(train[0].alphabet)} H={train[0].entropy:.2f} seed {seed}")
                 run = expose(model, train, test_strings=test, epochs=e, lr=r, seed=seed, eval_every=eval_every,
-                             lr_schedule=lr_schedule, store=store, progress=bar)
+                             lr_schedule=lr_schedule, max_grad_norm=max_grad_norm, store=store, progress=bar)
                 if bar and run.from_store:
                     bar.update(e)
                 runs.append(run)

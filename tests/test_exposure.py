@@ -44,21 +44,31 @@ def _letter_map(m, alphabet):
     return dict(zip(alphabet, m.letter_ids(alphabet)))
 
 
-def test_metrics_match_independent_recomputation(tiny_llama, strings):
+@pytest.mark.parametrize("schedule, clip, wd", [("constant", None, 0.0), ("linear", 0.05, 0.1)])
+def test_metrics_match_independent_recomputation(tiny_llama, strings, schedule, clip, wd):
     m = tiny_llama
     train, test = strings[:2], strings[2:]
-    run = memlib.expose(m, train, test_strings=test, epochs=2, lr=1e-3, store=False)
+    E = 3
+    run = memlib.expose(m, train, test_strings=test, epochs=E, lr=1e-3, lr_schedule=schedule, max_grad_norm=clip,
+                        weight_decay=wd, store=False)
     letters = _letter_map(m, "abcdefg")
     # an independent copy trained with a plain loop: full batch, one AdamW step per epoch
     net = copy.deepcopy(m.model).train()
-    opt = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=0.0)
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=wd)
     ids = torch.tensor([[m.bos_id] + [letters[c] for c in s.text] for s in train])
     states = {0: _plain_metrics(net, m.bos_id, letters, [s.text for s in strings])}
-    for epoch in (1, 2):
+    for epoch in range(1, E + 1):
+        for group in opt.param_groups:
+            group["lr"] = 1e-3 * ((1 - (epoch - 1) / E) if schedule == "linear" else 1.0)
         logits = net(input_ids=ids[:, :-1]).logits
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1))
         opt.zero_grad()
         loss.backward()
+        if clip is not None:
+            total = torch.sqrt(sum((p.grad ** 2).sum() for p in net.parameters()))
+            assert total > clip  # the clip really bites in this test
+            for p in net.parameters():
+                p.grad *= clip / (total + 1e-6)
         opt.step()
         states[epoch] = _plain_metrics(net, m.bos_id, letters, [s.text for s in strings])
     df = run.metrics
@@ -154,13 +164,23 @@ def test_damaged_run_is_recomputed(tiny_llama, strings, tmp_path):
         (dict(train_strings=["abC"]), "'abC'"),
         (dict(train_strings=["abc", "abcd"]), "lengths [3, 4]"),
         (dict(train_strings=[]), "empty"),
+        (dict(max_grad_norm=0.0), "max_grad_norm=0.0"),
+        (dict(dropout="yes"), "dropout='yes'"),
+        (dict(test_strings=None), "test_strings=None"),
+        (dict(autocast="fp16"), "autocast='fp16'"),
     ],
 )
 def test_bad_input_rejected_before_any_work(tiny_llama, tmp_path, kwargs, message):
-    args = dict(train_strings=["abcabc"], epochs=2) | kwargs
-    with pytest.raises(ValueError) as e:
-        memlib.expose(tiny_llama, args.pop("train_strings"), store=tmp_path, **args)
+    args = dict(train_strings=["abcabc"], epochs=10**6) | kwargs
+    forwards = []
+    hook = tiny_llama.model.register_forward_pre_hook(lambda *a: forwards.append(1))
+    try:
+        with pytest.raises(ValueError) as e:
+            memlib.expose(tiny_llama, args.pop("train_strings"), store=tmp_path, **args)
+    finally:
+        hook.remove()
     assert message in str(e.value)
+    assert forwards == []  # rejected before the model ran once
     assert not (tmp_path / "runs").exists()  # nothing written
 
 
@@ -177,3 +197,41 @@ def test_string_columns(tiny_llama):
     assert row.unigram_guess == pytest.approx(0.7)
     p = np.array([0.7, 0.2, 0.1])
     assert row.empirical_entropy == pytest.approx(-(p * np.log2(p)).sum())
+
+
+def _model_with_dropout(tmp_path):
+    from transformers import GPTNeoXConfig, GPTNeoXForCausalLM
+
+    from memlib.models import _char_tokenizer
+
+    tok = _char_tokenizer()
+    cfg = GPTNeoXConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, hidden_dropout=0.3, attention_dropout=0.3, bos_token_id=1, eos_token_id=2)
+    torch.manual_seed(0)
+    GPTNeoXForCausalLM(cfg).save_pretrained(tmp_path)
+    tok.save_pretrained(tmp_path)
+    return memlib.load_model(str(tmp_path), device="cpu")
+
+
+def test_dropout_off_by_default_so_train_metrics_measure_the_model(tmp_path):
+    m = _model_with_dropout(tmp_path)
+    s = memlib.random_strings(2, 5, 20, seed=0)
+    for dropout, same in ((False, True), (True, False)):
+        three = memlib.expose(m, s, epochs=3, dropout=dropout, store=False)
+        two = memlib.expose(m, s, epochs=2, dropout=dropout, store=False)
+        a = three.metrics[three.metrics.epoch == 2].loss.to_numpy()  # training forward
+        b = two.metrics[two.metrics.epoch == 2].loss.to_numpy()  # no-grad evaluation, same weights
+        assert np.allclose(a, b, rtol=1e-4) == same, dropout
+    assert three.config["dropout"] is True and two.config["dropout"] is True
+
+
+def test_store_ignores_damaged_and_temporary_folders(tiny_llama, tmp_path):
+    store = memlib.RunStore(tmp_path)
+    run = memlib.expose(tiny_llama, ["abcab"], epochs=1, store=store)
+    leftover = store.path(run.key).parent / ".tmp-deadbeef-x"
+    leftover.mkdir()
+    (leftover / "manifest.json").write_text("{}")
+    assert store.keys() == [run.key]
+    (store.path(run.key) / "manifest.json").write_text("[1, 2]")  # valid JSON, wrong shape
+    with pytest.warns(UserWarning, match="damaged"):
+        assert store.load(run.key) is None

@@ -42,6 +42,10 @@ def test_no_distinct_guessing_phase_when_distribution_and_positions_learnt_toget
     train = np.minimum(0.05 * ep, 1.0)  # already above the band at epoch 6
     out = ph.detect_phases(_synthetic(E, train, mass, np.full(E + 1, 2.0), np.full(E + 1, 0.15)))
     assert out["guess_end"] == 22 and out["mem_start"] == 5 and out["distinct_guessing"] is False
+    # learnt exactly when memorisation starts: the phases are still sequential
+    mass = np.where(ep >= 5, 0.95, 0.2)
+    out = ph.detect_phases(_synthetic(E, train, mass, np.full(E + 1, 2.0), np.full(E + 1, 0.15)))
+    assert out["guess_end"] == 5 == out["mem_start"] and out["distinct_guessing"] is True
 
 
 def test_censored_and_noisy_band():
@@ -71,7 +75,7 @@ def test_phases_on_a_real_tiny_run(tiny_llama):
     out = ph.phases(run)
     assert out["model"] == "tiny-llama" and out["length"] == 32
     acc = run.metrics[run.metrics.split == "train"].set_index("epoch").accuracy
-    assert out["mem_end"] is not None and acc[out["mem_end"]] >= 0.99 and (acc[: out["mem_end"] - 1] < 0.99).all()
+    assert out["mem_end"] is not None and acc[out["mem_end"]] >= 0.99 and (acc.loc[: out["mem_end"] - 1] < 0.99).all()
     assert out["mem_start"] is not None and out["mem_start"] <= out["epochs_to_50"] <= out["mem_end"]
     table = ph.phase_table([run, run])
     assert len(table) == 2 and {"guess_end", "mem_start", "epochs_to_90", "n_params"} <= set(table.columns)

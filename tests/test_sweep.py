@@ -24,14 +24,20 @@ def test_sweep_caches_and_resumes(tmp_path):
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(epochs={"tiny-phi": 3}), "no value for model 'tiny-llama'"),
+    (dict(epochs={"/no/such/model": 2, "tiny-phi": 3}), "no value for model 'tiny-llama'"),
     (dict(epochs=0), "epochs=0"),
     (dict(lr=-1e-3), "lr=-0.001"),
     (dict(seeds=[-1]), "seed=-1"),
+    (dict(seeds="01"), "seeds='01'"),
+    (dict(models="tiny-llama"), "models='tiny-llama'"),
     (dict(alphabet_size=30), "alphabet_size=30"),
+    (dict(n_train_strings=0), "n_train_strings=0"),
+    (dict(n_test_strings=-1), "n_test_strings=-1"),
+    (dict(max_grad_norm=-1.0), "max_grad_norm=-1.0"),
 ])
 def test_sweep_checks_everything_before_work(tmp_path, kwargs, message):
-    args = dict(models=["tiny-llama"], seeds=[0], alphabet_size=5, length=12, n_train_strings=1,
+    # "/no/such/model" comes first: loading anything before checking would raise "could not be loaded"
+    args = dict(models=["/no/such/model", "tiny-llama"], seeds=[0], alphabet_size=5, length=12, n_train_strings=1,
                 n_test_strings=1, epochs=2, store=memlib.RunStore(tmp_path), progress=False) | kwargs
     with pytest.raises(ValueError, match=message):
         sweep.exposure_runs(args.pop("models"), args.pop("seeds"), **args)

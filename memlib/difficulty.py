@@ -10,7 +10,11 @@ Per run (curves are means over the run's training / held-out strings):
   what can be predicted from the distribution alone (the in-context guessing baseline).
 * ``gain``: the memorisation gain per epoch, train accuracy minus held-out accuracy (held-out
   accuracy interpolated between evaluated epochs): what is memorised beyond what can be
-  guessed. ``gain_auc`` is its mean over epochs, ``gain_final`` its last value.
+  guessed. ``gain_auc`` is its mean over epochs, ``gain_final`` its last value. The gain is bounded
+  by ``1 - held-out accuracy``, so strings that are easy to guess have less to gain.
+* ``gain_norm_auc``: the gain as a share of what cannot be guessed, ``gain / (1 - held-out
+  accuracy)``, averaged over epochs: how fast the non-guessable part is memorised, comparable
+  across strings with different guessing levels.
 """
 
 from __future__ import annotations
@@ -60,6 +64,7 @@ def difficulty(metrics: pd.DataFrame) -> dict:
         "auc": _mean_over_epochs(ep, acc),
         "guess_accuracy": _mean_over_epochs(ep, g.test_accuracy.to_numpy()),
         "gain_auc": _mean_over_epochs(ep, g.gain.to_numpy()),
+        "gain_norm_auc": _mean_over_epochs(ep, g.gain.to_numpy() / np.maximum(1.0 - g.test_accuracy.to_numpy(), 1e-9)),
         "gain_final": float(g.gain.iloc[-1]),
         "final_accuracy": float(acc[-1]),
         "last_epoch": int(ep[-1]),

@@ -4,7 +4,8 @@
 * ``default``: what ``make reproduce`` runs on a 2-core CPU (about 10 minutes a notebook),
   with the embedded pretrained SmolLM2-135M.
 * ``paper``: the paper's setup (Pythia, Phi, Llama-2 from the hub; 1,024 characters,
-  100 epochs, lr 1e-5, 5 training strings, 10 held-out strings); needs GPUs and network.
+  100 epochs, lr 1e-5 with linear decay and gradient clipping at 1.0 as in HF ``Trainer``,
+  5 training strings, 10 held-out strings); needs GPUs and network.
 
 A notebook's ``parameters`` cell names a preset and may override any of its keys;
 ``None`` means "keep the preset's value". ``resolve`` refuses unknown notebooks, presets
@@ -31,7 +32,8 @@ PRESETS: dict[str, dict[str, dict]] = {
             alphabet_size=7, length=64,
             epochs={"smollm2-135m": 40, "smollm2-135m-random": 60, "tiny-pythia": 100, "tiny-phi": 100,
                     "tiny-llama": 100},
-            lr=None, seeds=[0, 1, 2], n_train_strings=1, n_test_strings=4, eval_every=4, lr_schedule="constant", max_grad_norm=None,
+            lr=None, seeds=[0, 1, 2], n_train_strings=1, n_test_strings=4, eval_every=4, lr_schedule="constant",
+            max_grad_norm=None,
         ),
         "paper": dict(
             models=_PAPER_MODELS, alphabet_size=2, length=1024, epochs=100, lr=1e-5, seeds=[0, 1, 2],
@@ -47,7 +49,8 @@ PRESETS: dict[str, dict[str, dict]] = {
         "default": dict(
             models=["smollm2-135m"], alphabet_sizes=[2, 4, 7, 13, 26], entropy_levels=[1.0, 2.0, 3.0],
             families=["exponential", "spike"], length=32, epochs=20, lr=None, seeds=[0, 1],
-            family_check_seeds=[0], n_train_strings=1, n_test_strings=3, eval_every=2, lr_schedule="constant", max_grad_norm=None,
+            family_check_seeds=[0], n_train_strings=1, n_test_strings=3, eval_every=2, lr_schedule="constant",
+            max_grad_norm=None,
         ),
         "paper": dict(
             models=_PAPER_MODELS, alphabet_sizes=[2, 4, 7, 13, 26], entropy_levels=[0.5, 1.0, 2.0, 3.0, 4.0],

@@ -24,6 +24,8 @@ def test_measures_on_synthetic_curves():
     assert d["auc"] == pytest.approx(2.25 / 4)
     assert d["gain_final"] == pytest.approx(0.8)
     assert d["gain_auc"] == pytest.approx((2.25 - 0.7) / 4)
+    norm = np.array([0.0, 0.0, 0.4, 0.75, 0.8]) / np.array([1.0, 0.8, 0.8, 0.8, 0.8])
+    assert d["gain_norm_auc"] == pytest.approx(((norm[1:] + norm[:-1]) / 2).sum() / 4)
     assert d["guess_accuracy"] == pytest.approx(0.7 / 4)  # trapezoid over epochs, like auc
 
 

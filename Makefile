@@ -11,7 +11,7 @@ TORCH_PIP_ARGS ?=
 # Runs and the converted embedded model are cached here (ignored by git).
 export MEMLIB_CACHE ?= $(CURDIR)/.cache/memlib
 
-.PHONY: all reproduce test strip clean-cache
+.PHONY: all reproduce test bench strip clean-cache
 
 all: test
 
@@ -29,6 +29,10 @@ reproduce: $(STAMP)
 
 test: $(STAMP)
 	HF_HUB_OFFLINE=1 MEMLIB_PROGRESS=0 $(BIN)/python -m pytest -q tests
+
+# Speed benchmark (never part of the tests); results are recorded by hand in benchmarks/RESULTS.md.
+bench: $(STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench.py --out build/bench.md
 
 # Strip outputs and execution counts from the notebooks (keeps cell tags such as `parameters`).
 strip: $(STAMP)

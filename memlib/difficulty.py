@@ -27,7 +27,7 @@ import pandas as pd
 
 from .phases import THRESHOLDS, epochs_to
 
-__all__ = ["gain_curve", "difficulty", "difficulty_table", "entropy_grid", "fit_trend"]
+__all__ = ["gain_curve", "difficulty", "difficulty_table", "entropy_grid", "fit_trend", "mean_gain", "spearman"]
 
 
 def gain_curve(metrics: pd.DataFrame) -> pd.DataFrame:
@@ -137,3 +137,17 @@ def fit_trend(table: pd.DataFrame, y: str, x=("entropy",), *, n_boot: int = 1000
             boots.append(np.linalg.lstsq(X[i], Y[i], rcond=None)[0])
     lo, hi = np.percentile(np.array(boots), [2.5, 97.5], axis=0)
     return pd.DataFrame({"term": ["intercept", *x], "coef": coef, "ci_low": lo, "ci_high": hi, "y": y})
+
+
+def spearman(a, b) -> float:
+    """Spearman rank correlation (Pearson correlation of average ranks); NaN for fewer than 3 pairs."""
+    a, b = pd.Series(np.asarray(a, dtype=float)), pd.Series(np.asarray(b, dtype=float))
+    ok = a.notna().to_numpy() & b.notna().to_numpy()
+    if ok.sum() < 3:
+        return math.nan
+    return float(a[ok].rank().corr(b[ok].rank()))
+
+
+def mean_gain(runs) -> pd.Series:
+    """Memorisation gain per epoch, averaged over ``runs`` (see :func:`gain_curve`)."""
+    return pd.concat([gain_curve(r.metrics) for r in runs]).groupby("epoch").gain.mean()

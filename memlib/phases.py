@@ -32,7 +32,7 @@ import math
 import numpy as np
 import pandas as pd
 
-__all__ = ["PhaseRule", "detect_phases", "phases", "phase_table", "epochs_to"]
+__all__ = ["PhaseRule", "detect_phases", "phases", "phase_table", "epochs_to", "stable_from"]
 
 THRESHOLDS = (0.5, 0.9, 0.99)
 
@@ -130,3 +130,16 @@ def phases(run, rule: PhaseRule | None = None) -> dict:
 def phase_table(runs, rule: PhaseRule | None = None) -> pd.DataFrame:
     """One row per run: model, seed, parameters, phase boundaries, epochs to 50/90/99% accuracy."""
     return pd.DataFrame([phases(r, rule) for r in runs])
+
+
+def stable_from(correct) -> np.ndarray:
+    """Per position, the first evaluated epoch index from which it is predicted correctly at every
+    later evaluation; NaN where it is wrong at the last one. ``correct``: (epochs, positions) bool,
+    e.g. ``run.arrays["train_correct"][:, string, :]``."""
+    correct = np.asarray(correct, dtype=bool)
+    out = np.full(correct.shape[1], np.nan)
+    for p in range(correct.shape[1]):
+        if correct[-1, p]:
+            wrong = np.flatnonzero(~correct[:, p])
+            out[p] = wrong[-1] + 1 if len(wrong) else 0
+    return out

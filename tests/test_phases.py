@@ -115,3 +115,13 @@ def test_trained_strings_own_letter_frequencies_are_guessing_not_memorisation():
     df["unigram_guess"] = 0.3
     out = ph.detect_phases(df)
     assert out["mem_start"] == 10 and out["final_guess_band"] == pytest.approx(0.35)
+
+
+def test_stable_from():
+    correct = np.array([[0, 1, 0, 1],
+                        [1, 0, 0, 1],
+                        [1, 1, 0, 1],
+                        [1, 1, 1, 0]], dtype=bool)  # epochs x positions
+    out = ph.stable_from(correct)
+    np.testing.assert_array_equal(out[:3], [1, 2, 3])
+    assert np.isnan(out[3])  # wrong at the last epoch

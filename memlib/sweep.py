@@ -8,13 +8,12 @@ whole sweep.
 from __future__ import annotations
 
 import gc
-import numbers
 
 from .exposure import check_hparams, expose, progress_bar, progress_enabled
 from .models import load_model
 from .presets import per_model
 from .store import Run, RunStore
-from .strings import random_strings
+from .strings import _check_int, random_strings
 
 __all__ = ["split_strings", "exposure_runs", "grid_runs"]
 
@@ -23,7 +22,7 @@ def split_strings(seed: int, *, alphabet_size: int, length: int, n_train: int, n
                   entropy: float | None = None, family: str = "exponential"):
     """Training and held-out strings cut from one seeded draw (held-out strings come from the same
     generator, after the training strings)."""
-    n_train, n_test = _count("n_train", n_train, 1), _count("n_test", n_test, 0)
+    n_train, n_test = _check_int("n_train", n_train, 1), _check_int("n_test", n_test, 0)
     s = random_strings(n_train + n_test, alphabet_size, length, entropy=entropy, seed=seed, family=family)
     return s[:n_train], s[n_train:]
 
@@ -56,12 +55,6 @@ def _as_list(name: str, value) -> list:
     return out
 
 
-def _count(name: str, value, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-        raise ValueError(f"{name}={value!r} is not allowed: use an integer >= {low}")
-    return int(value)
-
-
 def grid_runs(models, seeds, grid, *, length: int, n_train_strings: int, n_test_strings: int, epochs, lr=None,
               eval_every: int = 1, lr_schedule: str = "constant", max_grad_norm: float | None = None,
               family: str = "exponential", store: RunStore | bool | str = True, device: str | None = None,
@@ -77,7 +70,7 @@ def grid_runs(models, seeds, grid, *, length: int, n_train_strings: int, n_test_
     for m in models:
         if not isinstance(m, str) or not m:
             raise ValueError(f"model name {m!r} in models is not allowed: use non-empty strings")
-    n_train, n_test = _count("n_train_strings", n_train_strings, 1), _count("n_test_strings", n_test_strings, 0)
+    n_train, n_test = _check_int("n_train_strings", n_train_strings, 1), _check_int("n_test_strings", n_test_strings, 0)
     plan = []
     for name in models:
         e, r = per_model(epochs, name), per_model(lr, name)

@@ -122,6 +122,7 @@ class LoadedModel:
                     continue
             self._letter_ids[c] = int(tid)
         self._initial_state = {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
+        _sparse_tied_embedding(self.model)
 
     @property
     def device(self) -> torch.device:
@@ -154,6 +155,23 @@ class LoadedModel:
     def restore(self) -> None:
         """Put back the weights the model was loaded with."""
         self.model.load_state_dict(self._initial_state)
+
+
+def _sparse_tied_embedding(model: torch.nn.Module) -> bool:
+    """Let a tied input embedding send its gradient as sparse rows.
+
+    With tied weights, the output layer already produces a dense gradient for the
+    ``vocab x width`` matrix; the input embedding's default dense gradient would zero-fill and
+    add a second full-size tensor for the handful of rows a batch uses (about 9% of a
+    SmolLM2-135M training step on the CPU). Its sparse rows are added into the dense gradient
+    instead, so the final gradient is dense and identical. Untied embeddings keep dense gradients
+    (AdamW does not take sparse ones). Returns whether the embedding was switched.
+    """
+    emb, out = model.get_input_embeddings(), model.get_output_embeddings()
+    if isinstance(emb, torch.nn.Embedding) and out is not None and out.weight is emb.weight:
+        emb.sparse = True
+        return True
+    return False
 
 
 def embedded_gguf_path(name: str = "smollm2-135m") -> Path:

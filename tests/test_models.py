@@ -102,3 +102,37 @@ def test_smollm2_trains_with_hf_trainer_and_saves(smollm2, tmp_path):
     finally:
         m.restore()
     assert torch.equal(before, m.model.model.norm.weight)
+
+
+def _tied_tiny_llama(tie: bool):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from memlib.models import _char_tokenizer
+
+    cfg = LlamaConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+                      bos_token_id=1, eos_token_id=2, pad_token_id=0, tie_word_embeddings=tie)
+    torch.manual_seed(0)
+    return LlamaForCausalLM(cfg), _char_tokenizer()
+
+
+@pytest.mark.parametrize("tie", [True, False])
+def test_tied_embedding_gradient_is_sparse_inside_but_dense_and_exact(tie):
+    net, tok = _tied_tiny_llama(tie)
+    reference = {k: v.clone() for k, v in net.state_dict().items()}
+    ids = torch.tensor([[1] + tok.convert_tokens_to_ids(list("abcabdabeabf"))])
+
+    def grads(model):
+        model.zero_grad(set_to_none=True)
+        model(input_ids=ids, labels=ids).loss.backward()
+        return {n: p.grad for n, p in model.named_parameters()}
+
+    dense = grads(net)
+    m = memlib.LoadedModel(name="tied", model=net, tokenizer=tok, bos_id=1, fingerprint="x", default_lr=1e-3)
+    assert m.model.get_input_embeddings().sparse is tie  # switched only where the weight is shared
+    assert all(torch.equal(v, reference[k]) for k, v in net.state_dict().items())
+    sparse = grads(m.model)
+    for n, g in sparse.items():
+        assert g.layout == torch.strided, n  # AdamW needs dense gradients
+        torch.testing.assert_close(g, dense[n], rtol=1e-5, atol=1e-7, msg=n)
+    # and a fused AdamW step runs on them
+    torch.optim.AdamW(m.model.parameters(), lr=1e-3, fused=True).step()

@@ -8,7 +8,7 @@ A thin library behind the notebooks: random strings (:mod:`memlib.strings`), mod
 
 __version__ = "0.1.0"
 
-from .exposure import ExposureConfig, expose
+from .exposure import ExposureConfig, eval_epochs, expose
 from .metrics import METRIC_COLUMNS, string_summary, token_metrics
 from .models import LoadedModel, embedded_gguf_path, load_model
 from .store import Run, RunStore, cache_dir, run_key
@@ -28,6 +28,7 @@ __all__ = [
     "distribution",
     "embedded_gguf_path",
     "entropy_bits",
+    "eval_epochs",
     "expose",
     "load_model",
     "random_string",

@@ -7,10 +7,11 @@ those of the model after ``e`` epochs, measured before the next update. Dropout 
 default (``dropout=False``), so that forward pass measures the model exactly as an evaluation
 pass would; with ``dropout=True`` (as HF ``Trainer`` trains) the train metrics carry its noise.
 With ``batch_size`` smaller than the number of training strings, an epoch takes several steps and
-batch ``j`` is measured after ``j`` of that epoch's updates. Held-out (test)
-strings are evaluated with a no-grad pass at epoch 0 and every ``eval_every`` epochs;
-one last no-grad pass measures the train strings after the final update. Epoch ``e`` in
-the results always means "after ``e`` epochs of training" (0 = the loaded model).
+batch ``j`` is measured after ``j`` of that epoch's updates. Held-out (test) strings are
+evaluated with a no-grad pass at the epochs :func:`eval_epochs` gives (by default a log-spaced
+schedule that keeps their cost within 10% of the training compute); one last no-grad pass
+measures the train strings after the final update. Epoch ``e`` in the results always means
+"after ``e`` epochs of training" (0 = the loaded model).
 """
 
 from __future__ import annotations
@@ -34,13 +35,16 @@ from .models import LoadedModel
 from .store import Run, RunStore, run_key
 from .strings import RandomString
 
-__all__ = ["ExposureConfig", "check_hparams", "expose", "progress_bar", "progress_enabled", "LR_SCHEDULES",
-           "RUN_FORMAT"]
+__all__ = ["ExposureConfig", "check_hparams", "eval_epochs", "expose", "progress_bar", "progress_enabled",
+           "LR_SCHEDULES", "RUN_FORMAT", "EVAL_BUDGET"]
 
 LR_SCHEDULES = ("constant", "linear")
 # Part of every run's key: bump when the loop or the recorded metrics change meaning or columns,
 # so that runs cached by an older memlib are recomputed rather than silently reused.
-RUN_FORMAT = 2
+RUN_FORMAT = 3
+# The default ("auto") schedule spends at most this fraction of the training compute on held-out
+# strings (counting a training token as 3 forward tokens: forward plus a backward of twice its cost).
+EVAL_BUDGET = 0.1
 
 
 @dataclass(frozen=True)
@@ -60,7 +64,7 @@ class ExposureConfig:
     max_grad_norm: float | None
     dropout: bool
     batch_size: int
-    eval_every: int
+    eval_every: int | str
     seed: int
     memlib_version: str
     run_format: int
@@ -112,7 +116,7 @@ def _check_number(name, value, kind, low, allow_equal=True):
     return value
 
 
-def check_hparams(*, epochs, lr=None, seed=0, weight_decay=0.0, eval_every=1, lr_schedule="constant",
+def check_hparams(*, epochs, lr=None, seed=0, weight_decay=0.0, eval_every="auto", lr_schedule="constant",
                   batch_size=None, max_grad_norm=None) -> None:
     """Raise ValueError naming the first bad hyper-parameter (``lr``, ``batch_size`` and
     ``max_grad_norm`` may be None)."""
@@ -121,13 +125,47 @@ def check_hparams(*, epochs, lr=None, seed=0, weight_decay=0.0, eval_every=1, lr
         _check_number("lr", lr, (int, float), 0, allow_equal=False)
     _check_number("seed", seed, int, 0)
     _check_number("weight_decay", weight_decay, (int, float), 0)
-    _check_number("eval_every", eval_every, int, 1)
+    if eval_every != "auto":
+        try:
+            _check_number("eval_every", eval_every, int, 1)
+        except ValueError:
+            raise ValueError(f"eval_every={eval_every!r} is not allowed: use 'auto' or an integer >= 1") from None
     if lr_schedule not in LR_SCHEDULES:
         raise ValueError(f"lr_schedule={lr_schedule!r} is not allowed: use one of {', '.join(LR_SCHEDULES)}")
     if batch_size is not None:
         _check_number("batch_size", batch_size, int, 1)
     if max_grad_norm is not None:
         _check_number("max_grad_norm", max_grad_norm, float, 0, allow_equal=False)
+
+
+def eval_epochs(epochs: int, eval_every="auto", *, train_tokens: int = 1, test_tokens: int = 1) -> list[int]:
+    """Epochs (0 = before training, ``epochs`` = after the last) at which held-out strings are evaluated.
+
+    - an integer ``k``: epoch 0, every ``k``-th epoch and the last (``1`` = every epoch, the paper's
+      schedule);
+    - ``"auto"`` (the default): as many evaluations as fit in ``EVAL_BUDGET`` (10%) of the training
+      compute, at least one: ``n = floor(0.1 * 3 * train_tokens * epochs / test_tokens)``, where
+      ``train_tokens`` / ``test_tokens`` are the tokens of all training / held-out strings. The last
+      epoch comes first (it is the guessing baseline memorisation is measured against), then epoch
+      0, then log-spaced epochs in between, dense early where held-out curves move (the
+      distribution is learnt in the first epochs) and sparse later where they are flat. With the
+      paper's setup (5 training and 10 held-out strings, 100 epochs) that is 15 evaluations; with one
+      training string and 10 held-out strings over 40 epochs, only the last.
+    """
+    check_hparams(epochs=epochs, eval_every=eval_every)
+    if eval_every != "auto":
+        return sorted(set(range(0, epochs + 1, eval_every)) | {epochs})
+    n = int(EVAL_BUDGET * 3 * train_tokens * epochs / max(test_tokens, 1) + 1e-9)
+    n = min(max(n, 1), epochs + 1)
+    chosen = [epochs] + ([0] if n > 1 else [])
+    points = 1
+    while len(chosen) < n:  # more log-spaced points until n distinct epochs are chosen
+        points += n - len(chosen)  # rounding merges points, never adds them: grow by the deficit
+        grid = np.unique(np.rint(np.geomspace(1, epochs, points)).astype(int))
+        chosen = sorted({epochs, 0, *[int(e) for e in grid]})
+        if len(chosen) > n:  # rounding can jump past n: keep the last, 0, and the earliest of the rest
+            chosen = [0, *chosen[1:-1][: n - 2], epochs]
+    return sorted(chosen)
 
 
 def _autocast_dtype(autocast, device: torch.device):
@@ -168,7 +206,7 @@ def expose(
     max_grad_norm: float | None = None,
     dropout: bool = False,
     batch_size: int | None = None,
-    eval_every: int = 1,
+    eval_every="auto",
     autocast=None,
     store=True,
     progress=None,
@@ -184,7 +222,10 @@ def expose(
       ``Trainer`` default). ``max_grad_norm``: clip the gradient norm (``Trainer`` clips at 1.0;
       default None, no clipping). ``dropout``: train with the model's dropout on (default off).
     - ``batch_size``: training strings per optimiser step (default: all of them, one step per epoch).
-    - ``eval_every``: test strings are evaluated at epoch 0, every ``eval_every`` epochs and at the end.
+    - ``eval_every``: when held-out strings are evaluated (see :func:`eval_epochs`): ``"auto"``
+      (default; log-spaced, within 10% of the training compute, at least the last epoch) or an
+      integer ``k`` (epoch 0, every ``k`` epochs and the last; ``1`` = every epoch). Train strings
+      are measured at every epoch either way, from the training forward pass itself.
     - ``autocast``: ``None`` = bf16 autocast on CUDA and none on CPU; ``False`` or ``"bf16"``.
     - ``store``: ``True`` (the default :class:`RunStore`), a folder, a ``RunStore``, or ``False``.
       A stored run with the same configuration is loaded instead of trained.
@@ -216,7 +257,7 @@ def expose(
         model=model.name, model_fingerprint=model.fingerprint, weights_dtype=str(model.dtype).replace("torch.", ""),
         autocast=amp, train=tuple(train), test=tuple(test), epochs=int(epochs), lr=float(lr), lr_schedule=lr_schedule,
         weight_decay=float(weight_decay), max_grad_norm=None if max_grad_norm is None else float(max_grad_norm),
-        dropout=dropout, batch_size=min(int(batch_size), len(train)), eval_every=int(eval_every), seed=int(seed),
+        dropout=dropout, batch_size=min(int(batch_size), len(train)), eval_every=eval_every if eval_every == "auto" else int(eval_every), seed=int(seed),
         memlib_version=__version__, run_format=RUN_FORMAT,
     ).to_dict()
     try:
@@ -288,7 +329,9 @@ def _train(model: LoadedModel, config: dict, letters: str, amp, progress) -> dic
     alphabet_ids = torch.tensor(model.letter_ids(letters), device=device)
     train_ids = _encode(model, config["train"])
     test_ids = _encode(model, config["test"]) if config["test"] else None
-    epochs, bs, every = config["epochs"], config["batch_size"], config["eval_every"]
+    epochs, bs = config["epochs"], config["batch_size"]
+    test_at = set(eval_epochs(epochs, config["eval_every"], train_tokens=train_ids.numel(),
+                              test_tokens=test_ids.numel() if test_ids is not None else 1))
     steps_per_epoch = math.ceil(len(train_ids) / bs)
     records = {"train": {}, "test": {}}
 
@@ -305,7 +348,7 @@ def _train(model: LoadedModel, config: dict, letters: str, amp, progress) -> dic
         own_bar = not hasattr(progress, "update")
         bar = _bar(epochs, progress_enabled(progress), model.name) if own_bar else progress
         for epoch in range(epochs):
-            if test_ids is not None and epoch % every == 0:
+            if test_ids is not None and epoch in test_at:
                 records["test"][epoch] = _evaluate(model, test_ids, alphabet_ids, amp, len(test_ids))
             net.train(config["dropout"])  # eval mode (dropout off) unless asked; gradients flow either way
             parts = []
@@ -325,7 +368,7 @@ def _train(model: LoadedModel, config: dict, letters: str, amp, progress) -> dic
                                 refresh=False)
                 bar.update(1)
         records["train"][epochs] = _evaluate(model, train_ids, alphabet_ids, amp, bs)
-        if test_ids is not None:
+        if test_ids is not None and epochs in test_at:
             records["test"][epochs] = _evaluate(model, test_ids, alphabet_ids, amp, len(test_ids))
         if bar is not None and own_bar:
             bar.set_postfix(acc=f"{records['train'][epochs]['accuracy'].mean():.3f}")

@@ -28,7 +28,7 @@ def split_strings(seed: int, *, alphabet_size: int, length: int, n_train: int, n
 
 
 def exposure_runs(models, seeds, *, alphabet_size: int, length: int, n_train_strings: int, n_test_strings: int,
-                  epochs, lr=None, entropy: float | None = None, family: str = "exponential", eval_every: int = 1,
+                  epochs, lr=None, entropy: float | None = None, family: str = "exponential", eval_every="auto",
                   lr_schedule: str = "constant", max_grad_norm: float | None = None,
                   store: RunStore | bool | str = True, device: str | None = None, progress=None) -> list[Run]:
     """One run per (model, seed): ``n_train_strings`` strings trained on, ``n_test_strings`` held out.
@@ -56,7 +56,7 @@ def _as_list(name: str, value) -> list:
 
 
 def grid_runs(models, seeds, grid, *, length: int, n_train_strings: int, n_test_strings: int, epochs, lr=None,
-              eval_every: int = 1, lr_schedule: str = "constant", max_grad_norm: float | None = None,
+              eval_every="auto", lr_schedule: str = "constant", max_grad_norm: float | None = None,
               family: str = "exponential", store: RunStore | bool | str = True, device: str | None = None,
               progress=None) -> list[Run]:
     """One run per (model, string setting, seed), in that order. ``grid`` is a list of settings,

@@ -50,7 +50,7 @@ def test_metrics_match_independent_recomputation(tiny_llama, strings, schedule, 
     train, test = strings[:2], strings[2:]
     E = 3
     run = memlib.expose(m, train, test_strings=test, epochs=E, lr=1e-3, lr_schedule=schedule, max_grad_norm=clip,
-                        weight_decay=wd, store=False)
+                        weight_decay=wd, eval_every=1, store=False)
     letters = _letter_map(m, "abcdefg")
     # an independent copy trained with a plain loop: full batch, one AdamW step per epoch
     net = copy.deepcopy(m.model).train()
@@ -122,6 +122,32 @@ def test_model_left_as_loaded_and_shapes(tiny_llama, strings):
     np.testing.assert_allclose(acc.loc["train"].to_numpy(), run.arrays["train_correct"].mean(-1).reshape(-1))
 
 
+def test_default_schedule_evaluates_held_out_strings_within_the_budget(tiny_llama, strings):
+    # 2 training and 2 held-out strings of equal length: floor(0.1 * 3 * 2/2 * 20) = 6 evaluations
+    epochs = memlib.eval_epochs(20, train_tokens=2, test_tokens=2)
+    assert epochs == [0, 1, 2, 4, 9, 20]
+    run = memlib.expose(tiny_llama, strings[:2], test_strings=strings[2:], epochs=20, store=False)
+    assert list(run.arrays["test_epochs"]) == epochs
+    assert list(run.arrays["train_epochs"]) == list(range(21))  # train strings: every epoch
+    assert run.config["eval_every"] == "auto"
+
+
+def test_eval_epochs_schedules():
+    e = memlib.eval_epochs
+    assert e(10, 4) == [0, 4, 8, 10] and e(3, 1) == [0, 1, 2, 3]
+    # the paper's setup: 5 training and 10 held-out strings of 1,024 characters, 100 epochs
+    paper = e(100, train_tokens=5 * 1025, test_tokens=10 * 1025)
+    assert len(paper) == 15 and paper[:3] == [0, 1, 2] and paper[-1] == 100
+    assert 10 * len(paper) <= 0.1 * 3 * 5 * 100  # held-out forwards within 10% of training compute
+    assert e(40, train_tokens=129, test_tokens=1290) == [40]  # budget for one pass: the last epoch
+    assert e(5, train_tokens=129, test_tokens=1290) == [5]  # never fewer than one
+    for epochs in range(1, 120):
+        for tr, te in ((1, 10), (5, 10), (1, 1), (10, 1), (3, 7)):
+            got = e(epochs, train_tokens=tr, test_tokens=te)
+            n = min(max(int(0.3 * tr * epochs / te + 1e-9), 1), epochs + 1)
+            assert len(got) == n and got == sorted(set(got)) and got[-1] == epochs and (n < 2 or got[0] == 0)
+
+
 def test_store_returns_identical_run_without_training(tiny_llama, strings, tmp_path):
     store = memlib.RunStore(tmp_path)
     first = memlib.expose(tiny_llama, strings[:1], test_strings=strings[1:], epochs=5, seed=3, store=store)
@@ -158,6 +184,7 @@ def test_damaged_run_is_recomputed(tiny_llama, strings, tmp_path):
         (dict(lr=0), "lr=0"),
         (dict(seed=-2), "seed=-2"),
         (dict(eval_every=0), "eval_every=0"),
+        (dict(eval_every="sometimes"), "eval_every='sometimes'"),
         (dict(batch_size=0), "batch_size=0"),
         (dict(lr_schedule="cosine"), "lr_schedule='cosine'"),
         (dict(autocast="int8"), "autocast='int8'"),

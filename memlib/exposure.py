@@ -287,6 +287,7 @@ def expose(
         "torch": torch.__version__,
         "transformers": __import__("transformers").__version__,
         "torch_threads": torch.get_num_threads(),
+        "process": f"{os.environ.get('RANK', '0')}/{os.environ.get('WORLD_SIZE', '1')}",  # rank/world when launched
     }
     if store is not None:
         store.save(run)

@@ -227,26 +227,56 @@ def _clear_quantization_markers(model) -> None:
         del model.config.quantization_config
 
 
+_CONVERTED_FILES = ("model.safetensors", "config.json", "tokenizer.json")
+
+
+def _converted(folder: Path) -> bool:
+    return all((folder / f).is_file() for f in _CONVERTED_FILES)
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path):
+    """An exclusive lock between processes (several launched processes load the model at once)."""
+    try:
+        import fcntl
+    except ImportError:  # no fcntl (Windows): one process at a time is up to the user
+        yield
+        return
+    with open(path, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 def _convert_embedded(name: str, path: Path, folder: Path) -> None:
-    """Dequantise the GGUF file once and save it as plain safetensors + tokenizer
-    in ``folder`` (written to a temporary folder, then renamed into place)."""
+    """Dequantise the GGUF file once and save it as plain safetensors + config + tokenizer in
+    ``folder``: written to a temporary folder, checked, then renamed into place, by one process
+    at a time (the others wait and then find it done)."""
+    from safetensors.torch import save_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    with _quiet_transformers():
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with _file_lock(folder.parent / f".{folder.name}.lock"), _quiet_transformers():
+        if _converted(folder):
+            return
         tok = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
         model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=torch.float32)
         _clear_quantization_markers(model)
         model.config._name_or_path = name
-        folder.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
         try:
-            model.save_pretrained(tmp)
+            # safetensors directly: under torch.distributed, save_pretrained writes the weights only on
+            # rank 0 and would leave other ranks a folder without them
+            save_model(model, str(tmp / "model.safetensors"), metadata={"format": "pt"})
+            model.config.save_pretrained(tmp)
             tok.save_pretrained(tmp)
-            try:
-                os.replace(tmp, folder)
-            except OSError:
-                if not (folder / "model.safetensors").is_file():  # not a lost race with another process
-                    raise
+            if not _converted(tmp):
+                raise RuntimeError(f"converting {path} left an incomplete folder {tmp}")
+            if folder.exists():  # an incomplete folder from an older, interrupted memlib
+                shutil.rmtree(folder)
+            os.replace(tmp, folder)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)  # gone already when the rename succeeded
 
@@ -257,7 +287,7 @@ def _load_embedded(name: str, device: str, dtype: torch.dtype):
     path = embedded_gguf_path(name)
     sha = _file_sha256(path)
     folder = cache_dir() / "models" / f"{name}-{sha[:16]}"
-    if not (folder / "model.safetensors").is_file():
+    if not _converted(folder):
         _convert_embedded(name, path, folder)
     with _quiet_transformers():
         tok = AutoTokenizer.from_pretrained(folder)

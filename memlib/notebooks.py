@@ -4,12 +4,17 @@ Each ``notebooks/NN_*.ipynb`` runs in its own folder (so relative paths work as 
 JupyterLab) with the parameters ``preset`` and ``figures_dir`` injected; the executed copy
 goes to ``--executed`` (ignored by git), figures to ``--figures``. The committed notebooks are
 never modified.
+
+Under ``accelerate launch --multi_gpu --num_processes N -m memlib.notebooks ...`` every process
+executes the notebooks, their sweeps split the runs between the processes (see
+:mod:`memlib.parallel`), and only the first process writes figures and executed copies.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -49,11 +54,19 @@ def main(argv=None) -> int:
     if not paths:
         print(f"no notebooks match --only={args.only!r}", file=sys.stderr)
         return 2
-    for q in paths:
-        t0 = time.perf_counter()
-        print(f"[memlib] running {q.name} (preset={args.preset}) ...", flush=True)
-        run_notebook(q, args.executed, preset=args.preset, figures_dir=args.figures)
-        print(f"[memlib] {q.name} done in {time.perf_counter() - t0:.0f} s", flush=True)
+    from .parallel import is_main_process
+
+    main_process = is_main_process()
+    with tempfile.TemporaryDirectory(prefix="memlib-rank-") as scratch:
+        figures = args.figures if main_process else Path(scratch) / "figures"
+        executed = args.executed if main_process else Path(scratch) / "executed"
+        for q in paths:
+            t0 = time.perf_counter()
+            if main_process:
+                print(f"[memlib] running {q.name} (preset={args.preset}) ...", flush=True)
+            run_notebook(q, executed, preset=args.preset, figures_dir=figures)
+            if main_process:
+                print(f"[memlib] {q.name} done in {time.perf_counter() - t0:.0f} s", flush=True)
     return 0
 
 

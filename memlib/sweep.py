@@ -3,14 +3,20 @@
 Runs already in the store are loaded, not trained, so an interrupted sweep re-executed with
 the same parameters trains only what is missing. One text progress bar counts epochs over the
 whole sweep.
+
+Started as several processes by ``accelerate launch`` (see :mod:`memlib.parallel`), every
+process builds the same plan, trains its share of it into the shared store and returns the
+whole list, the same as a serial sweep.
 """
 
 from __future__ import annotations
 
 import gc
+import os
 
 from .exposure import check_hparams, expose, progress_bar, progress_enabled
 from .models import load_model
+from .parallel import launched, processes
 from .presets import per_model
 from .store import Run, RunStore
 from .strings import _check_int, random_strings
@@ -86,21 +92,41 @@ def grid_runs(models, seeds, grid, *, length: int, n_train_strings: int, n_test_
                                             n_train=n_train, n_test=n_test, entropy=setting.get("entropy"),
                                             family=setting.get("family", family))
                 plan.append((name, seed, train, test, e, r))
-    bar = progress_bar(sum(p[4] for p in plan), "sweep") if progress_enabled(progress) else False
-    runs = []
+    if launched() and (store is False or store is None):
+        raise ValueError(f"store={store!r} is not allowed with {os.environ['WORLD_SIZE']} launched processes: they "
+                         f"share runs through the run store (use True or a folder every process can reach)")
+    procs = processes()
+    if procs.world > 1 and store is True:
+        store = RunStore()
+    mine = set(procs.share(plan))
+    device = device if device is not None else procs.device
+    show = progress_enabled(progress) and procs.rank == 0
+    bar = progress_bar(sum(plan[i][4] for i in mine), "sweep") if show else False
+    runs = [None] * len(plan)
     try:
         for name in models:
             model = load_model(name, device=device)
-            for m, seed, train, test, e, r in plan:
-                if m != name:
-                    continue
-                if bar:
-                    bar.set_description(f"{name} l={len(train[0].alphabet)} H={train[0].entropy:.2f} seed {seed}")
-                run = expose(model, train, test_strings=test, epochs=e, lr=r, seed=seed, eval_every=eval_every,
-                             lr_schedule=lr_schedule, max_grad_norm=max_grad_norm, store=store, progress=bar)
-                if bar and run.from_store:
-                    bar.update(e)
-                runs.append(run)
+            todo = [i for i, p in enumerate(plan) if p[0] == name]
+            # this process's share first; then, once every process has finished its share of this
+            # model, the rest come from the store
+            for pass_mine in (True, False):
+                if not pass_mine:
+                    procs.wait_for_everyone()
+                for i in todo:
+                    if (i in mine) != pass_mine:
+                        continue
+                    m, seed, train, test, e, r = plan[i]
+                    if bar and pass_mine:
+                        bar.set_description(f"{name} l={len(train[0].alphabet)} H={train[0].entropy:.2f} seed {seed}")
+                    run = expose(model, train, test_strings=test, epochs=e, lr=r, seed=seed, eval_every=eval_every,
+                                 lr_schedule=lr_schedule, max_grad_norm=max_grad_norm, store=store,
+                                 progress=bar if pass_mine else False)
+                    if bar and pass_mine and run.from_store:
+                        bar.update(e)
+                    if not pass_mine and not run.from_store:
+                        raise RuntimeError(f"run {run.key} ({name}, seed {seed}) was not in the store after every "
+                                           f"process finished its share: do all processes use the same store?")
+                    runs[i] = run
             del model
             gc.collect()
     finally:

@@ -1,0 +1,72 @@
+"""Several processes sharing one sweep, started by Hugging Face accelerate (or torchrun).
+
+``accelerate launch --multi_gpu --num_processes N script.py`` starts ``N`` copies of a script;
+every copy that calls :func:`memlib.sweep.grid_runs` (or ``exposure_runs``, or executes a
+notebook that does) builds the same plan of runs, trains every ``N``-th run of it, writes it to
+the shared run store, waits for the others, and then returns the whole list, loaded from the
+store, exactly as a serial sweep would. Without a launcher nothing changes: one process trains
+everything and ``torch.distributed`` is never touched.
+
+On a machine without a GPU the processes run on the CPU with the gloo backend. Two traps, both
+checked by the tests: ``accelerate launch --cpu --num_processes 2`` quietly starts *one* process
+(use ``--multi_gpu``, which starts ``N`` processes on the CPU too); and accelerate's default
+``PartialState()`` treats CPU processes as independent single runs unless told ``cpu=True``, so
+each would train the whole grid. Launchers set ``OMP_NUM_THREADS=1``, one thread per process.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+from dataclasses import dataclass
+
+__all__ = ["Processes", "processes", "launched", "is_main_process"]
+
+# A barrier waits for the slowest process's share of a grid, which can take hours.
+_BARRIER_TIMEOUT = datetime.timedelta(days=2)
+
+
+def launched() -> bool:
+    """True when a distributed launcher started this process as one of several."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def is_main_process() -> bool:
+    """True in a serial run and in the first of several launched processes (write figures here)."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+@dataclass(frozen=True)
+class Processes:
+    """This process's place among the launched ones (``rank`` 0 of 1 when not launched)."""
+
+    rank: int = 0
+    world: int = 1
+    device: str | None = None  # the device a launched process must use; None: memlib's default
+    _state: object = None
+
+    def share(self, items: list) -> list[int]:
+        """Indices of ``items`` this process handles: every ``world``-th, starting at ``rank``.
+        Round robin rather than contiguous chunks, so that each process gets a share of every
+        model in a plan ordered by model (contiguous chunks put the big models on one process)."""
+        return list(range(self.rank, len(items), self.world))
+
+    def wait_for_everyone(self) -> None:
+        if self._state is not None:
+            self._state.wait_for_everyone()
+
+
+def processes() -> Processes:
+    """The launched processes, initialising accelerate's process group on first use."""
+    if not launched():
+        return Processes()
+    import torch
+    from accelerate import PartialState
+
+    cpu = not torch.cuda.is_available()
+    state = PartialState(cpu=cpu, timeout=_BARRIER_TIMEOUT)
+    if state.num_processes < 2:
+        raise RuntimeError(f"WORLD_SIZE={os.environ.get('WORLD_SIZE')} but accelerate set up {state.num_processes} "
+                           f"process(es) ({state.distributed_type}): check the launch command")
+    device = "cpu" if cpu else str(state.device)
+    return Processes(rank=state.process_index, world=state.num_processes, device=device, _state=state)

@@ -1,0 +1,61 @@
+"""Sweeps split over processes started by ``accelerate launch`` (on the CPU: gloo, one thread each)."""
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+import memlib
+from memlib import sweep
+
+sys.path.insert(0, str(Path(__file__).parent))
+import launch_grid  # noqa: E402
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_launched_processes_split_a_grid_and_equal_a_serial_sweep(tmp_path, monkeypatch):
+    store, out = tmp_path / "shared", tmp_path / "out"
+    out.mkdir()
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith(("ACCELERATE_", "OMP_"))}
+    env.update(HF_HOME=str(tmp_path / "hf"), HF_HUB_OFFLINE="1", MEMLIB_PROGRESS="0")  # no user accelerate config
+    cmd = [str(Path(sys.executable).parent / "accelerate"), "launch", "--multi_gpu", "--num_processes", "2",
+           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+           "--main_process_port", str(_free_port()), str(Path(launch_grid.__file__)), str(store), str(out)]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    results = {p.name: json.loads(p.read_text()) for p in sorted(out.glob("rank*.json"))}
+    assert sorted(results) == ["rank0.json", "rank1.json"]  # two processes really ran
+    assert results["rank0.json"] == results["rank1.json"]  # each returns the whole grid, in the same order
+
+    shared = memlib.RunStore(store)
+    n = len(launch_grid.GRID["models"]) * len(launch_grid.GRID["seeds"]) * len(launch_grid.GRID["grid"])
+    assert len(shared.keys()) == n
+    metas = [shared.load(k).meta for k in shared.keys()]
+    assert sorted(m["process"] for m in metas) == ["0/2"] * (n // 2) + ["1/2"] * (n // 2)  # the work was split
+    assert {m["torch_threads"] for m in metas} == {1}  # one thread per process
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as in the launched processes, so that results can be equal to the bit
+    try:
+        serial = launch_grid.grid(memlib.RunStore(tmp_path / "serial"))
+    finally:
+        torch.set_num_threads(threads)
+    assert [r.key for r in serial] == [r["key"] for r in results["rank0.json"]]
+    for r, launched in zip(serial, results["rank0.json"]):
+        pd.testing.assert_frame_equal(r.metrics, pd.DataFrame(launched["metrics"]), check_exact=True)
+
+
+def test_launched_sweep_refuses_no_store(monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(ValueError, match="store=False is not allowed with 2 launched processes"):
+        sweep.exposure_runs(["tiny-llama"], [0], alphabet_size=2, length=8, n_train_strings=1, n_test_strings=0,
+                            epochs=1, store=False, progress=False)

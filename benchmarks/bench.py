@@ -1,19 +1,31 @@
 """Benchmark: memlib's exposure loop against a bare training loop and the paper's Trainer recipe.
 
-Run with ``make bench`` (or ``python benchmarks/bench.py --help``). In one process, alternating
-between methods over several repetitions, on the same model, string(s), epochs and metrics:
+Run with ``make bench`` (or ``python benchmarks/bench.py --help``). Never part of the tests.
+Sections (``--sections``, default all but ``compile``):
 
-  (a) bare loop: forward, cross-entropy, backward, AdamW step; nothing else (the floor)
-  (b) memlib.expose, all metrics, train and held-out strings, default evaluation schedule
-  (c) memlib.expose evaluating every held-out string at every epoch
-  (d) a re-implementation of the paper's released recipe: HF Trainer plus a callback that, before
-      training and after every epoch, runs one forward for the loss and another for the
-      correctness on the training string and on each held-out string, plus the Trainer's own
-      evaluation on the held-out strings
+ratios   In one process, alternating between methods over ``--reps`` repetitions after a
+         warm-up, on the same model, strings and epochs (default: SmolLM2-135M, one 128-character
+         training string, 10 held-out strings, 5 epochs):
+           (a)  bare loop: forward, cross-entropy, backward, AdamW step; nothing else (the floor)
+           (a') (a) plus one no-grad forward per held-out string after the last epoch: the floor
+                for any schedule that measures the held-out strings at least once
+           (b)  memlib.expose, all metrics, train and held-out strings, default schedule ("auto")
+           (b') memlib.expose, all metrics, training string only
+           (c)  memlib.expose evaluating every held-out string at every epoch (eval_every=1)
+           (d)  a re-implementation of the paper's released recipe: HF Trainer plus a callback that,
+                before training and after every epoch, runs one forward for the loss and another
+                for the correctness on the training string and on each held-out string, plus the
+                Trainer's own evaluation on the held-out strings
+long     (a) and (b) over a run long enough to memorise (``--long-epochs``, default 40).
+mfu      Bare-loop steps at ``--mfu-length`` (default 256) characters, each followed by a short
+         burst of 2048x2048 fp32 matmuls: model FLOP utilisation = 6 x parameters x tokens / step
+         time / matmul peak, as the median over steps (each step against its neighbouring peak,
+         because this machine's speed drifts). Also the bf16 matmul rate, where it runs.
+scaling  Bare-loop seconds per epoch (one string) against string length and model size; prints a
+         table and saves a figure (``--figure``).
+compile  (opt-in) The bare loop with ``torch.compile``: compile time and step time.
 
-It also measures the machine's dense matmul peak (fp32, and bf16 where it runs) and reports the
-bare loop's model FLOP utilisation (6 x parameters x tokens per step / step time / fp32 peak).
-Prints a markdown table; ``--out`` writes it to a file as well.
+Prints markdown; ``--out`` writes it to a file as well.
 """
 
 from __future__ import annotations
@@ -31,16 +43,25 @@ import torch.nn.functional as F
 
 import memlib
 
+SECTIONS = ("ratios", "long", "mfu", "scaling", "compile")
 
-def bare_loop(model, ids, epochs, lr):
+
+def _step(net, opt, ids):
+    logits = net(input_ids=ids[:, :-1], use_cache=False).logits
+    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), ids[:, 1:].reshape(-1))
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+
+
+def bare_loop(model, ids, epochs, lr, test_ids=None):
     net = model.model
     opt = torch.optim.AdamW(net.parameters(), lr=lr, fused=True)
     for _ in range(epochs):
-        logits = net(input_ids=ids[:, :-1], use_cache=False).logits
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), ids[:, 1:].reshape(-1))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        _step(net, opt, ids)
+    if test_ids is not None:
+        with torch.no_grad():
+            net(input_ids=test_ids[:, :-1], use_cache=False)
     model.restore()
 
 
@@ -77,7 +98,8 @@ def trainer_recipe(model, train_ids, test_ids, epochs, lr):
     net.eval()
 
 
-def matmul_peak(dtype, n=2048, seconds=2.0):
+def matmul_rate(dtype, n=2048, seconds=1.0):
+    """FLOP/s of repeated n x n matmuls for about ``seconds``."""
     a = torch.randn(n, n, dtype=dtype)
     b = torch.randn(n, n, dtype=dtype)
     torch.mm(a, b)
@@ -88,61 +110,262 @@ def matmul_peak(dtype, n=2048, seconds=2.0):
     return 2 * n ** 3 * reps / (time.perf_counter() - t0)
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", default="smollm2-135m")
-    p.add_argument("--length", type=int, default=128)
-    p.add_argument("--n-test", type=int, default=10)
-    p.add_argument("--epochs", type=int, default=5)
-    p.add_argument("--reps", type=int, default=3)
-    p.add_argument("--out", default=None)
-    args = p.parse_args(argv)
-    model = memlib.load_model(args.model)
-    lr = model.default_lr
-    train, test = memlib.sweep.split_strings(0, alphabet_size=7, length=args.length, n_train=1, n_test=args.n_test)
-    ids = torch.tensor([model.encode(s.text) for s in train], device=model.device)
-    test_ids = torch.tensor([model.encode(s.text) for s in test], device=model.device)
-    methods = {
-        "(a) bare loop": lambda: bare_loop(model, ids, args.epochs, lr),
-        "(b) memlib.expose, default schedule": lambda: memlib.expose(model, train, test_strings=test, epochs=args.epochs,
-                                                                     store=False, progress=False),
-        "(c) memlib.expose, every epoch": lambda: memlib.expose(model, train, test_strings=test, epochs=args.epochs,
-                                                                eval_every=1, store=False, progress=False),
-        "(d) Trainer + callback (paper recipe)": lambda: trainer_recipe(model, list(ids), list(test_ids), args.epochs, lr),
-    }
+def _alternate(methods: dict, reps: int, warmup: bool = True) -> dict:
+    """Median seconds of each method, run alternately ``reps`` times (after one warm-up round)."""
+    if warmup:
+        for fn in methods.values():
+            fn()
     times = {k: [] for k in methods}
-    for name, fn in methods.items():  # warm-up
-        fn()
-    for _ in range(args.reps):
+    for _ in range(reps):
         for name, fn in methods.items():
             t0 = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - t0)
-    med = {k: statistics.median(v) for k, v in times.items()}
-    peak32 = matmul_peak(torch.float32)
-    try:
-        peak16 = matmul_peak(torch.bfloat16)
-    except RuntimeError:
-        peak16 = float("nan")
-    tokens = args.length  # per step: one string, all characters predicted
-    step = med["(a) bare loop"] / args.epochs
-    mfu = 6 * model.n_params * tokens / step / peak32
-    a, b, c, d = (med[k] for k in methods)
-    lines = [
-        f"model {args.model} ({model.n_params / 1e6:.1f}M), {args.length} characters, 1 training + {args.n_test} held-out "
-        f"strings, {args.epochs} epochs, {args.reps} repetitions (median), device {model.device}, "
-        f"{torch.get_num_threads()} threads, torch {torch.__version__}, {platform.processor() or platform.machine()}",
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def _strings(model, length, n_test, seed=0):
+    train, test = memlib.sweep.split_strings(seed, alphabet_size=7, length=length, n_train=1, n_test=n_test)
+    ids = torch.tensor([model.encode(s.text) for s in train], device=model.device)
+    test_ids = torch.tensor([model.encode(s.text) for s in test], device=model.device)
+    return train, test, ids, test_ids
+
+
+def _expose(model, train, test, epochs, **kw):
+    return lambda: memlib.expose(model, train, test_strings=test, epochs=epochs, store=False, progress=False, **kw)
+
+
+def section_ratios(model, args) -> list[str]:
+    lr = model.default_lr
+    train, test, ids, test_ids = _strings(model, args.length, args.n_test)
+    E = args.epochs
+    methods = {
+        "(a) bare loop": lambda: bare_loop(model, ids, E, lr),
+        "(a') bare loop + one held-out pass": lambda: bare_loop(model, ids, E, lr, test_ids),
+        "(b) memlib.expose, default schedule": _expose(model, train, test, E),
+        "(b') memlib.expose, training string only": _expose(model, train, (), E),
+        "(c) memlib.expose, every epoch": _expose(model, train, test, E, eval_every=1),
+        "(d) Trainer + callback (paper recipe)": lambda: trainer_recipe(model, list(ids), list(test_ids), E, lr),
+    }
+    med = _alternate(methods, args.reps)
+    a, b, c, d = (med[k] for k in ("(a) bare loop", "(b) memlib.expose, default schedule",
+                                   "(c) memlib.expose, every epoch", "(d) Trainer + callback (paper recipe)"))
+    auto = memlib.eval_epochs(E, train_tokens=ids.numel(), test_tokens=test_ids.numel())
+    return [
+        f"### Ratios: 1 training string of {args.length} characters, {args.n_test} held-out strings, {E} epochs, "
+        f"{args.reps} repetitions (median)",
         "",
-        "| method | seconds (median) | / bare loop |",
+        "| method | seconds | / (a) |",
         "| --- | ---: | ---: |",
         *[f"| {k} | {v:.2f} | {v / a:.2f} |" for k, v in med.items()],
         "",
-        f"(b)/(a) = {b / a:.2f} (target <= 1.15); (d)/(c) = {d / c:.2f} (target >= 2.5)",
-        f"matmul peak: fp32 {peak32 / 1e9:.0f} GFLOP/s, bf16 {peak16 / 1e9:.1f} GFLOP/s; "
-        f"bare-loop step {step:.3f} s = {6 * model.n_params * tokens / step / 1e9:.0f} GFLOP/s, MFU {mfu:.0%} of fp32 peak",
+        f"- (b)/(a) = {b / a:.2f} (target <= 1.15); (d)/(c) = {d / c:.2f} (target >= 2.5)",
+        f"- default schedule here: held-out strings at epochs {auto}",
     ]
+
+
+def section_long(model, args) -> list[str]:
+    lr = model.default_lr
+    train, test, ids, test_ids = _strings(model, args.length, args.n_test)
+    E = args.long_epochs
+    methods = {"(a) bare loop": lambda: bare_loop(model, ids, E, lr),
+               "(b) memlib.expose, default schedule": _expose(model, train, test, E)}
+    med = _alternate(methods, args.long_reps, warmup=False)
+    a, b = med.values()
+    run = memlib.expose(model, train, test_strings=test, epochs=E, store=False, progress=False)
+    acc = run.metrics[run.metrics.split == "train"].groupby("epoch").accuracy.mean()
+    auto = [int(e) for e in run.arrays["test_epochs"]]
+    return [
+        f"### A run long enough to memorise: {args.length} characters, {args.n_test} held-out strings, {E} epochs, "
+        f"{args.long_reps} repetitions (median)",
+        "",
+        "| method | seconds | / (a) |",
+        "| --- | ---: | ---: |",
+        *[f"| {k} | {v:.2f} | {v / a:.2f} |" for k, v in med.items()],
+        "",
+        f"- (b)/(a) = {b / a:.2f} (target <= 1.15); held-out strings evaluated at epochs {auto}; "
+        f"training accuracy after {E} epochs {acc.iloc[-1]:.3f}",
+    ]
+
+
+def section_mfu(model, args) -> list[str]:
+    lr = model.default_lr
+    _, _, ids, _ = _strings(model, args.mfu_length, 0)
+    net = model.model
+    opt = torch.optim.AdamW(net.parameters(), lr=lr, fused=True)
+    flops = 6 * model.n_params * (ids.shape[1] - 1)
+    _step(net, opt, ids)  # warm-up
+    steps, peaks, mfus = [], [], []
+    for _ in range(args.mfu_steps):
+        t0 = time.perf_counter()
+        _step(net, opt, ids)
+        steps.append(time.perf_counter() - t0)
+        peaks.append(matmul_rate(torch.float32))
+        mfus.append(flops / steps[-1] / peaks[-1])
+    model.restore()
+    try:
+        bf16 = matmul_rate(torch.bfloat16, n=512, seconds=0.5)
+    except RuntimeError:
+        bf16 = float("nan")
+    step = statistics.median(steps)
+    return [
+        f"### Throughput: bare-loop step, {args.mfu_length} characters, median of {args.mfu_steps} steps",
+        "",
+        f"- step {step:.3f} s = {flops / step / 1e9:.1f} GFLOP/s of model FLOPs (6 x {model.n_params / 1e6:.1f}M "
+        f"parameters x {ids.shape[1] - 1} tokens)",
+        f"- fp32 matmul peak (2048x2048) {statistics.median(peaks) / 1e9:.0f} GFLOP/s "
+        f"(range {min(peaks) / 1e9:.0f}-{max(peaks) / 1e9:.0f}); bf16 matmul (512x512) {bf16 / 1e9:.2f} GFLOP/s",
+        f"- MFU {statistics.median(mfus):.1%} of the fp32 peak (median of per-step ratios; range "
+        f"{min(mfus):.1%}-{max(mfus):.1%}) (target 60%)",
+    ]
+
+
+def _mid_llama(width: int, layers: int, vocab: int):
+    """A random Llama with SmolLM2's vocabulary, for sizes between the tiny models and 135M."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    cfg = LlamaConfig(vocab_size=vocab, hidden_size=width, num_hidden_layers=layers, num_attention_heads=width // 64,
+                      num_key_value_heads=max(1, width // 192), intermediate_size=width * 8 // 3,
+                      tie_word_embeddings=True, max_position_embeddings=2048)
+    torch.manual_seed(0)
+    return LlamaForCausalLM(cfg)
+
+
+def section_scaling(model, args) -> list[str]:
+    lengths = [int(x) for x in args.lengths.split(",")]
+    nets = {"tiny-llama": memlib.load_model("tiny-llama").model}
+    vocab = model.model.config.vocab_size
+    for width, layers in ((256, 8), (384, 16)):
+        nets[f"llama {width}x{layers}"] = _mid_llama(width, layers, vocab)
+    nets[model.name] = model.model
+    rows = []
+    for name, net in nets.items():
+        n_params = sum(p.numel() for p in net.parameters())
+        state = {k: v.clone() for k, v in net.state_dict().items()}
+        opt = torch.optim.AdamW(net.parameters(), lr=1e-4, fused=True)
+        vocab_n = net.config.vocab_size
+        for L in lengths:
+            ids = torch.randint(3, min(vocab_n, 90), (1, L + 1))
+            _step(net, opt, ids)  # warm-up (allocations at this size)
+            ts = []
+            for _ in range(args.scaling_steps):
+                t0 = time.perf_counter()
+                _step(net, opt, ids)
+                ts.append(time.perf_counter() - t0)
+            s = statistics.median(ts)
+            rows.append((name, n_params, L, s, 6 * n_params * L / s / 1e9))
+        net.load_state_dict(state)
+    lines = [
+        f"### Scaling: seconds per epoch (one string, bare-loop step, median of {args.scaling_steps})",
+        "",
+        "| model | parameters | " + " | ".join(f"{L} chars" for L in lengths) + " |",
+        "| --- | ---: | " + " | ".join("---:" for _ in lengths) + " |",
+    ]
+    for name in nets:
+        r = [x for x in rows if x[0] == name]
+        lines.append(f"| {name} | {r[0][1] / 1e6:.1f}M | " + " | ".join(f"{x[3]:.3f}" for x in r) + " |")
+    lines += ["", "Model GFLOP/s (6 x parameters x tokens / step time):", "",
+              "| model | " + " | ".join(f"{L}" for L in lengths) + " |",
+              "| --- | " + " | ".join("---:" for _ in lengths) + " |"]
+    for name in nets:
+        lines.append(f"| {name} | " + " | ".join(f"{x[4]:.1f}" for x in rows if x[0] == name) + " |")
+    if args.figure:
+        _scaling_figure(rows, nets, args.figure)
+        lines += ["", f"Figure: `{args.figure}`"]
+    return lines
+
+
+def _scaling_figure(rows, nets, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from memlib import plots
+
+    plots.style()
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    for name in nets:
+        r = [x for x in rows if x[0] == name]
+        ax.plot([x[2] for x in r], [x[3] for x in r], marker="o", label=f"{name} ({r[0][1] / 1e6:.1f}M)")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("string length (characters)")
+    ax.set_ylabel("seconds per epoch (one string)")
+    ax.set_title(f"Training cost on {torch.get_num_threads()} CPU threads")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    folder, name = os.path.split(path)
+    plots.save_figure(fig, os.path.splitext(name)[0], folder or ".")
+
+
+def section_compile(model, args) -> list[str]:
+    lr = model.default_lr
+    _, _, ids, _ = _strings(model, args.mfu_length, 0)
+    net = model.model
+    flops = 6 * model.n_params * (ids.shape[1] - 1)
+    out = []
+    for label, fwd in (("eager", net.forward), ("torch.compile", torch.compile(net.forward))):
+        opt = torch.optim.AdamW(net.parameters(), lr=lr, fused=True)
+
+        def step():
+            logits = fwd(input_ids=ids[:, :-1], use_cache=False).logits
+            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), ids[:, 1:].reshape(-1))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+
+        t0 = time.perf_counter()
+        step()
+        first = time.perf_counter() - t0
+        ts = []
+        for _ in range(args.mfu_steps):
+            t0 = time.perf_counter()
+            step()
+            ts.append(time.perf_counter() - t0)
+        s = statistics.median(ts)
+        out.append(f"| {label} | {first:.1f} | {s:.3f} | {flops / s / 1e9:.1f} |")
+        model.restore()
+    return [f"### torch.compile, {args.mfu_length} characters", "",
+            "| mode | first step (s) | step (s) | GFLOP/s |", "| --- | ---: | ---: | ---: |", *out]
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", default="smollm2-135m")
+    p.add_argument("--sections", default="ratios,long,mfu,scaling", help=f"comma-separated, from {', '.join(SECTIONS)}")
+    p.add_argument("--length", type=int, default=128)
+    p.add_argument("--n-test", type=int, default=10)
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--reps", type=int, default=3)
+    p.add_argument("--long-epochs", type=int, default=40)
+    p.add_argument("--long-reps", type=int, default=2)
+    p.add_argument("--mfu-length", type=int, default=256)
+    p.add_argument("--mfu-steps", type=int, default=7)
+    p.add_argument("--lengths", default="64,128,256,512,1024")
+    p.add_argument("--scaling-steps", type=int, default=3)
+    p.add_argument("--figure", default="benchmarks/scaling_cpu.png")
+    p.add_argument("--out", default=None)
+    args = p.parse_args(argv)
+    sections = [s.strip() for s in args.sections.split(",") if s.strip()]
+    bad = [s for s in sections if s not in SECTIONS]
+    if bad:
+        p.error(f"--sections {','.join(bad)} is not allowed: use {', '.join(SECTIONS)}")
+    model = memlib.load_model(args.model)
+    cpu = platform.processor() or platform.machine()
+    if model.device.type == "cuda":
+        cpu = torch.cuda.get_device_name(model.device)
+    lines = [f"## {time.strftime('%Y-%m-%d')}: `python benchmarks/bench.py --sections {','.join(sections)}`", "",
+             f"model {args.model} ({model.n_params / 1e6:.1f}M parameters), device {model.device} ({cpu}), "
+             f"{torch.get_num_threads()} threads, fp32 weights, torch {torch.__version__}, "
+             f"transformers {__import__('transformers').__version__}, memlib {memlib.__version__}", ""]
+    print("\n".join(lines), flush=True)
+    for s in sections:
+        t0 = time.perf_counter()
+        part = globals()[f"section_{s}"](model, args) + ["", f"({s}: {time.perf_counter() - t0:.0f} s)", ""]
+        print("\n".join(part), flush=True)
+        lines += part
     text = "\n".join(lines)
-    print(text)
     if args.out:
         os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
         with open(args.out, "w") as f:

@@ -66,7 +66,7 @@ def bare_loop(model, ids, epochs, lr, test_ids=None):
 
 
 def trainer_recipe(model, train_ids, test_ids, epochs, lr):
-    from transformers import Trainer, TrainerCallback, TrainingArguments
+    from transformers import PrinterCallback, Trainer, TrainerCallback, TrainingArguments
 
     net = model.model
 
@@ -93,7 +93,9 @@ def trainer_recipe(model, train_ids, test_ids, epochs, lr):
                                  per_device_eval_batch_size=8, eval_strategy="epoch", save_strategy="no", report_to=[],
                                  logging_strategy="no", use_cpu=not torch.cuda.is_available(), lr_scheduler_type="constant",
                                  disable_tqdm=True)
-        Trainer(model=net, args=args, train_dataset=data, eval_dataset=evals, callbacks=[Monitor()]).train()
+        trainer = Trainer(model=net, args=args, train_dataset=data, eval_dataset=evals, callbacks=[Monitor()])
+        trainer.remove_callback(PrinterCallback)  # its log lines are noise here; costs nothing measurable
+        trainer.train()
     model.restore()
     net.eval()
 

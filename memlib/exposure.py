@@ -32,6 +32,7 @@ import torch
 
 from .metrics import METRIC_COLUMNS, string_summary, token_metrics
 from .models import LoadedModel
+from .parallel import all_agree, is_main_process
 from .store import Run, RunStore, run_key
 from .strings import RandomString
 
@@ -266,6 +267,8 @@ def expose(
         raise ValueError(f"the run configuration cannot be saved as JSON ({e}): check the strings' fields") from e
     if store is not None:
         cached = store.load(key)
+        if model.sharded and not all_agree(cached is not None):  # sharded processes train together or not at all
+            cached = None
         if cached is not None:
             return cached
 
@@ -289,7 +292,7 @@ def expose(
         "torch_threads": torch.get_num_threads(),
         "process": f"{os.environ.get('RANK', '0')}/{os.environ.get('WORLD_SIZE', '1')}",  # rank/world when launched
     }
-    if store is not None:
+    if store is not None and (not model.sharded or is_main_process()):
         store.save(run)
     return run
 
@@ -340,7 +343,7 @@ def _train(model: LoadedModel, config: dict, letters: str, amp, progress) -> dic
     with torch.random.fork_rng(devices=rng_devices):
         torch.manual_seed(config["seed"])
         # fused AdamW: one kernel over all parameters; ~5x faster than foreach on CPU for 135M params
-        fused = {"fused": True} if device.type in ("cpu", "cuda") else {"foreach": True}
+        fused = {"fused": True} if device.type in ("cpu", "cuda") and not model.sharded else {"foreach": True}
         opt = torch.optim.AdamW(net.parameters(), lr=config["lr"], betas=(0.9, 0.999), eps=1e-8,
                                 weight_decay=config["weight_decay"], **fused)
         total = epochs * steps_per_epoch

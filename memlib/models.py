@@ -121,8 +121,10 @@ class LoadedModel:
                     self._bad_letters[c] = self.tokenizer.convert_ids_to_tokens(ids)
                     continue
             self._letter_ids[c] = int(tid)
-        self._initial_state = {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
-        _sparse_tied_embedding(self.model)
+        # a CPU copy of the weights to restore; of this process's shards only, when sharded (FSDP)
+        self._initial_state = {k: _local(v).detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
+        if not self.sharded:  # sparse gradients and DTensor shards do not mix
+            _sparse_tied_embedding(self.model)
 
     @property
     def device(self) -> torch.device:
@@ -152,9 +154,21 @@ class LoadedModel:
         """``[BOS] + one token id per character``."""
         return [self.bos_id] + self.letter_ids(str(text))
 
+    @property
+    def sharded(self) -> bool:
+        """Whether the weights are FSDP shards spread over launched processes."""
+        return hasattr(next(self.model.parameters()), "to_local")
+
     def restore(self) -> None:
-        """Put back the weights the model was loaded with."""
-        self.model.load_state_dict(self._initial_state)
+        """Put back the weights the model was loaded with (this process's shards, when sharded)."""
+        with torch.no_grad():
+            for k, v in self.model.state_dict().items():
+                _local(v).copy_(self._initial_state[k])
+
+
+def _local(t: torch.Tensor) -> torch.Tensor:
+    """A tensor's local part: the shard of an FSDP DTensor, the tensor itself otherwise."""
+    return t.to_local() if hasattr(t, "to_local") else t
 
 
 def _sparse_tied_embedding(model: torch.nn.Module) -> bool:
@@ -364,10 +378,14 @@ def load_model(name: str = "smollm2-135m", *, device: str | None = None, dtype=N
     weights) defaults to float32: with pure bf16 weights, AdamW updates at the
     paper's lr 1e-5 are mostly rounded away; ``expose`` uses bf16 autocast on CUDA instead.
     """
+    from . import parallel
+
     if not isinstance(name, str) or not name:
         raise ValueError(f"model name {name!r} is not allowed: use a non-empty string")
-    device = device or default_device()
+    shard = parallel.sharded()
+    device = device or (parallel.processes().device if shard else default_device())
     dtype = _resolve_dtype(dtype, device)
+    target, device = device, ("cpu" if shard else device)  # sharded: load on the CPU, shards go to `target`
     if name in EMBEDDED:
         model, tok, fp = _load_embedded(name, device, dtype)
     elif name.removesuffix("-random") in EMBEDDED:
@@ -382,5 +400,7 @@ def load_model(name: str = "smollm2-135m", *, device: str | None = None, dtype=N
     if bos is None:
         raise ValueError(f"model {name!r} has neither a BOS nor an EOS token to start strings with")
     model.eval()
+    if shard:
+        parallel.shard_model(model, target)
     return LoadedModel(name=name, model=model, tokenizer=tok, bos_id=int(bos), fingerprint=fp,
                        default_lr=DEFAULT_LR.get(name, HUB_DEFAULT_LR))

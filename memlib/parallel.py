@@ -7,6 +7,12 @@ the shared run store, waits for the others, and then returns the whole list, loa
 store, exactly as a serial sweep would. Without a launcher nothing changes: one process trains
 everything and ``torch.distributed`` is never touched.
 
+With an FSDP launch (``accelerate launch --config_file configs/fsdp.yaml``, or ``--use_fsdp``),
+runs are not split: every model is sharded over all processes with PyTorch's FSDP2
+(:func:`shard_model`: each decoder layer, then the whole model), so one run uses all GPUs' memory,
+for models too large for one GPU. Every process then trains every run together, on the same
+batch (the averaged gradient equals the one-device gradient); the first process writes the store.
+
 On a machine without a GPU the processes run on the CPU with the gloo backend. Two traps, both
 checked by the tests: ``accelerate launch --cpu --num_processes 2`` quietly starts *one* process
 (use ``--multi_gpu``, which starts ``N`` processes on the CPU too); and accelerate's default
@@ -20,7 +26,7 @@ import datetime
 import os
 from dataclasses import dataclass
 
-__all__ = ["Processes", "processes", "launched", "is_main_process"]
+__all__ = ["Processes", "processes", "launched", "is_main_process", "sharded", "shard_model", "all_agree"]
 
 # A barrier waits for the slowest process's share of a grid, which can take hours.
 _BARRIER_TIMEOUT = datetime.timedelta(days=2)
@@ -29,6 +35,12 @@ _BARRIER_TIMEOUT = datetime.timedelta(days=2)
 def launched() -> bool:
     """True when a distributed launcher started this process as one of several."""
     return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def sharded() -> bool:
+    """True when launched with FSDP: each model is sharded over all processes instead of the
+    processes splitting the runs (accelerate sets ``ACCELERATE_USE_FSDP`` for an FSDP config)."""
+    return launched() and os.environ.get("ACCELERATE_USE_FSDP", "false").lower() in ("true", "1")
 
 
 def is_main_process() -> bool:
@@ -43,12 +55,16 @@ class Processes:
     rank: int = 0
     world: int = 1
     device: str | None = None  # the device a launched process must use; None: memlib's default
+    sharded: bool = False  # FSDP: every process takes part in every run
     _state: object = None
 
     def share(self, items: list) -> list[int]:
         """Indices of ``items`` this process handles: every ``world``-th, starting at ``rank``.
         Round robin rather than contiguous chunks, so that each process gets a share of every
-        model in a plan ordered by model (contiguous chunks put the big models on one process)."""
+        model in a plan ordered by model (contiguous chunks put the big models on one process).
+        Sharded (FSDP): all of them."""
+        if self.sharded:
+            return list(range(len(items)))
         return list(range(self.rank, len(items), self.world))
 
     def wait_for_everyone(self) -> None:
@@ -69,4 +85,39 @@ def processes() -> Processes:
         raise RuntimeError(f"WORLD_SIZE={os.environ.get('WORLD_SIZE')} but accelerate set up {state.num_processes} "
                            f"process(es) ({state.distributed_type}): check the launch command")
     device = "cpu" if cpu else str(state.device)
-    return Processes(rank=state.process_index, world=state.num_processes, device=device, _state=state)
+    return Processes(rank=state.process_index, world=state.num_processes, device=device, sharded=sharded(),
+                     _state=state)
+
+
+def shard_model(net, device: str) -> None:
+    """Shard ``net`` in place over all launched processes with FSDP2 (``fully_shard``): first each
+    of its decoder layers (the classes in ``net._no_split_modules``), then the whole model (the
+    embeddings and output layer, tied or not). Parameters become DTensors whose local shards live
+    on ``device``; a forward gathers each layer's weights just in time."""
+    import torch
+    from torch.distributed.device_mesh import init_device_mesh
+    from torch.distributed.fsdp import fully_shard
+
+    procs = processes()
+    mesh = init_device_mesh(torch.device(device).type, (procs.world,))
+    names = set(getattr(net, "_no_split_modules", None) or [])
+    layers = [m for m in net.modules() if type(m).__name__ in names]
+    if not layers:
+        raise ValueError(f"cannot shard {type(net).__name__}: it names no decoder layer classes (_no_split_modules)")
+    for layer in layers:
+        fully_shard(layer, mesh=mesh)
+    fully_shard(net, mesh=mesh)
+
+
+def all_agree(flag: bool) -> bool:
+    """True when ``flag`` is true in every launched process (sharded runs must all decide alike,
+    e.g. whether a run is already in the store); ``flag`` itself when not launched."""
+    if not launched():
+        return bool(flag)
+    import torch
+    import torch.distributed as dist
+
+    procs = processes()
+    t = torch.tensor([1 if flag else 0], device="cpu" if procs.device == "cpu" else procs.device)
+    dist.all_reduce(t, op=dist.ReduceOp.MIN)
+    return bool(t.item())

@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -25,13 +26,7 @@ def _free_port() -> int:
 def test_two_launched_processes_split_a_grid_and_equal_a_serial_sweep(tmp_path, monkeypatch):
     store, out = tmp_path / "shared", tmp_path / "out"
     out.mkdir()
-    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith(("ACCELERATE_", "OMP_"))}
-    env.update(HF_HOME=str(tmp_path / "hf"), HF_HUB_OFFLINE="1", MEMLIB_PROGRESS="0")  # no user accelerate config
-    cmd = [str(Path(sys.executable).parent / "accelerate"), "launch", "--multi_gpu", "--num_processes", "2",
-           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-           "--main_process_port", str(_free_port()), str(Path(launch_grid.__file__)), str(store), str(out)]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    _launch(tmp_path, "launch_grid.py", store, out)
     results = {p.name: json.loads(p.read_text()) for p in sorted(out.glob("rank*.json"))}
     assert sorted(results) == ["rank0.json", "rank1.json"]  # two processes really ran
     assert results["rank0.json"] == results["rank1.json"]  # each returns the whole grid, in the same order
@@ -59,3 +54,38 @@ def test_launched_sweep_refuses_no_store(monkeypatch):
     with pytest.raises(ValueError, match="store=False is not allowed with 2 launched processes"):
         sweep.exposure_runs(["tiny-llama"], [0], alphabet_size=2, length=8, n_train_strings=1, n_test_strings=0,
                             epochs=1, store=False, progress=False)
+
+
+def _launch(tmp_path, script, *args, fsdp=False):
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith(("ACCELERATE_", "OMP_", "FSDP_"))}
+    env.update(HF_HOME=str(tmp_path / "hf"), HF_HUB_OFFLINE="1", MEMLIB_PROGRESS="0")
+    # FSDP: the config file the README offers, with 2 processes instead of 8
+    mode = ["--config_file", str(Path(__file__).parent.parent / "configs" / "fsdp.yaml")] if fsdp else [
+        "--multi_gpu", "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
+    cmd = [str(Path(sys.executable).parent / "accelerate"), "launch", *mode, "--num_processes", "2",
+           "--main_process_port", str(_free_port()), str(Path(__file__).parent / script), *map(str, args)]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+
+def test_fsdp_shards_one_model_over_two_processes_and_equals_a_serial_run(tmp_path):
+    store, out = tmp_path / "shared", tmp_path / "out"
+    out.mkdir()
+    _launch(tmp_path, "launch_sharded.py", store, out, fsdp=True)
+    r0, r1 = (json.loads((out / f"rank{i}.json").read_text()) for i in (0, 1))
+    assert r0["shard_numel"] + r1["shard_numel"] == r0["n_params"]  # each process holds half the weights
+    assert r0["keys"] == r1["keys"] and r0["metrics"] == r1["metrics"]  # both trained the same runs together
+    shared = memlib.RunStore(store)
+    assert sorted(shared.keys()) == sorted(r0["keys"])
+    assert {shared.load(k).meta["process"] for k in r0["keys"]} == {"0/2"}  # the first process wrote the store
+
+    model = memlib.load_model("tiny-llama")
+    s = memlib.random_strings(3, 7, 24, seed=4)
+    for key, metrics, seed in zip(r0["keys"], r0["metrics"], (0, 1)):
+        run = memlib.expose(model, s[:1], test_strings=s[1:], epochs=6, eval_every=2, max_grad_norm=0.5, seed=seed,
+                            store=False)
+        assert run.key == key  # the same run as on one device: the store serves either
+        got = pd.DataFrame(metrics)
+        pd.testing.assert_frame_equal(run.metrics[["epoch", "split", "string"]], got[["epoch", "split", "string"]])
+        for col in memlib.METRIC_COLUMNS:  # equal up to float rounding (gradient averaging, AdamW kernels)
+            np.testing.assert_allclose(got[col], run.metrics[col], rtol=1e-5, atol=1e-6, err_msg=col)

@@ -13,12 +13,13 @@ executes the notebooks, their sweeps split the runs between the processes (see
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-__all__ = ["notebook_paths", "run_notebook", "main"]
+__all__ = ["notebook_paths", "run_notebook", "parse_params", "main"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,13 +44,44 @@ def run_notebook(path: str | Path, executed_dir: str | Path, *, preset: str, fig
     return out
 
 
+def parse_params(items: list[str]) -> dict:
+    """``["models=[a, b]", "length=64"]`` -> ``{"models": ["a", "b"], "length": 64}`` (values in YAML)."""
+    import yaml
+
+    out = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.isidentifier():
+            raise ValueError(f"--param {item!r} is not allowed: use NAME=VALUE with VALUE in YAML, e.g. 'seeds=[0, 1]'")
+        out[name] = _number(yaml.safe_load(value))
+    return out
+
+
+def _number(v):
+    """YAML 1.1 reads ``1e-5`` as a string; numbers written that way are meant as numbers."""
+    if isinstance(v, str) and re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+", v):
+        return float(v)
+    if isinstance(v, list):
+        return [_number(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _number(x) for k, x in v.items()}
+    return v
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--preset", default="default", help="smoke, default or paper (default: %(default)s)")
     p.add_argument("--figures", default=str(ROOT / "figures"), help="folder for PNG and SVG figures")
     p.add_argument("--executed", default=str(ROOT / "build" / "executed"), help="folder for executed copies")
     p.add_argument("--only", default=None, help="run only notebooks whose name contains this")
+    p.add_argument("--param", action="append", default=[], metavar="NAME=YAML",
+                   help="override a notebook parameter, value in YAML, e.g. --param 'models=[EleutherAI/pythia-1b]' "
+                        "(repeatable)")
     args = p.parse_args(argv)
+    try:
+        extra = parse_params(args.param)
+    except ValueError as e:
+        p.error(str(e))
     paths = [q for q in notebook_paths() if args.only is None or args.only in q.name]
     if not paths:
         print(f"no notebooks match --only={args.only!r}", file=sys.stderr)
@@ -64,7 +96,7 @@ def main(argv=None) -> int:
             t0 = time.perf_counter()
             if main_process:
                 print(f"[memlib] running {q.name} (preset={args.preset}) ...", flush=True)
-            run_notebook(q, executed, preset=args.preset, figures_dir=figures)
+            run_notebook(q, executed, preset=args.preset, figures_dir=figures, extra=extra)
             if main_process:
                 print(f"[memlib] {q.name} done in {time.perf_counter() - t0:.0f} s", flush=True)
     return 0

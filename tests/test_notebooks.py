@@ -4,7 +4,7 @@ import json
 import nbformat
 import pytest
 
-from memlib.notebooks import notebook_paths, run_notebook
+from memlib.notebooks import main, notebook_paths, parse_params, run_notebook
 
 NOTEBOOKS = notebook_paths()
 
@@ -45,3 +45,13 @@ def test_executes_with_smoke_preset(path, tmp_path, monkeypatch):
     errors = [o for c in nb["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors
     assert out.stat().st_size < 3_000_000  # no megabytes of progress bars
+
+
+def test_command_line_parameters_parse_as_yaml():
+    assert parse_params(["models=[EleutherAI/pythia-1b, microsoft/phi-2]", "length=64", "lr=1e-5", "eval_every=auto"]) == {
+        "models": ["EleutherAI/pythia-1b", "microsoft/phi-2"], "length": 64, "lr": 1e-5, "eval_every": "auto"}
+    for bad in ("models", "=3", "two words=1"):
+        with pytest.raises(ValueError, match="is not allowed"):
+            parse_params([bad])
+    with pytest.raises(SystemExit):
+        main(["--param", "nonsense"])

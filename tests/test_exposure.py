@@ -262,3 +262,21 @@ def test_store_ignores_damaged_and_temporary_folders(tiny_llama, tmp_path):
     (store.path(run.key) / "manifest.json").write_text("[1, 2]")  # valid JSON, wrong shape
     with pytest.warns(UserWarning, match="damaged"):
         assert store.load(run.key) is None
+
+
+def test_bf16_autocast_memorises_like_fp32(tiny_llama):
+    # CUDA runs use bf16 autocast by default (fp32 weights); its memorisation curve must agree with
+    # fp32. Checked here on the CPU, where autocast runs the same bf16 matmuls (slowly).
+    s = memlib.random_strings(3, 7, 32, seed=5)
+    curves, losses = {}, {}
+    for amp in (False, "bf16"):
+        run = memlib.expose(tiny_llama, s[:1], test_strings=s[1:], epochs=60, autocast=amp, store=False)
+        assert run.config["autocast"] == (amp or None)
+        train = run.metrics[run.metrics.split == "train"].groupby("epoch")
+        curves[amp], losses[amp] = train.accuracy.mean().to_numpy(), train.loss.mean().to_numpy()
+    assert not np.array_equal(losses[False], losses["bf16"])  # bf16 really ran
+    fp32, bf16 = curves[False], curves["bf16"]
+    assert fp32[-1] == bf16[-1] == 1.0
+    epochs = np.arange(len(fp32))
+    assert abs(memlib.phases.epochs_to(epochs, fp32, 0.9) - memlib.phases.epochs_to(epochs, bf16, 0.9)) <= 2
+    assert np.abs(fp32 - bf16).mean() < 0.03 and np.abs(fp32 - bf16).max() <= 0.125

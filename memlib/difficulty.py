@@ -22,6 +22,8 @@ from __future__ import annotations
 import math
 import numbers
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -31,12 +33,24 @@ __all__ = ["gain_curve", "difficulty", "difficulty_table", "entropy_grid", "fit_
 
 
 def gain_curve(metrics: pd.DataFrame) -> pd.DataFrame:
-    """Per epoch: train accuracy, held-out accuracy (interpolated) and their difference ``gain``."""
+    """Per epoch: train accuracy, held-out accuracy (interpolated) and their difference ``gain``.
+
+    Held-out accuracy is linearly interpolated between the epochs it was measured at and held
+    constant outside them. It moves most in the first epochs, so runs whose held-out strings were
+    measured sparsely early on (``eval_every="auto"`` with few held-out evaluations) give a coarse
+    curve: a warning says so when epoch 0, or nothing in the first tenth of a run of 10 or more
+    epochs, was measured.
+    """
     train = metrics[metrics.split == "train"].groupby("epoch").accuracy.mean().sort_index()
     test = metrics[metrics.split == "test"].groupby("epoch").accuracy.mean().sort_index()
     if test.empty:
         raise ValueError("metrics has no test rows: the memorisation gain needs held-out strings")
     ep = train.index.to_numpy()
+    early = test.index[(test.index > 0) & (test.index <= ep[-1] // 10)]
+    if test.index[0] != 0 or (ep[-1] >= 10 and len(early) == 0):
+        warnings.warn(f"held-out strings were measured only at epochs {list(map(int, test.index))} of 0-{int(ep[-1])}: "
+                      f"the held-out curve and the gain are interpolated over the early epochs, where the "
+                      f"held-out accuracy moves most; use eval_every=k for difficulty measures", stacklevel=2)
     guess = np.interp(ep, test.index.to_numpy(), test.to_numpy())
     return pd.DataFrame({"epoch": ep, "train_accuracy": train.to_numpy(), "test_accuracy": guess,
                          "gain": train.to_numpy() - guess})

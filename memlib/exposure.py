@@ -37,7 +37,7 @@ from .store import Run, RunStore, run_key
 from .strings import RandomString
 
 __all__ = ["ExposureConfig", "check_hparams", "eval_epochs", "expose", "progress_bar", "progress_enabled",
-           "LR_SCHEDULES", "RUN_FORMAT", "EVAL_BUDGET"]
+           "LR_SCHEDULES", "RUN_FORMAT"]
 
 LR_SCHEDULES = ("constant", "linear")
 # Part of every run's key: bump when the loop or the recorded metrics change meaning or columns,
@@ -45,7 +45,8 @@ LR_SCHEDULES = ("constant", "linear")
 RUN_FORMAT = 3
 # The default ("auto") schedule spends at most this fraction of the training compute on held-out
 # strings (counting a training token as 3 forward tokens: forward plus a backward of twice its cost).
-EVAL_BUDGET = 0.1
+# The run key records only "auto": bump RUN_FORMAT when changing it.
+_EVAL_BUDGET = 0.1
 
 
 @dataclass(frozen=True)
@@ -144,7 +145,7 @@ def eval_epochs(epochs: int, eval_every="auto", *, train_tokens: int = 1, test_t
 
     - an integer ``k``: epoch 0, every ``k``-th epoch and the last (``1`` = every epoch, the paper's
       schedule);
-    - ``"auto"`` (the default): as many evaluations as fit in ``EVAL_BUDGET`` (10%) of the training
+    - ``"auto"`` (the default): as many evaluations as fit in 10% of the training
       compute, at least one: ``n = floor(0.1 * 3 * train_tokens * epochs / test_tokens)``, where
       ``train_tokens`` / ``test_tokens`` are the tokens of all training / held-out strings. The last
       epoch comes first (it is the guessing baseline memorisation is measured against), then epoch
@@ -156,7 +157,7 @@ def eval_epochs(epochs: int, eval_every="auto", *, train_tokens: int = 1, test_t
     check_hparams(epochs=epochs, eval_every=eval_every)
     if eval_every != "auto":
         return sorted(set(range(0, epochs + 1, eval_every)) | {epochs})
-    n = int(EVAL_BUDGET * 3 * train_tokens * epochs / max(test_tokens, 1) + 1e-9)
+    n = int(_EVAL_BUDGET * 3 * train_tokens * epochs / max(test_tokens, 1) + 1e-9)
     n = min(max(n, 1), epochs + 1)
     chosen = [epochs] + ([0] if n > 1 else [])
     points = 1
@@ -211,6 +212,7 @@ def expose(
     autocast=None,
     store=True,
     progress=None,
+    _stored_only: bool = False,
 ) -> Run:
     """Fine-tune all parameters of ``model`` on ``train_strings`` for ``epochs`` epochs.
 
@@ -271,6 +273,9 @@ def expose(
             cached = None
         if cached is not None:
             return cached
+    if _stored_only:  # a sweep collecting what other processes trained: never train here
+        raise RuntimeError(f"run {key} ({model.name}, seed {seed}) is not in the store {getattr(store, 'root', store)} "
+                           f"after every process finished its share: do all processes use the same store?")
 
     t0 = time.perf_counter()
     try:

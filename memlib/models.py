@@ -107,8 +107,10 @@ class LoadedModel:
     _letter_ids: dict = field(default_factory=dict, repr=False)
     _bad_letters: dict = field(default_factory=dict, repr=False)
     _initial_state: dict | None = field(default=None, repr=False)
+    _sharded: bool = field(default=False, repr=False)
 
     def __post_init__(self):
+        self._sharded = any(hasattr(p, "to_local") for p in self.model.parameters())
         vocab = self.tokenizer.get_vocab()
         unk = getattr(self.tokenizer, "unk_token_id", None)
         for c in _string.ascii_lowercase:
@@ -156,12 +158,16 @@ class LoadedModel:
 
     @property
     def sharded(self) -> bool:
-        """Whether the weights are FSDP shards spread over launched processes."""
-        return hasattr(next(self.model.parameters()), "to_local")
+        """Whether the weights are FSDP shards spread over launched processes (decided at load:
+        between a forward and the next reshard, FSDP2 shows some parameters unsharded)."""
+        return self._sharded
 
     def restore(self) -> None:
         """Put back the weights the model was loaded with (this process's shards, when sharded)."""
-        with torch.no_grad():
+        if not self.sharded:
+            self.model.load_state_dict(self._initial_state)
+            return
+        with torch.no_grad():  # FSDP2: the state dict's DTensors are the parameters; copy into their shards
             for k, v in self.model.state_dict().items():
                 _local(v).copy_(self._initial_state[k])
 
@@ -178,11 +184,14 @@ def _sparse_tied_embedding(model: torch.nn.Module) -> bool:
     ``vocab x width`` matrix; the input embedding's default dense gradient would zero-fill and
     add a second full-size tensor for the handful of rows a batch uses (about 9% of a
     SmolLM2-135M training step on the CPU). Its sparse rows are added into the dense gradient
-    instead, so the final gradient is dense and identical. Untied embeddings keep dense gradients
-    (AdamW does not take sparse ones). Returns whether the embedding was switched.
+    instead, so the final gradient is dense and equal up to float rounding (rows of repeated tokens
+    are summed in another order). Untied embeddings keep dense gradients (AdamW does not take
+    sparse ones). A loss that uses the input embedding but not the output layer would leave a
+    sparse gradient, which AdamW refuses: set ``model.get_input_embeddings().sparse = False`` for
+    such uses. Returns whether the embedding was switched.
     """
     emb, out = model.get_input_embeddings(), model.get_output_embeddings()
-    if isinstance(emb, torch.nn.Embedding) and out is not None and out.weight is emb.weight:
+    if isinstance(emb, torch.nn.Embedding) and getattr(out, "weight", None) is emb.weight:
         emb.sparse = True
         return True
     return False

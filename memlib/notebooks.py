@@ -82,10 +82,22 @@ def main(argv=None) -> int:
         extra = parse_params(args.param)
     except ValueError as e:
         p.error(str(e))
+    for name in ("preset", "figures_dir"):
+        if name in extra:
+            p.error(f"--param {name}=... is not allowed: use --{'preset' if name == 'preset' else 'figures'}")
     paths = [q for q in notebook_paths() if args.only is None or args.only in q.name]
     if not paths:
         print(f"no notebooks match --only={args.only!r}", file=sys.stderr)
         return 2
+    if extra:
+        import papermill as pm
+
+        for q in paths:  # papermill would only warn and run the preset's value instead
+            known = set(pm.inspect_notebook(str(q)))
+            unknown = sorted(set(extra) - known)
+            if unknown:
+                p.error(f"--param {', '.join(unknown)} is not a parameter of {q.name}: allowed are "
+                        f"{', '.join(sorted(known - {'preset', 'figures_dir'}))} (use --only to pick one notebook)")
     from .parallel import is_main_process
 
     main_process = is_main_process()

@@ -13,11 +13,13 @@ runs are not split: every model is sharded over all processes with PyTorch's FSD
 for models too large for one GPU. Every process then trains every run together, on the same
 batch (the averaged gradient equals the one-device gradient); the first process writes the store.
 
-On a machine without a GPU the processes run on the CPU with the gloo backend. Two traps, both
-checked by the tests: ``accelerate launch --cpu --num_processes 2`` quietly starts *one* process
-(use ``--multi_gpu``, which starts ``N`` processes on the CPU too); and accelerate's default
-``PartialState()`` treats CPU processes as independent single runs unless told ``cpu=True``, so
-each would train the whole grid. Launchers set ``OMP_NUM_THREADS=1``, one thread per process.
+On a machine without a GPU the processes run on the CPU with the gloo backend. Two traps:
+``accelerate launch --cpu --num_processes 2`` quietly starts *one* process (use ``--multi_gpu``,
+which starts ``N`` processes on the CPU too; memlib cannot see the difference, as the one process
+looks like a serial run); and accelerate's default ``PartialState()`` treats CPU processes as
+independent single runs unless told ``cpu=True``, so each would train the whole grid (memlib
+passes it, and the tests check that two processes split the work). Launchers set
+``OMP_NUM_THREADS=1``, one thread per process.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ import os
 
 from .exposure import check_hparams, expose, progress_bar, progress_enabled
 from .models import load_model
-from .parallel import launched, processes
+from .parallel import launched, processes, sharded
 from .presets import per_model
 from .store import Run, RunStore
 from .strings import _check_int, random_strings
@@ -92,7 +92,7 @@ def grid_runs(models, seeds, grid, *, length: int, n_train_strings: int, n_test_
                                             n_train=n_train, n_test=n_test, entropy=setting.get("entropy"),
                                             family=setting.get("family", family))
                 plan.append((name, seed, train, test, e, r))
-    if launched() and (store is False or store is None):
+    if launched() and not sharded() and (store is False or store is None):
         raise ValueError(f"store={store!r} is not allowed with {os.environ['WORLD_SIZE']} launched processes: they "
                          f"share runs through the run store (use True or a folder every process can reach)")
     procs = processes()
@@ -120,12 +120,9 @@ def grid_runs(models, seeds, grid, *, length: int, n_train_strings: int, n_test_
                         bar.set_description(f"{name} l={len(train[0].alphabet)} H={train[0].entropy:.2f} seed {seed}")
                     run = expose(model, train, test_strings=test, epochs=e, lr=r, seed=seed, eval_every=eval_every,
                                  lr_schedule=lr_schedule, max_grad_norm=max_grad_norm, store=store,
-                                 progress=bar if pass_mine else False)
+                                 progress=bar if pass_mine else False, _stored_only=not pass_mine)
                     if bar and pass_mine and run.from_store:
                         bar.update(e)
-                    if not pass_mine and not run.from_store:
-                        raise RuntimeError(f"run {run.key} ({name}, seed {seed}) was not in the store after every "
-                                           f"process finished its share: do all processes use the same store?")
                     runs[i] = run
             del model
             gc.collect()

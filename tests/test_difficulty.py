@@ -1,4 +1,5 @@
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -41,6 +42,17 @@ def test_gain_interpolates_sparse_test_evaluations():
     np.testing.assert_allclose(g.gain, [0.0, 0.3, 0.6])
     with pytest.raises(ValueError, match="held-out"):
         dif.gain_curve(_metrics([0.1], []))
+
+
+def test_gain_warns_when_early_held_out_epochs_are_missing():
+    acc = list(np.linspace(0, 1, 21))
+    with pytest.warns(UserWarning, match=r"only at epochs \[20\]"):
+        dif.gain_curve(_metrics(acc, [0.3], test_epochs=[20]))  # eval_every="auto" with a tight budget
+    with pytest.warns(UserWarning, match="early epochs"):
+        dif.gain_curve(_metrics(acc, [0.0, 0.3], test_epochs=[0, 20]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        dif.gain_curve(_metrics(acc, [0.0, 0.2, 0.3], test_epochs=[0, 2, 20]))
 
 
 @pytest.mark.parametrize("levels", [(0.5, 1.0, 2.0, 3.0, 4.0, 5.0), (0.1, 4.7, 10.0)])
@@ -88,7 +100,7 @@ def test_spearman_and_mean_gain(tiny_llama):
     assert dif.spearman([1, 2, float("nan"), 4], [1, 2, 3, 4]) == pytest.approx(1.0)
     assert math.isnan(dif.spearman([1, 2], [1, 2]))
     s = memlib.random_strings(4, 4, 12, seed=3)
-    runs = [memlib.expose(tiny_llama, [x], test_strings=s[2:], epochs=3, store=False) for x in s[:2]]
+    runs = [memlib.expose(tiny_llama, [x], test_strings=s[2:], epochs=3, eval_every=1, store=False) for x in s[:2]]
     g = dif.mean_gain(runs)
     want = (dif.gain_curve(runs[0].metrics).gain.to_numpy() + dif.gain_curve(runs[1].metrics).gain.to_numpy()) / 2
     np.testing.assert_allclose(g.to_numpy(), want)

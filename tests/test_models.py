@@ -136,3 +136,15 @@ def test_tied_embedding_gradient_is_sparse_inside_but_dense_and_exact(tie):
         torch.testing.assert_close(g, dense[n], rtol=1e-5, atol=1e-7, msg=n)
     # and a fused AdamW step runs on them
     torch.optim.AdamW(m.model.parameters(), lr=1e-3, fused=True).step()
+
+
+def test_runs_on_a_tied_model_leave_its_weights_as_loaded():
+    net, tok = _tied_tiny_llama(True)
+    m = memlib.LoadedModel(name="tied", model=net, tokenizer=tok, bos_id=1, fingerprint="tied-test", default_lr=1e-2)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    run = memlib.expose(m, ["abcabcabdd"], test_strings=["bacbacbadd"], epochs=5, store=False)
+    train = run.metrics[run.metrics.split == "train"].set_index("epoch").loss
+    assert train[5] < train[0]  # it trained
+    assert net.lm_head.weight is net.model.embed_tokens.weight  # still tied
+    for k, v in net.state_dict().items():
+        assert torch.equal(v, before[k]), k

@@ -55,3 +55,15 @@ def test_command_line_parameters_parse_as_yaml():
             parse_params([bad])
     with pytest.raises(SystemExit):
         main(["--param", "nonsense"])
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--only", "01", "--param", "model=[tiny-llama]"], "--param model is not a parameter of 01_dynamics.ipynb"),
+    (["--param", "alphabet_size=4"], "not a parameter of 02_string_difficulty.ipynb"),
+    (["--param", "figures_dir=/tmp/x"], "use --figures"),
+])
+def test_command_line_refuses_unknown_parameters_before_running(args, message, capsys, tmp_path):
+    with pytest.raises(SystemExit):
+        main([*args, "--executed", str(tmp_path / "executed"), "--figures", str(tmp_path / "figures")])
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "executed").exists() and not (tmp_path / "figures").exists()

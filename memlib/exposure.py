@@ -260,7 +260,8 @@ def expose(
         model=model.name, model_fingerprint=model.fingerprint, weights_dtype=str(model.dtype).replace("torch.", ""),
         autocast=amp, train=tuple(train), test=tuple(test), epochs=int(epochs), lr=float(lr), lr_schedule=lr_schedule,
         weight_decay=float(weight_decay), max_grad_norm=None if max_grad_norm is None else float(max_grad_norm),
-        dropout=dropout, batch_size=min(int(batch_size), len(train)), eval_every=eval_every if eval_every == "auto" else int(eval_every), seed=int(seed),
+        dropout=dropout, batch_size=min(int(batch_size), len(train)),
+        eval_every=eval_every if eval_every == "auto" else int(eval_every), seed=int(seed),
         memlib_version=__version__, run_format=RUN_FORMAT,
     ).to_dict()
     try:

@@ -47,6 +47,7 @@ SECTIONS = ("ratios", "long", "mfu", "scaling", "compile")
 
 
 def _step(net, opt, ids):
+    """One bare training step; ``net`` is the model or any callable like it (a compiled forward)."""
     logits = net(input_ids=ids[:, :-1], use_cache=False).logits
     loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), ids[:, 1:].reshape(-1))
     opt.zero_grad(set_to_none=True)
@@ -309,21 +310,13 @@ def section_compile(model, args) -> list[str]:
     out = []
     for label, fwd in (("eager", net.forward), ("torch.compile", torch.compile(net.forward))):
         opt = torch.optim.AdamW(net.parameters(), lr=lr, fused=True)
-
-        def step():
-            logits = fwd(input_ids=ids[:, :-1], use_cache=False).logits
-            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), ids[:, 1:].reshape(-1))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-
         t0 = time.perf_counter()
-        step()
+        _step(fwd, opt, ids)
         first = time.perf_counter() - t0
         ts = []
         for _ in range(args.mfu_steps):
             t0 = time.perf_counter()
-            step()
+            _step(fwd, opt, ids)
             ts.append(time.perf_counter() - t0)
         s = statistics.median(ts)
         out.append(f"| {label} | {first:.1f} | {s:.3f} | {flops / s / 1e9:.1f} |")

@@ -55,6 +55,19 @@ def _step(net, opt, ids):
     opt.step()
 
 
+def _time_steps(net, opt, ids, n):
+    """Seconds of a first (warm-up) step and the median of ``n`` more."""
+    t0 = time.perf_counter()
+    _step(net, opt, ids)
+    first = time.perf_counter() - t0
+    ts = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        _step(net, opt, ids)
+        ts.append(time.perf_counter() - t0)
+    return first, statistics.median(ts)
+
+
 def bare_loop(model, ids, epochs, lr, test_ids=None):
     net = model.model
     opt = torch.optim.AdamW(net.parameters(), lr=lr, fused=True)
@@ -249,13 +262,7 @@ def section_scaling(model, args) -> list[str]:
         vocab_n = net.config.vocab_size
         for L in lengths:
             ids = torch.randint(3, min(vocab_n, 90), (1, L + 1))
-            _step(net, opt, ids)  # warm-up (allocations at this size)
-            ts = []
-            for _ in range(args.scaling_steps):
-                t0 = time.perf_counter()
-                _step(net, opt, ids)
-                ts.append(time.perf_counter() - t0)
-            s = statistics.median(ts)
+            _, s = _time_steps(net, opt, ids, args.scaling_steps)  # after a warm-up step at this size
             rows.append((name, n_params, L, s, 6 * n_params * L / s / 1e9))
         net.load_state_dict(state)
     lines = [
@@ -310,15 +317,7 @@ def section_compile(model, args) -> list[str]:
     out = []
     for label, fwd in (("eager", net.forward), ("torch.compile", torch.compile(net.forward))):
         opt = torch.optim.AdamW(net.parameters(), lr=lr, fused=True)
-        t0 = time.perf_counter()
-        _step(fwd, opt, ids)
-        first = time.perf_counter() - t0
-        ts = []
-        for _ in range(args.mfu_steps):
-            t0 = time.perf_counter()
-            _step(fwd, opt, ids)
-            ts.append(time.perf_counter() - t0)
-        s = statistics.median(ts)
+        first, s = _time_steps(fwd, opt, ids, args.mfu_steps)
         out.append(f"| {label} | {first:.1f} | {s:.3f} | {flops / s / 1e9:.1f} |")
         model.restore()
     return [f"### torch.compile, {args.mfu_length} characters", "",

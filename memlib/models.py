@@ -38,6 +38,7 @@ from pathlib import Path
 
 import torch
 
+from . import parallel
 from .store import cache_dir
 
 __all__ = ["EMBEDDED", "TINY", "LoadedModel", "load_model", "known_models", "embedded_gguf_path", "default_device"]
@@ -387,8 +388,6 @@ def load_model(name: str = "smollm2-135m", *, device: str | None = None, dtype=N
     weights) defaults to float32: with pure bf16 weights, AdamW updates at the
     paper's lr 1e-5 are mostly rounded away; ``expose`` uses bf16 autocast on CUDA instead.
     """
-    from . import parallel
-
     if not isinstance(name, str) or not name:
         raise ValueError(f"model name {name!r} is not allowed: use a non-empty string")
     shard = parallel.sharded()

@@ -66,7 +66,7 @@ class ExposureConfig:
     max_grad_norm: float | None
     dropout: bool
     batch_size: int
-    eval_every: int | str
+    eval_every: int | str | list
     seed: int
     memlib_version: str
     run_format: int
@@ -127,11 +127,7 @@ def check_hparams(*, epochs, lr=None, seed=0, weight_decay=0.0, eval_every="auto
         _check_number("lr", lr, (int, float), 0, allow_equal=False)
     _check_number("seed", seed, int, 0)
     _check_number("weight_decay", weight_decay, (int, float), 0)
-    if eval_every != "auto":
-        try:
-            _check_number("eval_every", eval_every, int, 1)
-        except ValueError:
-            raise ValueError(f"eval_every={eval_every!r} is not allowed: use 'auto' or an integer >= 1") from None
+    _check_eval_every(eval_every)
     if lr_schedule not in LR_SCHEDULES:
         raise ValueError(f"lr_schedule={lr_schedule!r} is not allowed: use one of {', '.join(LR_SCHEDULES)}")
     if batch_size is not None:
@@ -140,11 +136,27 @@ def check_hparams(*, epochs, lr=None, seed=0, weight_decay=0.0, eval_every="auto
         _check_number("max_grad_norm", max_grad_norm, float, 0, allow_equal=False)
 
 
+def _check_eval_every(eval_every) -> None:
+    allowed = "'auto', an integer >= 1, or a non-empty list of distinct epochs >= 0"
+    if eval_every == "auto":
+        return
+    if isinstance(eval_every, (list, tuple)):
+        ok = bool(eval_every) and all(isinstance(e, numbers.Integral) and not isinstance(e, bool) and e >= 0
+                                      for e in eval_every) and len(set(eval_every)) == len(eval_every)
+    else:
+        ok = isinstance(eval_every, numbers.Integral) and not isinstance(eval_every, bool) and eval_every >= 1
+    if not ok:
+        raise ValueError(f"eval_every={eval_every!r} is not allowed: use {allowed}")
+
+
 def eval_epochs(epochs: int, eval_every="auto", *, train_tokens: int = 1, test_tokens: int = 1) -> list[int]:
     """Epochs (0 = before training, ``epochs`` = after the last) at which held-out strings are evaluated.
 
     - an integer ``k``: epoch 0, every ``k``-th epoch and the last (``1`` = every epoch, the paper's
       schedule);
+    - a list of epochs: those the run reaches, and the last (the baseline memorisation is measured
+      against). One list serves runs of different lengths: ``[0, 1, 2, 4, 8, 16, 32]`` keeps the early
+      epochs where held-out curves move and drops the flat later ones;
     - ``"auto"`` (the default): as many evaluations as fit in 10% of the training
       compute, at least one: ``n = floor(0.1 * 3 * train_tokens * epochs / test_tokens)``, where
       ``train_tokens`` / ``test_tokens`` are the tokens of all training / held-out strings. The last
@@ -155,6 +167,8 @@ def eval_epochs(epochs: int, eval_every="auto", *, train_tokens: int = 1, test_t
       training string and 10 held-out strings over 40 epochs, only the last.
     """
     check_hparams(epochs=epochs, eval_every=eval_every)
+    if isinstance(eval_every, (list, tuple)):
+        return sorted({int(e) for e in eval_every if e <= epochs} | {epochs})
     if eval_every != "auto":
         return sorted(set(range(0, epochs + 1, eval_every)) | {epochs})
     n = int(_EVAL_BUDGET * 3 * train_tokens * epochs / max(test_tokens, 1) + 1e-9)
@@ -168,6 +182,14 @@ def eval_epochs(epochs: int, eval_every="auto", *, train_tokens: int = 1, test_t
         if len(chosen) > n:  # rounding can jump past n: keep the last, 0, and the earliest of the rest
             chosen = [0, *chosen[1:-1][: n - 2], epochs]
     return sorted(chosen)
+
+
+def _stored_eval_every(eval_every, epochs: int):
+    """What the run key records: "auto", the integer, or the epochs a list resolves to (two lists
+    that give one schedule give one key)."""
+    if isinstance(eval_every, (list, tuple)):
+        return eval_epochs(epochs, eval_every)
+    return eval_every if eval_every == "auto" else int(eval_every)
 
 
 def _autocast_dtype(autocast, device: torch.device):
@@ -226,9 +248,10 @@ def expose(
       default None, no clipping). ``dropout``: train with the model's dropout on (default off).
     - ``batch_size``: training strings per optimiser step (default: all of them, one step per epoch).
     - ``eval_every``: when held-out strings are evaluated (see :func:`eval_epochs`): ``"auto"``
-      (default; log-spaced, within 10% of the training compute, at least the last epoch) or an
-      integer ``k`` (epoch 0, every ``k`` epochs and the last; ``1`` = every epoch). Train strings
-      are measured at every epoch either way, from the training forward pass itself.
+      (default; log-spaced, within 10% of the training compute, at least the last epoch), an
+      integer ``k`` (epoch 0, every ``k`` epochs and the last; ``1`` = every epoch), or a list of
+      epochs (those the run reaches, and the last). Train strings are measured at every epoch
+      either way, from the training forward pass itself.
     - ``autocast``: ``None`` = bf16 autocast on CUDA and none on CPU; ``False`` or ``"bf16"``.
     - ``store``: ``True`` (the default :class:`RunStore`), a folder, a ``RunStore``, or ``False``.
       A stored run with the same configuration is loaded instead of trained.
@@ -261,7 +284,7 @@ def expose(
         autocast=amp, train=tuple(train), test=tuple(test), epochs=int(epochs), lr=float(lr), lr_schedule=lr_schedule,
         weight_decay=float(weight_decay), max_grad_norm=None if max_grad_norm is None else float(max_grad_norm),
         dropout=dropout, batch_size=min(int(batch_size), len(train)),
-        eval_every=eval_every if eval_every == "auto" else int(eval_every), seed=int(seed),
+        eval_every=_stored_eval_every(eval_every, epochs), seed=int(seed),
         memlib_version=__version__, run_format=RUN_FORMAT,
     ).to_dict()
     try:

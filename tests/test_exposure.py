@@ -148,6 +148,20 @@ def test_eval_epochs_schedules():
             assert len(got) == n and got == sorted(set(got)) and got[-1] == epochs and (n < 2 or got[0] == 0)
 
 
+def test_held_out_schedule_as_a_list_of_epochs(tiny_llama, strings, tmp_path):
+    e = memlib.eval_epochs
+    assert e(30, [0, 1, 2, 4, 8, 16, 32]) == [0, 1, 2, 4, 8, 16, 30]  # epochs past the run dropped, last added
+    assert e(8, (8, 2)) == [2, 8]
+    store = memlib.RunStore(tmp_path)
+    run = memlib.expose(tiny_llama, strings[:1], test_strings=strings[1:3], epochs=6, eval_every=[0, 1, 3, 12],
+                        store=store)
+    assert list(run.arrays["test_epochs"]) == [0, 1, 3, 6] and run.config["eval_every"] == [0, 1, 3, 6]
+    # the key records the schedule a list resolves to: another list with the same schedule loads the run
+    again = memlib.expose(tiny_llama, strings[:1], test_strings=strings[1:3], epochs=6, eval_every=[3, 1, 0, 6],
+                          store=store)
+    assert again.from_store and again.key == run.key
+
+
 def test_store_returns_identical_run_without_training(tiny_llama, strings, tmp_path):
     store = memlib.RunStore(tmp_path)
     first = memlib.expose(tiny_llama, strings[:1], test_strings=strings[1:], epochs=5, seed=3, store=store)
@@ -185,6 +199,9 @@ def test_damaged_run_is_recomputed(tiny_llama, strings, tmp_path):
         (dict(seed=-2), "seed=-2"),
         (dict(eval_every=0), "eval_every=0"),
         (dict(eval_every="sometimes"), "eval_every='sometimes'"),
+        (dict(eval_every=[]), "eval_every=[]"),
+        (dict(eval_every=[0, 2, 2]), "eval_every=[0, 2, 2]"),
+        (dict(eval_every=[0, -1]), "eval_every=[0, -1]"),
         (dict(batch_size=0), "batch_size=0"),
         (dict(lr_schedule="cosine"), "lr_schedule='cosine'"),
         (dict(autocast="int8"), "autocast='int8'"),

@@ -6,10 +6,10 @@ Curves are means over a run's training strings (and over its held-out strings fo
    the larger of (a) the mean held-out (test) accuracy plus ``max(margin, 2 * sd)`` (sd over test
    strings), linearly interpolated between evaluated epochs, and (b) the trained string's
    *unigram guess* plus ``margin``: the accuracy of always predicting the string's own most
-   frequent letter. (b) matters because a model first learns the trained string's own letter
-   frequencies, which differ from the distribution's in a short string: always predicting its
-   likeliest letter already scores above the held-out strings (about 0.3 against 0.14 for 64
-   characters over 7 letters). Without test strings, ``guess_level + margin`` (if given) takes the
+   frequent letter. (b) matters because a model can learn the trained string's own letter
+   frequencies before any position, and they differ from the distribution's in a short string:
+   always predicting its likeliest letter already scores above the held-out strings (0.17-0.22
+   against 0.14 for notebook 01's 64-character strings over 7 letters, seeds 0-2). Without test strings, ``guess_level + margin`` (if given) takes the
    place of (a).
 2. **End of the guessing phase** ``guess_end``: the first epoch at which the model has learnt
    the distribution: train alphabet mass ``>= mass`` and the aggregated prediction entropy is
@@ -32,7 +32,11 @@ import math
 import numpy as np
 import pandas as pd
 
-__all__ = ["PhaseRule", "detect_phases", "phases", "phase_table", "epochs_to", "stable_from"]
+from .store import _canonical
+
+__all__ = ["PhaseRule", "detect_phases", "phases", "phase_table", "pretrained_vs_random", "epochs_to", "stable_from"]
+
+RANDOM_SUFFIX = "-random"  # the random-weight twin of model X is named X-random (see memlib.models)
 
 THRESHOLDS = (0.5, 0.9, 0.99)
 
@@ -106,6 +110,7 @@ def detect_phases(metrics: pd.DataFrame, *, string_entropy: float | None = None,
         "distinct_guessing": guess_end is not None and (mem_start is None or guess_end <= mem_start),
         "last_epoch": int(ep[-1]),
         "final_accuracy": float(acc[-1]),
+        "final_alphabet_mass": float(train.alphabet_mass.iloc[-1]),
         "final_guess_band": float(band[-1]),
     }
     for t in THRESHOLDS:
@@ -120,6 +125,7 @@ def phases(run, rule: PhaseRule | None = None) -> dict:
     out = {
         "model": run.config["model"],
         "seed": run.config["seed"],
+        "lr": run.config["lr"],
         "n_params": run.meta.get("n_params"),
         "length": len(train[0]["text"]),
     }
@@ -130,6 +136,53 @@ def phases(run, rule: PhaseRule | None = None) -> dict:
 def phase_table(runs, rule: PhaseRule | None = None) -> pd.DataFrame:
     """One row per run: model, seed, parameters, phase boundaries, epochs to 50/90/99% accuracy."""
     return pd.DataFrame([phases(r, rule) for r in runs])
+
+
+def _pair_key(run) -> tuple:
+    """What must match between a model and its random-weight twin: everything but the weights and
+    the number of epochs (the twin may need more)."""
+    c = run.config
+    same = ("train", "test", "lr", "lr_schedule", "weight_decay", "max_grad_norm", "dropout", "batch_size", "seed",
+            "weights_dtype", "autocast")
+    return _canonical({k: c[k] for k in same})  # JSON: a run fresh from training and one loaded compare equal
+
+
+def pretrained_vs_random(runs, rule: PhaseRule | None = None) -> pd.DataFrame:
+    """:func:`phase_table` of the runs of each model ``X`` and its random-weight twin ``X-random``,
+    paired at equal learning rates: one row per run, with ``pair`` (= ``X``), ``init``
+    ("pretrained" or "random") and ``lr``.
+
+    Every run of ``X-random`` must have a run of ``X`` on the same strings, seed, learning rate and
+    optimiser settings, and vice versa; otherwise ValueError names the unmatched run. Runs of
+    models without a twin in ``runs`` are ignored.
+    """
+    runs = list(runs)
+    names = {r.config["model"] for r in runs}
+    twins = {n for n in names if n.endswith(RANDOM_SUFFIX) and n[: -len(RANDOM_SUFFIX)] in names}
+    pairs = {n[: -len(RANDOM_SUFFIX)] for n in twins}
+    if not pairs:
+        raise ValueError(f"no model and its random-weight twin (X and X{RANDOM_SUFFIX}) among the runs' models "
+                         f"{sorted(names)}")
+    keys = {}
+    for r in runs:
+        m = r.config["model"]
+        if m in pairs or m in twins:
+            base = m[: -len(RANDOM_SUFFIX)] if m in twins else m
+            keys.setdefault((base, _pair_key(r)), []).append(r)
+    rows = []
+    for (base, _), group in keys.items():
+        models = sorted(r.config["model"] for r in group)
+        if models != [base, base + RANDOM_SUFFIX]:
+            r = group[0]
+            raise ValueError(f"run {r.key[:12]} ({r.config['model']}, lr {r.config['lr']}, seed {r.config['seed']}) has "
+                             f"{'no twin' if len(group) == 1 else f'{len(group)} runs'} on the same strings, seed, "
+                             f"learning rate and optimiser settings: pair {base} with {base}{RANDOM_SUFFIX}")
+        for r in group:
+            row = phases(r, rule)
+            row.update(pair=base, init="random" if r.config["model"] in twins else "pretrained")
+            rows.append(row)
+    table = pd.DataFrame(rows)
+    return table.sort_values(["pair", "lr", "init", "seed"], kind="stable").reset_index(drop=True)
 
 
 def stable_from(correct) -> np.ndarray:

@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-__all__ = ["style", "save_figure", "run_curves", "plot_dynamics"]
+__all__ = ["lr_label", "style", "save_figure", "run_curves", "plot_dynamics", "plot_pretrained_vs_random"]
 
 SPLIT_COLOURS = {"train": "#1f77b4", "test": "#7f7f7f"}
 PANELS = (
@@ -20,6 +20,12 @@ PANELS = (
     ("alphabet_mass", "probability mass on alphabet"),
     ("entropy", "prediction entropy (bits)"),
 )
+
+
+def lr_label(lr: float) -> str:
+    """``1e-4``, ``5e-4``, ``2.5e-5``: a learning rate as people write it."""
+    mantissa, exponent = f"{lr:e}".split("e")
+    return f"{float(mantissa):g}e{int(exponent)}"
 
 
 def style() -> None:
@@ -115,7 +121,8 @@ def plot_dynamics(metrics: pd.DataFrame, phases: pd.DataFrame | None = None, *, 
             if i == 0:
                 ax.set_title(label)
             if j == 0:
-                ax.set_ylabel(model)
+                lrs = sorted(set(phases[phases.model == model].lr)) if phases is not None and "lr" in phases else []
+                ax.set_ylabel(model + "".join(f"\nlr {lr_label(lr)}" for lr in lrs))
             if i == len(models) - 1:
                 ax.set_xlabel("epoch")
     handles, labels = {}, {}
@@ -125,4 +132,61 @@ def plot_dynamics(metrics: pd.DataFrame, phases: pd.DataFrame | None = None, *, 
     fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=min(len(handles), 7),
                bbox_to_anchor=(0.5, -0.01 - 0.02 / max(len(models), 1)), frameon=False)
     fig.tight_layout(rect=(0, 0.03, 1, 1))
+    return fig
+
+
+INIT_COLOURS = {"pretrained": "tab:blue", "random": "tab:red"}
+PAIR_PANELS = (
+    ("accuracy", "recollection accuracy"),
+    ("alphabet_mass", "probability mass on alphabet"),
+    ("entropy_position", "per-position entropy (bits)"),
+)
+
+
+def plot_pretrained_vs_random(metrics: pd.DataFrame, comparison: pd.DataFrame):
+    """Rows: (pair, learning rate); columns: accuracy, alphabet mass, per-position entropy.
+
+    ``metrics``: the runs' tidy metrics with an ``lr`` column; ``comparison``: a
+    :func:`memlib.phases.pretrained_vs_random` table. Pretrained blue, random red; trained string
+    solid, held-out strings dashed; lines are means over seeds, bands min-max. Vertical lines: the
+    median end of the guessing phase (dotted) and start of memorisation (dash-dot) of each.
+    """
+    rows = comparison[["pair", "lr"]].drop_duplicates().itertuples(index=False)
+    rows = list(rows)
+    fig, axes = plt.subplots(len(rows), len(PAIR_PANELS), figsize=(4 * len(PAIR_PANELS), 2.9 * len(rows)),
+                             squeeze=False, sharex="row")
+    curves = metrics.groupby(["model", "lr", "seed", "split", "epoch"]).mean(numeric_only=True).reset_index()
+    for i, (pair, lr) in enumerate(rows):
+        for init, model in (("pretrained", pair), ("random", f"{pair}-random")):
+            c = curves[(curves.model == model) & (curves.lr == lr)]
+            p = comparison[(comparison.model == model) & (comparison.lr == lr)].median(numeric_only=True)
+            for j, (col, label) in enumerate(PAIR_PANELS):
+                ax = axes[i, j]
+                for split, ls in (("train", "-"), ("test", "--")):
+                    s = c[c.split == split].groupby("epoch")[col]
+                    if s.ngroups:
+                        ax.plot(s.mean().index, s.mean(), color=INIT_COLOURS[init], ls=ls, lw=1.4,
+                                label=f"{init} ({'trained' if split == 'train' else 'held-out'})")
+                        ax.fill_between(s.mean().index, s.min(), s.max(), color=INIT_COLOURS[init], alpha=0.15, lw=0)
+                for name, ls in (("guess_end", ":"), ("mem_start", "-.")):
+                    if not np.isnan(p.get(name, np.nan)):
+                        ax.axvline(p[name], color=INIT_COLOURS[init], ls=ls, lw=0.9,
+                                   label=f"{init}: {'distribution learnt' if name == 'guess_end' else 'memorisation starts'}")
+                if i == 0:
+                    ax.set_title(label)
+                if j == 0:
+                    ax.set_ylabel(f"both at lr {lr_label(lr)}")
+                if i == len(rows) - 1:
+                    ax.set_xlabel("epoch")
+                if col != "entropy_position":
+                    ax.set_ylim(-0.02, 1.02)
+    handles = {}
+    for ax in axes.flat:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(lab, h)
+    fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=4,
+               bbox_to_anchor=(0.5, -0.02 - 0.04 / max(len(rows), 1)), frameon=False, fontsize=8)
+    pairs = ", ".join(dict.fromkeys(f"{p} (blue) and {p}-random (red)" for p, _ in rows))
+    fig.suptitle(f"Pretrained and random initial weights at equal learning rates: {pairs}", fontsize=11)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     return fig

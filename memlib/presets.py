@@ -22,22 +22,26 @@ _PAPER_MODELS = ["EleutherAI/pythia-1b", "microsoft/phi-2", "meta-llama/Llama-2-
 
 PRESETS: dict[str, dict[str, dict]] = {
     "01_dynamics": {
+        # init_lrs: each model X in `models` whose random-weight twin X-random is also there is compared
+        # with it at each of these learning rates, both models at each rate (same strings and seeds).
         "smoke": dict(
             models=["smollm2-135m", "smollm2-135m-random", "tiny-llama"], alphabet_size=7, length=16, epochs=4,
-            lr=None, seeds=[0],
+            lr=None, init_lrs=[1e-4, 5e-4], seeds=[0],
             n_train_strings=1, n_test_strings=2, eval_every=1, lr_schedule="constant", max_grad_norm=None,
         ),
-        # 15 runs: 6 minutes measured on a 2-core CPU (the two 135M models take all but ~30 s).
+        # 12 SmolLM2-size runs (2 models x 2 learning rates x 3 seeds; the main grid's two are among
+        # them) and 9 tiny ones. Held-out strings are evaluated where their curves move (epochs 0-8),
+        # then sparsely: a held-out pass over 4 strings costs about as much as a training step.
         "default": dict(
             models=["smollm2-135m", "smollm2-135m-random", "tiny-pythia", "tiny-phi", "tiny-llama"],
             alphabet_size=7, length=64,
-            epochs={"smollm2-135m": 40, "smollm2-135m-random": 60, "tiny-pythia": 100, "tiny-phi": 100,
-                    "tiny-llama": 100},
-            lr=None, seeds=[0, 1, 2], n_train_strings=1, n_test_strings=4, eval_every=4, lr_schedule="constant",
-            max_grad_norm=None,
+            epochs={"smollm2-135m": 30, "smollm2-135m-random": 40, "tiny-pythia": 70, "tiny-phi": 70,
+                    "tiny-llama": 70},
+            lr=None, init_lrs=[1e-4, 5e-4], seeds=[0, 1, 2], n_train_strings=1, n_test_strings=4,
+            eval_every=[0, 1, 2, 4, 8, 16, 32], lr_schedule="constant", max_grad_norm=None,
         ),
         "paper": dict(
-            models=_PAPER_MODELS, alphabet_size=2, length=1024, epochs=100, lr=1e-5, seeds=[0, 1, 2],
+            models=_PAPER_MODELS, alphabet_size=2, length=1024, epochs=100, lr=1e-5, init_lrs=[], seeds=[0, 1, 2],
             n_train_strings=5, n_test_strings=10, eval_every=1, lr_schedule="linear", max_grad_norm=1.0,
         ),
     },

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["Run", "RunStore", "cache_dir", "run_key"]
+__all__ = ["Run", "RunStore", "cache_dir", "run_key", "metrics_table"]
 
 _FILES = ("config.json", "meta.json", "metrics.csv", "arrays.npz")
 
@@ -86,6 +86,12 @@ class Run:
         """Metrics at the last evaluated epoch of ``split``."""
         m = self.metrics[self.metrics.split == split]
         return m[m.epoch == m.epoch.max()]
+
+
+def metrics_table(runs) -> pd.DataFrame:
+    """The tidy metrics of several runs in one table, each row with its run's learning rate
+    (``lr``), so that runs of one model at different rates stay apart."""
+    return pd.concat([r.metrics.assign(lr=r.config["lr"]) for r in runs], ignore_index=True)
 
 
 def _sha256(path: Path) -> str:

@@ -21,7 +21,7 @@ from .presets import per_model
 from .store import Run, RunStore
 from .strings import _check_int, random_strings
 
-__all__ = ["split_strings", "exposure_runs", "grid_runs"]
+__all__ = ["split_strings", "exposure_runs", "grid_runs", "twin_runs"]
 
 
 def split_strings(seed: int, *, alphabet_size: int, length: int, n_train: int, n_test: int,
@@ -47,6 +47,29 @@ def exposure_runs(models, seeds, *, alphabet_size: int, length: int, n_train_str
                      n_test_strings=n_test_strings, epochs=epochs, lr=lr, eval_every=eval_every,
                      lr_schedule=lr_schedule, max_grad_norm=max_grad_norm, store=store, device=device,
                      progress=progress)
+
+
+def twin_runs(models, seeds, lrs, *, epochs, **kwargs) -> list[Run]:
+    """Each model ``X`` in ``models`` whose random-weight twin ``X-random`` is there too, and that
+    twin, at every learning rate in ``lrs``: both models at each rate, on the same strings and
+    seeds (for :func:`memlib.phases.pretrained_vs_random`). ``epochs`` may be given per model;
+    the other arguments are those of :func:`exposure_runs`. Runs that coincide with others (same
+    model, rate, epochs, strings) come from the store. Returns [] when ``lrs`` is empty or no model
+    has its twin in ``models``; every rate is checked before any work.
+    """
+    if isinstance(lrs, (str, bytes)) or not hasattr(lrs, "__iter__"):
+        raise ValueError(f"lrs={lrs!r} is not allowed: use a list of learning rates (or [] for none)")
+    lrs = list(lrs)
+    for lr in lrs:
+        check_hparams(epochs=1, lr=lr)
+    if len(set(lrs)) != len(lrs):
+        raise ValueError(f"lrs={lrs!r} is not allowed: a learning rate appears twice")
+    models = _as_list("models", models)
+    paired = [m for m in models if f"{m}-random" in models]
+    if not lrs or not paired:
+        return []
+    names = [n for m in paired for n in (m, f"{m}-random")]
+    return [r for lr in lrs for r in exposure_runs(names, seeds, epochs=epochs, lr=lr, **kwargs)]
 
 
 _SETTING_KEYS = {"alphabet_size", "entropy", "family"}

@@ -4,6 +4,8 @@ import json
 import nbformat
 import pytest
 
+import memlib
+from memlib import phases, presets
 from memlib.notebooks import main, notebook_paths, parse_params, run_notebook
 
 NOTEBOOKS = notebook_paths()
@@ -30,12 +32,24 @@ def test_committed_clean(path):
     assert sorted(papermill.inspect_notebook(str(path))) == sorted(assigned)
 
 
+_EXECUTED = {}
+
+
+def _execute(path, tmp_path_factory):
+    """Execute ``path`` at the smoke preset once per session: (executed copy, figures folder, run store)."""
+    if path not in _EXECUTED:
+        tmp = tmp_path_factory.mktemp(path.stem)
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("MEMLIB_PROGRESS", "1")  # exercise the progress bars too
+            out = run_notebook(path, tmp / "executed", preset="smoke", figures_dir=tmp / "figures",
+                               extra={"cache_dir": str(tmp / "store")})
+        _EXECUTED[path] = (out, tmp / "figures", memlib.RunStore(tmp / "store"))
+    return _EXECUTED[path]
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_executes_with_smoke_preset(path, tmp_path, monkeypatch):
-    monkeypatch.setenv("MEMLIB_PROGRESS", "1")  # exercise the progress bars too
-    figures = tmp_path / "figures"
-    out = run_notebook(path, tmp_path / "executed", preset="smoke", figures_dir=figures,
-                       extra={"cache_dir": str(tmp_path / "store")})
+def test_executes_with_smoke_preset(path, tmp_path_factory):
+    out, figures, _ = _execute(path, tmp_path_factory)
     prefix = path.name[:2]
     pngs = sorted(figures.glob(f"{prefix}_*.png"))
     assert pngs, f"{path.name} wrote no figures"
@@ -45,6 +59,27 @@ def test_executes_with_smoke_preset(path, tmp_path, monkeypatch):
     errors = [o for c in nb["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors
     assert out.stat().st_size < 3_000_000  # no megabytes of progress bars
+
+
+def test_pretrained_and_random_init_compared_at_equal_learning_rates(tmp_path_factory):
+    """Notebook 01's comparison: from the stored runs' configurations, every learning rate of the
+    preset's init_lrs has both models on the same strings and seeds, and no run of either model
+    lacks its equal-rate twin."""
+    path = next(p for p in NOTEBOOKS if p.name.startswith("01_"))
+    _, _, store = _execute(path, tmp_path_factory)
+    runs = [store.load(k) for k in store.keys()]
+    P = presets.resolve("01_dynamics", "smoke")
+    assert len(P["init_lrs"]) >= 2
+    pair = ("smollm2-135m", "smollm2-135m-random")
+    for lr in P["init_lrs"]:
+        for seed in P["seeds"]:
+            found = sorted((r.config["model"], json.dumps(r.config["train"])) for r in runs
+                           if r.config["lr"] == lr and r.config["seed"] == seed and r.config["model"] in pair)
+            assert [m for m, _ in found] == list(pair), (lr, seed, found)
+            assert found[0][1] == found[1][1]  # the same training strings
+    table = phases.pretrained_vs_random(runs)  # raises if any run of either model has no equal-rate twin
+    assert sorted(set(table.lr)) == sorted(P["init_lrs"])
+    assert (table.groupby(["lr", "seed"]).init.nunique() == 2).all()
 
 
 def test_command_line_parameters_parse_as_yaml():

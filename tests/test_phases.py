@@ -125,3 +125,35 @@ def test_stable_from():
     out = ph.stable_from(correct)
     np.testing.assert_array_equal(out[:3], [1, 2, 3])
     assert np.isnan(out[3])  # wrong at the last epoch
+
+
+def _paired_run(model, lr, seed=0, text="abcabcabca", mem_from=10):
+    """A run of ``model`` whose train accuracy leaves the guessing level at ``mem_from``."""
+    E = 30
+    ep = np.arange(E + 1)
+    train = np.where(ep < mem_from, 0.14, np.minimum(0.14 + 0.1 * (ep - mem_from + 1), 1.0))
+    metrics = _synthetic(E, train, np.full(E + 1, 0.95), np.full(E + 1, 2.0), np.full(E + 1, 0.14))
+    config = dict(model=model, lr=lr, seed=seed, epochs=E, train=[{"text": text}], test=[{"text": "cbacbacbac"}],
+                  lr_schedule="constant", weight_decay=0.0, max_grad_norm=None, dropout=False, batch_size=1,
+                  weights_dtype="float32", autocast=None)
+    return memlib.Run(config=config, metrics=metrics, arrays={}, meta={"n_params": 1})
+
+
+def test_pretrained_vs_random_pairs_runs_at_equal_learning_rates():
+    runs = [_paired_run(m, lr, seed, mem_from=5 if m == "x" else 20)
+            for lr in (1e-4, 5e-4) for m in ("x", "x-random") for seed in (0, 1)]
+    table = ph.pretrained_vs_random(runs + [_paired_run("tiny-llama", 1e-3)])  # a model without twin is ignored
+    assert len(table) == 8 and set(table.pair) == {"x"}
+    for (lr, init), g in table.groupby(["lr", "init"]):
+        assert list(g.model) == (["x", "x"] if init == "pretrained" else ["x-random", "x-random"])
+        assert list(g.seed) == [0, 1]
+        assert list(g.mem_start) == ([5] if init == "pretrained" else [20]) * 2
+    # a twin at another rate, on other strings or with another seed is no twin
+    for odd in (_paired_run("x-random", 2e-4), _paired_run("x-random", 1e-4, text="bcabcabcab"),
+                _paired_run("x-random", 1e-4, seed=7)):
+        with pytest.raises(ValueError, match=r"x-random, lr .* has no twin"):
+            ph.pretrained_vs_random(runs + [odd])
+    with pytest.raises(ValueError, match="no twin"):
+        ph.pretrained_vs_random([_paired_run("x", 1e-4), _paired_run("x-random", 5e-4)])
+    with pytest.raises(ValueError, match="random-weight twin"):
+        ph.pretrained_vs_random([_paired_run("x", 1e-4)])

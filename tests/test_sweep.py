@@ -42,3 +42,19 @@ def test_sweep_checks_everything_before_work(tmp_path, kwargs, message):
     with pytest.raises(ValueError, match=message):
         sweep.exposure_runs(args.pop("models"), args.pop("seeds"), **args)
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("lrs, message", [(1e-4, "lrs=0.0001"), ([1e-4, -1.0], "lr=-1.0"), ([1e-4, 1e-4], "appears twice")])
+def test_twin_runs_check_rates_before_work(tmp_path, lrs, message):
+    with pytest.raises(ValueError, match=message):
+        sweep.twin_runs(["/no/such/model", "/no/such/model-random"], [0], lrs, alphabet_size=5, length=12,
+                        n_train_strings=1, n_test_strings=1, epochs=2, store=memlib.RunStore(tmp_path), progress=False)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_twin_runs_without_twins_or_rates_run_nothing(tmp_path):
+    kw = dict(alphabet_size=5, length=12, n_train_strings=1, n_test_strings=1, epochs=2,
+              store=memlib.RunStore(tmp_path), progress=False)
+    assert sweep.twin_runs(["tiny-llama"], [0], [1e-3], **kw) == []
+    assert sweep.twin_runs(["/no/such/model", "/no/such/model-random"], [0], [], **kw) == []
+    assert not (tmp_path / "runs").exists()

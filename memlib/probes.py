@@ -1,0 +1,347 @@
+"""Probes of what recall of a trained string rests on: the local prefix or the global context.
+
+For a model as it is (its weights at some moment of a run) and one trained string ``text`` of
+``L`` characters, every position ``i`` (0..L-1) is recalled greedily under changed contexts:
+``correct`` (argmax over the full vocabulary is ``text[i]``) and ``p_true``, exactly as
+:func:`memlib.metrics.token_metrics` defines them. The input is always ``[BOS] + context`` and the
+prediction for ``text[i]`` is read at its last position.
+
+* **full**: context ``text[:i]`` (teacher forcing, as in a run's metrics).
+* **local** (``ks``): only the ``k`` characters before ``i``, ``text[max(0, i-k):i]``; ``k = 0`` is
+  BOS alone, ``k >= i`` the full context.
+* **replace** (``replace`` kinds x ``replace_ks`` x ``draws``): keep ``text[i-k:i]``, replace
+  ``text[:i-k]`` by ``"random"`` letters drawn i.i.d. from the string's distribution, by a
+  ``"shuffled"`` permutation of those same characters (one character shuffled is itself), or by
+  ``"none"`` (removed: the local context, repeated for every draw). Lengths and positions are kept
+  (except for ``"none"``); for ``k >= i`` nothing is replaced.
+* **shift** (``shifts`` x ``draws``): ``[BOS] + m random letters + text``, teacher-forced; the
+  logits at position ``m + i`` predict ``text[i]``.
+* **uniqueness** (no model): per position, the shortest ``k`` whose ``k``-gram before ``i``
+  occurs before no other position (see :func:`uniqueness`).
+
+Random letters and permutations come from private :class:`numpy.random.Generator` objects, one
+per (kind, ``k`` or ``m``, draw), seeded from the spec's seed and the string's text: the same spec
+gives the same contexts whatever the batching, and no global random state is touched. All
+contexts of one call are deduplicated and run in as few forwards as ``batch_tokens`` allows,
+longest first, right-padded (causal attention: padding after a sequence does not change its
+logits), with logits computed only at the positions that are read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import math
+import numbers
+from dataclasses import asdict, dataclass, replace
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .exposure import _alphabet, _as_string_dict, _autocast_dtype
+from .metrics import token_metrics
+from .models import LoadedModel
+from .phases import stable_from
+
+__all__ = ["REPLACE_KINDS", "AT_WORDS", "TABLE_COLUMNS", "ProbeSpec", "uniqueness", "first_recall_k", "measure",
+           "probe_table"]
+
+REPLACE_KINDS = ("random", "shuffled", "none")
+AT_WORDS = ("memorised", "last")
+TABLE_COLUMNS = ("probe", "kind", "k", "m", "draw", "position", "correct", "p_true", "uniqueness")
+_SHIFT_TAG = len(REPLACE_KINDS)  # seeds: replace kinds use their index in REPLACE_KINDS, shifts this
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
+def _values(name: str, values) -> tuple:
+    """``values`` as a non-empty tuple without duplicates (a single value becomes a 1-tuple)."""
+    values = (values,) if isinstance(values, (str, numbers.Number)) else tuple(values)
+    if not values:
+        raise ValueError(f"{name}=() is empty: give at least one value")
+    dups = [v for j, v in enumerate(values) if v in values[:j]]
+    if dups:
+        raise ValueError(f"{name}={values!r} has duplicates {dups!r}: give each value once")
+    return values
+
+
+def _ints(name: str, values, low: int, high: int | None) -> tuple:
+    """Sorted integers in ``low..high`` (no upper bound when ``high`` is None)."""
+    values = _values(name, values)
+    for v in values:
+        if not _is_int(v) or v < low or (high is not None and v > high):
+            allowed = f"integers from {low} to {high}" if high is not None else f"integers >= {low}"
+            raise ValueError(f"{name} contains {v!r}: use {allowed}")
+    return tuple(sorted(int(v) for v in values))
+
+
+@dataclass(frozen=True)
+class ProbeSpec:
+    """What to probe, and when inside a run.
+
+    - ``at``: when to probe: ``"memorised"`` (the first epoch with train accuracy ``>= threshold``),
+      ``"last"``, or epoch integers (0 = the loaded model).
+    - ``ks``: local-prefix lengths; ``None``: 0, the powers of two below the length, the length.
+    - ``replace``: kinds of replaced global context (:data:`REPLACE_KINDS`); ``replace_ks``: kept
+      lengths (``None``: same as ``ks``); ``shifts``: numbers of random letters put in front.
+    - ``draws``: independent draws per random context; ``seed``: seeds every draw.
+
+    :meth:`resolved` fills the defaults and checks everything against a string length.
+    """
+
+    at: tuple = AT_WORDS
+    ks: tuple | None = None
+    replace: tuple = REPLACE_KINDS
+    replace_ks: tuple | None = None
+    shifts: tuple = (1, 2, 4, 8)
+    draws: int = 2
+    threshold: float = 0.99
+    seed: int = 0
+
+    def to_dict(self) -> dict:
+        """JSON-able: tuples become lists, ``None`` stays."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    def resolved(self, length: int, epochs: int | None) -> "ProbeSpec":
+        """A copy with ``ks``/``replace_ks`` filled and ``ks``, ``replace_ks``, ``shifts`` sorted,
+        for strings of ``length`` characters and runs of ``epochs`` epochs (``None``: epoch
+        integers are only checked to be >= 0). Raises ``ValueError`` naming any bad value."""
+        if not _is_int(length) or length < 1:
+            raise ValueError(f"length={length!r} is not allowed: use an integer >= 1")
+        if epochs is not None and (not _is_int(epochs) or epochs < 0):
+            raise ValueError(f"epochs={epochs!r} is not allowed: use an integer >= 0 or None")
+        at, last = _values("at", self.at), math.inf if epochs is None else epochs
+        for a in at:
+            if not (a in AT_WORDS if isinstance(a, str) else _is_int(a) and 0 <= a <= last):
+                top = "" if epochs is None else f" to {epochs} (the run's epochs)"
+                raise ValueError(f"at contains {a!r}: use {' or '.join(map(repr, AT_WORDS))} or epoch integers "
+                                 f"from 0{top}")
+        default_ks = (0, *[2 ** j for j in range(length.bit_length()) if 2 ** j < length], length)
+        ks = _ints("ks", default_ks if self.ks is None else self.ks, 0, length)
+        replace_ks = ks if self.replace_ks is None else _ints("replace_ks", self.replace_ks, 0, length)
+        kinds = _values("replace", self.replace)
+        for kind in kinds:
+            if kind not in REPLACE_KINDS:
+                raise ValueError(f"replace contains {kind!r}: use kinds from {', '.join(map(repr, REPLACE_KINDS))}")
+        shifts = _ints("shifts", self.shifts, 1, None)
+        if not _is_int(self.draws) or self.draws < 1:
+            raise ValueError(f"draws={self.draws!r} is not allowed: use an integer >= 1")
+        t = self.threshold
+        if isinstance(t, bool) or not isinstance(t, numbers.Real) or not 0 < t <= 1:
+            raise ValueError(f"threshold={t!r} is not allowed: use a number in (0, 1]")
+        if not _is_int(self.seed) or self.seed < 0:
+            raise ValueError(f"seed={self.seed!r} is not allowed: use an integer >= 0")
+        return replace(self, at=at, ks=ks, replace=kinds, replace_ks=replace_ks, shifts=shifts,
+                       draws=int(self.draws), threshold=float(t), seed=int(self.seed))
+
+
+def uniqueness(text: str) -> np.ndarray:
+    """Per position ``i`` (shape ``(L,)``, int): the shortest ``k`` (``0 <= k <= i``) such that the
+    ``k``-gram ``text[i-k:i]`` ends at no other position ``j`` with ``k <= j <= L-1``; ``i`` when no
+    shorter ``k`` does (the full prefix, anchored by BOS, is always unique)."""
+    L = len(text)
+    out = np.arange(L)
+    todo = list(range(1, L))  # position 0 has only k = 0 = i
+    for k in range(L):
+        todo = [i for i in todo if i > k]
+        if not todo:
+            break
+        counts = {}
+        for j in range(k, L):
+            g = text[j - k:j]
+            counts[g] = counts.get(g, 0) + 1
+        unique = [i for i in todo if counts[text[i - k:i]] == 1]
+        out[unique] = k
+        todo = [i for i in todo if counts[text[i - k:i]] > 1]
+    return out
+
+
+def first_recall_k(correct, ks) -> np.ndarray:
+    """Per position (shape ``(L,)``, float): the smallest ``k`` in ``ks`` from which the character
+    is recalled at that ``k`` and every larger one; NaN where it is not recalled at the largest.
+    ``correct``: ``(len(ks), L)`` bool, e.g. ``measure(...)["local_correct"]``."""
+    correct, ks = np.asarray(correct, dtype=bool), np.asarray(ks)
+    if correct.ndim != 2 or correct.shape[0] != len(ks) or len(set(ks.tolist())) != len(ks):
+        raise ValueError(f"correct of shape {correct.shape} and ks={ks.tolist()} do not fit: "
+                         f"give (len(ks), L) and distinct ks")
+    order = np.argsort(ks, kind="stable")
+    first = stable_from(correct[order])
+    out = np.full(correct.shape[1], np.nan)
+    hit = ~np.isnan(first)
+    out[hit] = ks[order][first[hit].astype(int)]
+    return out
+
+
+def _string(string) -> tuple[str, str, np.ndarray]:
+    """``(text, alphabet, probs)`` of a RandomString, its ``to_dict()`` or a plain str (uniform over
+    a..its largest letter)."""
+    d = string if isinstance(string, dict) else _as_string_dict(string)
+    text = d.get("text")
+    if not isinstance(text, str) or not text:
+        raise ValueError(f"string text {text!r} is not allowed: use a non-empty string of letters")
+    alphabet = d.get("alphabet") or _alphabet([d])
+    probs = np.asarray([1.0] * len(alphabet) if d.get("probs") is None else d["probs"], dtype=np.float64)
+    if len(probs) != len(alphabet) or (probs < 0).any() or not probs.sum() > 0:
+        raise ValueError(f"probs={probs.tolist()} do not fit alphabet {alphabet!r}: give one weight >= 0 per letter")
+    bad = sorted(set(text) - set(alphabet))
+    if bad:
+        raise ValueError(f"string {text[:20]!r} has letters {bad} outside its alphabet {alphabet!r}")
+    return text, alphabet, probs / probs.sum()
+
+
+def _rng(seed: int, text: str, *key: int) -> np.random.Generator:
+    words = np.frombuffer(hashlib.sha256(text.encode()).digest(), dtype="<u4").tolist()
+    return np.random.default_rng([seed, *words, *key])
+
+
+def _replaced(text: str, i: int, k: int, kind: str, rng, alphabet: str, probs) -> str:
+    """The context of position ``i`` with ``text[:i-k]`` replaced (all of ``text[:i]`` for k >= i)."""
+    n = i - k
+    if n <= 0:
+        return text[:i]
+    if kind == "none":
+        return text[n:i]
+    head = rng.choice(list(alphabet), size=n, p=probs) if kind == "random" else rng.permutation(list(text[:n]))
+    return "".join(head) + text[n:i]
+
+
+def _contexts(text: str, alphabet: str, probs, spec: ProbeSpec) -> dict[str, np.ndarray]:
+    """Every context of a resolved spec, as text without BOS: ``"full"`` (L,), ``"local"``
+    (ks, L), ``"replace"`` (kinds, replace_ks, draws, L), predicting ``text[i]`` at their end, and
+    ``"shift"`` (shifts, draws): ``m`` random letters + ``text[:-1]``, predicting all of ``text``."""
+    L = len(text)
+    out = {"full": np.array([text[:i] for i in range(L)], dtype=object)}
+    out["local"] = np.array([[text[max(0, i - k):i] for i in range(L)] for k in spec.ks], dtype=object)
+    rep = np.empty((len(spec.replace), len(spec.replace_ks), spec.draws, L), dtype=object)
+    for a, kind in enumerate(spec.replace):
+        for b, k in enumerate(spec.replace_ks):
+            for d in range(spec.draws):
+                rng = _rng(spec.seed, text, REPLACE_KINDS.index(kind), k, d)
+                rep[a, b, d] = [_replaced(text, i, k, kind, rng, alphabet, probs) for i in range(L)]
+    out["replace"] = rep
+    shift = np.empty((len(spec.shifts), spec.draws), dtype=object)
+    for a, m in enumerate(spec.shifts):
+        for d in range(spec.draws):
+            shift[a, d] = "".join(_rng(spec.seed, text, _SHIFT_TAG, m, d).choice(list(alphabet), size=m, p=probs))
+            shift[a, d] += text[:-1]
+    out["shift"] = shift
+    return out
+
+
+def _recall(model: LoadedModel, contexts: list, targets: list, alphabet_ids, batch_tokens: int, amp=None):
+    """Greedy recall of ``targets[j]`` (token ids) at the last ``len(targets[j])`` positions of
+    ``contexts[j]`` (token ids, BOS first). Returns per item ``correct`` (bool) and ``p_true``
+    (float32) arrays of ``len(targets[j])``, from :func:`~memlib.metrics.token_metrics`.
+
+    Items are run longest first, right-padded, at most ``max(1, batch_tokens // longest)`` per
+    forward; logits are computed only at the positions read."""
+    order = sorted(range(len(contexts)), key=lambda j: -len(contexts[j]))
+    correct, p_true = [None] * len(contexts), [None] * len(contexts)
+    device, alphabet_ids = model.device, torch.as_tensor(alphabet_ids, device=model.device)
+    amp_ctx = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if amp else contextlib.nullcontext
+    start = 0
+    while start < len(order):
+        width = len(contexts[order[start]])
+        batch = order[start:start + max(1, batch_tokens // width)]
+        start += len(batch)
+        ids = np.full((len(batch), width), model.bos_id, dtype=np.int64)
+        tgt = np.zeros_like(ids)
+        read = np.zeros(ids.shape, dtype=bool)
+        for r, j in enumerate(batch):
+            n, t = len(contexts[j]), len(targets[j])
+            ids[r, :n], tgt[r, n - t:n], read[r, n - t:n] = contexts[j], targets[j], True
+        ids, read = torch.from_numpy(ids).to(device), torch.from_numpy(read).to(device)
+        with amp_ctx():
+            logits = model.model(input_ids=ids, use_cache=False, logits_to_keep=read).logits
+        if logits.dim() == 3:  # a model that ignores logits_to_keep
+            logits = logits[read]
+        tm = token_metrics(logits[None], torch.from_numpy(tgt).to(device)[read][None], alphabet_ids)
+        sizes = [len(targets[j]) for j in batch]
+        c = np.split(tm["correct"][0].cpu().numpy(), np.cumsum(sizes)[:-1])
+        p = np.split(tm["p_true"][0].float().cpu().numpy(), np.cumsum(sizes)[:-1])
+        for j, cj, pj in zip(batch, c, p):
+            correct[j], p_true[j] = cj, pj
+    return correct, p_true
+
+
+def measure(model: LoadedModel, string, spec: ProbeSpec, *, batch_tokens: int = 8192, autocast=None
+            ) -> dict[str, np.ndarray]:
+    """All probes of ``spec`` for one trained ``string`` (a RandomString, its ``to_dict()`` or a
+    str) on ``model`` as it is. ``spec`` is resolved here against the string's length. ``autocast``
+    as in :func:`memlib.expose` (``None``: bf16 on CUDA, none on CPU).
+
+    Returns (``L`` = string length; ``*_correct`` bool, ``*_p_true`` float32):
+
+    - ``full_correct`` / ``full_p_true``: ``(L,)``;
+    - ``local_*``: ``(len(ks), L)``;
+    - ``replace_*``: ``(len(replace), len(replace_ks), draws, L)`` (``"none"`` rows repeat the
+      local-prefix result for every draw);
+    - ``shift_*``: ``(len(shifts), draws, L)``;
+    - ``uniqueness``: ``(L,)`` int; ``ks``, ``replace_ks``, ``shifts``: the resolved values.
+
+    The model's weights are untouched and its train/eval mode is restored."""
+    if not isinstance(model, LoadedModel):
+        raise TypeError(f"model must be a memlib LoadedModel (from memlib.load_model), not {type(model).__name__}")
+    text, alphabet, probs = _string(string)
+    spec = spec.resolved(len(text), None)
+    if not _is_int(batch_tokens) or batch_tokens < 1:
+        raise ValueError(f"batch_tokens={batch_tokens!r} is not allowed: use an integer >= 1")
+    amp = _autocast_dtype(autocast, model.device)
+    alphabet_ids = model.letter_ids(alphabet)
+    tok = dict(zip(alphabet, alphabet_ids))
+    ctx = _contexts(text, alphabet, probs, spec)
+    # one item per distinct (context, target): k = 0, k >= i and "none" share their forwards
+    items = {}
+    for name in ("full", "local", "replace"):
+        for idx, c in np.ndenumerate(ctx[name]):
+            items.setdefault((c, text[idx[-1]]), len(items))
+    for c in ctx["shift"].flat:
+        items.setdefault((c, text), len(items))
+    net, was_training = model.model, model.model.training
+    try:
+        net.eval()
+        with torch.no_grad():
+            correct, p_true = _recall(model, [[model.bos_id] + [tok[ch] for ch in c] for c, _ in items],
+                                      [[tok[ch] for ch in t] for _, t in items], alphabet_ids, batch_tokens, amp)
+    finally:
+        net.train(was_training)
+    out = {}
+    for name in ("full", "local", "replace"):
+        where = [items[(c, text[idx[-1]])] for idx, c in np.ndenumerate(ctx[name])]
+        out[f"{name}_correct"] = np.array([correct[j][0] for j in where]).reshape(ctx[name].shape)
+        out[f"{name}_p_true"] = np.array([p_true[j][0] for j in where], dtype=np.float32).reshape(ctx[name].shape)
+    where = [items[(c, text)] for c in ctx["shift"].flat]
+    out["shift_correct"] = np.stack([correct[j] for j in where]).reshape(*ctx["shift"].shape, len(text))
+    out["shift_p_true"] = np.stack([p_true[j] for j in where]).reshape(*ctx["shift"].shape, len(text))
+    out["uniqueness"] = uniqueness(text)
+    for name in ("ks", "replace_ks", "shifts"):
+        out[name] = np.array(getattr(spec, name), dtype=np.int64)
+    return out
+
+
+def probe_table(arrays: dict, spec: ProbeSpec) -> pd.DataFrame:
+    """Tidy table of :func:`measure`'s ``arrays``: one row per (probe, kind, k or m, draw, position),
+    columns :data:`TABLE_COLUMNS`. ``kind`` is ``""`` outside the replace probe; ``k`` and ``m`` are
+    nullable integers (``<NA>`` where they do not apply); ``draw`` is 0 for full and local."""
+    axes = {"full": [], "local": [("k", arrays["ks"])],
+            "replace": [("kind", spec.replace), ("k", arrays["replace_ks"]),
+                        ("draw", range(arrays["replace_correct"].shape[2]))],
+            "shift": [("m", arrays["shifts"]), ("draw", range(arrays["shift_correct"].shape[1]))]}
+    parts = []
+    for probe, dims in axes.items():
+        correct = arrays[f"{probe}_correct"]
+        if correct.shape[:-1] != tuple(len(v) for _, v in dims):
+            raise ValueError(f"{probe}_correct has shape {correct.shape}, which does not fit the spec's {probe} axes")
+        grid = np.indices(correct.shape).reshape(correct.ndim, -1)
+        cols = {"probe": probe, **{col: np.asarray(list(v))[g] for (col, v), g in zip(dims, grid)}}
+        cols.update(position=grid[-1], correct=correct.reshape(-1), p_true=arrays[f"{probe}_p_true"].reshape(-1),
+                    uniqueness=arrays["uniqueness"][grid[-1]])
+        parts.append(pd.DataFrame(cols))
+    df = pd.concat(parts, ignore_index=True)
+    df["kind"] = df["kind"].fillna("").astype(str)
+    df["k"], df["m"] = df["k"].astype("Int64"), df["m"].astype("Int64")
+    df["draw"] = df["draw"].fillna(0).astype(np.int64)
+    return df[list(TABLE_COLUMNS)]

@@ -1,0 +1,306 @@
+import json
+import random
+
+import numpy as np
+import pytest
+import torch
+
+import memlib
+from memlib import probes as P
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny models gain nothing from a second thread, and on a CPU shared with other jobs two
+    spinning threads make forwards many times slower: one thread here, restored afterwards."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _uniqueness_by_definition(text):
+    """Literal reading of the definition: shortest k whose k-gram ends at no other j in k..L-1."""
+    out = []
+    for i in range(len(text)):
+        for k in range(i + 1):
+            if k == i or all(text[j - k:j] != text[i - k:i] for j in range(k, len(text)) if j != i):
+                out.append(k)
+                break
+    return out
+
+
+@pytest.mark.parametrize("text, want", [
+    ("abab", [0, 1, 1, 2]),
+    ("a", [0]),
+    ("aaaa", [0, 1, 2, 3]),  # every shorter k-gram repeats: the full prefix
+    ("abba", [0, 1, 2, 2]),  # "a" ends only at 1; "b" at 2 and 3; "bb" only at 3
+    ("abcabd", [0, 1, 2, 1, 2, 3]),  # "c" is unique at 3; "ca" at 4; "cab" at 5 ("ab" also ends at 2)
+    ("abcdefg", [0, 1, 1, 1, 1, 1, 1]),  # all letters distinct: min(i, 1)
+])
+def test_uniqueness_pinned(text, want):
+    got = P.uniqueness(text)
+    assert got.tolist() == want and got.dtype.kind == "i"
+
+
+def test_uniqueness_matches_definition_on_random_strings():
+    for s in memlib.random_strings(6, 3, 40, seed=2) + memlib.random_strings(2, 2, 60, entropy=0.5, seed=3):
+        assert P.uniqueness(s.text).tolist() == _uniqueness_by_definition(s.text)
+
+
+def test_first_recall_k():
+    ks = [0, 1, 2, 4]
+    cols = {0: "TTTT", 1: "FTTT", 2: "TFTT", 4: "FFFT"}  # position -> correct at ks 0,1,2,4
+    correct = np.array([[c == "T" for c in col] for col in cols.values()] + [[True] * 3 + [False], [False] * 4]).T
+    want = [0, 1, 2, 4, np.nan, np.nan]
+    np.testing.assert_array_equal(P.first_recall_k(correct, ks), want)
+    perm = [3, 0, 2, 1]  # rows in another order of ks: same answer
+    np.testing.assert_array_equal(P.first_recall_k(correct[perm], np.array(ks)[perm]), want)
+    with pytest.raises(ValueError, match=r"\(4, 6\)"):
+        P.first_recall_k(correct, [0, 1, 2])
+
+
+def test_spec_resolution_and_dict():
+    spec = P.ProbeSpec().resolved(24, 10)
+    assert spec.ks == spec.replace_ks == (0, 1, 2, 4, 8, 16, 24)
+    assert P.ProbeSpec().resolved(16, 10).ks == (0, 1, 2, 4, 8, 16)
+    assert P.ProbeSpec().resolved(1, 0).ks == (0, 1)
+    custom = P.ProbeSpec(at=[3, "last"], ks=[8, 0, 2], replace_ks=[5], shifts=[4, 1], replace=["shuffled"])
+    r = custom.resolved(24, 3)
+    assert r.ks == (0, 2, 8) and r.replace_ks == (5,) and r.shifts == (1, 4) and r.at == (3, "last")
+    assert r.resolved(24, 3) == r
+    d = json.loads(json.dumps(r.to_dict()))
+    assert d["ks"] == [0, 2, 8] and d["replace"] == ["shuffled"] and P.ProbeSpec(**d).resolved(24, 3) == r
+    assert P.ProbeSpec().to_dict()["ks"] is None
+
+
+@pytest.fixture(scope="module")
+def string():
+    return memlib.random_strings(1, 7, 24, seed=0)[0]
+
+
+@pytest.fixture(scope="module")
+def trained(string):
+    """A tiny-llama trained 20 full-batch AdamW steps (lr 1e-3) on one 24-character string: part memorised."""
+    m = memlib.load_model("tiny-llama", device="cpu")
+    ids = torch.tensor([m.encode(string.text)])
+    alphabet_ids = torch.tensor(m.letter_ids(string.alphabet))
+    opt = torch.optim.AdamW(m.model.parameters(), lr=1e-3)
+    m.model.train()
+    for _ in range(20):
+        loss = memlib.token_metrics(m.model(input_ids=ids[:, :-1]).logits, ids[:, 1:], alphabet_ids)["nll"].mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    m.model.eval()
+    return m
+
+
+@pytest.fixture(scope="module")
+def spec():
+    return P.ProbeSpec(draws=2)
+
+
+@pytest.fixture(scope="module")
+def arrays(trained, string, spec):
+    return P.measure(trained, string, spec)
+
+
+def _teacher_forced(m, text):
+    ids = torch.tensor([m.encode(text)])
+    with torch.no_grad():
+        tm = memlib.token_metrics(m.model(input_ids=ids[:, :-1]).logits, ids[:, 1:], torch.tensor(m.letter_ids("ab")))
+    return tm["correct"][0].numpy(), tm["p_true"][0].numpy()
+
+
+def test_full_context_equals_teacher_forced_metrics(trained, string, arrays):
+    correct, p_true = _teacher_forced(trained, string.text)
+    assert 0.5 < correct.mean() < 1.0  # part memorised: both outcomes are compared
+    np.testing.assert_array_equal(arrays["full_correct"], correct)
+    np.testing.assert_allclose(arrays["full_p_true"], p_true, rtol=1e-4, atol=1e-6)
+    L = len(string)
+    for a, k in enumerate(arrays["ks"]):  # local with k >= i is the full context
+        np.testing.assert_array_equal(arrays["local_correct"][a, :k + 1], correct[:k + 1])
+        np.testing.assert_allclose(arrays["local_p_true"][a, :k + 1], p_true[:k + 1], rtol=1e-4, atol=1e-6)
+    for b, k in enumerate(arrays["replace_ks"]):  # nothing replaced for k >= i
+        full = np.broadcast_to(correct[:k + 1], (3, 2, min(k + 1, L)))
+        np.testing.assert_array_equal(arrays["replace_correct"][:, b, :, :k + 1], full)
+    none = list(P.REPLACE_KINDS).index("none")  # "none" repeats the local result for every draw
+    for d in range(2):
+        np.testing.assert_array_equal(arrays["replace_correct"][none, :, d], arrays["local_correct"])
+        np.testing.assert_array_equal(arrays["replace_p_true"][none, :, d], arrays["local_p_true"])
+
+
+def test_shapes_and_local_prefix_far_below_full(arrays, string):
+    L, K = len(string), 7
+    assert arrays["full_correct"].shape == (L,) and arrays["full_correct"].dtype == bool
+    assert arrays["local_correct"].shape == arrays["local_p_true"].shape == (K, L)
+    assert arrays["replace_correct"].shape == arrays["replace_p_true"].shape == (3, K, 2, L)
+    assert arrays["shift_correct"].shape == arrays["shift_p_true"].shape == (4, 2, L)
+    assert arrays["local_p_true"].dtype == np.float32
+    assert arrays["ks"].tolist() == arrays["replace_ks"].tolist() == [0, 1, 2, 4, 8, 16, 24]
+    assert arrays["shifts"].tolist() == [1, 2, 4, 8]
+    np.testing.assert_array_equal(arrays["uniqueness"], P.uniqueness(string.text))
+    assert arrays["local_correct"][0].mean() < arrays["full_correct"].mean() - 0.3  # BOS alone
+
+
+def test_probes_match_plain_single_sequence_forwards(trained, string, spec):
+    # independent check of the batched, padded, logits_to_keep path: one unpadded forward per context
+    text, L = string.text, len(string)
+    ctx = P._contexts(text, string.alphabet, np.array(string.probs), spec.resolved(L, None))
+    arrays = P.measure(trained, string, spec, batch_tokens=200)
+    with torch.no_grad():
+        for idx in [(0, 3, 1, 20), (1, 2, 0, 23), (1, 0, 1, 9)]:  # random k=4, shuffled k=2, shuffled k=0
+            logits = trained.model(input_ids=torch.tensor([trained.encode(ctx["replace"][idx])])).logits[0, -1]
+            assert arrays["replace_correct"][idx] == (logits.argmax().item() == trained.encode(text[idx[-1]])[1])
+            p = torch.softmax(logits, -1)[trained.encode(text[idx[-1]])[1]].item()
+            assert arrays["replace_p_true"][idx] == pytest.approx(p, rel=1e-4, abs=1e-6)
+        a, d = 3, 1  # shift m = 8: logits at m + i predict text[i]
+        seq = ctx["shift"][a, d]
+        assert len(seq) == 8 + L - 1 and seq.endswith(text[:-1]) and set(seq[:8]) <= set(string.alphabet)
+        logits = trained.model(input_ids=torch.tensor([trained.encode(seq)])).logits[0, 8:]
+        target = torch.tensor(trained.encode(text)[1:])
+        np.testing.assert_array_equal(arrays["shift_correct"][a, d], (logits.argmax(-1) == target).numpy())
+
+
+def test_results_do_not_depend_on_batching(trained, string, spec):
+    forwards = []
+    hook = trained.model.register_forward_pre_hook(lambda *a: forwards.append(1))
+    try:
+        small = P.measure(trained, string, spec, batch_tokens=64)
+        n_small = len(forwards)
+        big = P.measure(trained, string, spec, batch_tokens=100_000)
+    finally:
+        hook.remove()
+    assert len(forwards) - n_small == 1 and n_small > 20  # really batched differently
+    assert small.keys() == big.keys()
+    for k in small:
+        if k.endswith("_p_true"):
+            np.testing.assert_allclose(small[k], big[k], rtol=1e-5, atol=1e-6, err_msg=k)
+        else:
+            np.testing.assert_array_equal(small[k], big[k], err_msg=k)
+
+
+def test_seeds_and_model_state(trained, string, spec, arrays):
+    before = {k: v.clone() for k, v in trained.model.state_dict().items()}
+    states = torch.random.get_rng_state(), np.random.get_state()[1].copy(), random.getstate()
+    trained.model.train()
+    try:
+        again = P.measure(trained, string, spec)
+        assert trained.model.training  # mode restored
+    finally:
+        trained.model.eval()
+    other = P.measure(trained, string, P.ProbeSpec(draws=2, seed=1))
+    assert torch.equal(states[0], torch.random.get_rng_state()) and random.getstate() == states[2]
+    np.testing.assert_array_equal(states[1], np.random.get_state()[1])  # no global RNG touched
+    assert all(torch.equal(v, trained.model.state_dict()[k]) for k, v in before.items())
+    for k in arrays:
+        np.testing.assert_array_equal(again[k], arrays[k], err_msg=k)
+    for k in ("replace_p_true", "shift_p_true"):
+        assert not np.allclose(other[k], arrays[k])
+    for k in ("full_p_true", "local_p_true"):  # no randomness there
+        np.testing.assert_array_equal(other[k], arrays[k])
+
+
+def test_measured_in_eval_mode_with_dropout(tmp_path):
+    from transformers import GPTNeoXConfig, GPTNeoXForCausalLM
+
+    from memlib.models import _char_tokenizer
+
+    cfg = GPTNeoXConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, hidden_dropout=0.3, attention_dropout=0.3, bos_token_id=1, eos_token_id=2)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        GPTNeoXForCausalLM(cfg).save_pretrained(tmp_path)
+    _char_tokenizer().save_pretrained(tmp_path)
+    m = memlib.load_model(str(tmp_path), device="cpu")
+    spec = P.ProbeSpec(ks=(0, 4), shifts=(2,), draws=1)
+    m.model.train()  # dropout on: a forward in this mode would differ from call to call
+    a, b = P.measure(m, "abcabcab", spec), P.measure(m, "abcabcab", spec)
+    assert m.model.training
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+
+
+def test_replaced_contexts():
+    s = memlib.random_string(7, 24, entropy=1.2, family="spike", seed=4)  # 'a' heavy: a uniform draw would show
+    text, probs = s.text, np.array(s.probs)
+    spec = P.ProbeSpec(replace_ks=(0, 3), draws=20).resolved(24, None)
+    ctx = P._contexts(text, s.alphabet, probs, spec)["replace"]
+    counts = np.zeros(7)
+    for b, k in enumerate(spec.replace_ks):
+        for d in range(20):
+            for i in range(24):
+                n = max(i - k, 0)
+                rnd, shuf, none = ctx[0, b, d, i], ctx[1, b, d, i], ctx[2, b, d, i]
+                assert len(rnd) == len(shuf) == i and rnd[n:] == shuf[n:] == none == text[n:i]
+                assert sorted(shuf[:n]) == sorted(text[:n])
+                counts += [rnd[:n].count(c) for c in s.alphabet]
+    np.testing.assert_allclose(counts / counts.sum(), probs, atol=0.02)
+    assert (ctx[1, 0, :, 23] != text[:23]).all()  # shuffled really shuffles
+    again = P._contexts(text, s.alphabet, probs, spec)["replace"]
+    other = P._contexts(text, s.alphabet, probs, P.ProbeSpec(replace_ks=(0, 3), draws=20, seed=5).resolved(24, None))
+    assert (again == ctx).all() and (other["replace"][:2] != ctx[:2]).any()
+
+
+@pytest.mark.parametrize("spec_kwargs, measure_kwargs, message", [
+    (dict(ks=(0, -1)), {}, "ks contains -1"),
+    (dict(ks=(0, 25)), {}, "ks contains 25"),
+    (dict(ks=(0, 2.5)), {}, "ks contains 2.5"),
+    (dict(ks=(True,)), {}, "ks contains True"),
+    (dict(ks=()), {}, "ks=()"),
+    (dict(ks=(1, 2, 1)), {}, "duplicates [1]"),
+    (dict(replace=("random", "swap")), {}, "'swap'"),
+    (dict(replace=()), {}, "replace=()"),
+    (dict(replace_ks=(30,)), {}, "replace_ks contains 30"),
+    (dict(shifts=(0, 2)), {}, "shifts contains 0"),
+    (dict(shifts=(2, 2)), {}, "duplicates [2]"),
+    (dict(draws=0), {}, "draws=0"),
+    (dict(threshold=0), {}, "threshold=0"),
+    (dict(threshold=1.5), {}, "threshold=1.5"),
+    (dict(at=("sometime",)), {}, "'sometime'"),
+    (dict(at=(-1,)), {}, "at contains -1"),
+    (dict(at=("last", "last")), {}, "duplicates ['last']"),
+    (dict(seed=-3), {}, "seed=-3"),
+    ({}, dict(batch_tokens=0), "batch_tokens=0"),
+    ({}, dict(string="abCa"), "'C'"),
+    ({}, dict(string={"text": "abca", "alphabet": "abc", "probs": [0.5, 0.5]}), "[0.5, 0.5]"),
+    ({}, dict(autocast="fp16"), "autocast='fp16'"),
+])
+def test_bad_arguments_rejected_before_any_forward(tiny_llama, spec_kwargs, measure_kwargs, message):
+    kwargs = dict(string="abcabcab") | measure_kwargs
+    forwards = []
+    hook = tiny_llama.model.register_forward_pre_hook(lambda *a: forwards.append(1))
+    try:
+        with pytest.raises(ValueError) as e:
+            P.measure(tiny_llama, kwargs.pop("string"), P.ProbeSpec(**spec_kwargs), **kwargs)
+    finally:
+        hook.remove()
+    assert message in str(e.value)
+    assert forwards == []
+
+
+def test_epochs_checked_against_the_run():
+    P.ProbeSpec(at=(0, 5, "memorised")).resolved(24, 5)
+    with pytest.raises(ValueError, match="at contains 6.*0 to 5"):
+        P.ProbeSpec(at=(6,)).resolved(24, 5)
+    with pytest.raises(ValueError, match="at contains 2.0"):
+        P.ProbeSpec(at=(2.0,)).resolved(24, 5)
+
+
+def test_probe_table(arrays, spec, string):
+    L = len(string)
+    df = P.probe_table(arrays, spec.resolved(L, None))
+    assert list(df.columns) == list(P.TABLE_COLUMNS)
+    assert len(df) == L * (1 + 7 + 3 * 7 * 2 + 4 * 2)
+    assert df.groupby("probe").size().to_dict() == {"full": L, "local": 7 * L, "replace": 42 * L, "shift": 8 * L}
+    local = df[(df.probe == "local") & (df.k == 4)].sort_values("position")
+    np.testing.assert_array_equal(local.correct, arrays["local_correct"][3])
+    rep = df[(df.probe == "replace") & (df.kind == "shuffled") & (df.k == 2) & (df.draw == 1)]
+    np.testing.assert_array_equal(rep.p_true, arrays["replace_p_true"][1, 2, 1])
+    shift = df[(df.probe == "shift") & (df.m == 8) & (df.draw == 0)]
+    np.testing.assert_array_equal(shift.correct, arrays["shift_correct"][3, 0])
+    np.testing.assert_array_equal(df.uniqueness, arrays["uniqueness"][df.position])
+    full = df[df.probe == "full"]
+    assert full.k.isna().all() and full.m.isna().all() and (full.kind == "").all()
+    assert set(df.kind) == {"", *P.REPLACE_KINDS}

@@ -70,10 +70,13 @@ class ExposureConfig:
     seed: int
     memlib_version: str
     run_format: int
+    probes: dict | None = None
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["train"], d["test"] = list(d["train"]), list(d["test"])
+        if d["probes"] is None:  # runs without probes keep the keys they had before probes existed
+            del d["probes"]
         return d
 
 
@@ -232,6 +235,7 @@ def expose(
     batch_size: int | None = None,
     eval_every="auto",
     autocast=None,
+    probes=None,
     store=True,
     progress=None,
     _stored_only: bool = False,
@@ -253,6 +257,12 @@ def expose(
       epochs (those the run reaches, and the last). Train strings are measured at every epoch
       either way, from the training forward pass itself.
     - ``autocast``: ``None`` = bf16 autocast on CUDA and none on CPU; ``False`` or ``"bf16"``.
+    - ``probes``: a :class:`memlib.probes.ProbeSpec`: recall of each training string under changed
+      contexts, measured on the weights inside the run at the epochs ``probes.at`` names (the first
+      epoch with mean train accuracy ``>= probes.threshold``, the last, or given epochs) and stored
+      with the run (``run.probe(at, string)``); no weights are written. Part of the run's key: a
+      stored run without these probes is not returned for a request with them. Needs one optimiser
+      step per epoch (``batch_size`` = all training strings).
     - ``store``: ``True`` (the default :class:`RunStore`), a folder, a ``RunStore``, or ``False``.
       A stored run with the same configuration is loaded instead of trained.
     - ``progress``: a text progress bar over epochs (default on unless ``MEMLIB_PROGRESS=0``),
@@ -274,6 +284,7 @@ def expose(
         raise ValueError(f"dropout={dropout!r} is not allowed: use True or False")
     lr = model.default_lr if lr is None else lr
     batch_size = len(train) if batch_size is None else batch_size
+    probes = _check_probes(probes, len(train[0]["text"]), epochs, batch_size, len(train))
     amp = _autocast_dtype(autocast, model.device)
     letters = _alphabet(train + test)
     model.letter_ids(letters)  # refuses a tokenizer that splits a letter, before any work
@@ -285,7 +296,7 @@ def expose(
         weight_decay=float(weight_decay), max_grad_norm=None if max_grad_norm is None else float(max_grad_norm),
         dropout=dropout, batch_size=min(int(batch_size), len(train)),
         eval_every=_stored_eval_every(eval_every, epochs), seed=int(seed),
-        memlib_version=__version__, run_format=RUN_FORMAT,
+        memlib_version=__version__, run_format=RUN_FORMAT, probes=None if probes is None else probes.to_dict(),
     ).to_dict()
     try:
         key = run_key(config)  # also proves the configuration can be saved, before any work
@@ -324,6 +335,53 @@ def expose(
     if store is not None and (not model.sharded or is_main_process()):
         store.save(run)
     return run
+
+
+def _check_probes(probes, length: int, epochs: int, batch_size: int, n_train: int):
+    """``probes`` resolved against the strings' length and the run's epochs (ValueError naming any
+    bad value), or None."""
+    if probes is None:
+        return None
+    from .probes import ProbeSpec
+
+    if not isinstance(probes, ProbeSpec):
+        raise ValueError(f"probes={probes!r} is not allowed: use a memlib.probes.ProbeSpec or None")
+    if batch_size < n_train:
+        raise ValueError(f"probes with batch_size={batch_size} are not allowed: probes measure the weights after "
+                         f"whole epochs, so use one optimiser step per epoch (batch_size >= {n_train} training strings)")
+    return probes.resolved(length, epochs)
+
+
+class _Prober:
+    """Runs the probes of a resolved spec on the weights as they are, at the epochs it names."""
+
+    def __init__(self, model: LoadedModel, config: dict, amp):
+        from .probes import ProbeSpec
+
+        self.model, self.strings, self.amp = model, config["train"], amp
+        self.spec = ProbeSpec(**config["probes"]).resolved(len(self.strings[0]["text"]), config["epochs"])
+        self.fixed = {a for a in self.spec.at if not isinstance(a, str)}
+        if "last" in self.spec.at:
+            self.fixed.add(config["epochs"])
+        self.memorised = None  # the first epoch with mean train accuracy >= threshold
+        self.results = {}  # epoch -> one measure() dict per training string
+
+    def __call__(self, epoch: int, accuracy: float) -> None:
+        due = epoch in self.fixed
+        if "memorised" in self.spec.at and self.memorised is None and accuracy >= self.spec.threshold - 1e-12:
+            self.memorised, due = epoch, True
+        if due and epoch not in self.results:
+            from .probes import measure
+
+            self.results[epoch] = [measure(self.model, d, self.spec, autocast=self.amp) for d in self.strings]
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        out = {"probe_epochs": np.array(sorted(self.results), dtype=np.int64),
+               "probe_memorised_epoch": np.array(-1 if self.memorised is None else self.memorised, dtype=np.int64)}
+        for epoch, per_string in self.results.items():
+            for j, arrays in enumerate(per_string):
+                out.update({f"probe_e{epoch}_s{j}_{name}": a for name, a in arrays.items()})
+        return out
 
 
 def _encode(model: LoadedModel, strings: list[dict]) -> torch.Tensor:
@@ -367,6 +425,7 @@ def _train(model: LoadedModel, config: dict, letters: str, amp, progress) -> dic
                               test_tokens=test_ids.numel() if test_ids is not None else 1))
     steps_per_epoch = math.ceil(len(train_ids) / bs)
     records = {"train": {}, "test": {}}
+    prober = _Prober(model, config, amp) if config.get("probes") else None
 
     rng_devices = [device] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=rng_devices):
@@ -390,6 +449,8 @@ def _train(model: LoadedModel, config: dict, letters: str, amp, progress) -> dic
                 loss = tm["nll"].mean()
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
+                if prober is not None:  # one step per epoch: the weights after `epoch` epochs, before the update
+                    prober(epoch, tm["correct"].float().mean().item())
                 if config["max_grad_norm"] is not None:
                     torch.nn.utils.clip_grad_norm_(net.parameters(), config["max_grad_norm"])
                 opt.step()
@@ -401,6 +462,9 @@ def _train(model: LoadedModel, config: dict, letters: str, amp, progress) -> dic
                                 refresh=False)
                 bar.update(1)
         records["train"][epochs] = _evaluate(model, train_ids, alphabet_ids, amp, bs)
+        if prober is not None:
+            prober(epochs, records["train"][epochs]["accuracy"].mean())
+            records["probes"] = prober.arrays()
         if test_ids is not None and epochs in test_at:
             records["test"][epochs] = _evaluate(model, test_ids, alphabet_ids, amp, len(test_ids))
         if bar is not None and own_bar:
@@ -451,5 +515,6 @@ def _to_run(config: dict, records: dict) -> Run:
         arrays[f"{split}_epochs"] = np.array(epochs, dtype=np.int64)
         arrays[f"{split}_correct"] = np.stack([recs[e]["correct"] for e in epochs])
         arrays[f"{split}_p_true"] = np.stack([recs[e]["p_true"] for e in epochs]).astype(np.float32)
+    arrays.update(records.get("probes", {}))
     metrics = pd.DataFrame(rows)
     return Run(config=config, metrics=metrics, arrays=arrays)

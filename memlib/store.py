@@ -82,6 +82,34 @@ class Run:
                 f"epochs={c.get('epochs')}, lr={c.get('lr')}, seed={c.get('seed')}, key={self.key[:12]}, "
                 f"from_store={self.from_store})")
 
+    def probe_epoch(self, at="last") -> int | None:
+        """The epoch the run's probes (:mod:`memlib.probes`) measured for ``at``: ``"memorised"``
+        (None if the run never reached the threshold), ``"last"`` or an epoch. ValueError if the run
+        has no probes there."""
+        if "probe_epochs" not in self.arrays:
+            raise ValueError(f"{self!r} has no probes: run it with expose(..., probes=ProbeSpec(...))")
+        probed = [int(e) for e in self.arrays["probe_epochs"]]
+        if at == "memorised":
+            epoch = int(self.arrays["probe_memorised_epoch"])
+            return None if epoch < 0 else epoch
+        epoch = self.config["epochs"] if at == "last" else at
+        if epoch not in probed:
+            raise ValueError(f"at={at!r} is not allowed: this run's probes measured epochs {probed} "
+                             f"('memorised', 'last' or one of them)")
+        return epoch
+
+    def probe(self, at="last", string: int = 0) -> dict[str, np.ndarray]:
+        """The arrays of :func:`memlib.probes.measure` for training string ``string`` at ``at``
+        (see :meth:`probe_epoch`); ValueError when there are none."""
+        epoch = self.probe_epoch(at)
+        if epoch is None:
+            raise ValueError(f"{self!r} never reached its probes' threshold: no 'memorised' probes")
+        prefix = f"probe_e{epoch}_s{string}_"
+        out = {k[len(prefix):]: v for k, v in self.arrays.items() if k.startswith(prefix)}
+        if not out:
+            raise ValueError(f"string={string!r} is not allowed: the run has {len(self.config['train'])} training strings")
+        return out
+
     def final(self, split: str = "train") -> pd.DataFrame:
         """Metrics at the last evaluated epoch of ``split``."""
         m = self.metrics[self.metrics.split == split]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import gc
 import os
 
-from .exposure import check_hparams, expose, progress_bar, progress_enabled
+from .exposure import _check_probes, check_hparams, expose, progress_bar, progress_enabled
 from .models import load_model
 from .parallel import launched, processes, sharded
 from .presets import per_model
@@ -35,7 +35,7 @@ def split_strings(seed: int, *, alphabet_size: int, length: int, n_train: int, n
 
 def exposure_runs(models, seeds, *, alphabet_size: int, length: int, n_train_strings: int, n_test_strings: int,
                   epochs, lr=None, entropy: float | None = None, family: str = "exponential", eval_every="auto",
-                  lr_schedule: str = "constant", max_grad_norm: float | None = None,
+                  lr_schedule: str = "constant", max_grad_norm: float | None = None, probes=None,
                   store: RunStore | bool | str = True, device: str | None = None, progress=None) -> list[Run]:
     """One run per (model, seed): ``n_train_strings`` strings trained on, ``n_test_strings`` held out.
 
@@ -45,8 +45,8 @@ def exposure_runs(models, seeds, *, alphabet_size: int, length: int, n_train_str
     grid = [{"alphabet_size": alphabet_size, "entropy": entropy, "family": family}]
     return grid_runs(models, seeds, grid, length=length, n_train_strings=n_train_strings,
                      n_test_strings=n_test_strings, epochs=epochs, lr=lr, eval_every=eval_every,
-                     lr_schedule=lr_schedule, max_grad_norm=max_grad_norm, store=store, device=device,
-                     progress=progress)
+                     lr_schedule=lr_schedule, max_grad_norm=max_grad_norm, probes=probes, store=store,
+                     device=device, progress=progress)
 
 
 def twin_runs(models, seeds, lrs, *, epochs, **kwargs) -> list[Run]:
@@ -86,8 +86,8 @@ def _as_list(name: str, value) -> list:
 
 def grid_runs(models, seeds, grid, *, length: int, n_train_strings: int, n_test_strings: int, epochs, lr=None,
               eval_every="auto", lr_schedule: str = "constant", max_grad_norm: float | None = None,
-              family: str = "exponential", store: RunStore | bool | str = True, device: str | None = None,
-              progress=None) -> list[Run]:
+              family: str = "exponential", probes=None, store: RunStore | bool | str = True,
+              device: str | None = None, progress=None) -> list[Run]:
     """One run per (model, string setting, seed), in that order. ``grid`` is a list of settings,
     dicts with ``alphabet_size`` and optionally ``entropy`` and ``family`` (default ``family``).
 
@@ -104,6 +104,7 @@ def grid_runs(models, seeds, grid, *, length: int, n_train_strings: int, n_test_
     for name in models:
         e, r = per_model(epochs, name), per_model(lr, name)
         check_hparams(epochs=e, lr=r, eval_every=eval_every, lr_schedule=lr_schedule, max_grad_norm=max_grad_norm)
+        _check_probes(probes, length, e, n_train, n_train)
         for setting in grid:
             unknown = set(setting) - _SETTING_KEYS if isinstance(setting, dict) else {"?"}
             if unknown or "alphabet_size" not in setting:
@@ -142,7 +143,7 @@ def grid_runs(models, seeds, grid, *, length: int, n_train_strings: int, n_test_
                     if bar and pass_mine:
                         bar.set_description(f"{name} l={len(train[0].alphabet)} H={train[0].entropy:.2f} seed {seed}")
                     run = expose(model, train, test_strings=test, epochs=e, lr=r, seed=seed, eval_every=eval_every,
-                                 lr_schedule=lr_schedule, max_grad_norm=max_grad_norm, store=store,
+                                 lr_schedule=lr_schedule, max_grad_norm=max_grad_norm, probes=probes, store=store,
                                  progress=bar if pass_mine else False, _stored_only=not pass_mine)
                     if bar and pass_mine and run.from_store:
                         bar.update(e)

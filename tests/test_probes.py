@@ -2,6 +2,7 @@ import json
 import random
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -304,3 +305,80 @@ def test_probe_table(arrays, spec, string):
     full = df[df.probe == "full"]
     assert full.k.isna().all() and full.m.isna().all() and (full.kind == "").all()
     assert set(df.kind) == {"", *P.REPLACE_KINDS}
+
+
+# --- probes inside a run (memlib.expose(..., probes=...)) ---------------------------------------
+
+@pytest.fixture(scope="module")
+def probed(tmp_path_factory):
+    """A tiny-llama run that memorises a 16-character string, probed when memorised and at the end."""
+    m = memlib.load_model("tiny-llama", device="cpu")
+    s = memlib.random_strings(3, 7, 16, seed=4)
+    spec = P.ProbeSpec(shifts=(1, 2), draws=1)
+    store = memlib.RunStore(tmp_path_factory.mktemp("probe-store"))
+    before = {k: v.clone() for k, v in m.model.state_dict().items()}
+    run = memlib.expose(m, s[:1], test_strings=s[1:], epochs=50, eval_every=10, probes=spec, store=store)
+    assert all(torch.equal(v, m.model.state_dict()[k]) for k, v in before.items())  # weights put back
+    return m, s, spec, store, run
+
+
+def test_probes_measure_the_weights_of_the_run(probed):
+    m, s, spec, store, run = probed
+    acc = run.metrics[run.metrics.split == "train"].set_index("epoch").accuracy
+    memorised = run.probe_epoch("memorised")
+    assert memorised is not None and memorised < 50, "the tiny model should memorise 16 characters in 50 epochs"
+    assert memorised == acc.index[acc >= 0.99][0]
+    assert list(run.arrays["probe_epochs"]) == [memorised, 50] and run.probe_epoch("last") == 50
+    for at, epoch in (("memorised", memorised), ("last", 50)):
+        got = run.probe(at)
+        # full-context recall is the run's own measurement at that epoch
+        np.testing.assert_array_equal(got["full_correct"], run.arrays["train_correct"][epoch, 0])
+        np.testing.assert_allclose(got["full_p_true"], run.arrays["train_p_true"][epoch, 0], rtol=1e-4, atol=1e-6)
+        assert got["full_correct"].mean() == pytest.approx(acc[epoch])
+        # BOS alone (k = 0) predicts one letter for every position: at most the string's own guessing level
+        assert got["local_correct"][0].mean() <= run.metrics.unigram_guess.iloc[0] + 1e-9
+        assert got["local_correct"][-1].tolist() == got["full_correct"].tolist()  # k = L: the full prefix
+    with pytest.raises(ValueError, match="at=7 is not allowed"):
+        run.probe(7)
+
+
+def test_probed_run_is_loaded_and_other_probes_recompute(probed):
+    m, s, spec, store, run = probed
+    again = memlib.expose(m, s[:1], test_strings=s[1:], epochs=50, eval_every=10, probes=spec, store=store)
+    assert again.from_store and again.key == run.key and again.meta["wall_seconds"] == run.meta["wall_seconds"]
+    for name in run.arrays:
+        np.testing.assert_array_equal(again.arrays[name], run.arrays[name])
+    other = memlib.expose(m, s[:1], test_strings=s[1:], epochs=50, eval_every=10, store=store,
+                          probes=P.ProbeSpec(at=(10,), shifts=(1,), draws=1, replace=("random",)))
+    assert not other.from_store and other.key != run.key and list(other.arrays["probe_epochs"]) == [10]
+    plain = memlib.expose(m, s[:1], test_strings=s[1:], epochs=50, eval_every=10, store=store)
+    assert not plain.from_store and "probes" not in plain.config and "probe_epochs" not in plain.arrays
+    with pytest.raises(ValueError, match="has no probes"):
+        plain.probe()
+    # the same weights measured by the run and by a run without probes: probing changes no metric
+    pd.testing.assert_frame_equal(plain.metrics, run.metrics)
+
+
+@pytest.mark.parametrize("spec, message", [
+    (P.ProbeSpec(ks=(-1, 2)), "ks contains -1"),
+    (P.ProbeSpec(ks=(0, 17)), "ks contains 17"),
+    (P.ProbeSpec(replace=("random", "reversed")), "replace contains 'reversed'"),
+    (P.ProbeSpec(at=(0, 11)), "at contains 11"),
+    (P.ProbeSpec(at=("halfway",)), "at contains 'halfway'"),
+    ("local", "probes='local' is not allowed"),
+])
+def test_bad_probes_refused_before_training(tiny_llama, tmp_path, spec, message):
+    s = memlib.random_strings(2, 7, 16, seed=0)
+    with pytest.raises(ValueError, match=message):
+        memlib.expose(tiny_llama, s[:1], test_strings=s[1:], epochs=10, probes=spec, store=memlib.RunStore(tmp_path))
+    with pytest.raises(ValueError, match=message):
+        memlib.sweep.exposure_runs(["tiny-llama"], [0], alphabet_size=7, length=16, n_train_strings=1, n_test_strings=1,
+                                   epochs=10, probes=spec, store=memlib.RunStore(tmp_path), progress=False)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_probes_need_one_step_per_epoch(tiny_llama, tmp_path):
+    s = memlib.random_strings(3, 7, 16, seed=0)
+    with pytest.raises(ValueError, match="batch_size=1"):
+        memlib.expose(tiny_llama, s[:2], epochs=3, batch_size=1, probes=P.ProbeSpec(), store=memlib.RunStore(tmp_path))
+    assert not (tmp_path / "runs").exists()

@@ -11,7 +11,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-__all__ = ["lr_label", "style", "save_figure", "run_curves", "plot_dynamics", "plot_pretrained_vs_random"]
+__all__ = ["lr_label", "style", "save_figure", "run_curves", "plot_dynamics", "plot_pretrained_vs_random",
+           "plot_recall_vs_k", "plot_context_probes", "plot_characters"]
 
 SPLIT_COLOURS = {"train": "#1f77b4", "test": "#7f7f7f"}
 PANELS = (
@@ -189,4 +190,144 @@ def plot_pretrained_vs_random(metrics: pd.DataFrame, comparison: pd.DataFrame):
     pairs = ", ".join(dict.fromkeys(f"{p} (blue) and {p}-random (red)" for p, _ in rows))
     fig.suptitle(f"Pretrained and random initial weights at equal learning rates: {pairs}", fontsize=11)
     fig.tight_layout(rect=(0, 0.06, 1, 1))
+    return fig
+
+
+MOMENT_LABELS = {"memorised": "just memorised", "last": "end of run"}
+
+
+def _k_axis(ax, ks):
+    ax.set_xscale("symlog", base=2, linthresh=1)
+    ax.set_xticks(ks)
+    ax.set_xticklabels([str(k) for k in ks], fontsize=8)
+
+
+def plot_recall_vs_k(table: pd.DataFrame, models: list[str]):
+    """Recall from the local prefix alone against its length k (a :func:`memlib.probes.recall_table`).
+
+    Rows: moments (just memorised, end of run); columns: models. One colour per alphabet size:
+    solid, local-prefix recall (mean over seeds, band min-max); dotted, full-context recall; dashed,
+    the string's own most-frequent-letter share (guessing from its letter frequencies)."""
+    local = table[table.probe == "local"]
+    moments = [m for m in MOMENT_LABELS if m in set(local.moment)]
+    sizes = sorted(set(local.alphabet_size))
+    colours = dict(zip(sizes, plt.cm.viridis(np.linspace(0, 0.85, len(sizes)))))
+    fig, axes = plt.subplots(len(moments), len(models), figsize=(3.6 * len(models), 2.9 * len(moments)),
+                             squeeze=False, sharey=True)
+    for i, moment in enumerate(moments):
+        for j, model in enumerate(models):
+            ax = axes[i, j]
+            d = local[(local.model == model) & (local.moment == moment)]
+            for size, g in d.groupby("alphabet_size"):
+                curve = g.groupby("k").recall
+                ax.plot(curve.mean().index, curve.mean(), color=colours[size], marker="o", ms=3,
+                        label=f"{size} letters: local prefix")
+                ax.fill_between(curve.mean().index, curve.min(), curve.max(), color=colours[size], alpha=0.15, lw=0)
+                ax.axhline(g.full.mean(), color=colours[size], ls=":", lw=1, label=f"{size} letters: full context")
+                ax.axhline(g.guess.mean(), color=colours[size], ls="--", lw=0.8,
+                           label=f"{size} letters: most frequent letter")
+            if len(d):
+                _k_axis(ax, sorted(set(d.k.dropna().astype(int))))
+            lr = sorted(set(d.lr))
+            ax.set_title(f"{model}" + (f", lr {lr_label(lr[0])}" if len(lr) == 1 else "") + f"\n{MOMENT_LABELS[moment]}",
+                         fontsize=9)
+            ax.set_ylim(-0.02, 1.02)
+            if j == 0:
+                ax.set_ylabel("recall accuracy")
+            if i == len(moments) - 1:
+                ax.set_xlabel("k: characters of local prefix")
+    _legend_below(fig, axes, ncol=3)
+    return fig
+
+
+def _legend_below(fig, axes, ncol):
+    handles = {}
+    for ax in axes.flat:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(lab, h)
+    rows = axes.shape[0]
+    fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=ncol, frameon=False, fontsize=8,
+               bbox_to_anchor=(0.5, -0.02 - 0.05 / rows))
+    fig.tight_layout(rect=(0, 0.05 + 0.03 * (len(handles) // ncol) / rows, 1, 1))
+
+
+PROBE_KINDS = {"none": ("local prefix only", "tab:blue"), "random": ("rest replaced by random letters", "tab:orange"),
+               "shuffled": ("rest shuffled", "tab:green")}
+
+
+def plot_context_probes(table: pd.DataFrame, models: list[str], moment: str = "last"):
+    """Global context replaced (top) and positions shifted (bottom), at ``moment``, per model
+    (a :func:`memlib.probes.recall_table`; means over alphabet sizes and seeds in it).
+
+    Top: recall when the ``k`` characters before each position are kept and everything before
+    them is removed (local prefix only), replaced by random letters from the string's distribution,
+    or shuffled; dotted: full-context recall. Bottom: recall of the whole string when ``m`` random
+    letters are put in front of it (``m = 0``: the full context)."""
+    d = table[table.moment == moment]
+    fig, axes = plt.subplots(2, len(models), figsize=(3.6 * len(models), 5.6), squeeze=False, sharey=True)
+    for j, model in enumerate(models):
+        m = d[d.model == model]
+        ax = axes[0, j]
+        rep = m[m.probe == "replace"]
+        for kind, g in rep.groupby("kind"):
+            label, colour = PROBE_KINDS[kind]
+            curve = g.groupby("k").recall.mean()
+            ax.plot(curve.index, curve, marker="o", ms=3, color=colour, label=label)
+        ax.axhline(m.full.mean(), color="k", ls=":", lw=1, label="full context")
+        if len(rep):
+            _k_axis(ax, sorted(set(rep.k.dropna().astype(int))))
+        ax.set_title(f"{model}, {MOMENT_LABELS.get(moment, moment)}", fontsize=9)
+        ax.set_xlabel("k: characters kept before each position")
+        ax.set_ylim(-0.02, 1.02)
+        ax = axes[1, j]
+        shift = m[m.probe == "shift"].groupby("m").recall.mean()
+        xs, ys = [0, *shift.index.astype(int)], [m.full.mean(), *shift]
+        ax.plot(xs, ys, marker="o", ms=3, color="tab:purple", label="m random letters in front")
+        _k_axis(ax, xs)
+        ax.set_xlabel("m: extra letters before the string")
+        ax.set_ylim(-0.02, 1.02)
+        if j == 0:
+            axes[0, j].set_ylabel("recall accuracy")
+            axes[1, j].set_ylabel("recall accuracy")
+    _legend_below(fig, axes, ncol=5)
+    return fig
+
+
+def plot_characters(run, characters: pd.DataFrame):
+    """Left: for one probed ``run`` at its end, which characters the local prefix of each length k
+    recalls (dark = recalled), with each position's uniqueness (the shortest k whose k-gram before
+    it is unique, white line). Right: for every row of ``characters`` (a concatenation of
+    :func:`memlib.probes.character_table`), the k from which the local prefix recalls the character
+    against its uniqueness, jittered, one colour per alphabet size; characters never recalled from
+    the local prefix alone are left out."""
+    a = run.probe("last")
+    ks = a["ks"]
+    fig, (a0, a1) = plt.subplots(1, 2, figsize=(13, 3.6), gridspec_kw={"width_ratios": [3, 2]})
+    a0.imshow(a["local_correct"], aspect="auto", cmap="Greys", interpolation="nearest", origin="lower")
+    a0.grid(False)
+    a0.plot(np.arange(len(a["uniqueness"])), np.searchsorted(ks, a["uniqueness"]), color="w", lw=1.5,
+            drawstyle="steps-mid", label="uniqueness k")
+    a0.set_yticks(range(len(ks)))
+    a0.set_yticklabels([str(k) for k in ks])
+    text = run.config["train"][0]["text"]
+    a0.set_xticks(range(len(text)))
+    a0.set_xticklabels(list(text), fontsize=7)
+    a0.set_xlabel("position (the character to recall)")
+    a0.set_ylabel("k: characters of local prefix")
+    a0.set_title(f"{run.config['model']}, {len(set(text))} letters used, seed {run.config['seed']}: recalled from the "
+                 f"local prefix alone (dark)", fontsize=9)
+    a0.legend(loc="upper left", fontsize=8, facecolor="0.5")
+    rng = np.random.default_rng(0)
+    sizes = sorted(set(characters.alphabet_size))
+    colours = dict(zip(sizes, plt.cm.viridis(np.linspace(0, 0.85, len(sizes)))))
+    for size, g in characters.dropna(subset=["first_k"]).groupby("alphabet_size"):
+        a1.scatter(g.uniqueness + rng.uniform(-0.2, 0.2, len(g)), g.first_k * np.exp(rng.uniform(-0.1, 0.1, len(g))),
+                   s=8, alpha=0.5, color=colours[size], label=f"{size} letters")
+    top = max(characters.uniqueness.max(), np.nanmax(characters.first_k), 1)
+    a1.plot([0.5, top], [0.5, top], color="k", lw=0.8, ls=":", label="first k = uniqueness")
+    a1.set_yscale("symlog", base=2, linthresh=1)
+    a1.set_xlabel("uniqueness: shortest k with a unique k-gram before it")
+    a1.set_ylabel("k from which it is recalled")
+    a1.legend(fontsize=8)
+    fig.tight_layout()
     return fig

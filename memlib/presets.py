@@ -66,6 +66,31 @@ PRESETS: dict[str, dict[str, dict]] = {
             lr_schedule="linear", max_grad_norm=1.0,
         ),
     },
+    "03_local_prefix_global_context": {
+        # `models` run over every alphabet size, `compare_models` (random-weight twin, tiny families)
+        # at `compare_alphabet_size` only; same seeds. Probes at the first epoch with accuracy >= 0.99
+        # and at the last, which trains well past it; ks None = 0, powers of two, the length.
+        "smoke": dict(
+            models=["tiny-llama"], alphabet_sizes=[2, 7], compare_models=["tiny-phi"], compare_alphabet_size=7,
+            length=16, epochs=50, lr=None, seeds=[0], n_test_strings=1, eval_every=[0], lr_schedule="constant",
+            max_grad_norm=None, ks=None, replace_ks=[0, 2, 8], shifts=[1, 2], draws=1,
+        ),
+        "default": dict(
+            models=["smollm2-135m"], alphabet_sizes=[2, 7, 26],
+            compare_models=["smollm2-135m-random", "tiny-pythia", "tiny-phi", "tiny-llama"], compare_alphabet_size=7,
+            length=32,
+            epochs={"smollm2-135m": 40, "smollm2-135m-random": 80, "tiny-pythia": 120, "tiny-phi": 120,
+                    "tiny-llama": 120},
+            lr=None, seeds=[0, 1], n_test_strings=1, eval_every=[0], lr_schedule="constant", max_grad_norm=None,
+            ks=None, replace_ks=[0, 2, 8], shifts=[1, 2, 4, 8], draws=1,
+        ),
+        "paper": dict(
+            models=_PAPER_MODELS, alphabet_sizes=[2, 7, 26], compare_models=[], compare_alphabet_size=7,
+            length=1024, epochs=100, lr=1e-5, seeds=[0, 1, 2], n_test_strings=10, eval_every=1,
+            lr_schedule="linear", max_grad_norm=1.0, ks=None, replace_ks=[0, 4, 16, 64], shifts=[1, 4, 16, 64],
+            draws=2,
+        ),
+    },
 }
 
 

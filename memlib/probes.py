@@ -45,7 +45,7 @@ from .models import LoadedModel
 from .phases import stable_from
 
 __all__ = ["REPLACE_KINDS", "AT_WORDS", "TABLE_COLUMNS", "ProbeSpec", "uniqueness", "first_recall_k", "measure",
-           "probe_table"]
+           "probe_table", "recall_table", "character_table", "k_to_reach"]
 
 REPLACE_KINDS = ("random", "shuffled", "none")
 AT_WORDS = ("memorised", "last")
@@ -345,3 +345,72 @@ def probe_table(arrays: dict, spec: ProbeSpec) -> pd.DataFrame:
     df["k"], df["m"] = df["k"].astype("Int64"), df["m"].astype("Int64")
     df["draw"] = df["draw"].fillna(0).astype(np.int64)
     return df[list(TABLE_COLUMNS)]
+
+
+def _run_columns(run) -> dict:
+    c, train = run.config, run.config["train"][0]
+    return {"model": c["model"], "seed": c["seed"], "lr": c["lr"], "length": len(train["text"]),
+            "alphabet_size": len(train.get("alphabet") or _alphabet([train]))}
+
+
+def _guess(text: str) -> float:
+    """Accuracy of always predicting the string's own most frequent letter."""
+    return max(text.count(ch) for ch in set(text)) / len(text)
+
+
+def recall_table(runs, at=AT_WORDS) -> pd.DataFrame:
+    """Mean recall of probed runs: one row per (run, moment, probe, kind, k, m), averaged over
+    positions, draws and training strings. Columns: model, seed, lr, length, alphabet_size,
+    moment (an entry of ``at``), epoch, probe, kind, k, m, recall, p_true, full (full-context recall
+    at that moment) and guess (the string's own most-frequent-letter share, the level of guessing
+    from its letter frequencies). Runs that never reached "memorised" have no rows for it."""
+    rows = []
+    for run in runs:
+        if "probes" not in run.config:
+            raise ValueError(f"{run!r} has no probes: run it with expose(..., probes=ProbeSpec(...))")
+        spec = ProbeSpec(**run.config["probes"])
+        for moment in at:
+            epoch = run.probe_epoch(moment)
+            if epoch is None:
+                continue
+            for j, string in enumerate(run.config["train"]):
+                t = probe_table(run.probe(moment, j), spec)
+                g = t.groupby(["probe", "kind", "k", "m"], dropna=False, sort=False)
+                part = g.agg(recall=("correct", "mean"), p_true=("p_true", "mean")).reset_index()
+                part = part.assign(**_run_columns(run), moment=str(moment), epoch=epoch, string=j,
+                                   full=float(t[t.probe == "full"].correct.mean()), guess=_guess(string["text"]))
+                rows.append(part)
+    if not rows:
+        raise ValueError("no probed run has probes at " + ", ".join(map(repr, at)))
+    table = pd.concat(rows, ignore_index=True)
+    keys = ["model", "seed", "lr", "length", "alphabet_size", "moment", "epoch", "probe", "kind", "k", "m"]
+    return table.groupby(keys, dropna=False, sort=False)[["recall", "p_true", "full", "guess"]].mean().reset_index()
+
+
+def character_table(run, at="last") -> pd.DataFrame:
+    """One row per (training string, position) of a probed run at ``at``: the character, its
+    probability under the string's distribution, ``uniqueness`` (shortest k whose k-gram before it
+    is unique), ``first_k`` (smallest k from which the local prefix alone recalls it, NaN if even
+    the full prefix does not), and ``full`` (recalled with the full prefix)."""
+    rows = []
+    for j, string in enumerate(run.config["train"]):
+        a = run.probe(at, j)
+        text, alphabet, probs = _string(string)
+        p = dict(zip(alphabet, probs))
+        rows.append(pd.DataFrame({**_run_columns(run), "string": j, "position": np.arange(len(text)),
+                                  "char": list(text), "p_char": [p[ch] for ch in text], "uniqueness": a["uniqueness"],
+                                  "first_k": first_recall_k(a["local_correct"], a["ks"]), "full": a["full_correct"]}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def k_to_reach(table: pd.DataFrame, share: float = 0.9) -> pd.DataFrame:
+    """Per (run, moment) of a :func:`recall_table`: the smallest local-prefix length k whose recall
+    reaches ``share`` of the full-context recall (NaN if none does)."""
+    local = table[table.probe == "local"]
+    keys = ["model", "seed", "lr", "length", "alphabet_size", "moment", "epoch"]
+
+    def first(g):
+        ok = g[g.recall >= share * g.full - 1e-12].sort_values("k")
+        return pd.Series({"k": float(ok.k.iloc[0]) if len(ok) else np.nan, "full": g.full.iloc[0]})
+
+    return local.groupby(keys, sort=False)[["k", "recall", "full"]].apply(first).reset_index()

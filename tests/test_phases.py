@@ -100,7 +100,7 @@ def test_presets_resolve_and_validate():
 def test_every_default_preset_names_epochs_for_each_model():
     for nb, table in presets.PRESETS.items():
         for name, p in table.items():
-            for m in p["models"]:
+            for m in p["models"] + p.get("compare_models", []):
                 assert isinstance(presets.per_model(p["epochs"], m), int), (nb, name, m)
 
 

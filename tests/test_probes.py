@@ -382,3 +382,30 @@ def test_probes_need_one_step_per_epoch(tiny_llama, tmp_path):
     with pytest.raises(ValueError, match="batch_size=1"):
         memlib.expose(tiny_llama, s[:2], epochs=3, batch_size=1, probes=P.ProbeSpec(), store=memlib.RunStore(tmp_path))
     assert not (tmp_path / "runs").exists()
+
+
+def test_recall_tables_of_probed_runs(probed):
+    m, s, spec, store, run = probed
+    table = P.recall_table([run])
+    assert set(table.moment) == {"memorised", "last"} and set(table.probe) == {"full", "local", "replace", "shift"}
+    for moment in ("memorised", "last"):
+        arrays = run.probe(moment)
+        t = table[table.moment == moment]
+        local = t[t.probe == "local"].set_index("k").recall
+        np.testing.assert_allclose(local.loc[list(arrays["ks"])].to_numpy(), arrays["local_correct"].mean(-1))
+        assert t.full.iloc[0] == pytest.approx(arrays["full_correct"].mean())
+        rnd = t[(t.probe == "replace") & (t.kind == "random")].set_index("k").recall
+        np.testing.assert_allclose(rnd.to_numpy(), arrays["replace_correct"][0].mean(axis=(-1, -2)))
+        assert t.guess.iloc[0] == pytest.approx(max(s[0].text.count(c) for c in set(s[0].text)) / 16)
+    reach = P.k_to_reach(table, 0.9)
+    for _, row in reach.iterrows():
+        local = table[(table.moment == row.moment) & (table.probe == "local")].set_index("k").recall
+        ok = local[local >= 0.9 * row.full - 1e-12]
+        assert row.k == ok.index.min() and (local[local.index < row.k] < 0.9 * row.full).all()
+    chars = P.character_table(run, "last")
+    a = run.probe("last")
+    assert list(chars.char) == list(s[0].text) and chars.uniqueness.tolist() == P.uniqueness(s[0].text).tolist()
+    np.testing.assert_array_equal(chars.first_k.to_numpy(), P.first_recall_k(a["local_correct"], a["ks"]))
+    np.testing.assert_allclose(chars.p_char, [s[0].probs[s[0].alphabet.index(c)] for c in s[0].text], rtol=1e-12)
+    with pytest.raises(ValueError, match="has no probes"):
+        P.recall_table([memlib.expose(m, s[:1], epochs=1, store=False)])

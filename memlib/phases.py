@@ -9,8 +9,8 @@ Curves are means over a run's training strings (and over its held-out strings fo
    frequent letter. (b) matters because a model can learn the trained string's own letter
    frequencies before any position, and they differ from the distribution's in a short string:
    always predicting its likeliest letter already scores above the held-out strings (0.17-0.22
-   against 0.14 for notebook 01's 64-character strings over 7 letters, seeds 0-2). Without test strings, ``guess_level + margin`` (if given) takes the
-   place of (a).
+   against 0.14 for notebook 01's 64-character strings over 7 letters, seeds 0-2). Without test
+   strings, ``guess_level + margin`` (if given) takes the place of (a).
 2. **End of the guessing phase** ``guess_end``: the first epoch at which the model has learnt
    the distribution: train alphabet mass ``>= mass`` and the aggregated prediction entropy is
    within ``entropy_tol`` bits of the trained string's empirical entropy.

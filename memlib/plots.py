@@ -314,17 +314,21 @@ def plot_characters(run, characters: pd.DataFrame):
     a0.set_xticklabels(list(text), fontsize=7)
     a0.set_xlabel("position (the character to recall)")
     a0.set_ylabel("k: characters of local prefix")
-    a0.set_title(f"{run.config['model']}, {len(set(text))} letters used, seed {run.config['seed']}: recalled from the "
-                 f"local prefix alone (dark)", fontsize=9)
+    alphabet = run.config["train"][0].get("alphabet") or sorted(set(text))
+    a0.set_title(f"{run.config['model']}, {len(alphabet)}-letter string, seed {run.config['seed']}, end of run: "
+                 f"recalled from the local prefix alone (dark)", fontsize=9)
     a0.legend(loc="upper left", fontsize=8, facecolor="0.5")
     rng = np.random.default_rng(0)
     sizes = sorted(set(characters.alphabet_size))
     colours = dict(zip(sizes, plt.cm.viridis(np.linspace(0, 0.85, len(sizes)))))
     for size, g in characters.dropna(subset=["first_k"]).groupby("alphabet_size"):
-        a1.scatter(g.uniqueness + rng.uniform(-0.2, 0.2, len(g)), g.first_k * np.exp(rng.uniform(-0.1, 0.1, len(g))),
-                   s=8, alpha=0.5, color=colours[size], label=f"{size} letters")
+        jitter = np.exp(rng.uniform(-0.1, 0.1, (2, len(g))))  # multiplicative: symmetric on the log axes
+        a1.scatter(g.uniqueness * jitter[0], g.first_k * jitter[1], s=8, alpha=0.5, color=colours[size],
+                   label=f"{size} letters")
     top = max(characters.uniqueness.max(), np.nanmax(characters.first_k), 1)
-    a1.plot([0.5, top], [0.5, top], color="k", lw=0.8, ls=":", label="first k = uniqueness")
+    diagonal = np.linspace(0, top, 200)
+    a1.plot(diagonal, diagonal, color="k", lw=0.8, ls=":", label="first k = uniqueness")
+    a1.set_xscale("symlog", base=2, linthresh=1)
     a1.set_yscale("symlog", base=2, linthresh=1)
     a1.set_xlabel("uniqueness: shortest k with a unique k-gram before it")
     a1.set_ylabel("k from which it is recalled")

@@ -81,7 +81,10 @@ PRESETS: dict[str, dict[str, dict]] = {
             length=32,
             epochs={"smollm2-135m": 40, "smollm2-135m-random": 80, "tiny-pythia": 120, "tiny-phi": 120,
                     "tiny-llama": 120},
-            lr=None, seeds=[0, 1], n_test_strings=1, eval_every=[0], lr_schedule="constant", max_grad_norm=None,
+            # pretrained and random weights at one learning rate (notebook 01: the rate changes the twin's phases)
+            lr={"smollm2-135m": 5e-4, "smollm2-135m-random": 5e-4, "tiny-pythia": 1e-3, "tiny-phi": 1e-3,
+                "tiny-llama": 1e-3},
+            seeds=[0, 1], n_test_strings=1, eval_every=[0], lr_schedule="constant", max_grad_norm=None,
             ks=None, replace_ks=[0, 2, 8], shifts=[1, 2, 4, 8], draws=1,
         ),
         "paper": dict(

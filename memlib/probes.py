@@ -45,7 +45,7 @@ from .models import LoadedModel
 from .phases import stable_from
 
 __all__ = ["REPLACE_KINDS", "AT_WORDS", "TABLE_COLUMNS", "ProbeSpec", "uniqueness", "first_recall_k", "measure",
-           "probe_table", "recall_table", "character_table", "k_to_reach"]
+           "probe_table", "recall_table", "character_table", "k_to_reach", "locality"]
 
 REPLACE_KINDS = ("random", "shuffled", "none")
 AT_WORDS = ("memorised", "last")
@@ -414,3 +414,14 @@ def k_to_reach(table: pd.DataFrame, share: float = 0.9) -> pd.DataFrame:
         return pd.Series({"k": float(ok.k.iloc[0]) if len(ok) else np.nan, "full": g.full.iloc[0]})
 
     return local.groupby(keys, sort=False)[["k", "recall", "full"]].apply(first).reset_index()
+
+
+def locality(table: pd.DataFrame) -> pd.DataFrame:
+    """Per (run, moment) of a :func:`recall_table`: how much of full-context recall the local prefix
+    alone gives, averaged over the probed lengths ``0 < k < length`` (``locality``: mean local
+    recall over those k divided by full-context recall; 1 = a short prefix recalls as well as the
+    whole string, near the guessing level = recall needs the global context)."""
+    local = table[(table.probe == "local") & (table.k > 0) & (table.k < table.length)]
+    keys = ["model", "seed", "lr", "length", "alphabet_size", "moment", "epoch"]
+    g = local.groupby(keys, sort=False)
+    return (g.recall.mean() / g.full.first()).rename("locality").reset_index()

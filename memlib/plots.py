@@ -11,6 +11,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from .presets import lr_label
+
 __all__ = ["lr_label", "style", "save_figure", "run_curves", "plot_dynamics", "plot_pretrained_vs_random",
            "plot_recall_vs_k", "plot_context_probes", "plot_characters"]
 
@@ -21,12 +23,6 @@ PANELS = (
     ("alphabet_mass", "probability mass on alphabet"),
     ("entropy", "prediction entropy (bits)"),
 )
-
-
-def lr_label(lr: float) -> str:
-    """``1e-4``, ``5e-4``, ``2.5e-5``: a learning rate as people write it."""
-    mantissa, exponent = f"{lr:e}".split("e")
-    return f"{float(mantissa):g}e{int(exponent)}"
 
 
 def style() -> None:
@@ -202,22 +198,22 @@ def _k_axis(ax, ks):
     ax.set_xticklabels([str(k) for k in ks], fontsize=8)
 
 
-def plot_recall_vs_k(table: pd.DataFrame, models: list[str]):
+def plot_recall_vs_k(table: pd.DataFrame, settings: list[str]):
     """Recall from the local prefix alone against its length k (a :func:`memlib.probes.recall_table`).
 
-    Rows: moments (just memorised, end of run); columns: models. One colour per alphabet size:
+    Rows: moments (just memorised, end of run); columns: settings (model and learning rate). One colour per alphabet size:
     solid, local-prefix recall (mean over seeds, band min-max); dotted, full-context recall; dashed,
     the string's own most-frequent-letter share (guessing from its letter frequencies)."""
     local = table[table.probe == "local"]
     moments = [m for m in MOMENT_LABELS if m in set(local.moment)]
     sizes = sorted(set(local.alphabet_size))
     colours = dict(zip(sizes, plt.cm.viridis(np.linspace(0, 0.85, len(sizes)))))
-    fig, axes = plt.subplots(len(moments), len(models), figsize=(3.6 * len(models), 2.9 * len(moments)),
+    fig, axes = plt.subplots(len(moments), len(settings), figsize=(3.6 * len(settings), 2.9 * len(moments)),
                              squeeze=False, sharey=True)
     for i, moment in enumerate(moments):
-        for j, model in enumerate(models):
+        for j, setting in enumerate(settings):
             ax = axes[i, j]
-            d = local[(local.model == model) & (local.moment == moment)]
+            d = local[(local.setting == setting) & (local.moment == moment)]
             for size, g in d.groupby("alphabet_size"):
                 curve = g.groupby("k").recall
                 ax.plot(curve.mean().index, curve.mean(), color=colours[size], marker="o", ms=3,
@@ -228,9 +224,7 @@ def plot_recall_vs_k(table: pd.DataFrame, models: list[str]):
                            label=f"{size} letters: most frequent letter")
             if len(d):
                 _k_axis(ax, sorted(set(d.k.dropna().astype(int))))
-            lr = sorted(set(d.lr))
-            ax.set_title(f"{model}" + (f", lr {lr_label(lr[0])}" if len(lr) == 1 else "") + f"\n{MOMENT_LABELS[moment]}",
-                         fontsize=9)
+            ax.set_title(f"{setting}\n{MOMENT_LABELS[moment]}", fontsize=9)
             ax.set_ylim(-0.02, 1.02)
             if j == 0:
                 ax.set_ylabel("recall accuracy")
@@ -255,8 +249,8 @@ PROBE_KINDS = {"none": ("local prefix only", "tab:blue"), "random": ("rest repla
                "shuffled": ("rest shuffled", "tab:green")}
 
 
-def plot_context_probes(table: pd.DataFrame, models: list[str], moment: str = "last"):
-    """Global context replaced (top) and positions shifted (bottom), at ``moment``, per model
+def plot_context_probes(table: pd.DataFrame, settings: list[str], moment: str = "last"):
+    """Global context replaced (top) and positions shifted (bottom), at ``moment``, per setting
     (a :func:`memlib.probes.recall_table`; means over alphabet sizes and seeds in it).
 
     Top: recall when the ``k`` characters before each position are kept and everything before
@@ -264,9 +258,9 @@ def plot_context_probes(table: pd.DataFrame, models: list[str], moment: str = "l
     or shuffled; dotted: full-context recall. Bottom: recall of the whole string when ``m`` random
     letters are put in front of it (``m = 0``: the full context)."""
     d = table[table.moment == moment]
-    fig, axes = plt.subplots(2, len(models), figsize=(3.6 * len(models), 5.6), squeeze=False, sharey=True)
-    for j, model in enumerate(models):
-        m = d[d.model == model]
+    fig, axes = plt.subplots(2, len(settings), figsize=(3.6 * len(settings), 5.6), squeeze=False, sharey=True)
+    for j, setting in enumerate(settings):
+        m = d[d.setting == setting]
         ax = axes[0, j]
         rep = m[m.probe == "replace"]
         for kind, g in rep.groupby("kind"):
@@ -276,7 +270,7 @@ def plot_context_probes(table: pd.DataFrame, models: list[str], moment: str = "l
         ax.axhline(m.full.mean(), color="k", ls=":", lw=1, label="full context")
         if len(rep):
             _k_axis(ax, sorted(set(rep.k.dropna().astype(int))))
-        ax.set_title(f"{model}, {MOMENT_LABELS.get(moment, moment)}", fontsize=9)
+        ax.set_title(f"{setting}\n{MOMENT_LABELS.get(moment, moment)}", fontsize=9)
         ax.set_xlabel("k: characters kept before each position")
         ax.set_ylim(-0.02, 1.02)
         ax = axes[1, j]

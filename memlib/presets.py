@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import copy
 
-__all__ = ["PRESETS", "resolve", "per_model"]
+__all__ = ["PRESETS", "resolve", "per_model", "lr_label"]
 
 _PAPER_MODELS = ["EleutherAI/pythia-1b", "microsoft/phi-2", "meta-llama/Llama-2-7b-hf"]
 
@@ -67,29 +67,31 @@ PRESETS: dict[str, dict[str, dict]] = {
         ),
     },
     "03_local_prefix_global_context": {
-        # `models` run over every alphabet size, `compare_models` (random-weight twin, tiny families)
-        # at `compare_alphabet_size` only; same seeds. Probes at the first epoch with accuracy >= 0.99
-        # and at the last, which trains well past it; ks None = 0, powers of two, the length.
+        # `models` run over every alphabet size at `lr`; `compare_models` at `compare_alphabet_size` only,
+        # at `compare_lr` (the random-weight twin beside its pretrained model at one rate: notebook 01
+        # shows that the rate changes the twin's phases). Same seeds. Probes at the first epoch with
+        # accuracy >= 0.99 and at the last, which trains well past it; ks None = 0, powers of two, the length.
         "smoke": dict(
-            models=["tiny-llama"], alphabet_sizes=[2, 7], compare_models=["tiny-phi"], compare_alphabet_size=7,
-            length=16, epochs=50, lr=None, seeds=[0], n_test_strings=1, eval_every=[0], lr_schedule="constant",
+            models=["tiny-llama"], alphabet_sizes=[2, 7], lr=None, compare_models=["tiny-phi"], compare_alphabet_size=7,
+            compare_lr=None, length=16, epochs=50, seeds=[0], n_test_strings=1, eval_every=[0], lr_schedule="constant",
             max_grad_norm=None, ks=None, replace_ks=[0, 2, 8], shifts=[1, 2], draws=1,
         ),
+        # 14 SmolLM2-size runs and 6 tiny ones, each probed twice: 6 minutes measured on a 2-core CPU.
         "default": dict(
-            models=["smollm2-135m"], alphabet_sizes=[2, 7, 26],
-            compare_models=["smollm2-135m-random", "tiny-pythia", "tiny-phi", "tiny-llama"], compare_alphabet_size=7,
+            models=["smollm2-135m"], alphabet_sizes=[2, 7, 26], lr=None,
+            compare_models=["smollm2-135m", "smollm2-135m-random", "tiny-pythia", "tiny-phi", "tiny-llama"],
+            compare_alphabet_size=7,
+            compare_lr={"smollm2-135m": 5e-4, "smollm2-135m-random": 5e-4, "tiny-pythia": 1e-3, "tiny-phi": 1e-3,
+                        "tiny-llama": 1e-3},
             length=32,
-            epochs={"smollm2-135m": 40, "smollm2-135m-random": 80, "tiny-pythia": 120, "tiny-phi": 120,
-                    "tiny-llama": 120},
-            # pretrained and random weights at one learning rate (notebook 01: the rate changes the twin's phases)
-            lr={"smollm2-135m": 5e-4, "smollm2-135m-random": 5e-4, "tiny-pythia": 1e-3, "tiny-phi": 1e-3,
-                "tiny-llama": 1e-3},
+            epochs={"smollm2-135m": 36, "smollm2-135m-random": 70, "tiny-pythia": 100, "tiny-phi": 100,
+                    "tiny-llama": 100},
             seeds=[0, 1], n_test_strings=1, eval_every=[0], lr_schedule="constant", max_grad_norm=None,
             ks=None, replace_ks=[0, 2, 8], shifts=[1, 2, 4, 8], draws=1,
         ),
         "paper": dict(
-            models=_PAPER_MODELS, alphabet_sizes=[2, 7, 26], compare_models=[], compare_alphabet_size=7,
-            length=1024, epochs=100, lr=1e-5, seeds=[0, 1, 2], n_test_strings=10, eval_every=1,
+            models=_PAPER_MODELS, alphabet_sizes=[2, 7, 26], lr=1e-5, compare_models=[], compare_alphabet_size=7,
+            compare_lr=1e-5, length=1024, epochs=100, seeds=[0, 1, 2], n_test_strings=10, eval_every=1,
             lr_schedule="linear", max_grad_norm=1.0, ks=None, replace_ks=[0, 4, 16, 64], shifts=[1, 4, 16, 64],
             draws=2,
         ),
@@ -120,3 +122,9 @@ def per_model(value, model: str):
             raise ValueError(f"no value for model {model!r} in {value}: add it or give one value for all models")
         return value[model]
     return value
+
+
+def lr_label(lr: float) -> str:
+    """``1e-4``, ``5e-4``, ``2.5e-5``: a learning rate as people write it."""
+    mantissa, exponent = f"{lr:e}".split("e")
+    return f"{float(mantissa):g}e{int(exponent)}"

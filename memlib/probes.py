@@ -43,6 +43,7 @@ from .exposure import _alphabet, _as_string_dict, _autocast_dtype
 from .metrics import token_metrics
 from .models import LoadedModel
 from .phases import stable_from
+from .presets import lr_label
 
 __all__ = ["REPLACE_KINDS", "AT_WORDS", "TABLE_COLUMNS", "ProbeSpec", "uniqueness", "first_recall_k", "measure",
            "probe_table", "recall_table", "character_table", "k_to_reach", "locality"]
@@ -349,8 +350,8 @@ def probe_table(arrays: dict, spec: ProbeSpec) -> pd.DataFrame:
 
 def _run_columns(run) -> dict:
     c, train = run.config, run.config["train"][0]
-    return {"model": c["model"], "seed": c["seed"], "lr": c["lr"], "length": len(train["text"]),
-            "alphabet_size": len(train.get("alphabet") or _alphabet([train]))}
+    return {"setting": f"{c['model']}, lr {lr_label(c['lr'])}", "model": c["model"], "seed": c["seed"], "lr": c["lr"],
+            "length": len(train["text"]), "alphabet_size": len(train.get("alphabet") or _alphabet([train]))}
 
 
 def _guess(text: str) -> float:
@@ -360,7 +361,8 @@ def _guess(text: str) -> float:
 
 def recall_table(runs, at=AT_WORDS) -> pd.DataFrame:
     """Mean recall of probed runs: one row per (run, moment, probe, kind, k, m), averaged over
-    positions, draws and training strings. Columns: model, seed, lr, length, alphabet_size,
+    positions, draws and training strings. Columns: setting ("model, lr X"), model, seed, lr, length,
+    alphabet_size,
     moment (an entry of ``at``), epoch, probe, kind, k, m, recall, p_true, full (full-context recall
     at that moment) and guess (the string's own most-frequent-letter share, the level of guessing
     from its letter frequencies). Runs that never reached "memorised" have no rows for it."""
@@ -383,7 +385,7 @@ def recall_table(runs, at=AT_WORDS) -> pd.DataFrame:
     if not rows:
         raise ValueError("no probed run has probes at " + ", ".join(map(repr, at)))
     table = pd.concat(rows, ignore_index=True)
-    keys = ["model", "seed", "lr", "length", "alphabet_size", "moment", "epoch", "probe", "kind", "k", "m"]
+    keys = ["setting", "model", "seed", "lr", "length", "alphabet_size", "moment", "epoch", "probe", "kind", "k", "m"]
     return table.groupby(keys, dropna=False, sort=False)[["recall", "p_true", "full", "guess"]].mean().reset_index()
 
 
@@ -407,7 +409,7 @@ def k_to_reach(table: pd.DataFrame, share: float = 0.9) -> pd.DataFrame:
     """Per (run, moment) of a :func:`recall_table`: the smallest local-prefix length k whose recall
     reaches ``share`` of the full-context recall (NaN if none does)."""
     local = table[table.probe == "local"]
-    keys = ["model", "seed", "lr", "length", "alphabet_size", "moment", "epoch"]
+    keys = ["setting", "model", "seed", "lr", "length", "alphabet_size", "moment", "epoch"]
 
     def first(g):
         ok = g[g.recall >= share * g.full - 1e-12].sort_values("k")
@@ -422,6 +424,6 @@ def locality(table: pd.DataFrame) -> pd.DataFrame:
     recall over those k divided by full-context recall; 1 = a short prefix recalls as well as the
     whole string, near the guessing level = recall needs the global context)."""
     local = table[(table.probe == "local") & (table.k > 0) & (table.k < table.length)]
-    keys = ["model", "seed", "lr", "length", "alphabet_size", "moment", "epoch"]
+    keys = ["setting", "model", "seed", "lr", "length", "alphabet_size", "moment", "epoch"]
     g = local.groupby(keys, sort=False)
     return (g.recall.mean() / g.full.first()).rename("locality").reset_index()

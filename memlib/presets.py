@@ -1,8 +1,8 @@
 """Presets: one place that says what each notebook runs at each size.
 
 * ``smoke``: seconds, tiny models; what the test suite executes.
-* ``default``: what ``make reproduce`` runs on a 2-core CPU (about 10 minutes a notebook),
-  with the embedded pretrained SmolLM2-135M.
+* ``default``: what ``make reproduce`` runs on a 2-core CPU (5-6 minutes a notebook, measured; the
+  machine's speed varies by up to 2x between sessions), with the embedded pretrained SmolLM2-135M.
 * ``paper``: the paper's setup (Pythia, Phi, Llama-2 from the hub; 1,024 characters,
   100 epochs, lr 1e-5 with linear decay and gradient clipping at 1.0 as in HF ``Trainer``,
   5 training strings, 10 held-out strings); needs GPUs and network.

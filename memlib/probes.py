@@ -24,7 +24,8 @@ per (kind, ``k`` or ``m``, draw), seeded from the spec's seed and the string's t
 gives the same contexts whatever the batching, and no global random state is touched. All
 contexts of one call are deduplicated and run in as few forwards as ``batch_tokens`` allows,
 longest first, right-padded (causal attention: padding after a sequence does not change its
-logits), with logits computed only at the positions that are read.
+logits), with logits computed only at the positions that are read; a context that is a prefix of
+another is read from the longer one's forward (the full-context probe is one sequence).
 """
 
 from __future__ import annotations
@@ -232,39 +233,60 @@ def _contexts(text: str, alphabet: str, probs, spec: ProbeSpec) -> dict[str, np.
     return out
 
 
-def _recall(model: LoadedModel, contexts: list, targets: list, alphabet_ids, batch_tokens: int, amp=None):
-    """Greedy recall of ``targets[j]`` (token ids) at the last ``len(targets[j])`` positions of
-    ``contexts[j]`` (token ids, BOS first). Returns per item ``correct`` (bool) and ``p_true``
-    (float32) arrays of ``len(targets[j])``, from :func:`~memlib.metrics.token_metrics`.
+def _carriers(prefixes) -> dict[str, str]:
+    """Each prefix mapped to the longest string among ``prefixes`` that starts with it: one
+    forward of that string gives the prediction after every one of its prefixes (causal attention).
+    In sorted order, the strings that extend ``c`` come right after ``c``."""
+    ordered = sorted(set(prefixes))
+    carrier = {}
+    for j in range(len(ordered) - 1, -1, -1):
+        c = ordered[j]
+        nxt = ordered[j + 1] if j + 1 < len(ordered) else None
+        carrier[c] = carrier[nxt] if nxt is not None and nxt.startswith(c) else c
+    return carrier
 
-    Items are run longest first, right-padded, at most ``max(1, batch_tokens // longest)`` per
-    forward; logits are computed only at the positions read."""
-    order = sorted(range(len(contexts)), key=lambda j: -len(contexts[j]))
-    correct, p_true = [None] * len(contexts), [None] * len(contexts)
+
+def _recall(model: LoadedModel, reads: list[tuple[str, str]], tok: dict, alphabet_ids, batch_tokens: int, amp=None):
+    """Greedy recall for each ``(prefix, target)`` in ``reads`` (letters, without BOS): is the
+    argmax after ``[BOS] + prefix`` the target, and its probability, from
+    :func:`~memlib.metrics.token_metrics`. Returns two arrays of ``len(reads)``.
+
+    A prefix is read from the forward of the longest context that starts with it
+    (:func:`_carriers`); contexts run longest first, right-padded, at most
+    ``max(1, batch_tokens // longest)`` per forward, with logits computed only where read."""
+    carrier = _carriers(p for p, _ in reads)
+    by_carrier = {}
+    for j, (prefix, _) in enumerate(reads):
+        by_carrier.setdefault(carrier[prefix], []).append(j)
+    order = sorted(by_carrier, key=lambda c: (-len(c), c))
+    correct, p_true = np.zeros(len(reads), dtype=bool), np.zeros(len(reads), dtype=np.float32)
     device, alphabet_ids = model.device, torch.as_tensor(alphabet_ids, device=model.device)
     amp_ctx = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if amp else contextlib.nullcontext
     start = 0
     while start < len(order):
-        width = len(contexts[order[start]])
+        width = len(order[start]) + 1
         batch = order[start:start + max(1, batch_tokens // width)]
         start += len(batch)
         ids = np.full((len(batch), width), model.bos_id, dtype=np.int64)
-        tgt = np.zeros_like(ids)
-        read = np.zeros(ids.shape, dtype=bool)
-        for r, j in enumerate(batch):
-            n, t = len(contexts[j]), len(targets[j])
-            ids[r, :n], tgt[r, n - t:n], read[r, n - t:n] = contexts[j], targets[j], True
-        ids, read = torch.from_numpy(ids).to(device), torch.from_numpy(read).to(device)
+        keep = np.zeros(ids.shape, dtype=bool)
+        rows, cols, targets, where = [], [], [], []
+        for r, c in enumerate(batch):
+            ids[r, 1:len(c) + 1] = [tok[ch] for ch in c]
+            for j in by_carrier[c]:
+                prefix, target = reads[j]
+                rows.append(r), cols.append(len(prefix)), targets.append(tok[target]), where.append(j)
+        keep[rows, cols] = True
+        keep_t = torch.from_numpy(keep).to(device)
         with amp_ctx():
-            logits = model.model(input_ids=ids, use_cache=False, logits_to_keep=read).logits
+            logits = model.model(input_ids=torch.from_numpy(ids).to(device), use_cache=False,
+                                 logits_to_keep=keep_t).logits
         if logits.dim() == 3:  # a model that ignores logits_to_keep
-            logits = logits[read]
-        tm = token_metrics(logits[None], torch.from_numpy(tgt).to(device)[read][None], alphabet_ids)
-        sizes = [len(targets[j]) for j in batch]
-        c = np.split(tm["correct"][0].cpu().numpy(), np.cumsum(sizes)[:-1])
-        p = np.split(tm["p_true"][0].float().cpu().numpy(), np.cumsum(sizes)[:-1])
-        for j, cj, pj in zip(batch, c, p):
-            correct[j], p_true[j] = cj, pj
+            logits = logits[keep_t]
+        flat = np.cumsum(keep.reshape(-1)) - 1  # row-major index of each kept position among the kept ones
+        picked = torch.as_tensor(flat[np.array(rows) * width + np.array(cols)], device=device)
+        tm = token_metrics(logits[picked][None], torch.tensor(targets, device=device)[None], alphabet_ids)
+        correct[where] = tm["correct"][0].cpu().numpy()
+        p_true[where] = tm["p_true"][0].float().cpu().numpy()
     return correct, p_true
 
 
@@ -283,7 +305,10 @@ def measure(model: LoadedModel, string, spec: ProbeSpec, *, batch_tokens: int = 
     - ``shift_*``: ``(len(shifts), draws, L)``;
     - ``uniqueness``: ``(L,)`` int; ``ks``, ``replace_ks``, ``shifts``: the resolved values.
 
-    The model's weights are untouched and its train/eval mode is restored."""
+    Every prediction is a read ``(prefix, target)``; equal reads are made once, and a prefix of
+    another context is read from that context's forward, so the full-context probe costs one
+    sequence however long the string. The model's weights are untouched and its train/eval mode
+    is restored."""
     if not isinstance(model, LoadedModel):
         raise TypeError(f"model must be a memlib LoadedModel (from memlib.load_model), not {type(model).__name__}")
     text, alphabet, probs = _string(string)
@@ -294,29 +319,26 @@ def measure(model: LoadedModel, string, spec: ProbeSpec, *, batch_tokens: int = 
     alphabet_ids = model.letter_ids(alphabet)
     tok = dict(zip(alphabet, alphabet_ids))
     ctx = _contexts(text, alphabet, probs, spec)
-    # one item per distinct (context, target): k = 0, k >= i and "none" share their forwards
-    items = {}
+    cells = {}  # probe -> list of reads in the order of its array
     for name in ("full", "local", "replace"):
-        for idx, c in np.ndenumerate(ctx[name]):
-            items.setdefault((c, text[idx[-1]]), len(items))
-    for c in ctx["shift"].flat:
-        items.setdefault((c, text), len(items))
+        cells[name] = [(c, text[idx[-1]]) for idx, c in np.ndenumerate(ctx[name])]
+    m_of = np.repeat(np.array(spec.shifts), spec.draws)
+    cells["shift"] = [(s[:m + i], text[i]) for s, m in zip(ctx["shift"].flat, m_of) for i in range(len(text))]
+    reads = list(dict.fromkeys(r for name in cells for r in cells[name]))
+    index = {r: j for j, r in enumerate(reads)}
     net, was_training = model.model, model.model.training
     try:
         net.eval()
         with torch.no_grad():
-            correct, p_true = _recall(model, [[model.bos_id] + [tok[ch] for ch in c] for c, _ in items],
-                                      [[tok[ch] for ch in t] for _, t in items], alphabet_ids, batch_tokens, amp)
+            correct, p_true = _recall(model, reads, tok, alphabet_ids, batch_tokens, amp)
     finally:
         net.train(was_training)
     out = {}
-    for name in ("full", "local", "replace"):
-        where = [items[(c, text[idx[-1]])] for idx, c in np.ndenumerate(ctx[name])]
-        out[f"{name}_correct"] = np.array([correct[j][0] for j in where]).reshape(ctx[name].shape)
-        out[f"{name}_p_true"] = np.array([p_true[j][0] for j in where], dtype=np.float32).reshape(ctx[name].shape)
-    where = [items[(c, text)] for c in ctx["shift"].flat]
-    out["shift_correct"] = np.stack([correct[j] for j in where]).reshape(*ctx["shift"].shape, len(text))
-    out["shift_p_true"] = np.stack([p_true[j] for j in where]).reshape(*ctx["shift"].shape, len(text))
+    for name in ("full", "local", "replace", "shift"):
+        shape = (*ctx[name].shape, len(text)) if name == "shift" else ctx[name].shape
+        where = [index[r] for r in cells[name]]
+        out[f"{name}_correct"] = correct[where].reshape(shape)
+        out[f"{name}_p_true"] = p_true[where].reshape(shape)
     out["uniqueness"] = uniqueness(text)
     for name in ("ks", "replace_ks", "shifts"):
         out[name] = np.array(getattr(spec, name), dtype=np.int64)

@@ -199,8 +199,10 @@ def test_seeds_and_model_state(trained, string, spec, arrays):
         np.testing.assert_array_equal(again[k], arrays[k], err_msg=k)
     for k in ("replace_p_true", "shift_p_true"):
         assert not np.allclose(other[k], arrays[k])
-    for k in ("full_p_true", "local_p_true"):  # no randomness there
-        np.testing.assert_array_equal(other[k], arrays[k])
+    for k in ("full_correct", "local_correct"):  # no randomness there (p_true to float rounding: the
+        np.testing.assert_array_equal(other[k], arrays[k])  # random contexts change how forwards are batched)
+    for k in ("full_p_true", "local_p_true"):
+        np.testing.assert_allclose(other[k], arrays[k], rtol=1e-5, atol=1e-6)
 
 
 def test_measured_in_eval_mode_with_dropout(tmp_path):

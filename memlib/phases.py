@@ -110,6 +110,8 @@ def detect_phases(metrics: pd.DataFrame, *, string_entropy: float | None = None,
         "distinct_guessing": guess_end is not None and (mem_start is None or guess_end <= mem_start),
         "last_epoch": int(ep[-1]),
         "final_accuracy": float(acc[-1]),
+        "initial_alphabet_mass": float(train.alphabet_mass.iloc[0]),
+        "mass_at_mem_start": float(train.alphabet_mass.loc[mem_start]) if mem_start is not None else math.nan,
         "final_alphabet_mass": float(train.alphabet_mass.iloc[-1]),
         "final_guess_band": float(band[-1]),
     }
@@ -138,7 +140,7 @@ def phase_table(runs, rule: PhaseRule | None = None) -> pd.DataFrame:
     return pd.DataFrame([phases(r, rule) for r in runs])
 
 
-def _pair_key(run) -> tuple:
+def _pair_key(run) -> str:
     """What must match between a model and its random-weight twin: everything but the weights and
     the number of epochs (the twin may need more)."""
     c = run.config

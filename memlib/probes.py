@@ -47,7 +47,7 @@ from .phases import stable_from
 from .presets import lr_label
 
 __all__ = ["REPLACE_KINDS", "AT_WORDS", "TABLE_COLUMNS", "ProbeSpec", "uniqueness", "first_recall_k", "measure",
-           "probe_table", "recall_table", "character_table", "k_to_reach", "locality"]
+           "probe_table", "recall_table", "character_table", "character_summary", "k_to_reach", "locality", "setting"]
 
 REPLACE_KINDS = ("random", "shuffled", "none")
 AT_WORDS = ("memorised", "last")
@@ -370,23 +370,24 @@ def probe_table(arrays: dict, spec: ProbeSpec) -> pd.DataFrame:
     return df[list(TABLE_COLUMNS)]
 
 
+def setting(run) -> str:
+    """``"model, lr X"``: how the probe tables and figures name a model at a learning rate."""
+    return f"{run.config['model']}, lr {lr_label(run.config['lr'])}"
+
+
 def _run_columns(run) -> dict:
     c, train = run.config, run.config["train"][0]
-    return {"setting": f"{c['model']}, lr {lr_label(c['lr'])}", "model": c["model"], "seed": c["seed"], "lr": c["lr"],
+    return {"run": run.key[:12], "setting": setting(run), "model": c["model"], "seed": c["seed"], "lr": c["lr"],
             "length": len(train["text"]), "alphabet_size": len(train.get("alphabet") or _alphabet([train]))}
-
-
-def _guess(text: str) -> float:
-    """Accuracy of always predicting the string's own most frequent letter."""
-    return max(text.count(ch) for ch in set(text)) / len(text)
 
 
 def recall_table(runs, at=AT_WORDS) -> pd.DataFrame:
     """Mean recall of probed runs: one row per (run, moment, probe, kind, k, m), averaged over
     positions, draws and training strings. Columns: setting ("model, lr X"), model, seed, lr, length,
     alphabet_size,
-    moment (an entry of ``at``), epoch, probe, kind, k, m, recall, p_true, full (full-context recall
-    at that moment) and guess (the string's own most-frequent-letter share, the level of guessing
+    moment (an entry of ``at``), epoch, probe, kind, k, m, recall, recall_beyond (recall over the
+    positions ``i > k`` only, whose local prefix leaves out the string's start), p_true, full
+    (full-context recall at that moment) and guess (the string's own most-frequent-letter share, the level of guessing
     from its letter frequencies). Runs that never reached "memorised" have no rows for it."""
     rows = []
     for run in runs:
@@ -399,16 +400,20 @@ def recall_table(runs, at=AT_WORDS) -> pd.DataFrame:
                 continue
             for j, string in enumerate(run.config["train"]):
                 t = probe_table(run.probe(moment, j), spec)
+                t["beyond"] = t.correct.where(t.position > t.k.fillna(-1).astype(int))  # i > k: the start is cut off
                 g = t.groupby(["probe", "kind", "k", "m"], dropna=False, sort=False)
-                part = g.agg(recall=("correct", "mean"), p_true=("p_true", "mean")).reset_index()
-                part = part.assign(**_run_columns(run), moment=str(moment), epoch=epoch, string=j,
-                                   full=float(t[t.probe == "full"].correct.mean()), guess=_guess(string["text"]))
+                part = g.agg(recall=("correct", "mean"), recall_beyond=("beyond", "mean"), p_true=("p_true", "mean"))
+                guess = run.metrics[(run.metrics.split == "train") & (run.metrics.string == j)].unigram_guess.iloc[0]
+                part = part.reset_index().assign(**_run_columns(run), moment=str(moment), epoch=epoch, string=j,
+                                                 full=float(t[t.probe == "full"].correct.mean()), guess=guess)
                 rows.append(part)
     if not rows:
         raise ValueError("no probed run has probes at " + ", ".join(map(repr, at)))
     table = pd.concat(rows, ignore_index=True)
-    keys = ["setting", "model", "seed", "lr", "length", "alphabet_size", "moment", "epoch", "probe", "kind", "k", "m"]
-    return table.groupby(keys, dropna=False, sort=False)[["recall", "p_true", "full", "guess"]].mean().reset_index()
+    keys = ["run", "setting", "model", "seed", "lr", "length", "alphabet_size", "moment", "epoch", "probe", "kind", "k",
+            "m"]
+    cols = ["recall", "recall_beyond", "p_true", "full", "guess"]
+    return table.groupby(keys, dropna=False, sort=False)[cols].mean().reset_index()
 
 
 def character_table(run, at="last") -> pd.DataFrame:
@@ -427,11 +432,32 @@ def character_table(run, at="last") -> pd.DataFrame:
     return pd.concat(rows, ignore_index=True)
 
 
+def character_summary(characters: pd.DataFrame) -> pd.DataFrame:
+    """Per alphabet size of a :func:`character_table` (one or several runs): ``recalled`` (share of
+    characters recalled with the full prefix), ``without_start`` (share recalled from a local prefix
+    that leaves out the string's start, ``first_k < position``), the median ``first_k`` of recalled
+    characters and the median ``uniqueness``, ``below_uniqueness`` (share of recalled characters
+    recalled from a prefix shorter than their uniqueness, one that also occurs elsewhere in the
+    string) and ``log_l(L)``. ``first_k`` takes the probed values of k only (0, 1, 2, 4, ...)."""
+    by = characters.groupby("alphabet_size")
+    rec = characters[characters.first_k.notna()]
+    out = pd.DataFrame({
+        "characters": by.size(),
+        "recalled": by.full.mean(),
+        "without_start": (rec.first_k < rec.position).groupby(rec.alphabet_size).sum() / by.size(),
+        "median_first_k": rec.groupby("alphabet_size").first_k.median(),
+        "median_uniqueness": by.uniqueness.median(),
+        "below_uniqueness": (rec.first_k < rec.uniqueness).groupby(rec.alphabet_size).mean(),
+    })
+    out["log_l(L)"] = [math.log(by.length.first()[a]) / math.log(a) for a in out.index]
+    return out
+
+
 def k_to_reach(table: pd.DataFrame, share: float = 0.9) -> pd.DataFrame:
     """Per (run, moment) of a :func:`recall_table`: the smallest local-prefix length k whose recall
     reaches ``share`` of the full-context recall (NaN if none does)."""
     local = table[table.probe == "local"]
-    keys = ["setting", "model", "seed", "lr", "length", "alphabet_size", "moment", "epoch"]
+    keys = ["run", "setting", "model", "seed", "lr", "length", "alphabet_size", "moment", "epoch"]
 
     def first(g):
         ok = g[g.recall >= share * g.full - 1e-12].sort_values("k")
@@ -442,10 +468,11 @@ def k_to_reach(table: pd.DataFrame, share: float = 0.9) -> pd.DataFrame:
 
 def locality(table: pd.DataFrame) -> pd.DataFrame:
     """Per (run, moment) of a :func:`recall_table`: how much of full-context recall the local prefix
-    alone gives, averaged over the probed lengths ``0 < k < length`` (``locality``: mean local
-    recall over those k divided by full-context recall; 1 = a short prefix recalls as well as the
-    whole string, near the guessing level = recall needs the global context)."""
+    alone gives where it really is local: the mean over the probed lengths ``0 < k < length`` of
+    the recall at positions ``i > k`` (whose prefix of ``k`` characters leaves out the string's
+    start), divided by full-context recall. 1 = a short prefix recalls as well as the whole string;
+    near the guessing level = recall needs the rest of the string."""
     local = table[(table.probe == "local") & (table.k > 0) & (table.k < table.length)]
-    keys = ["setting", "model", "seed", "lr", "length", "alphabet_size", "moment", "epoch"]
+    keys = ["run", "setting", "model", "seed", "lr", "length", "alphabet_size", "moment", "epoch"]
     g = local.groupby(keys, sort=False)
-    return (g.recall.mean() / g.full.first()).rename("locality").reset_index()
+    return (g.recall_beyond.mean() / g.full.first()).rename("locality").reset_index()

@@ -90,6 +90,9 @@ class Run:
             raise ValueError(f"{self!r} has no probes: run it with expose(..., probes=ProbeSpec(...))")
         probed = [int(e) for e in self.arrays["probe_epochs"]]
         if at == "memorised":
+            if "memorised" not in self.config["probes"]["at"]:
+                raise ValueError(f"at='memorised' is not allowed: this run's probes were taken at "
+                                 f"{self.config['probes']['at']}, not when memorised")
             epoch = int(self.arrays["probe_memorised_epoch"])
             return None if epoch < 0 else epoch
         epoch = self.config["epochs"] if at == "last" else at

@@ -17,6 +17,7 @@ import os
 from .exposure import _check_probes, check_hparams, expose, progress_bar, progress_enabled
 from .models import load_model
 from .parallel import launched, processes, sharded
+from .phases import RANDOM_SUFFIX
 from .presets import per_model
 from .store import Run, RunStore
 from .strings import _check_int, random_strings
@@ -61,14 +62,16 @@ def twin_runs(models, seeds, lrs, *, epochs, **kwargs) -> list[Run]:
         raise ValueError(f"lrs={lrs!r} is not allowed: use a list of learning rates (or [] for none)")
     lrs = list(lrs)
     for lr in lrs:
+        if lr is None or isinstance(lr, dict):
+            raise ValueError(f"lrs contains {lr!r}: give each rate as a number > 0, the same for both models")
         check_hparams(epochs=1, lr=lr)
     if len(set(lrs)) != len(lrs):
         raise ValueError(f"lrs={lrs!r} is not allowed: a learning rate appears twice")
     models = _as_list("models", models)
-    paired = [m for m in models if f"{m}-random" in models]
+    paired = [m for m in models if f"{m}{RANDOM_SUFFIX}" in models]
     if not lrs or not paired:
         return []
-    names = [n for m in paired for n in (m, f"{m}-random")]
+    names = [n for m in paired for n in (m, f"{m}{RANDOM_SUFFIX}")]
     return [r for lr in lrs for r in exposure_runs(names, seeds, epochs=epochs, lr=lr, **kwargs)]
 
 

@@ -411,3 +411,20 @@ def test_recall_tables_of_probed_runs(probed):
     np.testing.assert_allclose(chars.p_char, [s[0].probs[s[0].alphabet.index(c)] for c in s[0].text], rtol=1e-12)
     with pytest.raises(ValueError, match="has no probes"):
         P.recall_table([memlib.expose(m, s[:1], epochs=1, store=False)])
+
+
+def test_locality_counts_only_positions_whose_prefix_is_local():
+    # one run, L = 4: local recall at k = 1 and 2, over all positions and over positions i > k only
+    rows = [dict(run="r", setting="s", model="m", seed=0, lr=1e-3, length=4, alphabet_size=2, moment="last", epoch=9,
+                 probe="local", kind="", k=k, m=pd.NA, recall=rec, recall_beyond=beyond, full=0.8)
+            for k, rec, beyond in ((0, 0.25, 0.25), (1, 0.5, 0.4), (2, 0.75, 0.5), (4, 0.8, np.nan))]
+    out = P.locality(pd.DataFrame(rows))
+    assert len(out) == 1 and out.locality.iloc[0] == pytest.approx((0.4 + 0.5) / 2 / 0.8)  # k = 0 and k = L left out
+
+
+def test_memorised_probe_epoch_only_when_asked(probed):
+    m, s, spec, store, run = probed
+    other = memlib.expose(m, s[:1], test_strings=s[1:], epochs=50, eval_every=10, store=store,
+                          probes=P.ProbeSpec(at=(10,), shifts=(1,), draws=1, replace=("random",)))
+    with pytest.raises(ValueError, match="not when memorised"):
+        other.probe_epoch("memorised")

@@ -44,7 +44,8 @@ def test_sweep_checks_everything_before_work(tmp_path, kwargs, message):
     assert not (tmp_path / "runs").exists()
 
 
-@pytest.mark.parametrize("lrs, message", [(1e-4, "lrs=0.0001"), ([1e-4, -1.0], "lr=-1.0"), ([1e-4, 1e-4], "appears twice")])
+@pytest.mark.parametrize("lrs, message", [(1e-4, "lrs=0.0001"), ([1e-4, -1.0], "lr=-1.0"), ([1e-4, 1e-4], "appears twice"),
+                                         ([None], "lrs contains None"), ([{"x": 1e-4}], "lrs contains")])
 def test_twin_runs_check_rates_before_work(tmp_path, lrs, message):
     with pytest.raises(ValueError, match=message):
         sweep.twin_runs(["/no/such/model", "/no/such/model-random"], [0], lrs, alphabet_size=5, length=12,

@@ -234,9 +234,10 @@ def _contexts(text: str, alphabet: str, probs, spec: ProbeSpec) -> dict[str, np.
 
 
 def _carriers(prefixes) -> dict[str, str]:
-    """Each prefix mapped to the longest string among ``prefixes`` that starts with it: one
-    forward of that string gives the prediction after every one of its prefixes (causal attention).
-    In sorted order, the strings that extend ``c`` come right after ``c``."""
+    """Each prefix mapped to a string among ``prefixes`` that starts with it and that no other
+    string extends: one forward of that string gives the prediction after every one of its
+    prefixes (causal attention). In sorted order, the strings that extend ``c`` come right after
+    ``c``, so following the next string until nothing extends it finds one."""
     ordered = sorted(set(prefixes))
     carrier = {}
     for j in range(len(ordered) - 1, -1, -1):
@@ -251,7 +252,7 @@ def _recall(model: LoadedModel, reads: list[tuple[str, str]], tok: dict, alphabe
     argmax after ``[BOS] + prefix`` the target, and its probability, from
     :func:`~memlib.metrics.token_metrics`. Returns two arrays of ``len(reads)``.
 
-    A prefix is read from the forward of the longest context that starts with it
+    A prefix is read from the forward of a context that extends it
     (:func:`_carriers`); contexts run longest first, right-padded, at most
     ``max(1, batch_tokens // longest)`` per forward, with logits computed only where read."""
     carrier = _carriers(p for p, _ in reads)

@@ -8,7 +8,7 @@ A thin library behind the notebooks: random strings (:mod:`memlib.strings`), mod
 
 __version__ = "0.1.0"
 
-from .exposure import ExposureConfig, eval_epochs, expose
+from .exposure import ExposureConfig, Stage, eval_epochs, expose, expose_schedule
 from .metrics import METRIC_COLUMNS, string_summary, token_metrics
 from .models import LoadedModel, embedded_gguf_path, load_model
 from .store import Run, RunStore, cache_dir, run_key
@@ -23,6 +23,7 @@ __all__ = [
     "RandomString",
     "Run",
     "RunStore",
+    "Stage",
     "alphabet",
     "cache_dir",
     "distribution",
@@ -30,6 +31,7 @@ __all__ = [
     "entropy_bits",
     "eval_epochs",
     "expose",
+    "expose_schedule",
     "load_model",
     "random_string",
     "random_strings",

@@ -12,6 +12,9 @@ evaluated with a no-grad pass at the epochs :func:`eval_epochs` gives (by defaul
 schedule that keeps their cost within 10% of the training compute); one last no-grad pass
 measures the train strings after the final update. Epoch ``e`` in the results always means
 "after ``e`` epochs of training" (0 = the loaded model).
+
+:func:`expose_schedule` runs the same loop over several stages (one string after another, each for
+a fixed number of epochs or until memorised); :func:`expose` is its one-stage case.
 """
 
 from __future__ import annotations
@@ -36,8 +39,8 @@ from .parallel import all_agree, is_main_process
 from .store import Run, RunStore, run_key
 from .strings import RandomString
 
-__all__ = ["ExposureConfig", "check_hparams", "eval_epochs", "expose", "progress_bar", "progress_enabled",
-           "LR_SCHEDULES", "RUN_FORMAT"]
+__all__ = ["ExposureConfig", "Stage", "check_hparams", "eval_epochs", "expose", "expose_schedule", "progress_bar",
+           "progress_enabled", "LR_SCHEDULES", "RUN_FORMAT"]
 
 LR_SCHEDULES = ("constant", "linear")
 # Part of every run's key: bump when the loop or the recorded metrics change meaning or columns,
@@ -298,6 +301,156 @@ def expose(
         eval_every=_stored_eval_every(eval_every, epochs), seed=int(seed),
         memlib_version=__version__, run_format=RUN_FORMAT, probes=None if probes is None else probes.to_dict(),
     ).to_dict()
+    return _run(model, config, letters, amp, store, progress, _stored_only)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of a schedule (see :func:`expose_schedule`): ``strings`` (one string or a list of
+    strings over one alphabet) trained for ``epochs`` epochs, or ``until`` their mean accuracy is
+    ``>= until`` for ``hold`` epochs in a row, for at most ``max_epochs`` (then the stage ends unmemorised:
+    censored). Give ``epochs`` or ``until``, not both."""
+
+    strings: object
+    epochs: int | None = None
+    until: float | None = None
+    hold: int = 2
+    max_epochs: int | None = None
+
+
+def _check_stage(k: int, stage) -> tuple[list[dict], dict]:
+    """The stage's strings and its plan entry (without string indices); ValueError naming any bad value."""
+    name = f"stages[{k}]"
+    if not isinstance(stage, Stage):
+        raise ValueError(f"{name}={stage!r} is not allowed: use memlib.Stage(strings, epochs=N) or "
+                         f"memlib.Stage(strings, until=threshold, max_epochs=N)")
+    s = stage.strings
+    if s is None or (not isinstance(s, (str, RandomString)) and not len(s)):
+        raise ValueError(f"{name} has no strings ({s!r}): give one string or a list of strings")
+    strings = _check_strings(name, s)
+    if len({_alphabet([d]) for d in strings}) > 1:
+        raise ValueError(f"{name} mixes alphabets {sorted({_alphabet([d]) for d in strings})}: the strings of one "
+                         f"stage must share one alphabet (put strings over other letters in a stage of their own)")
+    if (stage.epochs is None) == (stage.until is None):
+        raise ValueError(f"{name} has epochs={stage.epochs!r} and until={stage.until!r}: give exactly one of them "
+                         f"(a fixed length, or an accuracy threshold with max_epochs)")
+    if stage.epochs is not None:
+        _check_number(f"{name} epochs", stage.epochs, int, 1)
+        return strings, {"epochs": int(stage.epochs), "until": None, "hold": None, "max_epochs": None}
+    u = stage.until
+    if isinstance(u, bool) or not isinstance(u, numbers.Real) or not (0 < u <= 1):
+        raise ValueError(f"{name} until={u!r} is not allowed: use an accuracy threshold in (0, 1]")
+    _check_number(f"{name} hold", stage.hold, int, 1)
+    if stage.max_epochs is None:
+        raise ValueError(f"{name} has until={u!r} but max_epochs=None: give the most epochs the stage may take "
+                         f"(it ends there, censored, if the threshold is never held)")
+    _check_number(f"{name} max_epochs", stage.max_epochs, int, 1)
+    return strings, {"epochs": None, "until": float(u), "hold": int(stage.hold), "max_epochs": int(stage.max_epochs)}
+
+
+def _check_schedule_eval_every(eval_every) -> None:
+    if isinstance(eval_every, str) or eval_every is None:
+        raise ValueError(f"eval_every={eval_every!r} is not allowed for a schedule: use an integer >= 1 or a list of "
+                         f"epochs (stage boundaries and the end are always measured)")
+    _check_eval_every(eval_every)
+
+
+def expose_schedule(
+    model: LoadedModel,
+    stages,
+    *,
+    test_strings=(),
+    lr: float | None = None,
+    seed: int = 0,
+    reset_optimizer: bool = True,
+    lr_schedule: str = "constant",
+    weight_decay: float = 0.0,
+    max_grad_norm: float | None = None,
+    dropout: bool = False,
+    eval_every=1,
+    autocast=None,
+    store=True,
+    progress=None,
+    _stored_only: bool = False,
+) -> Run:
+    """Expose ``model`` to a sequence of :class:`Stage` s, one after another, on one time axis.
+
+    One run in the store, keyed by the whole schedule. Its training strings
+    (``run.config["train"]``) are the distinct strings of all stages, in order of first use; a
+    stage that repeats an earlier string (re-learning) trains the same index again. Every string is
+    measured on one epoch axis (epoch ``e`` = after ``e`` epochs of the whole schedule): the strings
+    of the running stage at every epoch, from the training forward pass as in :func:`expose`; the
+    others and the held-out ``test_strings`` with one batched no-grad pass at the start of every stage,
+    at the end, and at the epochs ``eval_every`` names (an integer ``k``: every ``k``-th epoch, ``1``
+    = every epoch; or a list of epochs). ``run.metrics`` has the columns of :func:`expose` plus
+    ``stage`` and ``trained``; ``run.arrays["stage_bounds"]`` gives the epoch each stage starts at
+    (and, last, the end), ``run.arrays["stage_memorised"]`` the stage epoch from which an ``until``
+    stage held its threshold (-1: never, or a fixed stage), and ``train_measured`` which strings were
+    measured at which epoch. Each string's alphabet metrics are measured against its own alphabet.
+
+    - ``reset_optimizer``: a fresh AdamW state for every stage (default, as separate fine-tuning runs
+      would be) or one state kept throughout. ``lr_schedule="linear"`` decays within each stage, over
+      its ``epochs`` (``max_epochs`` for an ``until`` stage).
+    - All strings of a schedule have one length; held-out strings may not equal a training string.
+    - Every stage trains its strings in one batch (one optimiser step per epoch).
+    - The other arguments are those of :func:`expose`; a one-stage schedule of ``epochs`` epochs
+      gives the same metrics as ``expose`` with ``eval_every=1``.
+    """
+    from . import __version__
+
+    if not isinstance(model, LoadedModel):
+        raise TypeError(f"model must be a memlib LoadedModel (from memlib.load_model), not {type(model).__name__}")
+    if isinstance(stages, Stage) or not isinstance(stages, (list, tuple)) or not stages:
+        raise ValueError(f"stages={stages!r} is not allowed: use a non-empty list of memlib.Stage")
+    strings, plan = [], []
+    for k, stage in enumerate(stages):
+        stage_strings, entry = _check_stage(k, stage)
+        idx = []
+        for d in stage_strings:  # a string is its text: a later stage naming it again re-trains the same string
+            texts = [s["text"] for s in strings]
+            if d["text"] not in texts:
+                strings.append(d)
+                texts.append(d["text"])
+            idx.append(texts.index(d["text"]))
+        if len(set(idx)) != len(idx):
+            raise ValueError(f"stages[{k}] lists the string {d['text'][:20]!r} twice: give each string of a stage once")
+        plan.append({"strings": idx, **entry})
+    lengths = sorted({len(d["text"]) for d in strings})
+    if len(lengths) > 1:
+        raise ValueError(f"the stages' strings have lengths {lengths}: all strings of a schedule must have one length")
+    if test_strings is None or isinstance(test_strings, (str, RandomString)) or not hasattr(test_strings, "__len__"):
+        raise ValueError(f"test_strings={test_strings!r} is not allowed: use a list of strings (or () for none)")
+    test = _check_strings("test", test_strings) if len(test_strings) else []
+    texts = {d["text"] for d in strings}
+    for d in test:
+        if d["text"] in texts:
+            raise ValueError(f"test string {d['text'][:20]!r} is a training string of the schedule: held-out strings "
+                             f"must be strings never trained on")
+    check_hparams(epochs=1, lr=lr, seed=seed, weight_decay=weight_decay, lr_schedule=lr_schedule,
+                  max_grad_norm=max_grad_norm)
+    _check_schedule_eval_every(eval_every)
+    for name, flag in (("reset_optimizer", reset_optimizer), ("dropout", dropout)):
+        if not isinstance(flag, bool):
+            raise ValueError(f"{name}={flag!r} is not allowed: use True or False")
+    lr = model.default_lr if lr is None else lr
+    amp = _autocast_dtype(autocast, model.device)
+    letters = _alphabet(strings + test)
+    model.letter_ids(letters)  # refuses a tokenizer that splits a letter, before any work
+    store = _resolve_store(store)
+    config = {
+        "kind": "schedule", "model": model.name, "model_fingerprint": model.fingerprint,
+        "weights_dtype": str(model.dtype).replace("torch.", ""), "autocast": amp, "train": strings, "test": test,
+        "stages": plan, "lr": float(lr), "lr_schedule": lr_schedule, "weight_decay": float(weight_decay),
+        "max_grad_norm": None if max_grad_norm is None else float(max_grad_norm), "dropout": dropout,
+        "reset_optimizer": reset_optimizer,
+        "eval_every": sorted({int(e) for e in eval_every}) if isinstance(eval_every, (list, tuple)) else int(eval_every),
+        "seed": int(seed), "memlib_version": __version__, "run_format": RUN_FORMAT,
+    }
+    return _run(model, config, letters, amp, store, progress, _stored_only)
+
+
+def _run(model: LoadedModel, config: dict, letters: str, amp, store, progress, stored_only: bool) -> Run:
+    """The stored run of ``config`` if there is one, else trained (by :func:`_train`) and stored."""
     try:
         key = run_key(config)  # also proves the configuration can be saved, before any work
     except (TypeError, ValueError) as e:
@@ -308,9 +461,10 @@ def expose(
             cached = None
         if cached is not None:
             return cached
-    if _stored_only:  # a sweep collecting what other processes trained: never train here
-        raise RuntimeError(f"run {key} ({model.name}, seed {seed}) is not in the store {getattr(store, 'root', store)} "
-                           f"after every process finished its share: do all processes use the same store?")
+    if stored_only:  # a sweep collecting what other processes trained: never train here
+        raise RuntimeError(f"run {key} ({model.name}, seed {config['seed']}) is not in the store "
+                           f"{getattr(store, 'root', store)} after every process finished its share: do all "
+                           f"processes use the same store?")
 
     t0 = time.perf_counter()
     try:
@@ -413,62 +567,149 @@ def _record(parts: list[dict]) -> dict[str, np.ndarray]:
     return out
 
 
+def _plan(config: dict) -> list[dict]:
+    """The stages the loop runs: a schedule's own, or one fixed stage of every training string (``expose``)."""
+    if "stages" in config:
+        return config["stages"]
+    return [{"strings": list(range(len(config["train"]))), "epochs": config["epochs"], "until": None, "hold": None,
+             "max_epochs": None}]
+
+
+def _measure(model: LoadedModel, ids: torch.Tensor, idx: list[int], alphas: list[str], alpha_ids: dict, amp,
+             batch_size: int) -> dict[int, dict]:
+    """No-grad measurements of the strings ``idx`` of ``ids``, each against its alphabet, batched per
+    alphabet: ``{j: {metric: value, "correct": array, "p_true": array}}``."""
+    out = {}
+    for a in dict.fromkeys(alphas[j] for j in idx):
+        group = [j for j in idx if alphas[j] == a]
+        out.update(_rows(group, _evaluate(model, ids[group], alpha_ids[a], amp, batch_size)))
+    return out
+
+
+def _rows(idx: list[int], record: dict[str, np.ndarray]) -> dict[int, dict]:
+    """One record of several strings split into one row per string."""
+    return {j: {name: values[i] for name, values in record.items()} for i, j in enumerate(idx)}
+
+
 def _train(model: LoadedModel, config: dict, letters: str, amp, progress) -> dict:
-    """The loop. Returns ``{"train": {epoch: record}, "test": {epoch: record}}``."""
+    """The loop, over the stages of :func:`_plan`. Returns ``{"train": {epoch: {string: row}},
+    "test": {...}}`` (and, for a schedule, ``"stages"``: the stage bounds and memorised epochs).
+
+    Epoch ``e`` counts updates since the start (one per epoch and batch). Within a stage, the strings
+    it trains are measured at every epoch by the training forward pass; at the stage's last epoch
+    (its fixed length or ``max_epochs``) by a no-grad pass instead. An ``until`` stage stops at the
+    first epoch whose training forward pass completes ``hold`` epochs in a row at mean accuracy
+    ``>= until`` (that pass is its measurement; no update follows); one that runs to ``max_epochs``
+counts as memorised if its last measurement completes the run. Held-out strings, and for a
+    schedule the strings the stage does not train, are measured with no-grad passes at the epochs
+    ``eval_every`` names, at the start of every stage and at the end.
+    """
     net = model.model
     device = model.device
-    alphabet_ids = torch.tensor(model.letter_ids(letters), device=device)
-    train_ids = _encode(model, config["train"])
-    test_ids = _encode(model, config["test"]) if config["test"] else None
-    epochs, bs = config["epochs"], config["batch_size"]
-    test_at = set(eval_epochs(epochs, config["eval_every"], train_tokens=train_ids.numel(),
-                              test_tokens=test_ids.numel() if test_ids is not None else 1))
-    steps_per_epoch = math.ceil(len(train_ids) / bs)
+    schedule = "stages" in config
+    strings, tests = config["train"], config["test"]
+    stages = _plan(config)
+    # what each string's alphabet metrics are measured against: its own alphabet in a schedule (its
+    # stages may use disjoint alphabets), the union of all strings' letters in a plain run
+    s_alpha = [_alphabet([d]) if schedule else letters for d in strings]
+    t_alpha = [_alphabet([d]) if schedule else letters for d in tests]
+    alpha_ids = {a: torch.tensor(model.letter_ids(a), device=device) for a in {*s_alpha, *t_alpha}}
+    ids = _encode(model, strings)
+    test_ids = _encode(model, tests) if tests else None
+    if schedule:
+        every = config["eval_every"]
+        due = (lambda e: e % every == 0) if isinstance(every, int) else (lambda e, at=set(every): e in at)
+    else:
+        test_at = set(eval_epochs(config["epochs"], config["eval_every"], train_tokens=ids.numel(),
+                                  test_tokens=test_ids.numel() if test_ids is not None else 1))
+        due = test_at.__contains__
     records = {"train": {}, "test": {}}
     prober = _Prober(model, config, amp) if config.get("probes") else None
+
+    def measure(split, e, idx, batch_size):
+        done = records[split].setdefault(e, {})
+        todo = [j for j in idx if j not in done]
+        if todo:
+            src, alphas = (ids, s_alpha) if split == "train" else (test_ids, t_alpha)
+            done.update(_measure(model, src, todo, alphas, alpha_ids, amp, batch_size))
 
     rng_devices = [device] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=rng_devices):
         torch.manual_seed(config["seed"])
         # fused AdamW: one kernel over all parameters; ~5x faster than foreach on CPU for 135M params
         fused = {"fused": True} if device.type in ("cpu", "cuda") and not model.sharded else {"foreach": True}
-        opt = torch.optim.AdamW(net.parameters(), lr=config["lr"], betas=(0.9, 0.999), eps=1e-8,
-                                weight_decay=config["weight_decay"], **fused)
-        total = epochs * steps_per_epoch
-        decay = (lambda step: 1.0 - step / total) if config["lr_schedule"] == "linear" else (lambda step: 1.0)
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, decay)
         own_bar = not hasattr(progress, "update")
-        bar = _bar(epochs, progress_enabled(progress), model.name) if own_bar else progress
-        for epoch in range(epochs):
-            if test_ids is not None and epoch in test_at:
-                records["test"][epoch] = _evaluate(model, test_ids, alphabet_ids, amp, len(test_ids))
-            net.train(config["dropout"])  # eval mode (dropout off) unless asked; gradients flow either way
-            parts = []
-            for i in range(0, len(train_ids), bs):
-                tm = _forward(model, train_ids[i:i + bs], alphabet_ids, amp)
-                loss = tm["nll"].mean()
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                if prober is not None:  # one step per epoch: the weights after `epoch` epochs, before the update
-                    prober(epoch, tm["correct"].float().mean().item())
-                if config["max_grad_norm"] is not None:
-                    torch.nn.utils.clip_grad_norm_(net.parameters(), config["max_grad_norm"])
-                opt.step()
-                sched.step()
-                parts.append(tm)
-            records["train"][epoch] = _record(parts)
-            if bar is not None:
-                bar.set_postfix(acc=f"{records['train'][epoch]['accuracy'].mean():.3f}", loss=f"{loss.item():.3f}",
-                                refresh=False)
-                bar.update(1)
-        records["train"][epochs] = _evaluate(model, train_ids, alphabet_ids, amp, bs)
+        limits = [s["epochs"] if s["epochs"] is not None else s["max_epochs"] for s in stages]
+        bar = _bar(sum(limits), progress_enabled(progress), model.name) if own_bar else progress
+        e, opt, bounds, memorised = 0, None, [], []
+        for stage, limit in zip(stages, limits):
+            members = stage["strings"]
+            others = [j for j in range(len(strings)) if j not in members]
+            bs = config["batch_size"] if not schedule else len(members)
+            if opt is None or config.get("reset_optimizer", True):
+                opt = torch.optim.AdamW(net.parameters(), lr=config["lr"], betas=(0.9, 0.999), eps=1e-8,
+                                        weight_decay=config["weight_decay"], **fused)
+            total = limit * math.ceil(len(members) / bs)  # optimiser steps of the stage at its longest
+            decay = (lambda s: 1.0 - s / total) if config["lr_schedule"] == "linear" else (lambda s: 1.0)
+            bounds.append(e)
+            step, streak, stop = 0, 0, False
+            for t in range(limit + 1):
+                if test_ids is not None and (due(e) or (schedule and t == 0)):
+                    measure("test", e, range(len(tests)), len(tests))
+                if others and (due(e) or t == 0):
+                    measure("train", e, others, len(strings))
+                if t == limit:  # the stage's last epoch: measured, not trained
+                    measure("train", e, members, bs)
+                    accuracy = np.mean([records["train"][e][j]["accuracy"] for j in members])
+                    if prober is not None:
+                        prober(e, accuracy)
+                    if stage["until"] is not None and accuracy >= stage["until"] - 1e-12:
+                        stop = streak + 1 >= stage["hold"]  # the last measurement completes the streak
+                    break
+                net.train(config["dropout"])  # eval mode (dropout off) unless asked; gradients flow either way
+                parts = []
+                for i in range(0, len(members), bs):
+                    tm = _forward(model, ids[members[i:i + bs]], alpha_ids[s_alpha[members[i]]], amp)
+                    parts.append(tm)
+                    if stage["until"] is not None:  # one batch: the accuracy of the whole stage, before its update
+                        held = tm["correct"].float().mean().item() >= stage["until"] - 1e-12
+                        streak = streak + 1 if held else 0
+                        if streak >= stage["hold"]:
+                            stop = True
+                            break
+                    loss = tm["nll"].mean()
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    if prober is not None:  # one step per epoch: the weights after `epoch` epochs, before the update
+                        prober(e, tm["correct"].float().mean().item())
+                    if config["max_grad_norm"] is not None:
+                        torch.nn.utils.clip_grad_norm_(net.parameters(), config["max_grad_norm"])
+                    for group in opt.param_groups:
+                        group["lr"] = config["lr"] * decay(step)
+                    opt.step()
+                    step += 1
+                rows = _rows(members, _record(parts))
+                done = records["train"].setdefault(e, {})
+                done.update({j: r for j, r in rows.items() if j not in done})
+                if stop:
+                    break
+                e += 1
+                if bar is not None:
+                    acc = np.mean([r["accuracy"] for r in rows.values()])
+                    bar.set_postfix(acc=f"{acc:.3f}", loss=f"{loss.item():.3f}", refresh=False)
+                    bar.update(1)
+            memorised.append(t - stage["hold"] + 1 if stop else -1)
+        bounds.append(e)
+        if test_ids is not None and (due(e) or schedule):
+            measure("test", e, range(len(tests)), len(tests))
+        if schedule:
+            measure("train", e, range(len(strings)), len(strings))
+            records["stages"] = {"stage_bounds": np.array(bounds, dtype=np.int64),
+                                 "stage_memorised": np.array(memorised, dtype=np.int64)}
         if prober is not None:
-            prober(epochs, records["train"][epochs]["accuracy"].mean())
             records["probes"] = prober.arrays()
-        if test_ids is not None and epochs in test_at:
-            records["test"][epochs] = _evaluate(model, test_ids, alphabet_ids, amp, len(test_ids))
         if bar is not None and own_bar:
-            bar.set_postfix(acc=f"{records['train'][epochs]['accuracy'].mean():.3f}")
+            bar.set_postfix(acc=f"{np.mean([r['accuracy'] for r in records['train'][e].values()]):.3f}")
             bar.close()
     return records
 
@@ -498,23 +739,42 @@ def _string_columns(d: dict) -> dict:
     }
 
 
+def _stage_of(bounds, epoch: int) -> int:
+    """The stage measured at ``epoch``: the last one started by then (the next stage's measurement
+    at a boundary happens before its first update)."""
+    return int(min(np.searchsorted(bounds[:-1], epoch, side="right") - 1, len(bounds) - 2))
+
+
 def _to_run(config: dict, records: dict) -> Run:
     rows, arrays = [], {}
+    stages = records.get("stages")
     for split, strings in (("train", config["train"]), ("test", config["test"])):
         recs = records[split]
         if not recs:
             continue
         epochs = sorted(recs)
-        for e in epochs:
-            r = recs[e]
-            for j, d in enumerate(strings):
+        length = len(strings[0]["text"])
+        correct = np.zeros((len(epochs), len(strings), length), dtype=bool)
+        p_true = np.full((len(epochs), len(strings), length), np.nan, dtype=np.float32)
+        measured = np.zeros((len(epochs), len(strings)), dtype=bool)
+        for i, e in enumerate(epochs):
+            stage = _stage_of(stages["stage_bounds"], e) if stages else None
+            for j in sorted(recs[e]):
+                r, d = recs[e][j], strings[j]
                 row = {"model": config["model"], "seed": config["seed"], "epoch": e, "split": split, "string": j}
-                row.update({m: float(r[m][j]) for m in METRIC_COLUMNS})
+                if stages:
+                    row["stage"] = stage
+                    row["trained"] = split == "train" and j in config["stages"][stage]["strings"]
+                row.update({m: float(r[m]) for m in METRIC_COLUMNS})
                 row.update(_string_columns(d))
                 rows.append(row)
+                correct[i, j], p_true[i, j], measured[i, j] = r["correct"], r["p_true"], True
         arrays[f"{split}_epochs"] = np.array(epochs, dtype=np.int64)
-        arrays[f"{split}_correct"] = np.stack([recs[e]["correct"] for e in epochs])
-        arrays[f"{split}_p_true"] = np.stack([recs[e]["p_true"] for e in epochs]).astype(np.float32)
+        arrays[f"{split}_correct"] = correct
+        arrays[f"{split}_p_true"] = p_true
+        if stages:  # a schedule measures the strings it does not train only at some epochs
+            arrays[f"{split}_measured"] = measured
     arrays.update(records.get("probes", {}))
+    arrays.update(stages or {})
     metrics = pd.DataFrame(rows)
     return Run(config=config, metrics=metrics, arrays=arrays)

@@ -98,6 +98,28 @@ PRESETS: dict[str, dict[str, dict]] = {
             lr_schedule="linear", max_grad_norm=1.0, ks=None, replace_ks=[0, 16], shifts=[1, 4, 16, 64], draws=1,
         ),
     },
+    "04_sequential_exposure": {
+        # Per seed: S1 -> ... -> S{n_strings} -> S1 again over the first alphabet_size letters, each stage
+        # until accuracy >= until for `hold` epochs (at most max_epochs); controls for S2: after T1 over the
+        # next alphabet_size letters, and fresh. Held-out strings: n_test_strings per alphabet.
+        "smoke": dict(
+            models=["tiny-llama"], alphabet_size=4, length=12, n_strings=2, relearn=True, controls=True,
+            n_test_strings=1, until=0.99, hold=2, max_epochs=40, lr=None, seeds=[0], eval_every=1,
+            reset_optimizer=True, lr_schedule="constant", max_grad_norm=None,
+        ),
+        # 3 SmolLM2 schedules per seed (about 100 epochs together at 32 characters) and 9 tiny ones.
+        "default": dict(
+            models=["smollm2-135m", "tiny-pythia", "tiny-phi", "tiny-llama"], alphabet_size=8, length=32,
+            n_strings=4, relearn=True, controls=True, n_test_strings=2, until=0.99, hold=2,
+            max_epochs={"smollm2-135m": 40, "tiny-pythia": 150, "tiny-phi": 150, "tiny-llama": 150},
+            lr=None, seeds=[0, 1, 2], eval_every=1, reset_optimizer=True, lr_schedule="constant", max_grad_norm=None,
+        ),
+        "paper": dict(
+            models=_PAPER_MODELS, alphabet_size=8, length=1024, n_strings=4, relearn=True, controls=True,
+            n_test_strings=10, until=0.99, hold=2, max_epochs=100, lr=1e-5, seeds=[0, 1, 2], eval_every=1,
+            reset_optimizer=True, lr_schedule="linear", max_grad_norm=1.0,
+        ),
+    },
 }
 
 

@@ -1,7 +1,7 @@
 """Seeded random strings over small alphabets, optionally at a target entropy.
 
-The alphabet of size ``l`` is the first ``l`` lowercase letters. Characters are
-drawn i.i.d. from a distribution over the alphabet:
+The alphabet of size ``l`` is the first ``l`` lowercase letters (or the ``l`` letters from
+``first_letter`` on). Characters are drawn i.i.d. from a distribution over the alphabet:
 
 * ``entropy=None``: uniform, entropy ``log2(l)`` bits per character.
 * ``entropy=H``: a distribution from a one-parameter family whose entropy is
@@ -152,6 +152,17 @@ class RandomString:
         return cls(**{**d, "probs": tuple(d["probs"])})
 
 
+def _letters(alphabet_size: int, first_letter: str) -> str:
+    size = len(alphabet(alphabet_size))
+    if not isinstance(first_letter, str) or len(first_letter) != 1 or first_letter not in _string.ascii_lowercase:
+        raise ValueError(f"first_letter={first_letter!r} is not allowed: use one letter from a to z")
+    start = _string.ascii_lowercase.index(first_letter)
+    if start + size > 26:
+        raise ValueError(f"first_letter={first_letter!r} is not allowed with alphabet_size={size}: the alphabet would "
+                         f"run past z (use a letter up to {_string.ascii_lowercase[26 - size]!r})")
+    return _string.ascii_lowercase[start:start + size]
+
+
 def _check_int(name: str, value, low: int) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
         raise ValueError(f"{name}={value!r} is not allowed: use an integer >= {low}")
@@ -171,8 +182,14 @@ def random_strings(
     entropy: float | None = None,
     seed: int,
     family: str = "exponential",
+    first_letter: str = "a",
 ) -> list[RandomString]:
     """``n`` strings drawn one after another from one generator seeded with ``seed``.
+
+    The alphabet is ``alphabet_size`` consecutive letters from ``first_letter`` (default the first
+    letters, ``a``..; ``first_letter="i"`` with 8 letters gives ``i``-``p``, disjoint from ``a``-``h``).
+    A string's characters are drawn by rank, so the same arguments with another ``first_letter``
+    give the same strings with the letters renamed.
 
     The first ``k`` strings of ``random_strings(n, ...)`` equal
     ``random_strings(k, ...)``, so training and held-out strings can be cut
@@ -180,7 +197,7 @@ def random_strings(
     at the end.
     """
     n, length, seed = _check_int("n", n, 1), _check_int("length", length, 1), _check_int("seed", seed, 0)
-    letters = alphabet(alphabet_size)
+    letters = _letters(alphabet_size, first_letter)
     probs = distribution(alphabet_size, entropy, family)
     cdf, acc = [], 0.0
     for p in probs:
@@ -203,6 +220,8 @@ def random_string(
     entropy: float | None = None,
     seed: int,
     family: str = "exponential",
+    first_letter: str = "a",
 ) -> RandomString:
     """One random string; equal to ``random_strings(1, ...)[0]``."""
-    return random_strings(1, alphabet_size, length, entropy=entropy, seed=seed, family=family)[0]
+    return random_strings(1, alphabet_size, length, entropy=entropy, seed=seed, family=family,
+                          first_letter=first_letter)[0]

@@ -14,7 +14,8 @@ from __future__ import annotations
 import gc
 import os
 
-from .exposure import _check_probes, check_hparams, expose, progress_bar, progress_enabled
+from .exposure import _check_probes, _check_schedule_eval_every, check_hparams, expose, expose_schedule, progress_bar, \
+    progress_enabled
 from .models import load_model
 from .parallel import launched, processes, sharded
 from .phases import RANDOM_SUFFIX
@@ -22,7 +23,7 @@ from .presets import per_model
 from .store import Run, RunStore
 from .strings import _check_int, random_strings
 
-__all__ = ["split_strings", "exposure_runs", "grid_runs", "twin_runs"]
+__all__ = ["split_strings", "exposure_runs", "grid_runs", "twin_runs", "schedule_runs"]
 
 
 def split_strings(seed: int, *, alphabet_size: int, length: int, n_train: int, n_test: int,
@@ -119,16 +120,80 @@ def grid_runs(models, seeds, grid, *, length: int, n_train_strings: int, n_test_
                                             n_train=n_train, n_test=n_test, entropy=setting.get("entropy"),
                                             family=setting.get("family", family))
                 plan.append((name, seed, train, test, e, r))
+    def train(model, item, bar, stored_only):
+        _, seed, train, test, e, r = item
+        if bar:
+            bar.set_description(f"{model.name} l={len(train[0].alphabet)} H={train[0].entropy:.2f} seed {seed}")
+        return expose(model, train, test_strings=test, epochs=e, lr=r, seed=seed, eval_every=eval_every,
+                      lr_schedule=lr_schedule, max_grad_norm=max_grad_norm, probes=probes, store=store,
+                      progress=bar, _stored_only=stored_only)
+
+    store = _check_store(store)
+    return _execute(models, plan, [p[4] for p in plan], train, device, progress)
+
+
+def schedule_runs(models, seeds, design, *, lr=None, reset_optimizer: bool = True, eval_every=1,
+                  lr_schedule: str = "constant", max_grad_norm: float | None = None,
+                  store: RunStore | bool | str = True, device: str | None = None, progress=None) -> dict[str, list[Run]]:
+    """Schedules (:func:`memlib.expose_schedule`) for every model and seed:
+    ``design(model, seed)`` returns ``{condition: (stages, held-out strings)}`` (e.g. a wrapper of
+    :func:`memlib.sequential.design`). Returns ``{condition: [runs, model by model, seed by seed]}``.
+
+    ``lr`` may be one value or a dict per model (``None``: each model's default). Every schedule is
+    built and checked before the first model is loaded; runs in the store are loaded instead of trained.
+    """
+    from .exposure import _check_stage
+
+    models, seeds = _as_list("models", models), _as_list("seeds", seeds)
+    _check_schedule_eval_every(eval_every)
+    plan, epochs = [], []
+    for name in models:
+        r = per_model(lr, name)
+        check_hparams(epochs=1, lr=r, lr_schedule=lr_schedule, max_grad_norm=max_grad_norm)
+        for seed in seeds:
+            check_hparams(epochs=1, seed=seed)
+            schedules = design(name, seed)
+            if not isinstance(schedules, dict) or not schedules:
+                raise ValueError(f"design({name!r}, {seed!r}) returned {schedules!r}: return a non-empty dict "
+                                 f"{{condition: (stages, held-out strings)}}")
+            for condition, (stages, test) in schedules.items():
+                for k, stage in enumerate(stages):
+                    _check_stage(k, stage)
+                plan.append((name, seed, condition, stages, test, r))
+                epochs.append(sum(s.epochs or s.max_epochs for s in stages))
+
+    def train(model, item, bar, stored_only):
+        _, seed, condition, stages, test, r = item
+        if bar:
+            bar.set_description(f"{model.name} {condition} seed {seed}")
+        return expose_schedule(model, stages, test_strings=test, lr=r, seed=seed, reset_optimizer=reset_optimizer,
+                               eval_every=eval_every, lr_schedule=lr_schedule, max_grad_norm=max_grad_norm,
+                               store=store, progress=bar, _stored_only=stored_only)
+
+    store = _check_store(store)
+    runs = _execute(models, plan, epochs, train, device, progress)
+    out = {}
+    for item, run in zip(plan, runs):
+        out.setdefault(item[2], []).append(run)
+    return out
+
+
+def _check_store(store):
     if launched() and not sharded() and (store is False or store is None):
         raise ValueError(f"store={store!r} is not allowed with {os.environ['WORLD_SIZE']} launched processes: they "
                          f"share runs through the run store (use True or a folder every process can reach)")
+    return RunStore() if processes().world > 1 and store is True else store
+
+
+def _execute(models, plan, epochs, train, device, progress) -> list[Run]:
+    """Train (or load) every item of ``plan``, model by model: ``plan[i][0]`` is the item's model name,
+    ``epochs[i]`` its epochs for the progress bar, ``train(model, item, bar, stored_only)`` its run.
+    Launched processes each train their share, then collect the rest from the store."""
     procs = processes()
-    if procs.world > 1 and store is True:
-        store = RunStore()
     mine = set(procs.share(plan))
     device = device if device is not None else procs.device
     show = progress_enabled(progress) and procs.rank == 0
-    bar = progress_bar(sum(plan[i][4] for i in mine), "sweep") if show else False
+    bar = progress_bar(sum(epochs[i] for i in mine), "sweep") if show else False
     runs = [None] * len(plan)
     try:
         for name in models:
@@ -142,14 +207,9 @@ def grid_runs(models, seeds, grid, *, length: int, n_train_strings: int, n_test_
                 for i in todo:
                     if (i in mine) != pass_mine:
                         continue
-                    m, seed, train, test, e, r = plan[i]
-                    if bar and pass_mine:
-                        bar.set_description(f"{name} l={len(train[0].alphabet)} H={train[0].entropy:.2f} seed {seed}")
-                    run = expose(model, train, test_strings=test, epochs=e, lr=r, seed=seed, eval_every=eval_every,
-                                 lr_schedule=lr_schedule, max_grad_norm=max_grad_norm, probes=probes, store=store,
-                                 progress=bar if pass_mine else False, _stored_only=not pass_mine)
+                    run = train(model, plan[i], bar if pass_mine else False, not pass_mine)
                     if bar and pass_mine and run.from_store:
-                        bar.update(e)
+                        bar.update(epochs[i])
                     runs[i] = run
             del model
             gc.collect()

@@ -88,3 +88,14 @@ def test_invalid_arguments_rejected(kwargs, names):
 def test_round_trip_dict():
     s = memlib.random_string(5, 20, entropy=1.0, seed=2)
     assert memlib.RandomString.from_dict(s.to_dict()) == s
+
+
+def test_first_letter_renames_the_alphabet_and_keeps_the_draw():
+    a = memlib.random_strings(3, 8, 20, seed=4)
+    b = memlib.random_strings(3, 8, 20, seed=4, first_letter="i")
+    assert b[0].alphabet == "ijklmnop" and set("".join(s.text for s in b)) <= set("ijklmnop")
+    shift = str.maketrans("abcdefgh", "ijklmnop")
+    assert [s.text.translate(shift) for s in a] == [s.text for s in b]
+    for bad, message in (("t", "would run past z"), ("A", "use one letter from a to z"), ("ab", "use one letter")):
+        with pytest.raises(ValueError, match=message):
+            memlib.random_strings(1, 8, 5, seed=0, first_letter=bad)

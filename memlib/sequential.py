@@ -1,0 +1,266 @@
+"""Sequential exposure: one model memorises one random string after another (notebook 04).
+
+Schedules are runs of :func:`memlib.expose_schedule`; this module designs the experiment and
+measures what the schedule runs show:
+
+* :func:`design`: the schedules of one seed: ``S1 → S2 → … → Sn → S1`` (each stage until the string
+  is memorised); controls: every later string alone on a fresh model, and ``S2`` after a first
+  string over a disjoint alphabet (``T1 → S2``);
+* :func:`stage_table`: one row per stage: epochs to memorise its string, censored or not, which
+  occurrence of the string it is (re-learning), whether its alphabet was seen before, and the
+  epochs the same string takes on a fresh model;
+* :func:`retention_table`: the accuracy of every string at the end of every stage, against the
+  guessing level of held-out strings over the same alphabet at that epoch (the retention matrix);
+* :func:`relearning_table`: epochs to memorise a string again against the first time;
+* :func:`control_table`: epochs to memorise ``S2`` fresh, after ``S1`` (same alphabet) and after
+  ``T1`` (disjoint alphabet), per model and seed.
+
+Analyses take a list of schedule runs, or a dict ``{condition: [runs]}`` (as
+:func:`memlib.sweep.schedule_runs` returns), whose keys become the ``condition`` column.
+"""
+
+from __future__ import annotations
+
+import string as _string
+
+import numpy as np
+import pandas as pd
+
+from .exposure import Stage
+from .strings import _check_int, random_strings
+from .presets import lr_label
+
+__all__ = ["SEQUENCE", "DISJOINT", "design", "stage_table", "retention_table", "relearning_table", "control_table",
+           "censored_median", "curves"]
+
+SEQUENCE, DISJOINT, FRESH = "sequence", "after disjoint alphabet", "fresh"
+
+
+def design(seed: int, *, alphabet_size: int, length: int, n_strings: int, n_test_strings: int, until: float = 1.0,
+           hold: int = 2, max_epochs: int, relearn: bool = True, controls: bool = True) -> dict:
+    """The schedules of one seed, ``{condition: (stages, held-out strings)}``:
+
+    - ``"sequence"``: ``n_strings`` uniform random strings ``S1..Sn`` over the first ``alphabet_size``
+      letters, one stage each, then ``S1`` again (``relearn``);
+    - ``"after disjoint alphabet"`` (``controls``, needs ``n_strings >= 2``): ``T1``, a string over the
+      next ``alphabet_size`` letters (``a``-``h`` then ``i``-``p`` for 8), then ``S2``;
+    - ``"fresh S2"`` ... ``"fresh Sn"`` (``controls``): each later string alone on a fresh model, so that
+      each stage of the sequence can be compared with the same string's own difficulty (the sequence's
+      first stage is ``S1`` on a fresh model already).
+
+    Every stage lasts until its string's accuracy is ``>= until`` for ``hold`` epochs in a row, at most
+    ``max_epochs``. Held-out strings: ``n_test_strings`` per alphabet used. All strings come from one
+    seeded draw, so they are independent of one another (``T1`` is not ``S1`` with its letters renamed).
+    """
+    n_strings, n_test = _check_int("n_strings", n_strings, 1), _check_int("n_test_strings", n_test_strings, 0)
+    size = _check_int("alphabet_size", alphabet_size, 2)
+    if controls and n_strings < 2:
+        raise ValueError(f"n_strings={n_strings} is not allowed with controls=True: the controls measure the later "
+                         f"strings, so use n_strings >= 2 (or controls=False)")
+    if controls and 2 * size > 26:
+        raise ValueError(f"alphabet_size={size} is not allowed with controls=True: the control needs a disjoint "
+                         f"alphabet of as many letters, so use alphabet_size <= 13")
+    n_a = n_strings + n_test
+    drawn = random_strings(n_a, size, length, seed=seed)
+    S, test_a = drawn[:n_strings], drawn[n_strings:]
+
+    def stage(s):
+        return Stage(s, until=until, hold=hold, max_epochs=max_epochs)
+
+    out = {SEQUENCE: ([stage(s) for s in S] + ([stage(S[0])] if relearn else []), test_a)}
+    if controls:
+        other = random_strings(n_a + 1 + n_test, size, length, seed=seed, first_letter=_string.ascii_lowercase[size])
+        T1, test_b = other[n_a], other[n_a + 1:]
+        out[DISJOINT] = ([stage(T1), stage(S[1])], test_a + test_b)
+        for k in range(1, n_strings):
+            out[f"{FRESH} S{k + 1}"] = ([stage(S[k])], test_a)
+    return out
+
+
+def _labelled(runs) -> list[tuple]:
+    pairs = [(k, r) for k, rs in runs.items() for r in rs] if isinstance(runs, dict) else [(None, r) for r in runs]
+    for _, r in pairs:
+        if "stages" not in getattr(r, "config", {}):
+            raise ValueError(f"{r!r} is not a schedule run: the analyses of memlib.sequential take runs of "
+                             f"memlib.expose_schedule")
+    return pairs
+
+
+def _accuracy(run) -> pd.DataFrame:
+    """Measured train accuracy, epoch x string."""
+    m = run.metrics[run.metrics.split == "train"]
+    return m.pivot_table(index="epoch", columns="string", values="accuracy")
+
+
+def _alphabet(d: dict) -> str:
+    return d.get("alphabet") or _string.ascii_lowercase[: ord(max(d["text"])) - 96]
+
+
+def _guess(run) -> pd.DataFrame:
+    """Mean held-out accuracy per epoch (rows) and alphabet (columns): the guessing level."""
+    m = run.metrics[run.metrics.split == "test"]
+    if m.empty:
+        return pd.DataFrame()
+    alpha = {j: _alphabet(d) for j, d in enumerate(run.config["test"])}
+    return m.assign(alphabet=m.string.map(alpha)).pivot_table(index="epoch", columns="alphabet", values="accuracy")
+
+
+def _held_from(values, threshold: float, hold: int):
+    """The first index from which ``values`` stay ``>= threshold`` for ``hold`` entries in a row, or None."""
+    streak = 0
+    for t, v in enumerate(values):
+        streak = streak + 1 if v >= threshold - 1e-12 else 0
+        if streak >= hold:
+            return t - hold + 1
+    return None
+
+
+def _base(label, run) -> dict:
+    c = run.config
+    return {"condition": label, "model": c["model"], "lr": c["lr"], "seed": c["seed"], "run": run.key[:12]}
+
+
+def stage_table(runs, *, threshold: float = 1.0, hold: int = 2) -> pd.DataFrame:
+    """One row per run and stage: ``stage`` (0, 1, ...), its strings (``string``: the first one's index
+    in the run, ``text``), ``start`` / ``end`` epochs, ``epochs`` (its length), ``memorised`` (the stage
+    epoch from which its mean accuracy held the threshold: an ``until`` stage's own rule; for a fixed
+    stage ``threshold`` held for ``hold`` epochs; NaN: never, ``censored``), ``occurrence`` (1 the first
+    time the stage's strings are trained, 2 the next ...), ``first_memorised`` (``memorised`` at their
+    first occurrence), ``alphabet_seen`` (an earlier stage trained strings over the same alphabet),
+    ``accuracy_start`` / ``accuracy_end`` (mean over its strings), ``fresh_memorised`` (the same
+    strings by the same rule on a fresh model: the first stage of any of ``runs`` with the same model,
+    learning rate and seed; NaN if none) and ``relative`` = memorised / fresh_memorised (below 1: faster
+    than on a fresh model)."""
+    rows = []
+    for label, run in _labelled(runs):
+        acc = _accuracy(run)
+        bounds, mem = run.arrays["stage_bounds"], run.arrays["stage_memorised"]
+        seen, first = [], {}
+        for k, st in enumerate(run.config["stages"]):
+            members = st["strings"]
+            start, end = int(bounds[k]), int(bounds[k + 1])
+            curve = acc.loc[start:end, members].mean(axis=1).to_numpy()
+            if st["until"] is not None:
+                memorised = int(mem[k]) if mem[k] >= 0 else None
+            else:
+                memorised = _held_from(curve, threshold, hold)
+            key = tuple(members)
+            occurrence = sum(1 for s in run.config["stages"][:k] if tuple(s["strings"]) == key) + 1
+            first.setdefault(key, memorised)
+            alpha = _alphabet(run.config["train"][members[0]])
+            rows.append({**_base(label, run), "run_key": run.key, "stage": k, "string": members[0],
+                         "text": run.config["train"][members[0]]["text"], "alphabet": alpha,
+                         "start": start, "end": end, "epochs": end - start,
+                         "memorised": np.nan if memorised is None else memorised, "censored": memorised is None,
+                         "occurrence": occurrence,
+                         "first_memorised": np.nan if first[key] is None else first[key],
+                         "alphabet_seen": alpha in seen, "accuracy_start": curve[0], "accuracy_end": curve[-1]})
+            seen.append(alpha)
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return table
+    # the same string, by the same rule, as the first stage of a schedule: on a fresh model
+    key = ["model", "lr", "seed", "text", "until", "hold"]
+    rules = {(r.key, k): (s["until"], s["hold"]) for _, r in _labelled(runs) for k, s in enumerate(r.config["stages"])}
+    table["until"], table["hold"] = zip(*[rules.get((full, k), (None, None)) for full, k in zip(table.run_key, table.stage)])
+    fresh = table[table.stage == 0].drop_duplicates(key)[key + ["memorised", "censored"]]
+    table = table.merge(fresh.rename(columns={"memorised": "fresh_memorised", "censored": "fresh_censored"}),
+                        on=key, how="left")
+    table["relative"] = table.memorised / table.fresh_memorised
+    return table.drop(columns=["run_key"])
+
+
+def retention_table(runs) -> pd.DataFrame:
+    """The retention matrix, tidy: one row per run, string and stage, at the epoch that stage ends.
+
+    ``status``: ``"before"`` (the string is not trained yet), ``"trained"`` (this stage trains it),
+    ``"after"`` (trained in an earlier stage, not in this one). ``accuracy``: the string's accuracy
+    at the end of the stage; ``guess``: mean held-out accuracy over the string's alphabet at that
+    epoch (NaN without held-out strings over it); ``learnt``: its accuracy at the end of the stage that
+    first trained it; ``retention`` = (accuracy - guess) / (learnt - guess): 1 = nothing forgotten, 0 =
+    back to guessing (NaN before the string is trained, or where ``learnt <= guess``)."""
+    rows = []
+    for label, run in _labelled(runs):
+        acc, guess = _accuracy(run), _guess(run)
+        bounds, stages = run.arrays["stage_bounds"], run.config["stages"]
+        for j, d in enumerate(run.config["train"]):
+            alpha = _alphabet(d)
+            first = next(k for k, s in enumerate(stages) if j in s["strings"])
+            learnt = acc.at[int(bounds[first + 1]), j]
+            for k, st in enumerate(stages):
+                epoch = int(bounds[k + 1])
+                status = "trained" if j in st["strings"] else "before" if k < first else "after"
+                a = acc.at[epoch, j]
+                g = guess.at[epoch, alpha] if alpha in guess.columns and epoch in guess.index else np.nan
+                ret = (a - g) / (learnt - g) if status != "before" and learnt > g else np.nan
+                rows.append({**_base(label, run), "string": j, "text": d["text"], "alphabet": alpha,
+                             "first_stage": first, "stage": k, "epoch": epoch, "status": status,
+                             "stages_since": k - first, "accuracy": a, "guess": g, "learnt": learnt,
+                             "retention": ret})
+    return pd.DataFrame(rows)
+
+
+def relearning_table(runs, **kwargs) -> pd.DataFrame:
+    """Stages that train strings a second (or later) time: ``memorised`` (epochs to memorise them
+    again) against ``first_memorised``, their accuracy when the stage starts, and ``ratio`` =
+    memorised / first_memorised. ``kwargs`` go to :func:`stage_table`."""
+    t = stage_table(runs, **kwargs)
+    t = t[t.occurrence > 1].copy()
+    t["ratio"] = t.memorised / t.first_memorised
+    return t.reset_index(drop=True)
+
+
+def control_table(runs, **kwargs) -> pd.DataFrame:
+    """Epochs to memorise the control string ``S2`` (the second stage of ``"after disjoint alphabet"``)
+    in each condition, one row per model, learning rate, seed and ``condition``: ``"fresh"`` (the
+    first stage of any schedule), ``"after same alphabet"`` (stage 1 of ``"sequence"``, after ``S1``)
+    and ``"after disjoint alphabet"`` (after ``T1``); ``memorised`` NaN and ``censored`` True where
+    the stage's ``epochs`` ran out first. Takes the dict of :func:`memlib.sweep.schedule_runs`
+    (conditions of :func:`design` with ``controls=True``)."""
+    if not isinstance(runs, dict) or not {SEQUENCE, DISJOINT} <= set(runs):
+        raise ValueError(f"runs is not allowed here: use a dict with the conditions {SEQUENCE!r}, {DISJOINT!r} and "
+                         f"fresh ones (as memlib.sweep.schedule_runs returns for memlib.sequential.design with "
+                         f"controls=True)")
+    t = stage_table(runs, **kwargs)
+    key = ["model", "lr", "seed", "text"]
+    target = t[(t.condition == DISJOINT) & (t.stage == 1)][key]
+    rows = t.merge(target, on=key)
+    pick = {"fresh": rows[rows.stage == 0].drop_duplicates(key),
+            "after same alphabet": rows[(rows.condition == SEQUENCE) & (rows.occurrence == 1)],
+            "after disjoint alphabet": rows[(rows.condition == DISJOINT) & (rows.stage == 1)]}
+    out = pd.concat([d.assign(condition=c) for c, d in pick.items()], ignore_index=True)
+    return out[["model", "lr", "seed", "condition", "memorised", "censored", "epochs"]]
+
+
+def censored_median(memorised, censored, epochs) -> tuple[float, bool]:
+    """Median epochs to memorise where some stages never memorised (``censored``; ``epochs``: how long
+    they ran): a censored stage counts as longer than every memorised one. Returns ``(median, bound)``;
+    ``bound`` True when the median rests on a censored stage, so it is only a lower bound (``> median``).
+    NaN when there are no stages."""
+    vals = sorted(zip(censored, np.where(censored, epochs, memorised)), key=lambda cv: (cv[0], cv[1]))
+    n = len(vals)
+    if not n:
+        return float("nan"), False
+    mid = [vals[(n - 1) // 2], vals[n // 2]]
+    return float(np.mean([v for _, v in mid])), any(c for c, _ in mid)
+
+
+def curves(run, label=None) -> pd.DataFrame:
+    """Every measured accuracy of a schedule run, tidy: the training strings (``name`` S1, S2, ... in
+    order of first use, ``trained`` while their stage runs) and the mean of the held-out strings per
+    alphabet (``name`` "held-out a-h")."""
+    (label, run), = _labelled({label: [run]} if label is not None else [run])
+    m = run.metrics
+    train = m[m.split == "train"].assign(name=lambda d: "S" + (d.string + 1).astype(str))
+    cols = ["epoch", "name", "accuracy", "loss", "trained", "stage"]
+    out = [train[cols]]
+    test = m[m.split == "test"]
+    if not test.empty:
+        alpha = {j: _alphabet(d) for j, d in enumerate(run.config["test"])}
+        test = test.assign(alphabet=test.string.map(alpha))
+        held = test.groupby(["epoch", "alphabet", "stage"], as_index=False)[["accuracy", "loss"]].mean()
+        held["name"] = "held-out " + held.alphabet.str[0] + "-" + held.alphabet.str[-1]
+        held["trained"] = False
+        out.append(held[cols])
+    return pd.concat(out, ignore_index=True).assign(model=run.config["model"], lr=lr_label(run.config["lr"]),
+                                                    seed=run.config["seed"], condition=label)

@@ -1,0 +1,228 @@
+"""Schedules (memlib.expose_schedule) and the sequential-exposure analyses, on a tiny model."""
+import numpy as np
+import pandas as pd
+import pytest
+
+import memlib
+from memlib import Stage, expose, expose_schedule, sequential, sweep
+
+
+@pytest.fixture(scope="module")
+def strings():
+    return memlib.random_strings(5, 4, 10, seed=2)
+
+
+def _run(model, stages, test, **kw):
+    return expose_schedule(model, stages, test_strings=test, store=False, progress=False, **kw)
+
+
+def test_fixed_stages_have_their_lengths_and_every_string_is_measured_every_epoch(tiny_llama, strings):
+    S = strings
+    run = _run(tiny_llama, [Stage(S[0], epochs=3), Stage([S[1], S[2]], epochs=2), Stage(S[0], epochs=1)], S[3:])
+    assert run.arrays["stage_bounds"].tolist() == [0, 3, 5, 6]
+    assert [d["text"] for d in run.config["train"]] == [s.text for s in S[:3]]  # S[0] again is the same string
+    assert run.config["stages"][2]["strings"] == [0]
+    assert run.arrays["train_epochs"].tolist() == list(range(7))
+    assert run.arrays["train_measured"].all() and run.arrays["test_measured"].all()
+    m = run.metrics
+    assert len(m[m.split == "train"]) == 7 * 3 and len(m[m.split == "test"]) == 7 * 2
+    train = m[m.split == "train"]
+    assert train[train.epoch == 4].set_index("string").trained.tolist() == [False, True, True]
+    assert train[train.epoch == 5].set_index("string").trained.tolist() == [True, False, False]  # stage 2 starts
+    assert sorted(set(train.stage)) == [0, 1, 2]
+
+
+def test_until_stage_stops_once_the_threshold_is_held_and_a_stage_that_never_reaches_it_is_censored(tiny_llama, strings):
+    S = strings
+    run = _run(tiny_llama, [Stage(S[0], until=0.99, hold=2, max_epochs=150), Stage(S[1], until=1.0, max_epochs=2)], S[3:],
+               lr=3e-3)
+    bounds, mem = run.arrays["stage_bounds"].tolist(), run.arrays["stage_memorised"].tolist()
+    acc = run.metrics[(run.metrics.split == "train") & (run.metrics.string == 0)].set_index("epoch").accuracy
+    # stage 0 ends at the second of two epochs in a row at the threshold, and not before
+    assert mem[0] >= 0 and bounds[1] == mem[0] + 1
+    assert (acc.loc[mem[0]:bounds[1]] >= 0.99).all() and acc.loc[mem[0] - 1] < 0.99
+    assert not any((acc.loc[e] >= 0.99) and (acc.loc[e + 1] >= 0.99) for e in range(mem[0] - 1))
+    # stage 1 runs out: censored after exactly max_epochs
+    assert mem[1] == -1 and bounds[2] - bounds[1] == 2
+    table = sequential.stage_table([run])
+    assert table.censored.tolist() == [False, True] and table.memorised.iloc[0] == mem[0]
+    assert table.epochs.tolist() == [bounds[1], 2]
+
+
+def test_one_stage_schedule_gives_the_metrics_of_expose(tiny_llama, strings):
+    S = strings
+    a = expose(tiny_llama, [S[0], S[1]], test_strings=S[3:], epochs=4, eval_every=1, seed=3, store=False, progress=False)
+    b = _run(tiny_llama, [Stage([S[0], S[1]], epochs=4)], S[3:], seed=3)
+    cols = list(a.metrics.columns)
+    pd.testing.assert_frame_equal(a.metrics, b.metrics[cols], check_exact=True)
+    for name in ("train_correct", "train_p_true", "test_correct", "test_p_true", "train_epochs", "test_epochs"):
+        assert np.array_equal(a.arrays[name], b.arrays[name]), name
+
+
+def test_store_key_follows_every_part_of_the_schedule_and_a_stored_schedule_is_loaded(tiny_llama, strings, tmp_path):
+    S = strings
+    base = [Stage(S[0], epochs=2), Stage(S[1], until=0.9, hold=1, max_epochs=3)]
+    store = memlib.RunStore(tmp_path)
+    first = expose_schedule(tiny_llama, base, test_strings=S[3:], store=store, progress=False)
+    again = expose_schedule(tiny_llama, base, test_strings=S[3:], store=store, progress=False)
+    assert again.from_store and again.key == first.key
+    pd.testing.assert_frame_equal(first.metrics, again.metrics, check_exact=True)
+    assert np.array_equal(first.arrays["train_measured"], again.arrays["train_measured"])
+
+    def key(stages, **kw):
+        return expose_schedule(tiny_llama, stages, test_strings=S[3:], store=False, progress=False, **kw).key
+
+    variants = [
+        [Stage(S[0], epochs=3), base[1]],
+        [base[0], Stage(S[1], until=0.8, hold=1, max_epochs=3)],
+        [base[0], Stage(S[1], until=0.9, hold=2, max_epochs=3)],
+        [base[0], Stage(S[1], until=0.9, hold=1, max_epochs=4)],
+        [base[1], base[0]],
+        [Stage(S[2], epochs=2), base[1]],
+        base + [Stage(S[0], epochs=1)],
+    ]
+    keys = {key(v) for v in variants} | {key(base, reset_optimizer=False), key(base, eval_every=2), first.key}
+    assert len(keys) == len(variants) + 3
+
+
+def test_reset_and_kept_optimiser_state_both_train_and_differ(tiny_llama, strings):
+    S = strings
+    stages = [Stage(S[0], epochs=3), Stage(S[1], epochs=3)]
+    reset = _run(tiny_llama, stages, S[3:])
+    kept = _run(tiny_llama, stages, S[3:], reset_optimizer=False)
+    r, k = reset.arrays["train_p_true"], kept.arrays["train_p_true"]
+    assert np.array_equal(r[:4], k[:4])  # the first stage, and the start of the second, are the same
+    assert not np.allclose(r[4:], k[4:])  # then the optimiser's moments from stage 0 change the updates
+    for run in (reset, kept):  # both train the second string: its loss falls during its stage
+        loss = run.metrics[(run.metrics.split == "train") & (run.metrics.string == 1)].set_index("epoch").loss
+        assert loss.loc[6] < loss.loc[3]
+
+
+def test_strings_not_trained_are_measured_at_eval_every_and_at_every_boundary(tiny_llama, strings):
+    S = strings
+    run = _run(tiny_llama, [Stage(S[0], epochs=5), Stage(S[1], epochs=3)], S[3:], eval_every=4)
+    epochs = run.arrays["train_epochs"].tolist()
+    measured = run.arrays["train_measured"]
+    s1 = [e for e in epochs if measured[epochs.index(e), 1] and e <= 5]
+    s0 = [e for e in epochs if measured[epochs.index(e), 0] and e >= 5]
+    assert s1 == [0, 4, 5]  # S1 while S0 trains: eval_every (0, 4), then the boundary, where its stage starts
+    assert s0 == [5, 8]  # S0 while S1 trains: the boundary (its stage's last), 8 (due, and the end)
+    assert run.arrays["test_epochs"].tolist() == [0, 4, 5, 8]
+    p = run.arrays["train_p_true"]
+    assert np.isnan(p[~measured]).all() and not np.isnan(p[measured]).any()
+
+
+def test_each_string_is_measured_against_its_own_alphabet(tiny_llama):
+    import torch
+
+    a = memlib.random_strings(3, 4, 10, seed=0)
+    b = memlib.random_strings(3, 4, 10, seed=1, first_letter="m")
+    run = _run(tiny_llama, [Stage(a[0], epochs=2), Stage(b[0], epochs=2)], [a[1], b[1]])
+    assert run.config["train"][1]["alphabet"] == "mnop"
+    assert sorted(sequential._guess(run).columns) == ["abcd", "mnop"]
+    # at epoch 0 (the loaded weights), recompute b[0]'s alphabet mass over m-p and over all 8 letters
+    ids = torch.tensor([tiny_llama.encode(b[0].text)])
+    with torch.no_grad():
+        logits = tiny_llama.model(input_ids=ids[:, :-1]).logits
+    mass = {letters: memlib.token_metrics(logits, ids[:, 1:], torch.tensor(tiny_llama.letter_ids(letters)))
+            ["alphabet_mass"].mean().item() for letters in ("mnop", "abcdmnop")}
+    stored = run.metrics[(run.metrics.split == "train") & (run.metrics.epoch == 0)].set_index("string").alphabet_mass[1]
+    assert stored == pytest.approx(mass["mnop"], rel=1e-5) and stored != pytest.approx(mass["abcdmnop"], rel=1e-3)
+
+
+def _bad(tiny_llama, strings, tmp_path, stages, message, **kw):
+    store = memlib.RunStore(tmp_path / "store")
+    with pytest.raises(ValueError, match=message):
+        expose_schedule(tiny_llama, stages, test_strings=kw.pop("test", strings[3:]), store=store, progress=False, **kw)
+    assert not (tmp_path / "store").exists()
+
+
+@pytest.mark.parametrize("make, message, kw", [
+    (lambda S: [], r"stages=\[\] is not allowed", {}),
+    (lambda S: Stage(S[0], epochs=1), "use a non-empty list of memlib.Stage", {}),
+    (lambda S: [S[0]], r"stages\[0\]=RandomString.* is not allowed: use memlib.Stage", {}),
+    (lambda S: [Stage(S[0], epochs=0)], r"stages\[0\] epochs=0 is not allowed: use an integer >= 1", {}),
+    (lambda S: [Stage(S[0], epochs=2), Stage(S[1], epochs=-1)], r"stages\[1\] epochs=-1 is not allowed", {}),
+    (lambda S: [Stage([], epochs=1)], r"stages\[0\] has no strings", {}),
+    (lambda S: [Stage("", epochs=1)], r"stages\[0\] string '' is not allowed", {}),
+    (lambda S: [Stage("ab1c", epochs=1)], r"stages\[0\] string 'ab1c' is not allowed.*\['1'\]", {}),
+    (lambda S: [Stage([S[0], "abc"], epochs=1)], r"stages\[0\]_strings have lengths \[3, 10\]", {}),
+    (lambda S: [Stage(S[0], epochs=1), Stage("abcd", epochs=1)], r"lengths \[4, 10\]: all strings of a schedule", {}),
+    (lambda S: [Stage(S[0], until=0, max_epochs=3)], r"until=0 is not allowed: use an accuracy threshold in \(0, 1\]", {}),
+    (lambda S: [Stage(S[0], until=1.5, max_epochs=3)], r"until=1.5 is not allowed", {}),
+    (lambda S: [Stage(S[0], until=0.9)], r"max_epochs=None", {}),
+    (lambda S: [Stage(S[0], epochs=3, until=0.9, max_epochs=3)], "give exactly one of them", {}),
+    (lambda S: [Stage(S[0])], "give exactly one of them", {}),
+    (lambda S: [Stage(S[0], until=0.9, hold=0, max_epochs=3)], r"hold=0 is not allowed", {}),
+    (lambda S: [Stage([S[0], S[0]], epochs=1)], "lists the string .* twice", {}),
+    (lambda S: [Stage(S[0], epochs=1)], "is a training string of the schedule", {"test": "same"}),
+    (lambda S: [Stage(S[0], epochs=1)], "eval_every='auto' is not allowed for a schedule", {"eval_every": "auto"}),
+    (lambda S: [Stage(S[0], epochs=1)], "reset_optimizer=1 is not allowed", {"reset_optimizer": 1}),
+    (lambda S: [Stage(S[0], epochs=1)], "lr=0 is not allowed", {"lr": 0}),
+])
+def test_bad_schedules_are_refused_before_any_training(tiny_llama, strings, tmp_path, make, message, kw):
+    if kw.get("test") == "same":
+        kw = {**kw, "test": [strings[4], strings[0].text]}
+    _bad(tiny_llama, strings, tmp_path, make(strings), message, **kw)
+
+
+def test_mixed_alphabets_in_one_stage_are_refused(tiny_llama, strings, tmp_path):
+    other = memlib.random_string(4, 10, seed=5, first_letter="k")
+    _bad(tiny_llama, strings, tmp_path, [Stage([strings[0], other], epochs=1)], r"stages\[0\] mixes alphabets")
+
+
+def test_design_sweep_and_analyses(tiny_llama, tmp_path):
+    def design(model, seed):
+        return sequential.design(seed, alphabet_size=4, length=10, n_strings=2, n_test_strings=1, until=0.99, hold=1,
+                                 max_epochs=60)
+
+    runs = sweep.schedule_runs(["tiny-llama"], [0], design, store=tmp_path, progress=False)
+    assert list(runs) == ["sequence", "after disjoint alphabet", "fresh S2"] and all(len(v) == 1 for v in runs.values())
+    seq, dis, fresh = (runs[c][0] for c in runs)
+    S = [d["text"] for d in seq.config["train"]]
+    assert [s["strings"] for s in seq.config["stages"]] == [[0], [1], [0]]  # S1, S2, S1 again
+    assert dis.config["train"][1]["text"] == S[1] == fresh.config["train"][0]["text"]
+    assert set(dis.config["train"][0]["alphabet"]).isdisjoint(seq.config["train"][0]["alphabet"])
+    again = sweep.schedule_runs(["tiny-llama"], [0], design, store=tmp_path, progress=False)
+    assert all(r.from_store for v in again.values() for r in v)
+
+    stages = sequential.stage_table(runs)
+    s = stages[stages.condition == "sequence"]
+    assert s.occurrence.tolist() == [1, 1, 2] and s.alphabet_seen.tolist() == [False, True, True]
+    assert s.first_memorised.iloc[2] == s.memorised.iloc[0]
+    # each stage against the same string on a fresh model: S1 is its own reference, S2 the "fresh S2" run
+    assert s.fresh_memorised.tolist() == [s.memorised.iloc[0], fresh.arrays["stage_memorised"][0], s.memorised.iloc[0]]
+    assert s.relative.iloc[0] == 1.0 and s.relative.iloc[1] == s.memorised.iloc[1] / s.fresh_memorised.iloc[1]
+    relearn = sequential.relearning_table({"sequence": runs["sequence"]})
+    assert len(relearn) == 1 and relearn.ratio.iloc[0] == pytest.approx(relearn.memorised.iloc[0] / s.memorised.iloc[0])
+    control = sequential.control_table(runs)
+    assert control.condition.tolist() == ["fresh", "after same alphabet", "after disjoint alphabet"]
+    got = control.set_index("condition").memorised
+    assert got["fresh"] == fresh.arrays["stage_memorised"][0]
+    assert got["after same alphabet"] == seq.arrays["stage_memorised"][1]
+    assert got["after disjoint alphabet"] == dis.arrays["stage_memorised"][1]
+
+    ret = sequential.retention_table({"sequence": [seq]})
+    assert len(ret) == 2 * 3
+    own = ret[(ret.status == "trained") & (ret.stage == ret.first_stage)]
+    assert np.allclose(own.retention.dropna(), 1.0)
+    assert ret[ret.status == "before"].retention.isna().all()
+    acc = seq.metrics[(seq.metrics.split == "train")].set_index(["epoch", "string"]).accuracy
+    for row in ret.itertuples():  # the matrix reads the stored metrics at the end of each stage
+        assert row.accuracy == acc[(row.epoch, row.string)]
+        assert row.epoch == seq.arrays["stage_bounds"][row.stage + 1]
+
+
+def test_censored_median_counts_censored_stages_as_longest():
+    assert sequential.censored_median([5, 7, np.nan], [False, False, True], [5, 7, 40]) == (7.0, False)
+    assert sequential.censored_median([5, np.nan, np.nan], [False, True, True], [5, 40, 40]) == (40.0, True)
+    assert sequential.censored_median([3, 9], [False, False], [3, 9]) == (6.0, False)
+
+
+def test_design_refuses_what_its_controls_cannot_do():
+    with pytest.raises(ValueError, match="n_strings=1 is not allowed with controls=True"):
+        sequential.design(0, alphabet_size=4, length=8, n_strings=1, n_test_strings=1, max_epochs=3)
+    with pytest.raises(ValueError, match="alphabet_size=14 is not allowed with controls=True"):
+        sequential.design(0, alphabet_size=14, length=8, n_strings=2, n_test_strings=1, max_epochs=3)
+    with pytest.raises(ValueError, match="not a schedule run"):
+        sequential.stage_table([memlib.Run(config={"model": "x"}, metrics=pd.DataFrame(), arrays={})])

@@ -325,8 +325,8 @@ def _check_stage(k: int, stage) -> tuple[list[dict], dict]:
         raise ValueError(f"{name}={stage!r} is not allowed: use memlib.Stage(strings, epochs=N) or "
                          f"memlib.Stage(strings, until=threshold, max_epochs=N)")
     s = stage.strings
-    if s is None or (not isinstance(s, (str, RandomString)) and not len(s)):
-        raise ValueError(f"{name} has no strings ({s!r}): give one string or a list of strings")
+    if not isinstance(s, (str, RandomString, list, tuple)) or (isinstance(s, (list, tuple)) and not s):
+        raise ValueError(f"{name} has strings={s!r}: give one string or a non-empty list of strings")
     strings = _check_strings(name, s)
     if len({_alphabet([d]) for d in strings}) > 1:
         raise ValueError(f"{name} mixes alphabets {sorted({_alphabet([d]) for d in strings})}: the strings of one "
@@ -336,6 +336,9 @@ def _check_stage(k: int, stage) -> tuple[list[dict], dict]:
                          f"(a fixed length, or an accuracy threshold with max_epochs)")
     if stage.epochs is not None:
         _check_number(f"{name} epochs", stage.epochs, int, 1)
+        if stage.max_epochs is not None or stage.hold != Stage.hold:
+            raise ValueError(f"{name} has epochs={stage.epochs!r} with hold={stage.hold!r}, max_epochs={stage.max_epochs!r}: "
+                             f"hold and max_epochs belong to until stages; a fixed stage takes only epochs")
         return strings, {"epochs": int(stage.epochs), "until": None, "hold": None, "max_epochs": None}
     u = stage.until
     if isinstance(u, bool) or not isinstance(u, numbers.Real) or not (0 < u <= 1):
@@ -345,6 +348,9 @@ def _check_stage(k: int, stage) -> tuple[list[dict], dict]:
         raise ValueError(f"{name} has until={u!r} but max_epochs=None: give the most epochs the stage may take "
                          f"(it ends there, censored, if the threshold is never held)")
     _check_number(f"{name} max_epochs", stage.max_epochs, int, 1)
+    if stage.hold > stage.max_epochs + 1:
+        raise ValueError(f"{name} hold={stage.hold} is not allowed with max_epochs={stage.max_epochs}: a stage measures "
+                         f"at most max_epochs + 1 = {stage.max_epochs + 1} epochs, so use hold <= {stage.max_epochs + 1}")
     return strings, {"epochs": None, "until": float(u), "hold": int(stage.hold), "max_epochs": int(stage.max_epochs)}
 
 
@@ -353,6 +359,51 @@ def _check_schedule_eval_every(eval_every) -> None:
         raise ValueError(f"eval_every={eval_every!r} is not allowed for a schedule: use an integer >= 1 or a list of "
                          f"epochs (stage boundaries and the end are always measured)")
     _check_eval_every(eval_every)
+
+
+def _check_schedule(stages, test_strings, *, lr, seed, reset_optimizer, lr_schedule, weight_decay, max_grad_norm,
+                    dropout, eval_every) -> tuple[list[dict], list[dict], list[dict]]:
+    """Everything :func:`expose_schedule` checks before any work: ``(strings, plan, test)``, or a
+    ValueError naming the first bad value."""
+    if isinstance(stages, Stage) or not isinstance(stages, (list, tuple)) or not stages:
+        raise ValueError(f"stages={stages!r} is not allowed: use a non-empty list of memlib.Stage")
+    strings, plan = [], []
+    for k, stage in enumerate(stages):
+        stage_strings, entry = _check_stage(k, stage)
+        idx = []
+        for d in stage_strings:  # a string is its text: a later stage naming it again re-trains the same string
+            texts = [s["text"] for s in strings]
+            if d["text"] not in texts:
+                strings.append(d)
+                texts.append(d["text"])
+            idx.append(texts.index(d["text"]))
+        if len(set(idx)) != len(idx):
+            twice = strings[next(i for i in idx if idx.count(i) > 1)]["text"]
+            raise ValueError(f"stages[{k}] lists the string {twice[:20]!r} twice: give each string of a stage once")
+        plan.append({"strings": idx, **entry})
+    lengths = sorted({len(d["text"]) for d in strings})
+    if len(lengths) > 1:
+        raise ValueError(f"the stages' strings have lengths {lengths}: all strings of a schedule must have one length")
+    if test_strings is None or isinstance(test_strings, (str, RandomString)) or not hasattr(test_strings, "__len__"):
+        raise ValueError(f"test_strings={test_strings!r} is not allowed: use a list of strings (or () for none)")
+    test = _check_strings("test", test_strings) if len(test_strings) else []
+    texts = {d["text"] for d in strings}
+    for d in test:
+        if d["text"] in texts:
+            raise ValueError(f"test string {d['text'][:20]!r} is a training string of the schedule: held-out strings "
+                             f"must be strings never trained on")
+    check_hparams(epochs=1, lr=lr, seed=seed, weight_decay=weight_decay, lr_schedule=lr_schedule,
+                  max_grad_norm=max_grad_norm)
+    _check_schedule_eval_every(eval_every)
+    for name, flag in (("reset_optimizer", reset_optimizer), ("dropout", dropout)):
+        if not isinstance(flag, bool):
+            raise ValueError(f"{name}={flag!r} is not allowed: use True or False")
+    if len({d["text"] for d in test}) != len(test):
+        raise ValueError("test_strings has a string twice: give each held-out string once")
+    if dropout and any(p["until"] is not None for p in plan):
+        raise ValueError("dropout=True is not allowed with until stages: their stop rule and the trained strings' "
+                         "measurements come from the training pass, which dropout makes noisy")
+    return strings, plan, test
 
 
 def expose_schedule(
@@ -400,38 +451,9 @@ def expose_schedule(
 
     if not isinstance(model, LoadedModel):
         raise TypeError(f"model must be a memlib LoadedModel (from memlib.load_model), not {type(model).__name__}")
-    if isinstance(stages, Stage) or not isinstance(stages, (list, tuple)) or not stages:
-        raise ValueError(f"stages={stages!r} is not allowed: use a non-empty list of memlib.Stage")
-    strings, plan = [], []
-    for k, stage in enumerate(stages):
-        stage_strings, entry = _check_stage(k, stage)
-        idx = []
-        for d in stage_strings:  # a string is its text: a later stage naming it again re-trains the same string
-            texts = [s["text"] for s in strings]
-            if d["text"] not in texts:
-                strings.append(d)
-                texts.append(d["text"])
-            idx.append(texts.index(d["text"]))
-        if len(set(idx)) != len(idx):
-            raise ValueError(f"stages[{k}] lists the string {d['text'][:20]!r} twice: give each string of a stage once")
-        plan.append({"strings": idx, **entry})
-    lengths = sorted({len(d["text"]) for d in strings})
-    if len(lengths) > 1:
-        raise ValueError(f"the stages' strings have lengths {lengths}: all strings of a schedule must have one length")
-    if test_strings is None or isinstance(test_strings, (str, RandomString)) or not hasattr(test_strings, "__len__"):
-        raise ValueError(f"test_strings={test_strings!r} is not allowed: use a list of strings (or () for none)")
-    test = _check_strings("test", test_strings) if len(test_strings) else []
-    texts = {d["text"] for d in strings}
-    for d in test:
-        if d["text"] in texts:
-            raise ValueError(f"test string {d['text'][:20]!r} is a training string of the schedule: held-out strings "
-                             f"must be strings never trained on")
-    check_hparams(epochs=1, lr=lr, seed=seed, weight_decay=weight_decay, lr_schedule=lr_schedule,
-                  max_grad_norm=max_grad_norm)
-    _check_schedule_eval_every(eval_every)
-    for name, flag in (("reset_optimizer", reset_optimizer), ("dropout", dropout)):
-        if not isinstance(flag, bool):
-            raise ValueError(f"{name}={flag!r} is not allowed: use True or False")
+    strings, plan, test = _check_schedule(stages, test_strings, lr=lr, seed=seed, reset_optimizer=reset_optimizer,
+                                          lr_schedule=lr_schedule, weight_decay=weight_decay,
+                                          max_grad_norm=max_grad_norm, dropout=dropout, eval_every=eval_every)
     lr = model.default_lr if lr is None else lr
     amp = _autocast_dtype(autocast, model.device)
     letters = _alphabet(strings + test)
@@ -575,6 +597,12 @@ def _plan(config: dict) -> list[dict]:
              "max_epochs": None}]
 
 
+def _reached(hits: int, total: int, threshold: float) -> bool:
+    """``hits / total >= threshold``, decided on counts (7 of 10 reaches 0.7 exactly; a float mean
+    of the ``correct`` flags can fall just below it)."""
+    return hits >= math.ceil(threshold * total - 1e-9)
+
+
 def _measure(model: LoadedModel, ids: torch.Tensor, idx: list[int], alphas: list[str], alpha_ids: dict, amp,
              batch_size: int) -> dict[int, dict]:
     """No-grad measurements of the strings ``idx`` of ``ids``, each against its alphabet, batched per
@@ -600,7 +628,7 @@ def _train(model: LoadedModel, config: dict, letters: str, amp, progress) -> dic
     (its fixed length or ``max_epochs``) by a no-grad pass instead. An ``until`` stage stops at the
     first epoch whose training forward pass completes ``hold`` epochs in a row at mean accuracy
     ``>= until`` (that pass is its measurement; no update follows); one that runs to ``max_epochs``
-counts as memorised if its last measurement completes the run. Held-out strings, and for a
+counts as memorised if its last measurement completes the streak. Held-out strings, and for a
     schedule the strings the stage does not train, are measured with no-grad passes at the epochs
     ``eval_every`` names, at the start of every stage and at the end.
     """
@@ -660,11 +688,12 @@ counts as memorised if its last measurement completes the run. Held-out strings,
                     measure("train", e, others, len(strings))
                 if t == limit:  # the stage's last epoch: measured, not trained
                     measure("train", e, members, bs)
-                    accuracy = np.mean([records["train"][e][j]["accuracy"] for j in members])
                     if prober is not None:
-                        prober(e, accuracy)
-                    if stage["until"] is not None and accuracy >= stage["until"] - 1e-12:
-                        stop = streak + 1 >= stage["hold"]  # the last measurement completes the streak
+                        prober(e, np.mean([records["train"][e][j]["accuracy"] for j in members]))
+                    if stage["until"] is not None:
+                        hits = sum(int(records["train"][e][j]["correct"].sum()) for j in members)
+                        if _reached(hits, len(members) * (ids.shape[1] - 1), stage["until"]):
+                            stop = streak + 1 >= stage["hold"]  # the last measurement completes the streak
                     break
                 net.train(config["dropout"])  # eval mode (dropout off) unless asked; gradients flow either way
                 parts = []
@@ -672,7 +701,7 @@ counts as memorised if its last measurement completes the run. Held-out strings,
                     tm = _forward(model, ids[members[i:i + bs]], alpha_ids[s_alpha[members[i]]], amp)
                     parts.append(tm)
                     if stage["until"] is not None:  # one batch: the accuracy of the whole stage, before its update
-                        held = tm["correct"].float().mean().item() >= stage["until"] - 1e-12
+                        held = _reached(int(tm["correct"].sum()), tm["correct"].numel(), stage["until"])
                         streak = streak + 1 if held else 0
                         if streak >= stage["hold"]:
                             stop = True
@@ -739,10 +768,14 @@ def _string_columns(d: dict) -> dict:
     }
 
 
-def _stage_of(bounds, epoch: int) -> int:
-    """The stage measured at ``epoch``: the last one started by then (the next stage's measurement
-    at a boundary happens before its first update)."""
-    return int(min(np.searchsorted(bounds[:-1], epoch, side="right") - 1, len(bounds) - 2))
+def _stage_of(plan: list[dict], bounds, epoch: int, string: int | None) -> tuple[int, bool]:
+    """``(stage, trained)`` of a measurement at ``epoch``: the (last) stage that trains ``string``
+    and spans ``epoch`` (from its start to its end, both included: a stage's last measurement is its
+    own), else the last stage started by then."""
+    mine = [k for k, st in enumerate(plan) if string in st["strings"] and bounds[k] <= epoch <= bounds[k + 1]]
+    if mine:
+        return mine[-1], True
+    return int(min(np.searchsorted(bounds[:-1], epoch, side="right") - 1, len(bounds) - 2)), False
 
 
 def _to_run(config: dict, records: dict) -> Run:
@@ -758,13 +791,12 @@ def _to_run(config: dict, records: dict) -> Run:
         p_true = np.full((len(epochs), len(strings), length), np.nan, dtype=np.float32)
         measured = np.zeros((len(epochs), len(strings)), dtype=bool)
         for i, e in enumerate(epochs):
-            stage = _stage_of(stages["stage_bounds"], e) if stages else None
             for j in sorted(recs[e]):
                 r, d = recs[e][j], strings[j]
                 row = {"model": config["model"], "seed": config["seed"], "epoch": e, "split": split, "string": j}
                 if stages:
-                    row["stage"] = stage
-                    row["trained"] = split == "train" and j in config["stages"][stage]["strings"]
+                    row["stage"], row["trained"] = _stage_of(config["stages"], stages["stage_bounds"], e,
+                                                             j if split == "train" else None)
                 row.update({m: float(r[m]) for m in METRIC_COLUMNS})
                 row.update(_string_columns(d))
                 rows.append(row)

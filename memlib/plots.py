@@ -15,7 +15,7 @@ from .presets import lr_label
 
 __all__ = ["lr_label", "style", "save_figure", "run_curves", "plot_dynamics", "plot_pretrained_vs_random",
            "plot_recall_vs_k", "plot_context_probes", "plot_characters", "plot_schedule", "plot_stage_speed",
-           "plot_retention"]
+           "plot_retention", "plot_privacy", "plot_onsets"]
 
 SPLIT_COLOURS = {"train": "#1f77b4", "test": "#7f7f7f"}
 PANELS = (
@@ -386,13 +386,13 @@ def plot_stage_speed(stages: pd.DataFrame, control: pd.DataFrame):
         left.scatter(x[d.censored], d[d.censored].epochs, facecolors="none", edgecolors=colours[model], s=18)
         med = d.assign(v=d.memorised.where(~d.censored, d.epochs)).groupby("stage").v.median()
         left.plot(med.index, med, color=colours[model], lw=1.5, label=model)
-        if "fresh_memorised" in d and d.fresh_memorised.notna().any():
-            fresh = d.groupby("stage").fresh_memorised.median()
+        if "fresh_memorised" in d and d.fresh_epochs.notna().any():  # censored fresh runs at their length
+            fresh = d.assign(v=d.fresh_memorised.where(~d.fresh_censored.astype(bool), d.fresh_epochs)).groupby("stage").v.median()
             left.plot(fresh.index, fresh, color=colours[model], lw=1, ls="--", marker="x", ms=4)
     labels = stages.drop_duplicates("stage").sort_values("stage")
     left.set_xticks(labels.stage)
-    left.set_xticklabels([f"S{s + 1}" if o == 1 else f"S{s + 1}\n(S{f + 1} again)" for s, o, f in
-                          zip(labels.stage, labels.occurrence, labels.string)], fontsize=8)
+    left.set_xticklabels([f"S{f + 1}" if o == 1 else f"S{f + 1}\nagain" for o, f in
+                          zip(labels.occurrence, labels.string)], fontsize=8)
     left.set_xlabel("stage of the sequence")
     left.set_ylabel("epochs to memorise")
     left.set_ylim(bottom=0)
@@ -430,8 +430,9 @@ def plot_retention(retention: pd.DataFrame):
     fig, axes = plt.subplots(1, len(models), figsize=(3.3 * len(models), 3.0), squeeze=False)
     for ax, model in zip(axes[0], models):
         d = retention[retention.model == model]
-        ret = d.pivot_table(index="string", columns="stage", values="retention", aggfunc="mean")
-        acc = d.pivot_table(index="string", columns="stage", values="accuracy", aggfunc="mean")
+        acc = d.pivot_table(index="string", columns="stage", values="accuracy", aggfunc="mean", dropna=False)
+        ret = d.pivot_table(index="string", columns="stage", values="retention", aggfunc="mean",
+                            dropna=False).reindex(index=acc.index, columns=acc.columns)
         ret = ret.where(acc.notna())
         sns.heatmap(ret, ax=ax, vmin=0, vmax=1, cmap="viridis", cbar=ax is axes[0, -1],
                     annot=acc.where(ret.notna()).round(2), fmt=".2f", annot_kws={"fontsize": 7},
@@ -444,5 +445,90 @@ def plot_retention(retention: pd.DataFrame):
         ax.set_xlabel("")
         ax.set_ylabel("string" if ax is axes[0, 0] else "")
         ax.set_title(model, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def plot_privacy(extraction: pd.DataFrame, exposure: pd.DataFrame, membership: pd.DataFrame, settings: list[str]):
+    """Notebook 05's measures on one time axis, one column per setting (means over seeds, band
+    min-max). Top: recollection accuracy, the share of the string that greedy generation from BOS
+    reproduces, and the k-extractable rate. Middle: exposure in bits of the trained strings (filled
+    where extrapolated by the distribution fit) and of held-out strings (the check, about 1.44 bits);
+    dotted: the most a count over the candidates can resolve, log2(N + 1). Bottom: the loss-threshold
+    membership attack's ROC AUC and true-positive rate at 1% false positives, pooled over seeds."""
+    fig, axes = plt.subplots(3, len(settings), figsize=(3.4 * len(settings), 7.6), squeeze=False, sharex="col")
+    for j, name in enumerate(settings):
+        ax = axes[0, j]
+        x = extraction[extraction.setting == name]
+        for col, label, colour in (("accuracy", "accuracy (true prefix)", "tab:blue"),
+                                   ("from_bos_share", "extracted from BOS (share)", "tab:red")):
+            g = x.groupby("epoch")[col]
+            ax.plot(g.mean().index, g.mean(), color=colour, label=label)
+            ax.fill_between(g.mean().index, g.min(), g.max(), color=colour, alpha=0.15, lw=0)
+        p = x[x.k_extractable.notna()].groupby("epoch").k_extractable
+        ax.plot(p.mean().index, p.mean(), color="tab:green", marker="o", ms=3, label="k-extractable rate")
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_title(name.replace(", lr", "\nlr"), fontsize=8)
+        ax = axes[1, j]
+        ex = exposure[exposure.setting == name]
+        mem, held = ex[ex.member], ex[~ex.member]
+        g = mem.groupby("epoch").exposure
+        ax.plot(g.mean().index, g.mean(), color="tab:purple", label="trained string")
+        ax.fill_between(g.mean().index, g.min(), g.max(), color="tab:purple", alpha=0.15, lw=0)
+        fit = mem[mem.method != "counted"]
+        ax.scatter(fit.epoch, fit.exposure, s=10, color="tab:purple", label="extrapolated (skew-normal fit)")
+        counted = mem[mem.method == "counted"]
+        ax.scatter(counted.epoch, counted.exposure, s=10, facecolors="none", edgecolors="tab:purple",
+                   label="counted among candidates")
+        h = held.groupby("epoch").exposure.mean()
+        ax.plot(h.index, h, color="0.4", ls="--", label="held-out strings (mean)")
+        if len(mem):
+            ax.axhline(math.log2(mem.candidates.max() + 1), color="0.4", ls=":", lw=1, label="count resolves up to")
+        ax.set_yscale("symlog", linthresh=10)
+        ax = axes[2, j]
+        m = membership[membership.setting == name]
+        ax.plot(m.epoch, m.auc, color="tab:orange", marker="o", ms=3, label="membership attack ROC AUC")
+        ax.plot(m.epoch, m.tpr_at_fpr, color="tab:brown", marker="s", ms=3, ls="--", label="TPR at 1% FPR")
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_xlabel("epoch")
+    axes[0, 0].set_ylabel("share of the string")
+    axes[1, 0].set_ylabel("exposure (bits)")
+    axes[2, 0].set_ylabel("attack")
+    _legend_below(fig, axes, ncol=4)
+    return fig
+
+
+def plot_onsets(onsets: pd.DataFrame, settings: list[str]):
+    """When each character is memorised: left, the onset epoch of every position of the first seed's
+    string, one row per setting (grey: never stable by the end); middle and right, median onset
+    against the character's uniqueness and its probability under the distribution (all seeds)."""
+    first = onsets[onsets.seed == onsets.seed.min()]
+    length = int(onsets.position.max()) + 1
+    fig, (a, b, c) = plt.subplots(1, 3, figsize=(14, 0.5 * len(settings) + 2.6),
+                                  gridspec_kw={"width_ratios": [2.2, 1, 1]})
+    grid = np.full((len(settings), length), np.nan)
+    for i, name in enumerate(settings):
+        d = first[first.setting == name].sort_values("position")
+        grid[i, : len(d)] = d.onset / max(d.onset.max(), 1)
+    cmap = plt.cm.viridis.copy()
+    cmap.set_bad("0.85")
+    im = a.imshow(np.ma.masked_invalid(grid), aspect="auto", cmap=cmap, vmin=0, vmax=1)
+    a.set_yticks(range(len(settings)))
+    a.set_yticklabels([s.replace(", lr", "\nlr") for s in settings], fontsize=7)
+    a.set_xlabel("position in the string")
+    a.grid(False)
+    fig.colorbar(im, ax=a, label="onset / last onset of the run")
+    colours = dict(zip(settings, plt.cm.tab10(np.arange(len(settings)) % 10)))
+    for ax, col, label in ((b, "uniqueness", "uniqueness (shortest unique k-gram before it)"),
+                           (c, "p_char", "probability of the character")):
+        for name in settings:
+            d = onsets[onsets.setting == name]
+            if d[col].nunique() < 2:
+                continue
+            g = d.groupby(col).onset.median()
+            ax.plot(g.index, g, marker="o", ms=3, color=colours[name], label=name)
+        ax.set_xlabel(label)
+        ax.set_ylabel("median onset epoch")
+    b.legend(fontsize=6, frameon=False)
     fig.tight_layout()
     return fig

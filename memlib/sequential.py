@@ -21,6 +21,7 @@ Analyses take a list of schedule runs, or a dict ``{condition: [runs]}`` (as
 
 from __future__ import annotations
 
+import json
 import string as _string
 
 import numpy as np
@@ -109,7 +110,7 @@ def _held_from(values, threshold: float, hold: int):
     """The first index from which ``values`` stay ``>= threshold`` for ``hold`` entries in a row, or None."""
     streak = 0
     for t, v in enumerate(values):
-        streak = streak + 1 if v >= threshold - 1e-12 else 0
+        streak = streak + 1 if v >= threshold - 1e-9 else 0
         if streak >= hold:
             return t - hold + 1
     return None
@@ -127,10 +128,11 @@ def stage_table(runs, *, threshold: float = 1.0, hold: int = 2) -> pd.DataFrame:
     stage ``threshold`` held for ``hold`` epochs; NaN: never, ``censored``), ``occurrence`` (1 the first
     time the stage's strings are trained, 2 the next ...), ``first_memorised`` (``memorised`` at their
     first occurrence), ``alphabet_seen`` (an earlier stage trained strings over the same alphabet),
-    ``accuracy_start`` / ``accuracy_end`` (mean over its strings), ``fresh_memorised`` (the same
-    strings by the same rule on a fresh model: the first stage of any of ``runs`` with the same model,
-    learning rate and seed; NaN if none) and ``relative`` = memorised / fresh_memorised (below 1: faster
-    than on a fresh model)."""
+    ``accuracy_start`` / ``accuracy_end`` (mean over its strings), ``fresh_memorised``,
+    ``fresh_censored`` and ``fresh_epochs`` (the same strings by the same stage rule on a fresh model:
+    the first stage of any of ``runs`` with the same model, training settings and seed; NaN if none)
+    and ``relative`` = memorised / fresh_memorised (below 1: faster than on a fresh model; NaN where
+    either is censored)."""
     rows = []
     for label, run in _labelled(runs):
         acc = _accuracy(run)
@@ -148,7 +150,7 @@ def stage_table(runs, *, threshold: float = 1.0, hold: int = 2) -> pd.DataFrame:
             occurrence = sum(1 for s in run.config["stages"][:k] if tuple(s["strings"]) == key) + 1
             first.setdefault(key, memorised)
             alpha = _alphabet(run.config["train"][members[0]])
-            rows.append({**_base(label, run), "run_key": run.key, "stage": k, "string": members[0],
+            rows.append({**_base(label, run), "fresh_key": _fresh_key(run, k), "stage": k, "string": members[0],
                          "text": run.config["train"][members[0]]["text"], "alphabet": alpha,
                          "start": start, "end": end, "epochs": end - start,
                          "memorised": np.nan if memorised is None else memorised, "censored": memorised is None,
@@ -159,18 +161,26 @@ def stage_table(runs, *, threshold: float = 1.0, hold: int = 2) -> pd.DataFrame:
     table = pd.DataFrame(rows)
     if table.empty:
         return table
-    # the same string, by the same rule, as the first stage of a schedule: on a fresh model
-    key = ["model", "lr", "seed", "text", "until", "hold"]
-    rules = {(r.key, k): (s["until"], s["hold"]) for _, r in _labelled(runs) for k, s in enumerate(r.config["stages"])}
-    table["until"], table["hold"] = zip(*[rules.get((full, k), (None, None)) for full, k in zip(table.run_key, table.stage)])
-    fresh = table[table.stage == 0].drop_duplicates(key)[key + ["memorised", "censored"]]
-    table = table.merge(fresh.rename(columns={"memorised": "fresh_memorised", "censored": "fresh_censored"}),
-                        on=key, how="left")
+    # the same strings, by the same stage rule and training settings, as the first stage of a schedule:
+    # on a fresh model
+    fresh = table[table.stage == 0].drop_duplicates("fresh_key")[["fresh_key", "memorised", "censored", "epochs"]]
+    table = table.merge(fresh.rename(columns={"memorised": "fresh_memorised", "censored": "fresh_censored",
+                                              "epochs": "fresh_epochs"}), on="fresh_key", how="left")
     table["relative"] = table.memorised / table.fresh_memorised
-    return table.drop(columns=["run_key"])
+    return table.drop(columns=["fresh_key"])
 
 
-def retention_table(runs) -> pd.DataFrame:
+def _fresh_key(run, k: int) -> str:
+    """What makes stage ``k`` of ``run`` comparable with the first stage of another schedule: the
+    model, every training setting, the seed, the stage's rule and its strings."""
+    c, st = run.config, run.config["stages"][k]
+    same = {name: c[name] for name in ("model", "model_fingerprint", "weights_dtype", "autocast", "lr", "lr_schedule",
+                                       "weight_decay", "max_grad_norm", "dropout", "seed")}
+    rule = {name: st[name] for name in ("epochs", "until", "hold", "max_epochs")}
+    return json.dumps({**same, **rule, "texts": [c["train"][j]["text"] for j in st["strings"]]}, sort_keys=True)
+
+
+def retention_table(runs, **kwargs) -> pd.DataFrame:
     """The retention matrix, tidy: one row per run, string and stage, at the epoch that stage ends.
 
     ``status``: ``"before"`` (the string is not trained yet), ``"trained"`` (this stage trains it),
@@ -178,10 +188,13 @@ def retention_table(runs) -> pd.DataFrame:
     at the end of the stage; ``guess``: mean held-out accuracy over the string's alphabet at that
     epoch (NaN without held-out strings over it); ``learnt``: its accuracy at the end of the stage that
     first trained it; ``retention`` = (accuracy - guess) / (learnt - guess): 1 = nothing forgotten, 0 =
-    back to guessing (NaN before the string is trained, or where ``learnt <= guess``)."""
+    back to guessing (NaN before the string is trained, where ``learnt <= guess``, or where the first
+    stage never memorised it: ``first_censored``). ``kwargs`` go to :func:`stage_table` (the rule for
+    fixed stages)."""
     rows = []
     for label, run in _labelled(runs):
         acc, guess = _accuracy(run), _guess(run)
+        censored = stage_table([run], **kwargs).censored.tolist()
         bounds, stages = run.arrays["stage_bounds"], run.config["stages"]
         for j, d in enumerate(run.config["train"]):
             alpha = _alphabet(d)
@@ -192,9 +205,10 @@ def retention_table(runs) -> pd.DataFrame:
                 status = "trained" if j in st["strings"] else "before" if k < first else "after"
                 a = acc.at[epoch, j]
                 g = guess.at[epoch, alpha] if alpha in guess.columns and epoch in guess.index else np.nan
-                ret = (a - g) / (learnt - g) if status != "before" and learnt > g else np.nan
+                ret = (a - g) / (learnt - g) if status != "before" and learnt > g and not censored[first] else np.nan
                 rows.append({**_base(label, run), "string": j, "text": d["text"], "alphabet": alpha,
-                             "first_stage": first, "stage": k, "epoch": epoch, "status": status,
+                             "first_stage": first, "first_censored": censored[first], "stage": k, "epoch": epoch,
+                             "status": status,
                              "stages_since": k - first, "accuracy": a, "guess": g, "learnt": learnt,
                              "retention": ret})
     return pd.DataFrame(rows)

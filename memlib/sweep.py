@@ -142,7 +142,7 @@ def schedule_runs(models, seeds, design, *, lr=None, reset_optimizer: bool = Tru
     ``lr`` may be one value or a dict per model (``None``: each model's default). Every schedule is
     built and checked before the first model is loaded; runs in the store are loaded instead of trained.
     """
-    from .exposure import _check_stage
+    from .exposure import _check_schedule
 
     models, seeds = _as_list("models", models), _as_list("seeds", seeds)
     _check_schedule_eval_every(eval_every)
@@ -156,9 +156,13 @@ def schedule_runs(models, seeds, design, *, lr=None, reset_optimizer: bool = Tru
             if not isinstance(schedules, dict) or not schedules:
                 raise ValueError(f"design({name!r}, {seed!r}) returned {schedules!r}: return a non-empty dict "
                                  f"{{condition: (stages, held-out strings)}}")
-            for condition, (stages, test) in schedules.items():
-                for k, stage in enumerate(stages):
-                    _check_stage(k, stage)
+            for condition, value in schedules.items():
+                if not isinstance(value, tuple) or len(value) != 2:
+                    raise ValueError(f"design({name!r}, {seed!r})[{condition!r}] is {value!r}: give a pair "
+                                     f"(stages, held-out strings)")
+                stages, test = value
+                _check_schedule(stages, test, lr=r, seed=seed, reset_optimizer=reset_optimizer, lr_schedule=lr_schedule,
+                                weight_decay=0.0, max_grad_norm=max_grad_norm, dropout=False, eval_every=eval_every)
                 plan.append((name, seed, condition, stages, test, r))
                 epochs.append(sum(s.epochs or s.max_epochs for s in stages))
 

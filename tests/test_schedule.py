@@ -28,7 +28,10 @@ def test_fixed_stages_have_their_lengths_and_every_string_is_measured_every_epoc
     assert len(m[m.split == "train"]) == 7 * 3 and len(m[m.split == "test"]) == 7 * 2
     train = m[m.split == "train"]
     assert train[train.epoch == 4].set_index("string").trained.tolist() == [False, True, True]
-    assert train[train.epoch == 5].set_index("string").trained.tolist() == [True, False, False]  # stage 2 starts
+    # epoch 5 ends stage 1 (its last measurement is its own) and starts stage 2: all three are trained
+    at5 = train[train.epoch == 5].set_index("string")
+    assert at5.trained.tolist() == [True, True, True] and at5.stage.tolist() == [2, 1, 1]
+    assert train[train.epoch == 3].set_index("string").stage.tolist() == [0, 1, 1]
     assert sorted(set(train.stage)) == [0, 1, 2]
 
 
@@ -47,6 +50,21 @@ def test_until_stage_stops_once_the_threshold_is_held_and_a_stage_that_never_rea
     table = sequential.stage_table([run])
     assert table.censored.tolist() == [False, True] and table.memorised.iloc[0] == mem[0]
     assert table.epochs.tolist() == [bounds[1], 2]
+
+
+def test_thresholds_are_decided_on_counts_and_a_stage_can_take_zero_epochs(tiny_llama, strings):
+    S = strings  # 10 characters: 0.7 is reached by exactly 7 correct, which a float mean can miss
+    run = _run(tiny_llama, [Stage(S[0], until=0.7, hold=1, max_epochs=100), Stage(S[0], until=0.7, hold=1, max_epochs=5)],
+               S[3:], lr=3e-3)
+    acc = run.metrics[(run.metrics.split == "train") & (run.metrics.string == 0)].set_index("epoch").accuracy
+    hits = (acc * 10).round().astype(int)
+    first = int(hits[hits >= 7].index.min())
+    assert run.arrays["stage_memorised"].tolist() == [first, 0]
+    assert run.arrays["stage_bounds"].tolist() == [0, first, first]  # the second stage starts memorised: 0 epochs
+    last = run.metrics[(run.metrics.split == "train") & (run.metrics.epoch == first)]
+    assert last.trained.tolist() == [True] and last.stage.tolist() == [1]
+    table = sequential.stage_table([run])
+    assert table.epochs.tolist() == [first, 0] and table.occurrence.tolist() == [1, 2]
 
 
 def test_one_stage_schedule_gives_the_metrics_of_expose(tiny_llama, strings):
@@ -137,13 +155,24 @@ def _bad(tiny_llama, strings, tmp_path, stages, message, **kw):
     assert not (tmp_path / "store").exists()
 
 
+@pytest.fixture
+def no_training(monkeypatch):
+    """Any optimiser step fails the test: a refused schedule must never start training."""
+    import torch
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("training started")
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", refuse)
+
+
 @pytest.mark.parametrize("make, message, kw", [
     (lambda S: [], r"stages=\[\] is not allowed", {}),
     (lambda S: Stage(S[0], epochs=1), "use a non-empty list of memlib.Stage", {}),
     (lambda S: [S[0]], r"stages\[0\]=RandomString.* is not allowed: use memlib.Stage", {}),
     (lambda S: [Stage(S[0], epochs=0)], r"stages\[0\] epochs=0 is not allowed: use an integer >= 1", {}),
     (lambda S: [Stage(S[0], epochs=2), Stage(S[1], epochs=-1)], r"stages\[1\] epochs=-1 is not allowed", {}),
-    (lambda S: [Stage([], epochs=1)], r"stages\[0\] has no strings", {}),
+    (lambda S: [Stage([], epochs=1)], r"stages\[0\] has strings=\[\]", {}),
     (lambda S: [Stage("", epochs=1)], r"stages\[0\] string '' is not allowed", {}),
     (lambda S: [Stage("ab1c", epochs=1)], r"stages\[0\] string 'ab1c' is not allowed.*\['1'\]", {}),
     (lambda S: [Stage([S[0], "abc"], epochs=1)], r"stages\[0\]_strings have lengths \[3, 10\]", {}),
@@ -159,14 +188,23 @@ def _bad(tiny_llama, strings, tmp_path, stages, message, **kw):
     (lambda S: [Stage(S[0], epochs=1)], "eval_every='auto' is not allowed for a schedule", {"eval_every": "auto"}),
     (lambda S: [Stage(S[0], epochs=1)], "reset_optimizer=1 is not allowed", {"reset_optimizer": 1}),
     (lambda S: [Stage(S[0], epochs=1)], "lr=0 is not allowed", {"lr": 0}),
+    (lambda S: [Stage(S[0], epochs=2, max_epochs=50)], "hold and max_epochs belong to until stages", {}),
+    (lambda S: [Stage(S[0], epochs=2, hold=5)], "hold and max_epochs belong to until stages", {}),
+    (lambda S: [Stage(S[0], until=0.5, hold=5, max_epochs=2)], r"hold=5 is not allowed with max_epochs=2", {}),
+    (lambda S: [Stage(5, epochs=1)], r"stages\[0\] has strings=5", {}),
+    (lambda S: [Stage([S[0], S[0], S[1]], epochs=1)], f"lists the string '{memlib.random_strings(1, 4, 10, seed=2)[0].text}' twice", {}),
+    (lambda S: [Stage(S[0], until=0.9, max_epochs=3)], "dropout=True is not allowed with until stages", {"dropout": True}),
+    (lambda S: [Stage(S[0], epochs=1)], "test_strings has a string twice", {"test": "twice"}),
 ])
-def test_bad_schedules_are_refused_before_any_training(tiny_llama, strings, tmp_path, make, message, kw):
+def test_bad_schedules_are_refused_before_any_training(tiny_llama, strings, tmp_path, make, message, kw, no_training):
     if kw.get("test") == "same":
         kw = {**kw, "test": [strings[4], strings[0].text]}
+    if kw.get("test") == "twice":
+        kw = {**kw, "test": [strings[4], strings[4]]}
     _bad(tiny_llama, strings, tmp_path, make(strings), message, **kw)
 
 
-def test_mixed_alphabets_in_one_stage_are_refused(tiny_llama, strings, tmp_path):
+def test_mixed_alphabets_in_one_stage_are_refused(tiny_llama, strings, tmp_path, no_training):
     other = memlib.random_string(4, 10, seed=5, first_letter="k")
     _bad(tiny_llama, strings, tmp_path, [Stage([strings[0], other], epochs=1)], r"stages\[0\] mixes alphabets")
 
@@ -217,6 +255,34 @@ def test_censored_median_counts_censored_stages_as_longest():
     assert sequential.censored_median([5, 7, np.nan], [False, False, True], [5, 7, 40]) == (7.0, False)
     assert sequential.censored_median([5, np.nan, np.nan], [False, True, True], [5, 40, 40]) == (40.0, True)
     assert sequential.censored_median([3, 9], [False, False], [3, 9]) == (6.0, False)
+    assert sequential.censored_median([5, np.nan], [False, True], [5, 40]) == (22.5, True)  # a lower bound
+
+
+def test_fresh_reference_needs_the_same_training_settings_and_censored_strings_have_no_retention(tiny_llama, strings):
+    S = strings
+    const = _run(tiny_llama, [Stage(S[0], until=1.0, max_epochs=120)], S[3:], lr=3e-3)
+    linear = _run(tiny_llama, [Stage(S[0], until=1.0, max_epochs=120)], S[3:], lr=3e-3, lr_schedule="linear")
+    t = sequential.stage_table([const, linear])
+    assert t.memorised.iloc[0] != t.memorised.iloc[1]  # the schedules differ ...
+    assert (t.fresh_memorised == t.memorised).all() and (t.relative == 1).all()  # ... and each is its own reference
+    cut = _run(tiny_llama, [Stage(S[0], until=1.0, max_epochs=2), Stage(S[1], epochs=2)], S[3:])
+    ret = sequential.retention_table([cut])
+    first = ret[ret.string == 0]
+    assert first.first_censored.all() and first.retention.isna().all()
+
+
+def test_schedule_sweep_checks_every_schedule_before_training(tiny_llama, strings, tmp_path, no_training):
+    S = strings
+
+    def design(model, seed):
+        return {"fine": ([Stage(S[0], epochs=2)], list(S[3:])), "bad": ([Stage(S[0], epochs=1), Stage("abc", epochs=1)], [])}
+
+    with pytest.raises(ValueError, match="all strings of a schedule must have one length"):
+        sweep.schedule_runs(["tiny-llama"], [0], design, store=tmp_path / "store", progress=False)
+    with pytest.raises(ValueError, match=r"give a pair \(stages, held-out strings\)"):
+        sweep.schedule_runs(["tiny-llama"], [0], lambda m, s: {"x": [Stage(S[0], epochs=1)]}, store=tmp_path / "store",
+                            progress=False)
+    assert not (tmp_path / "store").exists()
 
 
 def test_design_refuses_what_its_controls_cannot_do():

@@ -120,6 +120,33 @@ PRESETS: dict[str, dict[str, dict]] = {
             reset_optimizer=True, lr_schedule="linear", max_grad_norm=1.0,
         ),
     },
+    "05_extraction_and_exposure": {
+        # `models` over every setting of `grid` at `lr`; `compare_models` (the random-weight twin) on
+        # `compare_grid` at `compare_lr`. The held-out strings are the exposure's candidates and the
+        # membership attack's non-members, evaluated at `measure_at`, where the extraction probes run too.
+        "smoke": dict(
+            models=["tiny-llama"], grid=[{"alphabet_size": 4}, {"alphabet_size": 8, "entropy": 2.0}], lr=3e-3,
+            compare_models=["tiny-phi"], compare_grid=[{"alphabet_size": 4}], compare_lr=3e-3, length=12,
+            epochs=40, measure_at=[0, 10, 20, 40], seeds=[0], n_test_strings=21, k=4, n=4, offset_step=1,
+            lr_schedule="constant", max_grad_norm=None,
+        ),
+        # 6 SmolLM2 runs and 2 of its random-weight twin, each measured at 8 epochs: 31 held-out strings
+        # and the extraction probes (one forward per offset) cost about as much as 4 training epochs a time.
+        "default": dict(
+            models=["smollm2-135m"],
+            grid=[{"alphabet_size": 7}, {"alphabet_size": 26}, {"alphabet_size": 26, "entropy": 2.0}], lr=None,
+            compare_models=["smollm2-135m-random"], compare_grid=[{"alphabet_size": 7}], compare_lr=5e-4,
+            length=32, epochs={"smollm2-135m": 30, "smollm2-135m-random": 64},
+            measure_at={"smollm2-135m": [0, 2, 4, 8, 12, 16, 22, 30], "smollm2-135m-random": [0, 8, 16, 24, 32, 40, 48, 64]},
+            seeds=[0, 1], n_test_strings=31, k=8, n=8, offset_step=1, lr_schedule="constant", max_grad_norm=None,
+        ),
+        "paper": dict(
+            models=_PAPER_MODELS, grid=[{"alphabet_size": 2}, {"alphabet_size": 26}, {"alphabet_size": 26, "entropy": 2.0}],
+            lr=1e-5, compare_models=[], compare_grid=[{"alphabet_size": 2}], compare_lr=1e-5, length=1024, epochs=100,
+            measure_at=[0, 1, 2, 5, 10, 20, 40, 60, 80, 100], seeds=[0, 1, 2], n_test_strings=100, k=32, n=32, offset_step=16,
+            lr_schedule="linear", max_grad_norm=1.0,
+        ),
+    },
 }
 
 

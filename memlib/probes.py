@@ -61,6 +61,8 @@ def _is_int(v) -> bool:
 
 def _values(name: str, values) -> tuple:
     """``values`` as a non-empty tuple without duplicates (a single value becomes a 1-tuple)."""
+    if values is None or not isinstance(values, (str, numbers.Number, tuple, list, range)):
+        raise ValueError(f"{name}={values!r} is not allowed: give a value or a list of values")
     values = (values,) if isinstance(values, (str, numbers.Number)) else tuple(values)
     if not values:
         raise ValueError(f"{name}=() is empty: give at least one value")
@@ -68,6 +70,11 @@ def _values(name: str, values) -> tuple:
     if dups:
         raise ValueError(f"{name}={values!r} has duplicates {dups!r}: give each value once")
     return values
+
+
+def _empty(values) -> bool:
+    """``()`` or ``[]``: a probe kind switched off."""
+    return isinstance(values, (tuple, list)) and not values
 
 
 def _ints(name: str, values, low: int, high: int | None) -> tuple:
@@ -89,7 +96,12 @@ class ProbeSpec:
     - ``ks``: local-prefix lengths; ``None``: 0, the powers of two below the length, the length.
     - ``replace``: kinds of replaced global context (:data:`REPLACE_KINDS`); ``replace_ks``: kept
       lengths (``None``: same as ``ks``); ``shifts``: numbers of random letters put in front.
+      ``replace=()`` or ``shifts=()`` switches that probe off (e.g. for extraction, which needs only
+      the local prefixes: ``ks=range(L + 1)``).
     - ``draws``: independent draws per random context; ``seed``: seeds every draw.
+    - ``offsets``: windows (``None``: none): for each offset ``o``, every character ``text[i]``,
+      ``i >= o``, predicted from ``text[o:i]`` alone: what greedy generation from a prompt taken at
+      ``o`` reproduces (:mod:`memlib.privacy`); one forward per offset.
 
     :meth:`resolved` fills the defaults and checks everything against a string length.
     """
@@ -102,10 +114,15 @@ class ProbeSpec:
     draws: int = 2
     threshold: float = 0.99
     seed: int = 0
+    offsets: tuple | None = None
 
     def to_dict(self) -> dict:
-        """JSON-able: tuples become lists, ``None`` stays."""
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        """JSON-able: tuples become lists, ``None`` stays (``offsets=None`` is left out, so specs
+        without windows keep the run keys they had before windows existed)."""
+        d = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        if d["offsets"] is None:
+            del d["offsets"]
+        return d
 
     def resolved(self, length: int, epochs: int | None) -> "ProbeSpec":
         """A copy with ``ks``/``replace_ks`` filled and ``ks``, ``replace_ks``, ``shifts`` sorted,
@@ -124,11 +141,11 @@ class ProbeSpec:
         default_ks = (0, *[2 ** j for j in range(length.bit_length()) if 2 ** j < length], length)
         ks = _ints("ks", default_ks if self.ks is None else self.ks, 0, length)
         replace_ks = ks if self.replace_ks is None else _ints("replace_ks", self.replace_ks, 0, length)
-        kinds = _values("replace", self.replace)
+        kinds = () if _empty(self.replace) else _values("replace", self.replace)
         for kind in kinds:
             if kind not in REPLACE_KINDS:
                 raise ValueError(f"replace contains {kind!r}: use kinds from {', '.join(map(repr, REPLACE_KINDS))}")
-        shifts = _ints("shifts", self.shifts, 1, None)
+        shifts = () if _empty(self.shifts) else _ints("shifts", self.shifts, 1, None)
         if not _is_int(self.draws) or self.draws < 1:
             raise ValueError(f"draws={self.draws!r} is not allowed: use an integer >= 1")
         t = self.threshold
@@ -136,8 +153,9 @@ class ProbeSpec:
             raise ValueError(f"threshold={t!r} is not allowed: use a number in (0, 1]")
         if not _is_int(self.seed) or self.seed < 0:
             raise ValueError(f"seed={self.seed!r} is not allowed: use an integer >= 0")
+        offsets = None if self.offsets is None else _ints("offsets", self.offsets, 0, length - 1)
         return replace(self, at=at, ks=ks, replace=kinds, replace_ks=replace_ks, shifts=shifts,
-                       draws=int(self.draws), threshold=float(t), seed=int(self.seed))
+                       draws=int(self.draws), threshold=float(t), seed=int(self.seed), offsets=offsets)
 
 
 def uniqueness(text: str) -> np.ndarray:
@@ -304,6 +322,8 @@ def measure(model: LoadedModel, string, spec: ProbeSpec, *, batch_tokens: int = 
     - ``replace_*``: ``(len(replace), len(replace_ks), draws, L)`` (``"none"`` rows repeat the
       local-prefix result for every draw);
     - ``shift_*``: ``(len(shifts), draws, L)``;
+    - ``window_*`` (with ``offsets``): ``(len(offsets), L)``, entry ``[a, i]`` predicted from
+      ``text[offsets[a]:i]`` (False / NaN for ``i < offsets[a]``), and ``offsets``;
     - ``uniqueness``: ``(L,)`` int; ``ks``, ``replace_ks``, ``shifts``: the resolved values.
 
     Every prediction is a read ``(prefix, target)``; equal reads are made once, and a prefix of
@@ -325,6 +345,7 @@ def measure(model: LoadedModel, string, spec: ProbeSpec, *, batch_tokens: int = 
         cells[name] = [(c, text[idx[-1]]) for idx, c in np.ndenumerate(ctx[name])]
     m_of = np.repeat(np.array(spec.shifts), spec.draws)
     cells["shift"] = [(s[:m + i], text[i]) for s, m in zip(ctx["shift"].flat, m_of) for i in range(len(text))]
+    cells["window"] = [(text[o:i], text[i]) for o in (spec.offsets or ()) for i in range(o, len(text))]
     reads = list(dict.fromkeys(r for name in cells for r in cells[name]))
     index = {r: j for j, r in enumerate(reads)}
     net, was_training = model.model, model.model.training
@@ -340,6 +361,15 @@ def measure(model: LoadedModel, string, spec: ProbeSpec, *, batch_tokens: int = 
         where = [index[r] for r in cells[name]]
         out[f"{name}_correct"] = correct[where].reshape(shape)
         out[f"{name}_p_true"] = p_true[where].reshape(shape)
+    if spec.offsets is not None:  # windows: (offsets, L), positions before the offset not predicted
+        where = iter([index[r] for r in cells["window"]])
+        wc = np.zeros((len(spec.offsets), len(text)), dtype=bool)
+        wp = np.full((len(spec.offsets), len(text)), np.nan, dtype=np.float32)
+        for a, o in enumerate(spec.offsets):
+            idx = [next(where) for _ in range(o, len(text))]
+            wc[a, o:], wp[a, o:] = correct[idx], p_true[idx]
+        out["window_correct"], out["window_p_true"] = wc, wp
+        out["offsets"] = np.array(spec.offsets, dtype=np.int64)
     out["uniqueness"] = uniqueness(text)
     for name in ("ks", "replace_ks", "shifts"):
         out[name] = np.array(getattr(spec, name), dtype=np.int64)

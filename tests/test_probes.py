@@ -254,7 +254,9 @@ def test_replaced_contexts():
     (dict(ks=()), {}, "ks=()"),
     (dict(ks=(1, 2, 1)), {}, "duplicates [1]"),
     (dict(replace=("random", "swap")), {}, "'swap'"),
-    (dict(replace=()), {}, "replace=()"),
+    (dict(replace=None), {}, "replace=None"),
+    (dict(offsets=(0, 24)), {}, "offsets contains 24"),
+    (dict(offsets=(-1,)), {}, "offsets contains -1"),
     (dict(replace_ks=(30,)), {}, "replace_ks contains 30"),
     (dict(shifts=(0, 2)), {}, "shifts contains 0"),
     (dict(shifts=(2, 2)), {}, "duplicates [2]"),
@@ -428,3 +430,16 @@ def test_memorised_probe_epoch_only_when_asked(probed):
                           probes=P.ProbeSpec(at=(10,), shifts=(1,), draws=1, replace=("random",)))
     with pytest.raises(ValueError, match="not when memorised"):
         other.probe_epoch("memorised")
+
+
+def test_replace_and_shift_probes_switch_off_and_windows_read_from_their_offset(tiny_llama):
+    s = memlib.random_string(4, 10, seed=3)
+    spec = P.ProbeSpec(ks=(0, 10), replace=(), shifts=(), offsets=(0, 4))
+    a = P.measure(tiny_llama, s, spec)
+    assert a["replace_correct"].shape[0] == 0 and a["shift_correct"].shape[0] == 0
+    assert a["offsets"].tolist() == [0, 4] and a["window_correct"].shape == (2, 10)
+    # the window from offset 0 is the full context; from 4, positions before it are not predicted
+    assert (a["window_correct"][0] == a["full_correct"]).all()
+    assert np.isnan(a["window_p_true"][1, :4]).all() and not np.isnan(a["window_p_true"][1, 4:]).any()
+    # specs without windows keep their keys (no "offsets" entry)
+    assert "offsets" not in P.ProbeSpec().to_dict() and spec.to_dict()["offsets"] == [0, 4]

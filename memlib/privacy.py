@@ -1,0 +1,350 @@
+"""Beyond the paper: extraction, exposure in bits, membership inference, and when each character
+is memorised (notebook 05).
+
+The paper measures recollection: the true prefix is given and the next character predicted. A
+privacy researcher asks more of the same runs; everything here reads stored runs (no weights):
+
+* **extraction** (Carlini et al. 2022): greedy generation reproduces the string. Greedy decoding
+  stays on the string exactly as long as every prediction from the true context before it is
+  right, so generation from BOS reproduces the leading run of correct positions of the run's own
+  per-position arrays (``train_correct``, every epoch), and generation from a true ``k``-character
+  prompt taken at offset ``o`` reproduces the leading run of correct predictions from the windows
+  ``text[o:i]``, which the window probes of :mod:`memlib.probes` measure inside the run, one
+  forward per offset (:func:`extraction_spec`). :func:`greedy_generate` decodes for real and the
+  tests check that both agree.
+* **exposure** (Carlini et al., "The Secret Sharer", 2019), in bits: ``-log2`` of the share of
+  candidate strings, drawn from the same distribution, that the model finds at least as likely
+  (loss at most the trained string's). The candidates are the run's held-out strings, evaluated at
+  the run's ``eval_every`` epochs. Counted directly while at least one candidate is as likely:
+  ``share = (count + 1) / (N + 1)`` for ``N`` candidates, at most ``log2(N + 1)`` bits; beyond it,
+  extrapolated with the Secret Sharer's distribution fit, a skew-normal fitted to the candidates'
+  losses (by moments), capped at the string's self-information under its distribution (no string
+  can be rarer than itself). A held-out string measured the same way against the other candidates
+  has an expected exposure of about ``1/ln 2 = 1.44`` bits.
+* **membership inference**: the loss-threshold attack, trained strings against held-out strings
+  of the same runs, pooled over the runs of a setting: ROC AUC and the true-positive rate at 1%
+  false positives, epoch by epoch (as MIMIR and LLM-PBE report attacks).
+* **onset**: per character, the first epoch from which it stays correct to the end of the run, with
+  its position, its probability under the distribution and its uniqueness (:func:`memlib.probes.uniqueness`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .phases import stable_from
+from .presets import lr_label
+from .probes import ProbeSpec, _string, uniqueness
+
+__all__ = ["MIN_CANDIDATES", "specs", "extraction_spec", "check_extraction", "greedy_generate", "extracted_lengths",
+           "extraction_table", "exposure", "exposure_table", "membership_table", "onset_table", "onset_summary",
+           "setting"]
+
+# The skew-normal fit needs enough candidates to estimate a third moment.
+MIN_CANDIDATES = 20
+_LN2 = math.log(2.0)
+
+
+def setting(run) -> str:
+    """``"model, lr X, l letters, H=h"``: the setting runs are pooled over."""
+    c, s = run.config, run.config["train"][0]
+    size = len(s.get("alphabet") or "")
+    h = s.get("entropy", float("nan"))
+    return f"{c['model']}, lr {lr_label(c['lr'])}, {size} letters, H={h:.1f}"
+
+
+def extraction_spec(length: int, at, offset_step: int = 1) -> ProbeSpec:
+    """Probes that measure extraction inside a run, at the epochs ``at``: windows from every
+    ``offset_step``-th offset (0 included; one forward each), and nothing else of notebook 03's probes
+    but BOS alone."""
+    if isinstance(offset_step, bool) or not isinstance(offset_step, int) or offset_step < 1:
+        raise ValueError(f"offset_step={offset_step!r} is not allowed: use an integer >= 1")
+    return ProbeSpec(at=tuple(at), ks=(0,), replace=(), shifts=(), draws=1,
+                     offsets=tuple(range(0, int(length), offset_step)))
+
+
+def check_extraction(k, n, length: int) -> None:
+    """ValueError naming ``k`` or ``n`` unless ``k >= 0``, ``n >= 1`` and ``k + n <= length``."""
+    for name, v, low in (("k", k, 0), ("n", n, 1)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
+            raise ValueError(f"{name}={v!r} is not allowed: use an integer >= {low}")
+    if k + n > length:
+        raise ValueError(f"k={k} and n={n} are not allowed for strings of {length} characters: the prompt and the "
+                         f"continuation must fit in the string (k + n <= {length})")
+
+
+@torch.no_grad()
+def greedy_generate(model, prompt: str, n: int) -> str:
+    """Greedy decoding of ``n`` tokens after ``[BOS] + prompt`` (argmax over the full vocabulary,
+    no cache tricks): the generated letters, ``"?"`` for any token that is not a single letter."""
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    back = {t: ch for ch, t in zip(letters, model.letter_ids(letters))}
+    ids = torch.tensor([model.encode(prompt)], device=model.device)
+    net, was = model.model, model.model.training
+    net.eval()
+    out = []
+    try:
+        for _ in range(n):
+            nxt = int(net(input_ids=ids, use_cache=False).logits[0, -1].argmax())
+            out.append(back.get(nxt, "?"))
+            ids = torch.cat([ids, torch.tensor([[nxt]], device=model.device)], dim=1)
+    finally:
+        net.train(was)
+    return "".join(out)
+
+
+def extracted_lengths(window_correct, offsets) -> np.ndarray:
+    """``(len(offsets), L + 1)`` int: entry ``[a, i]`` (``i >= o = offsets[a]``) is how many
+    characters greedy generation reproduces exactly after the prompt ``text[o:i]`` (a prompt of
+    ``k = i - o`` characters); 0 at ``i = L``. ``window_correct``: ``(len(offsets), L)`` bool from
+    the window probes (entry ``[a, i]``: ``text[i]`` predicted from ``text[o:i]``)."""
+    c = np.asarray(window_correct, dtype=bool)
+    offsets = np.asarray(offsets)
+    if c.ndim != 2 or c.shape[0] != len(offsets):
+        raise ValueError(f"window_correct of shape {c.shape} does not fit {len(offsets)} offsets: give (offsets, L)")
+    L = c.shape[1]
+    run = np.zeros((len(offsets), L + 1), dtype=np.int64)
+    for i in range(L - 1, -1, -1):
+        run[:, i] = np.where(c[:, i] & (i >= offsets), run[:, i + 1] + 1, 0)
+    return run
+
+
+def _leading_run(correct) -> np.ndarray:
+    """Per row of a bool ``(..., L)`` array: how many positions are correct before the first error."""
+    c = np.asarray(correct, dtype=bool)
+    wrong = ~c
+    return np.where(wrong.any(-1), wrong.argmax(-1), c.shape[-1])
+
+
+def _runs(runs) -> list:
+    runs = list(runs)
+    if not runs:
+        raise ValueError("runs is empty: give at least one run")
+    return runs
+
+
+def _base(run) -> dict:
+    c = run.config
+    s = c["train"][0]
+    return {"setting": setting(run), "model": c["model"], "lr": c["lr"], "seed": c["seed"], "run": run.key[:12],
+            "alphabet_size": len(s.get("alphabet") or ""), "string_entropy": s.get("entropy", float("nan"))}
+
+
+def extraction_table(runs, *, k: int, n: int) -> pd.DataFrame:
+    """Extraction of each run's training strings, one row per run, string and epoch.
+
+    At every epoch (from the run's arrays): ``accuracy`` and ``from_bos``, the characters greedy
+    generation from BOS alone reproduces before its first error (``from_bos_share`` of the length).
+    At the epochs the run's extraction probes measured (NaN elsewhere), over the probed offsets
+    (:func:`extraction_spec`; every offset by default, not a sample): ``prefix_mean``, the mean over
+    offsets ``o < L - k`` of the characters reproduced after the true ``k``-character prompt at
+    ``o``; ``k_extractable``, the share of offsets ``o <= L - k - n`` from which the next ``n``
+    characters all come out exactly (Carlini et al.'s k-extractable rate)."""
+    rows = []
+    for run in _runs(runs):
+        L = len(run.config["train"][0]["text"])
+        check_extraction(k, n, L)
+        probed = set(run.arrays["probe_epochs"].tolist()) if "probe_epochs" in run.arrays else set()
+        epochs = run.arrays["train_epochs"].tolist()
+        lead = _leading_run(run.arrays["train_correct"])  # epochs x strings
+        acc = run.metrics[run.metrics.split == "train"].set_index(["epoch", "string"]).accuracy
+        for j in range(len(run.config["train"])):
+            for t, e in enumerate(epochs):
+                row = {**_base(run), "string": j, "epoch": e, "accuracy": acc[(e, j)], "from_bos": int(lead[t, j]),
+                       "from_bos_share": lead[t, j] / L, "prefix_mean": np.nan, "k_extractable": np.nan}
+                if e in probed:
+                    a = run.probe(e, j)
+                    if "window_correct" not in a or a["offsets"][0] != 0:
+                        raise ValueError(f"{run!r} has no extraction probes from offset 0: run it with "
+                                         f"probes=memlib.privacy.extraction_spec(...)")
+                    offsets = a["offsets"]
+                    lengths = extracted_lengths(a["window_correct"], offsets)
+                    keep = offsets + k < L
+                    after = lengths[np.flatnonzero(keep), (offsets + k)[keep]]
+                    row["prefix_mean"] = after.mean()
+                    row["k_extractable"] = float(np.mean(after[offsets[keep] <= L - k - n] >= n))
+                    if lengths[0, 0] != lead[t, j]:  # two measurements of the same thing must agree
+                        raise RuntimeError(f"{run!r}, epoch {e}: extraction from BOS is {lead[t, j]} from the run's "
+                                           f"arrays but {lengths[0, 0]} from its probes")
+                rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _skewnorm_moments(x) -> tuple[float, float, float]:
+    """Skew-normal ``(xi, omega, alpha)`` matching the sample's mean, variance and skewness
+    (skewness clipped to the family's range, |g| < 0.995)."""
+    x = np.asarray(x, dtype=np.float64)
+    m, s = x.mean(), x.std(ddof=1)
+    g = float(np.clip(((x - m) ** 3).mean() / max(x.std(ddof=0), 1e-300) ** 3, -0.99, 0.99))
+    a = abs(g) ** (2 / 3)
+    delta = math.copysign(math.sqrt(math.pi / 2 * a / (a + ((4 - math.pi) / 2) ** (2 / 3))), g)
+    omega = s / math.sqrt(1 - 2 * delta ** 2 / math.pi)
+    xi = m - omega * delta * math.sqrt(2 / math.pi)
+    alpha = delta / math.sqrt(1 - delta ** 2)
+    return xi, max(omega, 1e-12), alpha
+
+
+def _log_ndtr(u: np.ndarray) -> np.ndarray:
+    """log of the standard normal CDF, accurate far into the lower tail."""
+    u = np.asarray(u, dtype=np.float64)
+    out = np.empty_like(u)
+    mid = u > -30
+    out[mid] = np.log(0.5 * np.vectorize(math.erfc, otypes=[float])(-u[mid] / math.sqrt(2)))
+    t = u[~mid]  # asymptotic series of Mills' ratio
+    out[~mid] = -t ** 2 / 2 - np.log(-t) - 0.5 * math.log(2 * math.pi) + np.log1p(-1 / t ** 2 + 3 / t ** 4 - 15 / t ** 6)
+    return out
+
+
+def _skewnorm_logcdf(x: float, xi: float, omega: float, alpha: float) -> float:
+    """log P(X <= x) of a skew-normal, by integrating its density in log space (stays finite far
+    into the lower tail, where ``cdf = Phi - 2T`` loses every digit)."""
+    z = (x - xi) / omega
+    if z > 8:
+        return 0.0
+    width = 12.0 if z > -2 else 30.0 / abs(z)  # the integrand decays like exp(z t) below z
+    t = np.linspace(z - width, z, 4001)
+    log_f = math.log(2) - t ** 2 / 2 - 0.5 * math.log(2 * math.pi) + _log_ndtr(alpha * t)
+    top = log_f.max()
+    w = np.exp(log_f - top)
+    return float(top + math.log(np.trapezoid(w, t)))
+
+
+def exposure(loss: float, candidates, *, max_bits: float = math.inf) -> dict:
+    """Exposure in bits of a string with mean loss ``loss`` among ``candidates`` (their mean losses,
+    strings of the same length from the same distribution): ``count`` (candidates at least as
+    likely, loss <= ``loss``), ``counted`` = -log2((count + 1) / (N + 1)), ``fitted`` = -log2 of the
+    skew-normal fit's CDF at ``loss`` (capped at ``max_bits``), and ``exposure`` with its
+    ``method``: counted while ``count >= 1``, else fitted (at least the counted value)."""
+    c = np.asarray(candidates, dtype=np.float64)
+    if c.ndim != 1 or len(c) < MIN_CANDIDATES:
+        raise ValueError(f"{len(c) if c.ndim == 1 else c.shape} candidates are too few for the distribution fit: "
+                         f"use at least {MIN_CANDIDATES} held-out strings")
+    count = int((c <= loss).sum())
+    counted = -math.log2((count + 1) / (len(c) + 1))
+    fitted = min(-_skewnorm_logcdf(loss, *_skewnorm_moments(c)) / _LN2, max_bits)
+    if count >= 1:
+        return {"count": count, "counted": counted, "fitted": fitted, "exposure": counted, "method": "counted"}
+    return {"count": 0, "counted": counted, "fitted": fitted, "exposure": max(fitted, counted),
+            "method": "extrapolated (skew-normal fit, Secret Sharer)"}
+
+
+def _self_information(d: dict) -> float:
+    """-log2 of the string's probability under its distribution: no string is rarer than itself."""
+    text, alphabet, probs = _string(d)
+    p = dict(zip(alphabet, probs))
+    return float(-sum(math.log2(p[ch]) for ch in text))
+
+
+def exposure_table(runs) -> pd.DataFrame:
+    """Exposure of every training string and, as a check, of every held-out string (against the
+    other held-out strings), one row per run, string and epoch at which the held-out strings were
+    evaluated. ``member``: a training string. Columns of :func:`exposure`, ``loss``, ``candidates``
+    and ``max_bits`` (the string's self-information, the cap of the fit)."""
+    rows = []
+    for run in _runs(runs):
+        m = run.metrics
+        test = m[m.split == "test"]
+        if test.string.nunique() < MIN_CANDIDATES + 1:
+            raise ValueError(f"{run!r} has {test.string.nunique()} held-out strings: exposure needs at least "
+                             f"{MIN_CANDIDATES + 1} (candidates for the fit, and one left out for each check)")
+        train = m[m.split == "train"]
+        for e, cand in test.groupby("epoch"):
+            losses = cand.set_index("string").loss
+            for j, loss in train[train.epoch == e].set_index("string").loss.items():
+                d = run.config["train"][j]
+                cap = _self_information(d)
+                rows.append({**_base(run), "epoch": e, "member": True, "string": j, "loss": loss,
+                             "candidates": len(losses), "max_bits": cap, **exposure(loss, losses, max_bits=cap)})
+            for j, loss in losses.items():
+                others = losses.drop(j)
+                cap = _self_information(run.config["test"][j])
+                rows.append({**_base(run), "epoch": e, "member": False, "string": j, "loss": loss,
+                             "candidates": len(others), "max_bits": cap, **exposure(loss, others, max_bits=cap)})
+    return pd.DataFrame(rows)
+
+
+def _auc(members, others) -> float:
+    """P(a member's loss < a non-member's), ties counting half."""
+    a, b = np.asarray(members)[:, None], np.asarray(others)[None, :]
+    return float((a < b).mean() + 0.5 * (a == b).mean())
+
+
+def membership_table(runs, fpr: float = 0.01) -> pd.DataFrame:
+    """The loss-threshold membership attack, pooled over the runs of each setting, at every epoch at
+    which the held-out strings were evaluated: ``auc`` (ROC AUC: a training string has a lower loss
+    than a held-out one), ``tpr_at_fpr`` (training strings caught with a threshold that flags at
+    most ``fpr`` of the held-out strings), ``members`` / ``non_members`` (counts), ``runs``."""
+    rows = []
+    frames = []
+    for run in _runs(runs):
+        m = run.metrics
+        tested = set(m[m.split == "test"].epoch)
+        frames.append(m[m.epoch.isin(tested)].assign(setting=setting(run), lr=run.config["lr"], run=run.key))
+    data = pd.concat(frames, ignore_index=True)
+    for (name, e), d in data.groupby(["setting", "epoch"], sort=False):
+        mem, non = d[d.split == "train"].loss.to_numpy(), np.sort(d[d.split == "test"].loss.to_numpy())
+        allowed = int(math.floor(fpr * len(non)))  # held-out strings the threshold may flag
+        threshold = non[allowed] if allowed < len(non) else np.inf
+        rows.append({"setting": name, "model": d.model.iloc[0], "lr": d.lr.iloc[0], "epoch": e,
+                     "auc": _auc(mem, non), "tpr_at_fpr": float((mem < threshold).mean()), "fpr": fpr,
+                     "members": len(mem), "non_members": len(non), "runs": d.run.nunique()})
+    return pd.DataFrame(rows)
+
+
+def onset_table(runs) -> pd.DataFrame:
+    """One row per run, training string and position: ``onset``, the first epoch from which the
+    character is predicted correctly at every later epoch of the run (NaN: wrong at the end,
+    ``censored``), its ``char``, ``p_char`` (probability under the string's distribution) and
+    ``uniqueness`` (shortest k whose k-gram before it is unique in the string)."""
+    rows = []
+    for run in _runs(runs):
+        epochs = run.arrays["train_epochs"]
+        for j, d in enumerate(run.config["train"]):
+            text, alphabet, probs = _string(d)
+            p = dict(zip(alphabet, probs))
+            first = stable_from(run.arrays["train_correct"][:, j, :])
+            onset = np.where(np.isnan(first), np.nan, epochs[np.nan_to_num(first).astype(int)])
+            rows.append(pd.DataFrame({**_base(run), "string": j, "position": np.arange(len(text)), "char": list(text),
+                                      "p_char": [p[ch] for ch in text], "uniqueness": uniqueness(text),
+                                      "onset": onset, "censored": np.isnan(first)}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def onset_summary(onsets: pd.DataFrame) -> pd.DataFrame:
+    """Per setting: characters, the share censored, the median onset, and Spearman correlations of
+    the onset with the position, the character's probability and its uniqueness (censored
+    characters count as later than every onset)."""
+    rows = []
+    for name, d in onsets.groupby("setting", sort=False):
+        late = d.onset.fillna(np.inf).rank()  # Spearman: Pearson correlation of ranks (ties averaged)
+        corr = {c: late.corr(d[c].rank()) if d[c].nunique() > 1 and late.nunique() > 1 else np.nan
+                for c in ("position", "p_char", "uniqueness")}
+        rows.append({"setting": name, "characters": len(d), "censored": d.censored.mean(),
+                     "median_onset": d.onset.median(), **{f"rho_{c}": v for c, v in corr.items()}})
+    return pd.DataFrame(rows)
+
+
+def specs(models, *, epochs, measure_at, length: int, k: int, n: int, n_test_strings: int, offset_step: int = 1) -> dict:
+    """The extraction probes of every model (``epochs`` and ``measure_at`` may be per model), with
+    every argument of notebook 05 checked before any training: ``k`` and ``n`` fit the strings,
+    enough held-out strings for the exposure fit, and every measured epoch within the model's run."""
+    from .presets import per_model
+
+    check_extraction(k, n, length)
+    if isinstance(n_test_strings, bool) or not isinstance(n_test_strings, int) or n_test_strings < MIN_CANDIDATES + 1:
+        raise ValueError(f"n_test_strings={n_test_strings!r} is not allowed: exposure needs at least "
+                         f"{MIN_CANDIDATES + 1} held-out strings (candidates for the distribution fit)")
+    out = {}
+    for m in models:
+        e, at = per_model(epochs, m), per_model(measure_at, m)
+        spec = extraction_spec(length, at, offset_step)
+        try:
+            spec.resolved(length, e)
+        except ValueError as err:
+            raise ValueError(f"measure_at for {m}: {err}") from None
+        out[m] = spec
+    return out

@@ -20,10 +20,15 @@ privacy researcher asks more of the same runs; everything here reads stored runs
   extrapolated with the Secret Sharer's distribution fit, a skew-normal fitted to the candidates'
   losses (by moments), capped at the string's self-information under its distribution (no string
   can be rarer than itself). A held-out string measured the same way against the other candidates
-  has an expected exposure of about ``1/ln 2 = 1.44`` bits.
+  is the check: its rank among ``N`` exchangeable strings is uniform, so its counted exposure has
+  the exact expectation ``log2 N - log2(N!) / N`` (:func:`expected_counted_exposure`: 1.32 bits for
+  ``N = 31``, tending to ``1/ln 2 = 1.44`` bits as ``N`` grows), and the likeliest of them has an
+  expected exposure of ``H_N / ln 2`` (the ``N``-th harmonic number), against which the fit's
+  extrapolation is checked.
 * **membership inference**: the loss-threshold attack, trained strings against held-out strings
   of the same runs, pooled over the runs of a setting: ROC AUC and the true-positive rate at 1%
-  false positives, epoch by epoch (as MIMIR and LLM-PBE report attacks).
+  false positives, epoch by epoch (as MIMIR and LLM-PBE report attacks); with fewer than 100
+  held-out strings 1% allows no false positive at all, and ``fpr_reached`` says so.
 * **onset**: per character, the first epoch from which it stays correct to the end of the run, with
   its position, its probability under the distribution and its uniqueness (:func:`memlib.probes.uniqueness`).
 """
@@ -31,6 +36,7 @@ privacy researcher asks more of the same runs; everything here reads stored runs
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -40,7 +46,7 @@ from .phases import stable_from
 from .presets import lr_label
 from .probes import ProbeSpec, _string, uniqueness
 
-__all__ = ["MIN_CANDIDATES", "specs", "extraction_spec", "check_extraction", "greedy_generate", "extracted_lengths",
+__all__ = ["MIN_CANDIDATES", "expected_counted_exposure", "expected_top_exposure", "specs", "extraction_spec", "check_extraction", "greedy_generate", "extracted_lengths",
            "extraction_table", "exposure", "exposure_table", "membership_table", "onset_table", "onset_summary",
            "setting"]
 
@@ -54,7 +60,8 @@ def setting(run) -> str:
     c, s = run.config, run.config["train"][0]
     size = len(s.get("alphabet") or "")
     h = s.get("entropy", float("nan"))
-    return f"{c['model']}, lr {lr_label(c['lr'])}, {size} letters, H={h:.1f}"
+    family = "" if s.get("family", "exponential") == "exponential" else f" ({s['family']})"
+    return f"{c['model']}, lr {lr_label(c['lr'])}, {size} letters, H={h:.1f}{family}"
 
 
 def extraction_spec(length: int, at, offset_step: int = 1) -> ProbeSpec:
@@ -148,6 +155,9 @@ def extraction_table(runs, *, k: int, n: int) -> pd.DataFrame:
     for run in _runs(runs):
         L = len(run.config["train"][0]["text"])
         check_extraction(k, n, L)
+        if run.config.get("dropout"):
+            raise ValueError(f"{run!r} trained with dropout: its per-position arrays come from noisy training passes, "
+                             f"not from what greedy generation would do; use runs with dropout=False")
         probed = set(run.arrays["probe_epochs"].tolist()) if "probe_epochs" in run.arrays else set()
         epochs = run.arrays["train_epochs"].tolist()
         lead = _leading_run(run.arrays["train_correct"])  # epochs x strings
@@ -167,18 +177,22 @@ def extraction_table(runs, *, k: int, n: int) -> pd.DataFrame:
                     after = lengths[np.flatnonzero(keep), (offsets + k)[keep]]
                     row["prefix_mean"] = after.mean()
                     row["k_extractable"] = float(np.mean(after[offsets[keep] <= L - k - n] >= n))
-                    if lengths[0, 0] != lead[t, j]:  # two measurements of the same thing must agree
-                        raise RuntimeError(f"{run!r}, epoch {e}: extraction from BOS is {lead[t, j]} from the run's "
-                                           f"arrays but {lengths[0, 0]} from its probes")
+                    if lengths[0, 0] != lead[t, j]:  # two measurements of the same thing; can differ by a near tie
+                        warnings.warn(f"{run!r}, epoch {e}: extraction from BOS is {lead[t, j]} from the run's arrays "
+                                      f"but {lengths[0, 0]} from its probes (a near tie decided differently by two "
+                                      f"forward passes of different shapes)", stacklevel=2)
                 rows.append(row)
     return pd.DataFrame(rows)
 
 
 def _skewnorm_moments(x) -> tuple[float, float, float]:
     """Skew-normal ``(xi, omega, alpha)`` matching the sample's mean, variance and skewness
-    (skewness clipped to the family's range, |g| < 0.995)."""
+    (skewness clipped to |g| <= 0.99, inside the family's range |g| < 0.995). ValueError when the
+    sample does not vary (no distribution to fit)."""
     x = np.asarray(x, dtype=np.float64)
     m, s = x.mean(), x.std(ddof=1)
+    if not np.isfinite(s) or s <= 0:
+        raise ValueError(f"the candidates' losses do not vary (std {s}): no distribution to fit")
     g = float(np.clip(((x - m) ** 3).mean() / max(x.std(ddof=0), 1e-300) ** 3, -0.99, 0.99))
     a = abs(g) ** (2 / 3)
     delta = math.copysign(math.sqrt(math.pi / 2 * a / (a + ((4 - math.pi) / 2) ** (2 / 3))), g)
@@ -201,34 +215,64 @@ def _log_ndtr(u: np.ndarray) -> np.ndarray:
 
 def _skewnorm_logcdf(x: float, xi: float, omega: float, alpha: float) -> float:
     """log P(X <= x) of a skew-normal, by integrating its density in log space (stays finite far
-    into the lower tail, where ``cdf = Phi - 2T`` loses every digit)."""
+    into the lower tail, where ``cdf = Phi - 2T`` loses every digit). Below the bulk the density
+    falls off at rate ``r = -z + alpha phi(alpha z) / Phi(alpha z)`` below ``z``; there the grid
+    spans ``40 / r`` with steps of at most ``0.05 / r_max`` (``r_max`` at its lower end)."""
     z = (x - xi) / omega
-    if z > 8:
+    if z > 8 and alpha >= 0:
         return 0.0
-    width = 12.0 if z > -2 else 30.0 / abs(z)  # the integrand decays like exp(z t) below z
-    t = np.linspace(z - width, z, 4001)
-    log_f = math.log(2) - t ** 2 / 2 - 0.5 * math.log(2 * math.pi) + _log_ndtr(alpha * t)
-    top = log_f.max()
-    w = np.exp(log_f - top)
-    return float(top + math.log(np.trapezoid(w, t)))
+
+    def log_f(t):
+        return math.log(2) - t ** 2 / 2 - 0.5 * math.log(2 * math.pi) + _log_ndtr(alpha * t)
+
+    def slope(t):
+        return -t + alpha * math.exp(-(alpha * t) ** 2 / 2 - 0.5 * math.log(2 * math.pi) - float(_log_ndtr(np.array([alpha * t]))[0]))
+
+    r = slope(z)
+    if r > 2:  # the tail: the mass lies within a few 1/r below z
+        lo = z - 40 / r
+        n = int(min(max(4001, 40 * slope(lo) / r / 0.05), 200_001))
+    else:
+        lo, n = min(z, 0.0) - 12.0 - (12.0 if alpha < 0 else 0.0), 8001
+    t = np.linspace(lo, z, n)
+    lf = log_f(t)
+    top = lf.max()
+    w = np.exp(lf - top)
+    area = float(((w[1:] + w[:-1]) / 2).sum() * (t[1] - t[0]))  # the trapezoid rule
+    return min(0.0, top + math.log(area))
+
+
+def expected_counted_exposure(n: int) -> float:
+    """The expected counted exposure of one of ``n`` exchangeable strings (its rank uniform on
+    1..n): ``log2 n - log2(n!) / n``."""
+    return math.log2(n) - math.lgamma(n + 1) / math.log(2) / n
+
+
+def expected_top_exposure(n: int) -> float:
+    """The expected exposure (true share) of the likeliest of ``n`` exchangeable strings:
+    ``-E[log2 U_min]`` for the smallest of ``n`` uniform shares, ``H_n / ln 2``."""
+    return sum(1.0 / i for i in range(1, n + 1)) / _LN2
 
 
 def exposure(loss: float, candidates, *, max_bits: float = math.inf) -> dict:
     """Exposure in bits of a string with mean loss ``loss`` among ``candidates`` (their mean losses,
     strings of the same length from the same distribution): ``count`` (candidates at least as
     likely, loss <= ``loss``), ``counted`` = -log2((count + 1) / (N + 1)), ``fitted`` = -log2 of the
-    skew-normal fit's CDF at ``loss`` (capped at ``max_bits``), and ``exposure`` with its
-    ``method``: counted while ``count >= 1``, else fitted (at least the counted value)."""
+    skew-normal fit's CDF at ``loss`` (capped at ``max_bits``; ``capped`` says it was), and
+    ``exposure`` with its ``method``: counted while ``count >= 1``, else fitted (at least the
+    counted value)."""
     c = np.asarray(candidates, dtype=np.float64)
     if c.ndim != 1 or len(c) < MIN_CANDIDATES:
         raise ValueError(f"{len(c) if c.ndim == 1 else c.shape} candidates are too few for the distribution fit: "
                          f"use at least {MIN_CANDIDATES} held-out strings")
     count = int((c <= loss).sum())
     counted = -math.log2((count + 1) / (len(c) + 1))
-    fitted = min(-_skewnorm_logcdf(loss, *_skewnorm_moments(c)) / _LN2, max_bits)
+    raw = -_skewnorm_logcdf(loss, *_skewnorm_moments(c)) / _LN2
+    fitted, capped = min(raw, max_bits), raw >= max_bits
     if count >= 1:
-        return {"count": count, "counted": counted, "fitted": fitted, "exposure": counted, "method": "counted"}
-    return {"count": 0, "counted": counted, "fitted": fitted, "exposure": max(fitted, counted),
+        return {"count": count, "counted": counted, "fitted": fitted, "capped": capped, "exposure": counted,
+                "method": "counted"}
+    return {"count": 0, "counted": counted, "fitted": fitted, "capped": capped, "exposure": max(fitted, counted),
             "method": "extrapolated (skew-normal fit, Secret Sharer)"}
 
 
@@ -277,7 +321,10 @@ def membership_table(runs, fpr: float = 0.01) -> pd.DataFrame:
     """The loss-threshold membership attack, pooled over the runs of each setting, at every epoch at
     which the held-out strings were evaluated: ``auc`` (ROC AUC: a training string has a lower loss
     than a held-out one), ``tpr_at_fpr`` (training strings caught with a threshold that flags at
-    most ``fpr`` of the held-out strings), ``members`` / ``non_members`` (counts), ``runs``."""
+    most ``fpr`` of the held-out strings; ``fpr_reached``: the share it may flag, 0 with fewer than
+    ``1 / fpr`` held-out strings), ``members`` / ``non_members`` (counts), ``runs``."""
+    if isinstance(fpr, bool) or not isinstance(fpr, (int, float)) or not 0 <= fpr < 1:
+        raise ValueError(f"fpr={fpr!r} is not allowed: use a false-positive rate in [0, 1)")
     rows = []
     frames = []
     for run in _runs(runs):
@@ -291,6 +338,7 @@ def membership_table(runs, fpr: float = 0.01) -> pd.DataFrame:
         threshold = non[allowed] if allowed < len(non) else np.inf
         rows.append({"setting": name, "model": d.model.iloc[0], "lr": d.lr.iloc[0], "epoch": e,
                      "auc": _auc(mem, non), "tpr_at_fpr": float((mem < threshold).mean()), "fpr": fpr,
+                     "fpr_reached": allowed / len(non) if len(non) else np.nan,
                      "members": len(mem), "non_members": len(non), "runs": d.run.nunique()})
     return pd.DataFrame(rows)
 
@@ -317,14 +365,14 @@ def onset_table(runs) -> pd.DataFrame:
 def onset_summary(onsets: pd.DataFrame) -> pd.DataFrame:
     """Per setting: characters, the share censored, the median onset, and Spearman correlations of
     the onset with the position, the character's probability and its uniqueness (censored
-    characters count as later than every onset)."""
+    characters count as later than every onset, also in the median: inf when most are censored)."""
     rows = []
     for name, d in onsets.groupby("setting", sort=False):
         late = d.onset.fillna(np.inf).rank()  # Spearman: Pearson correlation of ranks (ties averaged)
         corr = {c: late.corr(d[c].rank()) if d[c].nunique() > 1 and late.nunique() > 1 else np.nan
                 for c in ("position", "p_char", "uniqueness")}
         rows.append({"setting": name, "characters": len(d), "censored": d.censored.mean(),
-                     "median_onset": d.onset.median(), **{f"rho_{c}": v for c, v in corr.items()}})
+                     "median_onset": d.onset.fillna(np.inf).median(), **{f"rho_{c}": v for c, v in corr.items()}})
     return pd.DataFrame(rows)
 
 
@@ -346,5 +394,8 @@ def specs(models, *, epochs, measure_at, length: int, k: int, n: int, n_test_str
             spec.resolved(length, e)
         except ValueError as err:
             raise ValueError(f"measure_at for {m}: {err}") from None
+        if e not in at:
+            raise ValueError(f"measure_at for {m} is {list(at)}: include the run's last epoch ({e}), which the "
+                             f"notebook reads as the end of the run")
         out[m] = spec
     return out

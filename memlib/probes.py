@@ -61,7 +61,7 @@ def _is_int(v) -> bool:
 
 def _values(name: str, values) -> tuple:
     """``values`` as a non-empty tuple without duplicates (a single value becomes a 1-tuple)."""
-    if values is None or not isinstance(values, (str, numbers.Number, tuple, list, range)):
+    if values is None or not isinstance(values, (str, numbers.Number, tuple, list, range, np.ndarray)):
         raise ValueError(f"{name}={values!r} is not allowed: give a value or a list of values")
     values = (values,) if isinstance(values, (str, numbers.Number)) else tuple(values)
     if not values:
@@ -97,7 +97,7 @@ class ProbeSpec:
     - ``replace``: kinds of replaced global context (:data:`REPLACE_KINDS`); ``replace_ks``: kept
       lengths (``None``: same as ``ks``); ``shifts``: numbers of random letters put in front.
       ``replace=()`` or ``shifts=()`` switches that probe off (e.g. for extraction, which needs only
-      the local prefixes: ``ks=range(L + 1)``).
+      the windows below: :func:`memlib.privacy.extraction_spec`).
     - ``draws``: independent draws per random context; ``seed``: seeds every draw.
     - ``offsets``: windows (``None``: none): for each offset ``o``, every character ``text[i]``,
       ``i >= o``, predicted from ``text[o:i]`` alone: what greedy generation from a prompt taken at

@@ -86,6 +86,8 @@ def test_exposure_of_a_memorised_string_is_far_above_held_out_strings_which_aver
     assert member["count"] == 0 and member.method.startswith("extrapolated")
     assert member.exposure > held.exposure.max() + 5
     assert member.exposure <= member.max_bits == pytest.approx(24.0)  # 12 characters, 2 bits each
+    # each held-out string is ranked among 60 (itself and 59 others): the counted part of the estimator is exact
+    assert abs(t[~t.member].counted.mean() - privacy.expected_counted_exposure(60)) < 0.15
     assert abs(t[~t.member].exposure.mean() - 1 / math.log(2)) < 0.25
     with pytest.raises(ValueError, match="too few for the distribution fit"):
         privacy.exposure(1.0, np.arange(5.0))
@@ -140,6 +142,120 @@ def test_notebook_arguments_are_refused_before_any_training():
                          ({"n": 0}, "n=0 is not allowed"),
                          ({"n_test_strings": 10}, "n_test_strings=10 is not allowed: exposure needs at least 21"),
                          ({"measure_at": [0, 12]}, "measure_at for tiny-llama: at contains 12"),
-                         ({"measure_at": {"other": [0]}}, "no value for model 'tiny-llama'")):
+                         ({"measure_at": {"other": [0]}}, "no value for model 'tiny-llama'"),
+                         ({"measure_at": [0, 5]}, r"include the run's last epoch \(10\)")):
         with pytest.raises(ValueError, match=message):
             privacy.specs(["tiny-llama"], **{**ok, **bad})
+
+
+@pytest.fixture(scope="module")
+def partly():
+    """A tiny Llama of its own trained a few steps on a string: some prompts extract, some do not."""
+    torch.manual_seed(1)
+    model = memlib.load_model("tiny-llama", device="cpu")
+    s = memlib.random_string(4, 14, seed=11)
+    ids = torch.tensor([model.encode(s.text)])
+    opt = torch.optim.AdamW(model.model.parameters(), lr=3e-3)
+    for _ in range(25):
+        loss = torch.nn.functional.cross_entropy(model.model(input_ids=ids[:, :-1]).logits[0], ids[0, 1:])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return model, s
+
+
+def _hand_run(model, s, spec):
+    """A stored-run-shaped Run of one moment (epoch 0) of ``model`` as it is, built from the probes."""
+    import pandas as pd
+
+    a = probes.measure(model, s, spec)
+    arrays = {"train_epochs": np.array([0]), "train_correct": a["full_correct"][None, None, :],
+              "probe_epochs": np.array([0]), **{f"probe_e0_s0_{k}": v for k, v in a.items()}}
+    metrics = pd.DataFrame([{"model": "tiny-llama", "seed": 0, "epoch": 0, "split": "train", "string": 0,
+                             "accuracy": float(a["full_correct"].mean())}])
+    config = {"model": "tiny-llama", "lr": 3e-3, "seed": 0, "epochs": 0, "train": [s.to_dict()],
+              "probes": spec.to_dict()}
+    return memlib.Run(config=config, metrics=metrics, arrays=arrays)
+
+
+@pytest.mark.parametrize("k, n, step", [(2, 3, 1), (3, 2, 2), (0, 4, 3)])
+def test_prefix_extraction_and_k_extractable_rate_match_greedy_decoding(partly, k, n, step):
+    model, s = partly
+    L = len(s)
+    run = _hand_run(model, s, privacy.extraction_spec(L, at=[0], offset_step=step))
+    row = privacy.extraction_table([run], k=k, n=n).iloc[0]
+    lengths = []
+    for o in range(0, L - k, step):
+        rest = s.text[o + k:]
+        out = privacy.greedy_generate(model, s.text[o:o + k], len(rest))
+        lengths.append(next((i for i, (a, b) in enumerate(zip(out, rest)) if a != b), len(rest)))
+    offsets = list(range(0, L - k, step))
+    assert row.prefix_mean == pytest.approx(np.mean(lengths))
+    eligible = [m for o, m in zip(offsets, lengths) if o <= L - k - n]
+    assert row.k_extractable == pytest.approx(np.mean([m >= n for m in eligible]))
+    assert 0 < np.mean(lengths) < L - k  # partly memorised: the check is not all-or-nothing
+
+
+def test_skew_normal_fit_and_tail():
+    # alpha = 1: the CDF is exactly Phi(z)^2, into the far tail
+    for z in (-0.5, -3.0, -12.0, -40.0):
+        assert privacy._skewnorm_logcdf(z, 0.0, 1.0, 1.0) == pytest.approx(2 * float(privacy._log_ndtr(np.array([z]))[0]),
+                                                                           rel=1e-5)
+    # a steep tail (alpha at the fit's clip) against a very fine grid
+    t = np.linspace(-2.4, -1.9, 2_000_001)
+    lf = math.log(2) - t ** 2 / 2 - 0.5 * math.log(2 * math.pi) + privacy._log_ndtr(27.7 * t)
+    w = np.exp(lf - lf.max())
+    fine = lf.max() + math.log(((w[1:] + w[:-1]) / 2).sum() * (t[1] - t[0]))
+    assert privacy._skewnorm_logcdf(-1.9, 0.0, 1.0, 27.7) == pytest.approx(fine, rel=1e-6)
+    # moments: a large sample of a known skew-normal gives back its parameters
+    rng = np.random.default_rng(0)
+    xi, omega, alpha = 2.0, 0.5, 3.0
+    delta = alpha / math.sqrt(1 + alpha ** 2)
+    u0, u1 = rng.standard_normal((2, 400_000))
+    x = xi + omega * (delta * np.abs(u0) + math.sqrt(1 - delta ** 2) * u1)
+    fit = privacy._skewnorm_moments(x)
+    assert fit[0] == pytest.approx(xi, abs=0.02) and fit[1] == pytest.approx(omega, abs=0.02)
+    assert fit[2] == pytest.approx(alpha, rel=0.15)
+    with pytest.raises(ValueError, match="do not vary"):
+        privacy.exposure(1.0, np.ones(30))
+
+
+def test_expected_exposures():
+    assert privacy.expected_counted_exposure(31) == pytest.approx(1.32, abs=0.005)
+    assert privacy.expected_counted_exposure(10 ** 6) == pytest.approx(1 / math.log(2), abs=0.001)
+    ranks = np.arange(1, 32)  # the exact value, by enumerating the uniform rank
+    assert privacy.expected_counted_exposure(31) == pytest.approx(np.mean(-np.log2(ranks / 31)))
+    assert privacy.expected_top_exposure(31) == pytest.approx(5.81, abs=0.005)
+
+
+def test_membership_threshold_allows_the_false_positives_fpr_grants_and_ties_count_half():
+    import pandas as pd
+
+    class R:
+        key = "r" * 64
+
+    def table(member_loss, fpr=0.01):
+        r = R()
+        r.config = {"model": "m", "lr": 1e-3, "seed": 0, "train": [{"text": "ab", "alphabet": "ab", "entropy": 1.0}]}
+        rows = [{"model": "m", "epoch": 1, "split": "train", "string": 0, "loss": member_loss}]
+        rows += [{"model": "m", "epoch": 1, "split": "test", "string": j, "loss": float(j + 1)} for j in range(200)]
+        r.metrics = pd.DataFrame(rows)
+        return privacy.membership_table([r], fpr=fpr).iloc[0]
+
+    t = table(2.5)  # below 198 of 200 held-out losses; 1% of 200 allows the 2 lowest (1 and 2) to be flagged
+    assert t.tpr_at_fpr == 1.0 and t.fpr_reached == pytest.approx(0.01) and t.auc == pytest.approx(198 / 200)
+    assert table(3.0).tpr_at_fpr == 0.0  # at the third-lowest: flagging it would flag a third held-out string
+    assert table(3.0).auc == pytest.approx((197 + 0.5) / 200)  # one tie counts half
+    assert table(2.5, fpr=0.0).tpr_at_fpr == 0.0
+    with pytest.raises(ValueError, match="fpr=1.5 is not allowed"):
+        table(1.0, fpr=1.5)
+
+
+def test_onset_summary_counts_never_stable_characters_as_latest():
+    import pandas as pd
+
+    o = pd.DataFrame({"setting": "s", "run": "r", "position": [0, 1, 2, 3], "p_char": [0.1, 0.2, 0.3, 0.4],
+                      "uniqueness": [0, 1, 1, 2], "onset": [np.nan, 3.0, 2.0, 1.0], "censored": [True, False, False, False]})
+    row = privacy.onset_summary(o).iloc[0]
+    assert row.censored == 0.25 and row.median_onset == 2.5
+    assert row.rho_position == pytest.approx(-1.0) and row.rho_p_char == pytest.approx(-1.0)

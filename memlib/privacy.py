@@ -46,9 +46,9 @@ from .phases import stable_from
 from .presets import lr_label
 from .probes import ProbeSpec, _string, uniqueness
 
-__all__ = ["MIN_CANDIDATES", "expected_counted_exposure", "expected_top_exposure", "specs", "extraction_spec", "check_extraction", "greedy_generate", "extracted_lengths",
-           "extraction_table", "exposure", "exposure_table", "membership_table", "onset_table", "onset_summary",
-           "setting"]
+__all__ = ["MIN_CANDIDATES", "milestones", "holds_from", "expected_counted_exposure", "expected_top_exposure",
+           "specs", "extraction_spec", "check_extraction", "greedy_generate", "extracted_lengths", "extraction_table",
+           "exposure", "exposure_table", "membership_table", "onset_table", "onset_summary", "setting"]
 
 # The skew-normal fit needs enough candidates to estimate a third moment.
 MIN_CANDIDATES = 20
@@ -399,3 +399,45 @@ def specs(models, *, epochs, measure_at, length: int, k: int, n: int, n_test_str
                              f"notebook reads as the end of the run")
         out[m] = spec
     return out
+
+
+def holds_from(epochs, mask) -> float:
+    """The first epoch from which ``mask`` holds at every later epoch (NaN if not at the last)."""
+    m = pd.Series(np.asarray(mask, dtype=bool), index=np.asarray(epochs)).sort_index()
+    if not len(m) or not m.iloc[-1]:
+        return np.nan
+    broken = m.index[~m.to_numpy()]
+    return float(m.index[m.index > broken.max()].min() if len(broken) else m.index.min())
+
+
+def _first(epochs, mask) -> float:
+    e = np.asarray(epochs)[np.asarray(mask, dtype=bool)]
+    return float(e.min()) if len(e) else np.nan
+
+
+def milestones(runs, extraction: pd.DataFrame, exposure: pd.DataFrame, membership: pd.DataFrame) -> pd.DataFrame:
+    """Per run, the first epoch at which each measure reaches its mark (NaN: never): accuracy with
+    the true prefix >= 0.5 / 0.9 / 1; greedy generation from BOS reproducing half the string
+    (``from_bos_half``) and all of it (the epoch accuracy reaches 1, by definition);
+    ``from_bos_at_acc_90``, the characters it reproduces when accuracy first reaches 0.9; the epoch
+    from which the trained string stays more likely than every candidate (``beyond_all_candidates``:
+    the count saturates) and from which the setting's membership attack keeps AUC 1
+    (``attack_auc_1``); the first epoch with k-extractable rate 1. Takes the tables of
+    :func:`extraction_table`, :func:`exposure_table` and :func:`membership_table` of ``runs``."""
+    rows = []
+    for r in _runs(runs):
+        key, L = r.key[:12], len(r.config["train"][0]["text"])
+        x = extraction[extraction.run == key]
+        ex = exposure[(exposure.run == key) & exposure.member]
+        mi = membership[membership.setting == setting(r)]
+        e90 = _first(x.epoch, x.accuracy >= 0.9)
+        rows.append({"setting": setting(r), "seed": r.config["seed"], "run": key,
+                     "accuracy_50": _first(x.epoch, x.accuracy >= 0.5), "accuracy_90": e90,
+                     "accuracy_100": _first(x.epoch, x.accuracy >= 1),
+                     "from_bos_half": _first(x.epoch, x.from_bos >= L / 2),
+                     "from_bos_at_acc_90": x[x.epoch == e90].from_bos.iloc[0] if not np.isnan(e90) else np.nan,
+                     "beyond_all_candidates": holds_from(ex.epoch, ex["count"] == 0),
+                     "attack_auc_1": holds_from(mi.epoch, mi.auc >= 1),
+                     "k_extractable_1": _first(x.epoch, x.k_extractable >= 1),
+                     "last_epoch": r.config["epochs"]})
+    return pd.DataFrame(rows)

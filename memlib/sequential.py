@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from .exposure import Stage
+from .exposure import _alphabet as _alphabets
 from .strings import _check_int, random_strings
 from .presets import lr_label
 
@@ -94,7 +95,7 @@ def _accuracy(run) -> pd.DataFrame:
 
 
 def _alphabet(d: dict) -> str:
-    return d.get("alphabet") or _string.ascii_lowercase[: ord(max(d["text"])) - 96]
+    return _alphabets([d])
 
 
 def _guess(run) -> pd.DataFrame:

@@ -259,3 +259,9 @@ def test_onset_summary_counts_never_stable_characters_as_latest():
     row = privacy.onset_summary(o).iloc[0]
     assert row.censored == 0.25 and row.median_onset == 2.5
     assert row.rho_position == pytest.approx(-1.0) and row.rho_p_char == pytest.approx(-1.0)
+
+
+def test_holds_from_is_the_epoch_a_mark_is_kept_to_the_end():
+    assert privacy.holds_from([0, 2, 4, 8], [True, False, True, True]) == 4
+    assert privacy.holds_from([0, 2, 4, 8], [True, True, True, True]) == 0
+    assert np.isnan(privacy.holds_from([0, 2, 4, 8], [True, True, True, False]))

@@ -120,7 +120,8 @@ def grid_runs(models, seeds, grid, *, length: int, n_train_strings: int, n_test_
                                             n_train=n_train, n_test=n_test, entropy=setting.get("entropy"),
                                             family=setting.get("family", family))
                 plan.append((name, seed, train, test, e, r))
-    def train(model, item, bar, stored_only):
+
+    def run_one(model, item, bar, stored_only):
         _, seed, train, test, e, r = item
         if bar:
             bar.set_description(f"{model.name} l={len(train[0].alphabet)} H={train[0].entropy:.2f} seed {seed}")
@@ -129,7 +130,7 @@ def grid_runs(models, seeds, grid, *, length: int, n_train_strings: int, n_test_
                       progress=bar, _stored_only=stored_only)
 
     store = _check_store(store)
-    return _execute(models, plan, [p[4] for p in plan], train, device, progress)
+    return _execute(models, plan, [p[4] for p in plan], run_one, device, progress)
 
 
 def schedule_runs(models, seeds, design, *, lr=None, reset_optimizer: bool = True, eval_every=1,
@@ -166,7 +167,7 @@ def schedule_runs(models, seeds, design, *, lr=None, reset_optimizer: bool = Tru
                 plan.append((name, seed, condition, stages, test, r))
                 epochs.append(sum(s.epochs or s.max_epochs for s in stages))
 
-    def train(model, item, bar, stored_only):
+    def run_one(model, item, bar, stored_only):
         _, seed, condition, stages, test, r = item
         if bar:
             bar.set_description(f"{model.name} {condition} seed {seed}")
@@ -175,7 +176,7 @@ def schedule_runs(models, seeds, design, *, lr=None, reset_optimizer: bool = Tru
                                store=store, progress=bar, _stored_only=stored_only)
 
     store = _check_store(store)
-    runs = _execute(models, plan, epochs, train, device, progress)
+    runs = _execute(models, plan, epochs, run_one, device, progress)
     out = {}
     for item, run in zip(plan, runs):
         out.setdefault(item[2], []).append(run)
@@ -189,9 +190,9 @@ def _check_store(store):
     return RunStore() if processes().world > 1 and store is True else store
 
 
-def _execute(models, plan, epochs, train, device, progress) -> list[Run]:
+def _execute(models, plan, epochs, run_one, device, progress) -> list[Run]:
     """Train (or load) every item of ``plan``, model by model: ``plan[i][0]`` is the item's model name,
-    ``epochs[i]`` its epochs for the progress bar, ``train(model, item, bar, stored_only)`` its run.
+    ``epochs[i]`` its epochs for the progress bar, ``run_one(model, item, bar, stored_only)`` its run.
     Launched processes each train their share, then collect the rest from the store."""
     procs = processes()
     mine = set(procs.share(plan))
@@ -211,7 +212,7 @@ def _execute(models, plan, epochs, train, device, progress) -> list[Run]:
                 for i in todo:
                     if (i in mine) != pass_mine:
                         continue
-                    run = train(model, plan[i], bar if pass_mine else False, not pass_mine)
+                    run = run_one(model, plan[i], bar if pass_mine else False, not pass_mine)
                     if bar and pass_mine and run.from_store:
                         bar.update(epochs[i])
                     runs[i] = run

@@ -11,7 +11,7 @@ TORCH_PIP_ARGS ?=
 # Runs and the converted embedded model are cached here (ignored by git).
 export MEMLIB_CACHE ?= $(CURDIR)/.cache/memlib
 
-.PHONY: all reproduce test bench strip clean-cache
+.PHONY: all reproduce test bench lab strip clean-cache
 
 all: test
 
@@ -29,6 +29,10 @@ reproduce: $(STAMP)
 
 test: $(STAMP)
 	HF_HUB_OFFLINE=1 MEMLIB_PROGRESS=0 $(BIN)/python -m pytest -q tests
+
+# JupyterLab on the notebooks, with the same run store as make reproduce (notebook 00 explores it).
+lab: $(STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/jupyter lab notebooks/
 
 # Speed benchmark (never part of the tests); results are recorded by hand in benchmarks/RESULTS.md.
 bench: $(STAMP)

@@ -25,8 +25,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def notebook_paths(folder: str | Path = ROOT / "notebooks") -> list[Path]:
-    """The numbered notebooks, in order."""
-    return sorted(Path(folder).glob("[0-9][0-9]_*.ipynb"))
+    """The numbered notebooks in the order they run: 01, 02, ..., then 00 (the explorer, which reads
+    the runs the others stored)."""
+    return sorted(Path(folder).glob("[0-9][0-9]_*.ipynb"), key=lambda p: (p.name.startswith("00_"), p.name))
 
 
 def run_notebook(path: str | Path, executed_dir: str | Path, *, preset: str, figures_dir: str | Path,

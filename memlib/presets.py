@@ -21,6 +21,12 @@ __all__ = ["PRESETS", "resolve", "per_model", "lr_label"]
 _PAPER_MODELS = ["EleutherAI/pythia-1b", "microsoft/phi-2", "meta-llama/Llama-2-7b-hf"]
 
 PRESETS: dict[str, dict[str, dict]] = {
+    # The explorer trains nothing; a preset only picks the view it opens on (and saves as a figure)
+    # where the store has such runs: notebook 01's first SmolLM2-135M run.
+    "00_explorer": {
+        name: dict(prefer=dict(notebook="01_dynamics", model="smollm2-135m", seed=0))
+        for name in ("smoke", "default", "paper")
+    },
     "01_dynamics": {
         # init_lrs: each model X in `models` whose random-weight twin X-random is also there is compared
         # with it at each of these learning rates, both models at each rate (same strings and seeds).

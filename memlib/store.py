@@ -9,6 +9,11 @@ Layout of one run, ``<root>/runs/<key[:2]>/<key>/``::
     arrays.npz     per-position arrays (epoch x string x position) and their epoch indices
     manifest.json  sha256 of each file above, checked on load
 
+A store opened for a notebook (``RunStore(root, notebook="01_dynamics")``) also records each
+run it loads or saves in ``<root>/notebooks/<notebook>.txt`` (one key a line, appended): which
+runs a notebook used, for the explorer (:mod:`memlib.explorer`). A run shared by two notebooks
+is listed under both.
+
 A run is written into a temporary folder beside its final place and renamed
 into place, so a reader never sees half a run, and two writers of the same key
 (parallel processes) leave one complete copy.
@@ -23,6 +28,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import tempfile
 import warnings
@@ -35,6 +41,8 @@ import pandas as pd
 __all__ = ["Run", "RunStore", "cache_dir", "run_key", "metrics_table"]
 
 _FILES = ("config.json", "meta.json", "metrics.csv", "arrays.npz")
+_KEY = re.compile(r"[0-9a-f]{64}")
+_NOTEBOOK = re.compile(r"[0-9A-Za-z][0-9A-Za-z_.-]*")
 
 
 def cache_dir() -> Path:
@@ -132,11 +140,47 @@ def _sha256(path: Path) -> str:
 class RunStore:
     """Runs on disk under ``root/runs``. ``RunStore()`` uses :func:`cache_dir`."""
 
-    def __init__(self, root: str | os.PathLike | None = None):
+    def __init__(self, root: str | os.PathLike | None = None, *, notebook: str | None = None):
+        if notebook is not None and not (isinstance(notebook, str) and _NOTEBOOK.fullmatch(notebook)):
+            raise ValueError(f"notebook={notebook!r} is not allowed: use a name of letters, digits, '_', '.' and "
+                             f"'-', such as '01_dynamics'")
         self.root = Path(root).expanduser().resolve() if root is not None else cache_dir()
+        self.notebook = notebook
+        self._noted: set[str] | None = None
 
     def __repr__(self) -> str:
-        return f"RunStore({str(self.root)!r})"
+        extra = f", notebook={self.notebook!r}" if self.notebook else ""
+        return f"RunStore({str(self.root)!r}{extra})"
+
+    def _note(self, key: str) -> None:
+        """Record that this store's notebook used run ``key`` (no-op without a notebook)."""
+        if self.notebook is None:
+            return
+        if self._noted is None:
+            self._noted = set(self.notebook_keys(self.notebook))
+        if key in self._noted:
+            return
+        index = self.root / "notebooks" / f"{self.notebook}.txt"
+        index.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(index, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:  # one short write in append mode: lines of concurrent writers do not interleave
+            os.write(fd, f"{key}\n".encode())
+        finally:
+            os.close(fd)
+        self._noted.add(key)
+
+    def notebooks(self) -> list[str]:
+        """The notebooks that recorded runs in this store, sorted."""
+        folder = self.root / "notebooks"
+        return sorted(p.stem for p in folder.glob("*.txt") if _NOTEBOOK.fullmatch(p.stem)) if folder.is_dir() else []
+
+    def notebook_keys(self, notebook: str) -> list[str]:
+        """Keys recorded by ``notebook``, in first-use order (stored or not: check with ``in``)."""
+        index = self.root / "notebooks" / f"{notebook}.txt"
+        if not index.is_file():
+            return []
+        lines = index.read_text(errors="replace").split()
+        return list(dict.fromkeys(k for k in lines if _KEY.fullmatch(k)))
 
     def path(self, key: str) -> Path:
         return self.root / "runs" / key[:2] / key
@@ -165,6 +209,7 @@ class RunStore:
         if run_key(config) != key:
             warnings.warn(f"ignoring run {folder}: its config does not hash to its key", stacklevel=2)
             return None
+        self._note(key)
         return Run(config=config, metrics=metrics, arrays=arrays, meta=meta, key=key, from_store=True)
 
     def save(self, run: Run) -> Path:
@@ -184,6 +229,7 @@ class RunStore:
             if folder.exists():  # a damaged copy, or another process finished first
                 if run.key in self and self.load(run.key) is not None:
                     shutil.rmtree(tmp)
+                    self._note(run.key)
                     return folder
                 trash = Path(tempfile.mkdtemp(prefix=f".old-{run.key[:12]}-", dir=folder.parent))
                 try:
@@ -200,6 +246,7 @@ class RunStore:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+        self._note(run.key)
         return folder
 
     def keys(self) -> list[str]:

@@ -18,3 +18,44 @@ def smollm2():
     import memlib
 
     return memlib.load_model("smollm2-135m", device="cpu")
+
+
+class SmokeNotebooks:
+    """Every numbered notebook executed at the smoke preset at most once per test session, all into
+    one run store (as ``make reproduce`` fills one): ``execute(path)`` -> (executed copy, figures
+    folder); ``store`` is the shared :class:`memlib.RunStore`. The explorer (00) runs after the
+    others, over what they stored."""
+
+    def __init__(self, base):
+        import memlib
+
+        self.base = base
+        self.store = memlib.RunStore(base / "store")
+        self._done = {}
+
+    def execute(self, path):
+        from memlib.notebooks import notebook_paths, run_notebook
+
+        if path.name.startswith("00_"):
+            for other in notebook_paths():
+                if not other.name.startswith("00_"):
+                    self.execute(other)
+        if path not in self._done:
+            with pytest.MonkeyPatch.context() as mp:
+                mp.setenv("MEMLIB_PROGRESS", "1")  # exercise the progress bars too
+                out = run_notebook(path, self.base / "executed", preset="smoke", figures_dir=self.base / path.stem,
+                                   extra={"cache_dir": str(self.store.root)})
+            self._done[path] = (out, self.base / path.stem)
+        return self._done[path]
+
+    def execute_all(self):
+        from memlib.notebooks import notebook_paths
+
+        for path in notebook_paths():
+            self.execute(path)
+        return self.store
+
+
+@pytest.fixture(scope="session")
+def smoke_notebooks(tmp_path_factory):
+    return SmokeNotebooks(tmp_path_factory.mktemp("smoke"))

@@ -4,9 +4,8 @@ import json
 import nbformat
 import pytest
 
-import memlib
 from memlib import phases, presets
-from memlib.notebooks import main, notebook_paths, parse_params, run_notebook
+from memlib.notebooks import main, notebook_paths, parse_params
 
 NOTEBOOKS = notebook_paths()
 
@@ -32,24 +31,9 @@ def test_committed_clean(path):
     assert sorted(papermill.inspect_notebook(str(path))) == sorted(assigned)
 
 
-_EXECUTED = {}
-
-
-def _execute(path, tmp_path_factory):
-    """Execute ``path`` at the smoke preset once per session: (executed copy, figures folder, run store)."""
-    if path not in _EXECUTED:
-        tmp = tmp_path_factory.mktemp(path.stem)
-        with pytest.MonkeyPatch.context() as mp:
-            mp.setenv("MEMLIB_PROGRESS", "1")  # exercise the progress bars too
-            out = run_notebook(path, tmp / "executed", preset="smoke", figures_dir=tmp / "figures",
-                               extra={"cache_dir": str(tmp / "store")})
-        _EXECUTED[path] = (out, tmp / "figures", memlib.RunStore(tmp / "store"))
-    return _EXECUTED[path]
-
-
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_executes_with_smoke_preset(path, tmp_path_factory):
-    out, figures, _ = _execute(path, tmp_path_factory)
+def test_executes_with_smoke_preset(path, smoke_notebooks):
+    out, figures = smoke_notebooks.execute(path)
     prefix = path.name[:2]
     pngs = sorted(figures.glob(f"{prefix}_*.png"))
     assert pngs, f"{path.name} wrote no figures"
@@ -61,13 +45,34 @@ def test_executes_with_smoke_preset(path, tmp_path_factory):
     assert out.stat().st_size < 3_000_000  # no megabytes of progress bars
 
 
-def test_pretrained_and_random_init_compared_at_equal_learning_rates(tmp_path_factory):
+def test_each_notebook_records_the_runs_it_used(smoke_notebooks):
+    """The shared smoke store knows which notebook used which run (what the explorer filters by)."""
+    store = smoke_notebooks.execute_all()
+    used = {nb: store.notebook_keys(nb) for nb in store.notebooks()}
+    assert sorted(used) == sorted(p.stem for p in NOTEBOOKS if not p.name.startswith("00_"))
+    for nb, keys in used.items():
+        assert keys and all(k in store for k in keys), nb
+    assert set().union(*map(set, used.values())) == set(store.keys())  # every stored run was used by one
+
+
+def test_explorer_notebook_opens_on_notebook_01s_run(smoke_notebooks):
+    path = next(p for p in NOTEBOOKS if p.name.startswith("00_"))
+    out, _ = smoke_notebooks.execute(path)
+    text = "".join("".join(o.get("text", "")) for c in json.loads(out.read_text())["cells"] for o in c.get("outputs", []))
+    key = next(line for line in text.splitlines() if line.startswith("saved Run("))
+    first = [k for k in smoke_notebooks.store.notebook_keys("01_dynamics")
+             if smoke_notebooks.store.load(k).config["model"] == "smollm2-135m"]
+    assert "model='smollm2-135m'" in key and any(f"key={k[:12]}" in key for k in first)
+
+
+def test_pretrained_and_random_init_compared_at_equal_learning_rates(smoke_notebooks):
     """Notebook 01's comparison: from the stored runs' configurations, every learning rate of the
     preset's init_lrs has both models on the same strings and seeds, and no run of either model
     lacks its equal-rate twin."""
     path = next(p for p in NOTEBOOKS if p.name.startswith("01_"))
-    _, _, store = _execute(path, tmp_path_factory)
-    runs = [store.load(k) for k in store.keys()]
+    smoke_notebooks.execute(path)
+    store = smoke_notebooks.store
+    runs = [store.load(k) for k in store.notebook_keys("01_dynamics")]
     P = presets.resolve("01_dynamics", "smoke")
     assert len(P["init_lrs"]) >= 2
     pair = ("smollm2-135m", "smollm2-135m-random")

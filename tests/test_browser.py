@@ -1,0 +1,175 @@
+"""Notebook 00 in a real browser: JupyterLab on a local port over a store filled by the smoke
+preset, opened in headless Chromium (Debian's ``chromium``, driven by Playwright), all cells run,
+the epoch slider moved, and the page checked against the stored run.
+
+Needs a Chromium executable: ``$MEMLIB_CHROMIUM``, else ``chromium`` or ``chromium-browser`` on
+PATH (``apt-get install -y chromium``). Without one the test is skipped, saying so, unless
+``MEMLIB_BROWSER_TEST=require`` (set by ``.ci/run``), which turns the skip into a failure.
+"""
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from memlib import explorer as X
+from memlib.notebooks import ROOT, notebook_paths
+
+REQUIRED = os.environ.get("MEMLIB_BROWSER_TEST") == "require"
+HOW = ("install Debian's chromium (apt-get install -y chromium) or point MEMLIB_CHROMIUM at a Chromium "
+       "executable; playwright comes with `make .venv`")
+
+
+def _chromium() -> str | None:
+    path = os.environ.get("MEMLIB_CHROMIUM")
+    if path:
+        return path if os.access(path, os.X_OK) else None
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """The Chromium executable, checked before anything is set up; skip (or fail) without one."""
+    missing = []
+    browser = _chromium()
+    if browser is None:
+        missing.append("no Chromium executable")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        missing.append("playwright is not installed")
+    if missing:
+        message = f"browser test not run ({', '.join(missing)}): {HOW}"
+        if REQUIRED:
+            pytest.fail(message + " [MEMLIB_BROWSER_TEST=require]")
+        pytest.skip(message)
+    return browser
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def lab(chromium, smoke_notebooks, tmp_path):
+    """JupyterLab serving a copy of notebook 00 (so that autosave never touches the repository)
+    with MEMLIB_CACHE set to the smoke store; yields (url, store)."""
+    store = smoke_notebooks.execute_all()
+    work = tmp_path / "lab"
+    work.mkdir()
+    shutil.copy(next(p for p in notebook_paths() if p.name.startswith("00_")), work / "00_explorer.ipynb")
+    port, token = _free_port(), "memlib-browser-test"
+    env = {**os.environ, "MEMLIB_CACHE": str(store.root), "HF_HUB_OFFLINE": "1", "MEMLIB_PROGRESS": "0",
+           "JUPYTER_CONFIG_DIR": str(tmp_path / "config"), "JUPYTER_DATA_DIR": str(tmp_path / "data"),
+           "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"), "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings"),
+           "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces")}
+    log = open(tmp_path / "lab.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+         f"--IdentityProvider.token={token}", "--allow-root", f"--ServerApp.root_dir={work}", "--ServerApp.open_browser=False",
+         "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
+        cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"JupyterLab did not start: {(tmp_path / 'lab.log').read_text()[-3000:]}")
+            time.sleep(0.5)
+        yield f"{base}/lab/tree/00_explorer.ipynb?token={token}", store
+    finally:
+        for sig, wait in ((15, 20), (9, 5)):
+            try:
+                os.killpg(proc.pid, sig)
+                proc.wait(wait)
+                break
+            except ProcessLookupError:
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        log.close()
+
+
+def _page_state(page) -> dict:
+    return page.evaluate("""() => {
+        const epoch = document.querySelector('.memlib-epoch');
+        const chars = [...document.querySelectorAll('.memlib-string[data-string="0"] .memlib-char')];
+        const img = document.querySelector('.widget-image');
+        return {epoch: epoch ? epoch.textContent : null,
+                colours: chars.map(c => c.style.backgroundColor),
+                p: chars.map(c => c.dataset.p),
+                wrong: chars.map(c => c.classList.contains('memlib-wrong')),
+                image: img ? img.src.length + ':' + img.src.slice(-64) : null};
+    }""")
+
+
+def _rgb(hex_colour: str) -> str:
+    return "rgb({}, {}, {})".format(*(int(hex_colour[i:i + 2], 16) for i in (1, 3, 5)))
+
+
+def test_explorer_in_jupyterlab_follows_the_epoch_slider(chromium, lab):
+    from playwright.sync_api import sync_playwright
+
+    url, store = lab
+    shots = ROOT / "build" / "browser"
+    shots.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, headless=True,
+                                    args=["--no-sandbox", "--disable-dev-shm-usage"])
+        try:
+            page = browser.new_page(viewport={"width": 1500, "height": 1100})
+            page.set_default_timeout(120_000)
+            page.goto(url)
+            page.locator(".jp-Notebook").first.wait_for()
+            page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(state="attached")
+            page.get_by_role("menuitem", name="Run", exact=True).click()
+            page.get_by_role("menuitem", name=re.compile("^Run All Cells")).click()
+            page.locator(".memlib-epoch").wait_for()
+            page.locator(".widget-image").wait_for()
+            before = _page_state(page)
+            epoch = int(before["epoch"].split()[1])
+            # the view opens on notebook 01's first SmolLM2-135M run (the preset's choice)
+            keys = [k for k in store.notebook_keys("01_dynamics") if store.load(k).config["model"] == "smollm2-135m"]
+            run = store.load(keys[0])
+            assert epoch == X.default_epoch(run)
+            view = X.character_view(run, epoch)
+            assert before["colours"] == [_rgb(c) for c in view[view.string == 0].colour]
+            page.screenshot(path=str(shots / "00_explorer_before.png"), full_page=True)
+
+            last = int(X.epochs_of(run).max())
+            key, steps = ("ArrowLeft", -2) if epoch >= 2 else ("ArrowRight", 2)
+            handle = page.locator(".widget-hslider .noUi-handle").first
+            handle.focus()
+            for _ in range(abs(steps)):
+                handle.press(key)
+            target = epoch + steps
+            assert 0 <= target <= last
+            page.wait_for_function(
+                f"() => document.querySelector('.memlib-epoch').textContent === 'epoch {target}'")
+            page.wait_for_function(f"() => document.querySelector('.memlib-curves').dataset.epoch === '{target}'")
+            after = _page_state(page)
+            view = X.character_view(run, target)
+            s0 = view[view.string == 0]
+            assert after["colours"] == [_rgb(c) for c in s0.colour]
+            assert after["wrong"] == [not c for c in s0.correct]
+            assert after["colours"] != before["colours"] and after["p"] != before["p"]
+            assert after["image"] != before["image"]  # the curves were redrawn with the new epoch marked
+            page.screenshot(path=str(shots / "00_explorer.png"), full_page=True)
+        except Exception:
+            page.screenshot(path=str(shots / "00_explorer_failed.png"), full_page=True)
+            raise
+        finally:
+            browser.close()

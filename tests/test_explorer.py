@@ -1,0 +1,186 @@
+"""The run-store explorer (memlib.explorer) on real runs of a tiny model, driven as a person would
+drive its widgets. The browser test (tests/test_browser.py) checks the same in JupyterLab."""
+import json
+
+import numpy as np
+import pytest
+from matplotlib import colormaps
+from matplotlib.colors import to_hex
+
+import memlib
+from memlib import Stage, explorer as X
+from memlib.probes import ProbeSpec
+
+
+@pytest.fixture(scope="module")
+def store(tiny_llama, tmp_path_factory):
+    """Four runs as notebooks would leave them: two of "01_dynamics" (one shared with "02_x"), a
+    schedule of "04_seq" measured every other epoch, and a probed run of "03_probes"."""
+    root = tmp_path_factory.mktemp("explorer-store")
+    a = memlib.random_strings(3, 4, 12, seed=0)
+    b = memlib.random_strings(2, 7, 12, seed=1)
+    s01 = memlib.RunStore(root, notebook="01_dynamics")
+    memlib.expose(tiny_llama, a[:1], test_strings=a[1:], epochs=6, lr=3e-3, seed=0, eval_every=[0, 3], store=s01,
+                  progress=False)
+    memlib.expose(tiny_llama, b[:1], test_strings=b[1:], epochs=4, lr=3e-3, seed=1, store=s01, progress=False)
+    shared = memlib.RunStore(root, notebook="02_x")  # loads the first run again: now used by both
+    memlib.expose(tiny_llama, a[:1], test_strings=a[1:], epochs=6, lr=3e-3, seed=0, eval_every=[0, 3], store=shared,
+                  progress=False)
+    memlib.expose_schedule(tiny_llama, [Stage(a[0], epochs=3), Stage(a[1], epochs=3)], test_strings=a[2:], lr=3e-3,
+                           seed=2, eval_every=2, store=memlib.RunStore(root, notebook="04_seq"), progress=False)
+    memlib.expose(tiny_llama, b[:1], test_strings=b[1:], epochs=5, lr=3e-3, seed=3,
+                  probes=ProbeSpec(at=(2, "last"), ks=(0, 2, 12), replace=(), shifts=()),
+                  store=memlib.RunStore(root, notebook="03_probes"), progress=False)
+    return memlib.RunStore(root)
+
+
+def _luminance(hex_colour):
+    r, g, b = (int(hex_colour[i:i + 2], 16) / 255 for i in (1, 3, 5))
+    return 0.299 * r + 0.587 * g + 0.114 * b
+
+
+def test_store_records_which_notebook_used_which_run(store):
+    assert store.notebooks() == ["01_dynamics", "02_x", "03_probes", "04_seq"]
+    assert len(store.notebook_keys("01_dynamics")) == 2 and len(store.notebook_keys("02_x")) == 1
+    assert store.notebook_keys("02_x")[0] == store.notebook_keys("01_dynamics")[0]
+    assert store.notebook_keys("nothing") == []
+    table = X.catalogue(store)
+    assert list(table.columns) == list(X.CATALOGUE_COLUMNS) and len(table) == 4
+    assert sorted(table.notebooks) == ["01_dynamics", "01_dynamics, 02_x", "03_probes", "04_seq"]
+    assert sorted(table.kind) == ["expose", "expose", "expose", "schedule"]
+    assert sorted(table.alphabet_size) == [4, 4, 7, 7] and table.probes.sum() == 1
+    for bad in ("", "../x", "a b", 3):
+        with pytest.raises(ValueError, match="notebook=.* is not allowed"):
+            memlib.RunStore(store.root, notebook=bad)
+
+
+def test_colours_follow_p_true_and_wrong_predictions_are_marked(store):
+    key = X.filter_runs(X.catalogue(store), notebook="02_x").key.iloc[0]
+    run = store.load(key)
+    for epoch in (0, 3, 6):
+        view = X.character_view(run, epoch)
+        p = run.arrays["train_p_true"][epoch, 0].astype(float)
+        assert np.allclose(view.p_true, p) and (view.correct == run.arrays["train_correct"][epoch, 0]).all()
+        assert list(view.colour) == [to_hex(colormaps[X.CMAP](x)) for x in p]
+        lum = np.array([_luminance(c) for c in view.colour])
+        order = np.argsort(p)
+        assert (np.diff(lum[order]) >= -1e-9).all()  # a likelier true character is drawn brighter
+        html = X.string_html(view)
+        assert html.count('data-position=') == len(view)
+        assert html.count("memlib-wrong") == int((~view.correct).sum())
+        assert [float(x) for x in __import__("re").findall(r'data-p="([0-9.]+)"', html)] == pytest.approx(p, abs=1e-4)
+    assert not X.character_view(run, 6).colour.equals(X.character_view(run, 0).colour)
+    # held-out strings were measured at epochs 0, 3, 6: at 5 the view shows epoch 3's measurement
+    held = X.character_view(run, 5, "test")
+    assert set(held.measured_epoch) == {3} and np.allclose(held[held.string == 0].p_true, run.arrays["test_p_true"][1, 0])
+    for bad in (-1, 7, 2.0, True):
+        with pytest.raises(ValueError, match="epoch=.* is not allowed: this run has epochs 0 to 6"):
+            X.character_view(run, bad)
+    with pytest.raises(ValueError, match="split='valid' is not allowed"):
+        X.character_view(run, 0, "valid")
+
+
+def test_the_marked_epoch_follows_the_slider(store):
+    e = X.Explorer(store, notebook="02_x")
+    run = e.current
+    assert e.epoch.max == 6 and e.epoch.value == X.default_epoch(run)
+    seen = set()
+    for epoch in (0, 4, 6):
+        before = e.image.value
+        e.epoch.value = epoch
+        assert f'<span class="memlib-epoch">epoch {epoch}</span> of 6' in e.header.value
+        assert e.strings.value == X.string_html(X.character_view(run, epoch))
+        fig, markers = e._figures[run.key]
+        assert len(markers) == 4 and all(list(m.get_xdata()) == [epoch, epoch] for m in markers)
+        assert e.image.value != before and e.image.value[:4] == b"\x89PNG"
+        assert f'data-epoch="{epoch}"' in e.caption.value
+        seen.add(e.strings.value)
+    assert len(seen) == 3
+    e.split.value = "test"
+    assert "held-out strings as measured at epoch 6" in e.header.value and "held-out 1" in e.strings.value
+
+
+def test_filters_narrow_the_run_list(store):
+    e = X.Explorer(store)
+    assert len(e.run.options) == 4 and "4 of 4 runs match" in e.count.value
+    e.alphabet_size.value = 7
+    assert len(e.run.options) == 2
+    e.seed.value = 3
+    assert len(e.run.options) == 1 and e.current.config["seed"] == 3 and "probes" in e.run.label
+    e.seed.value = X.ANY
+    e.alphabet_size.value = X.ANY
+    e.notebook.value = "01_dynamics"
+    assert sorted(k for _, k in e.run.options) == sorted(store.notebook_keys("01_dynamics"))
+    assert [v for _, v in e.seed.options] == [X.ANY, 0, 1]  # the other filters offer what that notebook has
+    e.entropy.value = [v for _, v in e.entropy.options][1]
+    assert len(e.run.options) == 1
+    e.notebook.value = "04_seq"  # the entropy chosen before does not exist there: it is reset
+    assert len(e.run.options) == 1 and e.current.config["kind"] == "schedule"
+
+
+def test_schedules_show_their_stage_and_unmeasured_strings_and_probes_their_panel(store):
+    e = X.Explorer(store, notebook="04_seq", epoch=1)
+    assert "stage 1 of 2 (training S1; epochs 0-3)" in e.header.value
+    view = X.character_view(e.current, 1)
+    assert view[view.string == 0].p_true.notna().all() and view[view.string == 1].p_true.isna().all()
+    assert X.UNMEASURED in e.strings.value and "not measured" in e.strings.value
+    e.epoch.value = 5
+    assert "stage 2 of 2 (training S2; epochs 3-6)" in e.header.value
+    p = X.Explorer(store, notebook="03_probes")
+    fig = p.figure()
+    assert len(fig.axes) == 6 and "probes" in fig.axes[-1].get_title()  # strings, 4 curves, probes
+    fig.savefig(store.root / "probe.png")
+
+
+def test_a_static_figure_of_the_chosen_run_and_epoch(store):
+    e = X.Explorer(store, notebook="01_dynamics", seed=1, epoch=2)
+    fig = e.figure()
+    marks = [ln for ax in fig.axes for ln in ax.lines if ln.get_label() == "this epoch"]
+    assert len(marks) == 4 and all(list(m.get_xdata()) == [2, 2] for m in marks)
+    assert "epoch 2" in fig._suptitle.get_text()
+    fig.savefig(store.root / "static.png")
+    assert (store.root / "static.png").stat().st_size > 10_000
+
+
+def test_bad_choices_are_refused_and_preferences_fall_back(store):
+    with pytest.raises(ValueError, match=r"model='gpt-2' is not allowed: this store's runs have model in \['tiny-llama'\]"):
+        X.Explorer(store, model="gpt-2")
+    with pytest.raises(ValueError, match="notebook='05_x' is not allowed"):
+        X.Explorer(store, notebook="05_x")
+    with pytest.raises(ValueError, match="run='ffff' is not allowed"):
+        X.Explorer(store, run="ffff")
+    with pytest.raises(ValueError, match="epoch=99 is not allowed: the chosen run has epochs 0 to"):
+        X.Explorer(store, epoch=99)
+    with pytest.raises(ValueError, match="prefer has 'lr'"):
+        X.Explorer(store, prefer={"lr": 1e-3})
+    e = X.Explorer(store, prefer={"notebook": "05_missing", "seed": 1})
+    assert e.notebook.value == X.ANY and e.seed.value == 1 and e.current.config["seed"] == 1
+    key = store.notebook_keys("04_seq")[0]
+    assert X.Explorer(store, run=key[:10]).current.key == key
+
+
+def test_an_empty_store_says_how_to_fill_it(tmp_path):
+    e = X.Explorer(memlib.RunStore(tmp_path / "empty"))
+    assert e.empty and "has no runs yet" in e.message.value and "make reproduce" in e.message.value
+    assert "--preset smoke" in e.message.value and str(tmp_path / "empty") in e.message.value
+    assert e.widget.children == (e.message,)
+    assert X.catalogue(memlib.RunStore(tmp_path / "empty")).empty
+    assert not (tmp_path / "empty").exists()  # looking writes nothing
+
+
+def test_a_damaged_run_is_left_out_of_the_catalogue_and_not_loaded(store, tmp_path):
+    import shutil
+
+    root = tmp_path / "copy"
+    shutil.copytree(store.root, root)
+    copy = memlib.RunStore(root)
+    key = copy.notebook_keys("04_seq")[0]
+    (copy.path(key) / "config.json").write_text("{not json")
+    assert key not in set(X.catalogue(copy).key) and len(X.catalogue(copy)) == 3
+    other = copy.notebook_keys("03_probes")[0]
+    (copy.path(other) / "metrics.csv").write_text("epoch\n0\n")  # listed (config intact), refused on load
+    e = X.Explorer(copy, notebook="03_probes")
+    with pytest.warns(UserWarning, match="damaged"):
+        assert e.current is None
+    assert "damaged" in e.message.value
+    json.loads((copy.path(other) / "config.json").read_text())

@@ -43,4 +43,4 @@ strip: $(STAMP)
 	$(BIN)/nbstripout --keep-id notebooks/*.ipynb
 
 clean-cache:
-	rm -rf "$(MEMLIB_CACHE)/runs"
+	rm -rf "$(MEMLIB_CACHE)/runs" "$(MEMLIB_CACHE)/notebooks"

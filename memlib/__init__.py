@@ -8,7 +8,7 @@ A thin library behind the notebooks: random strings (:mod:`memlib.strings`), mod
 
 __version__ = "0.1.0"
 
-from .exposure import ExposureConfig, Stage, eval_epochs, expose, expose_schedule
+from .exposure import ExposureConfig, Stage, environment, environment_line, eval_epochs, expose, expose_schedule
 from .metrics import METRIC_COLUMNS, string_summary, token_metrics
 from .models import LoadedModel, embedded_gguf_path, load_model
 from .store import Run, RunStore, cache_dir, run_key
@@ -29,6 +29,8 @@ __all__ = [
     "distribution",
     "embedded_gguf_path",
     "entropy_bits",
+    "environment",
+    "environment_line",
     "eval_epochs",
     "expose",
     "expose_schedule",

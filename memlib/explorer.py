@@ -88,7 +88,8 @@ def catalogue(store: RunStore | None = None) -> pd.DataFrame:
 
 def filter_runs(table: pd.DataFrame, *, notebook=None, model=None, alphabet_size=None, entropy=None,
                 seed=None) -> pd.DataFrame:
-    """The rows of a :func:`catalogue` that match every filter given (``None``: any)."""
+    """The rows of a :func:`catalogue` that match every filter given (``None``: any; ``entropy`` is
+    compared to 2 decimals)."""
     keep = np.ones(len(table), dtype=bool)
     if notebook is not None:
         keep &= table.notebooks.map(lambda s: notebook in s.split(", ")).to_numpy(dtype=bool)
@@ -102,15 +103,15 @@ def filter_runs(table: pd.DataFrame, *, notebook=None, model=None, alphabet_size
 
 def empty_message(store: RunStore) -> str:
     """What to do when ``store`` has no runs (HTML)."""
-    return (f"<p><b>The run store <code>{html.escape(str(store.root))}</code> has no runs yet.</b> This explorer "
-            "only reads runs; fill the store first, then run this cell again:</p><ul>"
+    root = html.escape(str(store.root))
+    return (f"<p><b>The run store <code>{root}</code> has no runs yet.</b> This explorer only reads runs; fill "
+            "the store first, then run this cell again:</p><ul>"
             "<li><code>make reproduce</code> in the repository: every notebook at the default preset (about half an "
-            "hour on a 2-core CPU), or</li>"
-            "<li><code>.venv/bin/python -m memlib.notebooks --preset smoke --figures build/smoke/figures "
-            "--executed build/smoke/executed</code>: every notebook at the smoke preset, tiny models, about two "
-            "minutes.</li></ul><p>Both fill <code>$MEMLIB_CACHE</code> (<code>make</code> sets it to "
-            "<code>.cache/memlib</code> in the repository; <code>make lab</code> starts JupyterLab with the same "
-            "setting). Or give the store's folder as <code>cache_dir</code> in the parameters cell.</p>")
+            "hour on a 2-core CPU; it fills <code>.cache/memlib</code>, which <code>make lab</code> opens), or</li>"
+            f"<li><code>MEMLIB_CACHE={root} .venv/bin/python -m memlib.notebooks --preset smoke --figures "
+            "build/smoke/figures --executed build/smoke/executed</code>: every notebook at the smoke preset, tiny "
+            "models, a few minutes, into this store.</li></ul><p>Or give another store's folder as "
+            "<code>cache_dir</code> in the parameters cell.</p>")
 
 
 def epochs_of(run: Run, split: str = "train") -> np.ndarray:
@@ -129,21 +130,30 @@ def _string_names(run: Run) -> list[str]:
     return [f"S{j + 1}" for j in range(len(run.config["train"]))]
 
 
-def _measured_row(run: Run, split: str, epoch: int) -> tuple[int | None, int | None]:
-    """(row index, epoch) of the latest measurement of ``split`` at or before ``epoch``."""
+def _latest_rows(run: Run, split: str, epoch: int) -> list[int | None]:
+    """Per string of ``split``, the row of its latest measurement at or before ``epoch`` (None: none
+    yet). A schedule measures the strings it is not training only at some epochs (``{split}_measured``)."""
     epochs = epochs_of(run, split)
+    n = len(run.config[split])
     rows = np.flatnonzero(epochs <= epoch)
-    if not len(rows):
-        return None, None
-    return int(rows[-1]), int(epochs[rows[-1]])
+    measured = run.arrays.get(f"{split}_measured")
+    out = []
+    for j in range(n):
+        mine = rows if measured is None else rows[measured[rows, j]]
+        out.append(int(mine[-1]) if len(mine) else None)
+    return out
+
+
+VIEW_COLUMNS = ("string", "name", "position", "char", "p_true", "correct", "measured_epoch", "colour", "text_colour")
 
 
 def character_view(run: Run, epoch: int, split: str = "train") -> pd.DataFrame:
     """One row per (string, position) of ``split`` ("train" or "test") at ``epoch``: ``string``,
     ``name``, ``position``, ``char``, ``p_true`` and ``correct`` (greedy prediction right) from the
-    run's arrays, ``measured_epoch`` (the latest measurement at or before ``epoch``: held-out strings
-    may be measured sparsely; a string a schedule did not measure then has NaN ``p_true``),
-    ``colour`` and ``text_colour``."""
+    run's arrays, ``measured_epoch`` (each string's latest measurement at or before ``epoch``:
+    held-out strings may be measured sparsely, and a schedule measures the strings it is not
+    training only at some epochs; NaN ``p_true`` before a string's first measurement), ``colour``
+    and ``text_colour``. No rows for a split without strings."""
     if split not in SPLITS:
         raise ValueError(f"split={split!r} is not allowed: use one of {', '.join(map(repr, SPLITS))}")
     epochs = epochs_of(run, "train")
@@ -151,34 +161,58 @@ def character_view(run: Run, epoch: int, split: str = "train") -> pd.DataFrame:
         raise ValueError(f"epoch={epoch!r} is not allowed: this run has epochs 0 to {int(epochs.max())}")
     strings = run.config[split]
     names = _string_names(run) if split == "train" else [f"held-out {j + 1}" for j in range(len(strings))]
-    row, at = _measured_row(run, split, int(epoch))
+    rows = _latest_rows(run, split, int(epoch)) if strings else []
+    split_epochs = epochs_of(run, split)
     parts = []
-    for j, s in enumerate(strings):
+    for j, (s, row) in enumerate(zip(strings, rows)):
         text = s["text"]
         if row is None:
-            p, ok = np.full(len(text), np.nan), np.zeros(len(text), dtype=bool)
+            p, ok, at = np.full(len(text), np.nan), np.zeros(len(text), dtype=bool), math.nan
         else:
             p = run.arrays[f"{split}_p_true"][row, j].astype(float)
             ok = run.arrays[f"{split}_correct"][row, j].astype(bool)
-            measured = run.arrays.get(f"{split}_measured")
-            if measured is not None and not measured[row, j]:
-                p, ok = np.full(len(text), np.nan), np.zeros(len(text), dtype=bool)
+            at = int(split_epochs[row])
         colours = [_colour(x) for x in p]
         parts.append(pd.DataFrame({"string": j, "name": names[j], "position": np.arange(len(text)), "char": list(text),
                                    "p_true": p, "correct": ok, "measured_epoch": at,
                                    "colour": [c for c, _ in colours], "text_colour": [t for _, t in colours]}))
+    if not parts:
+        return pd.DataFrame(columns=list(VIEW_COLUMNS))
     return pd.concat(parts, ignore_index=True)
 
 
 def _summary(run: Run, epoch: int) -> dict:
+    """Mean accuracy and loss at ``epoch`` of the strings being trained then (all of a plain run's)."""
     m = run.metrics[(run.metrics.split == "train") & (run.metrics.epoch == epoch)]
+    if "trained" in m:
+        m = m[m.trained.astype(bool)]
     return {"accuracy": float(m.accuracy.mean()), "loss": float(m.loss.mean())} if len(m) else {}
 
 
-def string_html(view: pd.DataFrame) -> str:
+def _stage_label(run: Run, epoch: int) -> str:
+    """Where ``epoch`` lies in a schedule ("" for a plain run). A stage's last epoch is its own (its
+    final measurement) and also the next stage's first."""
+    if run.config.get("kind") != "schedule":
+        return ""
+    bounds = [int(b) for b in run.arrays["stage_bounds"]]
+    stages, n = run.config["stages"], len(bounds) - 1
+
+    def name(k):
+        return f"stage {k + 1} of {n} (training {', '.join(f'S{j + 1}' for j in stages[k]['strings'])}; epochs " \
+               f"{bounds[k]}-{bounds[k + 1]})"
+
+    k = max(0, min(n - 1, int(np.searchsorted(bounds, epoch, side="right")) - 1))
+    if epoch == bounds[k] and k > 0:
+        return f"end of {name(k - 1)}, start of stage {k + 1}"
+    if epoch == bounds[-1]:
+        return f"end of {name(n - 1)}"
+    return name(k)
+
+
+def string_html(view: pd.DataFrame, epoch: int | None = None) -> str:
     """The strings of a :func:`character_view` as HTML: one line per string, each character on
     the colour of its ``p_true``, underlined in red where the greedy prediction is wrong; hovering
-    shows position and probability."""
+    shows position and probability. A string last measured before ``epoch`` says when."""
     lines = []
     for (j, name), g in view.groupby(["string", "name"], sort=True):
         spans = []
@@ -194,7 +228,10 @@ def string_html(view: pd.DataFrame) -> str:
                          f'data-p="{"" if not measured else f"{r.p_true:.4f}"}" style="{style}" '
                          f'title="{html.escape(tip)}">{html.escape(r.char)}</span>')
         acc = g.correct.mean() if np.isfinite(g.p_true).all() else math.nan
-        tail = f"{acc:.2f} right" if np.isfinite(acc) else "not measured"
+        at = g.measured_epoch.iloc[0]
+        tail = f"{acc:.2f} right" if np.isfinite(acc) else "not measured yet"
+        if np.isfinite(acc) and epoch is not None and at != epoch:
+            tail += f" (as of epoch {int(at)})"
         lines.append(f'<div class="memlib-string" data-string="{j}"><span class="memlib-name">{html.escape(name)}'
                      f'</span><span class="memlib-chars">{"".join(spans)}</span>'
                      f'<span class="memlib-acc">{tail}</span></div>')
@@ -208,6 +245,8 @@ def string_html(view: pd.DataFrame) -> str:
            ".memlib-char{padding:1px 0}.memlib-acc{color:#444;white-space:nowrap}"
            ".memlib-bar{display:inline-block;width:120px;height:10px;vertical-align:middle}"
            ".memlib-legend{font-size:12px;color:#444}</style>")
+    if not lines:
+        lines = ['<div class="memlib-string">this run has no such strings</div>']
     return f'{css}<div class="memlib-strings">{"".join(lines)}{legend}</div>'
 
 
@@ -270,6 +309,14 @@ def _curve_axes(fig: Figure, run: Run, axes, epoch: int) -> list:
     return markers
 
 
+def _local_probes(run: Run) -> bool:
+    """Whether the run has probes of recall from several local-prefix lengths (notebook 03's; the
+    extraction windows of notebook 05 keep only k = 0)."""
+    if "probe_epochs" not in run.arrays or not len(run.arrays["probe_epochs"]):
+        return False
+    return len(run.probe(int(run.arrays["probe_epochs"][0]), 0)["ks"]) > 1
+
+
 def _probe_axis(ax, run: Run, epoch: int) -> None:
     """Notebook 03's probes: recall from the last k characters alone, at each probed epoch."""
     probed = [int(e) for e in run.arrays["probe_epochs"]]
@@ -329,7 +376,9 @@ def figure(run: Run, epoch: int, *, split: str = "train", strings: bool = True, 
     (schedules) and, for probed runs, recall from the last k characters. A
     :class:`matplotlib.figure.Figure` not registered with pyplot (nothing is shown twice)."""
     view = character_view(run, epoch, split) if strings else None
-    probes = "probe_epochs" in run.arrays
+    if view is not None and view.empty:
+        view = None
+    probes = _local_probes(run)
     n_cols = 5 if probes else 4
     string_rows = 0 if view is None else sum(max(1, math.ceil(len(g) / 64)) for _, g in view.groupby("string"))
     top = 0.0 if view is None else 0.35 * string_rows + 0.6
@@ -372,9 +421,10 @@ class Explorer:
     :func:`empty_message`.
 
     The keyword arguments choose the first view: filters (a value the store has no run for is
-    refused, naming the values it has), ``run`` (a key or its first characters), ``epoch`` (default:
-    :func:`default_epoch`) and ``split``. ``prefer`` gives filters to apply only where runs match
-    them (how a preset picks a view without failing on a store that lacks it)."""
+    refused, naming the values it has), ``run`` (a key or its first characters; it overrides
+    ``prefer``), ``epoch`` (default: :func:`default_epoch`) and ``split``. ``prefer`` gives filters
+    to apply only where runs match them (how a preset picks a view without failing on a store
+    that lacks it). Each filter offers only the values that runs matching the other filters have."""
 
     def __init__(self, store: RunStore | str | None = None, *, notebook: str | None = None, model: str | None = None,
                  alphabet_size: int | None = None, entropy: float | None = None, seed: int | None = None,
@@ -384,7 +434,9 @@ class Explorer:
         self.store = store if isinstance(store, RunStore) else RunStore(store)
         self.table = catalogue(self.store)
         self._runs: dict[str, Run] = {}
-        self._figures: dict[tuple, tuple] = {}
+        self._figures: dict[str, tuple] = {}
+        self._holding = 0
+        self._shown_key = None
         self.message = W.HTML()
         self.empty = self.table.empty
         if self.empty:
@@ -393,13 +445,13 @@ class Explorer:
             return
         if split not in SPLITS:
             raise ValueError(f"split={split!r} is not allowed: use one of {', '.join(map(repr, SPLITS))}")
-        wide = W.Layout(width="auto")
         notebooks = sorted({n for s in self.table.notebooks for n in s.split(", ") if n})
-        self.notebook = W.Dropdown(options=[("all runs", ANY)] + [(n, n) for n in notebooks], description="notebook")
-        self.model = W.Dropdown(description="model")
-        self.alphabet_size = W.Dropdown(description="alphabet")
-        self.entropy = W.Dropdown(description="entropy")
-        self.seed = W.Dropdown(description="seed")
+        self.notebook = W.Dropdown(options=[("all runs", ANY)] + [(n, n) for n in notebooks], value=ANY,
+                                   description="notebook")
+        self.model = W.Dropdown(options=[("any", ANY)], value=ANY, description="model")
+        self.alphabet_size = W.Dropdown(options=[("any", ANY)], value=ANY, description="alphabet")
+        self.entropy = W.Dropdown(options=[("any", ANY)], value=ANY, description="entropy (bits)")
+        self.seed = W.Dropdown(options=[("any", ANY)], value=ANY, description="seed")
         self.run = W.Dropdown(description="run", layout=W.Layout(width="95%"))
         self.count = W.HTML()
         self.split = W.ToggleButtons(options=[("trained strings", "train"), ("held-out strings", "test")], value=split)
@@ -408,39 +460,49 @@ class Explorer:
         W.jslink((self.play, "value"), (self.epoch, "value"))
         self.header = W.HTML()
         self.strings = W.HTML()
-        self.image = W.Image(format="png", layout=wide)
+        self.image = W.Image(format="png", layout=W.Layout(width="auto"))
         self.caption = W.HTML()
+
         chosen = dict(notebook=notebook, model=model, alphabet_size=alphabet_size, entropy=entropy, seed=seed)
         for name, value in chosen.items():
             self._check_filter(name, value)
-        for name, value in (prefer or {}).items():  # preferences apply where the store has such runs
-            if name not in FILTERS:
-                raise ValueError(f"prefer has {name!r}: use filters from {', '.join(FILTERS)}")
-            if chosen[name] is None and len(filter_runs(self.table, **{**chosen, name: value})):
-                chosen[name] = value
-        if chosen["notebook"] is not None:
-            self.notebook.value = chosen["notebook"]
-        self._refresh_options(**{k: v for k, v in chosen.items() if k != "notebook"})
+        if run is None:
+            for name, value in (prefer or {}).items():  # preferences apply where the store has such runs
+                if name not in FILTERS:
+                    raise ValueError(f"prefer has {name!r}: use filters from {', '.join(FILTERS)}")
+                if chosen[name] is None and len(filter_runs(self.table, **{**chosen, name: value})):
+                    chosen[name] = value
+        with self.hold():
+            for name, value in chosen.items():
+                self._refresh_options()
+                if value is not None:
+                    w = getattr(self, name)
+                    match = [v for _, v in w.options if v != ANY and _same(name, v, value)]
+                    if not match:
+                        given = {k: v for k, v in chosen.items() if v is not None and k != name}
+                        raise ValueError(f"{name}={value!r} is not allowed with {given}: the runs that match those "
+                                         f"have {name} in {[v for _, v in w.options if v != ANY]}")
+                    w.value = match[0]
+            self._refresh_options()
         self._refresh_runs(select=run)
         if epoch is not None and self.current is not None:
             self.epoch.value = self._check_epoch(epoch)
-        for w in (self.notebook,):
-            w.observe(lambda _: (self._refresh_options(), self._refresh_runs()), names="value")
-        for w in (self.model, self.alphabet_size, self.entropy, self.seed):
-            w.observe(lambda _: self._refresh_runs(), names="value")
-        self.run.observe(lambda _: self._load_run(), names="value")
-        self.epoch.observe(lambda _: self._render(), names="value")
-        self.split.observe(lambda _: self._render(), names="value")
+        for name in FILTERS:
+            getattr(self, name).observe(self._on_filter, names="value")
+        self.run.observe(lambda _: self._guard(self._load_run), names="value")
+        self.epoch.observe(lambda _: self._guard(self._render), names="value")
+        self.split.observe(lambda _: self._guard(self._render), names="value")
         self.widget = W.VBox([
             W.HBox([self.notebook, self.model, self.alphabet_size]), W.HBox([self.entropy, self.seed, self.count]),
-            self.run, W.HBox([self.play, self.epoch]), self.split, self.header, self.strings, self.image, self.caption, self.message])
+            self.run, W.HBox([self.play, self.epoch]), self.split, self.header, self.strings, self.image,
+            self.caption, self.message])
         self._render()
 
     # -- state ------------------------------------------------------------------------------
     @property
     def current(self) -> Run | None:
         """The chosen run (loaded from the store, checksums verified), or None."""
-        key = getattr(self, "run", None) and self.run.value
+        key = self.run.value if hasattr(self, "run") else None
         if not key:
             return None
         if key not in self._runs:
@@ -459,14 +521,16 @@ class Explorer:
         value = getattr(self, name).value
         return None if value == ANY else value
 
+    def _allowed(self, name) -> list:
+        if name == "notebook":
+            return sorted({n for s in self.table.notebooks for n in s.split(", ") if n})
+        return sorted({v for v in self.table[name] if not (isinstance(v, float) and math.isnan(v))})
+
     def _check_filter(self, name, value):
         if value is None:
             return
-        if name == "notebook":
-            allowed = [v for _, v in self.notebook.options if v != ANY]
-        else:
-            allowed = sorted(set(self.table[name]))
-        if (name == "entropy" and not any(np.isclose(value, a) for a in allowed)) or (name != "entropy" and value not in allowed):
+        allowed = self._allowed(name)
+        if not any(_same(name, a, value) for a in allowed):
             raise ValueError(f"{name}={value!r} is not allowed: this store's runs have {name} in {allowed}")
 
     def _check_epoch(self, epoch) -> int:
@@ -476,32 +540,53 @@ class Explorer:
         return int(epoch)
 
     # -- updates ----------------------------------------------------------------------------
-    def _refresh_options(self, **initial):
-        base = filter_runs(self.table, notebook=self._value("notebook"))
-        for name in ("model", "alphabet_size", "entropy", "seed"):
-            w = getattr(self, name)
-            keep = initial.get(name, self._value(name) if w.options else None)
-            values = sorted(set(base[name]))
-            with self.hold():
-                w.options = [("any", ANY)] + [(f"{v:g}" if name == "entropy" else str(v), v) for v in values]
-                match = [v for v in values if keep is not None and (np.isclose(v, keep) if name == "entropy" else v == keep)]
-                w.value = match[0] if match else ANY
-
     @contextlib.contextmanager
     def hold(self):
         """A context in which widget changes do not re-render (used while options are rebuilt)."""
-        self._holding = getattr(self, "_holding", 0) + 1
+        self._holding += 1
         try:
             yield
         finally:
             self._holding -= 1
 
-    def _refresh_runs(self, select: str | None = None):
-        if getattr(self, "_holding", 0):
+    def _guard(self, action):
+        """Run an update; show an error in the view (not only in the browser's log) if it fails."""
+        if self._holding:
             return
+        try:
+            action()
+        except Exception as e:  # noqa: BLE001 - a widget callback has nowhere else to report
+            self.message.value = f"<p style='color:#b00'><b>{html.escape(type(e).__name__)}</b>: {html.escape(str(e))}</p>"
+            raise
+
+    def _on_filter(self, _change):
+        if self._holding:
+            return
+        with self.hold():
+            self._refresh_options()
+        self._guard(self._refresh_runs)
+
+    def _refresh_options(self):
+        """Each filter offers the values of the runs that match the other filters (a value no longer
+        offered falls back to any)."""
+        for name in FILTERS:
+            if name == "notebook":
+                continue
+            w = getattr(self, name)
+            others = {f: self._value(f) for f in FILTERS if f != name}
+            values = [v for v in sorted(set(filter_runs(self.table, **others)[name]))
+                      if not (isinstance(v, float) and math.isnan(v))]
+            keep = self._value(name)
+            options = [("any", ANY)] + [(f"{v:g}" if name == "entropy" else str(v), v) for v in values]
+            match = [v for v in values if keep is not None and _same(name, v, keep)]
+            if list(w.options) != options:
+                w.options = options
+            w.value = match[0] if match else ANY
+
+    def _refresh_runs(self, select: str | None = None):
         rows = self.filtered()
         options = list(zip(rows.label, rows.key))
-        keep = select if select is not None else self.run.value
+        keep = self.run.value
         if select is not None:
             match = [k for k in rows.key if k.startswith(select)]
             if not match:
@@ -516,45 +601,40 @@ class Explorer:
         self._load_run()
 
     def _load_run(self):
-        if getattr(self, "_holding", 0):
-            return
         run = self.current
         if run is None:
             self.header.value = self.strings.value = self.caption.value = ""
             self.image.value = b""
+            self._shown_key = None
             return
         self.message.value = ""
-        last = int(epochs_of(run).max())
-        start = default_epoch(run)
-        with self.hold():
-            self.epoch.max = self.play.max = last
-            self.epoch.value = start
+        if run.key != self._shown_key:  # a new run: its own epochs, opened where memorisation is half done
+            last = int(epochs_of(run).max())
+            with self.hold():
+                self.epoch.max = self.play.max = last
+                self.epoch.value = default_epoch(run)
+            self._shown_key = run.key
         self._render()
 
     def _render(self):
-        if getattr(self, "_holding", 0):
-            return
         run = self.current
         if run is None:
             return
         epoch, split = int(self.epoch.value), self.split.value
         view = character_view(run, epoch, split)
-        at = view.measured_epoch.iloc[0]
         s = _summary(run, epoch)
         where = ""
         if split == "test":
-            where = (" · held-out strings not measured yet" if at is None or (isinstance(at, float) and math.isnan(at))
-                     else f" · held-out strings as measured at epoch {int(at)}")
-        stage = ""
-        if run.config.get("kind") == "schedule":
-            bounds = [int(b) for b in run.arrays["stage_bounds"]]
-            k = max(0, min(len(bounds) - 2, int(np.searchsorted(bounds, epoch, side="right")) - 1))
-            trained = ", ".join(f"S{j + 1}" for j in run.config["stages"][k]["strings"])
-            stage = f" · stage {k + 1} of {len(bounds) - 1} (training {trained}; epochs {bounds[k]}-{bounds[k + 1]})"
-        self.header.value = (f'<div class="memlib-header"><span class="memlib-epoch">epoch {epoch}</span> of '
-                             f'{self.epoch.max} · train accuracy {s.get("accuracy", math.nan):.2f} · loss '
-                             f'{s.get("loss", math.nan):.3f}{stage}{where}</div>')
-        self.strings.value = string_html(view)
+            at = sorted({int(a) for a in view.measured_epoch if np.isfinite(a)})
+            where = (" · this run has no held-out strings" if not len(run.config["test"]) else
+                     " · held-out strings not measured yet" if not at else
+                     f" · held-out strings as measured at epoch {at[-1]}" if at[-1] != epoch else "")
+        stage = _stage_label(run, epoch)
+        trained = "trained strings' accuracy" if run.config.get("kind") == "schedule" else "train accuracy"
+        self.header.value = (f'<div class="memlib-header" data-key="{run.key}"><span class="memlib-epoch">epoch {epoch}'
+                             f'</span> of {self.epoch.max} · {trained} {s.get("accuracy", math.nan):.2f} · loss '
+                             f'{s.get("loss", math.nan):.3f}{" · " + stage if stage else ""}{where}</div>')
+        self.strings.value = string_html(view, epoch)
         self.image.value = self._curves_png(run, epoch)
         # after the image (widget messages arrive in order): a page that shows this caption shows that image
         self.caption.value = (f'<span class="memlib-curves" data-epoch="{epoch}">the run\'s curves, epoch {epoch} '
@@ -570,13 +650,13 @@ class Explorer:
         fig, markers = self._figures[key]
         for ln in markers:
             ln.set_xdata([epoch, epoch])
-        if "probe_epochs" in run.arrays:  # the shown probe depends on the epoch: redraw that panel
+        if _local_probes(run):  # the highlighted probe depends on the epoch: redraw that panel
             ax = fig.axes[4]
             ax.clear()
             _probe_axis(ax, run, epoch)
         s = _summary(run, epoch)
         fig.suptitle(f"{run.config['model']} · lr {lr_label(run.config['lr'])} · seed {run.config['seed']} · epoch "
-                     f"{epoch}: train accuracy {s.get('accuracy', math.nan):.2f}", fontsize=10)
+                     f"{epoch}: accuracy {s.get('accuracy', math.nan):.2f}", fontsize=10)
         return _png(fig)
 
     def figure(self, *, title: str | None = None) -> Figure:
@@ -590,3 +670,10 @@ class Explorer:
         from IPython.display import display
 
         display(self.widget)
+
+
+def _same(name: str, a, b) -> bool:
+    """Whether two filter values are the same (entropies to 2 decimals)."""
+    if name == "entropy":
+        return bool(np.isclose(round(float(a), 2), round(float(b), 2)))
+    return a == b

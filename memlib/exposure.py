@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .checkpoint import Checkpoint
 from .metrics import METRIC_COLUMNS, string_summary, token_metrics
 from .models import LoadedModel
 from .parallel import all_agree, is_main_process
@@ -103,7 +104,20 @@ def _check_strings(name: str, strings) -> list[dict]:
     lengths = sorted({len(d["text"]) for d in out})
     if len(lengths) > 1:
         raise ValueError(f"{name}_strings have lengths {lengths}: all strings of a split must have one length")
+    texts = [d["text"] for d in out]
+    if len(set(texts)) != len(texts):
+        twice = next(t for t in texts if texts.count(t) > 1)
+        raise ValueError(f"{name} strings list {twice[:20]!r} twice: give each string once")
     return out
+
+
+def _check_held_out(train: list[dict], test: list[dict]) -> None:
+    """Held-out strings must never be trained on."""
+    texts = {d["text"] for d in train}
+    for d in test:
+        if d["text"] in texts:
+            raise ValueError(f"test string {d['text'][:20]!r} is also a training string: held-out strings must be "
+                             f"strings never trained on")
 
 
 def _alphabet(strings: list[dict]) -> str:
@@ -213,6 +227,12 @@ def progress_enabled(progress=None) -> bool:
     return bool(progress)
 
 
+def _check_writable(store: RunStore | None) -> None:
+    """Refuse a run store whose folder cannot be written, before any training."""
+    if store is not None:
+        store.check_writable()
+
+
 def _resolve_store(store) -> RunStore | None:
     if store is False or store is None:
         return None
@@ -241,6 +261,7 @@ def expose(
     probes=None,
     store=True,
     progress=None,
+    checkpoint_every: int | None = None,
     _stored_only: bool = False,
 ) -> Run:
     """Fine-tune all parameters of ``model`` on ``train_strings`` for ``epochs`` epochs.
@@ -270,6 +291,10 @@ def expose(
       A stored run with the same configuration is loaded instead of trained.
     - ``progress``: a text progress bar over epochs (default on unless ``MEMLIB_PROGRESS=0``),
       ``False``, or an existing tqdm bar to advance by one per epoch (sweeps share one bar).
+    - ``checkpoint_every``: keep the run's state in progress (weights, optimiser, random generator,
+      measurements so far) in the store every ``N`` epochs (:mod:`memlib.checkpoint`); the same
+      call after a kill resumes from it, with metrics bit-identical to an uninterrupted run on the
+      CPU. Removed once the run is stored. Default None (off); not part of the run's key.
     """
     from . import __version__
 
@@ -281,6 +306,7 @@ def expose(
     test = _check_strings("test", test_strings) if len(test_strings) else []
     if not train:
         raise ValueError("train_strings is empty: give at least one string")
+    _check_held_out(train, test)
     check_hparams(epochs=epochs, lr=lr, seed=seed, weight_decay=weight_decay, eval_every=eval_every,
                   lr_schedule=lr_schedule, batch_size=batch_size, max_grad_norm=max_grad_norm)
     if not isinstance(dropout, bool):
@@ -288,6 +314,11 @@ def expose(
     lr = model.default_lr if lr is None else lr
     batch_size = len(train) if batch_size is None else batch_size
     probes = _check_probes(probes, len(train[0]["text"]), epochs, batch_size, len(train))
+    model.check_length(len(train[0]["text"]), what="training strings")
+    if test:
+        model.check_length(len(test[0]["text"]), what="held-out strings")
+    if probes is not None and probes.shifts:
+        model.check_length(len(train[0]["text"]), extra=max(probes.shifts), what="the shift probes")
     amp = _autocast_dtype(autocast, model.device)
     letters = _alphabet(train + test)
     model.letter_ids(letters)  # refuses a tokenizer that splits a letter, before any work
@@ -301,7 +332,7 @@ def expose(
         eval_every=_stored_eval_every(eval_every, epochs), seed=int(seed),
         memlib_version=__version__, run_format=RUN_FORMAT, probes=None if probes is None else probes.to_dict(),
     ).to_dict()
-    return _run(model, config, letters, amp, store, progress, _stored_only)
+    return _run(model, config, letters, amp, store, progress, _stored_only, checkpoint_every)
 
 
 @dataclass(frozen=True)
@@ -377,9 +408,6 @@ def _check_schedule(stages, test_strings, *, lr, seed, reset_optimizer, lr_sched
                 strings.append(d)
                 texts.append(d["text"])
             idx.append(texts.index(d["text"]))
-        if len(set(idx)) != len(idx):
-            twice = strings[next(i for i in idx if idx.count(i) > 1)]["text"]
-            raise ValueError(f"stages[{k}] lists the string {twice[:20]!r} twice: give each string of a stage once")
         plan.append({"strings": idx, **entry})
     lengths = sorted({len(d["text"]) for d in strings})
     if len(lengths) > 1:
@@ -387,19 +415,13 @@ def _check_schedule(stages, test_strings, *, lr, seed, reset_optimizer, lr_sched
     if test_strings is None or isinstance(test_strings, (str, RandomString)) or not hasattr(test_strings, "__len__"):
         raise ValueError(f"test_strings={test_strings!r} is not allowed: use a list of strings (or () for none)")
     test = _check_strings("test", test_strings) if len(test_strings) else []
-    texts = {d["text"] for d in strings}
-    for d in test:
-        if d["text"] in texts:
-            raise ValueError(f"test string {d['text'][:20]!r} is a training string of the schedule: held-out strings "
-                             f"must be strings never trained on")
+    _check_held_out(strings, test)
     check_hparams(epochs=1, lr=lr, seed=seed, weight_decay=weight_decay, lr_schedule=lr_schedule,
                   max_grad_norm=max_grad_norm)
     _check_schedule_eval_every(eval_every)
     for name, flag in (("reset_optimizer", reset_optimizer), ("dropout", dropout)):
         if not isinstance(flag, bool):
             raise ValueError(f"{name}={flag!r} is not allowed: use True or False")
-    if len({d["text"] for d in test}) != len(test):
-        raise ValueError("test_strings has a string twice: give each held-out string once")
     if dropout and any(p["until"] is not None for p in plan):
         raise ValueError("dropout=True is not allowed with until stages: their stop rule and the trained strings' "
                          "measurements come from the training pass, which dropout makes noisy")
@@ -422,6 +444,7 @@ def expose_schedule(
     autocast=None,
     store=True,
     progress=None,
+    checkpoint_every: int | None = None,
     _stored_only: bool = False,
 ) -> Run:
     """Expose ``model`` to a sequence of :class:`Stage` s, one after another, on one time axis.
@@ -455,6 +478,9 @@ def expose_schedule(
                                           lr_schedule=lr_schedule, weight_decay=weight_decay,
                                           max_grad_norm=max_grad_norm, dropout=dropout, eval_every=eval_every)
     lr = model.default_lr if lr is None else lr
+    model.check_length(len(strings[0]["text"]), what="the schedule's strings")
+    if test:
+        model.check_length(len(test[0]["text"]), what="held-out strings")
     amp = _autocast_dtype(autocast, model.device)
     letters = _alphabet(strings + test)
     model.letter_ids(letters)  # refuses a tokenizer that splits a letter, before any work
@@ -468,11 +494,48 @@ def expose_schedule(
         "eval_every": sorted({int(e) for e in eval_every}) if isinstance(eval_every, (list, tuple)) else int(eval_every),
         "seed": int(seed), "memlib_version": __version__, "run_format": RUN_FORMAT,
     }
-    return _run(model, config, letters, amp, store, progress, _stored_only)
+    return _run(model, config, letters, amp, store, progress, _stored_only, checkpoint_every)
 
 
-def _run(model: LoadedModel, config: dict, letters: str, amp, store, progress, stored_only: bool) -> Run:
+def environment(device: str | None = None) -> dict:
+    """What results depend on besides their configuration: library versions, the device, the weights'
+    default dtype and autocast on it, and the CPU threads. Every stored run records these in its
+    ``meta``; every notebook prints :func:`environment_line`."""
+    import transformers
+
+    from . import __version__
+    from .models import default_device
+
+    device = str(device or default_device())
+    return {"memlib": __version__, "torch": torch.__version__, "transformers": transformers.__version__,
+            "numpy": np.__version__, "python": sys.version.split()[0], "platform": platform.platform(),
+            "device": device, "weights_dtype": "float32", "autocast": "bf16" if device.startswith("cuda") else "none",
+            "torch_threads": torch.get_num_threads()}
+
+
+def environment_line(device: str | None = None) -> str:
+    """:func:`environment` on one line, for notebooks to print."""
+    env = environment(device)
+    return (f"memlib {env['memlib']}, torch {env['torch']}, transformers {env['transformers']}, numpy {env['numpy']}, "
+            f"python {env['python']}; device {env['device']}, weights {env['weights_dtype']}, autocast "
+            f"{env['autocast']}, {env['torch_threads']} CPU threads; {env['platform']}")
+
+
+def _check_checkpoint_every(checkpoint_every, store, model: LoadedModel) -> None:
+    if checkpoint_every is None:
+        return
+    _check_number("checkpoint_every", checkpoint_every, int, 1)
+    if store is None:
+        raise ValueError(f"checkpoint_every={checkpoint_every!r} is not allowed with store=False: checkpoints are kept "
+                         f"in the run store (give store=True or a folder)")
+    if model.sharded:
+        raise ValueError(f"checkpoint_every={checkpoint_every!r} is not allowed for a model sharded over processes")
+
+
+def _run(model: LoadedModel, config: dict, letters: str, amp, store, progress, stored_only: bool,
+         checkpoint_every: int | None = None) -> Run:
     """The stored run of ``config`` if there is one, else trained (by :func:`_train`) and stored."""
+    _check_checkpoint_every(checkpoint_every, store, model)
     try:
         key = run_key(config)  # also proves the configuration can be saved, before any work
     except (TypeError, ValueError) as e:
@@ -487,29 +550,39 @@ def _run(model: LoadedModel, config: dict, letters: str, amp, store, progress, s
         raise RuntimeError(f"run {key} ({model.name}, seed {config['seed']}) is not in the store "
                            f"{getattr(store, 'root', store)} after every process finished its share: do all "
                            f"processes use the same store?")
+    if store is not None and (not model.sharded or is_main_process()):
+        _check_writable(store)  # before training: a run that cannot be stored is refused, not lost at its end
 
     t0 = time.perf_counter()
     try:
-        records = _train(model, config, letters, amp, progress)
+        checkpoint = None if checkpoint_every is None else Checkpoint(store, key, checkpoint_every)
+        records = _train(model, config, letters, amp, progress, checkpoint)
     finally:
         model.restore()
         model.model.eval()
     run = _to_run(config, records)
+    bad = run.metrics[~np.isfinite(run.metrics.loss.to_numpy(dtype=float))]
+    if len(bad):  # e.g. weights that became NaN at the last update, seen only by the final measurement
+        r = bad.iloc[0]
+        raise FloatingPointError(f"the loss of {r.split} string {r.string} became {r.loss} at epoch {r.epoch} (model "
+                                 f"{model.name}, lr {config['lr']}, seed {config['seed']}): nothing is stored; "
+                                 f"try a lower lr or max_grad_norm=1.0")
     run.meta = {
+        **environment(str(model.device)),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "wall_seconds": time.perf_counter() - t0,
-        "device": str(model.device),
         "n_params": model.n_params,
         "alphabet": letters,
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "torch": torch.__version__,
-        "transformers": __import__("transformers").__version__,
-        "torch_threads": torch.get_num_threads(),
+        "weights_dtype": config["weights_dtype"],
+        "autocast": config["autocast"] or "none",
         "process": f"{os.environ.get('RANK', '0')}/{os.environ.get('WORLD_SIZE', '1')}",  # rank/world when launched
     }
+    if "resumed_from" in records:
+        run.meta["resumed_from_epoch"] = int(records["resumed_from"])
     if store is not None and (not model.sharded or is_main_process()):
         store.save(run)
+    if checkpoint is not None:
+        checkpoint.remove()
     return run
 
 
@@ -550,6 +623,18 @@ class _Prober:
             from .probes import measure
 
             self.results[epoch] = [measure(self.model, d, self.spec, autocast=self.amp) for d in self.strings]
+
+    def restore(self, arrays: dict[str, np.ndarray]) -> None:
+        """Take back the state :meth:`arrays` gave (resuming from a checkpoint)."""
+        memorised = int(arrays["probe_memorised_epoch"])
+        self.memorised = None if memorised < 0 else memorised
+        self.results = {}
+        for epoch in (int(x) for x in arrays["probe_epochs"]):
+            per_string = []
+            for j in range(len(self.strings)):
+                prefix = f"probe_e{epoch}_s{j}_"
+                per_string.append({k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)})
+            self.results[epoch] = per_string
 
     def arrays(self) -> dict[str, np.ndarray]:
         out = {"probe_epochs": np.array(sorted(self.results), dtype=np.int64),
@@ -619,7 +704,7 @@ def _rows(idx: list[int], record: dict[str, np.ndarray]) -> dict[int, dict]:
     return {j: {name: values[i] for name, values in record.items()} for i, j in enumerate(idx)}
 
 
-def _train(model: LoadedModel, config: dict, letters: str, amp, progress) -> dict:
+def _train(model: LoadedModel, config: dict, letters: str, amp, progress, checkpoint=None) -> dict:
     """The loop, over the stages of :func:`_plan`. Returns ``{"train": {epoch: {string: row}},
     "test": {...}}`` (and, for a schedule, ``"stages"``: the stage bounds and memorised epochs).
 
@@ -653,6 +738,7 @@ counts as memorised if its last measurement completes the streak. Held-out strin
         due = test_at.__contains__
     records = {"train": {}, "test": {}}
     prober = _Prober(model, config, amp) if config.get("probes") else None
+    saved = checkpoint.load() if checkpoint is not None else None
 
     def measure(split, e, idx, batch_size):
         done = records[split].setdefault(e, {})
@@ -670,7 +756,10 @@ counts as memorised if its last measurement completes the streak. Held-out strin
         limits = [s["epochs"] if s["epochs"] is not None else s["max_epochs"] for s in stages]
         bar = _bar(sum(limits), progress_enabled(progress), model.name) if own_bar else progress
         e, opt, bounds, memorised = 0, None, [], []
-        for stage, limit in zip(stages, limits):
+        resumed_at = None
+        for k, (stage, limit) in enumerate(zip(stages, limits)):
+            if saved is not None and k < saved["state"]["stage"]:
+                continue  # finished before the checkpoint: its bounds and measurements come from it
             members = stage["strings"]
             others = [j for j in range(len(strings)) if j not in members]
             bs = config["batch_size"] if not schedule else len(members)
@@ -679,9 +768,30 @@ counts as memorised if its last measurement completes the streak. Held-out strin
                                         weight_decay=config["weight_decay"], **fused)
             total = limit * math.ceil(len(members) / bs)  # optimiser steps of the stage at its longest
             decay = (lambda s: 1.0 - s / total) if config["lr_schedule"] == "linear" else (lambda s: 1.0)
-            bounds.append(e)
-            step, streak, stop = 0, 0, False
-            for t in range(limit + 1):
+            start, step, streak, stop = 0, 0, 0, False
+            if saved is not None:  # resume inside this stage, exactly where the checkpoint was taken
+                st = saved["state"]
+                e, start, step, streak = st["epoch"], st["t"], st["step"], st["streak"]
+                bounds, memorised = list(st["bounds"]), list(st["memorised"])
+                records["train"], records["test"] = saved["records"]["train"], saved["records"]["test"]
+                net.load_state_dict(saved["weights"])
+                opt.load_state_dict(saved["optimizer"])
+                torch.set_rng_state(saved["rng"]["rng.cpu"])
+                for i, state in enumerate(v for name, v in sorted(saved["rng"].items()) if name.startswith("rng.cuda")):
+                    torch.cuda.set_rng_state(state, i)
+                if prober is not None:
+                    prober.restore(saved["probes"])
+                resumed_at, saved = e, None
+                if bar is not None:
+                    bar.update(e)
+            else:
+                bounds.append(e)
+            for t in range(start, limit + 1):
+                if checkpoint is not None and checkpoint.due(e, t, resumed_at):
+                    checkpoint.save(net=net, opt=opt, records=records,
+                                    probes=prober.arrays() if prober is not None else None,
+                                    state={"epoch": e, "stage": k, "t": t, "step": step, "streak": streak,
+                                           "bounds": bounds, "memorised": memorised})
                 if test_ids is not None and (due(e) or (schedule and t == 0)):
                     measure("test", e, range(len(tests)), len(tests))
                 if others and (due(e) or t == 0):
@@ -707,6 +817,11 @@ counts as memorised if its last measurement completes the streak. Held-out strin
                             stop = True
                             break
                     loss = tm["nll"].mean()
+                    if not torch.isfinite(loss):  # stop: nothing of this run is stored
+                        raise FloatingPointError(
+                            f"the training loss became {loss.item()} at epoch {e} (model {model.name}, lr "
+                            f"{config['lr']}, seed {config['seed']}): the run is stopped and nothing is stored; "
+                            f"try a lower lr or max_grad_norm=1.0")
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
                     if prober is not None:  # one step per epoch: the weights after `epoch` epochs, before the update
@@ -737,6 +852,8 @@ counts as memorised if its last measurement completes the streak. Held-out strin
                                  "stage_memorised": np.array(memorised, dtype=np.int64)}
         if prober is not None:
             records["probes"] = prober.arrays()
+        if resumed_at is not None:
+            records["resumed_from"] = resumed_at
         if bar is not None and own_bar:
             bar.set_postfix(acc=f"{np.mean([r['accuracy'] for r in records['train'][e].values()]):.3f}")
             bar.close()

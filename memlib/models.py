@@ -141,6 +141,26 @@ class LoadedModel:
     def n_params(self) -> int:
         return sum(p.numel() for p in self.model.parameters())
 
+    @property
+    def max_tokens(self) -> int | None:
+        """The most tokens one input may have (the model's maximum positions), None if unknown."""
+        cfg = getattr(self.model, "config", None)
+        for name in ("max_position_embeddings", "n_positions", "max_sequence_length"):
+            v = getattr(cfg, name, None)
+            if isinstance(v, int) and v > 0:
+                return v
+        return None
+
+    def check_length(self, length: int, *, extra: int = 0, what: str = "strings") -> None:
+        """Refuse ``length``-character strings (plus ``extra`` tokens put in front) that do not fit the
+        model's context with BOS: ValueError naming the length and the most that fits."""
+        top = self.max_tokens
+        if top is not None and length + 1 + extra > top:
+            fits = top - 1 - extra
+            raise ValueError(f"length={length} is not allowed for {what} on model {self.name!r}: its context holds "
+                             f"{top} tokens, BOS{' and ' + str(extra) + ' shifted letters' if extra else ''} included, "
+                             f"so use at most {fits} characters")
+
     def letter_ids(self, letters: str) -> list[int]:
         """Token id of each letter; raises if a letter is not exactly one token."""
         for c in letters:
@@ -363,17 +383,21 @@ def _load_tiny(name: str, device: str, dtype: torch.dtype):
     return model.to(device=device, dtype=dtype), _char_tokenizer(), fingerprint
 
 
-def _load_hub(name: str, device: str, dtype: torch.dtype):
+def _load_hub(name: str, device: str, dtype: torch.dtype, trust_remote_code: bool = False):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    try:
-        tok = AutoTokenizer.from_pretrained(name)
-        model = AutoModelForCausalLM.from_pretrained(name, dtype=dtype)
+    try:  # remote code (a model's own Python files) runs only when the caller asks for it
+        tok = AutoTokenizer.from_pretrained(name, trust_remote_code=trust_remote_code)
+        model = AutoModelForCausalLM.from_pretrained(name, dtype=dtype, trust_remote_code=trust_remote_code)
     except OSError as e:
+        offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
         raise ValueError(
-            f"model {name!r} could not be loaded: use one of {', '.join(known_models())}, "
-            f"a local model folder, or a Hugging Face hub id reachable from this machine ({e})"
-        ) from e
+            f"model {name!r} is not available here: it is not one of {', '.join(known_models())}, not a local "
+            f"model folder, and not in this machine's Hugging Face cache"
+            f"{' (HF_HUB_OFFLINE is set, so the hub was not asked)' if offline else ' or the hub is not reachable'}. "
+            f"Download it once where the hub is reachable (`hf download {name}`) into the cache, or into a folder "
+            f"whose path you pass instead of the id. ({type(e).__name__}: {str(e).splitlines()[0][:200]})"
+        ) from None
     revision = getattr(model.config, "_commit_hash", None)
     if revision is None and Path(name).is_dir():
         files = sorted(Path(name).glob("*.safetensors")) or sorted(Path(name).glob("*.bin"))
@@ -381,8 +405,12 @@ def _load_hub(name: str, device: str, dtype: torch.dtype):
     return model.to(device), tok, f"{name}:{revision}"
 
 
-def load_model(name: str = "smollm2-135m", *, device: str | None = None, dtype=None) -> LoadedModel:
+def load_model(name: str = "smollm2-135m", *, device: str | None = None, dtype=None,
+               trust_remote_code: bool = False) -> LoadedModel:
     """Load a causal LM and its tokenizer; see the module docstring for names.
+
+    A hub model or local folder loads with ``trust_remote_code=False`` (its own Python files are
+    never run) unless the caller passes True.
 
     ``device`` defaults to CUDA when available, else CPU. ``dtype`` (of the
     weights) defaults to float32: with pure bf16 weights, AdamW updates at the
@@ -390,6 +418,8 @@ def load_model(name: str = "smollm2-135m", *, device: str | None = None, dtype=N
     """
     if not isinstance(name, str) or not name:
         raise ValueError(f"model name {name!r} is not allowed: use a non-empty string")
+    if not isinstance(trust_remote_code, bool):
+        raise ValueError(f"trust_remote_code={trust_remote_code!r} is not allowed: use True or False")
     shard = parallel.sharded()
     device = device or (parallel.processes().device if shard else default_device())
     dtype = _resolve_dtype(dtype, device)
@@ -403,7 +433,7 @@ def load_model(name: str = "smollm2-135m", *, device: str | None = None, dtype=N
     elif name.startswith("tiny-") or (name.startswith("smollm") and "/" not in name):
         raise ValueError(f"model {name!r} is not known: use one of {', '.join(known_models())} or a hub id")
     else:
-        model, tok, fp = _load_hub(name, device, dtype)
+        model, tok, fp = _load_hub(name, device, dtype, trust_remote_code)
     bos = tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
     if bos is None:
         raise ValueError(f"model {name!r} has neither a BOS nor an EOS token to start strings with")

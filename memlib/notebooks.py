@@ -13,13 +13,15 @@ executes the notebooks, their sweeps split the runs between the processes (see
 from __future__ import annotations
 
 import argparse
+import os
 import re
+import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-__all__ = ["notebook_paths", "run_notebook", "parse_params", "main"]
+__all__ = ["NotebookFailed", "notebook_paths", "run_notebook", "parse_params", "main"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -30,18 +32,46 @@ def notebook_paths(folder: str | Path = ROOT / "notebooks") -> list[Path]:
     return sorted(Path(folder).glob("[0-9][0-9]_*.ipynb"), key=lambda p: (p.name.startswith("00_"), p.name))
 
 
+class NotebookFailed(RuntimeError):
+    """A cell of a notebook raised: ``notebook`` (file name), ``cell`` (index in the executed copy,
+    which has papermill's injected-parameters cell), ``execution_count``, ``error`` ("Name: message")
+    and ``executed`` (the executed copy, with the error in it)."""
+
+    def __init__(self, notebook: str, cell: int, execution_count, error: str, executed: Path, source: str):
+        self.notebook, self.cell, self.execution_count, self.error, self.executed = (
+            notebook, cell, execution_count, error, executed)
+        first = next((line for line in source.splitlines() if line.strip()), "")
+        super().__init__(f"{notebook} failed in cell {cell} (execution count {execution_count}, starting "
+                         f"{first[:60]!r}): {error}; the executed copy with the traceback is {executed}")
+
+
 def run_notebook(path: str | Path, executed_dir: str | Path, *, preset: str, figures_dir: str | Path,
                  extra: dict | None = None, timeout: int | None = None) -> Path:
-    """Execute one notebook; returns the executed copy's path. Raises if a cell fails."""
+    """Execute one notebook; returns the executed copy's path. Raises :class:`NotebookFailed` if a cell
+    fails. The notebook writes its figures into a staging folder beside ``figures_dir``; they replace
+    the files in ``figures_dir`` only once every cell has succeeded, so a failed notebook never leaves a
+    figure that looks current."""
     import papermill as pm
 
     path = Path(path).resolve()
     executed_dir = Path(executed_dir).resolve()
     executed_dir.mkdir(parents=True, exist_ok=True)
+    figures_dir = Path(figures_dir).resolve()
+    figures_dir.mkdir(parents=True, exist_ok=True)
     out = executed_dir / path.name
-    params = {"preset": preset, "figures_dir": str(Path(figures_dir).resolve()), **(extra or {})}
-    pm.execute_notebook(str(path), str(out), parameters=params, cwd=str(path.parent), kernel_name="python3",
-                        progress_bar=False, request_save_on_cell_execute=False, execution_timeout=timeout)
+    staging = Path(tempfile.mkdtemp(prefix=f".staging-{path.stem}-", dir=figures_dir))
+    try:
+        params = {"preset": preset, "figures_dir": str(staging), **(extra or {})}
+        try:
+            pm.execute_notebook(str(path), str(out), parameters=params, cwd=str(path.parent), kernel_name="python3",
+                                progress_bar=False, request_save_on_cell_execute=False, execution_timeout=timeout)
+        except pm.PapermillExecutionError as e:
+            raise NotebookFailed(path.name, e.cell_index, e.exec_count, f"{e.ename}: {e.evalue}", out,
+                                 e.source) from None
+        for f in sorted(staging.iterdir()):  # all cells succeeded: publish the figures
+            os.replace(f, figures_dir / f.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return out
 
 
@@ -90,13 +120,15 @@ def main(argv=None) -> int:
     if not paths:
         print(f"no notebooks match --only={args.only!r}", file=sys.stderr)
         return 2
+    given = {q: {} for q in paths}  # the overrides each notebook gets
     if extra:
         import papermill as pm
 
         for q in paths:  # papermill would only warn and run the preset's value instead
             known = set(pm.inspect_notebook(str(q)))
+            given[q] = {k: v for k, v in extra.items() if k in known}
             unknown = sorted(set(extra) - known)
-            if unknown:
+            if unknown and not q.name.startswith("00_"):  # the explorer trains nothing: others' parameters skip it
                 p.error(f"--param {', '.join(unknown)} is not a parameter of {q.name}: allowed are "
                         f"{', '.join(sorted(known - {'preset', 'figures_dir'}))} (use --only to pick one notebook)")
     from .parallel import is_main_process
@@ -105,13 +137,23 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="memlib-rank-") as scratch:
         figures = args.figures if main_process else Path(scratch) / "figures"
         executed = args.executed if main_process else Path(scratch) / "executed"
-        for q in paths:
+        failed = []
+        for q in paths:  # a failed notebook is reported and the others still run
             t0 = time.perf_counter()
             if main_process:
                 print(f"[memlib] running {q.name} (preset={args.preset}) ...", flush=True)
-            run_notebook(q, executed, preset=args.preset, figures_dir=figures, extra=extra)
+            try:
+                run_notebook(q, executed, preset=args.preset, figures_dir=figures, extra=given[q])
+            except NotebookFailed as e:
+                failed.append(e)
+                print(f"[memlib] FAILED: {e}; its figures were left as they were", file=sys.stderr, flush=True)
+                continue
             if main_process:
                 print(f"[memlib] {q.name} done in {time.perf_counter() - t0:.0f} s", flush=True)
+    if failed:
+        print(f"[memlib] {len(failed)} of {len(paths)} notebooks failed: "
+              + "; ".join(f"{e.notebook} (cell {e.cell})" for e in failed), file=sys.stderr, flush=True)
+        return 1
     return 0
 
 

@@ -42,6 +42,8 @@ __all__ = ["Run", "RunStore", "cache_dir", "run_key", "metrics_table"]
 
 _FILES = ("config.json", "meta.json", "metrics.csv", "arrays.npz")
 _KEY = re.compile(r"[0-9a-f]{64}")
+# read floats back exactly as written: pandas >= 3 does by default (and deprecates the option)
+_EXACT_FLOATS = {} if int(pd.__version__.split(".")[0]) >= 3 else {"float_precision": "round_trip"}
 _NOTEBOOK = re.compile(r"[0-9A-Za-z][0-9A-Za-z_.-]*")
 
 
@@ -147,6 +149,7 @@ class RunStore:
         self.root = Path(root).expanduser().resolve() if root is not None else cache_dir()
         self.notebook = notebook
         self._noted: set[str] | None = None
+        self._warned = False
 
     def __repr__(self) -> str:
         extra = f", notebook={self.notebook!r}" if self.notebook else ""
@@ -160,14 +163,20 @@ class RunStore:
             self._noted = set(self.notebook_keys(self.notebook))
         if key in self._noted:
             return
-        index = self.root / "notebooks" / f"{self.notebook}.txt"
-        index.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(index, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:  # one short write in append mode: lines of concurrent writers do not interleave
-            os.write(fd, f"{key}\n".encode())
-        finally:
-            os.close(fd)
         self._noted.add(key)
+        index = self.root / "notebooks" / f"{self.notebook}.txt"
+        try:
+            index.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(index, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:  # one short write in append mode: on a local file system, concurrent lines do not interleave
+                os.write(fd, f"{key}\n".encode())
+            finally:
+                os.close(fd)
+        except OSError as e:  # a read-only store (e.g. received from a colleague) still loads its runs
+            if not self._warned:
+                warnings.warn(f"cannot record {self.notebook}'s runs in {index} ({e.strerror or e}): the explorer "
+                              f"will not list them under {self.notebook}", stacklevel=3)
+                self._warned = True
 
     def notebooks(self) -> list[str]:
         """The notebooks that recorded runs in this store, sorted."""
@@ -181,6 +190,19 @@ class RunStore:
             return []
         lines = index.read_text(errors="replace").split()
         return list(dict.fromkeys(k for k in lines if _KEY.fullmatch(k)))
+
+    def check_writable(self) -> None:
+        """Raise (ValueError naming the folder) unless runs can be written under this store's root:
+        checked before training, so that no work is lost at the end. Creates ``root/runs``."""
+        base = self.root / "runs"
+        try:
+            base.mkdir(parents=True, exist_ok=True)
+            fd, probe = tempfile.mkstemp(prefix=".write-check-", dir=base)
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as e:
+            raise ValueError(f"run store {self.root} cannot be written ({e.strerror or e}): use a folder you can write "
+                             f"(store=..., cache_dir=... or MEMLIB_CACHE), or store=False to keep runs in memory only") from None
 
     def path(self, key: str) -> Path:
         return self.root / "runs" / key[:2] / key
@@ -200,8 +222,8 @@ class RunStore:
                     raise ValueError(f"checksum mismatch for {name}")
             config = json.loads((folder / "config.json").read_text())
             meta = json.loads((folder / "meta.json").read_text())
-            metrics = pd.read_csv(folder / "metrics.csv", float_precision="round_trip")
-            with np.load(folder / "arrays.npz") as z:
+            metrics = pd.read_csv(folder / "metrics.csv", **_EXACT_FLOATS)
+            with np.load(folder / "arrays.npz", allow_pickle=False) as z:
                 arrays = {k: z[k] for k in z.files}
         except Exception as e:  # any damage: report, ignore, recompute
             warnings.warn(f"ignoring damaged run {folder}: {e}; it will be recomputed", stacklevel=2)

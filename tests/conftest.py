@@ -40,6 +40,7 @@ class SmokeNotebooks:
             for other in notebook_paths():
                 if not other.name.startswith("00_"):
                     self.execute(other)
+            self.keys_before_explorer = self.store.keys()
         if path not in self._done:
             with pytest.MonkeyPatch.context() as mp:
                 mp.setenv("MEMLIB_PROGRESS", "1")  # exercise the progress bars too

@@ -104,15 +104,25 @@ def lab(chromium, smoke_notebooks, tmp_path):
 
 
 def _page_state(page) -> dict:
-    return page.evaluate("""() => {
+    """What the page shows: the epoch, the shown run's key, every character's colour, probability and
+    mark (all strings, in order), and a checksum of the curves image's bytes."""
+    return page.evaluate("""async () => {
         const epoch = document.querySelector('.memlib-epoch');
-        const chars = [...document.querySelectorAll('.memlib-string[data-string="0"] .memlib-char')];
+        const chars = [...document.querySelectorAll('.memlib-string .memlib-char')];
         const img = document.querySelector('.widget-image');
+        let image = null;
+        if (img && img.src) {
+            const bytes = new Uint8Array(await (await fetch(img.src)).arrayBuffer());
+            let h = 0;
+            for (const b of bytes) h = (h * 31 + b) >>> 0;
+            image = bytes.length + ':' + h;
+        }
         return {epoch: epoch ? epoch.textContent : null,
+                key: document.querySelector('.memlib-header').dataset.key,
                 colours: chars.map(c => c.style.backgroundColor),
                 p: chars.map(c => c.dataset.p),
                 wrong: chars.map(c => c.classList.contains('memlib-wrong')),
-                image: img ? img.src.length + ':' + img.src.slice(-64) : null};
+                image: image};
     }""")
 
 
@@ -141,12 +151,13 @@ def test_explorer_in_jupyterlab_follows_the_epoch_slider(chromium, lab):
             page.locator(".widget-image").wait_for()
             before = _page_state(page)
             epoch = int(before["epoch"].split()[1])
-            # the view opens on notebook 01's first SmolLM2-135M run (the preset's choice)
-            keys = [k for k in store.notebook_keys("01_dynamics") if store.load(k).config["model"] == "smollm2-135m"]
-            run = store.load(keys[0])
+            # the view opens on notebook 01's first SmolLM2-135M run of seed 0 (the preset's choice)
+            chosen = X.filter_runs(X.catalogue(store), notebook="01_dynamics", model="smollm2-135m", seed=0)
+            assert before["key"] == chosen.key.iloc[0]
+            run = store.load(before["key"])
             assert epoch == X.default_epoch(run)
             view = X.character_view(run, epoch)
-            assert before["colours"] == [_rgb(c) for c in view[view.string == 0].colour]
+            assert before["colours"] == [_rgb(c) for c in view.colour] and len(view) == len(before["p"])
             page.screenshot(path=str(shots / "00_explorer_before.png"), full_page=True)
 
             last = int(X.epochs_of(run).max())
@@ -162,12 +173,20 @@ def test_explorer_in_jupyterlab_follows_the_epoch_slider(chromium, lab):
             page.wait_for_function(f"() => document.querySelector('.memlib-curves').dataset.epoch === '{target}'")
             after = _page_state(page)
             view = X.character_view(run, target)
-            s0 = view[view.string == 0]
-            assert after["colours"] == [_rgb(c) for c in s0.colour]
-            assert after["wrong"] == [not c for c in s0.correct]
+            assert after["key"] == run.key
+            assert after["colours"] == [_rgb(c) for c in view.colour]
+            assert after["wrong"] == [not c for c in view.correct]
             assert after["colours"] != before["colours"] and after["p"] != before["p"]
             assert after["image"] != before["image"]  # the curves were redrawn with the new epoch marked
             page.screenshot(path=str(shots / "00_explorer.png"), full_page=True)
+
+            # play runs the slider on to the last epoch
+            page.locator(".widget-play button").first.click()
+            page.wait_for_function(
+                f"() => document.querySelector('.memlib-curves').dataset.epoch === '{last}'", timeout=60_000)
+            played = _page_state(page)
+            view = X.character_view(run, last)
+            assert played["epoch"] == f"epoch {last}" and played["colours"] == [_rgb(c) for c in view.colour]
         except Exception:
             page.screenshot(path=str(shots / "00_explorer_failed.png"), full_page=True)
             raise

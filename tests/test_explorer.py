@@ -1,6 +1,7 @@
 """The run-store explorer (memlib.explorer) on real runs of a tiny model, driven as a person would
 drive its widgets. The browser test (tests/test_browser.py) checks the same in JupyterLab."""
 import json
+import math
 
 import numpy as np
 import pytest
@@ -89,7 +90,8 @@ def test_the_marked_epoch_follows_the_slider(store):
         before = e.image.value
         e.epoch.value = epoch
         assert f'<span class="memlib-epoch">epoch {epoch}</span> of 6' in e.header.value
-        assert e.strings.value == X.string_html(X.character_view(run, epoch))
+        assert e.strings.value == X.string_html(X.character_view(run, epoch), epoch)
+        assert f'data-key="{run.key}"' in e.header.value
         fig, markers = e._figures[run.key]
         assert len(markers) == 4 and all(list(m.get_xdata()) == [epoch, epoch] for m in markers)
         assert e.image.value != before and e.image.value[:4] == b"\x89PNG"
@@ -97,7 +99,11 @@ def test_the_marked_epoch_follows_the_slider(store):
         seen.add(e.strings.value)
     assert len(seen) == 3
     e.split.value = "test"
-    assert "held-out strings as measured at epoch 6" in e.header.value and "held-out 1" in e.strings.value
+    assert "held-out 1" in e.strings.value and "as of epoch" not in e.strings.value  # measured at the last epoch
+    e.epoch.value = 5
+    assert "held-out strings as measured at epoch 3" in e.header.value and "(as of epoch 3)" in e.strings.value
+    e.seed.value = 0  # a filter change that keeps the run keeps the epoch
+    assert e.current.key == run.key and e.epoch.value == 5
 
 
 def test_filters_narrow_the_run_list(store):
@@ -107,25 +113,36 @@ def test_filters_narrow_the_run_list(store):
     assert len(e.run.options) == 2
     e.seed.value = 3
     assert len(e.run.options) == 1 and e.current.config["seed"] == 3 and "probes" in e.run.label
+    assert [v for _, v in e.seed.options] == [X.ANY, 1, 3]  # each filter offers what the others leave
     e.seed.value = X.ANY
     e.alphabet_size.value = X.ANY
+    assert [v for _, v in e.seed.options] == [X.ANY, 0, 1, 2, 3]
     e.notebook.value = "01_dynamics"
     assert sorted(k for _, k in e.run.options) == sorted(store.notebook_keys("01_dynamics"))
-    assert [v for _, v in e.seed.options] == [X.ANY, 0, 1]  # the other filters offer what that notebook has
-    e.entropy.value = [v for _, v in e.entropy.options][1]
-    assert len(e.run.options) == 1
-    e.notebook.value = "04_seq"  # the entropy chosen before does not exist there: it is reset
-    assert len(e.run.options) == 1 and e.current.config["kind"] == "schedule"
+    assert [v for _, v in e.seed.options] == [X.ANY, 0, 1]
+    seven = max(v for _, v in e.entropy.options if v != X.ANY)  # the 7-letter strings' entropy
+    e.entropy.value = seven
+    assert len(e.run.options) == 1 and e.current.config["seed"] == 1
+    e.notebook.value = "04_seq"  # no 7-letter run there: the entropy falls back to any
+    assert e.entropy.value == X.ANY and len(e.run.options) == 1 and e.current.config["kind"] == "schedule"
 
 
-def test_schedules_show_their_stage_and_unmeasured_strings_and_probes_their_panel(store):
+def test_schedules_show_their_stage_and_each_strings_latest_measurement_and_probes_their_panel(store):
     e = X.Explorer(store, notebook="04_seq", epoch=1)
+    run = e.current
     assert "stage 1 of 2 (training S1; epochs 0-3)" in e.header.value
-    view = X.character_view(e.current, 1)
-    assert view[view.string == 0].p_true.notna().all() and view[view.string == 1].p_true.isna().all()
-    assert X.UNMEASURED in e.strings.value and "not measured" in e.strings.value
+    view = X.character_view(run, 1)  # S2 is measured at 0 (the start) and every 2 epochs, S1 every epoch
+    assert set(view[view.string == 0].measured_epoch) == {1} and set(view[view.string == 1].measured_epoch) == {0}
+    assert np.allclose(view[view.string == 1].p_true, run.arrays["train_p_true"][0, 1])
+    assert "(as of epoch 0)" in e.strings.value
+    e.epoch.value = 3
+    assert "end of stage 1 of 2 (training S1; epochs 0-3), start of stage 2" in e.header.value
     e.epoch.value = 5
     assert "stage 2 of 2 (training S2; epochs 3-6)" in e.header.value
+    view = X.character_view(run, 5)
+    assert set(view[view.string == 0].measured_epoch) == {4} and set(view[view.string == 1].measured_epoch) == {5}
+    trained = run.metrics[(run.metrics.split == "train") & (run.metrics.epoch == 5) & run.metrics.trained]
+    assert f"trained strings' accuracy {trained.accuracy.mean():.2f}" in e.header.value
     p = X.Explorer(store, notebook="03_probes")
     fig = p.figure()
     assert len(fig.axes) == 6 and "probes" in fig.axes[-1].get_title()  # strings, 4 curves, probes
@@ -153,10 +170,16 @@ def test_bad_choices_are_refused_and_preferences_fall_back(store):
         X.Explorer(store, epoch=99)
     with pytest.raises(ValueError, match="prefer has 'lr'"):
         X.Explorer(store, prefer={"lr": 1e-3})
+    with pytest.raises(ValueError, match=r"seed=3 is not allowed with \{'notebook': '01_dynamics'\}"):
+        X.Explorer(store, notebook="01_dynamics", seed=3)
     e = X.Explorer(store, prefer={"notebook": "05_missing", "seed": 1})
     assert e.notebook.value == X.ANY and e.seed.value == 1 and e.current.config["seed"] == 1
     key = store.notebook_keys("04_seq")[0]
     assert X.Explorer(store, run=key[:10]).current.key == key
+    # a run given overrides the preferences (which would filter it out)
+    assert X.Explorer(store, run=key[:10], prefer={"notebook": "01_dynamics", "seed": 0}).current.key == key
+    e = X.Explorer(store, entropy=math.log2(7))  # compared to 2 decimals, as the catalogue lists it
+    assert all(r.alphabet_size == 7 for r in e.filtered().itertuples())
 
 
 def test_an_empty_store_says_how_to_fill_it(tmp_path):
@@ -184,3 +207,33 @@ def test_a_damaged_run_is_left_out_of_the_catalogue_and_not_loaded(store, tmp_pa
         assert e.current is None
     assert "damaged" in e.message.value
     json.loads((copy.path(other) / "config.json").read_text())
+
+
+def test_a_run_without_held_out_strings_and_a_read_only_store(store, tiny_llama, tmp_path):
+    import shutil
+
+    root = tmp_path / "ro"
+    shutil.copytree(store.root, root)
+    s = memlib.random_strings(1, 4, 12, seed=5)
+    memlib.expose(tiny_llama, s, epochs=2, lr=3e-3, store=memlib.RunStore(root, notebook="01_dynamics"),
+                  progress=False)
+    e = X.Explorer(memlib.RunStore(root), seed=0, alphabet_size=4, notebook="01_dynamics", model="tiny-llama",
+                   entropy=2.0)
+    e.run.value = next(k for _, k in e.run.options if not X.character_view(memlib.RunStore(root).load(k), 0, "test").size)
+    e.split.value = "test"
+    assert "this run has no held-out strings" in e.header.value and "no such strings" in e.strings.value
+    fig = e.figure()  # curves only: nothing to draw as strings
+    assert len(fig.axes) == 4
+    # a store whose index folder cannot be created (a file stands in its place: as root, permissions
+    # would not stop a write) still loads its runs, with one warning
+    (root / "notebooks" / "02_x.txt").unlink(missing_ok=True)
+    shutil.move(root / "notebooks", tmp_path / "index")
+    (root / "notebooks").write_text("not a folder")
+    ro = memlib.RunStore(root, notebook="02_x")
+    key = memlib.RunStore(root).keys()[0]
+    with pytest.warns(UserWarning, match="cannot record 02_x's runs"):
+        assert ro.load(key) is not None
+    blocked = tmp_path / "file-not-folder"
+    blocked.write_text("x")
+    with pytest.raises(ValueError, match="cannot be written"):
+        memlib.RunStore(blocked).check_writable()

@@ -29,7 +29,7 @@ def test_families_differ():
 def test_unknown_names_refused():
     with pytest.raises(ValueError, match="tiny-gpt"):
         memlib.load_model("tiny-gpt")
-    with pytest.raises(ValueError, match="could not be loaded"):
+    with pytest.raises(ValueError, match="'/nonexistent/model/folder' is not available here"):
         memlib.load_model("/nonexistent/model/folder")
     with pytest.raises(ValueError, match="dtype='float8'"):
         memlib.load_model("tiny-llama", dtype="float8")

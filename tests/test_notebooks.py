@@ -59,10 +59,13 @@ def test_explorer_notebook_opens_on_notebook_01s_run(smoke_notebooks):
     path = next(p for p in NOTEBOOKS if p.name.startswith("00_"))
     out, _ = smoke_notebooks.execute(path)
     text = "".join("".join(o.get("text", "")) for c in json.loads(out.read_text())["cells"] for o in c.get("outputs", []))
-    key = next(line for line in text.splitlines() if line.startswith("saved Run("))
-    first = [k for k in smoke_notebooks.store.notebook_keys("01_dynamics")
-             if smoke_notebooks.store.load(k).config["model"] == "smollm2-135m"]
-    assert "model='smollm2-135m'" in key and any(f"key={k[:12]}" in key for k in first)
+    saved = next(line for line in text.splitlines() if line.startswith("saved Run("))
+    from memlib import explorer
+
+    store = smoke_notebooks.store
+    chosen = explorer.filter_runs(explorer.catalogue(store), notebook="01_dynamics", model="smollm2-135m", seed=0)
+    assert f"key={chosen.key.iloc[0][:12]}" in saved
+    assert store.keys() == smoke_notebooks.keys_before_explorer  # the explorer trained and stored nothing
 
 
 def test_pretrained_and_random_init_compared_at_equal_learning_rates(smoke_notebooks):

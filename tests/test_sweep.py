@@ -36,7 +36,7 @@ def test_sweep_caches_and_resumes(tmp_path):
     (dict(max_grad_norm=-1.0), "max_grad_norm=-1.0"),
 ])
 def test_sweep_checks_everything_before_work(tmp_path, kwargs, message):
-    # "/no/such/model" comes first: loading anything before checking would raise "could not be loaded"
+    # "/no/such/model" comes first: loading anything before checking would raise "is not available here"
     args = dict(models=["/no/such/model", "tiny-llama"], seeds=[0], alphabet_size=5, length=12, n_train_strings=1,
                 n_test_strings=1, epochs=2, store=memlib.RunStore(tmp_path), progress=False) | kwargs
     with pytest.raises(ValueError, match=message):

@@ -545,13 +545,24 @@ def _run(model: LoadedModel, config: dict, letters: str, amp, store, progress, s
         if model.sharded and not all_agree(cached is not None):  # sharded processes train together or not at all
             cached = None
         if cached is not None:
+            if checkpoint_every is not None:  # a kill between storing the run and removing its checkpoint
+                Checkpoint(store, key, checkpoint_every).remove()
             return cached
     if stored_only:  # a sweep collecting what other processes trained: never train here
         raise RuntimeError(f"run {key} ({model.name}, seed {config['seed']}) is not in the store "
                            f"{getattr(store, 'root', store)} after every process finished its share: do all "
                            f"processes use the same store?")
-    if store is not None and (not model.sharded or is_main_process()):
-        _check_writable(store)  # before training: a run that cannot be stored is refused, not lost at its end
+    if store is not None:  # before training: a run that cannot be stored is refused, not lost at its end
+        problem = None
+        if not model.sharded or is_main_process():
+            try:
+                _check_writable(store)
+            except ValueError as e:
+                problem = e
+        if model.sharded and not all_agree(problem is None):  # every process stops, none waits for the others
+            raise problem or ValueError(f"run store {store.root} cannot be written by the first process")
+        if problem is not None:
+            raise problem
 
     t0 = time.perf_counter()
     try:
@@ -738,7 +749,7 @@ counts as memorised if its last measurement completes the streak. Held-out strin
         due = test_at.__contains__
     records = {"train": {}, "test": {}}
     prober = _Prober(model, config, amp) if config.get("probes") else None
-    saved = checkpoint.load() if checkpoint is not None else None
+    saved = checkpoint.load(set(model.model.state_dict())) if checkpoint is not None else None
 
     def measure(split, e, idx, batch_size):
         done = records[split].setdefault(e, {})
@@ -776,8 +787,8 @@ counts as memorised if its last measurement completes the streak. Held-out strin
                 records["train"], records["test"] = saved["records"]["train"], saved["records"]["test"]
                 net.load_state_dict(saved["weights"])
                 opt.load_state_dict(saved["optimizer"])
-                torch.set_rng_state(saved["rng"]["rng.cpu"])
-                for i, state in enumerate(v for name, v in sorted(saved["rng"].items()) if name.startswith("rng.cuda")):
+                torch.set_rng_state(saved["rng_cpu"])
+                for i, state in enumerate(saved["rng_cuda"]):
                     torch.cuda.set_rng_state(state, i)
                 if prober is not None:
                     prober.restore(saved["probes"])

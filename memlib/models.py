@@ -152,14 +152,14 @@ class LoadedModel:
         return None
 
     def check_length(self, length: int, *, extra: int = 0, what: str = "strings") -> None:
-        """Refuse ``length``-character strings (plus ``extra`` tokens put in front) that do not fit the
-        model's context with BOS: ValueError naming the length and the most that fits."""
+        """Refuse ``length``-character strings (plus ``extra`` letters put in front) that do not fit the
+        model's context: the input is BOS and every character but the last (which is only predicted),
+        ``length + extra`` tokens. ValueError naming the length and the most that fits."""
         top = self.max_tokens
-        if top is not None and length + 1 + extra > top:
-            fits = top - 1 - extra
+        if top is not None and length + extra > top:
             raise ValueError(f"length={length} is not allowed for {what} on model {self.name!r}: its context holds "
-                             f"{top} tokens, BOS{' and ' + str(extra) + ' shifted letters' if extra else ''} included, "
-                             f"so use at most {fits} characters")
+                             f"{top} tokens, and the input is BOS{' and ' + str(extra) + ' shifted letters' if extra else ''} "
+                             f"and every character but the last, so use at most {top - extra} characters")
 
     def letter_ids(self, letters: str) -> list[int]:
         """Token id of each letter; raises if a letter is not exactly one token."""
@@ -390,14 +390,17 @@ def _load_hub(name: str, device: str, dtype: torch.dtype, trust_remote_code: boo
         tok = AutoTokenizer.from_pretrained(name, trust_remote_code=trust_remote_code)
         model = AutoModelForCausalLM.from_pretrained(name, dtype=dtype, trust_remote_code=trust_remote_code)
     except OSError as e:
+        detail = f"({type(e).__name__}: {(str(e).splitlines() or [''])[0][:200]})"
+        if Path(name).is_dir():
+            raise ValueError(f"model folder {name!r} could not be loaded as a causal LM with its tokenizer {detail}") from e
         offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
         raise ValueError(
             f"model {name!r} is not available here: it is not one of {', '.join(known_models())}, not a local "
             f"model folder, and not in this machine's Hugging Face cache"
-            f"{' (HF_HUB_OFFLINE is set, so the hub was not asked)' if offline else ' or the hub is not reachable'}. "
+            f"{' (HF_HUB_OFFLINE is set, so the hub was not asked)' if offline else ', or the hub refused it'}. "
             f"Download it once where the hub is reachable (`hf download {name}`) into the cache, or into a folder "
-            f"whose path you pass instead of the id. ({type(e).__name__}: {str(e).splitlines()[0][:200]})"
-        ) from None
+            f"whose path you pass instead of the id. {detail}"
+        ) from e
     revision = getattr(model.config, "_commit_hash", None)
     if revision is None and Path(name).is_dir():
         files = sorted(Path(name).glob("*.safetensors")) or sorted(Path(name).glob("*.bin"))

@@ -37,12 +37,13 @@ class NotebookFailed(RuntimeError):
     which has papermill's injected-parameters cell), ``execution_count``, ``error`` ("Name: message")
     and ``executed`` (the executed copy, with the error in it)."""
 
-    def __init__(self, notebook: str, cell: int, execution_count, error: str, executed: Path, source: str):
+    def __init__(self, notebook: str, cell: int | None, execution_count, error: str, executed: Path, source: str):
         self.notebook, self.cell, self.execution_count, self.error, self.executed = (
             notebook, cell, execution_count, error, executed)
         first = next((line for line in source.splitlines() if line.strip()), "")
-        super().__init__(f"{notebook} failed in cell {cell} (execution count {execution_count}, starting "
-                         f"{first[:60]!r}): {error}; the executed copy with the traceback is {executed}")
+        where = ("outside a cell (kernel, time-out or papermill)" if cell is None else
+                 f"in cell {cell} (execution count {execution_count}, starting {first[:60]!r})")
+        super().__init__(f"{notebook} failed {where}: {error}; the executed copy is {executed}")
 
 
 def run_notebook(path: str | Path, executed_dir: str | Path, *, preset: str, figures_dir: str | Path,
@@ -59,6 +60,8 @@ def run_notebook(path: str | Path, executed_dir: str | Path, *, preset: str, fig
     figures_dir = Path(figures_dir).resolve()
     figures_dir.mkdir(parents=True, exist_ok=True)
     out = executed_dir / path.name
+    for old in figures_dir.glob(f".staging-{path.stem}-*"):  # left by a runner that was killed
+        shutil.rmtree(old, ignore_errors=True)
     staging = Path(tempfile.mkdtemp(prefix=f".staging-{path.stem}-", dir=figures_dir))
     try:
         params = {"preset": preset, "figures_dir": str(staging), **(extra or {})}
@@ -69,7 +72,10 @@ def run_notebook(path: str | Path, executed_dir: str | Path, *, preset: str, fig
             raise NotebookFailed(path.name, e.cell_index, e.exec_count, f"{e.ename}: {e.evalue}", out,
                                  e.source) from None
         for f in sorted(staging.iterdir()):  # all cells succeeded: publish the figures
-            os.replace(f, figures_dir / f.name)
+            target = figures_dir / f.name
+            if f.is_dir() and target.is_dir():
+                shutil.rmtree(target)
+            os.replace(f, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return out
@@ -128,7 +134,8 @@ def main(argv=None) -> int:
             known = set(pm.inspect_notebook(str(q)))
             given[q] = {k: v for k, v in extra.items() if k in known}
             unknown = sorted(set(extra) - known)
-            if unknown and not q.name.startswith("00_"):  # the explorer trains nothing: others' parameters skip it
+            trains = not q.name.startswith("00_")  # the explorer trains nothing: others' parameters skip it
+            if unknown and (trains or len(paths) == 1):
                 p.error(f"--param {', '.join(unknown)} is not a parameter of {q.name}: allowed are "
                         f"{', '.join(sorted(known - {'preset', 'figures_dir'}))} (use --only to pick one notebook)")
     from .parallel import is_main_process
@@ -144,15 +151,17 @@ def main(argv=None) -> int:
                 print(f"[memlib] running {q.name} (preset={args.preset}) ...", flush=True)
             try:
                 run_notebook(q, executed, preset=args.preset, figures_dir=figures, extra=given[q])
-            except NotebookFailed as e:
-                failed.append(e)
-                print(f"[memlib] FAILED: {e}; its figures were left as they were", file=sys.stderr, flush=True)
+            except Exception as e:  # noqa: BLE001 - a failed cell, a dead kernel, a time-out: report, go on
+                failed.append(e if isinstance(e, NotebookFailed) else
+                              NotebookFailed(q.name, None, None, f"{type(e).__name__}: {e}", Path(executed) / q.name, ""))
+                print(f"[memlib] FAILED: {failed[-1]}; its figures were left as they were", file=sys.stderr, flush=True)
                 continue
             if main_process:
                 print(f"[memlib] {q.name} done in {time.perf_counter() - t0:.0f} s", flush=True)
     if failed:
         print(f"[memlib] {len(failed)} of {len(paths)} notebooks failed: "
-              + "; ".join(f"{e.notebook} (cell {e.cell})" for e in failed), file=sys.stderr, flush=True)
+              + "; ".join(f"{e.notebook} ({'outside a cell' if e.cell is None else f'cell {e.cell}'})" for e in failed),
+              file=sys.stderr, flush=True)
         return 1
     return 0
 

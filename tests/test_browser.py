@@ -103,6 +103,20 @@ def lab(chromium, smoke_notebooks, tmp_path):
         log.close()
 
 
+def _wait_kernel_idle(url: str, timeout: float = 120) -> None:
+    """Until the server has a session whose kernel is idle (started and connected)."""
+    import json
+
+    base, token = url.split("/lab/")[0], url.split("token=")[1]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(f"{base}/api/sessions?token={token}", timeout=5) as r:
+            if any(s["kernel"] and s["kernel"]["execution_state"] == "idle" for s in json.load(r)):
+                return
+        time.sleep(0.5)
+    pytest.fail("the notebook's kernel did not start")
+
+
 def _page_state(page) -> dict:
     """What the page shows: the epoch, the shown run's key, every character's colour, probability and
     mark (all strings, in order), and a checksum of the curves image's bytes."""
@@ -144,9 +158,15 @@ def test_explorer_in_jupyterlab_follows_the_epoch_slider(chromium, lab):
             page.set_default_timeout(120_000)
             page.goto(url)
             page.locator(".jp-Notebook").first.wait_for()
-            page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(state="attached")
-            page.get_by_role("menuitem", name="Run", exact=True).click()
-            page.get_by_role("menuitem", name=re.compile("^Run All Cells")).click()
+            _wait_kernel_idle(url)
+            for _ in range(3):  # JupyterLab may still ask which kernel to use (a race with the session it opens)
+                page.get_by_role("menuitem", name="Run", exact=True).click()
+                page.get_by_role("menuitem", name=re.compile("^Run All Cells")).click()
+                page.wait_for_selector(".memlib-epoch, .jp-Dialog .jp-mod-accept")
+                if not page.locator(".jp-Dialog .jp-mod-accept").count():
+                    break
+                page.locator(".jp-Dialog .jp-mod-accept").first.click()
+                _wait_kernel_idle(url)
             page.locator(".memlib-epoch").wait_for()
             page.locator(".widget-image").wait_for()
             before = _page_state(page)

@@ -450,7 +450,7 @@ class Explorer:
                                    description="notebook")
         self.model = W.Dropdown(options=[("any", ANY)], value=ANY, description="model")
         self.alphabet_size = W.Dropdown(options=[("any", ANY)], value=ANY, description="alphabet")
-        self.entropy = W.Dropdown(options=[("any", ANY)], value=ANY, description="entropy (bits)")
+        self.entropy = W.Dropdown(options=[("any", ANY)], value=ANY, description="entropy")
         self.seed = W.Dropdown(options=[("any", ANY)], value=ANY, description="seed")
         self.run = W.Dropdown(description="run", layout=W.Layout(width="95%"))
         self.count = W.HTML()

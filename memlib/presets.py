@@ -22,7 +22,7 @@ _PAPER_MODELS = ["EleutherAI/pythia-1b", "microsoft/phi-2", "meta-llama/Llama-2-
 
 PRESETS: dict[str, dict[str, dict]] = {
     # The explorer trains nothing; a preset only picks the view it opens on (and saves as a figure)
-    # where the store has such runs: notebook 01's first SmolLM2-135M run.
+    # where the store has such runs: notebook 01's first SmolLM2-135M run of seed 0.
     "00_explorer": {
         name: dict(prefer=dict(notebook="01_dynamics", model="smollm2-135m", seed=0))
         for name in ("smoke", "default", "paper")

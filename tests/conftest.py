@@ -13,6 +13,17 @@ def tiny_llama():
     return memlib.load_model("tiny-llama", device="cpu")
 
 
+@pytest.fixture
+def no_training(monkeypatch):
+    """Any optimiser step fails the test: proves that a refusal came before any training."""
+    import torch
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("training started")
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", refuse)
+
+
 @pytest.fixture(scope="session")
 def smollm2():
     import memlib

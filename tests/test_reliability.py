@@ -17,15 +17,6 @@ from memlib import Stage, notebooks, sweep
 from memlib.probes import ProbeSpec
 
 
-@pytest.fixture
-def no_training(monkeypatch):
-    """Any optimiser step fails the test: proves a refusal came before training."""
-    def step(*args, **kwargs):
-        raise AssertionError("training started")
-
-    monkeypatch.setattr(torch.optim.AdamW, "step", step)
-
-
 @pytest.mark.parametrize("call, message", [
     (lambda: memlib.random_string(1, 10, seed=0), "alphabet_size=1"),
     (lambda: memlib.random_string(27, 10, seed=0), "alphabet_size=27"),
@@ -317,6 +308,14 @@ def test_a_damaged_checkpoint_is_reported_and_the_run_starts_over(tiny_llama, tm
         memlib.expose(tiny_llama, s[:1], epochs=2, store=False, checkpoint_every=2, progress=False)
 
 
+_SWEEP = dict(alphabet_size=5, length=24, n_train_strings=1, n_test_strings=1, epochs=150)
+
+
+def _sweep(store):
+    """The sweep the child processes run (six tiny runs)."""
+    return sweep.exposure_runs(["tiny-llama"], list(range(6)), store=store, progress=False, **_SWEEP)
+
+
 _CHILD = """
 import os, signal, sys
 import memlib
@@ -380,8 +379,7 @@ def test_a_sweep_killed_with_sigkill_retrains_only_what_had_not_finished(tmp_pat
         proc.wait()
     finished = {k: (store.path(k) / "manifest.json").stat().st_mtime_ns for k in store.keys()}
     assert 2 <= len(finished) < 6
-    runs = sweep.exposure_runs(["tiny-llama"], list(range(6)), alphabet_size=5, length=24, n_train_strings=1,
-                               n_test_strings=1, epochs=150, store=store, progress=False)
+    runs = _sweep(store)
     assert len(runs) == 6 and sorted(store.keys()) == sorted(r.key for r in runs)
     for r in runs:  # the finished ones loaded untouched, the others trained now
         assert r.from_store == (r.key in finished)
@@ -402,6 +400,4 @@ def test_two_processes_writing_one_store_one_killed_leave_only_complete_runs(tmp
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a damaged run would warn
         assert len(store.keys()) == 6 and all(store.load(k) is not None for k in store.keys())
-    runs = sweep.exposure_runs(["tiny-llama"], list(range(6)), alphabet_size=5, length=24, n_train_strings=1,
-                               n_test_strings=1, epochs=150, store=store, progress=False)
-    assert all(r.from_store for r in runs)  # nothing left to train
+    assert all(r.from_store for r in _sweep(store))  # nothing left to train

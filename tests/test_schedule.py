@@ -155,17 +155,6 @@ def _bad(tiny_llama, strings, tmp_path, stages, message, **kw):
     assert not (tmp_path / "store").exists()
 
 
-@pytest.fixture
-def no_training(monkeypatch):
-    """Any optimiser step fails the test: a refused schedule must never start training."""
-    import torch
-
-    def refuse(*args, **kwargs):
-        raise AssertionError("training started")
-
-    monkeypatch.setattr(torch.optim.AdamW, "step", refuse)
-
-
 @pytest.mark.parametrize("make, message, kw", [
     (lambda S: [], r"stages=\[\] is not allowed", {}),
     (lambda S: Stage(S[0], epochs=1), "use a non-empty list of memlib.Stage", {}),

@@ -56,8 +56,9 @@ def _colour(p: float) -> tuple[str, str]:
 def catalogue(store: RunStore | None = None) -> pd.DataFrame:
     """The runs of ``store`` (default: :func:`memlib.cache_dir`'s), one row each, columns
     :data:`CATALOGUE_COLUMNS`, sorted by model, alphabet size, entropy, learning rate, seed.
-    ``notebooks`` lists the notebooks that used the run ("" for none recorded); ``entropy`` is the
-    mean entropy (bits) of the training strings' distributions, rounded to 2 decimals. A run whose
+    ``notebooks`` lists the notebooks that used the run ("" for none recorded); ``alphabet_size`` and
+    ``length`` are those of the first training string (a schedule's strings may use other alphabets);
+    ``entropy`` is the mean entropy (bits) of the training strings' distributions, rounded to 2 decimals. A run whose
     configuration cannot be read is left out (loading it reports the damage)."""
     store = store if isinstance(store, RunStore) else RunStore(store)
     used: dict[str, list[str]] = {}

@@ -5,6 +5,7 @@ import json
 import math
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import nbformat
@@ -356,6 +357,15 @@ def _wait_for(condition, proc, timeout=120):
         time.sleep(0.02)
 
 
+def _kill_once(proc, condition) -> None:
+    """SIGKILL ``proc`` as soon as ``condition()`` holds (and in any case before returning)."""
+    try:
+        _wait_for(condition, proc)
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 def test_a_run_killed_with_sigkill_resumes_from_its_checkpoint(tiny_llama, tmp_path):
     proc = _start(tmp_path, "run")
     assert proc.wait(timeout=300) == -9  # killed by SIGKILL after its third checkpoint (epoch 15)
@@ -370,13 +380,8 @@ def test_a_run_killed_with_sigkill_resumes_from_its_checkpoint(tiny_llama, tmp_p
 
 
 def test_a_sweep_killed_with_sigkill_retrains_only_what_had_not_finished(tmp_path):
-    proc = _start(tmp_path, "sweep")
     store = memlib.RunStore(tmp_path / "store")
-    try:
-        _wait_for(lambda: len(store.keys()) >= 2, proc)
-    finally:
-        proc.kill()
-        proc.wait()
+    _kill_once(_start(tmp_path, "sweep"), lambda: len(store.keys()) >= 2)
     finished = {k: (store.path(k) / "manifest.json").stat().st_mtime_ns for k in store.keys()}
     assert 2 <= len(finished) < 6
     runs = _sweep(store)
@@ -389,14 +394,8 @@ def test_a_sweep_killed_with_sigkill_retrains_only_what_had_not_finished(tmp_pat
 def test_two_processes_writing_one_store_one_killed_leave_only_complete_runs(tmp_path):
     a, b = _start(tmp_path, "sweep"), _start(tmp_path, "sweep")  # the same six runs, into one store
     store = memlib.RunStore(tmp_path / "store")
-    try:
-        _wait_for(lambda: len(store.keys()) >= 1, a)
-    finally:
-        a.kill()
-        a.wait()
+    _kill_once(a, lambda: len(store.keys()) >= 1)
     assert b.wait(timeout=300) == 0
-    import warnings
-
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a damaged run would warn
         assert len(store.keys()) == 6 and all(store.load(k) is not None for k in store.keys())

@@ -83,12 +83,34 @@ def processes() -> Processes:
 
     cpu = not torch.cuda.is_available()
     state = PartialState(cpu=cpu, timeout=_BARRIER_TIMEOUT)
+    _close_at_exit()
     if state.num_processes < 2:
         raise RuntimeError(f"WORLD_SIZE={os.environ.get('WORLD_SIZE')} but accelerate set up {state.num_processes} "
                            f"process(es) ({state.distributed_type}): check the launch command")
     device = "cpu" if cpu else str(state.device)
     return Processes(rank=state.process_index, world=state.num_processes, device=device, sharded=sharded(),
                      _state=state)
+
+
+_CLOSING = []
+
+
+def _close_at_exit() -> None:
+    """Destroy the process group when the interpreter exits (once): left to interpreter teardown,
+    its communication threads can abort the process ("terminate called without an active exception")
+    after all work succeeded."""
+    if _CLOSING:
+        return
+    import atexit
+
+    def close():
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()
+
+    atexit.register(close)
+    _CLOSING.append(close)
 
 
 def shard_model(net, device: str) -> None:

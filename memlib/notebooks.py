@@ -107,10 +107,12 @@ def _number(v):
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--preset", default="default", help="smoke, default or paper (default: %(default)s)")
+    p.add_argument("--preset", default="default",
+                   help="smoke, default, paper, or cpu-long (notebooks 01 and 02 only) (default: %(default)s)")
     p.add_argument("--figures", default=str(ROOT / "figures"), help="folder for PNG and SVG figures")
     p.add_argument("--executed", default=str(ROOT / "build" / "executed"), help="folder for executed copies")
-    p.add_argument("--only", default=None, help="run only notebooks whose name contains this")
+    p.add_argument("--only", default=None,
+                   help="run only notebooks whose name contains this (several: separated by commas, e.g. 01,02)")
     p.add_argument("--param", action="append", default=[], metavar="NAME=YAML",
                    help="override a notebook parameter, value in YAML, e.g. --param 'models=[EleutherAI/pythia-1b]' "
                         "(repeatable)")
@@ -122,7 +124,8 @@ def main(argv=None) -> int:
     for name in ("preset", "figures_dir"):
         if name in extra:
             p.error(f"--param {name}=... is not allowed: use --{'preset' if name == 'preset' else 'figures'}")
-    paths = [q for q in notebook_paths() if args.only is None or args.only in q.name]
+    wanted = None if args.only is None else [w.strip() for w in args.only.split(",") if w.strip()]
+    paths = [q for q in notebook_paths() if wanted is None or any(w in q.name for w in wanted)]
     if not paths:
         print(f"no notebooks match --only={args.only!r}", file=sys.stderr)
         return 2

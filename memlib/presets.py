@@ -6,6 +6,10 @@
 * ``paper``: the paper's setup (Pythia, Phi, Llama-2 from the hub; 1,024 characters,
   100 epochs, lr 1e-5 with linear decay and gradient clipping at 1.0 as in HF ``Trainer``,
   5 training strings, 10 held-out strings); needs GPUs and network.
+* ``cpu-long`` (notebooks 01 and 02 only; ``make reproduce-long``): the paper's hyper-parameters
+  (1,024 characters, 100 epochs, lr 1e-5 with linear decay, clipping at 1.0) on the embedded
+  SmolLM2-135M, one training string per run, one seed: notebook 01's phases and two contrasting
+  settings of notebook 02 (26 letters at 2 bits and uniform), about an hour on a 2-core CPU.
 
 A notebook's ``parameters`` cell names a preset and may override any of its keys;
 ``None`` means "keep the preset's value". ``resolve`` refuses unknown notebooks, presets
@@ -19,6 +23,11 @@ import copy
 __all__ = ["PRESETS", "resolve", "per_model", "lr_label"]
 
 _PAPER_MODELS = ["EleutherAI/pythia-1b", "microsoft/phi-2", "meta-llama/Llama-2-7b-hf"]
+# The paper's hyper-parameters, for the cpu-long preset (the paper preset spells them out too).
+_PAPER_HPARAMS = dict(length=1024, epochs=100, lr=1e-5, lr_schedule="linear", max_grad_norm=1.0)
+# Held-out strings at 1,024 characters cost SmolLM2 about a third of a training step each: dense in the
+# first epochs, where their curves move, then doubling; the last epoch is always added (eval_epochs).
+_LONG_EVAL = [0, 1, 2, 4, 8, 12, 16, 24, 32, 48, 64]
 
 PRESETS: dict[str, dict[str, dict]] = {
     # The explorer trains nothing; a preset only picks the view it opens on (and saves as a figure)
@@ -50,6 +59,11 @@ PRESETS: dict[str, dict[str, dict]] = {
             models=_PAPER_MODELS, alphabet_size=2, length=1024, epochs=100, lr=1e-5, init_lrs=[], seeds=[0, 1, 2],
             n_train_strings=5, n_test_strings=10, eval_every=1, lr_schedule="linear", max_grad_norm=1.0,
         ),
+        # One SmolLM2 run at the paper's hyper-parameters, the same 7 letters as the default preset.
+        "cpu-long": dict(
+            models=["smollm2-135m"], alphabet_size=7, init_lrs=[], seeds=[0], n_train_strings=1, n_test_strings=2,
+            eval_every=_LONG_EVAL, **_PAPER_HPARAMS,
+        ),
     },
     "02_string_difficulty": {
         "smoke": dict(
@@ -70,6 +84,12 @@ PRESETS: dict[str, dict[str, dict]] = {
             families=["exponential", "spike"], length=1024, epochs=100, lr=1e-5, seeds=[0, 1, 2],
             family_check_seeds=[0, 1, 2], n_train_strings=5, n_test_strings=10, eval_every=1,
             lr_schedule="linear", max_grad_norm=1.0,
+        ),
+        # Two contrasting settings at the paper's hyper-parameters: 26 letters at 2 bits (exponential
+        # family) and uniform (4.7 bits), the ends of the default preset's entropy range at 26 letters.
+        "cpu-long": dict(
+            models=["smollm2-135m"], alphabet_sizes=[26], entropy_levels=[2.0], families=["exponential"], seeds=[0],
+            family_check_seeds=[], n_train_strings=1, n_test_strings=2, eval_every=_LONG_EVAL, **_PAPER_HPARAMS,
         ),
     },
     "03_local_prefix_global_context": {

@@ -33,7 +33,7 @@ reproduce-long: $(STAMP)
 	$(BIN)/python -m memlib.notebooks --preset cpu-long --only 01,02 --figures figures/cpu-long --executed build/executed-long
 
 test: $(STAMP)
-	HF_HUB_OFFLINE=1 MEMLIB_PROGRESS=0 $(BIN)/python -m pytest -q tests
+	HF_HUB_OFFLINE=1 MEMLIB_PROGRESS=0 $(BIN)/python -m pytest -q --durations=15 tests
 
 # JupyterLab on the notebooks, with the same run store as make reproduce (notebook 00 explores it).
 lab: $(STAMP)

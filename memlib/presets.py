@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import copy
 
-__all__ = ["PRESETS", "resolve", "per_model", "lr_label"]
+__all__ = ["PRESETS", "resolve", "per_model", "lr_label", "heldout_gaps", "check_heldout"]
 
 _PAPER_MODELS = ["EleutherAI/pythia-1b", "microsoft/phi-2", "meta-llama/Llama-2-7b-hf"]
 # The paper's hyper-parameters, for the cpu-long preset (the paper preset spells them out too).
@@ -72,12 +72,13 @@ PRESETS: dict[str, dict[str, dict]] = {
             n_test_strings=2, eval_every=1, lr_schedule="constant", max_grad_norm=None,
         ),
         # 14 settings x 2 seeds + 9 spike-family settings x 1 seed = 37 SmolLM2 runs of 20 epochs at
-        # 32 characters: 11 minutes measured on a 2-core CPU; every run reaches 90% within 20 epochs.
+        # 32 characters (6 minutes measured from a fresh clone, 11 on a slower day of the same 2-core CPU).
+        # Held-out strings at every epoch up to 2, where the guessing level moves most, then every second.
         "default": dict(
             models=["smollm2-135m"], alphabet_sizes=[2, 4, 7, 13, 26], entropy_levels=[1.0, 2.0, 3.0],
             families=["exponential", "spike"], length=32, epochs=20, lr=None, seeds=[0, 1],
-            family_check_seeds=[0], n_train_strings=1, n_test_strings=3, eval_every=2, lr_schedule="constant",
-            max_grad_norm=None,
+            family_check_seeds=[0], n_train_strings=1, n_test_strings=3, eval_every=[0, 1, *range(2, 21, 2)],
+            lr_schedule="constant", max_grad_norm=None,
         ),
         "paper": dict(
             models=_PAPER_MODELS, alphabet_sizes=[2, 4, 7, 13, 26], entropy_levels=[0.5, 1.0, 2.0, 3.0, 4.0],
@@ -190,6 +191,70 @@ def resolve(notebook: str, preset: str, **overrides) -> dict:
     params.update({k: v for k, v in overrides.items() if v is not None})
     params["preset"] = preset
     return params
+
+
+def _doublings(last: int) -> list[tuple[int, int]]:
+    """Epoch 0, then [1, 1], [2, 3], [4, 7], ... up to ``last``: where a curve that moves early is sampled."""
+    spans, lo = [(0, 0)], 1
+    while lo <= last:
+        spans.append((lo, min(2 * lo - 1, last)))
+        lo *= 2
+    return spans
+
+
+def heldout_gaps(notebook: str, params: dict) -> list[str]:
+    """Where a notebook's runs would not evaluate their held-out strings at epochs its figures and verdict
+    read them (empty: none). What each notebook reads:
+
+    * 01 and 02: the held-out curves in the dynamics figure, the guessing band of :mod:`memlib.phases` and
+      the memorisation gain of :mod:`memlib.difficulty` are interpolated between evaluations, and move most
+      in the first epochs: epoch 0, the last, and at least one evaluation in every doubling of the epoch
+      count (1, 2-3, 4-7, 8-15, ...);
+    * 03: the untrained baseline and the end (the probes read the trained strings only): epochs 0 and last;
+    * 04: retention is measured against the held-out level at each stage's end, which training decides:
+      every epoch;
+    * 05: every epoch of ``measure_at`` the run reaches (the exposure's candidates, the attack's
+      non-members), and the last.
+    """
+    from .exposure import eval_epochs
+
+    gaps = []
+    if notebook in ("00_explorer",):
+        return gaps
+    if notebook == "04_sequential_exposure":
+        if params["eval_every"] != 1:
+            gaps.append(f"eval_every={params['eval_every']!r}: notebook 04 reads held-out strings at each stage's end, "
+                        f"which training decides; use eval_every=1")
+        return gaps
+    for model in params["models"] + params.get("compare_models", []):
+        epochs = per_model(params["epochs"], model)
+        if notebook == "05_extraction_and_exposure":
+            schedule = per_model(params["measure_at"], model)
+        else:
+            schedule = params["eval_every"]
+        done = set(eval_epochs(epochs, schedule))
+        if notebook in ("01_dynamics", "02_string_difficulty"):
+            for lo, hi in _doublings(epochs):
+                if not done & set(range(lo, hi + 1)):
+                    gaps.append(f"{model}: no held-out evaluation at epochs {lo}-{hi} of 0-{epochs}" if hi > lo else
+                                f"{model}: no held-out evaluation at epoch {lo} of 0-{epochs}")
+        else:
+            need = {0, epochs} if notebook == "03_local_prefix_global_context" else {e for e in schedule if e <= epochs}
+            missing = sorted(need - done)
+            if missing:
+                gaps.append(f"{model}: no held-out evaluation at epochs {missing} of 0-{epochs}")
+    return gaps
+
+
+def check_heldout(notebook: str, params: dict) -> list[str]:
+    """:func:`heldout_gaps`, each one a warning (parameters that leave gaps still run: the figures then
+    interpolate over them)."""
+    import warnings
+
+    gaps = heldout_gaps(notebook, params)
+    for gap in gaps:
+        warnings.warn(f"{notebook}: {gap}; its figures interpolate there", stacklevel=2)
+    return gaps
 
 
 def per_model(value, model: str):

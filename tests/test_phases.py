@@ -107,6 +107,29 @@ def test_every_default_preset_names_epochs_for_each_model():
                 assert isinstance(presets.per_model(p[key], m), int), (nb, name, m)
 
 
+def test_every_preset_evaluates_held_out_strings_at_the_epochs_its_figures_read():
+    for nb, table in presets.PRESETS.items():
+        for name in table:
+            assert presets.heldout_gaps(nb, presets.resolve(nb, name)) == [], (nb, name)
+
+
+def test_held_out_gaps_are_named_and_warned():
+    sparse = presets.resolve("01_dynamics", "default", eval_every=[0, 1, 2, 4])  # the default without 8, 16, 32
+    gaps = presets.heldout_gaps("01_dynamics", sparse)
+    assert "smollm2-135m: no held-out evaluation at epochs 8-15 of 0-30" in gaps
+    assert "tiny-llama: no held-out evaluation at epochs 32-63 of 0-70" in gaps
+    every_second = presets.resolve("02_string_difficulty", "default", eval_every=2)  # 0, 2, 4, ...: misses epoch 1
+    assert presets.heldout_gaps("02_string_difficulty", every_second) == [
+        "smollm2-135m: no held-out evaluation at epoch 1 of 0-20"]
+    late = presets.resolve("03_local_prefix_global_context", "default", eval_every=[5])
+    assert "smollm2-135m: no held-out evaluation at epochs [0] of 0-36" in presets.heldout_gaps(
+        "03_local_prefix_global_context", late)
+    assert presets.heldout_gaps("04_sequential_exposure", presets.resolve("04_sequential_exposure", "default",
+                                                                          eval_every=2))
+    with pytest.warns(UserWarning, match="01_dynamics: smollm2-135m: no held-out evaluation at epochs 8-15"):
+        presets.check_heldout("01_dynamics", sparse)
+
+
 def test_trained_strings_own_letter_frequencies_are_guessing_not_memorisation():
     # A short string's most frequent letter covers 30% of it: a model that learnt only the
     # string's letter frequencies scores 0.3 while held-out strings score 0.14.

@@ -319,6 +319,8 @@ def _sweep(store):
 
 _CHILD = """
 import os, signal, sys
+import torch
+torch.set_num_threads(1)  # two children share two cores: more threads than cores makes tiny models crawl
 import memlib
 from memlib import checkpoint, sweep
 store, what = memlib.RunStore(sys.argv[1]), sys.argv[2]
@@ -340,14 +342,28 @@ else:
 """
 
 
-def _start(tmp_path, what):
+@pytest.fixture
+def children():
+    """Child processes started by a test; any still running when it ends (a failed test) are killed, so
+    that they never slow the tests after it."""
+    started = []
+    yield started
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def _start(tmp_path, what, children):
     script = tmp_path / "child.py"
     script.write_text(_CHILD)
-    env = {**__import__("os").environ, "HF_HUB_OFFLINE": "1", "MEMLIB_PROGRESS": "0"}
-    return subprocess.Popen([sys.executable, str(script), str(tmp_path / "store"), what], env=env)
+    env = {**__import__("os").environ, "HF_HUB_OFFLINE": "1", "MEMLIB_PROGRESS": "0", "OMP_NUM_THREADS": "1"}
+    children.append(subprocess.Popen([sys.executable, str(script), str(tmp_path / "store"), what], env=env))
+    return children[-1]
 
 
-def _wait_for(condition, proc, timeout=120):
+# Generous: these only catch a hang. A slow machine (CI's has been several times slower than ours) must not fail.
+def _wait_for(condition, proc, timeout=900):
     import time
 
     deadline = time.monotonic() + timeout
@@ -366,9 +382,9 @@ def _kill_once(proc, condition) -> None:
         proc.wait()
 
 
-def test_a_run_killed_with_sigkill_resumes_from_its_checkpoint(tiny_llama, tmp_path):
-    proc = _start(tmp_path, "run")
-    assert proc.wait(timeout=300) == -9  # killed by SIGKILL after its third checkpoint (epoch 15)
+def test_a_run_killed_with_sigkill_resumes_from_its_checkpoint(tiny_llama, tmp_path, children):
+    proc = _start(tmp_path, "run", children)
+    assert proc.wait(timeout=900) == -9  # killed by SIGKILL after its third checkpoint (epoch 15)
     (folder,) = list((tmp_path / "store" / "checkpoints").iterdir())
     assert json.loads((folder / "state.json").read_text())["state"]["epoch"] == 15
     s = memlib.random_strings(3, 5, 24, seed=3)
@@ -379,9 +395,9 @@ def test_a_run_killed_with_sigkill_resumes_from_its_checkpoint(tiny_llama, tmp_p
     assert not folder.exists()
 
 
-def test_a_sweep_killed_with_sigkill_retrains_only_what_had_not_finished(tmp_path):
+def test_a_sweep_killed_with_sigkill_retrains_only_what_had_not_finished(tmp_path, children):
     store = memlib.RunStore(tmp_path / "store")
-    _kill_once(_start(tmp_path, "sweep"), lambda: len(store.keys()) >= 2)
+    _kill_once(_start(tmp_path, "sweep", children), lambda: len(store.keys()) >= 2)
     finished = {k: (store.path(k) / "manifest.json").stat().st_mtime_ns for k in store.keys()}
     assert 2 <= len(finished) < 6
     runs = _sweep(store)
@@ -391,11 +407,11 @@ def test_a_sweep_killed_with_sigkill_retrains_only_what_had_not_finished(tmp_pat
     assert all((store.path(k) / "manifest.json").stat().st_mtime_ns == t for k, t in finished.items())
 
 
-def test_two_processes_writing_one_store_one_killed_leave_only_complete_runs(tmp_path):
-    a, b = _start(tmp_path, "sweep"), _start(tmp_path, "sweep")  # the same six runs, into one store
+def test_two_processes_writing_one_store_one_killed_leave_only_complete_runs(tmp_path, children):
+    a, b = _start(tmp_path, "sweep", children), _start(tmp_path, "sweep", children)  # the same six runs, one store
     store = memlib.RunStore(tmp_path / "store")
     _kill_once(a, lambda: len(store.keys()) >= 1)
-    assert b.wait(timeout=300) == 0
+    assert b.wait(timeout=900) == 0
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a damaged run would warn
         assert len(store.keys()) == 6 and all(store.load(k) is not None for k in store.keys())

@@ -11,7 +11,7 @@ TORCH_PIP_ARGS ?=
 # Runs and the converted embedded model are cached here (ignored by git).
 export MEMLIB_CACHE ?= $(CURDIR)/.cache/memlib
 
-.PHONY: all reproduce reproduce-long test bench lab strip clean-cache
+.PHONY: all reproduce reproduce-long test bench profile lab strip clean-cache
 
 all: test
 
@@ -42,6 +42,10 @@ lab: $(STAMP)
 # Speed benchmark (never part of the tests); results are recorded by hand in benchmarks/RESULTS.md.
 bench: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench.py --out build/bench.md
+
+# Where one short-string SmolLM2 epoch goes (about 2 minutes); recorded by hand in benchmarks/RESULTS.md.
+profile: $(STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench.py --sections profile --out build/profile.md
 
 # Strip outputs and execution counts from the notebooks (keeps cell tags such as `parameters`).
 strip: $(STAMP)

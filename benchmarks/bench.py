@@ -24,6 +24,13 @@ mfu      Bare-loop steps at ``--mfu-length`` (default 256) characters, each foll
 scaling  Bare-loop seconds per epoch (one string) against string length and model size; prints a
          table and saves a figure (``--figure``).
 compile  (opt-in) The bare loop with ``torch.compile``: compile time and step time.
+profile  (opt-in; ``make profile``) Where one epoch of ``memlib.expose`` goes at the notebooks' short
+         lengths (``--profile-lengths``, default 32 and 64 characters): the same step taken apart
+         and timed piece by piece (the transformer body's forward, the output layer over the whole
+         vocabulary, memlib's metrics, the backward through each, the fused AdamW step), against
+         the per-epoch slope of real ``expose`` runs of two lengths in epochs (the rest is the
+         loop's own Python), and the fixed cost of a run (restoring the pretrained weights, set-up).
+         Also: one held-out pass, and gradient clipping (the paper's recipe only).
 
 Prints markdown; ``--out`` writes it to a file as well.
 """
@@ -43,7 +50,7 @@ import torch.nn.functional as F
 
 import memlib
 
-SECTIONS = ("ratios", "long", "mfu", "scaling", "compile")
+SECTIONS = ("ratios", "long", "mfu", "scaling", "compile", "profile")
 
 
 def _step(net, opt, ids):
@@ -324,6 +331,86 @@ def section_compile(model, args) -> list[str]:
             "| mode | first step (s) | step (s) | GFLOP/s |", "| --- | ---: | ---: | ---: |", *out]
 
 
+def _profile_step(model, ids, alpha, opt, clip: bool) -> dict:
+    """One training step of ``memlib.expose`` taken apart: seconds of each piece."""
+    from memlib.exposure import _record
+    from memlib.metrics import token_metrics
+
+    net, t = model.model, {}
+
+    def tick(name, t0):
+        t[name] = time.perf_counter() - t0
+        return time.perf_counter()
+
+    t0 = time.perf_counter()
+    h = net.model(input_ids=ids[:, :-1], use_cache=False).last_hidden_state
+    t0 = tick("forward: transformer body", t0)
+    h_in = h.detach().requires_grad_()
+    logits = net.lm_head(h_in)
+    t0 = tick("forward: output layer (vocabulary)", t0)
+    tm = token_metrics(logits, ids[:, 1:], alpha)
+    loss = tm["nll"].mean()
+    _record([tm])
+    t0 = tick("loss and metrics", t0)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    t0 = tick("backward: output layer and metrics", t0)
+    h.backward(h_in.grad)
+    t0 = tick("backward: transformer body", t0)
+    if clip:
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        t0 = tick("gradient clipping (paper recipe only)", t0)
+    opt.step()
+    tick("AdamW step (fused)", t0)
+    return t
+
+
+def section_profile(model, args) -> list[str]:
+    from memlib.exposure import _evaluate
+
+    lengths = [int(x) for x in args.profile_lengths.split(",")]
+    E1, E2 = args.profile_epochs
+    out = [f"### Profile: where one epoch of memlib.expose goes ({args.model}, one training string; medians of "
+           f"{args.profile_steps} steps after a warm-up; per-epoch slope from expose runs of {E1} and {E2} epochs, "
+           f"median of {args.reps} alternations)", ""]
+    rows = {}
+    for L in lengths:
+        train, test, ids, test_ids = _strings(model, L, args.profile_n_test)
+        alpha = torch.tensor(model.letter_ids(train[0].alphabet), device=model.device)
+        net = model.model
+        net.eval()
+        opt = torch.optim.AdamW(net.parameters(), lr=model.default_lr, fused=True)
+        parts = [_profile_step(model, ids, alpha, opt, clip=True) for _ in range(args.profile_steps + 1)][1:]
+        model.restore()
+        col = {k: statistics.median(p[k] for p in parts) for k in parts[0]}
+        with torch.no_grad():
+            _evaluate(model, test_ids, alpha, None, len(test_ids))
+            held = []
+            for _ in range(args.profile_steps):
+                t0 = time.perf_counter()
+                _evaluate(model, test_ids, alpha, None, len(test_ids))
+                held.append(time.perf_counter() - t0)
+        med = _alternate({E: _expose(model, train, (), E) for E in (E1, E2)}, args.reps)
+        slope = (med[E2] - med[E1]) / (E2 - E1)
+        step = sum(v for k, v in col.items() if not k.startswith("gradient clipping"))
+        col["the loop's own Python (slope minus the pieces)"] = slope - step
+        col["= one epoch of memlib.expose (slope)"] = slope
+        col[f"one held-out pass ({args.profile_n_test} strings, no grad)"] = statistics.median(held)
+        col["fixed cost of a run (restore weights, set-up)"] = med[E1] - E1 * slope
+        rows[L] = col
+    names = list(rows[lengths[0]])
+    out += ["| piece | " + " | ".join(f"{L} chars: ms | share" for L in lengths) + " |",
+            "| --- | " + " | ".join("---: | ---:" for _ in lengths) + " |"]
+    for n in names:
+        cells = []
+        for L in lengths:
+            v, epoch = rows[L][n], rows[L]["= one epoch of memlib.expose (slope)"]
+            share = "" if n.startswith(("one held-out", "fixed cost", "gradient clipping")) else f"{v / epoch:.0%}"
+            cells.append(f"{v * 1e3:.0f} | {share}")
+        out.append(f"| {n} | " + " | ".join(cells) + " |")
+    return out
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="smollm2-135m")
@@ -339,6 +426,10 @@ def main(argv=None):
     p.add_argument("--lengths", default="64,128,256,512,1024")
     p.add_argument("--scaling-steps", type=int, default=3)
     p.add_argument("--figure", default="benchmarks/scaling_cpu.png")
+    p.add_argument("--profile-lengths", default="32,64")
+    p.add_argument("--profile-steps", type=int, default=7)
+    p.add_argument("--profile-n-test", type=int, default=3, help="held-out strings in the profile (notebooks: 2-4)")
+    p.add_argument("--profile-epochs", type=int, nargs=2, default=[5, 15], metavar=("E1", "E2"))
     p.add_argument("--out", default=None)
     args = p.parse_args(argv)
     sections = [s.strip() for s in args.sections.split(",") if s.strip()]

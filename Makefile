@@ -43,7 +43,7 @@ lab: $(STAMP)
 bench: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench.py --out build/bench.md
 
-# Where one short-string SmolLM2 epoch goes (about 2 minutes); recorded by hand in benchmarks/RESULTS.md.
+# Where one short-string SmolLM2 epoch goes; results are recorded by hand in benchmarks/RESULTS.md.
 profile: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench.py --sections profile --out build/profile.md
 

@@ -1,7 +1,7 @@
 """Benchmark: memlib's exposure loop against a bare training loop and the paper's Trainer recipe.
 
 Run with ``make bench`` (or ``python benchmarks/bench.py --help``). Never part of the tests.
-Sections (``--sections``, default all but ``compile``):
+Sections (``--sections``, default all but ``compile`` and ``profile``):
 
 ratios   In one process, alternating between methods over ``--reps`` repetitions after a
          warm-up, on the same model, strings and epochs (default: SmolLM2-135M, one 128-character
@@ -30,7 +30,8 @@ profile  (opt-in; ``make profile``) Where one epoch of ``memlib.expose`` goes at
          vocabulary, memlib's metrics, the backward through each, the fused AdamW step), against
          the per-epoch slope of real ``expose`` runs of two lengths in epochs (the rest is the
          loop's own Python), and the fixed cost of a run (restoring the pretrained weights, set-up).
-         Also: one held-out pass, and gradient clipping (the paper's recipe only).
+         Also: one held-out pass, gradient clipping (the paper's recipe only), and the AdamW step
+         with ``foreach=True`` instead of the fused kernel memlib uses.
 
 Prints markdown; ``--out`` writes it to a file as well.
 """
@@ -383,6 +384,10 @@ def section_profile(model, args) -> list[str]:
         parts = [_profile_step(model, ids, alpha, opt, clip=True) for _ in range(args.profile_steps + 1)][1:]
         model.restore()
         col = {k: statistics.median(p[k] for p in parts) for k in parts[0]}
+        foreach = torch.optim.AdamW(net.parameters(), lr=model.default_lr, foreach=True)  # what fused replaced
+        other = [_profile_step(model, ids, alpha, foreach, clip=False) for _ in range(args.profile_steps + 1)][1:]
+        model.restore()
+        col_foreach = statistics.median(p["AdamW step (fused)"] for p in other)
         with torch.no_grad():
             _evaluate(model, test_ids, alpha, None, len(test_ids))
             held = []
@@ -396,6 +401,7 @@ def section_profile(model, args) -> list[str]:
         col["the loop's own Python (slope minus the pieces)"] = slope - step
         col["= one epoch of memlib.expose (slope)"] = slope
         col[f"one held-out pass ({args.profile_n_test} strings, no grad)"] = statistics.median(held)
+        col["AdamW step with foreach instead of fused (not used)"] = col_foreach
         col["fixed cost of a run (restore weights, set-up)"] = med[E1] - E1 * slope
         rows[L] = col
     names = list(rows[lengths[0]])
@@ -405,7 +411,7 @@ def section_profile(model, args) -> list[str]:
         cells = []
         for L in lengths:
             v, epoch = rows[L][n], rows[L]["= one epoch of memlib.expose (slope)"]
-            share = "" if n.startswith(("one held-out", "fixed cost", "gradient clipping")) else f"{v / epoch:.0%}"
+            share = "" if n.startswith(("one held-out", "fixed cost", "gradient clipping", "AdamW step with")) else f"{v / epoch:.0%}"
             cells.append(f"{v * 1e3:.0f} | {share}")
         out.append(f"| {n} | " + " | ".join(cells) + " |")
     return out

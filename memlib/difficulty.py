@@ -36,7 +36,7 @@ def gain_curve(metrics: pd.DataFrame) -> pd.DataFrame:
     """Per epoch: train accuracy, held-out accuracy (interpolated) and their difference ``gain``.
 
     Held-out accuracy is linearly interpolated between the epochs it was measured at and held
-    constant outside them. It moves most in the first epochs, so runs whose held-out strings were
+    constant outside them. It moves while the distribution is learnt, early in a run, so runs whose held-out strings were
     measured sparsely early on (``eval_every="auto"`` with few held-out evaluations) give a coarse
     curve: a warning says so when epoch 0, or nothing in the first tenth of a run of 10 or more
     epochs, was measured.

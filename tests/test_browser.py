@@ -100,7 +100,19 @@ def lab(chromium, smoke_notebooks, tmp_path):
                 break
             except subprocess.TimeoutExpired:
                 continue
+        _kill_kernels(tmp_path / "runtime")  # kernels run in sessions of their own: never leave one behind
         log.close()
+
+
+def _kill_kernels(runtime) -> None:
+    """SIGKILL every process whose command line names ``runtime`` (a kernel's connection file lives there)."""
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if str(runtime).encode() in f.read():
+                    os.kill(int(pid), 9)
+        except (OSError, ProcessLookupError):
+            pass
 
 
 def _wait_kernel_idle(url: str, timeout: float = 300) -> None:

@@ -28,7 +28,7 @@ reproduce: $(STAMP)
 	$(BIN)/python -m memlib.notebooks --preset $(PRESET) --figures figures --executed build/executed
 
 # The paper's hyper-parameters (1,024 characters, lr 1e-5 with linear decay, clipping at 1.0, 100 epochs) on
-# the embedded SmolLM2-135M: notebook 01 and two settings of notebook 02, one seed (about an hour on a 2-core CPU).
+# the embedded SmolLM2-135M: notebook 01 and two settings of notebook 02, one seed (35 minutes measured on 2 cores).
 reproduce-long: $(STAMP)
 	$(BIN)/python -m memlib.notebooks --preset cpu-long --only 01,02 --figures figures/cpu-long --executed build/executed-long
 

@@ -111,7 +111,7 @@ def empty_message(store: RunStore) -> str:
             "hour on a 2-core CPU; it fills <code>.cache/memlib</code>, which <code>make lab</code> opens), or</li>"
             f"<li><code>MEMLIB_CACHE={root} .venv/bin/python -m memlib.notebooks --preset smoke --figures "
             "build/smoke/figures --executed build/smoke/executed</code>: every notebook at the smoke preset, tiny "
-            "models, a few minutes, into this store.</li></ul><p>Or give another store's folder as "
+            "models, about a minute, into this store.</li></ul><p>Or give another store's folder as "
             "<code>cache_dir</code> in the parameters cell.</p>")
 
 

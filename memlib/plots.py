@@ -127,9 +127,11 @@ def plot_dynamics(metrics: pd.DataFrame, phases: pd.DataFrame | None = None, *, 
     for ax in axes.flat:
         for h, lab in zip(*ax.get_legend_handles_labels()):
             handles.setdefault(lab, h)
-    fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=min(len(handles), 7),
-               bbox_to_anchor=(0.5, -0.01 - 0.02 / max(len(models), 1)), frameon=False)
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    ncol = min(len(handles), 7)
+    fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=ncol, bbox_to_anchor=(0.5, 0),
+               frameon=False)
+    legend_inches = 0.3 * math.ceil(len(handles) / ncol) + 0.1  # the same space below one row of panels or five
+    fig.tight_layout(rect=(0, legend_inches / fig.get_figheight(), 1, 1))
     return fig
 
 

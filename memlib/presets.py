@@ -1,6 +1,7 @@
 """Presets: one place that says what each notebook runs at each size.
 
-* ``smoke``: seconds, tiny models; what the test suite executes.
+* ``smoke``: 5-26 s a notebook (measured), tiny models (and SmolLM2 with its random twin in notebook
+  01); what the test suite executes.
 * ``default``: what ``make reproduce`` runs on a 2-core CPU (5-6 minutes a notebook, measured; the
   machine's speed varies by up to 2x between sessions), with the embedded pretrained SmolLM2-135M.
 * ``paper``: the paper's setup (Pythia, Phi, Llama-2 from the hub; 1,024 characters,
@@ -9,7 +10,7 @@
 * ``cpu-long`` (notebooks 01 and 02 only; ``make reproduce-long``): the paper's hyper-parameters
   (1,024 characters, 100 epochs, lr 1e-5 with linear decay, clipping at 1.0) on the embedded
   SmolLM2-135M, one training string per run, one seed: notebook 01's phases and two contrasting
-  settings of notebook 02 (26 letters at 2 bits and uniform), about an hour on a 2-core CPU.
+  settings of notebook 02 (26 letters at 2 bits and uniform): 35 minutes measured on a 2-core CPU.
 
 A notebook's ``parameters`` cell names a preset and may override any of its keys;
 ``None`` means "keep the preset's value". ``resolve`` refuses unknown notebooks, presets
@@ -249,13 +250,13 @@ def heldout_gaps(notebook: str, params: dict) -> list[str]:
 
 
 def check_heldout(notebook: str, params: dict) -> list[str]:
-    """:func:`heldout_gaps`, each one a warning (parameters that leave gaps still run: the figures then
+    """:func:`heldout_gaps`, all in one warning (parameters that leave gaps still run: the figures then
     interpolate over them)."""
     import warnings
 
     gaps = heldout_gaps(notebook, params)
-    for gap in gaps:
-        warnings.warn(f"{notebook}: {gap}; its figures interpolate there", stacklevel=2)
+    if gaps:
+        warnings.warn(f"{notebook}: {'; '.join(gaps)}; its figures interpolate there", stacklevel=2)
     return gaps
 
 

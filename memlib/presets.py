@@ -74,7 +74,7 @@ PRESETS: dict[str, dict[str, dict]] = {
         ),
         # 14 settings x 2 seeds + 9 spike-family settings x 1 seed = 37 SmolLM2 runs of 20 epochs at
         # 32 characters (6 minutes measured from a fresh clone, 11 on a slower day of the same 2-core CPU).
-        # Held-out strings at every epoch up to 2, where the guessing level moves most, then every second.
+        # Held-out strings at every epoch up to 2, then every second one (the rule of heldout_gaps).
         "default": dict(
             models=["smollm2-135m"], alphabet_sizes=[2, 4, 7, 13, 26], entropy_levels=[1.0, 2.0, 3.0],
             families=["exponential", "spike"], length=32, epochs=20, lr=None, seeds=[0, 1],
@@ -235,7 +235,9 @@ def heldout_gaps(notebook: str, params: dict) -> list[str]:
             schedule = per_model(params["measure_at"], model)
         else:
             schedule = params["eval_every"]
-        done = set(eval_epochs(epochs, schedule))
+        tokens = params["length"] + 1  # BOS and the characters: what the "auto" schedule weighs
+        done = set(eval_epochs(epochs, schedule, train_tokens=params.get("n_train_strings", 1) * tokens,
+                               test_tokens=params["n_test_strings"] * tokens))
         if notebook in ("01_dynamics", "02_string_difficulty"):
             for lo, hi in _doublings(epochs):
                 if not done & set(range(lo, hi + 1)):

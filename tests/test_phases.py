@@ -121,6 +121,11 @@ def test_held_out_gaps_are_named_and_warned():
     every_second = presets.resolve("02_string_difficulty", "default", eval_every=2)  # 0, 2, 4, ...: misses epoch 1
     assert presets.heldout_gaps("02_string_difficulty", every_second) == [
         "smollm2-135m: no held-out evaluation at epoch 1 of 0-20"]
+    auto = presets.resolve("02_string_difficulty", "default", eval_every="auto")  # 10% of 1 training string's
+    assert presets.heldout_gaps("02_string_difficulty", auto) == [  # compute: 2 passes over 3 held-out ones
+        f"smollm2-135m: no held-out evaluation at {g} of 0-20" for g in ("epoch 1", "epochs 2-3", "epochs 4-7",
+                                                                          "epochs 8-15")
+    ] and memlib.eval_epochs(20, "auto", train_tokens=33, test_tokens=99) == [0, 20]
     late = presets.resolve("03_local_prefix_global_context", "default", eval_every=[5])
     assert "smollm2-135m: no held-out evaluation at epochs [0] of 0-36" in presets.heldout_gaps(
         "03_local_prefix_global_context", late)

@@ -2,7 +2,7 @@
 
 * ``smoke``: 5-26 s a notebook (measured), tiny models (and SmolLM2 with its random twin in notebook
   01); what the test suite executes.
-* ``default``: what ``make reproduce`` runs on a 2-core CPU (5-6 minutes a notebook, measured; the
+* ``default``: what ``make reproduce`` runs on a 2-core CPU (5-6.5 minutes a notebook, measured; the
   machine's speed varies by up to 2x between sessions), with the embedded pretrained SmolLM2-135M.
 * ``paper``: the paper's setup (Pythia, Phi, Llama-2 from the hub; 1,024 characters,
   100 epochs, lr 1e-5 with linear decay and gradient clipping at 1.0 as in HF ``Trainer``,
@@ -73,7 +73,7 @@ PRESETS: dict[str, dict[str, dict]] = {
             n_test_strings=2, eval_every=1, lr_schedule="constant", max_grad_norm=None,
         ),
         # 14 settings x 2 seeds + 9 spike-family settings x 1 seed = 37 SmolLM2 runs of 20 epochs at
-        # 32 characters (6 minutes measured from a fresh clone, 11 on a slower day of the same 2-core CPU).
+        # 32 characters (6.4 minutes measured from a fresh clone, 11-13 on slower days of the same 2-core CPU).
         # Held-out strings at every epoch up to 2, then every second one (the rule of heldout_gaps).
         "default": dict(
             models=["smollm2-135m"], alphabet_sizes=[2, 4, 7, 13, 26], entropy_levels=[1.0, 2.0, 3.0],

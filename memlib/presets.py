@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import copy
 
-__all__ = ["PRESETS", "resolve", "per_model", "lr_label", "heldout_gaps", "check_heldout"]
+__all__ = ["PRESETS", "resolve", "per_model", "lr_label", "heldout_gaps", "check_heldout", "store_label"]
 
 _PAPER_MODELS = ["EleutherAI/pythia-1b", "microsoft/phi-2", "meta-llama/Llama-2-7b-hf"]
 # The paper's hyper-parameters, for the cpu-long preset (the paper preset spells them out too).
@@ -193,6 +193,17 @@ def resolve(notebook: str, preset: str, **overrides) -> dict:
     params.update({k: v for k, v in overrides.items() if v is not None})
     params["preset"] = preset
     return params
+
+
+# Presets whose runs a notebook records in the run store under its own name (what the explorer's notebook
+# filter lists). Another preset's runs (cpu-long) are recorded as "<notebook>.<preset>", so that notebook 00
+# tells them apart from the default preset's runs of the same notebook.
+_OWN_NAME = ("smoke", "default", "paper")
+
+
+def store_label(notebook: str, preset: str) -> str:
+    """The name under which ``notebook`` run at ``preset`` records its runs (``RunStore(notebook=...)``)."""
+    return notebook if preset in _OWN_NAME else f"{notebook}.{preset}"
 
 
 def _doublings(last: int) -> list[tuple[int, int]]:

@@ -107,6 +107,16 @@ def test_every_default_preset_names_epochs_for_each_model():
                 assert isinstance(presets.per_model(p[key], m), int), (nb, name, m)
 
 
+def test_cpu_long_runs_are_recorded_apart_from_the_default_presets(tiny_llama, tmp_path):
+    assert presets.store_label("01_dynamics", "default") == "01_dynamics"
+    assert presets.store_label("01_dynamics", "smoke") == "01_dynamics"
+    label = presets.store_label("01_dynamics", "cpu-long")
+    assert label == "01_dynamics.cpu-long"
+    store = memlib.RunStore(tmp_path, notebook=label)  # a name the store accepts
+    run = memlib.expose(tiny_llama, memlib.random_strings(1, 4, 8, seed=0), epochs=1, store=store, progress=False)
+    assert store.notebooks() == ["01_dynamics.cpu-long"] and store.notebook_keys(label) == [run.key]
+
+
 def test_every_preset_evaluates_held_out_strings_at_the_epochs_its_figures_read():
     for nb, table in presets.PRESETS.items():
         for name in table:

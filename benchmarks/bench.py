@@ -29,7 +29,9 @@ profile  (opt-in; ``make profile``) Where one epoch of ``memlib.expose`` goes at
          and timed piece by piece (the transformer body's forward, the output layer over the whole
          vocabulary, memlib's metrics, the backward through each, the fused AdamW step), against
          the per-epoch slope of real ``expose`` runs of two lengths in epochs (the rest is the
-         loop's own Python), and the fixed cost of a run (restoring the pretrained weights, set-up).
+         loop's own Python and noise), and the fixed cost of a run (restoring the pretrained weights,
+         set-up, the final no-grad measurement). CPU only; any model with a base model and an
+         output embedding.
          Also: one held-out pass, gradient clipping (the paper's recipe only), and the AdamW step
          with ``foreach=True`` instead of the fused kernel memlib uses.
 
@@ -338,16 +340,17 @@ def _profile_step(model, ids, alpha, opt, clip: bool) -> dict:
     from memlib.metrics import token_metrics
 
     net, t = model.model, {}
+    body, head = net.base_model, net.get_output_embeddings()
 
     def tick(name, t0):
         t[name] = time.perf_counter() - t0
         return time.perf_counter()
 
     t0 = time.perf_counter()
-    h = net.model(input_ids=ids[:, :-1], use_cache=False).last_hidden_state
+    h = body(input_ids=ids[:, :-1], use_cache=False).last_hidden_state
     t0 = tick("forward: transformer body", t0)
     h_in = h.detach().requires_grad_()
-    logits = net.lm_head(h_in)
+    logits = head(h_in)
     t0 = tick("forward: output layer (vocabulary)", t0)
     tm = token_metrics(logits, ids[:, 1:], alpha)
     loss = tm["nll"].mean()
@@ -369,6 +372,8 @@ def _profile_step(model, ids, alpha, opt, clip: bool) -> dict:
 def section_profile(model, args) -> list[str]:
     from memlib.exposure import _evaluate
 
+    if model.device.type != "cpu":  # no CUDA synchronisation nor bf16 autocast in the split step
+        raise SystemExit(f"the profile section runs on the CPU only (the model is on {model.device})")
     lengths = [int(x) for x in args.profile_lengths.split(",")]
     E1, E2 = args.profile_epochs
     out = [f"### Profile: where one epoch of memlib.expose goes ({args.model}, one training string; medians of "
@@ -380,14 +385,16 @@ def section_profile(model, args) -> list[str]:
         alpha = torch.tensor(model.letter_ids(train[0].alphabet), device=model.device)
         net = model.model
         net.eval()
-        opt = torch.optim.AdamW(net.parameters(), lr=model.default_lr, fused=True)
+        adamw = dict(lr=model.default_lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0)  # as memlib.expose
+        opt = torch.optim.AdamW(net.parameters(), fused=True, **adamw)
         parts = [_profile_step(model, ids, alpha, opt, clip=True) for _ in range(args.profile_steps + 1)][1:]
-        model.restore()
         col = {k: statistics.median(p[k] for p in parts) for k in parts[0]}
-        foreach = torch.optim.AdamW(net.parameters(), lr=model.default_lr, foreach=True)  # what fused replaced
+        foreach = torch.optim.AdamW(net.parameters(), foreach=True, **adamw)  # what fused replaced
         other = [_profile_step(model, ids, alpha, foreach, clip=False) for _ in range(args.profile_steps + 1)][1:]
-        model.restore()
         col_foreach = statistics.median(p["AdamW step (fused)"] for p in other)
+        del opt, foreach  # their state (2 x 2 parameters' worth) and the gradients go before what follows
+        net.zero_grad(set_to_none=True)
+        model.restore()
         with torch.no_grad():
             _evaluate(model, test_ids, alpha, None, len(test_ids))
             held = []
@@ -398,11 +405,11 @@ def section_profile(model, args) -> list[str]:
         med = _alternate({E: _expose(model, train, (), E) for E in (E1, E2)}, args.reps)
         slope = (med[E2] - med[E1]) / (E2 - E1)
         step = sum(v for k, v in col.items() if not k.startswith("gradient clipping"))
-        col["the loop's own Python (slope minus the pieces)"] = slope - step
+        col["rest: the loop's Python and noise (slope minus the pieces)"] = slope - step
         col["= one epoch of memlib.expose (slope)"] = slope
         col[f"one held-out pass ({args.profile_n_test} strings, no grad)"] = statistics.median(held)
         col["AdamW step with foreach instead of fused (not used)"] = col_foreach
-        col["fixed cost of a run (restore weights, set-up)"] = med[E1] - E1 * slope
+        col["fixed cost of a run (restore, set-up, final measurement)"] = med[E1] - E1 * slope
         rows[L] = col
     names = list(rows[lengths[0]])
     out += ["| piece | " + " | ".join(f"{L} chars: ms | share" for L in lengths) + " |",

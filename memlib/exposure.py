@@ -182,7 +182,7 @@ def eval_epochs(epochs: int, eval_every="auto", *, train_tokens: int = 1, test_t
       ``train_tokens`` / ``test_tokens`` are the tokens of all training / held-out strings. The last
       epoch comes first (it is the guessing baseline memorisation is measured against), then epoch
       0, then log-spaced epochs in between, dense early (the pretrained SmolLM2 learns the
-      distribution within 3-5 epochs in notebook 01) and sparse later. With the
+      distribution within 3-5 epochs in notebook 01's default preset) and sparse later. With the
       paper's setup (5 training and 10 held-out strings, 100 epochs) that is 15 evaluations; with one
       training string and 10 held-out strings over 40 epochs, only the last.
     """

@@ -129,6 +129,14 @@ def main(argv=None) -> int:
     if not paths:
         print(f"no notebooks match --only={args.only!r}", file=sys.stderr)
         return 2
+    from .presets import PRESETS
+
+    lacking = [q.stem for q in paths if args.preset not in PRESETS.get(q.stem, {})]
+    if lacking:  # refused before any notebook runs, not after the others have spent their time
+        having = [name for name, table in PRESETS.items() if args.preset in table]
+        p.error(f"--preset {args.preset} is not defined for {', '.join(lacking)}: "
+                + (f"it is for {', '.join(having)} (pick them with --only)" if having else
+                   f"use one of {', '.join(dict.fromkeys(k for t in PRESETS.values() for k in t))}"))
     given = {q: {} for q in paths}  # the overrides each notebook gets
     if extra:
         import papermill as pm

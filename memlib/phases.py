@@ -21,7 +21,8 @@ Curves are means over a run's training strings (and over its held-out strings fo
 The run has a **distinct guessing phase** when ``guess_end`` exists and is no later than
 ``mem_start`` (or memorisation never starts): the distribution is learnt while accuracy is
 still at guessing level, and memorisation follows. Otherwise (in notebook 01's default runs: the tiny
-random-weight models in every run, SmolLM2's random-weight twin at lr 1e-4) ``distinct_guessing`` is False. An epoch that is never reached
+random-weight models in every run, SmolLM2's random-weight twin at lr 1e-4, the pretrained SmolLM2 in 1 of 3 runs
+at 1e-4) ``distinct_guessing`` is False. An epoch that is never reached
 is ``None`` (censored at the run's last epoch).
 """
 

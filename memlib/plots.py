@@ -455,7 +455,7 @@ def plot_privacy(extraction: pd.DataFrame, exposure: pd.DataFrame, membership: p
     """Notebook 05's measures on one time axis, one column per setting (means over seeds, band
     min-max). Top: recollection accuracy, the share of the string that greedy generation from BOS
     reproduces, and the k-extractable rate. Middle: exposure in bits of the trained strings (filled
-    where extrapolated by the distribution fit) and of held-out strings (the check: 1.32 bits expected for 31 candidates, 1.44 as their number grows);
+    where extrapolated by the distribution fit) and of held-out strings (the check: 1.32 bits expected for 31 candidates, as in the default preset, 1.44 as their number grows);
     dotted: the most a count over the candidates can resolve, log2(N + 1). Bottom: the loss-threshold
     membership attack's ROC AUC and true-positive rate at 1% false positives, pooled over seeds."""
     fig, axes = plt.subplots(3, len(settings), figsize=(3.4 * len(settings), 7.6), squeeze=False, sharex="col")

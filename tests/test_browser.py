@@ -106,7 +106,11 @@ def lab(chromium, smoke_notebooks, tmp_path):
 
 def _kill_kernels(runtime) -> None:
     """SIGKILL every process whose command line names ``runtime`` (a kernel's connection file lives there)."""
-    for pid in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        pids = [p for p in os.listdir("/proc") if p.isdigit()]
+    except OSError:  # no /proc (not Linux): nothing to look through
+        return
+    for pid in pids:
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as f:
                 if str(runtime).encode() in f.read():

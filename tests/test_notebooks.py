@@ -110,3 +110,39 @@ def test_command_line_refuses_unknown_parameters_before_running(args, message, c
         main([*args, "--executed", str(tmp_path / "executed"), "--figures", str(tmp_path / "figures")])
     assert message in capsys.readouterr().err
     assert not (tmp_path / "executed").exists() and not (tmp_path / "figures").exists()
+
+
+def test_string_difficulty_compares_a_two_setting_grid_setting_by_setting(tmp_path):
+    """Notebook 02 on a grid like the cpu-long preset's (one alphabet, two entropies, one family, one
+    seed), at smoke size: no trend can be fitted, so the verdict compares the two settings."""
+    from memlib.notebooks import run_notebook
+
+    path = next(p for p in NOTEBOOKS if p.name.startswith("02_"))
+    extra = dict(cache_dir=str(tmp_path / "store"), models=["tiny-llama"], alphabet_sizes=[7], entropy_levels=[1.0],
+                 families=["exponential"], family_check_seeds=[], seeds=[0], epochs=4)
+    out = run_notebook(path, tmp_path / "executed", preset="smoke", figures_dir=tmp_path / "figures", extra=extra)
+    text = "".join("".join(o.get("text", "")) + "".join(o.get("data", {}).get("text/markdown", ""))
+                   for c in json.loads(out.read_text())["cells"] for o in c.get("outputs", []))
+    assert "too few runs or settings for a fit; setting by setting" in text
+    assert "7 letters at 1.00 bits per character" in text and "7 letters at 2.81 bits per character" in text
+    assert "no family check" in text
+    assert not (tmp_path / "figures" / "02_family_check.png").exists()
+    # uniform strings only: entropy is log2(alphabet size), so only one of the two can be fitted
+    extra.update(alphabet_sizes=[2, 7, 26], entropy_levels=[], seeds=[0, 1])
+    out = run_notebook(path, tmp_path / "executed", preset="smoke", figures_dir=tmp_path / "figures", extra=extra)
+    text = "".join("".join(o.get("data", {}).get("text/markdown", ""))
+                   for c in json.loads(out.read_text())["cells"] for o in c.get("outputs", []))
+    assert "alphabet size at fixed entropy not varied" in text
+    assert "guessing level (held-out accuracy): entropy -" in text or "guessing level (held-out accuracy): entropy +" in text
+
+
+def test_a_preset_a_notebook_lacks_is_refused_before_anything_runs(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--preset", "cpu-long", "--only", "01,03"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert "--preset cpu-long is not defined for 03_local_prefix_global_context" in err
+    assert "it is for 01_dynamics, 02_string_difficulty (pick them with --only)" in err
+    with pytest.raises(SystemExit):
+        main(["--preset", "huge", "--only", "01"])
+    assert "use one of smoke, default, paper, cpu-long" in capsys.readouterr().err

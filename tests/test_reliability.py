@@ -382,7 +382,16 @@ def _kill_once(proc, condition) -> None:
         proc.wait()
 
 
-def test_a_run_killed_with_sigkill_resumes_from_its_checkpoint(tiny_llama, tmp_path, children):
+@pytest.fixture
+def one_thread():
+    """torch on one thread, as in the child processes (results equal to the bit need the same thread count)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_a_run_killed_with_sigkill_resumes_from_its_checkpoint(tiny_llama, tmp_path, children, one_thread):
     proc = _start(tmp_path, "run", children)
     assert proc.wait(timeout=900) == -9  # killed by SIGKILL after its third checkpoint (epoch 15)
     (folder,) = list((tmp_path / "store" / "checkpoints").iterdir())

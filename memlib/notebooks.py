@@ -131,8 +131,10 @@ def main(argv=None) -> int:
         return 2
     from .presets import PRESETS
 
-    lacking = [q.stem for q in paths if args.preset not in PRESETS.get(q.stem, {})]
-    if lacking:  # refused before any notebook runs, not after the others have spent their time
+    # refused before any notebook runs, not after the others have spent their time (a notebook with no
+    # presets of ours, such as a user's own, is not checked)
+    lacking = [q.stem for q in paths if q.stem in PRESETS and args.preset not in PRESETS[q.stem]]
+    if lacking:
         having = [name for name, table in PRESETS.items() if args.preset in table]
         p.error(f"--preset {args.preset} is not defined for {', '.join(lacking)}: "
                 + (f"it is for {', '.join(having)} (pick them with --only)" if having else

@@ -29,7 +29,8 @@ import pandas as pd
 
 from .phases import THRESHOLDS, epochs_to
 
-__all__ = ["gain_curve", "difficulty", "difficulty_table", "entropy_grid", "fit_trend", "mean_gain", "spearman"]
+__all__ = ["gain_curve", "difficulty", "difficulty_table", "entropy_grid", "fit_terms", "fit_trend", "mean_gain",
+           "spearman"]
 
 
 def gain_curve(metrics: pd.DataFrame) -> pd.DataFrame:
@@ -122,6 +123,19 @@ def entropy_grid(alphabet_sizes, levels=(0.5, 1.0, 2.0, 3.0, 4.0), include_max: 
         if include_max:
             grid.append({"alphabet_size": int(size), "entropy": None})
     return grid
+
+
+def fit_terms(table: pd.DataFrame) -> list[str]:
+    """The terms of ``y ~ entropy + log2_alphabet`` that ``table``'s runs can separate: those that vary,
+    less ``log2_alphabet`` where entropy determines it (uniform strings only, where entropy is
+    ``log2(alphabet size)``). Empty: nothing to fit."""
+    terms = [t for t, col in (("entropy", "entropy"), ("log2_alphabet", "alphabet_size"))
+             if table[col].round(6).nunique() > 1]
+    if len(terms) == 2:
+        X = np.column_stack([np.ones(len(table)), table.entropy, np.log2(table.alphabet_size.astype(float))])
+        if np.linalg.matrix_rank(X) < 3:
+            terms = ["entropy"]
+    return terms
 
 
 def fit_trend(table: pd.DataFrame, y: str, x=("entropy",), *, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:

@@ -104,3 +104,13 @@ def test_spearman_and_mean_gain(tiny_llama):
     g = dif.mean_gain(runs)
     want = (dif.gain_curve(runs[0].metrics).gain.to_numpy() + dif.gain_curve(runs[1].metrics).gain.to_numpy()) / 2
     np.testing.assert_allclose(g.to_numpy(), want)
+
+
+def test_fit_terms_keeps_what_the_runs_can_separate():
+    grid = pd.DataFrame({"alphabet_size": [2, 7, 26, 7, 26, 26], "entropy": [1.0, 2.807, 4.7, 1.0, 2.0, 1.0]})
+    assert dif.fit_terms(grid) == ["entropy", "log2_alphabet"]
+    uniform = pd.DataFrame({"alphabet_size": [2, 7, 26], "entropy": np.log2([2, 7, 26])})  # entropy = log2(size)
+    assert dif.fit_terms(uniform) == ["entropy"]
+    one_alphabet = pd.DataFrame({"alphabet_size": [26, 26], "entropy": [2.0, 4.7]})  # the cpu-long preset's grid
+    assert dif.fit_terms(one_alphabet) == ["entropy"]
+    assert dif.fit_terms(one_alphabet.iloc[:1]) == []

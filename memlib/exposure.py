@@ -34,6 +34,7 @@ import pandas as pd
 import torch
 
 from .checkpoint import Checkpoint
+from .hardware import resolve_precision
 from .metrics import METRIC_COLUMNS, string_summary, token_metrics
 from .models import LoadedModel
 from .parallel import all_agree, is_main_process
@@ -212,14 +213,6 @@ def _stored_eval_every(eval_every, epochs: int):
     return eval_every if eval_every == "auto" else int(eval_every)
 
 
-def _autocast_dtype(autocast, device: torch.device):
-    if autocast is None:
-        return "bf16" if device.type == "cuda" else None
-    if autocast not in ("bf16", False):
-        raise ValueError(f"autocast={autocast!r} is not allowed: use None (auto), False or 'bf16'")
-    return autocast or None
-
-
 def progress_enabled(progress=None) -> bool:
     """``progress`` if given, else on unless ``MEMLIB_PROGRESS`` is 0/false/off."""
     if progress is None:
@@ -257,12 +250,12 @@ def expose(
     dropout: bool = False,
     batch_size: int | None = None,
     eval_every="auto",
-    autocast=None,
+    precision=None,
     probes=None,
     store=True,
     progress=None,
     checkpoint_every: int | None = None,
-    _stored_only: bool = False,
+    _key_only: bool = False,
 ) -> Run:
     """Fine-tune all parameters of ``model`` on ``train_strings`` for ``epochs`` epochs.
 
@@ -280,7 +273,9 @@ def expose(
       integer ``k`` (epoch 0, every ``k`` epochs and the last; ``1`` = every epoch), or a list of
       epochs (those the run reaches, and the last). Train strings are measured at every epoch
       either way, from the training forward pass itself.
-    - ``autocast``: ``None`` = bf16 autocast on CUDA and none on CPU; ``False`` or ``"bf16"``.
+    - ``precision``: ``"fp32"``, ``"bf16"`` (fp32 weights, forward and backward under bf16 autocast),
+      ``"auto"`` (bf16 where the device has it natively: :mod:`memlib.hardware`) or ``None`` (the default:
+      bf16 on CUDA, fp32 on any CPU). The run's key records what it resolves to (``autocast``).
     - ``probes``: a :class:`memlib.probes.ProbeSpec`: recall of each training string under changed
       contexts, measured on the weights inside the run at the epochs ``probes.at`` names (the first
       epoch with mean train accuracy ``>= probes.threshold``, the last, or given epochs) and stored
@@ -319,7 +314,7 @@ def expose(
         model.check_length(len(test[0]["text"]), what="held-out strings")
     if probes is not None and probes.shifts:
         model.check_length(len(train[0]["text"]), extra=max(probes.shifts), what="the shift probes")
-    amp = _autocast_dtype(autocast, model.device)
+    amp = resolve_precision(precision, model.device)
     letters = _alphabet(train + test)
     model.letter_ids(letters)  # refuses a tokenizer that splits a letter, before any work
     store = _resolve_store(store)
@@ -332,7 +327,7 @@ def expose(
         eval_every=_stored_eval_every(eval_every, epochs), seed=int(seed),
         memlib_version=__version__, run_format=RUN_FORMAT, probes=None if probes is None else probes.to_dict(),
     ).to_dict()
-    return _run(model, config, letters, amp, store, progress, _stored_only, checkpoint_every)
+    return _run(model, config, letters, amp, store, progress, _key_only, checkpoint_every)
 
 
 @dataclass(frozen=True)
@@ -441,11 +436,11 @@ def expose_schedule(
     max_grad_norm: float | None = None,
     dropout: bool = False,
     eval_every=1,
-    autocast=None,
+    precision=None,
     store=True,
     progress=None,
     checkpoint_every: int | None = None,
-    _stored_only: bool = False,
+    _key_only: bool = False,
 ) -> Run:
     """Expose ``model`` to a sequence of :class:`Stage` s, one after another, on one time axis.
 
@@ -481,7 +476,7 @@ def expose_schedule(
     model.check_length(len(strings[0]["text"]), what="the schedule's strings")
     if test:
         model.check_length(len(test[0]["text"]), what="held-out strings")
-    amp = _autocast_dtype(autocast, model.device)
+    amp = resolve_precision(precision, model.device)
     letters = _alphabet(strings + test)
     model.letter_ids(letters)  # refuses a tokenizer that splits a letter, before any work
     store = _resolve_store(store)
@@ -494,7 +489,7 @@ def expose_schedule(
         "eval_every": sorted({int(e) for e in eval_every}) if isinstance(eval_every, (list, tuple)) else int(eval_every),
         "seed": int(seed), "memlib_version": __version__, "run_format": RUN_FORMAT,
     }
-    return _run(model, config, letters, amp, store, progress, _stored_only, checkpoint_every)
+    return _run(model, config, letters, amp, store, progress, _key_only, checkpoint_every)
 
 
 def environment(device: str | None = None) -> dict:
@@ -532,14 +527,17 @@ def _check_checkpoint_every(checkpoint_every, store, model: LoadedModel) -> None
         raise ValueError(f"checkpoint_every={checkpoint_every!r} is not allowed for a model sharded over processes")
 
 
-def _run(model: LoadedModel, config: dict, letters: str, amp, store, progress, stored_only: bool,
-         checkpoint_every: int | None = None) -> Run:
-    """The stored run of ``config`` if there is one, else trained (by :func:`_train`) and stored."""
+def _run(model: LoadedModel, config: dict, letters: str, amp, store, progress, key_only: bool,
+         checkpoint_every: int | None = None):
+    """The stored run of ``config`` if there is one, else trained (by :func:`_train`) and stored. With
+    ``key_only`` (a sweep's process noting a run another process trains): only the run's key."""
     _check_checkpoint_every(checkpoint_every, store, model)
     try:
         key = run_key(config)  # also proves the configuration can be saved, before any work
     except (TypeError, ValueError) as e:
         raise ValueError(f"the run configuration cannot be saved as JSON ({e}): check the strings' fields") from e
+    if key_only:
+        return key
     if store is not None:
         cached = store.load(key)
         if model.sharded and not all_agree(cached is not None):  # sharded processes train together or not at all
@@ -548,10 +546,6 @@ def _run(model: LoadedModel, config: dict, letters: str, amp, store, progress, s
             if checkpoint_every is not None:  # a kill between storing the run and removing its checkpoint
                 Checkpoint(store, key, checkpoint_every).remove()
             return cached
-    if stored_only:  # a sweep collecting what other processes trained: never train here
-        raise RuntimeError(f"run {key} ({model.name}, seed {config['seed']}) is not in the store "
-                           f"{getattr(store, 'root', store)} after every process finished its share: do all "
-                           f"processes use the same store?")
     if store is not None:  # before training: a run that cannot be stored is refused, not lost at its end
         problem = None
         if not model.sharded or is_main_process():
@@ -633,7 +627,7 @@ class _Prober:
         if due and epoch not in self.results:
             from .probes import measure
 
-            self.results[epoch] = [measure(self.model, d, self.spec, autocast=self.amp) for d in self.strings]
+            self.results[epoch] = [measure(self.model, d, self.spec, precision="bf16" if self.amp else "fp32") for d in self.strings]
 
     def restore(self, arrays: dict[str, np.ndarray]) -> None:
         """Take back the state :meth:`arrays` gave (resuming from a checkpoint)."""

@@ -5,9 +5,14 @@ JupyterLab) with the parameters ``preset`` and ``figures_dir`` injected; the exe
 goes to ``--executed`` (ignored by git), figures to ``--figures``. The committed notebooks are
 never modified.
 
-Under ``accelerate launch --multi_gpu --num_processes N -m memlib.notebooks ...`` every process
-executes the notebooks, their sweeps split the runs between the processes (see
-:mod:`memlib.parallel`), and only the first process writes figures and executed copies.
+``--processes`` and ``--threads`` say how the machine is used (``make reproduce`` passes ``auto`` for both:
+:func:`memlib.hardware.plan_processes`, one process per core on a CPU, one per GPU on GPUs; without them,
+one process with the threads torch chooses, as before). With more than one process the
+command launches itself under ``accelerate launch --multi_gpu --num_processes N``; every process then
+executes the notebooks, their sweeps share the runs between the processes (see :mod:`memlib.parallel`),
+and only the first process writes figures and executed copies. The runs, and so the figures, are those
+of a serial execution. Launched by hand (``accelerate launch ... -m memlib.notebooks``), it runs as
+launched.
 """
 
 from __future__ import annotations
@@ -105,6 +110,33 @@ def _number(v):
     return v
 
 
+def _positive_int(value: str):
+    """``"4"`` -> 4; anything else stays as given, for :func:`memlib.hardware.plan_processes` to refuse by name."""
+    return int(value) if value.isdigit() else value
+
+
+def _launch(plan, argv: list[str]) -> int:
+    """This command again, as ``plan.processes`` processes of ``plan.threads`` threads under accelerate."""
+    import shutil
+    import socket
+    import subprocess
+
+    accelerate = shutil.which("accelerate", path=str(Path(sys.executable).parent)) or shutil.which("accelerate")
+    if accelerate is None:
+        print("[memlib] accelerate is not installed: run with --processes 1, or install it (pip install accelerate)",
+              file=sys.stderr)
+        return 2
+    with socket.socket() as s:  # a free port for the processes to meet on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    gpus = "--multi_gpu"  # also on a CPU: `--cpu` starts one process (see memlib.parallel)
+    cmd = [accelerate, "launch", gpus, "--num_machines", "1", "--num_processes", str(plan.processes),
+           "--num_cpu_threads_per_process", str(plan.threads), "--mixed_precision", "no", "--dynamo_backend", "no",
+           "--main_process_port", str(port), "-m", "memlib.notebooks", *argv]
+    env = dict(os.environ, MKL_NUM_THREADS=str(plan.threads))
+    return subprocess.call(cmd, env=env)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--preset", default="default",
@@ -113,6 +145,12 @@ def main(argv=None) -> int:
     p.add_argument("--executed", default=str(ROOT / "build" / "executed"), help="folder for executed copies")
     p.add_argument("--only", default=None,
                    help="run only notebooks whose name contains this (several: separated by commas, e.g. 01,02)")
+    p.add_argument("--processes", default="1",
+                   help="processes sharing the runs: an integer, or auto (one per core on a CPU, one per GPU; "
+                        "make reproduce passes auto; default: %(default)s)")
+    p.add_argument("--threads", default="auto",
+                   help="torch threads per process: an integer, or auto (the cores divided among the processes; "
+                        "default: %(default)s)")
     p.add_argument("--param", action="append", default=[], metavar="NAME=YAML",
                    help="override a notebook parameter, value in YAML, e.g. --param 'models=[EleutherAI/pythia-1b]' "
                         "(repeatable)")
@@ -151,8 +189,19 @@ def main(argv=None) -> int:
             if unknown and (trains or len(paths) == 1):
                 p.error(f"--param {', '.join(unknown)} is not a parameter of {q.name}: allowed are "
                         f"{', '.join(sorted(known - {'preset', 'figures_dir'}))} (use --only to pick one notebook)")
-    from .parallel import is_main_process
+    from .hardware import plan_processes
+    from .parallel import is_main_process, launched
 
+    if not launched():
+        try:
+            plan = plan_processes(*(v if v == "auto" else _positive_int(v) for v in (args.processes, args.threads)))
+        except ValueError as e:
+            p.error(f"--processes {args.processes} --threads {args.threads}: {e}")
+        print(f"[memlib] {plan.why}", flush=True)
+        if plan.processes > 1:
+            return _launch(plan, sys.argv[1:] if argv is None else list(argv))
+        if args.threads != "auto" or "OMP_NUM_THREADS" not in os.environ:  # what the kernels' torch uses
+            os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(plan.threads)
     main_process = is_main_process()
     with tempfile.TemporaryDirectory(prefix="memlib-rank-") as scratch:
         figures = args.figures if main_process else Path(scratch) / "figures"

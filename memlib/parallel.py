@@ -2,10 +2,13 @@
 
 ``accelerate launch --multi_gpu --num_processes N script.py`` starts ``N`` copies of a script;
 every copy that calls :func:`memlib.sweep.grid_runs` (or ``exposure_runs``, or executes a
-notebook that does) builds the same plan of runs, trains every ``N``-th run of it, writes it to
-the shared run store, waits for the others, and then returns the whole list, loaded from the
-store, exactly as a serial sweep would. Without a launcher nothing changes: one process trains
-everything and ``torch.distributed`` is never touched.
+notebook that does) builds the same plan of runs and works through it model by model, each
+process training the next run that no other process has claimed yet (so the work balances itself
+however long each run takes), writes it to the shared run store, waits for the others at the end,
+and then returns the whole list, loaded from the store, exactly as a serial sweep would.
+``python -m memlib.notebooks`` (``make reproduce``) launches itself so, with
+:func:`memlib.hardware.plan_processes` choosing the processes and threads. Without a launcher
+nothing changes: one process trains everything and ``torch.distributed`` is never touched.
 
 With an FSDP launch (``accelerate launch --config_file configs/fsdp.yaml``, or ``--use_fsdp``),
 runs are not split: every model is sharded over all processes with PyTorch's FSDP2
@@ -60,18 +63,19 @@ class Processes:
     sharded: bool = False  # FSDP: every process takes part in every run
     _state: object = None
 
-    def share(self, items: list) -> list[int]:
-        """Indices of ``items`` this process handles: every ``world``-th, starting at ``rank``.
-        Round robin rather than contiguous chunks, so that each process gets a share of every
-        model in a plan ordered by model (contiguous chunks put the big models on one process).
-        Sharded (FSDP): all of them."""
-        if self.sharded:
-            return list(range(len(items)))
-        return list(range(self.rank, len(items), self.world))
-
     def wait_for_everyone(self) -> None:
         if self._state is not None:
             self._state.wait_for_everyone()
+
+    def broadcast(self, obj):
+        """``obj`` as the first process has it (every process calls this; not launched: ``obj``)."""
+        if self._state is None:
+            return obj
+        import torch.distributed as dist
+
+        box = [obj]
+        dist.broadcast_object_list(box, src=0)
+        return box[0]
 
 
 def processes() -> Processes:

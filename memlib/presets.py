@@ -179,6 +179,15 @@ PRESETS: dict[str, dict[str, dict]] = {
 }
 
 
+# Every preset of a notebook that trains also sets `precision` (memlib.hardware): "fp32" at the presets that run
+# on CPUs, so that committed results do not depend on which CPU made them (a CPU with native bf16 may ask for
+# "bf16" or "auto"), and "auto" at the paper preset (bf16 autocast on GPUs with bf16, as HF Trainer's bf16=True).
+for _notebook, _table in PRESETS.items():
+    if _notebook != "00_explorer":
+        for _name, _params in _table.items():
+            _params["precision"] = "auto" if _name == "paper" else "fp32"
+
+
 def resolve(notebook: str, preset: str, **overrides) -> dict:
     """The preset's parameters with the non-None ``overrides`` applied."""
     if notebook not in PRESETS:

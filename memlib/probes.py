@@ -40,7 +40,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .exposure import _alphabet, _as_string_dict, _autocast_dtype
+from .exposure import _alphabet, _as_string_dict
+from .hardware import resolve_precision
 from .metrics import token_metrics
 from .models import LoadedModel
 from .phases import stable_from
@@ -309,11 +310,11 @@ def _recall(model: LoadedModel, reads: list[tuple[str, str]], tok: dict, alphabe
     return correct, p_true
 
 
-def measure(model: LoadedModel, string, spec: ProbeSpec, *, batch_tokens: int = 8192, autocast=None
+def measure(model: LoadedModel, string, spec: ProbeSpec, *, batch_tokens: int = 8192, precision=None
             ) -> dict[str, np.ndarray]:
     """All probes of ``spec`` for one trained ``string`` (a RandomString, its ``to_dict()`` or a
-    str) on ``model`` as it is. ``spec`` is resolved here against the string's length. ``autocast``
-    as in :func:`memlib.expose` (``None``: bf16 on CUDA, none on CPU).
+    str) on ``model`` as it is. ``spec`` is resolved here against the string's length. ``precision``
+    as in :func:`memlib.expose` (``None``: bf16 on CUDA, fp32 on a CPU).
 
     Returns (``L`` = string length; ``*_correct`` bool, ``*_p_true`` float32):
 
@@ -336,7 +337,7 @@ def measure(model: LoadedModel, string, spec: ProbeSpec, *, batch_tokens: int = 
     spec = spec.resolved(len(text), None)
     if not _is_int(batch_tokens) or batch_tokens < 1:
         raise ValueError(f"batch_tokens={batch_tokens!r} is not allowed: use an integer >= 1")
-    amp = _autocast_dtype(autocast, model.device)
+    amp = resolve_precision(precision, model.device)
     alphabet_ids = model.letter_ids(alphabet)
     tok = dict(zip(alphabet, alphabet_ids))
     ctx = _contexts(text, alphabet, probs, spec)

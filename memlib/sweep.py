@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import gc
 import os
+import shutil
 
 from .exposure import _check_probes, _check_schedule_eval_every, check_hparams, expose, expose_schedule, progress_bar, \
     progress_enabled
+from .hardware import check_precision
 from .models import load_model
 from .parallel import launched, processes, sharded
 from .phases import RANDOM_SUFFIX
@@ -37,7 +39,7 @@ def split_strings(seed: int, *, alphabet_size: int, length: int, n_train: int, n
 
 def exposure_runs(models, seeds, *, alphabet_size: int, length: int, n_train_strings: int, n_test_strings: int,
                   epochs, lr=None, entropy: float | None = None, family: str = "exponential", eval_every="auto",
-                  lr_schedule: str = "constant", max_grad_norm: float | None = None, probes=None,
+                  lr_schedule: str = "constant", max_grad_norm: float | None = None, probes=None, precision=None,
                   store: RunStore | bool | str = True, device: str | None = None, progress=None) -> list[Run]:
     """One run per (model, seed): ``n_train_strings`` strings trained on, ``n_test_strings`` held out.
 
@@ -47,8 +49,8 @@ def exposure_runs(models, seeds, *, alphabet_size: int, length: int, n_train_str
     grid = [{"alphabet_size": alphabet_size, "entropy": entropy, "family": family}]
     return grid_runs(models, seeds, grid, length=length, n_train_strings=n_train_strings,
                      n_test_strings=n_test_strings, epochs=epochs, lr=lr, eval_every=eval_every,
-                     lr_schedule=lr_schedule, max_grad_norm=max_grad_norm, probes=probes, store=store,
-                     device=device, progress=progress)
+                     lr_schedule=lr_schedule, max_grad_norm=max_grad_norm, probes=probes, precision=precision,
+                     store=store, device=device, progress=progress)
 
 
 def twin_runs(models, seeds, lrs, *, epochs, **kwargs) -> list[Run]:
@@ -90,16 +92,17 @@ def _as_list(name: str, value) -> list:
 
 def grid_runs(models, seeds, grid, *, length: int, n_train_strings: int, n_test_strings: int, epochs, lr=None,
               eval_every="auto", lr_schedule: str = "constant", max_grad_norm: float | None = None,
-              family: str = "exponential", probes=None, store: RunStore | bool | str = True,
+              family: str = "exponential", probes=None, precision=None, store: RunStore | bool | str = True,
               device: str | None = None, progress=None) -> list[Run]:
     """One run per (model, string setting, seed), in that order. ``grid`` is a list of settings,
     dicts with ``alphabet_size`` and optionally ``entropy`` and ``family`` (default ``family``).
 
     Everything is checked (and every string drawn) before the first model is loaded; runs in the
     store are loaded instead of trained, so an interrupted grid resumes where it stopped. One
-    progress bar counts epochs over the whole grid.
+    progress bar counts epochs over the whole grid. ``precision`` as in :func:`memlib.expose`.
     """
     models, seeds, grid = _as_list("models", models), _as_list("seeds", seeds), _as_list("grid", grid)
+    check_precision(precision)
     for m in models:
         if not isinstance(m, str) or not m:
             raise ValueError(f"model name {m!r} in models is not allowed: use non-empty strings")
@@ -121,20 +124,20 @@ def grid_runs(models, seeds, grid, *, length: int, n_train_strings: int, n_test_
                                             family=setting.get("family", family))
                 plan.append((name, seed, train, test, e, r))
 
-    def run_one(model, item, bar, stored_only):
+    def run_one(model, item, bar, key_only):
         _, seed, train, test, e, r = item
         if bar:
             bar.set_description(f"{model.name} l={len(train[0].alphabet)} H={train[0].entropy:.2f} seed {seed}")
         return expose(model, train, test_strings=test, epochs=e, lr=r, seed=seed, eval_every=eval_every,
-                      lr_schedule=lr_schedule, max_grad_norm=max_grad_norm, probes=probes, store=store,
-                      progress=bar, _stored_only=stored_only)
+                      lr_schedule=lr_schedule, max_grad_norm=max_grad_norm, probes=probes, precision=precision,
+                      store=store, progress=bar, _key_only=key_only)
 
     store = _check_store(store)
-    return _execute(models, plan, [p[4] for p in plan], run_one, device, progress)
+    return _execute(models, plan, [p[4] for p in plan], run_one, device, progress, store)
 
 
 def schedule_runs(models, seeds, design, *, lr=None, reset_optimizer: bool = True, eval_every=1,
-                  lr_schedule: str = "constant", max_grad_norm: float | None = None,
+                  lr_schedule: str = "constant", max_grad_norm: float | None = None, precision=None,
                   store: RunStore | bool | str = True, device: str | None = None, progress=None) -> dict[str, list[Run]]:
     """Schedules (:func:`memlib.expose_schedule`) for every model and seed:
     ``design(model, seed)`` returns ``{condition: (stages, held-out strings)}`` (e.g. a wrapper of
@@ -147,6 +150,7 @@ def schedule_runs(models, seeds, design, *, lr=None, reset_optimizer: bool = Tru
 
     models, seeds = _as_list("models", models), _as_list("seeds", seeds)
     _check_schedule_eval_every(eval_every)
+    check_precision(precision)
     plan, epochs = [], []
     for name in models:
         r = per_model(lr, name)
@@ -167,16 +171,16 @@ def schedule_runs(models, seeds, design, *, lr=None, reset_optimizer: bool = Tru
                 plan.append((name, seed, condition, stages, test, r))
                 epochs.append(sum(s.epochs or s.max_epochs for s in stages))
 
-    def run_one(model, item, bar, stored_only):
+    def run_one(model, item, bar, key_only):
         _, seed, condition, stages, test, r = item
         if bar:
             bar.set_description(f"{model.name} {condition} seed {seed}")
         return expose_schedule(model, stages, test_strings=test, lr=r, seed=seed, reset_optimizer=reset_optimizer,
                                eval_every=eval_every, lr_schedule=lr_schedule, max_grad_norm=max_grad_norm,
-                               store=store, progress=bar, _stored_only=stored_only)
+                               precision=precision, store=store, progress=bar, _key_only=key_only)
 
     store = _check_store(store)
-    runs = _execute(models, plan, epochs, run_one, device, progress)
+    runs = _execute(models, plan, epochs, run_one, device, progress, store)
     out = {}
     for item, run in zip(plan, runs):
         out.setdefault(item[2], []).append(run)
@@ -184,41 +188,92 @@ def schedule_runs(models, seeds, design, *, lr=None, reset_optimizer: bool = Tru
 
 
 def _check_store(store):
+    """The store a sweep uses: launched processes (not sharded) share runs through one, so they need one."""
     if launched() and not sharded() and (store is False or store is None):
         raise ValueError(f"store={store!r} is not allowed with {os.environ['WORLD_SIZE']} launched processes: they "
                          f"share runs through the run store (use True or a folder every process can reach)")
-    return RunStore() if processes().world > 1 and store is True else store
+    if processes().world > 1 and not sharded() and not isinstance(store, RunStore):
+        return RunStore() if store is True else RunStore(store)
+    return store
 
 
-def _execute(models, plan, epochs, run_one, device, progress) -> list[Run]:
+class _Claims:
+    """Which launched process trains which item of a sweep: the first to create the file
+    ``<store>/.claims/<token>/<item>`` (exclusively; one atomic call on a local or NFS v3+ file system). The
+    first process draws ``token`` and sends it to the others, so every sweep of every launch claims in a
+    folder of its own: the claims of a killed launch are never read again (folders older than a day are
+    removed)."""
+
+    def __init__(self, store: RunStore, procs):
+        import secrets
+        import time
+
+        token = procs.broadcast(secrets.token_hex(8) if procs.rank == 0 else None)
+        base = store.root / ".claims"
+        if procs.rank == 0 and base.is_dir():
+            for old in base.iterdir():
+                if time.time() - old.stat().st_mtime > 86400:
+                    shutil.rmtree(old, ignore_errors=True)
+        self.folder = base / token
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def take(self, item: int) -> bool:
+        try:
+            os.close(os.open(self.folder / str(item), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+            return True
+        except FileExistsError:
+            return False
+
+    def remove(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _execute(models, plan, epochs, run_one, device, progress, store) -> list[Run]:
     """Train (or load) every item of ``plan``, model by model: ``plan[i][0]`` is the item's model name,
-    ``epochs[i]`` its epochs for the progress bar, ``run_one(model, item, bar, stored_only)`` its run.
-    Launched processes each train their share, then collect the rest from the store."""
+    ``epochs[i]`` its epochs for the progress bar, ``run_one(model, item, bar, key_only)`` its run (with
+    ``key_only``: only the key it has, nothing trained or read).
+
+    Launched processes (not sharded) share the work as it goes: each takes the next item of the current model
+    that no process has claimed yet (:class:`_Claims`), starting at a different item, so a process that
+    finishes early takes on more instead of waiting for the others; of the items others took it computes only
+    the keys. After one barrier at the end it loads those runs from the store. Every process returns the
+    same list as a serial sweep, whichever process trained what."""
     procs = processes()
-    mine = set(procs.share(plan))
     device = device if device is not None else procs.device
+    split = procs.world > 1 and not procs.sharded
+    claims = _Claims(store, procs) if split else None
     show = progress_enabled(progress) and procs.rank == 0
-    bar = progress_bar(sum(epochs[i] for i in mine), "sweep") if show else False
-    runs = [None] * len(plan)
+    total = -(-sum(epochs) // procs.world) if split else sum(epochs)
+    bar = progress_bar(total, f"sweep, process 1 of {procs.world}" if split else "sweep") if show else False
+    runs, keys = [None] * len(plan), {}
     try:
         for name in models:
             model = load_model(name, device=device)
             todo = [i for i, p in enumerate(plan) if p[0] == name]
-            # this process's share first; then, once every process has finished its share of this
-            # model, the rest come from the store
-            for pass_mine in (True, False):
-                if not pass_mine:
-                    procs.wait_for_everyone()
-                for i in todo:
-                    if (i in mine) != pass_mine:
-                        continue
-                    run = run_one(model, plan[i], bar if pass_mine else False, not pass_mine)
-                    if bar and pass_mine and run.from_store:
+            if split and todo:  # start at a different item in each process
+                at = procs.rank % len(todo)
+                todo = todo[at:] + todo[:at]
+            for i in todo:
+                if claims is None or claims.take(i):
+                    run = run_one(model, plan[i], bar, False)
+                    if bar and run.from_store:
                         bar.update(epochs[i])
                     runs[i] = run
+                else:
+                    keys[i] = run_one(model, plan[i], False, True)
             del model
             gc.collect()
     finally:
         if bar:
             bar.close()
+    if split:
+        procs.wait_for_everyone()  # every claimed run is stored
+        for i, key in keys.items():
+            runs[i] = store.load(key)
+            if runs[i] is None:
+                raise RuntimeError(f"run {key} (item {i} of the sweep, {plan[i][0]}) is not in the store {store.root} "
+                                   f"after every process finished its share: do all processes use the same store?")
+        procs.wait_for_everyone()  # nobody reads the claims any more
+        if procs.rank == 0:
+            claims.remove()
     return runs

@@ -204,14 +204,14 @@ def test_damaged_run_is_recomputed(tiny_llama, strings, tmp_path):
         (dict(eval_every=[0, -1]), "eval_every=[0, -1]"),
         (dict(batch_size=0), "batch_size=0"),
         (dict(lr_schedule="cosine"), "lr_schedule='cosine'"),
-        (dict(autocast="int8"), "autocast='int8'"),
+        (dict(precision="int8"), "precision='int8'"),
         (dict(train_strings=["abC"]), "'abC'"),
         (dict(train_strings=["abc", "abcd"]), "lengths [3, 4]"),
         (dict(train_strings=[]), "empty"),
         (dict(max_grad_norm=0.0), "max_grad_norm=0.0"),
         (dict(dropout="yes"), "dropout='yes'"),
         (dict(test_strings=None), "test_strings=None"),
-        (dict(autocast="fp16"), "autocast='fp16'"),
+        (dict(precision="fp16"), "precision='fp16'"),
     ],
 )
 def test_bad_input_rejected_before_any_work(tiny_llama, tmp_path, kwargs, message):
@@ -281,19 +281,69 @@ def test_store_ignores_damaged_and_temporary_folders(tiny_llama, tmp_path):
         assert store.load(run.key) is None
 
 
-def test_bf16_autocast_memorises_like_fp32(tiny_llama):
-    # CUDA runs use bf16 autocast by default (fp32 weights); its memorisation curve must agree with
-    # fp32. Checked here on the CPU, where autocast runs the same bf16 matmuls (slowly).
-    s = memlib.random_strings(3, 7, 32, seed=5)
-    curves, losses = {}, {}
-    for amp in (False, "bf16"):
-        run = memlib.expose(tiny_llama, s[:1], test_strings=s[1:], epochs=60, autocast=amp, store=False)
-        assert run.config["autocast"] == (amp or None)
-        train = run.metrics[run.metrics.split == "train"].groupby("epoch")
-        curves[amp], losses[amp] = train.accuracy.mean().to_numpy(), train.loss.mean().to_numpy()
-    assert not np.array_equal(losses[False], losses["bf16"])  # bf16 really ran
-    fp32, bf16 = curves[False], curves["bf16"]
-    assert fp32[-1] == bf16[-1] == 1.0
-    epochs = np.arange(len(fp32))
-    assert abs(memlib.phases.epochs_to(epochs, fp32, 0.9) - memlib.phases.epochs_to(epochs, bf16, 0.9)) <= 2
-    assert np.abs(fp32 - bf16).mean() < 0.03 and np.abs(fp32 - bf16).max() <= 0.125
+def _step_loss_and_grad(model, ids, alpha, precision):
+    """The loop's own training forward (memlib.exposure._forward) and its backward: loss and the flat gradient."""
+    from memlib.exposure import _forward
+
+    net = model.model
+    net.zero_grad(set_to_none=True)
+    loss = _forward(model, ids, alpha, memlib.hardware.resolve_precision(precision, model.device))["nll"].mean()
+    loss.backward()
+    grad = torch.cat([p.grad.reshape(-1).float() for p in net.parameters() if p.grad is not None])
+    net.zero_grad(set_to_none=True)
+    return loss.item(), grad
+
+
+def test_bf16_autocast_step_agrees_with_fp32(tiny_llama):
+    """What bf16 autocast must guarantee on any CPU, whether its bf16 kernels are native (AMX, AVX512-BF16)
+    or emulated: one training step's loss and gradient agree with fp32's to bf16's precision. bf16 keeps 8
+    significant bits (a relative rounding error of 2^-9 = 0.2% per operation; accumulations stay in fp32), so
+    the tolerances are the loss within 2% and the gradient within 10% in norm (cosine >= 0.99), at the loaded
+    weights and after 30 fp32 epochs (loss 4.6 and 0.85). Measured on an AMD EPYC with emulated bf16, with
+    ATen's AVX2 kernels and with its plain ones (ATEN_CPU_CAPABILITY=default): at most 0.02% and 1.5%."""
+    s = memlib.random_strings(2, 7, 32, seed=5)
+    ids = torch.tensor([tiny_llama.encode(x.text) for x in s])
+    alpha = torch.tensor(tiny_llama.letter_ids(s[0].alphabet))
+    net = tiny_llama.model
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=0.0)
+    try:
+        for trained in (0, 30):
+            for _ in range(trained):  # plain fp32 AdamW steps
+                loss = memlib.exposure._forward(tiny_llama, ids, alpha, None)["nll"].mean()
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+            (l32, g32), (l16, g16) = (_step_loss_and_grad(tiny_llama, ids, alpha, p) for p in ("fp32", "bf16"))
+            assert l16 != l32  # bf16 really ran
+            assert abs(l16 - l32) <= 0.02 * abs(l32), (trained, l32, l16)
+            rel = ((g16 - g32).norm() / g32.norm()).item()
+            cos = torch.nn.functional.cosine_similarity(g16.double(), g32.double(), dim=0).item()
+            assert rel <= 0.1 and cos >= 0.99, (trained, rel, cos)
+    finally:
+        tiny_llama.restore()
+
+
+def test_bf16_autocast_memorises_within_a_margin_of_fp32(tiny_llama):
+    """Memorisation under bf16 autocast, compared with fp32 over 4 strings, with margins that hold whichever
+    bf16 kernels the CPU has: each string reaches 90% accuracy within max(4, 20%) epochs of its fp32 run, and the
+    median over strings of the epochs to 99% is within max(6, 25%) of fp32's (a run that never gets there counts
+    as one epoch past the budget). The last epochs before 99% are where bf16's rounding shows most, so single
+    strings are not compared there, nor the end of a trajectory. Measured on an AMD EPYC (emulated bf16), 8
+    strings (make bench-precision), with ATen's AVX2 kernels and with its plain ones: epochs to 90% at most 3
+    apart (equal in 7 of 8 strings), to 99% up to 21 apart for one string, their medians at most 2 apart."""
+    from memlib.phases import epochs_to
+
+    budget = 80
+    reached = {"fp32": [], "bf16": []}
+    for seed in range(4):
+        train, test = memlib.sweep.split_strings(seed, alphabet_size=7, length=32, n_train=1, n_test=1)
+        for precision in reached:
+            run = memlib.expose(tiny_llama, train, test_strings=test, epochs=budget, precision=precision, store=False,
+                                progress=False)
+            acc = run.metrics[run.metrics.split == "train"].groupby("epoch").accuracy.mean()
+            reached[precision].append([epochs_to(acc.index, acc.to_numpy(), q) for q in (0.9, 0.99)])
+    fp32, bf16 = (np.array(reached[p], dtype=float) for p in ("fp32", "bf16"))  # None -> nan
+    assert not np.isnan(fp32[:, 0]).any() and not np.isnan(bf16[:, 0]).any(), reached  # every string to 90%
+    assert (np.abs(bf16[:, 0] - fp32[:, 0]) <= np.maximum(4, 0.2 * fp32[:, 0])).all(), reached
+    m32, m16 = (np.median(np.nan_to_num(a[:, 1], nan=budget + 1)) for a in (fp32, bf16))
+    assert abs(m16 - m32) <= max(6, 0.25 * m32), reached

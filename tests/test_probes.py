@@ -270,7 +270,7 @@ def test_replaced_contexts():
     ({}, dict(batch_tokens=0), "batch_tokens=0"),
     ({}, dict(string="abCa"), "'C'"),
     ({}, dict(string={"text": "abca", "alphabet": "abc", "probs": [0.5, 0.5]}), "[0.5, 0.5]"),
-    ({}, dict(autocast="fp16"), "autocast='fp16'"),
+    ({}, dict(precision="fp16"), "precision='fp16'"),
 ])
 def test_bad_arguments_rejected_before_any_forward(tiny_llama, spec_kwargs, measure_kwargs, message):
     kwargs = dict(string="abcabcab") | measure_kwargs

@@ -351,7 +351,19 @@ def _load_embedded_random(name: str, device: str, dtype: torch.dtype):
         torch.manual_seed(TINY_INIT_SEED)
         model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     model.config._name_or_path = name
-    return model.to(device=device, dtype=dtype), tok, f"{name}:seed{TINY_INIT_SEED}:{fp}"
+    return model.to(device=device, dtype=dtype), tok, f"{name}:seed{TINY_INIT_SEED}:{fp}:{_weights_digest(model)}"
+
+
+def _weights_digest(model) -> str:
+    """``weights-sha256:<16 hex>`` of a freshly initialised model's fp32 weights. A random initialisation
+    from one seed is not the same on every CPU (torch draws normal numbers through vectorised code that
+    differs between AVX2, AVX-512 and plain builds), so a random-weight model's fingerprint, and every run
+    key made from it, names the weights it really got: a store shared between machines never mixes them."""
+    h = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(tensor.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+    return f"weights-sha256:{h.hexdigest()[:16]}"
 
 
 def _char_tokenizer():
@@ -379,7 +391,7 @@ def _load_tiny(name: str, device: str, dtype: torch.dtype):
         model = transformers.AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     model.config._name_or_path = name
     digest = hashlib.sha256(json.dumps(config.to_diff_dict(), sort_keys=True, default=str).encode()).hexdigest()
-    fingerprint = f"{name}:seed{TINY_INIT_SEED}:config-sha256:{digest}"
+    fingerprint = f"{name}:seed{TINY_INIT_SEED}:config-sha256:{digest}:{_weights_digest(model)}"
     return model.to(device=device, dtype=dtype), _char_tokenizer(), fingerprint
 
 

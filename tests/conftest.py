@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ["HF_HUB_OFFLINE"] = "1"  # never the hub, even where a user's shell allows it
 os.environ.setdefault("MEMLIB_PROGRESS", "0")
 
 

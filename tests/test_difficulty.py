@@ -88,9 +88,12 @@ def test_difficulty_on_a_real_tiny_run(tiny_llama):
     row = t.iloc[0]
     assert row.alphabet_size == 4 and row.entropy == pytest.approx(1.5, abs=1e-3) and row.family == "exponential"
     acc = run.metrics[run.metrics.split == "train"].set_index("epoch").accuracy
-    assert not row.censored_90 and acc[row.epochs_to_90] >= 0.9 and (acc.loc[: row.epochs_to_90 - 1] < 0.9).all()
-    assert 0 < row.auc < 1 and row.gain_final > 0.5
     test = run.metrics[run.metrics.split == "test"].groupby("epoch").accuracy.mean()
+    assert not row.censored_90 and acc[row.epochs_to_90] >= 0.9 and (acc.loc[: row.epochs_to_90 - 1] < 0.9).all()
+    assert 0 < row.auc < 1 and row.final_accuracy == acc.iloc[-1]
+    # the held-out strings are evaluated at the last epoch: the final gain is read, not interpolated. A model that
+    # learnt the distribution (p(a) = 0.59) guesses about half of them; a memorised string leaves a wide gain
+    assert row.gain_final == pytest.approx(acc.iloc[-1] - test.iloc[-1]) and row.gain_final > 0.2
     assert test.min() <= row.guess_accuracy <= test.max()
 
 

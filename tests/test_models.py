@@ -148,3 +148,30 @@ def test_runs_on_a_tied_model_leave_its_weights_as_loaded():
     assert net.lm_head.weight is net.model.embed_tokens.weight  # still tied
     for k, v in net.state_dict().items():
         assert torch.equal(v, before[k]), k
+
+
+def test_a_random_weight_models_fingerprint_names_the_weights_it_got(tmp_path):
+    """The same seed gives other initial weights on another CPU code path (here: ATen's plain kernels against
+    this machine's own): the fingerprint, and so every run key, differs exactly when the weights do."""
+    import hashlib
+    import subprocess
+    import sys
+
+    from memlib.models import _weights_digest
+
+    def digest_of(net):
+        return hashlib.sha256(b"".join(v.numpy().tobytes() for _, v in sorted(net.state_dict().items()))).hexdigest()
+
+    code = ("import hashlib, memlib; m = memlib.load_model('tiny-llama', device='cpu'); "
+            "print(m.fingerprint); print(hashlib.sha256(b''.join(v.numpy().tobytes() for _, v in "
+            "sorted(m.model.state_dict().items()))).hexdigest())")
+    env = {**__import__("os").environ, "ATEN_CPU_CAPABILITY": "default", "MEMLIB_CACHE": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    other_fp, other_weights = out.stdout.split()[-2:]
+    here = memlib.load_model("tiny-llama", device="cpu")
+    assert (other_fp == here.fingerprint) == (other_weights == digest_of(here.model))
+    before = _weights_digest(here.model)
+    with torch.no_grad():
+        next(here.model.parameters()).view(-1)[0] += 1e-6
+    assert _weights_digest(here.model) != before and here.fingerprint.endswith(before)

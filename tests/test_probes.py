@@ -82,19 +82,22 @@ def string():
 
 @pytest.fixture(scope="module")
 def trained(string):
-    """A tiny-llama trained 20 full-batch AdamW steps (lr 1e-3) on one 24-character string: part memorised."""
+    """A tiny-llama trained with full-batch AdamW steps (lr 1e-3) on one 24-character string until it is part
+    memorised: the first step at which 15 to 22 of its 24 characters are right (a state, not a step count, so
+    that it holds on any CPU; here after about 15 steps)."""
     m = memlib.load_model("tiny-llama", device="cpu")
     ids = torch.tensor([m.encode(string.text)])
     alphabet_ids = torch.tensor(m.letter_ids(string.alphabet))
     opt = torch.optim.AdamW(m.model.parameters(), lr=1e-3)
-    m.model.train()
-    for _ in range(20):
-        loss = memlib.token_metrics(m.model(input_ids=ids[:, :-1]).logits, ids[:, 1:], alphabet_ids)["nll"].mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
     m.model.eval()
-    return m
+    for _ in range(200):
+        tm = memlib.token_metrics(m.model(input_ids=ids[:, :-1]).logits, ids[:, 1:], alphabet_ids)
+        if 15 <= int(tm["correct"].sum()) <= 22:
+            return m
+        opt.zero_grad()
+        tm["nll"].mean().backward()
+        opt.step()
+    raise AssertionError("the tiny model never had 15-22 of 24 characters right")
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +119,7 @@ def _teacher_forced(m, text):
 
 def test_full_context_equals_teacher_forced_metrics(trained, string, arrays):
     correct, p_true = _teacher_forced(trained, string.text)
-    assert 0.5 < correct.mean() < 1.0  # part memorised: both outcomes are compared
+    assert 15 / 24 <= correct.mean() <= 22 / 24  # part memorised: both outcomes are compared
     np.testing.assert_array_equal(arrays["full_correct"], correct)
     np.testing.assert_allclose(arrays["full_p_true"], p_true, rtol=1e-4, atol=1e-6)
     L = len(string)
@@ -142,7 +145,9 @@ def test_shapes_and_local_prefix_far_below_full(arrays, string):
     assert arrays["ks"].tolist() == arrays["replace_ks"].tolist() == [0, 1, 2, 4, 8, 16, 24]
     assert arrays["shifts"].tolist() == [1, 2, 4, 8]
     np.testing.assert_array_equal(arrays["uniqueness"], P.uniqueness(string.text))
-    assert arrays["local_correct"][0].mean() < arrays["full_correct"].mean() - 0.3  # BOS alone
+    # BOS alone predicts one letter everywhere: at most the string's most frequent letter's share (5 of 24 here)
+    top = max(string.text.count(c) for c in set(string.text)) / L
+    assert arrays["local_correct"][0].mean() <= top < arrays["full_correct"].mean() - 0.3
 
 
 def test_probes_match_plain_single_sequence_forwards(trained, string, spec):

@@ -249,11 +249,15 @@ def test_censored_median_counts_censored_stages_as_longest():
 
 def test_fresh_reference_needs_the_same_training_settings_and_censored_strings_have_no_retention(tiny_llama, strings):
     S = strings
-    const = _run(tiny_llama, [Stage(S[0], until=1.0, max_epochs=120)], S[3:], lr=3e-3)
-    linear = _run(tiny_llama, [Stage(S[0], until=1.0, max_epochs=120)], S[3:], lr=3e-3, lr_schedule="linear")
+    # an until stage stops once memorised: the budget (200 epochs) costs only where a CPU's run is slow (measured
+    # here: 81-102 epochs with constant lr, 70-73 linear, depending on ATen's kernels)
+    const = _run(tiny_llama, [Stage(S[0], until=1.0, max_epochs=200)], S[3:], lr=3e-3)
+    linear = _run(tiny_llama, [Stage(S[0], until=1.0, max_epochs=200)], S[3:], lr=3e-3, lr_schedule="linear")
+    assert not np.array_equal(const.arrays["train_p_true"][:5], linear.arrays["train_p_true"][:5])  # they differ ...
     t = sequential.stage_table([const, linear])
-    assert t.memorised.iloc[0] != t.memorised.iloc[1]  # the schedules differ ...
-    assert (t.fresh_memorised == t.memorised).all() and (t.relative == 1).all()  # ... and each is its own reference
+    assert not t.censored.any()
+    np.testing.assert_array_equal(t.fresh_memorised, t.memorised)  # ... and each is its own reference
+    np.testing.assert_array_equal(t.relative, [1.0, 1.0])
     cut = _run(tiny_llama, [Stage(S[0], until=1.0, max_epochs=2), Stage(S[1], epochs=2)], S[3:])
     ret = sequential.retention_table([cut])
     first = ret[ret.string == 0]

@@ -6,12 +6,16 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PRESET ?= default
+# How make reproduce uses the machine (memlib.hardware.plan_processes): auto = one process of one thread per
+# core on a CPU (as many as fit in memory), one process per GPU; or numbers, e.g. PROCESSES=4 THREADS=2.
+PROCESSES ?= auto
+THREADS ?= auto
 # Extra pip arguments for torch, e.g. a CPU-only index on a Linux laptop without a GPU.
 TORCH_PIP_ARGS ?=
 # Runs and the converted embedded model are cached here (ignored by git).
 export MEMLIB_CACHE ?= $(CURDIR)/.cache/memlib
 
-.PHONY: all reproduce reproduce-long test bench profile lab strip clean-cache
+.PHONY: all reproduce reproduce-long test bench bench-precision bench-cores profile lab strip clean-cache
 
 all: test
 
@@ -25,12 +29,14 @@ $(STAMP): pyproject.toml
 $(VENV): $(STAMP)
 
 reproduce: $(STAMP)
-	$(BIN)/python -m memlib.notebooks --preset $(PRESET) --figures figures --executed build/executed
+	$(BIN)/python -m memlib.notebooks --preset $(PRESET) --processes $(PROCESSES) --threads $(THREADS) \
+		--figures figures --executed build/executed
 
 # The paper's hyper-parameters (1,024 characters, lr 1e-5 with linear decay, clipping at 1.0, 100 epochs) on
 # the embedded SmolLM2-135M: notebook 01 and two settings of notebook 02, one seed (35 minutes measured on 2 cores).
 reproduce-long: $(STAMP)
-	$(BIN)/python -m memlib.notebooks --preset cpu-long --only 01,02 --figures figures/cpu-long --executed build/executed-long
+	$(BIN)/python -m memlib.notebooks --preset cpu-long --only 01,02 --processes $(PROCESSES) --threads $(THREADS) \
+		--figures figures/cpu-long --executed build/executed-long
 
 test: $(STAMP)
 	HF_HUB_OFFLINE=1 MEMLIB_PROGRESS=0 $(BIN)/python -m pytest -q --durations=15 tests
@@ -42,6 +48,14 @@ lab: $(STAMP)
 # Speed benchmark (never part of the tests); results are recorded by hand in benchmarks/RESULTS.md.
 bench: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench.py --out build/bench.md
+
+# fp32 against bf16 autocast: speed (SmolLM2-135M and tiny-llama, 64-1,024 characters) and memorisation (8 seeds).
+bench-precision: $(STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench.py --sections precision,bf16_memorisation --out build/bench-precision.md
+
+# Processes x threads on this machine's cores, alone and beside a busy process (what make reproduce's auto plan rests on).
+bench-cores: $(STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench.py --sections cores --out build/bench-cores.md
 
 # Where one short-string SmolLM2 epoch goes; results are recorded by hand in benchmarks/RESULTS.md.
 profile: $(STAMP)

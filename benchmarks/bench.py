@@ -34,6 +34,24 @@ profile  (opt-in; ``make profile``) Where one epoch of ``memlib.expose`` goes at
          output embedding.
          Also: one held-out pass, gradient clipping (the paper's recipe only), and the AdamW step
          with ``foreach=True`` instead of the fused kernel memlib uses.
+precision (opt-in; ``make bench-precision``) Seconds per epoch of ``memlib.expose`` in fp32 and under
+         bf16 autocast (``precision="bf16"``), alternating, for the model and tiny-llama at
+         ``--precision-lengths`` (default 64, 128, 512, 1024 characters): the per-epoch slope between
+         runs of 1 and ``1 + --precision-epochs`` epochs, median of ``--precision-reps``. Names the CPU,
+         the bf16 flags it reports and the measured bf16 matmul speed-up. Where bf16 is emulated, a
+         length whose bf16 epoch would take longer than ``--precision-max-seconds`` (estimated from the
+         bf16 matmul rate) is not run, and the table says so.
+bf16_memorisation (opt-in; also in ``make bench-precision``) What bf16 autocast does to memorisation:
+         tiny-llama (and ``--bf16-models``) on one 32-character string over 7 letters, seeds 0 to
+         ``--bf16-seeds - 1``, ``--bf16-epochs`` epochs, fp32 against bf16: epochs to 90% and 99%
+         train accuracy per seed, and the paired difference. A third run repeats fp32 with the learning
+         rate times 1 + 1e-6 (a last-bits change, as another CPU's kernels make), for scale.
+cores    (opt-in; ``make bench-cores``) Processes and threads: ``--cores-runs`` runs of
+         ``memlib.expose`` (the model and tiny-llama, 32 characters, ``--cores-epochs`` epochs) done
+         by P processes of T threads each (every P x T <= the cores), alone, beside a process that
+         keeps one core busy (a pure-Python loop) and beside a process training with torch on every
+         core; and T threads with ``OMP_WAIT_POLICY=PASSIVE``. Each process loads its model first,
+         then all start together; the time is from the first start to the last end.
 
 Prints markdown; ``--out`` writes it to a file as well.
 """
@@ -53,7 +71,7 @@ import torch.nn.functional as F
 
 import memlib
 
-SECTIONS = ("ratios", "long", "mfu", "scaling", "compile", "profile")
+SECTIONS = ("ratios", "long", "mfu", "scaling", "compile", "profile", "precision", "bf16_memorisation", "cores")
 
 
 def _step(net, opt, ids):
@@ -424,6 +442,181 @@ def section_profile(model, args) -> list[str]:
     return out
 
 
+def _slope(run, e1: int, e2: int, reps: int) -> float:
+    """Seconds per epoch: the median over ``reps`` of (time of ``run(e2)`` - time of ``run(e1)``) / (e2 - e1)."""
+    out = []
+    for _ in range(reps):
+        t = []
+        for e in (e1, e2):
+            t0 = time.perf_counter()
+            run(e)
+            t.append(time.perf_counter() - t0)
+        out.append((t[1] - t[0]) / (e2 - e1))
+    return statistics.median(out)
+
+
+def section_precision(model, args) -> list[str]:
+    from memlib import hardware
+
+    cpu = hardware.cpu_info()
+    bf16_rate = matmul_rate(torch.bfloat16, n=512, seconds=0.5)
+    fp32_rate = matmul_rate(torch.float32, n=512, seconds=0.5)
+    lengths = [int(x) for x in args.precision_lengths.split(",")]
+    E = args.precision_epochs
+    rows = []
+    for name in dict.fromkeys([model.name, "tiny-llama"]):
+        m = model if name == model.name else memlib.load_model(name, device=str(model.device))
+        for L in lengths:
+            train, _ = memlib.sweep.split_strings(0, alphabet_size=7, length=L, n_train=1, n_test=0)
+
+            def run(epochs, precision):
+                memlib.expose(m, train, epochs=epochs, precision=precision, store=False, progress=False)
+
+            est = 6 * m.n_params * L / bf16_rate  # seconds per bf16 epoch if all were matmul at the 512 rate
+            run(1, "fp32")  # warm-up (first use at this length)
+            fp32 = _slope(lambda e: run(e, "fp32"), 1, 1 + E, args.precision_reps)
+            if not cpu.native_bf16 and est > args.precision_max_seconds:
+                rows.append((name, m.n_params, L, fp32, None, f"not run: about {est:.0f} s an epoch (emulated bf16)"))
+                continue
+            run(1, "bf16")  # warm-up (first use of the bf16 kernels)
+            bf16 = _slope(lambda e: run(e, "bf16"), 1, 1 + E, args.precision_reps)
+            rows.append((name, m.n_params, L, fp32, bf16, ""))
+    flags = ", ".join(cpu.bf16_flags) or "none"
+    out = [f"### fp32 against bf16 autocast: seconds per epoch of memlib.expose (slope over {E} epochs, median of "
+           f"{args.precision_reps})", "",
+           f"- CPU: {cpu.model} ({cpu.machine}), {torch.get_num_threads()} threads; native-bf16 flags reported: {flags} "
+           f"(from {cpu.source})",
+           f"- 512x512 matmul: fp32 {fp32_rate / 1e9:.1f} GFLOP/s, bf16 {bf16_rate / 1e9:.2f} GFLOP/s "
+           f"({bf16_rate / fp32_rate:.3g}x)", "",
+           "| model | length | fp32 s/epoch | bf16 s/epoch | fp32 / bf16 |", "| --- | ---: | ---: | ---: | ---: |"]
+    for name, n, L, fp32, bf16, note in rows:
+        out.append(f"| {name} ({n / 1e6:.1f}M) | {L} | {fp32:.3f} | " +
+                   (f"{bf16:.3f} | {fp32 / bf16:.2f} |" if bf16 is not None else f"{note} | |"))
+    return out
+
+
+def section_bf16_memorisation(model, args) -> list[str]:
+    from memlib.phases import epochs_to
+
+    names = ["tiny-llama"] + [n.strip() for n in args.bf16_models.split(",") if n.strip()]
+    E, seeds = args.bf16_epochs, range(args.bf16_seeds)
+    out = [f"### bf16 autocast and memorisation: epochs to 90% / 99% train accuracy within {E} epochs, one "
+           f"32-character string over 7 letters per seed ({torch.get_num_threads()} threads). 'fp32 nudged' repeats "
+           f"fp32 with the learning rate times 1 + 1e-6: a last-bits change, as another CPU's kernels make", "",
+           "| model | seed | fp32: 90% | bf16: 90% | fp32 nudged: 90% | fp32: 99% | bf16: 99% | fp32 nudged: 99% | "
+           "bf16 final accuracy |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    diffs = {}
+    for name in names:
+        m = model if name == model.name else memlib.load_model(name, device=str(model.device))
+        for seed in seeds:
+            train, test = memlib.sweep.split_strings(seed, alphabet_size=7, length=32, n_train=1, n_test=1)
+            got = {}
+            for label, precision, scale in (("fp32", "fp32", 1.0), ("bf16", "bf16", 1.0), ("nudged", "fp32", 1 + 1e-6)):
+                run = memlib.expose(m, train, test_strings=test, epochs=E, lr=m.default_lr * scale, precision=precision,
+                                    store=False, progress=False)
+                acc = run.metrics[run.metrics.split == "train"].groupby("epoch").accuracy.mean()
+                got[label] = [epochs_to(acc.index, acc.to_numpy(), q) for q in (0.9, 0.99)] + [acc.iloc[-1]]
+            fmt = lambda v: "-" if v is None or v != v else f"{v:.0f}"
+            out.append(f"| {name} | {seed} | " + " | ".join(fmt(got[k][i]) for i in (0, 1) for k in ("fp32", "bf16", "nudged"))
+                       + f" | {got['bf16'][2]:.3f} |")
+            for k in ("bf16", "nudged"):
+                for i, q in enumerate((90, 99)):
+                    a, b = got[k][i], got["fp32"][i]
+                    diffs.setdefault((name, k, q), []).append(None if a is None or b is None else a - b)
+            print(out[-1], flush=True)
+    out.append("")
+    for (name, k, q), d in diffs.items():
+        both = [x for x in d if x is not None]
+        summary = (f"median {statistics.median(both):+.1f}, largest |difference| {max(abs(x) for x in both):.0f}"
+                   if both else "no seed where both reached it")
+        out.append(f"- {name}, {k} minus fp32, epochs to {q}%: {', '.join('-' if x is None else f'{x:+.0f}' for x in d)} "
+                   f"({summary}; '-': one of the two did not reach it within {E} epochs)")
+    return out
+
+
+_BUSY = {
+    "none": None,
+    "one busy core": "while True: pass",
+    "torch on every core": "import torch\na = torch.randn(1024, 1024)\nwhile True: a @ a",
+}
+
+
+def _worker(spec: dict) -> None:
+    """One process of the cores section: load, wait for the go file, run, print the times as JSON."""
+    import json
+
+    m = memlib.load_model(spec["model"], device="cpu")
+    runs = []
+    for i in spec["items"]:
+        runs.append(memlib.sweep.split_strings(i, alphabet_size=7, length=spec["length"], n_train=1, n_test=1))
+    ready, go = spec["ready"], spec["go"]
+    open(ready, "w").close()
+    while not os.path.exists(go):
+        time.sleep(0.01)
+    t0 = time.time()
+    for train, test in runs:
+        memlib.expose(m, train, test_strings=test, epochs=spec["epochs"], store=False, progress=False)
+    import resource
+
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20  # KiB on Linux -> GiB
+    print(json.dumps({"start": t0, "end": time.time(), "threads": torch.get_num_threads(), "rss_gib": rss}))
+
+
+_PEAK_RSS: dict[str, float] = {}
+
+
+def _cores_batch(name, procs, threads, busy, args, passive=False) -> float:
+    """Seconds for ``args.cores_runs`` runs split over ``procs`` processes of ``threads`` threads, beside ``busy``."""
+    import json
+    import subprocess
+
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads), MEMLIB_PROGRESS="0")
+    if passive:
+        env["OMP_WAIT_POLICY"] = "PASSIVE"
+    with tempfile.TemporaryDirectory() as tmp:
+        hog = None if _BUSY[busy] is None else subprocess.Popen([sys.executable, "-c", _BUSY[busy]])
+        try:
+            go, workers = os.path.join(tmp, "go"), []
+            for p in range(procs):
+                spec = {"model": name, "length": 32, "epochs": args.cores_epochs,
+                        "items": list(range(p, args.cores_runs, procs)), "ready": os.path.join(tmp, f"ready{p}"),
+                        "go": go}
+                workers.append(subprocess.Popen([sys.executable, __file__, "--worker", json.dumps(spec)], env=env,
+                                                stdout=subprocess.PIPE, text=True))
+            while not all(os.path.exists(os.path.join(tmp, f"ready{p}")) for p in range(procs)):
+                time.sleep(0.05)
+            open(go, "w").close()
+            times = [json.loads(w.communicate()[0].strip().splitlines()[-1]) for w in workers]
+        finally:
+            if hog is not None:
+                hog.kill()
+                hog.wait()
+    assert all(t["threads"] == threads for t in times), times
+    _PEAK_RSS[name] = max(_PEAK_RSS.get(name, 0.0), *(t["rss_gib"] for t in times))
+    return max(t["end"] for t in times) - min(t["start"] for t in times)
+
+
+def section_cores(model, args) -> list[str]:
+    from memlib import hardware
+
+    cores = hardware.usable_cores()
+    configs = sorted({(cores // t, t) for t in (1, 2, 4, 8, 16) if t <= cores} | {(1, 1)}, key=lambda c: (-c[0], c[1]))
+    configs.append((1, cores, "passive"))
+    out = [f"### Processes x threads: {args.cores_runs} runs of memlib.expose (32 characters, {args.cores_epochs} epochs, "
+           f"one held-out string), seconds from the first start to the last end", "",
+           f"- {hardware.cpu_info().model}, {cores} usable cores, {hardware.memory_gib():.0f} GiB", "",
+           "| model | processes x threads | " + " | ".join(_BUSY) + " |", "| --- | --- | " + " | ".join("---:" for _ in _BUSY) + " |"]
+    for name in dict.fromkeys([model.name, "tiny-llama"]):
+        for c in configs:
+            procs, threads, passive = c[0], c[1], len(c) > 2
+            cells = [_cores_batch(name, procs, threads, busy, args, passive) for busy in _BUSY]
+            label = f"{procs} x {threads}" + (" (OMP_WAIT_POLICY=PASSIVE)" if passive else "")
+            out.append(f"| {name} | {label} | " + " | ".join(f"{s:.1f}" for s in cells) + " |")
+            print(out[-1], flush=True)
+    out += ["", "Peak resident memory of one process: " + ", ".join(f"{k} {v:.2f} GiB" for k, v in _PEAK_RSS.items())]
+    return out
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="smollm2-135m")
@@ -443,8 +636,23 @@ def main(argv=None):
     p.add_argument("--profile-steps", type=int, default=7)
     p.add_argument("--profile-n-test", type=int, default=3, help="held-out strings in the profile (notebooks: 2-4)")
     p.add_argument("--profile-epochs", type=int, nargs=2, default=[5, 15], metavar=("E1", "E2"))
+    p.add_argument("--precision-lengths", default="64,128,512,1024")
+    p.add_argument("--precision-epochs", type=int, default=4)
+    p.add_argument("--precision-reps", type=int, default=2)
+    p.add_argument("--precision-max-seconds", type=float, default=60.0)
+    p.add_argument("--bf16-models", default="", help="models besides tiny-llama (comma-separated)")
+    p.add_argument("--bf16-seeds", type=int, default=8)
+    p.add_argument("--bf16-epochs", type=int, default=80)
+    p.add_argument("--cores-runs", type=int, default=4)
+    p.add_argument("--cores-epochs", type=int, default=10)
+    p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     p.add_argument("--out", default=None)
     args = p.parse_args(argv)
+    if args.worker:
+        import json
+
+        _worker(json.loads(args.worker))
+        return 0
     sections = [s.strip() for s in args.sections.split(",") if s.strip()]
     bad = [s for s in sections if s not in SECTIONS]
     if bad:

@@ -210,8 +210,9 @@ class Plan:
 
 # Measured on the project's 2-core CPU (benchmarks/RESULTS.md, "Processes and threads"): peak resident memory of
 # one process training SmolLM2-135M (weights, gradients, AdamW moments, the initial weights kept to restore,
-# activations), rounded up. It bounds how many processes fit in memory.
-PROCESS_GIB = 3.5
+# activations): 3.50 GiB at 32 characters, rounded up to leave room for longer strings. It bounds how many
+# processes fit in memory.
+PROCESS_GIB = 4.0
 
 
 def plan_processes(processes="auto", threads="auto", *, cores: int | None = None, memory: float | None = None,

@@ -190,7 +190,7 @@ def main(argv=None) -> int:
                 p.error(f"--param {', '.join(unknown)} is not a parameter of {q.name}: allowed are "
                         f"{', '.join(sorted(known - {'preset', 'figures_dir'}))} (use --only to pick one notebook)")
     from .hardware import plan_processes
-    from .parallel import is_main_process, launched
+    from .parallel import is_main_process, launched, next_rendezvous
 
     if not launched():
         try:
@@ -208,6 +208,7 @@ def main(argv=None) -> int:
         executed = args.executed if main_process else Path(scratch) / "executed"
         failed = []
         for q in paths:  # a failed notebook is reported and the others still run
+            next_rendezvous()  # launched: the previous notebook's kernels are gone everywhere
             t0 = time.perf_counter()
             if main_process:
                 print(f"[memlib] running {q.name} (preset={args.preset}) ...", flush=True)

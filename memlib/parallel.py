@@ -31,7 +31,8 @@ import datetime
 import os
 from dataclasses import dataclass
 
-__all__ = ["Processes", "processes", "launched", "is_main_process", "sharded", "shard_model", "all_agree"]
+__all__ = ["Processes", "processes", "launched", "is_main_process", "sharded", "shard_model", "all_agree",
+           "next_rendezvous"]
 
 # A barrier waits for the slowest process's share of a grid, which can take hours.
 _BARRIER_TIMEOUT = datetime.timedelta(days=2)
@@ -97,6 +98,37 @@ def processes() -> Processes:
 
 
 _CLOSING = []
+_RUNNER = []  # the runner's own process group (memlib.notebooks), set up by next_rendezvous
+
+
+def next_rendezvous() -> None:
+    """Called by a launched runner (``python -m memlib.notebooks``) before each notebook: waits until every
+    process has finished the previous notebook (its kernel shut down), then points the next kernels at a fresh
+    port, chosen by the first process, where the first process's kernel hosts a new store. Without it the
+    kernels of every notebook would meet in the store of the launcher (torchrun's agent), which keeps the keys
+    of the earlier notebooks' process groups: in ``make reproduce`` the two kernels of notebook 04 then both
+    waited for ever in ``init_process_group``. Not launched: nothing."""
+    if not launched():
+        return
+    import socket
+
+    import torch.distributed as dist
+
+    if not _RUNNER:
+        dist.init_process_group("gloo", timeout=_BARRIER_TIMEOUT)  # on the launcher's MASTER_ADDR / MASTER_PORT
+        _close_at_exit()
+        _RUNNER.append(True)
+    dist.barrier()
+    box = [None]
+    if dist.get_rank() == 0:
+        with socket.socket() as s:
+            s.bind(("", 0))
+            box[0] = s.getsockname()[1]
+    dist.broadcast_object_list(box, src=0)
+    # What the next kernels inherit: rank 0's kernel hosts a new store on that port, instead of every kernel
+    # using the launcher agent's store, where the keys of earlier notebooks' process groups remain.
+    os.environ["MASTER_PORT"] = str(box[0])
+    os.environ["TORCHELASTIC_USE_AGENT_STORE"] = "False"
 
 
 def _close_at_exit() -> None:

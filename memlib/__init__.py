@@ -1,14 +1,14 @@
 """memlib: measuring memorisation in causal LMs by repeated exposure to random strings.
 
 A thin library behind the notebooks: random strings (:mod:`memlib.strings`), models
-(:mod:`memlib.models`), the one training loop (:mod:`memlib.exposure`), the metrics
+(:mod:`memlib.models`), the one training loop (:mod:`memlib.training`), the metrics
 (:mod:`memlib.metrics`), the run store (:mod:`memlib.store`), grids of runs
 (:mod:`memlib.sweep`), analyses (:mod:`memlib.phases`) and presets (:mod:`memlib.presets`).
 """
 
 __version__ = "0.1.0"
 
-from .exposure import ExposureConfig, Stage, environment, environment_line, eval_epochs, expose, expose_schedule
+from .training import ExposureConfig, Stage, environment, environment_line, eval_epochs, expose, expose_schedule
 from .metrics import METRIC_COLUMNS, string_summary, token_metrics
 from .models import LoadedModel, embedded_gguf_path, load_model
 from .store import Run, RunStore, cache_dir, run_key

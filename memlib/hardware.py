@@ -24,7 +24,6 @@ from __future__ import annotations
 import functools
 import os
 import platform
-import re
 import subprocess
 import sys
 import time
@@ -208,10 +207,9 @@ class Plan:
     why: str
 
 
-# Measured on the project's 2-core CPU (benchmarks/RESULTS.md, "Processes and threads"): peak resident memory of
-# one process training SmolLM2-135M (weights, gradients, AdamW moments, the initial weights kept to restore,
-# activations): 3.50 GiB at 32 characters, rounded up to leave room for longer strings. It bounds how many
-# processes fit in memory.
+# Memory a process needs to train SmolLM2-135M (weights, gradients, AdamW moments, the initial weights kept to
+# restore, activations), with room for longer strings: the peak resident memory that make bench-cores measures
+# (benchmarks/RESULTS.md, "Processes and threads"), rounded up. It bounds how many processes fit in memory.
 PROCESS_GIB = 4.0
 
 
@@ -226,10 +224,9 @@ def plan_processes(processes="auto", threads="auto", *, cores: int | None = None
       ``threads`` is auto), at most as many as fit in three quarters of the memory at :data:`PROCESS_GIB` each;
     * threads: the cores divided among the processes (at least 1).
 
-    Why one process per core on a CPU: on the 2-core CPU measured here, two processes of one thread each did
-    the same runs faster than one process of two threads, and slowed far less beside another busy process
-    (benchmarks/RESULTS.md, "Processes and threads"). On bigger machines this is the same rule, not a
-    measurement; ``make bench-cores`` measures it there. ``cores``, ``memory`` (GiB) and ``gpus`` default to
+    Why one process per core on a CPU: one thread per process keeps a run from waiting on a thread whose
+    core another process has taken (``make bench-cores`` measures processes x threads, alone and beside a
+    busy process; recorded results: benchmarks/RESULTS.md, "Processes and threads"). ``cores``, ``memory`` (GiB) and ``gpus`` default to
     this machine's. ValueError naming a bad value."""
     for name, value in (("processes", processes), ("threads", threads)):
         if value != "auto" and (isinstance(value, bool) or not isinstance(value, int) or value < 1):

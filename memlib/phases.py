@@ -8,8 +8,7 @@ Curves are means over a run's training strings (and over its held-out strings fo
    *unigram guess* plus ``margin``: the accuracy of always predicting the string's own most
    frequent letter. (b) matters because a model can learn the trained string's own letter
    frequencies before any position, and they differ from the distribution's in a short string:
-   always predicting its likeliest letter already scores above the held-out strings (0.17-0.22
-   against 0.14 for notebook 01's 64-character strings over 7 letters, seeds 0-2). Without test
+   always predicting its likeliest letter can score above what the held-out strings show. Without test
    strings, ``guess_level + margin`` (if given) takes the place of (a).
 2. **End of the guessing phase** ``guess_end``: the first epoch at which the model has learnt
    the distribution: train alphabet mass ``>= mass`` and the aggregated prediction entropy is
@@ -20,9 +19,8 @@ Curves are means over a run's training strings (and over its held-out strings fo
 
 The run has a **distinct guessing phase** when ``guess_end`` exists and is no later than
 ``mem_start`` (or memorisation never starts): the distribution is learnt while accuracy is
-still at guessing level, and memorisation follows. Otherwise (in notebook 01's default runs: the tiny
-random-weight models in every run, SmolLM2's random-weight twin at lr 1e-4, the pretrained SmolLM2 in 1 of 3 runs
-at 1e-4) ``distinct_guessing`` is False. An epoch that is never reached
+still at guessing level, and memorisation follows. Otherwise ``distinct_guessing`` is False (notebook 01
+reports which runs have a distinct guessing phase). An epoch that is never reached
 is ``None`` (censored at the run's last epoch).
 """
 
@@ -33,7 +31,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from .store import _canonical
+from .store import canonical
 
 __all__ = ["PhaseRule", "detect_phases", "phases", "phase_table", "pretrained_vs_random", "epochs_to", "stable_from"]
 
@@ -147,7 +145,7 @@ def _pair_key(run) -> str:
     c = run.config
     same = ("train", "test", "lr", "lr_schedule", "weight_decay", "max_grad_norm", "dropout", "batch_size", "seed",
             "weights_dtype", "autocast")
-    return _canonical({k: c[k] for k in same})  # JSON: a run fresh from training and one loaded compare equal
+    return canonical({k: c[k] for k in same})  # JSON: a run fresh from training and one loaded compare equal
 
 
 def pretrained_vs_random(runs, rule: PhaseRule | None = None) -> pd.DataFrame:

@@ -11,9 +11,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from .presets import lr_label
+from .labels import lr_label
 
-__all__ = ["lr_label", "style", "save_figure", "run_curves", "plot_dynamics", "plot_pretrained_vs_random",
+__all__ = ["style", "save_figure", "run_curves", "plot_dynamics", "plot_pretrained_vs_random",
            "plot_recall_vs_k", "plot_context_probes", "plot_characters", "plot_schedule", "plot_stage_speed",
            "plot_retention", "plot_privacy", "plot_onsets"]
 

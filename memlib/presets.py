@@ -1,16 +1,16 @@
 """Presets: one place that says what each notebook runs at each size.
 
-* ``smoke``: 5-26 s a notebook (measured), tiny models (and SmolLM2 with its random twin in notebook
-  01); what the test suite executes.
-* ``default``: what ``make reproduce`` runs on a 2-core CPU (5-6.5 minutes a notebook, measured; the
-  machine's speed varies by up to 2x between sessions), with the embedded pretrained SmolLM2-135M.
+* ``smoke``: seconds a notebook, tiny models (and SmolLM2 with its random twin in notebook 01); what the
+  test suite executes.
+* ``default``: what ``make reproduce`` runs, sized to about 6 minutes a notebook on a 2-core CPU, with the
+  embedded pretrained SmolLM2-135M (measured times: benchmarks/RESULTS.md).
 * ``paper``: the paper's setup (Pythia, Phi, Llama-2 from the hub; 1,024 characters,
   100 epochs, lr 1e-5 with linear decay and gradient clipping at 1.0 as in HF ``Trainer``,
   5 training strings, 10 held-out strings); needs GPUs and network.
 * ``cpu-long`` (notebooks 01 and 02 only; ``make reproduce-long``): the paper's hyper-parameters
   (1,024 characters, 100 epochs, lr 1e-5 with linear decay, clipping at 1.0) on the embedded
   SmolLM2-135M, one training string per run, one seed: notebook 01's phases and two contrasting
-  settings of notebook 02 (26 letters at 2 bits and uniform): 35 minutes measured on a 2-core CPU.
+  settings of notebook 02 (26 letters at 2 bits and uniform).
 
 A notebook's ``parameters`` cell names a preset and may override any of its keys;
 ``None`` means "keep the preset's value". ``resolve`` refuses unknown notebooks, presets
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import copy
 
-__all__ = ["PRESETS", "resolve", "per_model", "lr_label", "heldout_gaps", "check_heldout", "store_label"]
+__all__ = ["PRESETS", "resolve", "per_model", "heldout_gaps", "check_heldout", "store_label"]
 
 _PAPER_MODELS = ["EleutherAI/pythia-1b", "microsoft/phi-2", "meta-llama/Llama-2-7b-hf"]
 # The paper's hyper-parameters, for the cpu-long preset (the paper preset spells them out too).
@@ -73,7 +73,7 @@ PRESETS: dict[str, dict[str, dict]] = {
             n_test_strings=2, eval_every=1, lr_schedule="constant", max_grad_norm=None,
         ),
         # 14 settings x 2 seeds + 9 spike-family settings x 1 seed = 37 SmolLM2 runs of 20 epochs at
-        # 32 characters (6.4 minutes measured from a fresh clone, 11-13 on slower days of the same 2-core CPU).
+        # 32 characters.
         # Held-out strings at every epoch up to 2, then every second one (more than heldout_gaps asks for).
         "default": dict(
             models=["smollm2-135m"], alphabet_sizes=[2, 4, 7, 13, 26], entropy_levels=[1.0, 2.0, 3.0],
@@ -180,7 +180,7 @@ PRESETS: dict[str, dict[str, dict]] = {
 
 
 # Every preset of a notebook that trains also sets `precision` (memlib.hardware): "fp32" at the presets that run
-# on CPUs, so that committed results do not depend on which CPU made them (a CPU with native bf16 may ask for
+# on CPUs, so that no result depends on whether the CPU has native bf16 (a CPU with native bf16 may ask for
 # "bf16" or "auto"), and "auto" at the paper preset (bf16 autocast on GPUs with bf16, as HF Trainer's bf16=True).
 for _notebook, _table in PRESETS.items():
     if _notebook != "00_explorer":
@@ -230,9 +230,9 @@ def heldout_gaps(notebook: str, params: dict) -> list[str]:
 
     * 01 and 02: the held-out curves in the dynamics figure, the guessing band of :mod:`memlib.phases` and
       the memorisation gain of :mod:`memlib.difficulty` are interpolated between evaluations. They move
-      while the distribution is learnt: within 3-5 epochs for the pretrained SmolLM2, after 19 to more
-      than 40 for random weights (notebook 01's default runs). Hence epoch 0, the last, and at least one
-      evaluation in every doubling of the epoch count (1, 2-3, 4-7, 8-15, ...);
+      while the distribution is learnt, early for a pretrained model and late for random weights. Hence
+      epoch 0, the last, and at least one evaluation in every doubling of the epoch count (1, 2-3, 4-7,
+      8-15, ...);
     * 03: the untrained baseline and the end (the probes read the trained strings only): epochs 0 and last.
 
     Nothing can be missed in the others, so they report no gaps: notebook 04's retention reads the held-out
@@ -240,7 +240,7 @@ def heldout_gaps(notebook: str, params: dict) -> list[str]:
     ``eval_every`` is; notebook 05's runs evaluate them exactly at ``measure_at``, the epochs its figures
     read (``privacy.specs`` refuses epochs a run does not reach); notebook 00 trains nothing.
     """
-    from .exposure import eval_epochs
+    from .training import eval_epochs
 
     gaps = []
     if notebook not in ("01_dynamics", "02_string_difficulty", "03_local_prefix_global_context"):
@@ -283,7 +283,3 @@ def per_model(value, model: str):
     return value
 
 
-def lr_label(lr: float) -> str:
-    """``1e-4``, ``5e-4``, ``2.5e-5``: a learning rate as people write it."""
-    mantissa, exponent = f"{lr:e}".split("e")
-    return f"{float(mantissa):g}e{int(exponent)}"

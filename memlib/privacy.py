@@ -43,25 +43,19 @@ import pandas as pd
 import torch
 
 from .phases import stable_from
-from .presets import lr_label
-from .probes import ProbeSpec, _string, uniqueness
+from .labels import setting
+from .probes import ProbeSpec, uniqueness
+from .strings import string_parts
 
 __all__ = ["MIN_CANDIDATES", "milestones", "holds_from", "expected_counted_exposure", "expected_top_exposure",
            "specs", "extraction_spec", "check_extraction", "greedy_generate", "extracted_lengths", "extraction_table",
-           "exposure", "exposure_table", "membership_table", "onset_table", "onset_summary", "setting"]
+           "exposure", "exposure_table", "membership_table", "onset_table", "onset_summary"]
 
 # The skew-normal fit needs enough candidates to estimate a third moment.
 MIN_CANDIDATES = 20
 _LN2 = math.log(2.0)
 
 
-def setting(run) -> str:
-    """``"model, lr X, l letters, H=h"``: the setting runs are pooled over."""
-    c, s = run.config, run.config["train"][0]
-    size = len(s.get("alphabet") or "")
-    h = s.get("entropy", float("nan"))
-    family = "" if s.get("family", "exponential") == "exponential" else f" ({s['family']})"
-    return f"{c['model']}, lr {lr_label(c['lr'])}, {size} letters, H={h:.1f}{family}"
 
 
 def extraction_spec(length: int, at, offset_step: int = 1) -> ProbeSpec:
@@ -137,7 +131,7 @@ def _runs(runs) -> list:
 def _base(run) -> dict:
     c = run.config
     s = c["train"][0]
-    return {"setting": setting(run), "model": c["model"], "lr": c["lr"], "seed": c["seed"], "run": run.key[:12],
+    return {"setting": setting(run, strings=True), "model": c["model"], "lr": c["lr"], "seed": c["seed"], "run": run.key[:12],
             "alphabet_size": len(s.get("alphabet") or ""), "string_entropy": s.get("entropy", float("nan"))}
 
 
@@ -278,7 +272,7 @@ def exposure(loss: float, candidates, *, max_bits: float = math.inf) -> dict:
 
 def _self_information(d: dict) -> float:
     """-log2 of the string's probability under its distribution: no string is rarer than itself."""
-    text, alphabet, probs = _string(d)
+    text, alphabet, probs = string_parts(d)
     p = dict(zip(alphabet, probs))
     return float(-sum(math.log2(p[ch]) for ch in text))
 
@@ -330,7 +324,7 @@ def membership_table(runs, fpr: float = 0.01) -> pd.DataFrame:
     for run in _runs(runs):
         m = run.metrics
         tested = set(m[m.split == "test"].epoch)
-        frames.append(m[m.epoch.isin(tested)].assign(setting=setting(run), lr=run.config["lr"], run=run.key))
+        frames.append(m[m.epoch.isin(tested)].assign(setting=setting(run, strings=True), lr=run.config["lr"], run=run.key))
     data = pd.concat(frames, ignore_index=True)
     for (name, e), d in data.groupby(["setting", "epoch"], sort=False):
         mem, non = d[d.split == "train"].loss.to_numpy(), np.sort(d[d.split == "test"].loss.to_numpy())
@@ -352,7 +346,7 @@ def onset_table(runs) -> pd.DataFrame:
     for run in _runs(runs):
         epochs = run.arrays["train_epochs"]
         for j, d in enumerate(run.config["train"]):
-            text, alphabet, probs = _string(d)
+            text, alphabet, probs = string_parts(d)
             p = dict(zip(alphabet, probs))
             first = stable_from(run.arrays["train_correct"][:, j, :])
             onset = np.where(np.isnan(first), np.nan, epochs[np.nan_to_num(first).astype(int)])
@@ -429,9 +423,9 @@ def milestones(runs, extraction: pd.DataFrame, exposure: pd.DataFrame, membershi
         key, L = r.key[:12], len(r.config["train"][0]["text"])
         x = extraction[extraction.run == key]
         ex = exposure[(exposure.run == key) & exposure.member]
-        mi = membership[membership.setting == setting(r)]
+        mi = membership[membership.setting == setting(r, strings=True)]
         e90 = _first(x.epoch, x.accuracy >= 0.9)
-        rows.append({"setting": setting(r), "seed": r.config["seed"], "run": key,
+        rows.append({"setting": setting(r, strings=True), "seed": r.config["seed"], "run": key,
                      "accuracy_50": _first(x.epoch, x.accuracy >= 0.5), "accuracy_90": e90,
                      "accuracy_100": _first(x.epoch, x.accuracy >= 1),
                      "from_bos_half": _first(x.epoch, x.from_bos >= L / 2),

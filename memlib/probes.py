@@ -40,12 +40,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .exposure import _alphabet, _as_string_dict
 from .hardware import resolve_precision
 from .metrics import token_metrics
 from .models import LoadedModel
 from .phases import stable_from
-from .presets import lr_label
+from .strings import alphabet_of, string_parts
+from .labels import setting
 
 __all__ = ["REPLACE_KINDS", "AT_WORDS", "TABLE_COLUMNS", "ProbeSpec", "uniqueness", "first_recall_k", "measure",
            "probe_table", "recall_table", "character_table", "character_summary", "k_to_reach", "locality", "setting"]
@@ -196,21 +196,6 @@ def first_recall_k(correct, ks) -> np.ndarray:
     return out
 
 
-def _string(string) -> tuple[str, str, np.ndarray]:
-    """``(text, alphabet, probs)`` of a RandomString, its ``to_dict()`` or a plain str (uniform over
-    a..its largest letter)."""
-    d = string if isinstance(string, dict) else _as_string_dict(string)
-    text = d.get("text")
-    if not isinstance(text, str) or not text:
-        raise ValueError(f"string text {text!r} is not allowed: use a non-empty string of letters")
-    alphabet = d.get("alphabet") or _alphabet([d])
-    probs = np.asarray([1.0] * len(alphabet) if d.get("probs") is None else d["probs"], dtype=np.float64)
-    if len(probs) != len(alphabet) or (probs < 0).any() or not probs.sum() > 0:
-        raise ValueError(f"probs={probs.tolist()} do not fit alphabet {alphabet!r}: give one weight >= 0 per letter")
-    bad = sorted(set(text) - set(alphabet))
-    if bad:
-        raise ValueError(f"string {text[:20]!r} has letters {bad} outside its alphabet {alphabet!r}")
-    return text, alphabet, probs / probs.sum()
 
 
 def _rng(seed: int, text: str, *key: int) -> np.random.Generator:
@@ -333,7 +318,7 @@ def measure(model: LoadedModel, string, spec: ProbeSpec, *, batch_tokens: int = 
     is restored."""
     if not isinstance(model, LoadedModel):
         raise TypeError(f"model must be a memlib LoadedModel (from memlib.load_model), not {type(model).__name__}")
-    text, alphabet, probs = _string(string)
+    text, alphabet, probs = string_parts(string)
     spec = spec.resolved(len(text), None)
     if not _is_int(batch_tokens) or batch_tokens < 1:
         raise ValueError(f"batch_tokens={batch_tokens!r} is not allowed: use an integer >= 1")
@@ -402,15 +387,12 @@ def probe_table(arrays: dict, spec: ProbeSpec) -> pd.DataFrame:
     return df[list(TABLE_COLUMNS)]
 
 
-def setting(run) -> str:
-    """``"model, lr X"``: how the probe tables and figures name a model at a learning rate."""
-    return f"{run.config['model']}, lr {lr_label(run.config['lr'])}"
 
 
 def _run_columns(run) -> dict:
     c, train = run.config, run.config["train"][0]
     return {"run": run.key[:12], "setting": setting(run), "model": c["model"], "seed": c["seed"], "lr": c["lr"],
-            "length": len(train["text"]), "alphabet_size": len(train.get("alphabet") or _alphabet([train]))}
+            "length": len(train["text"]), "alphabet_size": len(train.get("alphabet") or alphabet_of([train]))}
 
 
 def recall_table(runs, at=AT_WORDS) -> pd.DataFrame:
@@ -456,7 +438,7 @@ def character_table(run, at="last") -> pd.DataFrame:
     rows = []
     for j, string in enumerate(run.config["train"]):
         a = run.probe(at, j)
-        text, alphabet, probs = _string(string)
+        text, alphabet, probs = string_parts(string)
         p = dict(zip(alphabet, probs))
         rows.append(pd.DataFrame({**_run_columns(run), "string": j, "position": np.arange(len(text)),
                                   "char": list(text), "p_char": [p[ch] for ch in text], "uniqueness": a["uniqueness"],

@@ -27,10 +27,10 @@ import string as _string
 import numpy as np
 import pandas as pd
 
-from .exposure import Stage
-from .exposure import _alphabet as _alphabets
-from .strings import _check_int, random_strings
-from .presets import lr_label
+from .training import Stage
+from .checks import check_int
+from .strings import alphabet_of, random_strings
+from .labels import lr_label
 
 __all__ = ["SEQUENCE", "DISJOINT", "design", "stage_table", "retention_table", "relearning_table", "control_table",
            "censored_median", "curves"]
@@ -54,8 +54,8 @@ def design(seed: int, *, alphabet_size: int, length: int, n_strings: int, n_test
     ``max_epochs``. Held-out strings: ``n_test_strings`` per alphabet used. All strings come from one
     seeded draw, so they are independent of one another (``T1`` is not ``S1`` with its letters renamed).
     """
-    n_strings, n_test = _check_int("n_strings", n_strings, 1), _check_int("n_test_strings", n_test_strings, 0)
-    size = _check_int("alphabet_size", alphabet_size, 2)
+    n_strings, n_test = check_int("n_strings", n_strings, 1), check_int("n_test_strings", n_test_strings, 0)
+    size = check_int("alphabet_size", alphabet_size, 2)
     if controls and n_strings < 2:
         raise ValueError(f"n_strings={n_strings} is not allowed with controls=True: the controls measure the later "
                          f"strings, so use n_strings >= 2 (or controls=False)")
@@ -95,7 +95,7 @@ def _accuracy(run) -> pd.DataFrame:
 
 
 def _alphabet(d: dict) -> str:
-    return _alphabets([d])
+    return alphabet_of([d])
 
 
 def _guess(run) -> pd.DataFrame:

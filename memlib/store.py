@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["Run", "RunStore", "cache_dir", "run_key", "metrics_table"]
+__all__ = ["Run", "RunStore", "cache_dir", "canonical", "run_key", "metrics_table"]
 
 _FILES = ("config.json", "meta.json", "metrics.csv", "arrays.npz")
 _KEY = re.compile(r"[0-9a-f]{64}")
@@ -56,13 +56,14 @@ def cache_dir() -> Path:
     return Path(xdg).expanduser().resolve() / "memlib"
 
 
-def _canonical(obj) -> str:
+def canonical(obj) -> str:
+    """The JSON a run key hashes: sorted keys, no spaces, no NaN."""
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
 def run_key(config: dict) -> str:
     """sha256 of the canonical JSON of a run's configuration."""
-    return hashlib.sha256(_canonical(config).encode()).hexdigest()
+    return hashlib.sha256(canonical(config).encode()).hexdigest()
 
 
 @dataclass

@@ -32,7 +32,14 @@ import string as _string
 from collections import Counter
 from dataclasses import dataclass
 
+import numpy as np
+
+from .checks import check_int
+
 __all__ = [
+    "as_string_dict",
+    "alphabet_of",
+    "string_parts",
     "FAMILIES",
     "RandomString",
     "alphabet",
@@ -163,10 +170,6 @@ def _letters(alphabet_size: int, first_letter: str) -> str:
     return _string.ascii_lowercase[start:start + size]
 
 
-def _check_int(name: str, value, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-        raise ValueError(f"{name}={value!r} is not allowed: use an integer >= {low}")
-    return int(value)
 
 
 def _empirical_entropy(text: str) -> float:
@@ -196,7 +199,7 @@ def random_strings(
     from one call and stay the same when more held-out strings are asked for
     at the end.
     """
-    n, length, seed = _check_int("n", n, 1), _check_int("length", length, 1), _check_int("seed", seed, 0)
+    n, length, seed = check_int("n", n, 1), check_int("length", length, 1), check_int("seed", seed, 0)
     letters = _letters(alphabet_size, first_letter)
     probs = distribution(alphabet_size, entropy, family)
     cdf, acc = [], 0.0
@@ -225,3 +228,37 @@ def random_string(
     """One random string; equal to ``random_strings(1, ...)[0]``."""
     return random_strings(1, alphabet_size, length, entropy=entropy, seed=seed, family=family,
                           first_letter=first_letter)[0]
+
+
+def as_string_dict(s) -> dict:
+    """A training or held-out string as a run's configuration stores it: a :class:`RandomString`'s
+    ``to_dict()``, or ``{"text": s}`` for a plain ``str``."""
+    if isinstance(s, RandomString):
+        return s.to_dict()
+    if isinstance(s, str):
+        return {"text": s}
+    raise TypeError(f"strings must be memlib RandomString or str, not {type(s).__name__}")
+
+
+def alphabet_of(strings: list[dict]) -> str:
+    """Union of the stored strings' alphabets (a plain ``str`` counts as a..its largest letter)."""
+    letters = set()
+    for d in strings:
+        letters |= set(d.get("alphabet") or "abcdefghijklmnopqrstuvwxyz"[: ord(max(d["text"])) - 96])
+    return "".join(sorted(letters))
+
+def string_parts(string) -> tuple[str, str, np.ndarray]:
+    """``(text, alphabet, probs)`` of a RandomString, its ``to_dict()`` or a plain str (uniform over
+    a..its largest letter)."""
+    d = string if isinstance(string, dict) else as_string_dict(string)
+    text = d.get("text")
+    if not isinstance(text, str) or not text:
+        raise ValueError(f"string text {text!r} is not allowed: use a non-empty string of letters")
+    alphabet = d.get("alphabet") or alphabet_of([d])
+    probs = np.asarray([1.0] * len(alphabet) if d.get("probs") is None else d["probs"], dtype=np.float64)
+    if len(probs) != len(alphabet) or (probs < 0).any() or not probs.sum() > 0:
+        raise ValueError(f"probs={probs.tolist()} do not fit alphabet {alphabet!r}: give one weight >= 0 per letter")
+    bad = sorted(set(text) - set(alphabet))
+    if bad:
+        raise ValueError(f"string {text[:20]!r} has letters {bad} outside its alphabet {alphabet!r}")
+    return text, alphabet, probs / probs.sum()

@@ -15,7 +15,7 @@ import gc
 import os
 import shutil
 
-from .exposure import _check_probes, _check_schedule_eval_every, check_hparams, expose, expose_schedule, progress_bar, \
+from .training import check_probes, check_schedule_eval_every, check_hparams, expose, expose_schedule, progress_bar, \
     progress_enabled
 from .hardware import check_precision
 from .models import load_model
@@ -23,7 +23,8 @@ from .parallel import launched, processes, sharded
 from .phases import RANDOM_SUFFIX
 from .presets import per_model
 from .store import Run, RunStore
-from .strings import _check_int, random_strings
+from .checks import check_int
+from .strings import random_strings
 
 __all__ = ["split_strings", "exposure_runs", "grid_runs", "twin_runs", "schedule_runs"]
 
@@ -32,7 +33,7 @@ def split_strings(seed: int, *, alphabet_size: int, length: int, n_train: int, n
                   entropy: float | None = None, family: str = "exponential"):
     """Training and held-out strings cut from one seeded draw (held-out strings come from the same
     generator, after the training strings)."""
-    n_train, n_test = _check_int("n_train", n_train, 1), _check_int("n_test", n_test, 0)
+    n_train, n_test = check_int("n_train", n_train, 1), check_int("n_test", n_test, 0)
     s = random_strings(n_train + n_test, alphabet_size, length, entropy=entropy, seed=seed, family=family)
     return s[:n_train], s[n_train:]
 
@@ -106,12 +107,12 @@ def grid_runs(models, seeds, grid, *, length: int, n_train_strings: int, n_test_
     for m in models:
         if not isinstance(m, str) or not m:
             raise ValueError(f"model name {m!r} in models is not allowed: use non-empty strings")
-    n_train, n_test = _check_int("n_train_strings", n_train_strings, 1), _check_int("n_test_strings", n_test_strings, 0)
+    n_train, n_test = check_int("n_train_strings", n_train_strings, 1), check_int("n_test_strings", n_test_strings, 0)
     plan = []
     for name in models:
         e, r = per_model(epochs, name), per_model(lr, name)
         check_hparams(epochs=e, lr=r, eval_every=eval_every, lr_schedule=lr_schedule, max_grad_norm=max_grad_norm)
-        _check_probes(probes, length, e, n_train, n_train)
+        check_probes(probes, length, e, n_train, n_train)
         for setting in grid:
             unknown = set(setting) - _SETTING_KEYS if isinstance(setting, dict) else {"?"}
             if unknown or "alphabet_size" not in setting:
@@ -146,10 +147,10 @@ def schedule_runs(models, seeds, design, *, lr=None, reset_optimizer: bool = Tru
     ``lr`` may be one value or a dict per model (``None``: each model's default). Every schedule is
     built and checked before the first model is loaded; runs in the store are loaded instead of trained.
     """
-    from .exposure import _check_schedule
+    from .training import check_schedule
 
     models, seeds = _as_list("models", models), _as_list("seeds", seeds)
-    _check_schedule_eval_every(eval_every)
+    check_schedule_eval_every(eval_every)
     check_precision(precision)
     plan, epochs = [], []
     for name in models:
@@ -166,7 +167,7 @@ def schedule_runs(models, seeds, design, *, lr=None, reset_optimizer: bool = Tru
                     raise ValueError(f"design({name!r}, {seed!r})[{condition!r}] is {value!r}: give a pair "
                                      f"(stages, held-out strings)")
                 stages, test = value
-                _check_schedule(stages, test, lr=r, seed=seed, reset_optimizer=reset_optimizer, lr_schedule=lr_schedule,
+                check_schedule(stages, test, lr=r, seed=seed, reset_optimizer=reset_optimizer, lr_schedule=lr_schedule,
                                 weight_decay=0.0, max_grad_norm=max_grad_norm, dropout=False, eval_every=eval_every)
                 plan.append((name, seed, condition, stages, test, r))
                 epochs.append(sum(s.epochs or s.max_epochs for s in stages))

@@ -146,3 +146,22 @@ def test_a_preset_a_notebook_lacks_is_refused_before_anything_runs(capsys):
     with pytest.raises(SystemExit):
         main(["--preset", "huge", "--only", "01"])
     assert "use one of smoke, default, paper, cpu-long" in capsys.readouterr().err
+
+
+def test_setup_resolves_checks_and_opens_the_notebooks_store(tmp_path, capsys):
+    """The call every numbered notebook starts with: the preset's parameters with overrides, a store that records
+    the notebook's runs under its label, and the environment printed; a bad value is refused before any store."""
+    from memlib.notebooks import setup
+
+    P, store = setup("01_dynamics", "smoke", tmp_path / "store", seeds=[3], lr=None)
+    assert P["seeds"] == [3] and P["lr"] == presets.resolve("01_dynamics", "smoke")["lr"]
+    assert store.root == (tmp_path / "store").resolve()
+    out = capsys.readouterr().out
+    assert "torch" in out and "bf16" in out and str(store.root) in out
+    _, long_store = setup("01_dynamics", "cpu-long", tmp_path / "long")
+    assert long_store.notebook == "01_dynamics.cpu-long"
+    with pytest.raises(ValueError, match="unknown parameter"):
+        setup("01_dynamics", "smoke", tmp_path / "never", seed=[1])
+    with pytest.raises(ValueError, match="preset='tiny' is not allowed"):
+        setup("03_local_prefix_global_context", "tiny", tmp_path / "never")
+    assert not (tmp_path / "never").exists()

@@ -282,8 +282,8 @@ def test_store_ignores_damaged_and_temporary_folders(tiny_llama, tmp_path):
 
 
 def _step_loss_and_grad(model, ids, alpha, precision):
-    """The loop's own training forward (memlib.exposure._forward) and its backward: loss and the flat gradient."""
-    from memlib.exposure import _forward
+    """The loop's own training forward (memlib.training._forward) and its backward: loss and the flat gradient."""
+    from memlib.training import _forward
 
     net = model.model
     net.zero_grad(set_to_none=True)
@@ -309,7 +309,7 @@ def test_bf16_autocast_step_agrees_with_fp32(tiny_llama):
     try:
         for trained in (0, 30):
             for _ in range(trained):  # plain fp32 AdamW steps
-                loss = memlib.exposure._forward(tiny_llama, ids, alpha, None)["nll"].mean()
+                loss = memlib.training._forward(tiny_llama, ids, alpha, None)["nll"].mean()
                 opt.zero_grad()
                 loss.backward()
                 opt.step()

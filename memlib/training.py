@@ -39,7 +39,8 @@ from .metrics import METRIC_COLUMNS, string_summary, token_metrics
 from .models import LoadedModel
 from .parallel import all_agree, is_main_process
 from .store import Run, RunStore, run_key
-from .strings import RandomString
+from .checks import check_number
+from .strings import RandomString, alphabet_of, as_string_dict
 
 __all__ = ["ExposureConfig", "Stage", "check_hparams", "eval_epochs", "expose", "expose_schedule", "progress_bar",
            "progress_enabled", "LR_SCHEDULES", "RUN_FORMAT"]
@@ -85,18 +86,12 @@ class ExposureConfig:
         return d
 
 
-def _as_string_dict(s) -> dict:
-    if isinstance(s, RandomString):
-        return s.to_dict()
-    if isinstance(s, str):
-        return {"text": s}
-    raise TypeError(f"strings must be memlib RandomString or str, not {type(s).__name__}")
 
 
 def _check_strings(name: str, strings) -> list[dict]:
     if isinstance(strings, (str, RandomString)):
         strings = [strings]
-    out = [_as_string_dict(s) for s in strings]
+    out = [as_string_dict(s) for s in strings]
     for d in out:
         bad = sorted(set(d["text"]) - set("abcdefghijklmnopqrstuvwxyz"))
         if not d["text"] or bad:
@@ -121,40 +116,26 @@ def _check_held_out(train: list[dict], test: list[dict]) -> None:
                              f"strings never trained on")
 
 
-def _alphabet(strings: list[dict]) -> str:
-    """Union of the strings' alphabets (a plain ``str`` counts as a..its largest letter)."""
-    letters = set()
-    for d in strings:
-        letters |= set(d.get("alphabet") or "abcdefghijklmnopqrstuvwxyz"[: ord(max(d["text"])) - 96])
-    return "".join(sorted(letters))
 
 
-def _check_number(name, value, kind, low, allow_equal=True):
-    kind = numbers.Integral if kind is int else numbers.Real
-    ok = isinstance(value, kind) and not isinstance(value, bool)
-    ok = ok and math.isfinite(value) and (value >= low if allow_equal else value > low)
-    if not ok:
-        what = "an integer" if kind is numbers.Integral else "a number"
-        raise ValueError(f"{name}={value!r} is not allowed: use {what} {'>=' if allow_equal else '>'} {low}")
-    return value
 
 
 def check_hparams(*, epochs, lr=None, seed=0, weight_decay=0.0, eval_every="auto", lr_schedule="constant",
                   batch_size=None, max_grad_norm=None) -> None:
     """Raise ValueError naming the first bad hyper-parameter (``lr``, ``batch_size`` and
     ``max_grad_norm`` may be None)."""
-    _check_number("epochs", epochs, int, 1)
+    check_number("epochs", epochs, int, 1)
     if lr is not None:
-        _check_number("lr", lr, (int, float), 0, allow_equal=False)
-    _check_number("seed", seed, int, 0)
-    _check_number("weight_decay", weight_decay, (int, float), 0)
+        check_number("lr", lr, (int, float), 0, allow_equal=False)
+    check_number("seed", seed, int, 0)
+    check_number("weight_decay", weight_decay, (int, float), 0)
     _check_eval_every(eval_every)
     if lr_schedule not in LR_SCHEDULES:
         raise ValueError(f"lr_schedule={lr_schedule!r} is not allowed: use one of {', '.join(LR_SCHEDULES)}")
     if batch_size is not None:
-        _check_number("batch_size", batch_size, int, 1)
+        check_number("batch_size", batch_size, int, 1)
     if max_grad_norm is not None:
-        _check_number("max_grad_norm", max_grad_norm, float, 0, allow_equal=False)
+        check_number("max_grad_norm", max_grad_norm, float, 0, allow_equal=False)
 
 
 def _check_eval_every(eval_every) -> None:
@@ -308,14 +289,14 @@ def expose(
         raise ValueError(f"dropout={dropout!r} is not allowed: use True or False")
     lr = model.default_lr if lr is None else lr
     batch_size = len(train) if batch_size is None else batch_size
-    probes = _check_probes(probes, len(train[0]["text"]), epochs, batch_size, len(train))
+    probes = check_probes(probes, len(train[0]["text"]), epochs, batch_size, len(train))
     model.check_length(len(train[0]["text"]), what="training strings")
     if test:
         model.check_length(len(test[0]["text"]), what="held-out strings")
     if probes is not None and probes.shifts:
         model.check_length(len(train[0]["text"]), extra=max(probes.shifts), what="the shift probes")
     amp = resolve_precision(precision, model.device)
-    letters = _alphabet(train + test)
+    letters = alphabet_of(train + test)
     model.letter_ids(letters)  # refuses a tokenizer that splits a letter, before any work
     store = _resolve_store(store)
 
@@ -354,14 +335,14 @@ def _check_stage(k: int, stage) -> tuple[list[dict], dict]:
     if not isinstance(s, (str, RandomString, list, tuple)) or (isinstance(s, (list, tuple)) and not s):
         raise ValueError(f"{name} has strings={s!r}: give one string or a non-empty list of strings")
     strings = _check_strings(name, s)
-    if len({_alphabet([d]) for d in strings}) > 1:
-        raise ValueError(f"{name} mixes alphabets {sorted({_alphabet([d]) for d in strings})}: the strings of one "
+    if len({alphabet_of([d]) for d in strings}) > 1:
+        raise ValueError(f"{name} mixes alphabets {sorted({alphabet_of([d]) for d in strings})}: the strings of one "
                          f"stage must share one alphabet (put strings over other letters in a stage of their own)")
     if (stage.epochs is None) == (stage.until is None):
         raise ValueError(f"{name} has epochs={stage.epochs!r} and until={stage.until!r}: give exactly one of them "
                          f"(a fixed length, or an accuracy threshold with max_epochs)")
     if stage.epochs is not None:
-        _check_number(f"{name} epochs", stage.epochs, int, 1)
+        check_number(f"{name} epochs", stage.epochs, int, 1)
         if stage.max_epochs is not None or stage.hold != Stage.hold:
             raise ValueError(f"{name} has epochs={stage.epochs!r} with hold={stage.hold!r}, max_epochs={stage.max_epochs!r}: "
                              f"hold and max_epochs belong to until stages; a fixed stage takes only epochs")
@@ -369,25 +350,25 @@ def _check_stage(k: int, stage) -> tuple[list[dict], dict]:
     u = stage.until
     if isinstance(u, bool) or not isinstance(u, numbers.Real) or not (0 < u <= 1):
         raise ValueError(f"{name} until={u!r} is not allowed: use an accuracy threshold in (0, 1]")
-    _check_number(f"{name} hold", stage.hold, int, 1)
+    check_number(f"{name} hold", stage.hold, int, 1)
     if stage.max_epochs is None:
         raise ValueError(f"{name} has until={u!r} but max_epochs=None: give the most epochs the stage may take "
                          f"(it ends there, censored, if the threshold is never held)")
-    _check_number(f"{name} max_epochs", stage.max_epochs, int, 1)
+    check_number(f"{name} max_epochs", stage.max_epochs, int, 1)
     if stage.hold > stage.max_epochs + 1:
         raise ValueError(f"{name} hold={stage.hold} is not allowed with max_epochs={stage.max_epochs}: a stage measures "
                          f"at most max_epochs + 1 = {stage.max_epochs + 1} epochs, so use hold <= {stage.max_epochs + 1}")
     return strings, {"epochs": None, "until": float(u), "hold": int(stage.hold), "max_epochs": int(stage.max_epochs)}
 
 
-def _check_schedule_eval_every(eval_every) -> None:
+def check_schedule_eval_every(eval_every) -> None:
     if isinstance(eval_every, str) or eval_every is None:
         raise ValueError(f"eval_every={eval_every!r} is not allowed for a schedule: use an integer >= 1 or a list of "
                          f"epochs (stage boundaries and the end are always measured)")
     _check_eval_every(eval_every)
 
 
-def _check_schedule(stages, test_strings, *, lr, seed, reset_optimizer, lr_schedule, weight_decay, max_grad_norm,
+def check_schedule(stages, test_strings, *, lr, seed, reset_optimizer, lr_schedule, weight_decay, max_grad_norm,
                     dropout, eval_every) -> tuple[list[dict], list[dict], list[dict]]:
     """Everything :func:`expose_schedule` checks before any work: ``(strings, plan, test)``, or a
     ValueError naming the first bad value."""
@@ -413,7 +394,7 @@ def _check_schedule(stages, test_strings, *, lr, seed, reset_optimizer, lr_sched
     _check_held_out(strings, test)
     check_hparams(epochs=1, lr=lr, seed=seed, weight_decay=weight_decay, lr_schedule=lr_schedule,
                   max_grad_norm=max_grad_norm)
-    _check_schedule_eval_every(eval_every)
+    check_schedule_eval_every(eval_every)
     for name, flag in (("reset_optimizer", reset_optimizer), ("dropout", dropout)):
         if not isinstance(flag, bool):
             raise ValueError(f"{name}={flag!r} is not allowed: use True or False")
@@ -469,7 +450,7 @@ def expose_schedule(
 
     if not isinstance(model, LoadedModel):
         raise TypeError(f"model must be a memlib LoadedModel (from memlib.load_model), not {type(model).__name__}")
-    strings, plan, test = _check_schedule(stages, test_strings, lr=lr, seed=seed, reset_optimizer=reset_optimizer,
+    strings, plan, test = check_schedule(stages, test_strings, lr=lr, seed=seed, reset_optimizer=reset_optimizer,
                                           lr_schedule=lr_schedule, weight_decay=weight_decay,
                                           max_grad_norm=max_grad_norm, dropout=dropout, eval_every=eval_every)
     lr = model.default_lr if lr is None else lr
@@ -477,7 +458,7 @@ def expose_schedule(
     if test:
         model.check_length(len(test[0]["text"]), what="held-out strings")
     amp = resolve_precision(precision, model.device)
-    letters = _alphabet(strings + test)
+    letters = alphabet_of(strings + test)
     model.letter_ids(letters)  # refuses a tokenizer that splits a letter, before any work
     store = _resolve_store(store)
     config = {
@@ -519,7 +500,7 @@ def environment_line(device: str | None = None) -> str:
 def _check_checkpoint_every(checkpoint_every, store, model: LoadedModel) -> None:
     if checkpoint_every is None:
         return
-    _check_number("checkpoint_every", checkpoint_every, int, 1)
+    check_number("checkpoint_every", checkpoint_every, int, 1)
     if store is None:
         raise ValueError(f"checkpoint_every={checkpoint_every!r} is not allowed with store=False: checkpoints are kept "
                          f"in the run store (give store=True or a folder)")
@@ -591,7 +572,7 @@ def _run(model: LoadedModel, config: dict, letters: str, amp, store, progress, k
     return run
 
 
-def _check_probes(probes, length: int, epochs: int, batch_size: int, n_train: int):
+def check_probes(probes, length: int, epochs: int, batch_size: int, n_train: int):
     """``probes`` resolved against the strings' length and the run's epochs (ValueError naming any
     bad value), or None."""
     if probes is None:
@@ -729,8 +710,8 @@ counts as memorised if its last measurement completes the streak. Held-out strin
     stages = _plan(config)
     # what each string's alphabet metrics are measured against: its own alphabet in a schedule (its
     # stages may use disjoint alphabets), the union of all strings' letters in a plain run
-    s_alpha = [_alphabet([d]) if schedule else letters for d in strings]
-    t_alpha = [_alphabet([d]) if schedule else letters for d in tests]
+    s_alpha = [alphabet_of([d]) if schedule else letters for d in strings]
+    t_alpha = [alphabet_of([d]) if schedule else letters for d in tests]
     alpha_ids = {a: torch.tensor(model.letter_ids(a), device=device) for a in {*s_alpha, *t_alpha}}
     ids = _encode(model, strings)
     test_ids = _encode(model, tests) if tests else None

@@ -1,0 +1,28 @@
+"""The argument checks memlib's entry points share. Each returns the value when it is allowed and otherwise
+raises ValueError naming the value and what is allowed, before any work starts."""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+__all__ = ["check_int", "check_number"]
+
+
+def check_int(name: str, value, low: int) -> int:
+    """``value`` as an int when it is an integer >= ``low`` (not a bool)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+        raise ValueError(f"{name}={value!r} is not allowed: use an integer >= {low}")
+    return int(value)
+
+
+def check_number(name: str, value, kind, low, allow_equal: bool = True):
+    """``value`` when it is a finite number (``kind`` int: an integer) >= ``low`` (> ``low`` unless
+    ``allow_equal``), not a bool."""
+    kind = numbers.Integral if kind is int else numbers.Real
+    ok = isinstance(value, kind) and not isinstance(value, bool)
+    ok = ok and math.isfinite(value) and (value >= low if allow_equal else value > low)
+    if not ok:
+        what = "an integer" if kind is numbers.Integral else "a number"
+        raise ValueError(f"{name}={value!r} is not allowed: use {what} {'>=' if allow_equal else '>'} {low}")
+    return value

@@ -56,8 +56,6 @@ MIN_CANDIDATES = 20
 _LN2 = math.log(2.0)
 
 
-
-
 def extraction_spec(length: int, at, offset_step: int = 1) -> ProbeSpec:
     """Probes that measure extraction inside a run, at the epochs ``at``: windows from every
     ``offset_step``-th offset (0 included; one forward each), and nothing else of notebook 03's probes

@@ -196,8 +196,6 @@ def first_recall_k(correct, ks) -> np.ndarray:
     return out
 
 
-
-
 def _rng(seed: int, text: str, *key: int) -> np.random.Generator:
     words = np.frombuffer(hashlib.sha256(text.encode()).digest(), dtype="<u4").tolist()
     return np.random.default_rng([seed, *words, *key])
@@ -385,8 +383,6 @@ def probe_table(arrays: dict, spec: ProbeSpec) -> pd.DataFrame:
     df["k"], df["m"] = df["k"].astype("Int64"), df["m"].astype("Int64")
     df["draw"] = df["draw"].fillna(0).astype(np.int64)
     return df[list(TABLE_COLUMNS)]
-
-
 
 
 def _run_columns(run) -> dict:

@@ -170,8 +170,6 @@ def _letters(alphabet_size: int, first_letter: str) -> str:
     return _string.ascii_lowercase[start:start + size]
 
 
-
-
 def _empirical_entropy(text: str) -> float:
     n = len(text)
     return entropy_bits([c / n for c in Counter(text).values()])
@@ -246,6 +244,7 @@ def alphabet_of(strings: list[dict]) -> str:
     for d in strings:
         letters |= set(d.get("alphabet") or "abcdefghijklmnopqrstuvwxyz"[: ord(max(d["text"])) - 96])
     return "".join(sorted(letters))
+
 
 def string_parts(string) -> tuple[str, str, np.ndarray]:
     """``(text, alphabet, probs)`` of a RandomString, its ``to_dict()`` or a plain str (uniform over

@@ -42,7 +42,8 @@ from .store import Run, RunStore, run_key
 from .checks import check_number
 from .strings import RandomString, alphabet_of, as_string_dict
 
-__all__ = ["ExposureConfig", "Stage", "check_hparams", "eval_epochs", "expose", "expose_schedule", "progress_bar",
+__all__ = ["ExposureConfig", "Stage", "check_hparams", "check_probes", "check_schedule", "check_schedule_eval_every",
+           "eval_epochs", "expose", "expose_schedule", "progress_bar",
            "progress_enabled", "LR_SCHEDULES", "RUN_FORMAT"]
 
 LR_SCHEDULES = ("constant", "linear")
@@ -86,8 +87,6 @@ class ExposureConfig:
         return d
 
 
-
-
 def _check_strings(name: str, strings) -> list[dict]:
     if isinstance(strings, (str, RandomString)):
         strings = [strings]
@@ -114,10 +113,6 @@ def _check_held_out(train: list[dict], test: list[dict]) -> None:
         if d["text"] in texts:
             raise ValueError(f"test string {d['text'][:20]!r} is also a training string: held-out strings must be "
                              f"strings never trained on")
-
-
-
-
 
 
 def check_hparams(*, epochs, lr=None, seed=0, weight_decay=0.0, eval_every="auto", lr_schedule="constant",

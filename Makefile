@@ -1,5 +1,5 @@
 # Two commands do all the set-up on a fresh machine:
-#   make reproduce   every notebook, default preset, figures into figures/
+#   make reproduce   every notebook, default preset, figures into figures/, verdicts into findings/
 #   make test        the test suite (includes every notebook at the smoke preset)
 PYTHON ?= python3
 VENV   := .venv
@@ -30,16 +30,19 @@ $(VENV): $(STAMP)
 
 reproduce: $(STAMP)
 	$(BIN)/python -m memlib.notebooks --preset $(PRESET) --processes $(PROCESSES) --threads $(THREADS) \
-		--figures figures --executed build/executed
+		--figures figures --findings findings --executed build/executed
 
 # The paper's hyper-parameters (1,024 characters, lr 1e-5 with linear decay, clipping at 1.0, 100 epochs) on
-# the embedded SmolLM2-135M: notebook 01 and two settings of notebook 02, one seed (35 minutes measured on 2 cores).
+# the embedded SmolLM2-135M: notebook 01 and two settings of notebook 02, one seed (times in benchmarks/RESULTS.md).
 reproduce-long: $(STAMP)
 	$(BIN)/python -m memlib.notebooks --preset cpu-long --only 01,02 --processes $(PROCESSES) --threads $(THREADS) \
-		--figures figures/cpu-long --executed build/executed-long
+		--figures figures/cpu-long --findings findings/cpu-long --executed build/executed-long
 
+# The suite in TEST_WORKERS processes (pytest-xdist; auto = one per core), each with an equal share of the
+# cores; the tests that share the smoke notebooks' run store go to one worker (tests/conftest.py).
+TEST_WORKERS ?= auto
 test: $(STAMP)
-	HF_HUB_OFFLINE=1 MEMLIB_PROGRESS=0 $(BIN)/python -m pytest -q --durations=15 tests
+	HF_HUB_OFFLINE=1 MEMLIB_PROGRESS=0 $(BIN)/python -m pytest -q --durations=15 -n $(TEST_WORKERS) --dist loadgroup tests
 
 # JupyterLab on the notebooks, with the same run store as make reproduce (notebook 00 explores it).
 lab: $(STAMP)

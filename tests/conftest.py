@@ -6,6 +6,27 @@ os.environ["HF_HUB_OFFLINE"] = "1"  # never the hub, even where a user's shell a
 os.environ.setdefault("MEMLIB_PROGRESS", "0")
 
 
+def _share_the_cores() -> None:
+    """Under pytest-xdist (make test), each worker computes on its share of the cores, not on all of them."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers > 1:
+        import torch
+
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        torch.set_num_threads(max(1, cores // workers))
+
+
+_share_the_cores()
+
+
+def pytest_collection_modifyitems(items):
+    """Tests that use the smoke notebooks share one executed set (and its run store): one xdist worker runs them
+    all (``--dist loadgroup``), so the notebooks are executed once per test session, not once per worker."""
+    for item in items:
+        if "smoke_notebooks" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("smoke_notebooks"))
+
+
 @pytest.fixture(scope="session")
 def tiny_llama():
     import memlib

@@ -354,7 +354,7 @@ def section_compile(model, args) -> list[str]:
 
 def _profile_step(model, ids, alpha, opt, clip: bool) -> dict:
     """One training step of ``memlib.expose`` taken apart: seconds of each piece."""
-    from memlib.training import _record
+    from memlib.loop import _record
     from memlib.metrics import token_metrics
 
     net, t = model.model, {}
@@ -388,7 +388,7 @@ def _profile_step(model, ids, alpha, opt, clip: bool) -> dict:
 
 
 def section_profile(model, args) -> list[str]:
-    from memlib.training import _evaluate
+    from memlib.loop import _evaluate
 
     if model.device.type != "cpu":  # no CUDA synchronisation nor bf16 autocast in the split step
         raise SystemExit(f"the profile section runs on the CPU only (the model is on {model.device})")

@@ -21,16 +21,15 @@ from __future__ import annotations
 
 import math
 import numbers
-
 import warnings
 
 import numpy as np
 import pandas as pd
 
-from .phases import THRESHOLDS, epochs_to
+from .phases import THRESHOLDS, epochs_to, spearman
 
 __all__ = ["gain_curve", "difficulty", "difficulty_table", "entropy_grid", "fit_terms", "fit_trend", "mean_gain",
-           "spearman"]
+           "spearman", "MEASURES", "setting_summary", "fits", "family_check", "verdict"]
 
 
 def gain_curve(metrics: pd.DataFrame) -> pd.DataFrame:
@@ -92,10 +91,10 @@ def difficulty_table(runs) -> pd.DataFrame:
     entropy, and every difficulty measure."""
     rows = []
     for r in runs:
-        train = r.config["train"]
+        train = r.config.train
         rows.append({
-            "model": r.config["model"],
-            "seed": r.config["seed"],
+            "model": r.config.model,
+            "seed": r.config.seed,
             "alphabet_size": len(train[0].get("alphabet", "")) or None,
             "family": train[0].get("family"),
             "entropy": train[0].get("entropy", math.nan),
@@ -167,15 +166,91 @@ def fit_trend(table: pd.DataFrame, y: str, x=("entropy",), *, n_boot: int = 1000
     return pd.DataFrame({"term": ["intercept", *x], "coef": coef, "ci_low": lo, "ci_high": hi, "y": y})
 
 
-def spearman(a, b) -> float:
-    """Spearman rank correlation (Pearson correlation of average ranks); NaN for fewer than 3 pairs."""
-    a, b = pd.Series(np.asarray(a, dtype=float)), pd.Series(np.asarray(b, dtype=float))
-    ok = a.notna().to_numpy() & b.notna().to_numpy()
-    if ok.sum() < 3:
-        return math.nan
-    return float(a[ok].rank().corr(b[ok].rank()))
-
-
 def mean_gain(runs) -> pd.Series:
     """Memorisation gain per epoch, averaged over ``runs`` (see :func:`gain_curve`)."""
     return pd.concat([gain_curve(r.metrics) for r in runs]).groupby("epoch").gain.mean()
+
+
+# The difficulty measures notebook 02 fits and states, with how its verdict names them.
+MEASURES = {"guess_accuracy": "guessing level (held-out accuracy)", "epochs_to_90": "epochs to 90% train accuracy",
+            "auc": "AUC of train accuracy (guessing included)",
+            "gain_norm_auc": "normalised memorisation gain (beyond guessing)"}
+FAMILY_CHECK_COLUMNS = ["model", "family", "runs", "rho(entropy, epochs to 90%)", "rho(entropy, AUC)",
+                        "rho(entropy, normalised gain)", "rho(entropy, guess accuracy)", "rho(alphabet, AUC)"]
+
+
+def setting_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Per (model, alphabet size, entropy) of a :func:`difficulty_table`: runs, the means of :data:`MEASURES`, the
+    number of runs not reaching 90%, the mean final accuracy and the last epoch."""
+    return table.groupby(["model", "alphabet_size", "entropy"]).agg(
+        runs=("seed", "size"), **{y: (y, "mean") for y in MEASURES}, not_reaching_90=("censored_90", "sum"),
+        final_accuracy=("final_accuracy", "mean"), last_epoch=("last_epoch", "max"))
+
+
+def fits(table: pd.DataFrame, models) -> tuple[dict, pd.DataFrame | None]:
+    """``(terms, fits)``: per model the terms its runs can separate (:func:`fit_terms`), and one
+    :func:`fit_trend` per model and measure of :data:`MEASURES` where there are more runs than coefficients
+    plus two (None when no model has; a small grid is compared setting by setting instead)."""
+    terms = {m: fit_terms(table[table.model == m]) for m in models}
+    fitted = [m for m in models if terms[m] and len(table[table.model == m]) > len(terms[m]) + 2]
+    out = pd.concat([fit_trend(table[table.model == m], y, terms[m]).assign(model=m) for m in fitted for y in MEASURES],
+                    ignore_index=True) if fitted else None
+    return terms, out
+
+
+def family_check(table: pd.DataFrame, seeds) -> pd.DataFrame:
+    """Per (model, family), over the non-uniform runs of ``seeds`` (the same seeds for every family): Spearman
+    correlations of entropy with epochs to 90%, AUC, normalised gain and guessing level, and of alphabet size with AUC."""
+    nonuniform = table[~np.isclose(table.entropy, np.log2(table.alphabet_size))]
+    rows = []
+    for (model, family), d in nonuniform.groupby(["model", "family"], sort=False):
+        d = d[d.seed.isin(seeds)]
+        rows.append({"model": model, "family": family, "runs": len(d),
+                     "rho(entropy, epochs to 90%)": spearman(d.entropy, d.epochs_to_90),
+                     "rho(entropy, AUC)": spearman(d.entropy, d.auc),
+                     "rho(entropy, normalised gain)": spearman(d.entropy, d.gain_norm_auc),
+                     "rho(entropy, guess accuracy)": spearman(d.entropy, d.guess_accuracy),
+                     "rho(alphabet, AUC)": spearman(d.alphabet_size, d.auc)})
+    return pd.DataFrame(rows, columns=FAMILY_CHECK_COLUMNS)
+
+
+def _effect(terms, fitted, m, y, term) -> str:
+    if term not in terms[m]:
+        return "not varied"
+    f = fitted[(fitted.model == m) & (fitted.y == y) & (fitted.term == term)].iloc[0]
+    sig = "significant" if f.ci_low > 0 or f.ci_high < 0 else "not significant"
+    unit = "per bit" if term == "entropy" else "per doubling"
+    return f"{f.coef:+.3f} {unit} [95% CI {f.ci_low:+.3f}, {f.ci_high:+.3f}], {sig}"
+
+
+def verdict(table: pd.DataFrame, models, *, length: int, per_setting: pd.DataFrame, terms: dict, fitted,
+            families: pd.DataFrame) -> list[str]:
+    """Notebook 02's verdict, one markdown line per statement, from the main family's rows of a
+    :func:`difficulty_table`, its :func:`setting_summary`, :func:`fits` and :func:`family_check`."""
+    lines = []
+    for m in models:
+        d = table[table.model == m]
+        lines.append(f"**{m}** ({len(d)} runs, {length} characters, {d.last_epoch.max()} epochs):")
+        if fitted is not None and m in set(fitted.model):
+            for y, name in (("guess_accuracy", "guessing level (held-out accuracy)"),
+                            ("epochs_to_90", "epochs to 90% train accuracy"),
+                            ("auc", "AUC of train accuracy (guessing included)"),
+                            ("gain_norm_auc", "normalised memorisation gain (beyond guessing)")):
+                alphabet = "alphabet size at fixed entropy" if y == "guess_accuracy" else "alphabet size"
+                lines.append(f"- {name}: entropy {_effect(terms, fitted, m, y, 'entropy')}; {alphabet} "
+                             f"{_effect(terms, fitted, m, y, 'log2_alphabet')}.")
+        else:
+            lines.append("- too few runs or settings for a fit; setting by setting (means over seeds):")
+            for (size, h), row in per_setting.loc[m].iterrows():
+                reach = (f"90% train accuracy at epoch {row.epochs_to_90:.0f}" if row.not_reaching_90 == 0 else
+                         f"90% not reached within {int(row.last_epoch)} epochs in {int(row.not_reaching_90)} of "
+                         f"{int(row.runs)} runs (final accuracy {row.final_accuracy:.2f})")
+                lines.append(f"  - {size} letters at {h:.2f} bits per character: guessing level {row.guess_accuracy:.3f}; "
+                             f"{reach}; AUC of train accuracy {row.auc:.3f}; normalised memorisation gain "
+                             f"{row.gain_norm_auc:.3f}.")
+        lines.append(f"- runs not reaching 90% within {d.last_epoch.max()} epochs: {int(d.censored_90.sum())} of {len(d)}.")
+        for _, row in families[families.model == m].iterrows():
+            lines.append(f"- {row.family} family ({row.runs} non-uniform runs): Spearman(entropy, epochs to 90%) = "
+                         f"{row['rho(entropy, epochs to 90%)']:+.2f}, Spearman(entropy, AUC) = {row['rho(entropy, AUC)']:+.2f}, "
+                         f"Spearman(entropy, normalised gain) = {row['rho(entropy, normalised gain)']:+.2f}.")
+    return lines

@@ -28,6 +28,7 @@ from matplotlib import colormaps
 from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 
+from .config import RunConfig
 from .labels import lr_label
 from .store import Run, RunStore
 
@@ -68,17 +69,17 @@ def catalogue(store: RunStore | None = None) -> pd.DataFrame:
     rows = []
     for key in store.keys():
         try:
-            c = json.loads((store.path(key) / "config.json").read_text())
-            train = c["train"]
+            c = RunConfig.from_dict(json.loads((store.path(key) / "config.json").read_text()))
+            train = c.train
             alphabet = train[0].get("alphabet") or "".join(sorted(set(train[0]["text"])))
             entropy = round(float(np.mean([s.get("entropy", math.nan) for s in train])), 2)
-            row = dict(key=key, notebooks=", ".join(used.get(key, [])), model=str(c["model"]),
-                       kind=c.get("kind", "expose"), alphabet_size=len(alphabet), entropy=entropy,
-                       length=len(train[0]["text"]), n_train=len(train), seed=int(c["seed"]), lr=float(c["lr"]),
-                       probes="probes" in c)
+            row = dict(key=key, notebooks=", ".join(used.get(key, [])), model=str(c.model),
+                       kind=c.kind, alphabet_size=len(alphabet), entropy=entropy,
+                       length=len(train[0]["text"]), n_train=len(train), seed=int(c.seed), lr=float(c.lr),
+                       probes=c.probes is not None)
         except (OSError, ValueError, KeyError, IndexError, TypeError):
             continue
-        what = f"schedule of {len(c['stages'])} stages" if row["kind"] == "schedule" else f"{c.get('epochs')} epochs"
+        what = f"schedule of {len(c.stages)} stages" if c.is_schedule else f"{c.epochs} epochs"
         row["label"] = (f"{row['model']} · {row['alphabet_size']} letters, H {entropy:g} · {row['n_train']} x "
                         f"{row['length']} chars · lr {lr_label(row['lr'])} · seed {row['seed']} · {what}"
                         f"{' · probes' if row['probes'] else ''} · {key[:8]}")
@@ -128,14 +129,14 @@ def default_epoch(run: Run) -> int:
 
 
 def _string_names(run: Run) -> list[str]:
-    return [f"S{j + 1}" for j in range(len(run.config["train"]))]
+    return [f"S{j + 1}" for j in range(len(run.config.train))]
 
 
 def _latest_rows(run: Run, split: str, epoch: int) -> list[int | None]:
     """Per string of ``split``, the row of its latest measurement at or before ``epoch`` (None: none
     yet). A schedule measures the strings it is not training only at some epochs (``{split}_measured``)."""
     epochs = epochs_of(run, split)
-    n = len(run.config[split])
+    n = len(getattr(run.config, split))
     rows = np.flatnonzero(epochs <= epoch)
     measured = run.arrays.get(f"{split}_measured")
     out = []
@@ -160,7 +161,7 @@ def character_view(run: Run, epoch: int, split: str = "train") -> pd.DataFrame:
     epochs = epochs_of(run, "train")
     if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)) or not 0 <= epoch <= epochs.max():
         raise ValueError(f"epoch={epoch!r} is not allowed: this run has epochs 0 to {int(epochs.max())}")
-    strings = run.config[split]
+    strings = getattr(run.config, split)
     names = _string_names(run) if split == "train" else [f"held-out {j + 1}" for j in range(len(strings))]
     rows = _latest_rows(run, split, int(epoch)) if strings else []
     split_epochs = epochs_of(run, split)
@@ -193,13 +194,13 @@ def _summary(run: Run, epoch: int) -> dict:
 def _stage_label(run: Run, epoch: int) -> str:
     """Where ``epoch`` lies in a schedule ("" for a plain run). A stage's last epoch is its own (its
     final measurement) and also the next stage's first."""
-    if run.config.get("kind") != "schedule":
+    if not run.config.is_schedule:
         return ""
     bounds = [int(b) for b in run.arrays["stage_bounds"]]
-    stages, n = run.config["stages"], len(bounds) - 1
+    stages, n = run.config.stages, len(bounds) - 1
 
     def name(k):
-        return f"stage {k + 1} of {n} (training {', '.join(f'S{j + 1}' for j in stages[k]['strings'])}; epochs " \
+        return f"stage {k + 1} of {n} (training {', '.join(f'S{j + 1}' for j in stages[k].strings)}; epochs " \
                f"{bounds[k]}-{bounds[k + 1]})"
 
     k = max(0, min(n - 1, int(np.searchsorted(bounds, epoch, side="right")) - 1))
@@ -252,7 +253,7 @@ def string_html(view: pd.DataFrame, epoch: int | None = None) -> str:
 
 
 def _phases(run: Run) -> dict | None:
-    if run.config.get("kind") == "schedule":
+    if run.config.is_schedule:
         return None
     from .phases import phases
 
@@ -271,7 +272,7 @@ def _curve_axes(fig: Figure, run: Run, axes, epoch: int) -> list:
     colours = colormaps["tab10"](np.arange(len(names)) % 10)
     panels = (("accuracy", "accuracy"), ("loss", "loss (nats)"), ("alphabet_mass", "alphabet mass"),
               ("entropy", "prediction entropy (bits)"))
-    schedule = run.config.get("kind") == "schedule"
+    schedule = run.config.is_schedule
     ph = _phases(run)
     markers = []
     for ax, (col, title) in zip(axes, panels):
@@ -323,7 +324,7 @@ def _probe_axis(ax, run: Run, epoch: int) -> None:
     probed = [int(e) for e in run.arrays["probe_epochs"]]
     shown = max([e for e in probed if e <= epoch], default=None)
     for e in probed:
-        rec = np.mean([run.probe(e, j)["local_correct"].mean(axis=-1) for j in range(len(run.config["train"]))], axis=0)
+        rec = np.mean([run.probe(e, j)["local_correct"].mean(axis=-1) for j in range(len(run.config.train))], axis=0)
         ks = run.probe(e, 0)["ks"]
         x = np.arange(len(ks))
         current = e == shown
@@ -401,7 +402,7 @@ def figure(run: Run, epoch: int, *, split: str = "train", strings: bool = True, 
                frameon=False, fontsize=8)
     s = _summary(run, epoch)
     what = f"train accuracy {s['accuracy']:.2f}, loss {s['loss']:.3f}" if s else ""
-    fig.suptitle(title or f"{run.config['model']} · lr {lr_label(run.config['lr'])} · seed {run.config['seed']} · "
+    fig.suptitle(title or f"{run.config.model} · lr {lr_label(run.config.lr)} · seed {run.config.seed} · "
                  f"epoch {epoch}: {what}", fontsize=10)
     return fig
 
@@ -627,11 +628,11 @@ class Explorer:
         where = ""
         if split == "test":
             at = sorted({int(a) for a in view.measured_epoch if np.isfinite(a)})
-            where = (" · this run has no held-out strings" if not len(run.config["test"]) else
+            where = (" · this run has no held-out strings" if not len(run.config.test) else
                      " · held-out strings not measured yet" if not at else
                      f" · held-out strings as measured at epoch {at[-1]}" if at[-1] != epoch else "")
         stage = _stage_label(run, epoch)
-        trained = "trained strings' accuracy" if run.config.get("kind") == "schedule" else "train accuracy"
+        trained = "trained strings' accuracy" if run.config.is_schedule else "train accuracy"
         self.header.value = (f'<div class="memlib-header" data-key="{run.key}"><span class="memlib-epoch">epoch {epoch}'
                              f'</span> of {self.epoch.max} · {trained} {s.get("accuracy", math.nan):.2f} · loss '
                              f'{s.get("loss", math.nan):.3f}{" · " + stage if stage else ""}{where}</div>')
@@ -656,7 +657,7 @@ class Explorer:
             ax.clear()
             _probe_axis(ax, run, epoch)
         s = _summary(run, epoch)
-        fig.suptitle(f"{run.config['model']} · lr {lr_label(run.config['lr'])} · seed {run.config['seed']} · epoch "
+        fig.suptitle(f"{run.config.model} · lr {lr_label(run.config.lr)} · seed {run.config.seed} · epoch "
                      f"{epoch}: accuracy {s.get('accuracy', math.nan):.2f}", fontsize=10)
         return _png(fig)
 

@@ -1,8 +1,13 @@
-"""How tables and figures name things: a learning rate, and the setting a run belongs to."""
+"""How tables, figures and verdicts name things: a learning rate, the setting a run belongs to, a range, a count."""
 
 from __future__ import annotations
 
-__all__ = ["lr_label", "setting"]
+import pandas as pd
+
+__all__ = ["MOMENT_LABELS", "lr_label", "setting", "span", "plural"]
+
+# The moments of a run at which its probes are read (memlib.probes.ProbeSpec.at).
+MOMENT_LABELS = {"memorised": "just memorised", "last": "end of run"}
 
 
 def lr_label(lr: float) -> str:
@@ -16,11 +21,25 @@ def setting(run, *, strings: bool = False) -> str:
     With ``strings``, its training strings too: ``"model, lr X, l letters, H=h"`` (and the distribution
     family where it is not the exponential one; notebook 05)."""
     c = run.config
-    label = f"{c['model']}, lr {lr_label(c['lr'])}"
+    label = f"{c.model}, lr {lr_label(c.lr)}"
     if not strings:
         return label
-    s = c["train"][0]
+    s = c.train[0]
     size = len(s.get("alphabet") or "")
     h = s.get("entropy", float("nan"))
     family = "" if s.get("family", "exponential") == "exponential" else f" ({s['family']})"
     return f"{label}, {size} letters, H={h:.1f}{family}"
+
+
+def span(values, fmt: str = "{:.0f}", none: str = "none") -> str:
+    """``"3"`` or ``"3-7"``: the range of ``values`` (NaN left out) as verdicts print it; ``none`` when there is none."""
+    values = [v for v in values if pd.notna(v)]
+    if not values:
+        return none
+    lo, hi = min(values), max(values)
+    return fmt.format(lo) if lo == hi else f"{fmt.format(lo)}-{fmt.format(hi)}"
+
+
+def plural(n: int, word: str) -> str:
+    """``"1 seed"``, ``"3 seeds"``."""
+    return f"{n} {word}" + ("" if n == 1 else "s")

@@ -57,6 +57,28 @@ def setup(notebook: str, preset: str, cache_dir=None, **params):
     return P, store
 
 
+def finding(lines: list[str], notebook: str, preset: str, figures_dir, *, title: str):
+    """Show a notebook's verdict and write it as ``<figures_dir>/<notebook>.md``, the notebook's finding:
+    ``make reproduce`` publishes it to ``findings/`` (the figures' staging folder hands it on, see
+    :func:`run_notebook`), so that the numbers a reader finds there are the ones this execution printed.
+    Returns the verdict as Markdown for the notebook to display."""
+    from IPython.display import Markdown
+
+    from . import __version__
+
+    text = "\n".join(lines)
+    folder = Path(figures_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    page = (f"# {title}\n\n"
+            f"Written by [`notebooks/{notebook}.ipynb`](../notebooks/{notebook}.ipynb) at the `{preset}` preset "
+            f"(memlib {__version__}); `make reproduce` rewrites this file, do not edit it by hand. What the numbers "
+            f"mean, and how they compare with the paper: the notebook's last cell.\n\n{text}\n")
+    tmp = folder / f".{notebook}.md.tmp"
+    tmp.write_text(page)
+    os.replace(tmp, folder / f"{notebook}.md")
+    return Markdown(text)
+
+
 def notebook_paths(folder: str | Path = ROOT / "notebooks") -> list[Path]:
     """The numbered notebooks in the order they run: 01, 02, ..., then 00 (the explorer, which reads
     the runs the others stored)."""
@@ -78,11 +100,12 @@ class NotebookFailed(RuntimeError):
 
 
 def run_notebook(path: str | Path, executed_dir: str | Path, *, preset: str, figures_dir: str | Path,
-                 extra: dict | None = None, timeout: int | None = None) -> Path:
+                 extra: dict | None = None, timeout: int | None = None, findings_dir: str | Path | None = None) -> Path:
     """Execute one notebook; returns the executed copy's path. Raises :class:`NotebookFailed` if a cell
-    fails. The notebook writes its figures into a staging folder beside ``figures_dir``; they replace
-    the files in ``figures_dir`` only once every cell has succeeded, so a failed notebook never leaves a
-    figure that looks current."""
+    fails. The notebook writes its figures (and its finding, :func:`finding`) into a staging folder beside
+    ``figures_dir``; they replace the files in ``figures_dir`` (the finding: in ``findings_dir``, default
+    ``figures_dir``) only once every cell has succeeded, so a failed notebook never leaves a figure or a
+    finding that looks current."""
     import papermill as pm
 
     path = Path(path).resolve()
@@ -90,6 +113,7 @@ def run_notebook(path: str | Path, executed_dir: str | Path, *, preset: str, fig
     executed_dir.mkdir(parents=True, exist_ok=True)
     figures_dir = Path(figures_dir).resolve()
     figures_dir.mkdir(parents=True, exist_ok=True)
+    findings_dir = figures_dir if findings_dir is None else Path(findings_dir).resolve()
     out = executed_dir / path.name
     for old in figures_dir.glob(f".staging-{path.stem}-*"):  # left by a runner that was killed
         shutil.rmtree(old, ignore_errors=True)
@@ -102,8 +126,10 @@ def run_notebook(path: str | Path, executed_dir: str | Path, *, preset: str, fig
         except pm.PapermillExecutionError as e:
             raise NotebookFailed(path.name, e.cell_index, e.exec_count, f"{e.ename}: {e.evalue}", out,
                                  e.source) from None
-        for f in sorted(staging.iterdir()):  # all cells succeeded: publish the figures
-            target = figures_dir / f.name
+        for f in sorted(staging.iterdir()):  # all cells succeeded: publish the figures and the finding
+            if f.suffix == ".md":
+                findings_dir.mkdir(parents=True, exist_ok=True)
+            target = (findings_dir if f.suffix == ".md" else figures_dir) / f.name
             if f.is_dir() and target.is_dir():
                 shutil.rmtree(target)
             os.replace(f, target)
@@ -168,6 +194,8 @@ def main(argv=None) -> int:
     p.add_argument("--preset", default="default",
                    help="smoke, default, paper, or cpu-long (notebooks 01 and 02 only) (default: %(default)s)")
     p.add_argument("--figures", default=str(ROOT / "figures"), help="folder for PNG and SVG figures")
+    p.add_argument("--findings", default=str(ROOT / "findings"),
+                   help="folder for the findings, each notebook's verdict as markdown (default: findings/)")
     p.add_argument("--executed", default=str(ROOT / "build" / "executed"), help="folder for executed copies")
     p.add_argument("--only", default=None,
                    help="run only notebooks whose name contains this (several: separated by commas, e.g. 01,02)")
@@ -231,6 +259,7 @@ def main(argv=None) -> int:
     main_process = is_main_process()
     with tempfile.TemporaryDirectory(prefix="memlib-rank-") as scratch:
         figures = args.figures if main_process else Path(scratch) / "figures"
+        findings = args.findings if main_process else Path(scratch) / "findings"
         executed = args.executed if main_process else Path(scratch) / "executed"
         failed = []
         for q in paths:  # a failed notebook is reported and the others still run
@@ -239,7 +268,7 @@ def main(argv=None) -> int:
             if main_process:
                 print(f"[memlib] running {q.name} (preset={args.preset}) ...", flush=True)
             try:
-                run_notebook(q, executed, preset=args.preset, figures_dir=figures, extra=given[q])
+                run_notebook(q, executed, preset=args.preset, figures_dir=figures, extra=given[q], findings_dir=findings)
             except Exception as e:  # noqa: BLE001 - a failed cell, a dead kernel, a time-out: report, go on
                 failed.append(e if isinstance(e, NotebookFailed) else
                               NotebookFailed(q.name, None, None, f"{type(e).__name__}: {e}", Path(executed) / q.name, ""))

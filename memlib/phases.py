@@ -31,9 +31,11 @@ import math
 import numpy as np
 import pandas as pd
 
+from .labels import lr_label
 from .store import canonical
 
-__all__ = ["PhaseRule", "detect_phases", "phases", "phase_table", "pretrained_vs_random", "epochs_to", "stable_from"]
+__all__ = ["PhaseRule", "detect_phases", "phases", "phase_table", "pretrained_vs_random", "epochs_to", "stable_from",
+           "spearman", "run_curves", "model_summary", "rate_summary", "position_order", "verdict"]
 
 RANDOM_SUFFIX = "-random"  # the random-weight twin of model X is named X-random (see memlib.models)
 
@@ -121,12 +123,12 @@ def detect_phases(metrics: pd.DataFrame, *, string_entropy: float | None = None,
 
 def phases(run, rule: PhaseRule | None = None) -> dict:
     """:func:`detect_phases` for a :class:`~memlib.store.Run`, with its model, seed and sizes."""
-    train = run.config["train"]
+    train = run.config.train
     probs = train[0].get("probs")
     out = {
-        "model": run.config["model"],
-        "seed": run.config["seed"],
-        "lr": run.config["lr"],
+        "model": run.config.model,
+        "seed": run.config.seed,
+        "lr": run.config.lr,
         "n_params": run.meta.get("n_params"),
         "length": len(train[0]["text"]),
     }
@@ -142,7 +144,7 @@ def phase_table(runs, rule: PhaseRule | None = None) -> pd.DataFrame:
 def _pair_key(run) -> str:
     """What must match between a model and its random-weight twin: everything but the weights and
     the number of epochs (the twin may need more)."""
-    c = run.config
+    c = run.config.to_dict()
     same = ("train", "test", "lr", "lr_schedule", "weight_decay", "max_grad_norm", "dropout", "batch_size", "seed",
             "weights_dtype", "autocast")
     return canonical({k: c[k] for k in same})  # JSON: a run fresh from training and one loaded compare equal
@@ -158,7 +160,7 @@ def pretrained_vs_random(runs, rule: PhaseRule | None = None) -> pd.DataFrame:
     models without a twin in ``runs`` are ignored.
     """
     runs = list(runs)
-    names = {r.config["model"] for r in runs}
+    names = {r.config.model for r in runs}
     twins = {n for n in names if n.endswith(RANDOM_SUFFIX) and n[: -len(RANDOM_SUFFIX)] in names}
     pairs = {n[: -len(RANDOM_SUFFIX)] for n in twins}
     if not pairs:
@@ -166,21 +168,21 @@ def pretrained_vs_random(runs, rule: PhaseRule | None = None) -> pd.DataFrame:
                          f"{sorted(names)}")
     keys = {}
     for r in runs:
-        m = r.config["model"]
+        m = r.config.model
         if m in pairs or m in twins:
             base = m[: -len(RANDOM_SUFFIX)] if m in twins else m
             keys.setdefault((base, _pair_key(r)), []).append(r)
     rows = []
     for (base, _), group in keys.items():
-        models = sorted(r.config["model"] for r in group)
+        models = sorted(r.config.model for r in group)
         if models != [base, base + RANDOM_SUFFIX]:
             r = group[0]
-            raise ValueError(f"run {r.key[:12]} ({r.config['model']}, lr {r.config['lr']}, seed {r.config['seed']}) has "
+            raise ValueError(f"run {r.key[:12]} ({r.config.model}, lr {r.config.lr}, seed {r.config.seed}) has "
                              f"{'no twin' if len(group) == 1 else f'{len(group)} runs'} on the same strings, seed, "
                              f"learning rate and optimiser settings: pair {base} with {base}{RANDOM_SUFFIX}")
         for r in group:
             row = phases(r, rule)
-            row.update(pair=base, init="random" if r.config["model"] in twins else "pretrained")
+            row.update(pair=base, init="random" if r.config.model in twins else "pretrained")
             rows.append(row)
     table = pd.DataFrame(rows)
     return table.sort_values(["pair", "lr", "init", "seed"], kind="stable").reset_index(drop=True)
@@ -197,3 +199,111 @@ def stable_from(correct) -> np.ndarray:
             wrong = np.flatnonzero(~correct[:, p])
             out[p] = wrong[-1] + 1 if len(wrong) else 0
     return out
+
+
+def spearman(a, b) -> float:
+    """Spearman rank correlation (Pearson correlation of average ranks); NaN for fewer than 3 pairs."""
+    a, b = pd.Series(np.asarray(a, dtype=float)), pd.Series(np.asarray(b, dtype=float))
+    ok = a.notna().to_numpy() & b.notna().to_numpy()
+    if ok.sum() < 3:
+        return math.nan
+    return float(a[ok].rank().corr(b[ok].rank()))
+
+
+def run_curves(metrics: pd.DataFrame) -> pd.DataFrame:
+    """Mean over strings within each run: one row per (model, seed, split, epoch)."""
+    return metrics.groupby(["model", "seed", "split", "epoch"], sort=True).mean(numeric_only=True).reset_index()
+
+
+def model_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Per model of a :func:`phase_table` (medians over seeds): parameters, lr, runs, the share of runs with a
+    distinct guessing phase, where it ends, where memorisation starts, epochs to 50/90/99% accuracy, the number of
+    memorised runs and the last epoch."""
+    out = table.groupby("model", sort=False).agg(
+        parameters=("n_params", "first"), lr=("lr", "first"), runs=("seed", "size"),
+        distinct_guessing=("distinct_guessing", "mean"), guess_end=("guess_end", "median"),
+        mem_start=("mem_start", "median"), epochs_to_50=("epochs_to_50", "median"),
+        epochs_to_90=("epochs_to_90", "median"), epochs_to_99=("epochs_to_99", "median"),
+        memorised_runs=("mem_end", "count"), last_epoch=("last_epoch", "max"))
+    out["parameters"] = out.parameters.map(lambda n: f"{n / 1e6:.1f}M")
+    return out
+
+
+def rate_summary(comparison: pd.DataFrame) -> pd.DataFrame:
+    """Per (pair, lr, init) of :func:`pretrained_vs_random` (medians over seeds; counts of runs with a distinct
+    guessing phase and of memorised runs)."""
+    return comparison.groupby(["pair", "lr", "init"], sort=False).agg(
+        model=("model", "first"), runs=("seed", "size"), distinct_guessing=("distinct_guessing", "sum"),
+        guess_end=("guess_end", "median"), mem_start=("mem_start", "median"), epochs_to_50=("epochs_to_50", "median"),
+        epochs_to_90=("epochs_to_90", "median"), epochs_to_99=("epochs_to_99", "median"),
+        memorised_runs=("mem_end", "count"), last_epoch=("last_epoch", "max"), final_accuracy=("final_accuracy", "median"),
+        final_alphabet_mass=("final_alphabet_mass", "median"))
+
+
+def position_order(run, string: int = 0) -> dict:
+    """In which order a run's training string ``string`` is memorised: ``correct`` (epoch x position),
+    ``first_stable`` (per position, the epoch from which it is always correct; NaN: wrong at the end) and ``rho``
+    (Spearman correlation of position and that epoch; 1 = strictly left to right)."""
+    correct = run.arrays["train_correct"][:, string, :]
+    first_stable = stable_from(correct)  # train strings are measured every epoch: index = epoch
+    return {"correct": correct, "first_stable": first_stable,
+            "rho": spearman(np.arange(len(first_stable)), first_stable)}
+
+
+def verdict(per_model: pd.DataFrame, metrics: pd.DataFrame, *, guess_level: float, models, by_rate=None,
+            order: dict | None = None, run=None) -> list[str]:
+    """Notebook 01's verdict, one markdown line per statement: per model (:func:`model_summary`), held-out strings
+    against ``guess_level`` (from ``metrics``, the runs' metrics table), pretrained against random weights at equal
+    rates (:func:`rate_summary`, or None), and the memorisation order of ``run`` (:func:`position_order`)."""
+    lines = []
+    for model, row in per_model.iterrows():
+        def med(c):
+            return "not reached" if pd.isna(row[c]) else f"epoch {row[c]:.0f}"
+        lines.append(f"- **{model}** ({row.parameters}, lr {lr_label(row.lr)}): distinct guessing phase in "
+                     f"{row.distinct_guessing:.0%} of runs (ends {med('guess_end')}); memorisation starts {med('mem_start')}; "
+                     f"50% / 90% / 99% accuracy at {med('epochs_to_50')} / {med('epochs_to_90')} / {med('epochs_to_99')}; "
+                     f"memorised in {row.memorised_runs}/{row.runs} runs.")
+    curves = run_curves(metrics)
+    test_final = curves[curves.split == "test"].groupby("model").apply(
+        lambda d: d[d.epoch == d.epoch.max()].accuracy.mean(), include_groups=False)
+    above = test_final.max() > guess_level + 0.05
+    lines.append(f"- Held-out strings end at accuracy {test_final.min():.2f}-{test_final.max():.2f} "
+                 f"(likeliest-letter guess {guess_level:.2f}): "
+                 + ("some model predicts strings it never saw above the guessing level." if above else
+                    "within 0.05 of the guessing level, so nothing beyond the distribution is learnt about strings never seen."))
+    if by_rate is not None:
+        lines += _pretrained_vs_random_lines(by_rate)
+    for model in models:  # held-out strings as training goes on: loss and per-position entropy
+        held = curves[(curves.model == model) & (curves.split == "test")].groupby("epoch")[["loss", "entropy_position"]].mean()
+        low, end = held.loss.idxmin(), held.index[-1]
+        if held.loss[end] > held.loss[low] + 0.05 and held.entropy_position[end] < held.entropy_position.max() - 0.05:
+            lines.append(f"- {model}, held-out strings: loss rises from {held.loss[low]:.2f} nats (epoch {low}) to "
+                         f"{held.loss[end]:.2f} (epoch {end}) while the per-position entropy falls from "
+                         f"{held.entropy_position.max():.2f} to {held.entropy_position[end]:.2f} bits: over-confident on "
+                         f"strings it never saw.")
+    if order is not None:
+        rho, first_stable = order["rho"], order["first_stable"]
+        words = ("scattered across the string, not left to right" if abs(rho) < 0.3 else
+                 ("left to right" if rho > 0 else "right to left") + " in tendency")
+        stable = int(np.isfinite(first_stable).sum())
+        lines.append(f"- Memorisation order ({run.config.model}, seed {run.config.seed}): Spearman correlation of position "
+                     f"and epoch-from-which-correct = {rho:.2f} over the {stable} of {len(first_stable)} positions correct "
+                     f"from some epoch to the end (1 would be strictly left to right): {words}.")
+    return lines
+
+
+def _pretrained_vs_random_lines(by_rate: pd.DataFrame) -> list[str]:
+    lines = []
+    for (pair, lr), g in by_rate.groupby(level=[0, 1], sort=False):
+        parts = []
+        for (_, _, init), row in g.iterrows():
+            def at(c):
+                return f"at epoch {row[c]:.0f}" if pd.notna(row[c]) else f"not within {row.last_epoch} epochs"
+            learnt = (f"distribution learnt {at('guess_end')}" if pd.notna(row.guess_end) else
+                      f"distribution not learnt within {row.last_epoch} epochs (alphabet mass "
+                      f"{row.final_alphabet_mass:.2f} at the end)")
+            parts.append(f"{row.model}: {learnt}, memorisation starts {at('mem_start')}, 99% accuracy {at('epochs_to_99')} "
+                         f"(memorised in {row.memorised_runs}/{row.runs} runs, final accuracy {row.final_accuracy:.2f}); "
+                         f"distinct guessing phase in {row.distinct_guessing}/{row.runs} runs")
+        lines.append(f"- At lr {lr_label(lr)} for both (medians over seeds): " + ". ".join(parts) + ".")
+    return lines

@@ -43,13 +43,13 @@ import pandas as pd
 import torch
 
 from .phases import stable_from
-from .labels import setting
+from .labels import plural, setting, span
 from .probes import ProbeSpec, uniqueness
 from .strings import string_parts
 
 __all__ = ["MIN_CANDIDATES", "milestones", "holds_from", "expected_counted_exposure", "expected_top_exposure",
            "specs", "extraction_spec", "check_extraction", "greedy_generate", "extracted_lengths", "extraction_table",
-           "exposure", "exposure_table", "membership_table", "onset_table", "onset_summary"]
+           "exposure", "exposure_table", "membership_table", "onset_table", "onset_summary", "status_table", "verdict"]
 
 # The skew-normal fit needs enough candidates to estimate a third moment.
 MIN_CANDIDATES = 20
@@ -128,8 +128,8 @@ def _runs(runs) -> list:
 
 def _base(run) -> dict:
     c = run.config
-    s = c["train"][0]
-    return {"setting": setting(run, strings=True), "model": c["model"], "lr": c["lr"], "seed": c["seed"], "run": run.key[:12],
+    s = c.train[0]
+    return {"setting": setting(run, strings=True), "model": c.model, "lr": c.lr, "seed": c.seed, "run": run.key[:12],
             "alphabet_size": len(s.get("alphabet") or ""), "string_entropy": s.get("entropy", float("nan"))}
 
 
@@ -145,16 +145,16 @@ def extraction_table(runs, *, k: int, n: int) -> pd.DataFrame:
     characters all come out exactly (Carlini et al.'s k-extractable rate)."""
     rows = []
     for run in _runs(runs):
-        L = len(run.config["train"][0]["text"])
+        L = len(run.config.train[0]["text"])
         check_extraction(k, n, L)
-        if run.config.get("dropout"):
+        if run.config.dropout:
             raise ValueError(f"{run!r} trained with dropout: its per-position arrays come from noisy training passes, "
                              f"not from what greedy generation would do; use runs with dropout=False")
         probed = set(run.arrays["probe_epochs"].tolist()) if "probe_epochs" in run.arrays else set()
         epochs = run.arrays["train_epochs"].tolist()
         lead = _leading_run(run.arrays["train_correct"])  # epochs x strings
         acc = run.metrics[run.metrics.split == "train"].set_index(["epoch", "string"]).accuracy
-        for j in range(len(run.config["train"])):
+        for j in range(len(run.config.train)):
             for t, e in enumerate(epochs):
                 row = {**_base(run), "string": j, "epoch": e, "accuracy": acc[(e, j)], "from_bos": int(lead[t, j]),
                        "from_bos_share": lead[t, j] / L, "prefix_mean": np.nan, "k_extractable": np.nan}
@@ -291,13 +291,13 @@ def exposure_table(runs) -> pd.DataFrame:
         for e, cand in test.groupby("epoch"):
             losses = cand.set_index("string").loss
             for j, loss in train[train.epoch == e].set_index("string").loss.items():
-                d = run.config["train"][j]
+                d = run.config.train[j]
                 cap = _self_information(d)
                 rows.append({**_base(run), "epoch": e, "member": True, "string": j, "loss": loss,
                              "candidates": len(losses), "max_bits": cap, **exposure(loss, losses, max_bits=cap)})
             for j, loss in losses.items():
                 others = losses.drop(j)
-                cap = _self_information(run.config["test"][j])
+                cap = _self_information(run.config.test[j])
                 rows.append({**_base(run), "epoch": e, "member": False, "string": j, "loss": loss,
                              "candidates": len(others), "max_bits": cap, **exposure(loss, others, max_bits=cap)})
     return pd.DataFrame(rows)
@@ -322,7 +322,7 @@ def membership_table(runs, fpr: float = 0.01) -> pd.DataFrame:
     for run in _runs(runs):
         m = run.metrics
         tested = set(m[m.split == "test"].epoch)
-        frames.append(m[m.epoch.isin(tested)].assign(setting=setting(run, strings=True), lr=run.config["lr"], run=run.key))
+        frames.append(m[m.epoch.isin(tested)].assign(setting=setting(run, strings=True), lr=run.config.lr, run=run.key))
     data = pd.concat(frames, ignore_index=True)
     for (name, e), d in data.groupby(["setting", "epoch"], sort=False):
         mem, non = d[d.split == "train"].loss.to_numpy(), np.sort(d[d.split == "test"].loss.to_numpy())
@@ -343,7 +343,7 @@ def onset_table(runs) -> pd.DataFrame:
     rows = []
     for run in _runs(runs):
         epochs = run.arrays["train_epochs"]
-        for j, d in enumerate(run.config["train"]):
+        for j, d in enumerate(run.config.train):
             text, alphabet, probs = string_parts(d)
             p = dict(zip(alphabet, probs))
             first = stable_from(run.arrays["train_correct"][:, j, :])
@@ -418,12 +418,12 @@ def milestones(runs, extraction: pd.DataFrame, exposure: pd.DataFrame, membershi
     :func:`extraction_table`, :func:`exposure_table` and :func:`membership_table` of ``runs``."""
     rows = []
     for r in _runs(runs):
-        key, L = r.key[:12], len(r.config["train"][0]["text"])
+        key, L = r.key[:12], len(r.config.train[0]["text"])
         x = extraction[extraction.run == key]
         ex = exposure[(exposure.run == key) & exposure.member]
         mi = membership[membership.setting == setting(r, strings=True)]
         e90 = _first(x.epoch, x.accuracy >= 0.9)
-        rows.append({"setting": setting(r, strings=True), "seed": r.config["seed"], "run": key,
+        rows.append({"setting": setting(r, strings=True), "seed": r.config.seed, "run": key,
                      "accuracy_50": _first(x.epoch, x.accuracy >= 0.5), "accuracy_90": e90,
                      "accuracy_100": _first(x.epoch, x.accuracy >= 1),
                      "from_bos_half": _first(x.epoch, x.from_bos >= L / 2),
@@ -431,5 +431,109 @@ def milestones(runs, extraction: pd.DataFrame, exposure: pd.DataFrame, membershi
                      "beyond_all_candidates": holds_from(ex.epoch, ex["count"] == 0),
                      "attack_auc_1": holds_from(mi.epoch, mi.auc >= 1),
                      "k_extractable_1": _first(x.epoch, x.k_extractable >= 1),
-                     "last_epoch": r.config["epochs"]})
+                     "last_epoch": r.config.epochs})
     return pd.DataFrame(rows)
+
+
+def status_table(runs) -> pd.DataFrame:
+    """One row per run: ``setting``, ``seed``, ``epochs``, ``final_accuracy``, ``from_store``."""
+    return pd.DataFrame([{"setting": setting(r, strings=True), "seed": r.config.seed, "epochs": r.config.epochs,
+                          "final_accuracy": r.final().accuracy.mean(), "from_store": r.from_store} for r in runs])
+
+
+def _reached(values, n_all: int) -> str:
+    """The span of the runs that reached a mark, and how many did when not all."""
+    got = [v for v in values if pd.notna(v)]
+    return span(got, none="never") + ("" if len(got) == n_all else f" ({len(got)} of {n_all} runs; the others never)")
+
+
+def verdict(extraction: pd.DataFrame, exposure: pd.DataFrame, membership: pd.DataFrame, marks: pd.DataFrame,
+            onsets: pd.DataFrame, onset_stats: pd.DataFrame, *, length: int, k: int, n: int) -> list[str]:
+    """Notebook 05's verdict, one markdown line per statement, from :func:`extraction_table`,
+    :func:`exposure_table`, :func:`membership_table`, :func:`milestones`, :func:`onset_table` and
+    :func:`onset_summary` of the same runs (strings of ``length`` characters; extraction with ``k``, ``n``)."""
+    held = exposure[~exposure.member]
+    lines = _exposure_check(held)
+    for name in dict.fromkeys(extraction.setting):
+        mk = marks[marks.setting == name]
+        lines += _setting_lines(name, mk, extraction[extraction.setting == name],
+                                exposure[(exposure.setting == name) & exposure.member],
+                                membership[membership.setting == name], length=length, k=k, n=n)
+    for name, d in onsets.groupby("setting", sort=False):
+        first_char = d[d.position == 0]
+        late = d.assign(t=d.onset.fillna(np.inf))  # never stable counts as latest
+        strict = tied = 0
+        for row in late[late.position == 0].itertuples():
+            others = late[(late.run == row.run) & (late.position > 0)].t
+            strict += int(row.t > others.max())
+            tied += int(row.t == others.max())
+        lines.append(f"- **{name}**: the first character (predicted from BOS alone) is stable from epoch "
+                     f"{_reached(first_char.onset, len(first_char))}; it is the last character of its string to become "
+                     f"stable in {strict} of {len(first_char)} runs (tied for last in {tied} more).")
+    for _, row in onset_stats.iterrows():
+        lines.append(f"- Onsets, **{row.setting}**: {row.characters} characters, {row.censored:.0%} never stable; Spearman "
+                     f"correlation of the onset with position {row.rho_position:+.2f}, with the character's probability "
+                     f"{row.rho_p_char:+.2f} (frequent letters can become correct by guessing and stay so), with uniqueness "
+                     f"{row.rho_uniqueness:+.2f} (nan: the quantity does not vary).")
+    return lines
+
+
+def _exposure_check(held: pd.DataFrame) -> list[str]:
+    n_cand = int(held.candidates.median()) + 1
+    lines = [f"- Check of the exposure estimate on held-out strings, each against the other candidates ({n_cand} strings "
+             f"ranked): counted exposure {held.counted.mean():.2f} bits on average over {len(held)} measurements, against "
+             f"an exact expectation of {expected_counted_exposure(n_cand):.2f}."]
+    top = held[held.method != "counted"]
+    if len(top):
+        expected_top = expected_top_exposure(n_cand)
+        fit = top.fitted.mean()
+        verdict_ = ("above it: the fit's tail is thinner than these losses', so extrapolated exposures are likely overstated"
+                    if fit > expected_top + 1 else
+                    "below it: the fit's tail is heavier than these losses', so extrapolated exposures are likely understated"
+                    if fit < expected_top - 1 else "close to it")
+        lines.append(f"  - The {len(top)} held-out strings more likely than every other candidate are each the likeliest of "
+                     f"{n_cand}: expected exposure {expected_top:.2f} bits, skew-normal fit {fit:.2f} ({verdict_}; one point "
+                     f"of the tail, the trained strings lie much further out).")
+    return lines
+
+
+def _setting_lines(name, mk, x, ex, mi, *, length, k, n) -> list[str]:
+    n_runs = len(mk)
+    lines = [f"- **{name}** ({plural(n_runs, 'run')}): accuracy with the true prefix reaches 0.5 / 0.9 / 1 at epochs "
+             f"{_reached(mk.accuracy_50, n_runs)} / {_reached(mk.accuracy_90, n_runs)} / {_reached(mk.accuracy_100, n_runs)}; "
+             f"greedy generation from BOS reproduces half the string at epoch {_reached(mk.from_bos_half, n_runs)} (all of "
+             f"it when accuracy is 1, by definition); when accuracy first reaches 0.9, generation from BOS reproduces "
+             f"{_reached(mk.from_bos_at_acc_90, n_runs)} of {length} characters."]
+    last = x[x.k_extractable.notna()].groupby("run").epoch.max()
+    end = x[[e == last.get(r_) for r_, e in zip(x.run, x.epoch)]]
+    end_ex = ex[ex.epoch == ex.groupby("run").epoch.transform("max")]
+    rate_1 = ("from epoch " + span(mk.k_extractable_1, none="never") if mk.k_extractable_1.notna().any()
+              else "at no measured epoch")
+    lines.append(f"  - At the end of the runs: accuracy {span(end.accuracy, '{:.2f}', 'never')}, extracted from BOS "
+                 f"{span(end.from_bos, none='never')} of {length} characters, k-extractable rate "
+                 f"{span(end.k_extractable, '{:.2f}', 'never')} (k={k}, n={n}; rate 1 {rate_1}), exposure "
+                 f"{span(end_ex.exposure, '{:.1f}', 'never')} bits ({', '.join(sorted(set(end_ex.method)))}; at the cap, the "
+                 f"string's self-information of {span(end_ex.max_bits, '{:.0f}', 'never')} bits, in "
+                 f"{int(end_ex.capped.sum())} of {len(end_ex)}).")
+    sat = mk.dropna(subset=["beyond_all_candidates"])
+    if len(sat):
+        acc_then = [x[(x.seed == s_) & (x.epoch == e)].accuracy.iloc[0] for s_, e in zip(sat.seed, sat.beyond_all_candidates)]
+        ahead = sum(a_ < 0.9 for a_ in acc_then)
+        lines.append(f"  - The trained string stays more likely than all {int(ex.candidates.max())} candidates (the count "
+                     f"saturates) from epoch {_reached(mk.beyond_all_candidates, n_runs)}, when accuracy is "
+                     f"{span(acc_then, '{:.2f}', 'never')}"
+                     + (f": in {ahead} of {len(sat)} runs the exposure saturates its count before accuracy reaches 0.9."
+                        if ahead else "."))
+    if len(mi):
+        zero_fp = (mi.fpr_reached == 0).all()
+        tpr_from = holds_from(mi.epoch, mi.tpr_at_fpr >= 1)
+        members = int(mi.members.max())
+        lines.append(f"  - Membership attack (pooled over {plural(members, 'trained string')} and "
+                     f"{int(mi.non_members.max())} held-out ones): AUC {mi.auc.iloc[0]:.2f} at epoch {mi.epoch.iloc[0]} "
+                     f"(before training: chance, with {plural(members, 'member')}), "
+                     + (f"1.00 from epoch {mk.attack_auc_1.iloc[0]:.0f} to the end" if pd.notna(mk.attack_auc_1.iloc[0])
+                        else f"{mi.auc.iloc[-1]:.2f} at the end")
+                     + f"; true-positive rate at {'0 false positives (1% of them allows none)' if zero_fp else '1% false positives'} "
+                     + (f"1.00 from epoch {tpr_from:.0f} to the end." if pd.notna(tpr_from)
+                        else f"{mi.tpr_at_fpr.iloc[-1]:.2f} at the end."))
+    return lines

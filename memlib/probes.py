@@ -34,129 +34,25 @@ import contextlib
 import hashlib
 import math
 import numbers
-from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import pandas as pd
 import torch
 
+from .config import AT_WORDS, REPLACE_KINDS, ProbeSpec
 from .hardware import resolve_precision
 from .metrics import token_metrics
 from .models import LoadedModel
-from .phases import stable_from
+from .phases import RANDOM_SUFFIX, stable_from
 from .strings import alphabet_of, string_parts
-from .labels import setting
+from .labels import MOMENT_LABELS, setting
 
-__all__ = ["REPLACE_KINDS", "AT_WORDS", "TABLE_COLUMNS", "ProbeSpec", "uniqueness", "first_recall_k", "measure",
-           "probe_table", "recall_table", "character_table", "character_summary", "k_to_reach", "locality", "setting"]
+__all__ = ["REPLACE_KINDS", "AT_WORDS", "TABLE_COLUMNS", "ProbeSpec", "Prober", "uniqueness", "first_recall_k", "measure",
+           "probe_table", "recall_table", "character_table", "character_summary", "k_to_reach", "locality", "setting",
+           "status_table", "context_summary", "twin_settings", "verdict"]
 
-REPLACE_KINDS = ("random", "shuffled", "none")
-AT_WORDS = ("memorised", "last")
 TABLE_COLUMNS = ("probe", "kind", "k", "m", "draw", "position", "correct", "p_true", "uniqueness")
 _SHIFT_TAG = len(REPLACE_KINDS)  # seeds: replace kinds use their index in REPLACE_KINDS, shifts this
-
-
-def _is_int(v) -> bool:
-    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
-
-
-def _values(name: str, values) -> tuple:
-    """``values`` as a non-empty tuple without duplicates (a single value becomes a 1-tuple)."""
-    if values is None or not isinstance(values, (str, numbers.Number, tuple, list, range, np.ndarray)):
-        raise ValueError(f"{name}={values!r} is not allowed: give a value or a list of values")
-    values = (values,) if isinstance(values, (str, numbers.Number)) else tuple(values)
-    if not values:
-        raise ValueError(f"{name}=() is empty: give at least one value")
-    dups = [v for j, v in enumerate(values) if v in values[:j]]
-    if dups:
-        raise ValueError(f"{name}={values!r} has duplicates {dups!r}: give each value once")
-    return values
-
-
-def _empty(values) -> bool:
-    """``()`` or ``[]``: a probe kind switched off."""
-    return isinstance(values, (tuple, list)) and not values
-
-
-def _ints(name: str, values, low: int, high: int | None) -> tuple:
-    """Sorted integers in ``low..high`` (no upper bound when ``high`` is None)."""
-    values = _values(name, values)
-    for v in values:
-        if not _is_int(v) or v < low or (high is not None and v > high):
-            allowed = f"integers from {low} to {high}" if high is not None else f"integers >= {low}"
-            raise ValueError(f"{name} contains {v!r}: use {allowed}")
-    return tuple(sorted(int(v) for v in values))
-
-
-@dataclass(frozen=True)
-class ProbeSpec:
-    """What to probe, and when inside a run.
-
-    - ``at``: when to probe: ``"memorised"`` (the first epoch with train accuracy ``>= threshold``),
-      ``"last"``, or epoch integers (0 = the loaded model).
-    - ``ks``: local-prefix lengths; ``None``: 0, the powers of two below the length, the length.
-    - ``replace``: kinds of replaced global context (:data:`REPLACE_KINDS`); ``replace_ks``: kept
-      lengths (``None``: same as ``ks``); ``shifts``: numbers of random letters put in front.
-      ``replace=()`` or ``shifts=()`` switches that probe off (e.g. for extraction, which needs only
-      the windows below: :func:`memlib.privacy.extraction_spec`).
-    - ``draws``: independent draws per random context; ``seed``: seeds every draw.
-    - ``offsets``: windows (``None``: none): for each offset ``o``, every character ``text[i]``,
-      ``i >= o``, predicted from ``text[o:i]`` alone: what greedy generation from a prompt taken at
-      ``o`` reproduces (:mod:`memlib.privacy`); one forward per offset.
-
-    :meth:`resolved` fills the defaults and checks everything against a string length.
-    """
-
-    at: tuple = AT_WORDS
-    ks: tuple | None = None
-    replace: tuple = REPLACE_KINDS
-    replace_ks: tuple | None = None
-    shifts: tuple = (1, 2, 4, 8)
-    draws: int = 2
-    threshold: float = 0.99
-    seed: int = 0
-    offsets: tuple | None = None
-
-    def to_dict(self) -> dict:
-        """JSON-able: tuples become lists, ``None`` stays (``offsets=None`` is left out, so specs
-        without windows keep the run keys they had before windows existed)."""
-        d = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
-        if d["offsets"] is None:
-            del d["offsets"]
-        return d
-
-    def resolved(self, length: int, epochs: int | None) -> "ProbeSpec":
-        """A copy with ``ks``/``replace_ks`` filled and ``ks``, ``replace_ks``, ``shifts`` sorted,
-        for strings of ``length`` characters and runs of ``epochs`` epochs (``None``: epoch
-        integers are only checked to be >= 0). Raises ``ValueError`` naming any bad value."""
-        if not _is_int(length) or length < 1:
-            raise ValueError(f"length={length!r} is not allowed: use an integer >= 1")
-        if epochs is not None and (not _is_int(epochs) or epochs < 0):
-            raise ValueError(f"epochs={epochs!r} is not allowed: use an integer >= 0 or None")
-        at, last = _values("at", self.at), math.inf if epochs is None else epochs
-        for a in at:
-            if not (a in AT_WORDS if isinstance(a, str) else _is_int(a) and 0 <= a <= last):
-                top = "" if epochs is None else f" to {epochs} (the run's epochs)"
-                raise ValueError(f"at contains {a!r}: use {' or '.join(map(repr, AT_WORDS))} or epoch integers "
-                                 f"from 0{top}")
-        default_ks = (0, *[2 ** j for j in range(length.bit_length()) if 2 ** j < length], length)
-        ks = _ints("ks", default_ks if self.ks is None else self.ks, 0, length)
-        replace_ks = ks if self.replace_ks is None else _ints("replace_ks", self.replace_ks, 0, length)
-        kinds = () if _empty(self.replace) else _values("replace", self.replace)
-        for kind in kinds:
-            if kind not in REPLACE_KINDS:
-                raise ValueError(f"replace contains {kind!r}: use kinds from {', '.join(map(repr, REPLACE_KINDS))}")
-        shifts = () if _empty(self.shifts) else _ints("shifts", self.shifts, 1, None)
-        if not _is_int(self.draws) or self.draws < 1:
-            raise ValueError(f"draws={self.draws!r} is not allowed: use an integer >= 1")
-        t = self.threshold
-        if isinstance(t, bool) or not isinstance(t, numbers.Real) or not 0 < t <= 1:
-            raise ValueError(f"threshold={t!r} is not allowed: use a number in (0, 1]")
-        if not _is_int(self.seed) or self.seed < 0:
-            raise ValueError(f"seed={self.seed!r} is not allowed: use an integer >= 0")
-        offsets = None if self.offsets is None else _ints("offsets", self.offsets, 0, length - 1)
-        return replace(self, at=at, ks=ks, replace=kinds, replace_ks=replace_ks, shifts=shifts,
-                       draws=int(self.draws), threshold=float(t), seed=int(self.seed), offsets=offsets)
 
 
 def uniqueness(text: str) -> np.ndarray:
@@ -318,7 +214,7 @@ def measure(model: LoadedModel, string, spec: ProbeSpec, *, batch_tokens: int = 
         raise TypeError(f"model must be a memlib LoadedModel (from memlib.load_model), not {type(model).__name__}")
     text, alphabet, probs = string_parts(string)
     spec = spec.resolved(len(text), None)
-    if not _is_int(batch_tokens) or batch_tokens < 1:
+    if isinstance(batch_tokens, bool) or not isinstance(batch_tokens, numbers.Integral) or batch_tokens < 1:
         raise ValueError(f"batch_tokens={batch_tokens!r} is not allowed: use an integer >= 1")
     amp = resolve_precision(precision, model.device)
     alphabet_ids = model.letter_ids(alphabet)
@@ -386,8 +282,8 @@ def probe_table(arrays: dict, spec: ProbeSpec) -> pd.DataFrame:
 
 
 def _run_columns(run) -> dict:
-    c, train = run.config, run.config["train"][0]
-    return {"run": run.key[:12], "setting": setting(run), "model": c["model"], "seed": c["seed"], "lr": c["lr"],
+    c, train = run.config, run.config.train[0]
+    return {"run": run.key[:12], "setting": setting(run), "model": c.model, "seed": c.seed, "lr": c.lr,
             "length": len(train["text"]), "alphabet_size": len(train.get("alphabet") or alphabet_of([train]))}
 
 
@@ -401,14 +297,14 @@ def recall_table(runs, at=AT_WORDS) -> pd.DataFrame:
     from its letter frequencies). Runs that never reached "memorised" have no rows for it."""
     rows = []
     for run in runs:
-        if "probes" not in run.config:
+        if run.config.probes is None:
             raise ValueError(f"{run!r} has no probes: run it with expose(..., probes=ProbeSpec(...))")
-        spec = ProbeSpec(**run.config["probes"])
+        spec = run.config.probes
         for moment in at:
             epoch = run.probe_epoch(moment)
             if epoch is None:
                 continue
-            for j, string in enumerate(run.config["train"]):
+            for j, string in enumerate(run.config.train):
                 t = probe_table(run.probe(moment, j), spec)
                 t["beyond"] = t.correct.where(t.position > t.k.fillna(-1).astype(int))  # i > k: the start is cut off
                 g = t.groupby(["probe", "kind", "k", "m"], dropna=False, sort=False)
@@ -432,7 +328,7 @@ def character_table(run, at="last") -> pd.DataFrame:
     is unique), ``first_k`` (smallest k from which the local prefix alone recalls it, NaN if even
     the full prefix does not), and ``full`` (recalled with the full prefix)."""
     rows = []
-    for j, string in enumerate(run.config["train"]):
+    for j, string in enumerate(run.config.train):
         a = run.probe(at, j)
         text, alphabet, probs = string_parts(string)
         p = dict(zip(alphabet, probs))
@@ -486,3 +382,177 @@ def locality(table: pd.DataFrame) -> pd.DataFrame:
     keys = ["run", "setting", "model", "seed", "lr", "length", "alphabet_size", "moment", "epoch"]
     g = local.groupby(keys, sort=False)
     return (g.recall_beyond.mean() / g.full.first()).rename("locality").reset_index()
+
+
+def status_table(runs) -> pd.DataFrame:
+    """One row per probed run: ``setting``, ``model``, ``lr``, ``alphabet_size``, ``seed``, ``memorised_at`` (the
+    epoch its probes call memorised; NaN: never), ``last_epoch``, ``final_accuracy``, ``from_store``."""
+    return pd.DataFrame([{"setting": setting(r), "model": r.config.model, "lr": r.config.lr,
+                          "alphabet_size": len(r.config.train[0]["alphabet"]), "seed": r.config.seed,
+                          "memorised_at": r.probe_epoch("memorised"), "last_epoch": r.config.epochs,
+                          "final_accuracy": r.final().accuracy.mean(), "from_store": r.from_store} for r in runs])
+
+
+def context_summary(table: pd.DataFrame, moment: str = "last") -> pd.DataFrame:
+    """Mean recall per setting (rows) and probe (columns: ``full``, ``<kind> k=<k>`` for replaced global context,
+    ``shift m=<m>``) at ``moment``, from a :func:`recall_table`."""
+    wide = table[table.moment == moment]
+    summary = pd.concat([
+        wide[wide.probe == "replace"].assign(probe_k=lambda d: d.kind + " k=" + d.k.astype(str)),
+        wide[wide.probe == "shift"].assign(probe_k=lambda d: "shift m=" + d.m.astype(str)),
+    ]).pivot_table(index="setting", columns="probe_k", values="recall", aggfunc="mean")
+    summary.insert(0, "full", wide.groupby("setting").full.mean())
+    return summary
+
+
+def twin_settings(status: pd.DataFrame) -> list[tuple[str, str]]:
+    """``(pretrained setting, random-weight setting)`` pairs of a :func:`status_table`: a model and its
+    random-weight twin (:data:`memlib.phases.RANDOM_SUFFIX`) at one learning rate."""
+    pairs = []
+    for (model, lr), g in status.groupby(["model", "lr"], sort=False):
+        if model.endswith(RANDOM_SUFFIX):
+            pre = status[(status.model == model[: -len(RANDOM_SUFFIX)]) & (status.lr == lr)]
+            if len(pre):
+                pairs.append((pre.setting.iloc[0], g.setting.iloc[0]))
+    return pairs
+
+
+def _at_k(table, setting_, moment, k, probe="local", kind=""):
+    d = table[(table.setting == setting_) & (table.moment == moment) & (table.probe == probe) & (table.k == k)]
+    return d[d.kind == kind].recall.mean() if probe == "replace" else d.recall.mean()
+
+
+def verdict(table: pd.DataFrame, status: pd.DataFrame, characters: pd.DataFrame, *, compare_alphabet_size=None,
+            share: float = 0.9) -> list[str]:
+    """Notebook 03's verdict, one markdown line per statement, from a :func:`recall_table`, its runs'
+    :func:`status_table` and the :func:`character_summary` of the first setting; ``compare_alphabet_size``: the
+    alphabet size at which models and their random-weight twins are compared."""
+    settings = list(dict.fromkeys(table.setting))
+    reach = k_to_reach(table, share)
+    loc = locality(table).pivot_table(index=["setting", "alphabet_size"], columns="moment", values="locality",
+                                      aggfunc="median")
+    lines = []
+    for s in settings:
+        lines += _never_memorised(s, status)
+        lines += _local_recall(table, reach, s)
+    lines += _more_exposure(loc, status)
+    lines += _pretraining(loc, status, compare_alphabet_size)
+    wide = table[table.moment == "last"]
+    for s in settings:
+        lines += _global_context(wide, s)
+    for size, row in characters.iterrows():
+        lines.append(f"- {settings[0]}, {size} letters, end of run: {row.without_start:.0%} of characters are recalled from "
+                     f"a local prefix that leaves out the string's start; the local prefix recalls a character from k = "
+                     f"{row.median_first_k:.0f} on (median), against a median uniqueness of {row.median_uniqueness:.0f} "
+                     f"(log_l(L) = {row['log_l(L)']:.1f}); {row.below_uniqueness:.0%} of recalled characters are recalled "
+                     f"from a prefix shorter than their uniqueness, one that also occurs elsewhere in the string.")
+    return lines
+
+
+def _never_memorised(s, status) -> list[str]:
+    never = status[(status.setting == s) & status.memorised_at.isna()]
+    if not len(never):
+        return []
+    return [f"- **{s}**: {len(never)} run(s) never memorised their string (accuracy 0.99) within their epochs "
+            f"(alphabet sizes {sorted(set(never.alphabet_size))}; final accuracy {never.final_accuracy.min():.2f}-"
+            f"{never.final_accuracy.max():.2f}): they have no 'just memorised' probes, and their end-of-run probes are of "
+            f"a partly memorised string."]
+
+
+def _local_recall(table, reach, s) -> list[str]:
+    lines, t = [], table[table.setting == s]
+    for moment in ("memorised", "last"):
+        tm = t[t.moment == moment]
+        if tm.empty:
+            continue
+        kmax = int(tm[tm.probe == "local"].k.max())
+        small = [k for k in (1, 2, 4, 8) if k < kmax]
+        here = reach[(reach.setting == s) & (reach.moment == moment)]
+        lines.append(f"- **{s}**, {MOMENT_LABELS[moment]} (epoch {tm.epoch.median():.0f}, median): "
+                     f"full-context recall {tm.full.mean():.2f}; local prefix alone "
+                     + ", ".join(f"k={k}: {_at_k(table, s, moment, k):.2f}" for k in [0, *small])
+                     + "; 90% of full-context recall reached from k = "
+                     + ", ".join(f"{g.k.median():.0f} ({size} letters)" for size, g in here.groupby("alphabet_size"))
+                     + " (medians over seeds).")
+    return lines
+
+
+def _more_exposure(loc, status) -> list[str]:
+    lines = []
+    for (s, size), row in loc.iterrows():
+        if {"memorised", "last"} <= set(row.dropna().index):
+            change = ("more" if row["last"] > row["memorised"] + 0.05 else
+                      "less" if row["last"] < row["memorised"] - 0.05 else "about as")
+            here = status[(status.setting == s) & (status.alphabet_size == size)]
+            lines.append(f"- More exposure, **{s}**, {size} letters: locality {row['memorised']:.2f} when just memorised "
+                         f"(epochs {here.memorised_at.min():.0f}-{here.memorised_at.max():.0f}), {row['last']:.2f} at the "
+                         f"end of the run (epoch {here.last_epoch.max()}): recall is {change} local after training past "
+                         f"memorisation.")
+    return lines
+
+
+def _pretraining(loc, status, size) -> list[str]:
+    lines = []
+    for pre, rnd in twin_settings(status):
+        for moment in ("memorised", "last"):
+            a, b = (loc.loc[(x, size), moment] if (x, size) in loc.index and moment in loc.columns else float("nan")
+                    for x in (pre, rnd))
+            when = [status[(status.setting == x) & (status.alphabet_size == size)] for x in (pre, rnd)]
+            at_epochs = " and ".join(f"{w.memorised_at.min():.0f}-{w.memorised_at.max():.0f}" if moment == "memorised"
+                                     else f"{w.last_epoch.max()}" for w in when)
+            lines.append(f"- Pretraining, {size} letters, equal learning rates, {MOMENT_LABELS[moment]} (epochs "
+                         f"{at_epochs}): locality {a:.2f} for {pre}, {b:.2f} for {rnd}.")
+    return lines
+
+
+def _global_context(wide, s) -> list[str]:
+    w = wide[wide.setting == s]
+    if w.empty:
+        return []
+    rk = sorted(set(w[w.probe == "replace"].k.dropna().astype(int)))
+    rep = "; ".join(f"k={k}: local only {_at_k(wide, s, 'last', k, 'replace', 'none'):.2f}, random rest "
+                    f"{_at_k(wide, s, 'last', k, 'replace', 'random'):.2f}, shuffled rest "
+                    f"{_at_k(wide, s, 'last', k, 'replace', 'shuffled'):.2f}" for k in rk)
+    sh = ", ".join(f"m={m}: {v:.2f}" for m, v in w[w.probe == 'shift'].groupby("m").recall.mean().items())
+    return [f"- **{s}**, end of run, global context: {rep}. Shifted by m letters (full recall {w.full.mean():.2f}): {sh}."]
+
+
+class Prober:
+    """Inside a run (:mod:`memlib.loop`): runs the probes of ``config.probes`` on the weights as they are, at
+    the epochs the spec names; :meth:`arrays` is what the run stores."""
+
+    def __init__(self, model: LoadedModel, config):
+        self.model, self.strings, self.amp = model, config.train, config.autocast
+        self.spec = config.probes.resolved(config.length, config.epochs)
+        self.fixed = {a for a in self.spec.at if not isinstance(a, str)}
+        if "last" in self.spec.at:
+            self.fixed.add(config.epochs)
+        self.memorised = None  # the first epoch with mean train accuracy >= threshold
+        self.results = {}  # epoch -> one measure() dict per training string
+
+    def __call__(self, epoch: int, accuracy: float) -> None:
+        due = epoch in self.fixed
+        if "memorised" in self.spec.at and self.memorised is None and accuracy >= self.spec.threshold - 1e-12:
+            self.memorised, due = epoch, True
+        if due and epoch not in self.results:
+            self.results[epoch] = [measure(self.model, d, self.spec, precision="bf16" if self.amp else "fp32") for d in self.strings]
+
+    def restore(self, arrays: dict[str, np.ndarray]) -> None:
+        """Take back the state :meth:`arrays` gave (resuming from a checkpoint)."""
+        memorised = int(arrays["probe_memorised_epoch"])
+        self.memorised = None if memorised < 0 else memorised
+        self.results = {}
+        for epoch in (int(x) for x in arrays["probe_epochs"]):
+            per_string = []
+            for j in range(len(self.strings)):
+                prefix = f"probe_e{epoch}_s{j}_"
+                per_string.append({k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)})
+            self.results[epoch] = per_string
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        out = {"probe_epochs": np.array(sorted(self.results), dtype=np.int64),
+               "probe_memorised_epoch": np.array(-1 if self.memorised is None else self.memorised, dtype=np.int64)}
+        for epoch, per_string in self.results.items():
+            for j, arrays in enumerate(per_string):
+                out.update({f"probe_e{epoch}_s{j}_{name}": a for name, a in arrays.items()})
+        return out

@@ -30,10 +30,10 @@ import pandas as pd
 from .training import Stage
 from .checks import check_int
 from .strings import alphabet_of, random_strings
-from .labels import lr_label
+from .labels import lr_label, plural, span
 
 __all__ = ["SEQUENCE", "DISJOINT", "design", "stage_table", "retention_table", "relearning_table", "control_table",
-           "censored_median", "curves"]
+           "censored_median", "median_epochs", "compare", "tally", "verdict", "curves"]
 
 SEQUENCE, DISJOINT, FRESH = "sequence", "after disjoint alphabet", "fresh"
 
@@ -82,7 +82,7 @@ def design(seed: int, *, alphabet_size: int, length: int, n_strings: int, n_test
 def _labelled(runs) -> list[tuple]:
     pairs = [(k, r) for k, rs in runs.items() for r in rs] if isinstance(runs, dict) else [(None, r) for r in runs]
     for _, r in pairs:
-        if "stages" not in getattr(r, "config", {}):
+        if not getattr(getattr(r, "config", None), "is_schedule", False):
             raise ValueError(f"{r!r} is not a schedule run: the analyses of memlib.sequential take runs of "
                              f"memlib.expose_schedule")
     return pairs
@@ -103,7 +103,7 @@ def _guess(run) -> pd.DataFrame:
     m = run.metrics[run.metrics.split == "test"]
     if m.empty:
         return pd.DataFrame()
-    alpha = {j: _alphabet(d) for j, d in enumerate(run.config["test"])}
+    alpha = {j: _alphabet(d) for j, d in enumerate(run.config.test)}
     return m.assign(alphabet=m.string.map(alpha)).pivot_table(index="epoch", columns="alphabet", values="accuracy")
 
 
@@ -119,7 +119,7 @@ def _held_from(values, threshold: float, hold: int):
 
 def _base(label, run) -> dict:
     c = run.config
-    return {"condition": label, "model": c["model"], "lr": c["lr"], "seed": c["seed"], "run": run.key[:12]}
+    return {"condition": label, "model": c.model, "lr": c.lr, "seed": c.seed, "run": run.key[:12]}
 
 
 def stage_table(runs, *, threshold: float = 1.0, hold: int = 2) -> pd.DataFrame:
@@ -139,20 +139,20 @@ def stage_table(runs, *, threshold: float = 1.0, hold: int = 2) -> pd.DataFrame:
         acc = _accuracy(run)
         bounds, mem = run.arrays["stage_bounds"], run.arrays["stage_memorised"]
         seen, first = [], {}
-        for k, st in enumerate(run.config["stages"]):
-            members = st["strings"]
+        for k, st in enumerate(run.config.stages):
+            members = list(st.strings)
             start, end = int(bounds[k]), int(bounds[k + 1])
             curve = acc.loc[start:end, members].mean(axis=1).to_numpy()
-            if st["until"] is not None:
+            if st.until is not None:
                 memorised = int(mem[k]) if mem[k] >= 0 else None
             else:
                 memorised = _held_from(curve, threshold, hold)
             key = tuple(members)
-            occurrence = sum(1 for s in run.config["stages"][:k] if tuple(s["strings"]) == key) + 1
+            occurrence = sum(1 for s in run.config.stages[:k] if tuple(s.strings) == key) + 1
             first.setdefault(key, memorised)
-            alpha = _alphabet(run.config["train"][members[0]])
+            alpha = _alphabet(run.config.train[members[0]])
             rows.append({**_base(label, run), "fresh_key": _fresh_key(run, k), "stage": k, "string": members[0],
-                         "text": run.config["train"][members[0]]["text"], "alphabet": alpha,
+                         "text": run.config.train[members[0]]["text"], "alphabet": alpha,
                          "start": start, "end": end, "epochs": end - start,
                          "memorised": np.nan if memorised is None else memorised, "censored": memorised is None,
                          "occurrence": occurrence,
@@ -174,11 +174,11 @@ def stage_table(runs, *, threshold: float = 1.0, hold: int = 2) -> pd.DataFrame:
 def _fresh_key(run, k: int) -> str:
     """What makes stage ``k`` of ``run`` comparable with the first stage of another schedule: the
     model, every training setting, the seed, the stage's rule and its strings."""
-    c, st = run.config, run.config["stages"][k]
-    same = {name: c[name] for name in ("model", "model_fingerprint", "weights_dtype", "autocast", "lr", "lr_schedule",
-                                       "weight_decay", "max_grad_norm", "dropout", "seed")}
-    rule = {name: st[name] for name in ("epochs", "until", "hold", "max_epochs")}
-    return json.dumps({**same, **rule, "texts": [c["train"][j]["text"] for j in st["strings"]]}, sort_keys=True)
+    c, st = run.config, run.config.stages[k]
+    same = {name: getattr(c, name) for name in ("model", "model_fingerprint", "weights_dtype", "autocast", "lr",
+                                                "lr_schedule", "weight_decay", "max_grad_norm", "dropout", "seed")}
+    rule = {name: getattr(st, name) for name in ("epochs", "until", "hold", "max_epochs")}
+    return json.dumps({**same, **rule, "texts": [c.train[j]["text"] for j in st.strings]}, sort_keys=True)
 
 
 def retention_table(runs, **kwargs) -> pd.DataFrame:
@@ -196,14 +196,14 @@ def retention_table(runs, **kwargs) -> pd.DataFrame:
     for label, run in _labelled(runs):
         acc, guess = _accuracy(run), _guess(run)
         censored = stage_table([run], **kwargs).censored.tolist()
-        bounds, stages = run.arrays["stage_bounds"], run.config["stages"]
-        for j, d in enumerate(run.config["train"]):
+        bounds, stages = run.arrays["stage_bounds"], run.config.stages
+        for j, d in enumerate(run.config.train):
             alpha = _alphabet(d)
-            first = next(k for k, s in enumerate(stages) if j in s["strings"])
+            first = next(k for k, s in enumerate(stages) if j in s.strings)
             learnt = acc.at[int(bounds[first + 1]), j]
             for k, st in enumerate(stages):
                 epoch = int(bounds[k + 1])
-                status = "trained" if j in st["strings"] else "before" if k < first else "after"
+                status = "trained" if j in st.strings else "before" if k < first else "after"
                 a = acc.at[epoch, j]
                 g = guess.at[epoch, alpha] if alpha in guess.columns and epoch in guess.index else np.nan
                 ret = (a - g) / (learnt - g) if status != "before" and learnt > g and not censored[first] else np.nan
@@ -271,11 +271,111 @@ def curves(run, label=None) -> pd.DataFrame:
     out = [train[cols]]
     test = m[m.split == "test"]
     if not test.empty:
-        alpha = {j: _alphabet(d) for j, d in enumerate(run.config["test"])}
+        alpha = {j: _alphabet(d) for j, d in enumerate(run.config.test)}
         test = test.assign(alphabet=test.string.map(alpha))
         held = test.groupby(["epoch", "alphabet", "stage"], as_index=False)[["accuracy", "loss"]].mean()
         held["name"] = "held-out " + held.alphabet.str[0] + "-" + held.alphabet.str[-1]
         held["trained"] = False
         out.append(held[cols])
-    return pd.concat(out, ignore_index=True).assign(model=run.config["model"], lr=lr_label(run.config["lr"]),
-                                                    seed=run.config["seed"], condition=label)
+    return pd.concat(out, ignore_index=True).assign(model=run.config.model, lr=lr_label(run.config.lr),
+                                                    seed=run.config.seed, condition=label)
+
+
+def median_epochs(memorised, censored, epochs) -> str:
+    """``"12 (11-13)"``: median epochs to memorise and their range, ``"> N"`` when the median rests on a censored
+    stage, censored stages counted at their length and noted (``", 1 of 3 censored"``)."""
+    memorised, censored = pd.Series(memorised, dtype=float).reset_index(drop=True), \
+        pd.Series(censored).astype(bool).reset_index(drop=True)
+    epochs = pd.Series(epochs).reset_index(drop=True)
+    value, bound = censored_median(memorised, censored, epochs)
+    note = f", {int(censored.sum())} of {len(censored)} censored" if censored.any() else ""
+    return (f"> {value:.0f}" if bound else f"{value:.0f}") + f" ({span(memorised.where(~censored, epochs))}{note})"
+
+
+def compare(a_mem, a_cens, a_len, b_mem, b_cens, b_len) -> int | None:
+    """Stage ``a`` against stage ``b``: -1 faster, +1 slower, 0 as fast, None undetermined. A censored stage took
+    longer than its length: it is slower than a stage memorised within that length; two censored stages, or a
+    censored one against a stage memorised later than its length, are undetermined."""
+    if a_cens and b_cens:
+        return None
+    if a_cens:
+        return 1 if a_len >= b_mem else None
+    if b_cens:
+        return -1 if a_mem <= b_len else None
+    return int(np.sign(a_mem - b_mem))
+
+
+def tally(results) -> str:
+    """``"faster in 2, slower in 1, as fast in 0 of 3"`` (and the undetermined ones) for :func:`compare`'s results."""
+    r = list(results)
+    words = [f"faster in {r.count(-1)}", f"slower in {r.count(1)}", f"as fast in {r.count(0)}"]
+    if r.count(None):
+        words.append(f"undetermined in {r.count(None)} (both censored)")
+    return ", ".join(words) + f" of {len(r)}"
+
+
+def verdict(stages: pd.DataFrame, relearning: pd.DataFrame, retention: pd.DataFrame, control: pd.DataFrame) -> list[str]:
+    """Notebook 04's verdict, one markdown line per statement, from the sequence's rows of :func:`stage_table`,
+    :func:`relearning_table`, :func:`retention_table` and :func:`control_table` (may be empty)."""
+    lines = []
+    for model, d in stages.groupby("model", sort=False):
+        new = d[d.occurrence == 1]
+        per_stage = "; ".join(f"S{int(g.string.iloc[0]) + 1}: {median_epochs(g.memorised, g.censored, g.epochs)}"
+                              for k, g in new.groupby("stage"))
+        lines.append(f"- **{model}** (lr {lr_label(d.lr.iloc[0])}, {plural(d.seed.nunique(), 'seed')}): epochs to memorise "
+                     f"each new string, median (range{', censored stages at their length' if new.censored.any() else ''}): "
+                     f"{per_stage}.")
+        lines += _against_fresh(new)
+        last = new.stage.max()
+        if last > 0:
+            a, b = new[new.stage == 0].set_index("seed"), new[new.stage == last].set_index("seed")
+            res = [compare(b.memorised[s], b.censored[s], b.epochs[s], a.memorised[s], a.censored[s], a.epochs[s])
+                   for s in a.index if s in b.index]
+            lines.append(f"  - S{last + 1} against S1 (different strings), seed by seed: {tally(res)}.")
+        r = relearning[relearning.model == model]
+        if len(r):
+            first = new[new.string.isin(r.string) & (new.stage == 0)]
+            lines.append(f"  - Re-learning S1 after {plural(int(last), 'other string')}: "
+                         f"{median_epochs(r.memorised, r.censored, r.epochs)} epochs, against "
+                         f"{median_epochs(first.memorised, first.censored, first.epochs)} the first time; S1's accuracy "
+                         f"when its second stage starts: {span(r.accuracy_start, '{:.2f}')}.")
+        lines += _forgetting(retention[(retention.model == model) & (retention.status == "after")
+                                       & ~retention.first_censored])
+        c = control[control.model == model] if len(control) else control
+        if len(c):
+            lines.append("  - S2, epochs to memorise: " + "; ".join(
+                f"{cond} {median_epochs(g.memorised, g.censored, g.epochs)}" for cond, g in c.groupby("condition", sort=False))
+                + ".")
+    return lines
+
+
+def _against_fresh(new: pd.DataFrame) -> list[str]:
+    later = new[(new.stage > 0) & new.fresh_epochs.notna()]
+    if not len(later):
+        return []
+    fresh = "; ".join(f"S{int(g.string.iloc[0]) + 1}: {median_epochs(g.fresh_memorised, g.fresh_censored, g.fresh_epochs)}"
+                      for k, g in new[new.fresh_epochs.notna()].groupby("stage"))
+    res = [compare(r.memorised, r.censored, r.epochs, r.fresh_memorised, bool(r.fresh_censored), r.fresh_epochs)
+           for r in later.itertuples()]
+    rel = later.relative
+    ratios = ""
+    if rel.notna().any():
+        ratios = ("; epochs in the sequence / on a fresh model (both memorised), median per stage: "
+                  + ", ".join(f"S{int(later.string[g.index[0]]) + 1} {g.median():.2f}"
+                              for k, g in rel.dropna().groupby(later.stage)))
+    return [f"  - The same strings on a fresh model: {fresh}. Later stages against their own string on a fresh model: "
+            f"{tally(res)}{ratios}."]
+
+
+def _forgetting(ret: pd.DataFrame) -> list[str]:
+    if not len(ret) or not ret.guess.notna().any():
+        return []
+    one = ret[ret.stages_since == 1]
+    most = ret[ret.stages_since == ret.stages_since.max()]
+    later = ""
+    if most.stages_since.iloc[0] > 1:
+        later = (f"; {plural(int(most.stages_since.iloc[0]), 'stage')} after, {span(most.accuracy, '{:.2f}')} "
+                 f"(retention median {most.retention.median():.2f})")
+    return [f"  - Forgetting (strings their first stage memorised): one stage after, accuracy {span(one.accuracy, '{:.2f}')} "
+            f"(retention median {one.retention.median():.2f}; held-out strings at that epoch {span(one.guess, '{:.2f}')})"
+            f"{later}."]

@@ -38,6 +38,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .config import RunConfig
+
 __all__ = ["Run", "RunStore", "cache_dir", "canonical", "run_key", "metrics_table"]
 
 _FILES = ("config.json", "meta.json", "metrics.csv", "arrays.npz")
@@ -61,8 +63,10 @@ def canonical(obj) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
-def run_key(config: dict) -> str:
-    """sha256 of the canonical JSON of a run's configuration."""
+def run_key(config) -> str:
+    """sha256 of the canonical JSON of a run's configuration (a :class:`RunConfig` or its dict)."""
+    if isinstance(config, RunConfig):
+        config = config.to_dict()
     return hashlib.sha256(canonical(config).encode()).hexdigest()
 
 
@@ -76,7 +80,7 @@ class Run:
     row; position ``i`` is the prediction of character ``i`` from BOS and characters ``< i``.
     """
 
-    config: dict
+    config: RunConfig
     metrics: pd.DataFrame
     arrays: dict[str, np.ndarray]
     meta: dict = field(default_factory=dict)
@@ -84,14 +88,16 @@ class Run:
     from_store: bool = False
 
     def __post_init__(self):
+        if isinstance(self.config, dict):  # as saved (config.json)
+            self.config = RunConfig.from_dict(self.config)
         if not self.key:
-            self.key = run_key(self.config)
+            self.key = run_key(self.config.to_dict())
 
     def __repr__(self) -> str:
         c = self.config
-        return (f"Run(model={c.get('model')!r}, train={len(c.get('train', []))}, test={len(c.get('test', []))}, "
-                f"epochs={c.get('epochs')}, lr={c.get('lr')}, seed={c.get('seed')}, key={self.key[:12]}, "
-                f"from_store={self.from_store})")
+        length = f"epochs={c.epochs}" if not c.is_schedule else f"stages={len(c.stages)}"
+        return (f"Run(model={c.model!r}, train={len(c.train)}, test={len(c.test)}, {length}, lr={c.lr}, "
+                f"seed={c.seed}, key={self.key[:12]}, from_store={self.from_store})")
 
     def probe_epoch(self, at="last") -> int | None:
         """The epoch the run's probes (:mod:`memlib.probes`) measured for ``at``: ``"memorised"``
@@ -101,12 +107,12 @@ class Run:
             raise ValueError(f"{self!r} has no probes: run it with expose(..., probes=ProbeSpec(...))")
         probed = [int(e) for e in self.arrays["probe_epochs"]]
         if at == "memorised":
-            if "memorised" not in self.config["probes"]["at"]:
+            if "memorised" not in self.config.probes.at:
                 raise ValueError(f"at='memorised' is not allowed: this run's probes were taken at "
-                                 f"{self.config['probes']['at']}, not when memorised")
+                                 f"{list(self.config.probes.at)}, not when memorised")
             epoch = int(self.arrays["probe_memorised_epoch"])
             return None if epoch < 0 else epoch
-        epoch = self.config["epochs"] if at == "last" else at
+        epoch = self.config.epochs if at == "last" else at
         if epoch not in probed:
             raise ValueError(f"at={at!r} is not allowed: this run's probes measured epochs {probed} "
                              f"('memorised', 'last' or one of them)")
@@ -121,7 +127,7 @@ class Run:
         prefix = f"probe_e{epoch}_s{string}_"
         out = {k[len(prefix):]: v for k, v in self.arrays.items() if k.startswith(prefix)}
         if not out:
-            raise ValueError(f"string={string!r} is not allowed: the run has {len(self.config['train'])} training strings")
+            raise ValueError(f"string={string!r} is not allowed: the run has {len(self.config.train)} training strings")
         return out
 
     def final(self, split: str = "train") -> pd.DataFrame:
@@ -133,7 +139,7 @@ class Run:
 def metrics_table(runs) -> pd.DataFrame:
     """The tidy metrics of several runs in one table, each row with its run's learning rate
     (``lr``), so that runs of one model at different rates stay apart."""
-    return pd.concat([r.metrics.assign(lr=r.config["lr"]) for r in runs], ignore_index=True)
+    return pd.concat([r.metrics.assign(lr=r.config.lr) for r in runs], ignore_index=True)
 
 
 def _sha256(path: Path) -> str:
@@ -241,7 +247,7 @@ class RunStore:
         folder.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{run.key[:12]}-", dir=folder.parent))
         try:
-            (tmp / "config.json").write_text(json.dumps(run.config, indent=1, sort_keys=True))
+            (tmp / "config.json").write_text(json.dumps(run.config.to_dict(), indent=1, sort_keys=True))
             (tmp / "meta.json").write_text(json.dumps(run.meta, indent=1, sort_keys=True, default=str))
             run.metrics.to_csv(tmp / "metrics.csv", index=False)
             buf = io.BytesIO()

@@ -1,50 +1,49 @@
-"""Repeated exposure: fine-tune a model on strings, epoch after epoch, and record every metric.
+"""Repeated exposure, the library's entry points: :func:`expose` (a model fine-tuned on strings, epoch
+after epoch) and :func:`expose_schedule` (stages of strings one after another; ``expose`` is its one-stage
+case). Each checks every argument before any work, describes the run as one
+:class:`memlib.config.RunConfig`, returns the stored run of that config if there is one, and otherwise
+trains it with the loop of :mod:`memlib.loop` and stores it.
 
-One loop, written out in :func:`_train`. Per epoch, the training strings are shown once
-(by default all in one batch: one AdamW step per epoch). The forward pass that computes the
-training loss also gives that epoch's train metrics, so the train metrics at epoch ``e`` are
-those of the model after ``e`` epochs, measured before the next update. Dropout is off by
-default (``dropout=False``), so that forward pass measures the model exactly as an evaluation
-pass would; with ``dropout=True`` (as HF ``Trainer`` trains) the train metrics carry its noise.
-With ``batch_size`` smaller than the number of training strings, an epoch takes several steps and
-batch ``j`` is measured after ``j`` of that epoch's updates. Held-out (test) strings are
-evaluated with a no-grad pass at the epochs :func:`eval_epochs` gives (by default a log-spaced
-schedule that keeps their cost within 10% of the training compute); one last no-grad pass
-measures the train strings after the final update. Epoch ``e`` in the results always means
-"after ``e`` epochs of training" (0 = the loaded model).
-
-:func:`expose_schedule` runs the same loop over several stages (one string after another, each for
-a fixed number of epochs or until memorised); :func:`expose` is its one-stage case.
+Per epoch, the training strings are shown once (by default all in one batch: one AdamW step per epoch).
+The forward pass that computes the training loss also gives that epoch's train metrics, so the train
+metrics at epoch ``e`` are those of the model after ``e`` epochs, measured before the next update. Dropout
+is off by default (``dropout=False``), so that forward pass measures the model exactly as an evaluation
+pass would; with ``dropout=True`` (as HF ``Trainer`` trains) the train metrics carry its noise. With
+``batch_size`` smaller than the number of training strings, an epoch takes several steps and batch ``j``
+is measured after ``j`` of that epoch's updates. Held-out (test) strings are evaluated with a no-grad pass
+at the epochs :func:`eval_epochs` gives (by default a log-spaced schedule that keeps their cost within 10%
+of the training compute); one last no-grad pass measures the train strings after the final update. Epoch
+``e`` in the results always means "after ``e`` epochs of training" (0 = the loaded model).
 """
 
 from __future__ import annotations
 
-import contextlib
-import math
 import numbers
 import os
 import platform
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import numpy as np
-import pandas as pd
 import torch
 
+from . import loop
 from .checkpoint import Checkpoint
+from .checks import check_number
+from .config import PlannedStage, ProbeSpec, RunConfig
 from .hardware import resolve_precision
-from .metrics import METRIC_COLUMNS, string_summary, token_metrics
+from .loop import progress_bar
 from .models import LoadedModel
 from .parallel import all_agree, is_main_process
+from .probes import Prober
 from .store import Run, RunStore, run_key
-from .checks import check_number
 from .strings import RandomString, alphabet_of, as_string_dict
 
-__all__ = ["ExposureConfig", "Stage", "check_hparams", "check_probes", "check_schedule", "check_schedule_eval_every",
-           "eval_epochs", "expose", "expose_schedule", "progress_bar",
-           "progress_enabled", "LR_SCHEDULES", "RUN_FORMAT"]
+__all__ = ["Stage", "check_hparams", "check_probes", "check_schedule", "check_schedule_eval_every", "eval_epochs",
+           "expose", "expose_schedule", "held_out_due", "progress_bar", "progress_enabled", "LR_SCHEDULES",
+           "RUN_FORMAT"]
 
 LR_SCHEDULES = ("constant", "linear")
 # Part of every run's key: bump when the loop or the recorded metrics change meaning or columns,
@@ -54,37 +53,6 @@ RUN_FORMAT = 3
 # strings (counting a training token as 3 forward tokens: forward plus a backward of twice its cost).
 # The run key records only "auto": bump RUN_FORMAT when changing it.
 _EVAL_BUDGET = 0.1
-
-
-@dataclass(frozen=True)
-class ExposureConfig:
-    """Everything that determines a run; saved beside it, hashed into its store key."""
-
-    model: str
-    model_fingerprint: str
-    weights_dtype: str
-    autocast: str | None
-    train: tuple
-    test: tuple
-    epochs: int
-    lr: float
-    lr_schedule: str
-    weight_decay: float
-    max_grad_norm: float | None
-    dropout: bool
-    batch_size: int
-    eval_every: int | str | list
-    seed: int
-    memlib_version: str
-    run_format: int
-    probes: dict | None = None
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["train"], d["test"] = list(d["train"]), list(d["test"])
-        if d["probes"] is None:  # runs without probes keep the keys they had before probes existed
-            del d["probes"]
-        return d
 
 
 def _check_strings(name: str, strings) -> list[dict]:
@@ -158,10 +126,8 @@ def eval_epochs(epochs: int, eval_every="auto", *, train_tokens: int = 1, test_t
       compute, at least one: ``n = floor(0.1 * 3 * train_tokens * epochs / test_tokens)``, where
       ``train_tokens`` / ``test_tokens`` are the tokens of all training / held-out strings. The last
       epoch comes first (it is the guessing baseline memorisation is measured against), then epoch
-      0, then log-spaced epochs in between, dense early (the pretrained SmolLM2 learns the
-      distribution within 3-5 epochs in notebook 01's default preset) and sparse later. With the
-      paper's setup (5 training and 10 held-out strings, 100 epochs) that is 15 evaluations; with one
-      training string and 10 held-out strings over 40 epochs, only the last.
+      0, then log-spaced epochs in between, dense early (where a pretrained model learns the
+      strings' distribution) and sparse later.
     """
     check_hparams(epochs=epochs, eval_every=eval_every)
     if isinstance(eval_every, (list, tuple)):
@@ -291,19 +257,17 @@ def expose(
     if probes is not None and probes.shifts:
         model.check_length(len(train[0]["text"]), extra=max(probes.shifts), what="the shift probes")
     amp = resolve_precision(precision, model.device)
-    letters = alphabet_of(train + test)
-    model.letter_ids(letters)  # refuses a tokenizer that splits a letter, before any work
+    model.letter_ids(alphabet_of(train + test))  # refuses a tokenizer that splits a letter, before any work
     store = _resolve_store(store)
-
-    config = ExposureConfig(
-        model=model.name, model_fingerprint=model.fingerprint, weights_dtype=str(model.dtype).replace("torch.", ""),
-        autocast=amp, train=tuple(train), test=tuple(test), epochs=int(epochs), lr=float(lr), lr_schedule=lr_schedule,
-        weight_decay=float(weight_decay), max_grad_norm=None if max_grad_norm is None else float(max_grad_norm),
-        dropout=dropout, batch_size=min(int(batch_size), len(train)),
-        eval_every=_stored_eval_every(eval_every, epochs), seed=int(seed),
-        memlib_version=__version__, run_format=RUN_FORMAT, probes=None if probes is None else probes.to_dict(),
-    ).to_dict()
-    return _run(model, config, letters, amp, store, progress, _key_only, checkpoint_every)
+    config = RunConfig(
+        kind="expose", model=model.name, model_fingerprint=model.fingerprint,
+        weights_dtype=str(model.dtype).replace("torch.", ""), autocast=amp, train=tuple(train), test=tuple(test),
+        stages=(PlannedStage(strings=tuple(range(len(train))), epochs=int(epochs)),), epochs=int(epochs),
+        lr=float(lr), lr_schedule=lr_schedule, weight_decay=float(weight_decay),
+        max_grad_norm=None if max_grad_norm is None else float(max_grad_norm), dropout=dropout,
+        batch_size=min(int(batch_size), len(train)), eval_every=_stored_eval_every(eval_every, epochs),
+        seed=int(seed), memlib_version=__version__, run_format=RUN_FORMAT, probes=probes)
+    return _run(model, config, store, progress, _key_only, checkpoint_every)
 
 
 @dataclass(frozen=True)
@@ -365,7 +329,7 @@ def check_schedule_eval_every(eval_every) -> None:
 
 def check_schedule(stages, test_strings, *, lr, seed, reset_optimizer, lr_schedule, weight_decay, max_grad_norm,
                     dropout, eval_every) -> tuple[list[dict], list[dict], list[dict]]:
-    """Everything :func:`expose_schedule` checks before any work: ``(strings, plan, test)``, or a
+    """Everything :func:`expose_schedule` checks before any work: ``(strings, planned stages, test)``, or a
     ValueError naming the first bad value."""
     if isinstance(stages, Stage) or not isinstance(stages, (list, tuple)) or not stages:
         raise ValueError(f"stages={stages!r} is not allowed: use a non-empty list of memlib.Stage")
@@ -379,7 +343,7 @@ def check_schedule(stages, test_strings, *, lr, seed, reset_optimizer, lr_schedu
                 strings.append(d)
                 texts.append(d["text"])
             idx.append(texts.index(d["text"]))
-        plan.append({"strings": idx, **entry})
+        plan.append(PlannedStage(strings=tuple(idx), **entry))
     lengths = sorted({len(d["text"]) for d in strings})
     if len(lengths) > 1:
         raise ValueError(f"the stages' strings have lengths {lengths}: all strings of a schedule must have one length")
@@ -393,10 +357,10 @@ def check_schedule(stages, test_strings, *, lr, seed, reset_optimizer, lr_schedu
     for name, flag in (("reset_optimizer", reset_optimizer), ("dropout", dropout)):
         if not isinstance(flag, bool):
             raise ValueError(f"{name}={flag!r} is not allowed: use True or False")
-    if dropout and any(p["until"] is not None for p in plan):
+    if dropout and any(p.until is not None for p in plan):
         raise ValueError("dropout=True is not allowed with until stages: their stop rule and the trained strings' "
                          "measurements come from the training pass, which dropout makes noisy")
-    return strings, plan, test
+    return strings, tuple(plan), test
 
 
 def expose_schedule(
@@ -421,7 +385,7 @@ def expose_schedule(
     """Expose ``model`` to a sequence of :class:`Stage` s, one after another, on one time axis.
 
     One run in the store, keyed by the whole schedule. Its training strings
-    (``run.config["train"]``) are the distinct strings of all stages, in order of first use; a
+    (``run.config.train``) are the distinct strings of all stages, in order of first use; a
     stage that repeats an earlier string (re-learning) trains the same index again. Every string is
     measured on one epoch axis (epoch ``e`` = after ``e`` epochs of the whole schedule): the strings
     of the running stage at every epoch, from the training forward pass as in :func:`expose`; the
@@ -453,19 +417,18 @@ def expose_schedule(
     if test:
         model.check_length(len(test[0]["text"]), what="held-out strings")
     amp = resolve_precision(precision, model.device)
-    letters = alphabet_of(strings + test)
-    model.letter_ids(letters)  # refuses a tokenizer that splits a letter, before any work
+    model.letter_ids(alphabet_of(strings + test))  # refuses a tokenizer that splits a letter, before any work
     store = _resolve_store(store)
-    config = {
-        "kind": "schedule", "model": model.name, "model_fingerprint": model.fingerprint,
-        "weights_dtype": str(model.dtype).replace("torch.", ""), "autocast": amp, "train": strings, "test": test,
-        "stages": plan, "lr": float(lr), "lr_schedule": lr_schedule, "weight_decay": float(weight_decay),
-        "max_grad_norm": None if max_grad_norm is None else float(max_grad_norm), "dropout": dropout,
-        "reset_optimizer": reset_optimizer,
-        "eval_every": sorted({int(e) for e in eval_every}) if isinstance(eval_every, (list, tuple)) else int(eval_every),
-        "seed": int(seed), "memlib_version": __version__, "run_format": RUN_FORMAT,
-    }
-    return _run(model, config, letters, amp, store, progress, _key_only, checkpoint_every)
+    config = RunConfig(
+        kind="schedule", model=model.name, model_fingerprint=model.fingerprint,
+        weights_dtype=str(model.dtype).replace("torch.", ""), autocast=amp, train=tuple(strings), test=tuple(test),
+        stages=plan,
+        lr=float(lr), lr_schedule=lr_schedule, weight_decay=float(weight_decay),
+        max_grad_norm=None if max_grad_norm is None else float(max_grad_norm), dropout=dropout,
+        reset_optimizer=reset_optimizer,
+        eval_every=sorted({int(e) for e in eval_every}) if isinstance(eval_every, (list, tuple)) else int(eval_every),
+        seed=int(seed), memlib_version=__version__, run_format=RUN_FORMAT)
+    return _run(model, config, store, progress, _key_only, checkpoint_every)
 
 
 def environment(device: str | None = None) -> dict:
@@ -503,13 +466,12 @@ def _check_checkpoint_every(checkpoint_every, store, model: LoadedModel) -> None
         raise ValueError(f"checkpoint_every={checkpoint_every!r} is not allowed for a model sharded over processes")
 
 
-def _run(model: LoadedModel, config: dict, letters: str, amp, store, progress, key_only: bool,
-         checkpoint_every: int | None = None):
-    """The stored run of ``config`` if there is one, else trained (by :func:`_train`) and stored. With
-    ``key_only`` (a sweep's process noting a run another process trains): only the run's key."""
+def _run(model: LoadedModel, config: RunConfig, store, progress, key_only: bool, checkpoint_every: int | None = None):
+    """The stored run of ``config`` if there is one, else trained (by :func:`memlib.loop.train`) and stored.
+    With ``key_only`` (a sweep's process noting a run another process trains): only the run's key."""
     _check_checkpoint_every(checkpoint_every, store, model)
     try:
-        key = run_key(config)  # also proves the configuration can be saved, before any work
+        key = run_key(config.to_dict())  # also proves the configuration can be saved, before any work
     except (TypeError, ValueError) as e:
         raise ValueError(f"the run configuration cannot be saved as JSON ({e}): check the strings' fields") from e
     if key_only:
@@ -537,25 +499,27 @@ def _run(model: LoadedModel, config: dict, letters: str, amp, store, progress, k
     t0 = time.perf_counter()
     try:
         checkpoint = None if checkpoint_every is None else Checkpoint(store, key, checkpoint_every)
-        records = _train(model, config, letters, amp, progress, checkpoint)
+        prober = Prober(model, config) if config.probes is not None else None
+        bar = progress if hasattr(progress, "update") else progress_enabled(progress)
+        records = loop.train(model, config, held_out_due(config, model), bar, checkpoint, prober)
     finally:
         model.restore()
         model.model.eval()
-    run = _to_run(config, records)
+    run = loop.to_run(config, records)
     bad = run.metrics[~np.isfinite(run.metrics.loss.to_numpy(dtype=float))]
     if len(bad):  # e.g. weights that became NaN at the last update, seen only by the final measurement
         r = bad.iloc[0]
         raise FloatingPointError(f"the loss of {r.split} string {r.string} became {r.loss} at epoch {r.epoch} (model "
-                                 f"{model.name}, lr {config['lr']}, seed {config['seed']}): nothing is stored; "
+                                 f"{model.name}, lr {config.lr}, seed {config.seed}): nothing is stored; "
                                  f"try a lower lr or max_grad_norm=1.0")
     run.meta = {
         **environment(str(model.device)),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "wall_seconds": time.perf_counter() - t0,
         "n_params": model.n_params,
-        "alphabet": letters,
-        "weights_dtype": config["weights_dtype"],
-        "autocast": config["autocast"] or "none",
+        "alphabet": alphabet_of(config.train + config.test),
+        "weights_dtype": config.weights_dtype,
+        "autocast": config.autocast or "none",
         "process": f"{os.environ.get('RANK', '0')}/{os.environ.get('WORLD_SIZE', '1')}",  # rank/world when launched
     }
     if "resumed_from" in records:
@@ -572,8 +536,6 @@ def check_probes(probes, length: int, epochs: int, batch_size: int, n_train: int
     bad value), or None."""
     if probes is None:
         return None
-    from .probes import ProbeSpec
-
     if not isinstance(probes, ProbeSpec):
         raise ValueError(f"probes={probes!r} is not allowed: use a memlib.probes.ProbeSpec or None")
     if batch_size < n_train:
@@ -582,329 +544,13 @@ def check_probes(probes, length: int, epochs: int, batch_size: int, n_train: int
     return probes.resolved(length, epochs)
 
 
-class _Prober:
-    """Runs the probes of a resolved spec on the weights as they are, at the epochs it names."""
-
-    def __init__(self, model: LoadedModel, config: dict, amp):
-        from .probes import ProbeSpec
-
-        self.model, self.strings, self.amp = model, config["train"], amp
-        self.spec = ProbeSpec(**config["probes"]).resolved(len(self.strings[0]["text"]), config["epochs"])
-        self.fixed = {a for a in self.spec.at if not isinstance(a, str)}
-        if "last" in self.spec.at:
-            self.fixed.add(config["epochs"])
-        self.memorised = None  # the first epoch with mean train accuracy >= threshold
-        self.results = {}  # epoch -> one measure() dict per training string
-
-    def __call__(self, epoch: int, accuracy: float) -> None:
-        due = epoch in self.fixed
-        if "memorised" in self.spec.at and self.memorised is None and accuracy >= self.spec.threshold - 1e-12:
-            self.memorised, due = epoch, True
-        if due and epoch not in self.results:
-            from .probes import measure
-
-            self.results[epoch] = [measure(self.model, d, self.spec, precision="bf16" if self.amp else "fp32") for d in self.strings]
-
-    def restore(self, arrays: dict[str, np.ndarray]) -> None:
-        """Take back the state :meth:`arrays` gave (resuming from a checkpoint)."""
-        memorised = int(arrays["probe_memorised_epoch"])
-        self.memorised = None if memorised < 0 else memorised
-        self.results = {}
-        for epoch in (int(x) for x in arrays["probe_epochs"]):
-            per_string = []
-            for j in range(len(self.strings)):
-                prefix = f"probe_e{epoch}_s{j}_"
-                per_string.append({k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)})
-            self.results[epoch] = per_string
-
-    def arrays(self) -> dict[str, np.ndarray]:
-        out = {"probe_epochs": np.array(sorted(self.results), dtype=np.int64),
-               "probe_memorised_epoch": np.array(-1 if self.memorised is None else self.memorised, dtype=np.int64)}
-        for epoch, per_string in self.results.items():
-            for j, arrays in enumerate(per_string):
-                out.update({f"probe_e{epoch}_s{j}_{name}": a for name, a in arrays.items()})
-        return out
-
-
-def _encode(model: LoadedModel, strings: list[dict]) -> torch.Tensor:
-    return torch.tensor([model.encode(d["text"]) for d in strings], dtype=torch.long, device=model.device)
-
-
-def _forward(model: LoadedModel, ids: torch.Tensor, alphabet_ids: torch.Tensor, amp):
-    """Logits for ``ids[:, :-1]`` scored against ``ids[:, 1:]``: every character, none of BOS."""
-    ctx = torch.autocast(ids.device.type, dtype=torch.bfloat16) if amp else contextlib.nullcontext()
-    with ctx:
-        logits = model.model(input_ids=ids[:, :-1], use_cache=False).logits
-    return token_metrics(logits, ids[:, 1:], alphabet_ids)
-
-
-@torch.no_grad()
-def _evaluate(model: LoadedModel, ids: torch.Tensor, alphabet_ids, amp, batch_size: int):
-    model.model.eval()
-    parts = [_forward(model, ids[i:i + batch_size], alphabet_ids, amp) for i in range(0, len(ids), batch_size)]
-    return _record(parts)
-
-
-def _record(parts: list[dict]) -> dict[str, np.ndarray]:
-    """Per-string summaries and per-position arrays of one evaluation, on the CPU."""
-    out = {}
-    for name, values in zip(METRIC_COLUMNS, zip(*[string_summary(p).values() for p in parts])):
-        out[name] = torch.cat(values).cpu().numpy().astype(np.float64)
-    out["correct"] = torch.cat([p["correct"] for p in parts]).cpu().numpy()
-    out["p_true"] = torch.cat([p["p_true"] for p in parts]).float().cpu().numpy()
-    return out
-
-
-def _plan(config: dict) -> list[dict]:
-    """The stages the loop runs: a schedule's own, or one fixed stage of every training string (``expose``)."""
-    if "stages" in config:
-        return config["stages"]
-    return [{"strings": list(range(len(config["train"]))), "epochs": config["epochs"], "until": None, "hold": None,
-             "max_epochs": None}]
-
-
-def _reached(hits: int, total: int, threshold: float) -> bool:
-    """``hits / total >= threshold``, decided on counts (7 of 10 reaches 0.7 exactly; a float mean
-    of the ``correct`` flags can fall just below it)."""
-    return hits >= math.ceil(threshold * total - 1e-9)
-
-
-def _measure(model: LoadedModel, ids: torch.Tensor, idx: list[int], alphas: list[str], alpha_ids: dict, amp,
-             batch_size: int) -> dict[int, dict]:
-    """No-grad measurements of the strings ``idx`` of ``ids``, each against its alphabet, batched per
-    alphabet: ``{j: {metric: value, "correct": array, "p_true": array}}``."""
-    out = {}
-    for a in dict.fromkeys(alphas[j] for j in idx):
-        group = [j for j in idx if alphas[j] == a]
-        out.update(_rows(group, _evaluate(model, ids[group], alpha_ids[a], amp, batch_size)))
-    return out
-
-
-def _rows(idx: list[int], record: dict[str, np.ndarray]) -> dict[int, dict]:
-    """One record of several strings split into one row per string."""
-    return {j: {name: values[i] for name, values in record.items()} for i, j in enumerate(idx)}
-
-
-def _train(model: LoadedModel, config: dict, letters: str, amp, progress, checkpoint=None) -> dict:
-    """The loop, over the stages of :func:`_plan`. Returns ``{"train": {epoch: {string: row}},
-    "test": {...}}`` (and, for a schedule, ``"stages"``: the stage bounds and memorised epochs).
-
-    Epoch ``e`` counts updates since the start (one per epoch and batch). Within a stage, the strings
-    it trains are measured at every epoch by the training forward pass; at the stage's last epoch
-    (its fixed length or ``max_epochs``) by a no-grad pass instead. An ``until`` stage stops at the
-    first epoch whose training forward pass completes ``hold`` epochs in a row at mean accuracy
-    ``>= until`` (that pass is its measurement; no update follows); one that runs to ``max_epochs``
-counts as memorised if its last measurement completes the streak. Held-out strings, and for a
-    schedule the strings the stage does not train, are measured with no-grad passes at the epochs
-    ``eval_every`` names, at the start of every stage and at the end.
-    """
-    net = model.model
-    device = model.device
-    schedule = "stages" in config
-    strings, tests = config["train"], config["test"]
-    stages = _plan(config)
-    # what each string's alphabet metrics are measured against: its own alphabet in a schedule (its
-    # stages may use disjoint alphabets), the union of all strings' letters in a plain run
-    s_alpha = [alphabet_of([d]) if schedule else letters for d in strings]
-    t_alpha = [alphabet_of([d]) if schedule else letters for d in tests]
-    alpha_ids = {a: torch.tensor(model.letter_ids(a), device=device) for a in {*s_alpha, *t_alpha}}
-    ids = _encode(model, strings)
-    test_ids = _encode(model, tests) if tests else None
-    if schedule:
-        every = config["eval_every"]
-        due = (lambda e: e % every == 0) if isinstance(every, int) else (lambda e, at=set(every): e in at)
-    else:
-        test_at = set(eval_epochs(config["epochs"], config["eval_every"], train_tokens=ids.numel(),
-                                  test_tokens=test_ids.numel() if test_ids is not None else 1))
-        due = test_at.__contains__
-    records = {"train": {}, "test": {}}
-    prober = _Prober(model, config, amp) if config.get("probes") else None
-    saved = checkpoint.load(set(model.model.state_dict())) if checkpoint is not None else None
-
-    def measure(split, e, idx, batch_size):
-        done = records[split].setdefault(e, {})
-        todo = [j for j in idx if j not in done]
-        if todo:
-            src, alphas = (ids, s_alpha) if split == "train" else (test_ids, t_alpha)
-            done.update(_measure(model, src, todo, alphas, alpha_ids, amp, batch_size))
-
-    rng_devices = [device] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=rng_devices):
-        torch.manual_seed(config["seed"])
-        # fused AdamW: one kernel over all parameters (fused against foreach: benchmarks/RESULTS.md, profile)
-        fused = {"fused": True} if device.type in ("cpu", "cuda") and not model.sharded else {"foreach": True}
-        own_bar = not hasattr(progress, "update")
-        limits = [s["epochs"] if s["epochs"] is not None else s["max_epochs"] for s in stages]
-        bar = _bar(sum(limits), progress_enabled(progress), model.name) if own_bar else progress
-        e, opt, bounds, memorised = 0, None, [], []
-        resumed_at = None
-        for k, (stage, limit) in enumerate(zip(stages, limits)):
-            if saved is not None and k < saved["state"]["stage"]:
-                continue  # finished before the checkpoint: its bounds and measurements come from it
-            members = stage["strings"]
-            others = [j for j in range(len(strings)) if j not in members]
-            bs = config["batch_size"] if not schedule else len(members)
-            if opt is None or config.get("reset_optimizer", True):
-                opt = torch.optim.AdamW(net.parameters(), lr=config["lr"], betas=(0.9, 0.999), eps=1e-8,
-                                        weight_decay=config["weight_decay"], **fused)
-            total = limit * math.ceil(len(members) / bs)  # optimiser steps of the stage at its longest
-            decay = (lambda s: 1.0 - s / total) if config["lr_schedule"] == "linear" else (lambda s: 1.0)
-            start, step, streak, stop = 0, 0, 0, False
-            if saved is not None:  # resume inside this stage, exactly where the checkpoint was taken
-                st = saved["state"]
-                e, start, step, streak = st["epoch"], st["t"], st["step"], st["streak"]
-                bounds, memorised = list(st["bounds"]), list(st["memorised"])
-                records["train"], records["test"] = saved["records"]["train"], saved["records"]["test"]
-                net.load_state_dict(saved["weights"])
-                opt.load_state_dict(saved["optimizer"])
-                torch.set_rng_state(saved["rng_cpu"])
-                for i, state in enumerate(saved["rng_cuda"]):
-                    torch.cuda.set_rng_state(state, i)
-                if prober is not None:
-                    prober.restore(saved["probes"])
-                resumed_at, saved = e, None
-                if bar is not None:
-                    bar.update(e)
-            else:
-                bounds.append(e)
-            for t in range(start, limit + 1):
-                if checkpoint is not None and checkpoint.due(e, t, resumed_at):
-                    checkpoint.save(net=net, opt=opt, records=records,
-                                    probes=prober.arrays() if prober is not None else None,
-                                    state={"epoch": e, "stage": k, "t": t, "step": step, "streak": streak,
-                                           "bounds": bounds, "memorised": memorised})
-                if test_ids is not None and (due(e) or (schedule and t == 0)):
-                    measure("test", e, range(len(tests)), len(tests))
-                if others and (due(e) or t == 0):
-                    measure("train", e, others, len(strings))
-                if t == limit:  # the stage's last epoch: measured, not trained
-                    measure("train", e, members, bs)
-                    if prober is not None:
-                        prober(e, np.mean([records["train"][e][j]["accuracy"] for j in members]))
-                    if stage["until"] is not None:
-                        hits = sum(int(records["train"][e][j]["correct"].sum()) for j in members)
-                        if _reached(hits, len(members) * (ids.shape[1] - 1), stage["until"]):
-                            stop = streak + 1 >= stage["hold"]  # the last measurement completes the streak
-                    break
-                net.train(config["dropout"])  # eval mode (dropout off) unless asked; gradients flow either way
-                parts = []
-                for i in range(0, len(members), bs):
-                    tm = _forward(model, ids[members[i:i + bs]], alpha_ids[s_alpha[members[i]]], amp)
-                    parts.append(tm)
-                    if stage["until"] is not None:  # one batch: the accuracy of the whole stage, before its update
-                        held = _reached(int(tm["correct"].sum()), tm["correct"].numel(), stage["until"])
-                        streak = streak + 1 if held else 0
-                        if streak >= stage["hold"]:
-                            stop = True
-                            break
-                    loss = tm["nll"].mean()
-                    if not torch.isfinite(loss):  # stop: nothing of this run is stored
-                        raise FloatingPointError(
-                            f"the training loss became {loss.item()} at epoch {e} (model {model.name}, lr "
-                            f"{config['lr']}, seed {config['seed']}): the run is stopped and nothing is stored; "
-                            f"try a lower lr or max_grad_norm=1.0")
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    if prober is not None:  # one step per epoch: the weights after `epoch` epochs, before the update
-                        prober(e, tm["correct"].float().mean().item())
-                    if config["max_grad_norm"] is not None:
-                        torch.nn.utils.clip_grad_norm_(net.parameters(), config["max_grad_norm"])
-                    for group in opt.param_groups:
-                        group["lr"] = config["lr"] * decay(step)
-                    opt.step()
-                    step += 1
-                rows = _rows(members, _record(parts))
-                done = records["train"].setdefault(e, {})
-                done.update({j: r for j, r in rows.items() if j not in done})
-                if stop:
-                    break
-                e += 1
-                if bar is not None:
-                    acc = np.mean([r["accuracy"] for r in rows.values()])
-                    bar.set_postfix(acc=f"{acc:.3f}", loss=f"{loss.item():.3f}", refresh=False)
-                    bar.update(1)
-            memorised.append(t - stage["hold"] + 1 if stop else -1)
-        bounds.append(e)
-        if test_ids is not None and (due(e) or schedule):
-            measure("test", e, range(len(tests)), len(tests))
-        if schedule:
-            measure("train", e, range(len(strings)), len(strings))
-            records["stages"] = {"stage_bounds": np.array(bounds, dtype=np.int64),
-                                 "stage_memorised": np.array(memorised, dtype=np.int64)}
-        if prober is not None:
-            records["probes"] = prober.arrays()
-        if resumed_at is not None:
-            records["resumed_from"] = resumed_at
-        if bar is not None and own_bar:
-            bar.set_postfix(acc=f"{np.mean([r['accuracy'] for r in records['train'][e].values()]):.3f}")
-            bar.close()
-    return records
-
-
-def progress_bar(total: int, desc: str):
-    """A plain-text bar (never a widget: widget bars bloat notebooks executed by papermill),
-    refreshed at most every 2 s so an executed notebook keeps a few KB of it."""
-    from tqdm.std import tqdm
-
-    return tqdm(total=total, desc=desc, unit="epoch", file=sys.stderr, mininterval=2.0, leave=True,
-                dynamic_ncols=False, ncols=100)
-
-
-def _bar(total: int, enabled: bool, name: str):
-    return progress_bar(total, f"expose {name}") if enabled else None
-
-
-def _string_columns(d: dict) -> dict:
-    """What a string offers to guess from: its distribution's entropy, its own letter
-    frequencies' entropy, and the accuracy of always predicting its most frequent letter."""
-    text = d["text"]
-    freqs = [text.count(c) / len(text) for c in sorted(set(text))]
-    return {
-        "string_entropy": d.get("entropy", float("nan")),
-        "empirical_entropy": -sum(f * math.log2(f) for f in freqs),
-        "unigram_guess": max(freqs),
-    }
-
-
-def _stage_of(plan: list[dict], bounds, epoch: int, string: int | None) -> tuple[int, bool]:
-    """``(stage, trained)`` of a measurement at ``epoch``: the (last) stage that trains ``string``
-    and spans ``epoch`` (from its start to its end, both included: a stage's last measurement is its
-    own), else the last stage started by then."""
-    mine = [k for k, st in enumerate(plan) if string in st["strings"] and bounds[k] <= epoch <= bounds[k + 1]]
-    if mine:
-        return mine[-1], True
-    return int(min(np.searchsorted(bounds[:-1], epoch, side="right") - 1, len(bounds) - 2)), False
-
-
-def _to_run(config: dict, records: dict) -> Run:
-    rows, arrays = [], {}
-    stages = records.get("stages")
-    for split, strings in (("train", config["train"]), ("test", config["test"])):
-        recs = records[split]
-        if not recs:
-            continue
-        epochs = sorted(recs)
-        length = len(strings[0]["text"])
-        correct = np.zeros((len(epochs), len(strings), length), dtype=bool)
-        p_true = np.full((len(epochs), len(strings), length), np.nan, dtype=np.float32)
-        measured = np.zeros((len(epochs), len(strings)), dtype=bool)
-        for i, e in enumerate(epochs):
-            for j in sorted(recs[e]):
-                r, d = recs[e][j], strings[j]
-                row = {"model": config["model"], "seed": config["seed"], "epoch": e, "split": split, "string": j}
-                if stages:
-                    row["stage"], row["trained"] = _stage_of(config["stages"], stages["stage_bounds"], e,
-                                                             j if split == "train" else None)
-                row.update({m: float(r[m]) for m in METRIC_COLUMNS})
-                row.update(_string_columns(d))
-                rows.append(row)
-                correct[i, j], p_true[i, j], measured[i, j] = r["correct"], r["p_true"], True
-        arrays[f"{split}_epochs"] = np.array(epochs, dtype=np.int64)
-        arrays[f"{split}_correct"] = correct
-        arrays[f"{split}_p_true"] = p_true
-        if stages:  # a schedule measures the strings it does not train only at some epochs
-            arrays[f"{split}_measured"] = measured
-    arrays.update(records.get("probes", {}))
-    arrays.update(stages or {})
-    metrics = pd.DataFrame(rows)
-    return Run(config=config, metrics=metrics, arrays=arrays)
+def held_out_due(config: RunConfig, model: LoadedModel):
+    """When the loop measures held-out strings (and, in a schedule, the strings the running stage does not
+    train): a predicate on epochs. A schedule's ``eval_every`` (every ``k``-th epoch, or listed epochs); an
+    ``expose`` run's :func:`eval_epochs`, sized by the tokens of its strings."""
+    every = config.eval_every
+    if config.is_schedule:
+        return (lambda e: e % every == 0) if isinstance(every, int) else set(every).__contains__
+    tokens = sum(len(model.encode(d["text"])) for d in config.train)
+    test_tokens = sum(len(model.encode(d["text"])) for d in config.test) or 1
+    return set(eval_epochs(config.epochs, every, train_tokens=tokens, test_tokens=test_tokens)).__contains__

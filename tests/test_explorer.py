@@ -112,7 +112,7 @@ def test_filters_narrow_the_run_list(store):
     e.alphabet_size.value = 7
     assert len(e.run.options) == 2
     e.seed.value = 3
-    assert len(e.run.options) == 1 and e.current.config["seed"] == 3 and "probes" in e.run.label
+    assert len(e.run.options) == 1 and e.current.config.seed == 3 and "probes" in e.run.label
     assert [v for _, v in e.seed.options] == [X.ANY, 1, 3]  # each filter offers what the others leave
     e.seed.value = X.ANY
     e.alphabet_size.value = X.ANY
@@ -122,9 +122,9 @@ def test_filters_narrow_the_run_list(store):
     assert [v for _, v in e.seed.options] == [X.ANY, 0, 1]
     seven = max(v for _, v in e.entropy.options if v != X.ANY)  # the 7-letter strings' entropy
     e.entropy.value = seven
-    assert len(e.run.options) == 1 and e.current.config["seed"] == 1
+    assert len(e.run.options) == 1 and e.current.config.seed == 1
     e.notebook.value = "04_seq"  # no 7-letter run there: the entropy falls back to any
-    assert e.entropy.value == X.ANY and len(e.run.options) == 1 and e.current.config["kind"] == "schedule"
+    assert e.entropy.value == X.ANY and len(e.run.options) == 1 and e.current.config.kind == "schedule"
 
 
 def test_schedules_show_their_stage_and_each_strings_latest_measurement_and_probes_their_panel(store):
@@ -173,7 +173,7 @@ def test_bad_choices_are_refused_and_preferences_fall_back(store):
     with pytest.raises(ValueError, match=r"seed=3 is not allowed with \{'notebook': '01_dynamics'\}"):
         X.Explorer(store, notebook="01_dynamics", seed=3)
     e = X.Explorer(store, prefer={"notebook": "05_missing", "seed": 1})
-    assert e.notebook.value == X.ANY and e.seed.value == 1 and e.current.config["seed"] == 1
+    assert e.notebook.value == X.ANY and e.seed.value == 1 and e.current.config.seed == 1
     key = store.notebook_keys("04_seq")[0]
     assert X.Explorer(store, run=key[:10]).current.key == key
     # a run given overrides the preferences (which would filter it out)

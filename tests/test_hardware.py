@@ -83,10 +83,10 @@ def test_precision_reaches_the_run_key_and_the_loop(tiny_llama, tmp_path):
             assert set(seen) == {torch.bfloat16 if precision == "bf16" else torch.float32}, (precision, set(seen))
     finally:
         hook.remove()
-    assert runs["fp32"].config["autocast"] is None and runs["bf16"].config["autocast"] == "bf16"
+    assert runs["fp32"].config.autocast is None and runs["bf16"].config.autocast == "bf16"
     assert runs["fp32"].key != runs["bf16"].key
     store = memlib.RunStore(tmp_path)
-    assert store.load(runs["bf16"].key).config["autocast"] == "bf16"
+    assert store.load(runs["bf16"].key).config.autocast == "bf16"
     again = memlib.expose(tiny_llama, s[:1], test_strings=s[1:], epochs=3, precision="bf16", store=tmp_path,
                           progress=False)
     assert again.from_store and again.key == runs["bf16"].key

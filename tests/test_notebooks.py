@@ -81,8 +81,8 @@ def test_pretrained_and_random_init_compared_at_equal_learning_rates(smoke_noteb
     pair = ("smollm2-135m", "smollm2-135m-random")
     for lr in P["init_lrs"]:
         for seed in P["seeds"]:
-            found = sorted((r.config["model"], json.dumps(r.config["train"])) for r in runs
-                           if r.config["lr"] == lr and r.config["seed"] == seed and r.config["model"] in pair)
+            found = sorted((r.config.model, json.dumps(r.config.train)) for r in runs
+                           if r.config.lr == lr and r.config.seed == seed and r.config.model in pair)
             assert [m for m, _ in found] == list(pair), (lr, seed, found)
             assert found[0][1] == found[1][1]  # the same training strings
     table = phases.pretrained_vs_random(runs)  # raises if any run of either model has no equal-rate twin

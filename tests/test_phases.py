@@ -178,7 +178,8 @@ def _paired_run(model, lr, seed=0, text="abcabcabca", mem_from=10):
     metrics = _synthetic(E, train, np.full(E + 1, 0.95), np.full(E + 1, 2.0), np.full(E + 1, 0.14))
     config = dict(model=model, lr=lr, seed=seed, epochs=E, train=[{"text": text}], test=[{"text": "cbacbacbac"}],
                   lr_schedule="constant", weight_decay=0.0, max_grad_norm=None, dropout=False, batch_size=1,
-                  weights_dtype="float32", autocast=None)
+                  weights_dtype="float32", autocast=None, model_fingerprint=model, eval_every="auto",
+                  memlib_version=memlib.__version__, run_format=0)
     return memlib.Run(config=config, metrics=metrics, arrays={}, meta={"n_params": 1})
 
 

@@ -1,5 +1,6 @@
 """Extraction, exposure, membership inference and onsets (memlib.privacy), on real tiny models."""
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -110,7 +111,7 @@ def test_membership_attack_auc_and_tpr_by_hand():
         key = "k" * 64
 
     r = R()
-    r.config = {"model": "m", "lr": 1e-3, "seed": 0, "train": [{"text": "ab", "alphabet": "ab", "entropy": 1.0}]}
+    r.config = SimpleNamespace(model="m", lr=1e-3, seed=0, train=({"text": "ab", "alphabet": "ab", "entropy": 1.0},))
     rows = [{"model": "m", "epoch": 1, "split": "train", "string": 0, "loss": 0.5}]
     rows += [{"model": "m", "epoch": 1, "split": "test", "string": j, "loss": v} for j, v in enumerate([0.4, 1.0, 2.0, 3.0])]
     r.metrics = pd.DataFrame(rows)
@@ -173,8 +174,10 @@ def _hand_run(model, s, spec):
               "probe_epochs": np.array([0]), **{f"probe_e0_s0_{k}": v for k, v in a.items()}}
     metrics = pd.DataFrame([{"model": "tiny-llama", "seed": 0, "epoch": 0, "split": "train", "string": 0,
                              "accuracy": float(a["full_correct"].mean())}])
-    config = {"model": "tiny-llama", "lr": 3e-3, "seed": 0, "epochs": 0, "train": [s.to_dict()],
-              "probes": spec.to_dict()}
+    config = {"model": "tiny-llama", "lr": 3e-3, "seed": 0, "epochs": 0, "train": [s.to_dict()], "test": [],
+              "probes": spec.to_dict(), "model_fingerprint": model.fingerprint, "weights_dtype": "float32",
+              "autocast": None, "lr_schedule": "constant", "weight_decay": 0.0, "max_grad_norm": None, "dropout": False,
+              "batch_size": 1, "eval_every": "auto", "memlib_version": memlib.__version__, "run_format": 0}
     return memlib.Run(config=config, metrics=metrics, arrays=arrays)
 
 
@@ -236,7 +239,7 @@ def test_membership_threshold_allows_the_false_positives_fpr_grants_and_ties_cou
 
     def table(member_loss, fpr=0.01):
         r = R()
-        r.config = {"model": "m", "lr": 1e-3, "seed": 0, "train": [{"text": "ab", "alphabet": "ab", "entropy": 1.0}]}
+        r.config = SimpleNamespace(model="m", lr=1e-3, seed=0, train=({"text": "ab", "alphabet": "ab", "entropy": 1.0},))
         rows = [{"model": "m", "epoch": 1, "split": "train", "string": 0, "loss": member_loss}]
         rows += [{"model": "m", "epoch": 1, "split": "test", "string": j, "loss": float(j + 1)} for j in range(200)]
         r.metrics = pd.DataFrame(rows)

@@ -361,7 +361,7 @@ def test_probed_run_is_loaded_and_other_probes_recompute(probed):
                           probes=P.ProbeSpec(at=(10,), shifts=(1,), draws=1, replace=("random",)))
     assert not other.from_store and other.key != run.key and list(other.arrays["probe_epochs"]) == [10]
     plain = memlib.expose(m, s[:1], test_strings=s[1:], epochs=50, eval_every=10, store=store)
-    assert not plain.from_store and "probes" not in plain.config and "probe_epochs" not in plain.arrays
+    assert not plain.from_store and plain.config.probes is None and "probe_epochs" not in plain.arrays
     with pytest.raises(ValueError, match="has no probes"):
         plain.probe()
     # the same weights measured by the run and by a run without probes: probing changes no metric

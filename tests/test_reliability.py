@@ -120,7 +120,7 @@ def test_the_same_configuration_and_seed_give_bit_identical_results(tiny_llama):
                                                       for k in a.arrays)
     for key in ("torch", "transformers", "device", "torch_threads", "python", "platform"):
         assert key in a.meta
-    assert a.config["weights_dtype"] == "float32"
+    assert a.config.weights_dtype == "float32"
 
 
 def test_stored_runs_load_without_pickle(tiny_llama, tmp_path):

@@ -20,8 +20,8 @@ def test_fixed_stages_have_their_lengths_and_every_string_is_measured_every_epoc
     S = strings
     run = _run(tiny_llama, [Stage(S[0], epochs=3), Stage([S[1], S[2]], epochs=2), Stage(S[0], epochs=1)], S[3:])
     assert run.arrays["stage_bounds"].tolist() == [0, 3, 5, 6]
-    assert [d["text"] for d in run.config["train"]] == [s.text for s in S[:3]]  # S[0] again is the same string
-    assert run.config["stages"][2]["strings"] == [0]
+    assert [d["text"] for d in run.config.train] == [s.text for s in S[:3]]  # S[0] again is the same string
+    assert run.config.stages[2].strings == (0,)
     assert run.arrays["train_epochs"].tolist() == list(range(7))
     assert run.arrays["train_measured"].all() and run.arrays["test_measured"].all()
     m = run.metrics
@@ -136,7 +136,7 @@ def test_each_string_is_measured_against_its_own_alphabet(tiny_llama):
     a = memlib.random_strings(3, 4, 10, seed=0)
     b = memlib.random_strings(3, 4, 10, seed=1, first_letter="m")
     run = _run(tiny_llama, [Stage(a[0], epochs=2), Stage(b[0], epochs=2)], [a[1], b[1]])
-    assert run.config["train"][1]["alphabet"] == "mnop"
+    assert run.config.train[1]["alphabet"] == "mnop"
     assert sorted(sequential._guess(run).columns) == ["abcd", "mnop"]
     # at epoch 0 (the loaded weights), recompute b[0]'s alphabet mass over m-p and over all 8 letters
     ids = torch.tensor([tiny_llama.encode(b[0].text)])
@@ -206,10 +206,10 @@ def test_design_sweep_and_analyses(tiny_llama, tmp_path):
     runs = sweep.schedule_runs(["tiny-llama"], [0], design, store=tmp_path, progress=False)
     assert list(runs) == ["sequence", "after disjoint alphabet", "fresh S2"] and all(len(v) == 1 for v in runs.values())
     seq, dis, fresh = (runs[c][0] for c in runs)
-    S = [d["text"] for d in seq.config["train"]]
-    assert [s["strings"] for s in seq.config["stages"]] == [[0], [1], [0]]  # S1, S2, S1 again
-    assert dis.config["train"][1]["text"] == S[1] == fresh.config["train"][0]["text"]
-    assert set(dis.config["train"][0]["alphabet"]).isdisjoint(seq.config["train"][0]["alphabet"])
+    S = [d["text"] for d in seq.config.train]
+    assert [s.strings for s in seq.config.stages] == [(0,), (1,), (0,)]  # S1, S2, S1 again
+    assert dis.config.train[1]["text"] == S[1] == fresh.config.train[0]["text"]
+    assert set(dis.config.train[0]["alphabet"]).isdisjoint(seq.config.train[0]["alphabet"])
     again = sweep.schedule_runs(["tiny-llama"], [0], design, store=tmp_path, progress=False)
     assert all(r.from_store for v in again.values() for r in v)
 
@@ -278,10 +278,10 @@ def test_schedule_sweep_checks_every_schedule_before_training(tiny_llama, string
     assert not (tmp_path / "store").exists()
 
 
-def test_design_refuses_what_its_controls_cannot_do():
+def test_design_refuses_what_its_controls_cannot_do(tiny_llama):
     with pytest.raises(ValueError, match="n_strings=1 is not allowed with controls=True"):
         sequential.design(0, alphabet_size=4, length=8, n_strings=1, n_test_strings=1, max_epochs=3)
     with pytest.raises(ValueError, match="alphabet_size=14 is not allowed with controls=True"):
         sequential.design(0, alphabet_size=14, length=8, n_strings=2, n_test_strings=1, max_epochs=3)
     with pytest.raises(ValueError, match="not a schedule run"):
-        sequential.stage_table([memlib.Run(config={"model": "x"}, metrics=pd.DataFrame(), arrays={})])
+        sequential.stage_table([memlib.expose(tiny_llama, ["abab"], epochs=1, store=False, progress=False)])

@@ -2,6 +2,7 @@
 one home for labels."""
 import ast
 from pathlib import Path
+from types import SimpleNamespace
 
 import memlib
 from memlib import labels
@@ -51,16 +52,60 @@ def test_no_module_imports_another_modules_private_names():
     assert not private, private
 
 
-class _Run:
-    def __init__(self, config):
-        self.config = config
-
-
 def test_one_setting_label_for_tables_and_figures():
-    run = _Run({"model": "smollm2-135m", "lr": 1e-4,
-                "train": [{"text": "ab", "alphabet": "abcdefg", "entropy": 2.0, "family": "exponential"}]})
+    run = SimpleNamespace(config=SimpleNamespace(
+        model="smollm2-135m", lr=1e-4, train=({"text": "ab", "alphabet": "abcdefg", "entropy": 2.0, "family": "exponential"},)))
     assert labels.setting(run) == "smollm2-135m, lr 1e-4"
     assert labels.setting(run, strings=True) == "smollm2-135m, lr 1e-4, 7 letters, H=2.0"
-    run.config["train"][0]["family"] = "uniform"
+    run.config.train[0]["family"] = "uniform"
     assert labels.setting(run, strings=True) == "smollm2-135m, lr 1e-4, 7 letters, H=2.0 (uniform)"
     assert [labels.lr_label(x) for x in (1e-4, 5e-4, 2.5e-5, 1e-3)] == ["1e-4", "5e-4", "2.5e-5", "1e-3"]
+
+
+def test_the_loop_reads_in_one_sitting_and_never_asks_what_kind_of_run_it_is():
+    """memlib.loop: no function or method longer than 40 lines, and no branch on the kind of run (the config
+    answers such questions: its alphabets, the evaluation schedule given to the loop)."""
+    source = (PACKAGE / "loop.py").read_text()
+    tree = ast.parse(source)
+    loop_class = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "_Loop")
+    long = [(f.name, f.end_lineno - f.lineno + 1) for f in ast.walk(loop_class)
+            if isinstance(f, ast.FunctionDef) and f.end_lineno - f.lineno + 1 > 40]
+    assert not long, long
+    assert "is_schedule" not in ast.get_source_segment(source, loop_class) and "kind" not in ast.get_source_segment(source, loop_class)
+
+
+def test_the_run_description_is_a_leaf_of_the_import_graph():
+    graph = {m: {t for t, _ in found} for m, found in _imports().items()}
+    assert graph["config"] <= {"strings"} and "config" in graph["store"]
+
+
+def test_a_run_config_round_trips_through_its_json_with_its_key(tiny_llama):
+    import json
+
+    from memlib.config import RunConfig
+    from memlib.store import run_key
+
+    plain = memlib.expose(tiny_llama, ["abcabcab"], test_strings=["cbacbacb"], epochs=2, store=False, progress=False)
+    sched = memlib.expose_schedule(tiny_llama, [memlib.Stage("abcabcab", epochs=1), memlib.Stage("bcabcabc", until=0.5,
+                                                                                              max_epochs=2)],
+                                   store=False, progress=False)
+    for run in (plain, sched):
+        saved = json.loads(json.dumps(run.config.to_dict()))
+        again = RunConfig.from_dict(saved)
+        assert again == run.config and run_key(saved) == run.key == run_key(again)
+    assert not plain.config.is_schedule and plain.config.stages[0].epochs == 2 and "stages" not in plain.config.to_dict()
+    assert sched.config.is_schedule and sched.config.stages[1].until == 0.5 and "epochs" not in sched.config.to_dict()
+
+
+def test_notebooks_are_thin_and_the_readme_short():
+    import json
+
+    from memlib.notebooks import notebook_paths
+
+    for path in notebook_paths():
+        cells = [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"][1:]  # after parameters
+        lines = [line for c in cells for line in "".join(c["source"]).splitlines()
+                 if line.strip() and not line.strip().startswith("#")]
+        assert len(lines) <= 60, (path.name, len(lines))
+    readme = (PACKAGE.parent / "README.md").read_text().splitlines()
+    assert len(readme) < 250 and any("make test" in line for line in readme)

@@ -18,7 +18,7 @@ def test_sweep_caches_and_resumes(tmp_path):
     assert [r.from_store for r in first] == [False, False]
     both = sweep.exposure_runs(["tiny-llama", "tiny-phi"], [0, 1], **kw)  # resumes: trains only tiny-phi
     assert [r.from_store for r in both] == [True, True, False, False]
-    assert [(r.config["model"], r.config["seed"], r.config["epochs"]) for r in both] == [
+    assert [(r.config.model, r.config.seed, r.config.epochs) for r in both] == [
         ("tiny-llama", 0, 3), ("tiny-llama", 1, 3), ("tiny-phi", 0, 2), ("tiny-phi", 1, 2)]
     assert both[0].metrics.equals(first[0].metrics)
 

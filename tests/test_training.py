@@ -129,7 +129,7 @@ def test_default_schedule_evaluates_held_out_strings_within_the_budget(tiny_llam
     run = memlib.expose(tiny_llama, strings[:2], test_strings=strings[2:], epochs=20, store=False)
     assert list(run.arrays["test_epochs"]) == epochs
     assert list(run.arrays["train_epochs"]) == list(range(21))  # train strings: every epoch
-    assert run.config["eval_every"] == "auto"
+    assert run.config.eval_every == "auto"
 
 
 def test_eval_epochs_schedules():
@@ -155,7 +155,7 @@ def test_held_out_schedule_as_a_list_of_epochs(tiny_llama, strings, tmp_path):
     store = memlib.RunStore(tmp_path)
     run = memlib.expose(tiny_llama, strings[:1], test_strings=strings[1:3], epochs=6, eval_every=[0, 1, 3, 12],
                         store=store)
-    assert list(run.arrays["test_epochs"]) == [0, 1, 3, 6] and run.config["eval_every"] == [0, 1, 3, 6]
+    assert list(run.arrays["test_epochs"]) == [0, 1, 3, 6] and run.config.eval_every == [0, 1, 3, 6]
     # the key records the schedule a list resolves to: another list with the same schedule loads the run
     again = memlib.expose(tiny_llama, strings[:1], test_strings=strings[1:3], epochs=6, eval_every=[3, 1, 0, 6],
                           store=store)
@@ -230,7 +230,7 @@ def test_bad_input_rejected_before_any_work(tiny_llama, tmp_path, kwargs, messag
 
 def test_linear_schedule_and_plain_strings(tiny_llama):
     run = memlib.expose(tiny_llama, ["abcabcabca"], epochs=3, lr_schedule="linear", store=False)
-    assert run.config["train"] == [{"text": "abcabcabca"}]
+    assert run.config.train == ({"text": "abcabcabca"},)
     assert run.metrics.string_entropy.isna().all()
     assert len(run.metrics) == 4
 
@@ -266,7 +266,7 @@ def test_dropout_off_by_default_so_train_metrics_measure_the_model(tmp_path):
         a = three.metrics[three.metrics.epoch == 2].loss.to_numpy()  # training forward
         b = two.metrics[two.metrics.epoch == 2].loss.to_numpy()  # no-grad evaluation, same weights
         assert np.allclose(a, b, rtol=1e-4) == same, dropout
-    assert three.config["dropout"] is True and two.config["dropout"] is True
+    assert three.config.dropout is True and two.config.dropout is True
 
 
 def test_store_ignores_damaged_and_temporary_folders(tiny_llama, tmp_path):
@@ -282,8 +282,8 @@ def test_store_ignores_damaged_and_temporary_folders(tiny_llama, tmp_path):
 
 
 def _step_loss_and_grad(model, ids, alpha, precision):
-    """The loop's own training forward (memlib.training._forward) and its backward: loss and the flat gradient."""
-    from memlib.training import _forward
+    """The loop's own training forward (memlib.loop._forward) and its backward: loss and the flat gradient."""
+    from memlib.loop import _forward
 
     net = model.model
     net.zero_grad(set_to_none=True)
@@ -309,7 +309,7 @@ def test_bf16_autocast_step_agrees_with_fp32(tiny_llama):
     try:
         for trained in (0, 30):
             for _ in range(trained):  # plain fp32 AdamW steps
-                loss = memlib.training._forward(tiny_llama, ids, alpha, None)["nll"].mean()
+                loss = memlib.loop._forward(tiny_llama, ids, alpha, None)["nll"].mean()
                 opt.zero_grad()
                 loss.backward()
                 opt.step()

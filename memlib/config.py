@@ -1,0 +1,275 @@
+"""What a run is, as data: :class:`RunConfig` (model, strings, stages, optimiser settings, evaluation
+schedule, probes), its :class:`PlannedStage` s and the :class:`ProbeSpec` of its probes.
+
+A run is a model exposed to a schedule of strings. :func:`memlib.expose` builds a one-stage schedule,
+:func:`memlib.expose_schedule` one of several stages; both check their arguments, build one
+:class:`RunConfig`, and hand it to the loop (:mod:`memlib.loop`). The config is saved as the run's
+``config.json`` (:meth:`RunConfig.to_dict`), hashed into its store key, and loaded back into
+:class:`memlib.Run` as the same object (:meth:`RunConfig.from_dict`): code reads ``run.config.lr``,
+``run.config.stages``, ``run.config.is_schedule``. The training strings are records of
+:class:`memlib.RandomString` (``text``, ``alphabet``, ``probs``, ``entropy``, ...).
+
+This module imports only :mod:`memlib.strings` from memlib.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import asdict, dataclass, field, replace
+
+import numpy as np
+
+from .strings import alphabet_of
+
+__all__ = ["RunConfig", "PlannedStage", "ProbeSpec", "REPLACE_KINDS", "AT_WORDS", "KINDS"]
+
+# The two ways a run is described: "expose" (one stage of every training string, a fixed number of
+# epochs, its own evaluation schedule) and "schedule" (stages one after another, see memlib.expose_schedule).
+KINDS = ("expose", "schedule")
+
+REPLACE_KINDS = ("random", "shuffled", "none")
+AT_WORDS = ("memorised", "last")
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
+def _values(name: str, values) -> tuple:
+    """``values`` as a non-empty tuple without duplicates (a single value becomes a 1-tuple)."""
+    if values is None or not isinstance(values, (str, numbers.Number, tuple, list, range, np.ndarray)):
+        raise ValueError(f"{name}={values!r} is not allowed: give a value or a list of values")
+    values = (values,) if isinstance(values, (str, numbers.Number)) else tuple(values)
+    if not values:
+        raise ValueError(f"{name}=() is empty: give at least one value")
+    dups = [v for j, v in enumerate(values) if v in values[:j]]
+    if dups:
+        raise ValueError(f"{name}={values!r} has duplicates {dups!r}: give each value once")
+    return values
+
+
+def _empty(values) -> bool:
+    """``()`` or ``[]``: a probe kind switched off."""
+    return isinstance(values, (tuple, list)) and not values
+
+
+def _ints(name: str, values, low: int, high: int | None) -> tuple:
+    """Sorted integers in ``low..high`` (no upper bound when ``high`` is None)."""
+    values = _values(name, values)
+    for v in values:
+        if not _is_int(v) or v < low or (high is not None and v > high):
+            allowed = f"integers from {low} to {high}" if high is not None else f"integers >= {low}"
+            raise ValueError(f"{name} contains {v!r}: use {allowed}")
+    return tuple(sorted(int(v) for v in values))
+
+
+@dataclass(frozen=True)
+class ProbeSpec:
+    """What to probe, and when inside a run.
+
+    - ``at``: when to probe: ``"memorised"`` (the first epoch with train accuracy ``>= threshold``),
+      ``"last"``, or epoch integers (0 = the loaded model).
+    - ``ks``: local-prefix lengths; ``None``: 0, the powers of two below the length, the length.
+    - ``replace``: kinds of replaced global context (:data:`REPLACE_KINDS`); ``replace_ks``: kept
+      lengths (``None``: same as ``ks``); ``shifts``: numbers of random letters put in front.
+      ``replace=()`` or ``shifts=()`` switches that probe off (e.g. for extraction, which needs only
+      the windows below: :func:`memlib.privacy.extraction_spec`).
+    - ``draws``: independent draws per random context; ``seed``: seeds every draw.
+    - ``offsets``: windows (``None``: none): for each offset ``o``, every character ``text[i]``,
+      ``i >= o``, predicted from ``text[o:i]`` alone: what greedy generation from a prompt taken at
+      ``o`` reproduces (:mod:`memlib.privacy`); one forward per offset.
+
+    :meth:`resolved` fills the defaults and checks everything against a string length.
+    """
+
+    at: tuple = AT_WORDS
+    ks: tuple | None = None
+    replace: tuple = REPLACE_KINDS
+    replace_ks: tuple | None = None
+    shifts: tuple = (1, 2, 4, 8)
+    draws: int = 2
+    threshold: float = 0.99
+    seed: int = 0
+    offsets: tuple | None = None
+
+    def to_dict(self) -> dict:
+        """JSON-able: tuples become lists, ``None`` stays (``offsets=None`` is left out, so specs
+        without windows keep the run keys they had before windows existed)."""
+        d = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        if d["offsets"] is None:
+            del d["offsets"]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ProbeSpec":
+        """The spec :meth:`to_dict` gave."""
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+
+    def resolved(self, length: int, epochs: int | None) -> "ProbeSpec":
+        """A copy with ``ks``/``replace_ks`` filled and ``ks``, ``replace_ks``, ``shifts`` sorted,
+        for strings of ``length`` characters and runs of ``epochs`` epochs (``None``: epoch
+        integers are only checked to be >= 0). Raises ``ValueError`` naming any bad value."""
+        if not _is_int(length) or length < 1:
+            raise ValueError(f"length={length!r} is not allowed: use an integer >= 1")
+        if epochs is not None and (not _is_int(epochs) or epochs < 0):
+            raise ValueError(f"epochs={epochs!r} is not allowed: use an integer >= 0 or None")
+        at, last = _values("at", self.at), math.inf if epochs is None else epochs
+        for a in at:
+            if not (a in AT_WORDS if isinstance(a, str) else _is_int(a) and 0 <= a <= last):
+                top = "" if epochs is None else f" to {epochs} (the run's epochs)"
+                raise ValueError(f"at contains {a!r}: use {' or '.join(map(repr, AT_WORDS))} or epoch integers "
+                                 f"from 0{top}")
+        default_ks = (0, *[2 ** j for j in range(length.bit_length()) if 2 ** j < length], length)
+        ks = _ints("ks", default_ks if self.ks is None else self.ks, 0, length)
+        replace_ks = ks if self.replace_ks is None else _ints("replace_ks", self.replace_ks, 0, length)
+        kinds = () if _empty(self.replace) else _values("replace", self.replace)
+        for kind in kinds:
+            if kind not in REPLACE_KINDS:
+                raise ValueError(f"replace contains {kind!r}: use kinds from {', '.join(map(repr, REPLACE_KINDS))}")
+        shifts = () if _empty(self.shifts) else _ints("shifts", self.shifts, 1, None)
+        if not _is_int(self.draws) or self.draws < 1:
+            raise ValueError(f"draws={self.draws!r} is not allowed: use an integer >= 1")
+        t = self.threshold
+        if isinstance(t, bool) or not isinstance(t, numbers.Real) or not 0 < t <= 1:
+            raise ValueError(f"threshold={t!r} is not allowed: use a number in (0, 1]")
+        if not _is_int(self.seed) or self.seed < 0:
+            raise ValueError(f"seed={self.seed!r} is not allowed: use an integer >= 0")
+        offsets = None if self.offsets is None else _ints("offsets", self.offsets, 0, length - 1)
+        return replace(self, at=at, ks=ks, replace=kinds, replace_ks=replace_ks, shifts=shifts,
+                       draws=int(self.draws), threshold=float(t), seed=int(self.seed), offsets=offsets)
+
+
+@dataclass(frozen=True)
+class PlannedStage:
+    """One stage as a run records it: the indices of the training strings it trains
+    (``RunConfig.train``), and either ``epochs`` or ``until`` (accuracy threshold) held for ``hold``
+    epochs in a row, within ``max_epochs``."""
+
+    strings: tuple
+    epochs: int | None = None
+    until: float | None = None
+    hold: int | None = None
+    max_epochs: int | None = None
+
+    @property
+    def limit(self) -> int:
+        """The most epochs the stage trains."""
+        return self.epochs if self.epochs is not None else self.max_epochs
+
+    def to_dict(self) -> dict:
+        return {"strings": list(self.strings), "epochs": self.epochs, "until": self.until, "hold": self.hold,
+                "max_epochs": self.max_epochs}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "PlannedStage":
+        return cls(strings=tuple(int(j) for j in d["strings"]), epochs=d["epochs"], until=d["until"],
+                   hold=d["hold"], max_epochs=d["max_epochs"])
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that determines a run; saved beside it as ``config.json``, hashed into its store key.
+
+    - ``kind``: ``"expose"`` (:func:`memlib.expose`: every training string for ``epochs`` epochs in
+      batches of ``batch_size``, held-out strings at the epochs ``eval_every`` gives, optional
+      ``probes``) or ``"schedule"`` (:func:`memlib.expose_schedule`: the ``stages`` one after another,
+      each string measured against its own alphabet, ``reset_optimizer`` between stages).
+    - ``stages``: the stages the loop runs; an ``expose`` run has exactly one (derived from ``epochs``,
+      not saved).
+    - ``train`` / ``test``: string records (``text``, ``alphabet``, ``probs``, ``entropy``, ...).
+    - ``model_fingerprint``: the model's identity (weights, tokenizer); ``weights_dtype``,
+      ``autocast`` (``"bfloat16"`` or None): the precision it trained in.
+    - ``memlib_version``, ``run_format``: bumped when a run's meaning changes, so older runs are recomputed.
+    """
+
+    kind: str
+    model: str
+    model_fingerprint: str
+    weights_dtype: str
+    autocast: str | None
+    train: tuple
+    test: tuple
+    stages: tuple
+    lr: float
+    lr_schedule: str
+    weight_decay: float
+    max_grad_norm: float | None
+    dropout: bool
+    eval_every: object
+    seed: int
+    memlib_version: str
+    run_format: int
+    epochs: int | None = None
+    batch_size: int | None = None
+    reset_optimizer: bool = True
+    probes: ProbeSpec | None = field(default=None)
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"kind={self.kind!r} is not allowed: use one of {KINDS}")
+
+    @property
+    def is_schedule(self) -> bool:
+        return self.kind == "schedule"
+
+    @property
+    def held_out_at_stage_starts(self) -> bool:
+        """Whether held-out strings are also measured at the start of every stage (a schedule's rule; an
+        ``expose`` run measures them only at the epochs of its evaluation schedule)."""
+        return self.is_schedule
+
+    @property
+    def length(self) -> int:
+        """Characters per string (all strings of a run have one length)."""
+        return len(self.train[0]["text"])
+
+    def alphabets(self, split: str) -> list[str]:
+        """What each string of ``split`` has its alphabet metrics measured against: its own letters' alphabet
+        in a schedule (stages may use disjoint alphabets), the union of all strings' letters otherwise."""
+        strings = self.train if split == "train" else self.test
+        if self.is_schedule:
+            return [alphabet_of([d]) for d in strings]
+        return [alphabet_of(self.train + self.test)] * len(strings)
+
+    def to_dict(self) -> dict:
+        """The JSON the run is saved and keyed by (one shape per ``kind``; expose runs keep the keys they had
+        before the two kinds shared one class)."""
+        common = {"model": self.model, "model_fingerprint": self.model_fingerprint, "weights_dtype": self.weights_dtype,
+                  "autocast": self.autocast, "train": [dict(d) for d in self.train],
+                  "test": [dict(d) for d in self.test], "lr": self.lr, "lr_schedule": self.lr_schedule,
+                  "weight_decay": self.weight_decay, "max_grad_norm": self.max_grad_norm, "dropout": self.dropout,
+                  "eval_every": _jsonable(self.eval_every), "seed": self.seed, "memlib_version": self.memlib_version,
+                  "run_format": self.run_format}
+        if self.is_schedule:
+            return {"kind": "schedule", **common, "stages": [s.to_dict() for s in self.stages],
+                    "reset_optimizer": self.reset_optimizer}
+        out = {**common, "epochs": self.epochs, "batch_size": self.batch_size}
+        if self.probes is not None:  # runs without probes keep the keys they had before probes existed
+            out["probes"] = self.probes.to_dict()
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RunConfig":
+        """The config :meth:`to_dict` gave (e.g. a stored run's ``config.json``); ValueError naming what is
+        missing from any other dict."""
+        need = {"model", "model_fingerprint", "weights_dtype", "autocast", "train", "test", "lr", "lr_schedule",
+                "weight_decay", "max_grad_norm", "dropout", "eval_every", "seed", "memlib_version", "run_format"}
+        need |= {"stages", "reset_optimizer"} if d.get("kind") == "schedule" else {"epochs", "batch_size"}
+        missing = sorted(need - set(d))
+        if missing:
+            raise ValueError(f"a run configuration needs {missing}: this one has only {sorted(d)}")
+        common = {k: d[k] for k in ("model", "model_fingerprint", "weights_dtype", "autocast", "lr", "lr_schedule",
+                                    "weight_decay", "max_grad_norm", "dropout", "seed", "memlib_version", "run_format")}
+        common.update(train=tuple(d["train"]), test=tuple(d["test"]), eval_every=d["eval_every"])
+        if d.get("kind") == "schedule":
+            return cls(kind="schedule", stages=tuple(PlannedStage.from_dict(s) for s in d["stages"]),
+                       reset_optimizer=d["reset_optimizer"], **common)
+        stage = PlannedStage(strings=tuple(range(len(d["train"]))), epochs=d["epochs"])
+        probes = ProbeSpec.from_dict(d["probes"]) if d.get("probes") is not None else None
+        return cls(kind="expose", stages=(stage,), epochs=d["epochs"], batch_size=d["batch_size"], probes=probes,
+                   **common)
+
+
+def _jsonable(value):
+    return list(value) if isinstance(value, tuple) else value

@@ -1,0 +1,191 @@
+"""The verdicts the notebooks print, as memlib functions: from real tiny runs (memorised, never memorised,
+one seed) and from hand-made tables where a case is easier to build by hand (censored stages, single seeds)."""
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import memlib
+from memlib import difficulty, labels, phases, privacy, probes, sequential, sweep
+
+
+def test_span_and_plural():
+    assert labels.span([3, float("nan"), 7]) == "3-7" and labels.span([2.0, 2.0]) == "2"
+    assert labels.span([]) == "none" and labels.span([np.nan], none="never") == "never"
+    assert labels.span([0.5, 0.25], "{:.2f}") == "0.25-0.50"
+    assert labels.plural(1, "seed") == "1 seed" and labels.plural(3, "seed") == "3 seeds"
+
+
+# --- notebook 04: sequential exposure ---------------------------------------------------------------------------
+
+def test_compare_treats_a_censored_stage_as_longer_than_its_length():
+    assert sequential.compare(5, False, 10, 8, False, 10) == -1  # a faster than b
+    assert sequential.compare(8, False, 10, 8, False, 10) == 0
+    assert sequential.compare(math.nan, True, 10, 8, False, 20) == 1  # censored at 10 > memorised at 8
+    assert sequential.compare(math.nan, True, 10, 12, False, 20) is None  # censored at 10: maybe before 12, maybe not
+    assert sequential.compare(4, False, 10, math.nan, True, 6) == -1
+    assert sequential.compare(math.nan, True, 10, math.nan, True, 10) is None
+    assert sequential.tally([-1, -1, 1, None]) == "faster in 2, slower in 1, as fast in 0, undetermined in 1 (both censored) of 4"
+
+
+def test_median_epochs_is_a_lower_bound_when_it_rests_on_censored_stages():
+    s = pd.Series
+    assert sequential.median_epochs(s([5.0, 7.0, 9.0]), s([False, False, False]), s([20, 20, 20])) == "7 (5-9)"
+    one_censored = sequential.median_epochs(s([5.0, np.nan, 9.0]), s([False, True, False]), s([20, 30, 20]))
+    assert one_censored == "9 (5-30, 1 of 3 censored)"  # the censored stage counts as the longest
+    assert sequential.median_epochs(s([np.nan]), s([True]), s([30])) == "> 30 (30, 1 of 1 censored)"  # one seed
+
+
+@pytest.fixture(scope="module")
+def schedules(tiny_llama):
+    def design(model, seed):
+        return sequential.design(seed, alphabet_size=4, length=8, n_strings=2, n_test_strings=2, max_epochs=60)
+
+    def short(model, seed):  # too few epochs to memorise anything: every stage censored
+        return sequential.design(seed, alphabet_size=4, length=8, n_strings=2, n_test_strings=2, max_epochs=1)
+
+    kw = dict(lr=3e-3, store=False, progress=False)
+    return sweep.schedule_runs(["tiny-llama"], [0], design, **kw), sweep.schedule_runs(["tiny-llama"], [0], short, **kw)
+
+
+def _sequence_verdict(runs):
+    stages = sequential.stage_table(runs)
+    seq = stages[stages.condition == sequential.SEQUENCE]
+    return sequential.verdict(seq, sequential.relearning_table({sequential.SEQUENCE: runs[sequential.SEQUENCE]}),
+                              sequential.retention_table({sequential.SEQUENCE: runs[sequential.SEQUENCE]}),
+                              sequential.control_table(runs)), seq
+
+
+def test_sequential_verdict_states_each_stage_relearning_and_the_controls(schedules):
+    lines, seq = _sequence_verdict(schedules[0])
+    text = "\n".join(lines)
+    assert lines[0].startswith("- **tiny-llama** (lr 3e-3, 1 seed): epochs to memorise each new string")
+    first = seq[seq.stage == 0].iloc[0]
+    assert f"S1: {first.memorised:.0f} ({first.memorised:.0f})" in lines[0]  # one seed: median = range
+    assert "Re-learning S1 after 1 other string" in text and "S2, epochs to memorise: fresh" in text
+    assert "censored" not in lines[0]
+
+
+def test_sequential_verdict_of_censored_stages_says_so_and_never_claims_a_direction(schedules):
+    lines, seq = _sequence_verdict(schedules[1])
+    assert seq.censored.all()
+    text = "\n".join(lines)
+    assert "> 1 (1, 1 of 1 censored)" in lines[0] and "censored stages at their length" in lines[0]
+    assert "undetermined in 1 (both censored) of 1" in text  # S2 against S1: both censored
+    assert "faster in 0, slower in 0, as fast in 0" in text
+
+
+# --- notebook 03: local prefix and global context ---------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def probed(tiny_llama):
+    spec = probes.ProbeSpec(draws=1, shifts=(1, 2))
+    common = dict(seeds=[0], length=12, n_train_strings=1, n_test_strings=0, probes=spec, store=False, progress=False)
+    memorised = sweep.grid_runs(["tiny-llama"], grid=[{"alphabet_size": 4}], epochs=40, lr=3e-3, **common)
+    never = sweep.grid_runs(["tiny-llama"], grid=[{"alphabet_size": 4}], epochs=2, lr=1e-4, **common)
+    return memorised + never
+
+
+def test_probes_verdict_reports_recall_and_runs_that_never_memorised(probed):
+    status = probes.status_table(probed)
+    assert status.memorised_at.notna().tolist() == [True, False]
+    table = probes.recall_table(probed)
+    chars = probes.character_table(probed[0]).assign(moment="last")
+    lines = probes.verdict(table, status, probes.character_summary(chars), compare_alphabet_size=4)
+    text = "\n".join(lines)
+    assert "- **tiny-llama, lr 1e-4**: 1 run(s) never memorised their string" in text
+    assert "- **tiny-llama, lr 3e-3**, just memorised (epoch" in text and "local prefix alone k=0:" in text
+    assert "end of run, global context: k=" in text and "Shifted by m letters" in text
+    assert "of characters are recalled from a local prefix" in lines[-1]
+    assert "Pretraining" not in text  # no random-weight twin among these runs
+
+
+def test_twin_settings_pair_a_model_with_its_random_weights_at_equal_rates_only():
+    status = pd.DataFrame({"setting": ["a, lr 1e-4", "a-random, lr 1e-4", "a-random, lr 1e-3", "b, lr 1e-4"],
+                           "model": ["a", "a-random", "a-random", "b"], "lr": [1e-4, 1e-4, 1e-3, 1e-4]})
+    assert probes.twin_settings(status) == [("a, lr 1e-4", "a-random, lr 1e-4")]
+
+
+# --- notebook 05: extraction, exposure, membership ---------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def privacy_runs(tiny_llama):
+    train, test = sweep.split_strings(0, alphabet_size=4, length=12, n_train=1, n_test=21)
+    at = [0, 10, 30]
+    spec = privacy.extraction_spec(12, at)
+    kw = dict(test_strings=test, eval_every=at, probes=spec, store=False, progress=False)
+    memorised = memlib.expose(tiny_llama, train, epochs=30, lr=3e-3, **kw)
+    never = memlib.expose(tiny_llama, train, epochs=30, lr=1e-5, **kw)
+    return [memorised, never]
+
+
+def test_privacy_verdict_says_never_for_marks_a_run_did_not_reach(privacy_runs):
+    x = privacy.extraction_table(privacy_runs, k=3, n=3)
+    ex, mi, on = privacy.exposure_table(privacy_runs), privacy.membership_table(privacy_runs), privacy.onset_table(privacy_runs)
+    marks = privacy.milestones(privacy_runs, x, ex, mi)
+    lines = privacy.verdict(x, ex, mi, marks, on, privacy.onset_summary(on), length=12, k=3, n=3)
+    text = "\n".join(lines)
+    assert lines[0].startswith("- Check of the exposure estimate on held-out strings")
+    fast, slow = (f"tiny-llama, lr {r}, 4 letters" for r in ("3e-3", "1e-5"))
+    assert f"- **{fast}" in text and f"- **{slow}" in text and "(1 run)" in text
+    slow_line = next(line for line in lines if line.startswith(f"- **{slow}") and "accuracy with the true prefix" in line)
+    assert "reaches 0.5 / 0.9 / 1 at epochs never (0 of 1 runs; the others never) / never" in slow_line
+    assert privacy.status_table(privacy_runs).seed.tolist() == [0, 0]
+
+
+# --- notebook 01: phases -----------------------------------------------------------------------------------------
+
+def test_phases_verdict_per_model_held_out_and_order(tiny_llama):
+    kw = dict(alphabet_size=4, length=12, n_train_strings=1, n_test_strings=2, store=False, progress=False)
+    runs = sweep.exposure_runs(["tiny-llama"], [0, 1], epochs=40, lr=3e-3, **kw)
+    runs += sweep.exposure_runs(["tiny-pythia"], [0], epochs=2, lr=1e-5, **kw)  # never memorises: "not reached"
+    per_model = phases.model_summary(phases.phase_table(runs))
+    guess = max(runs[0].config.train[0]["probs"])
+    order = phases.position_order(runs[0])
+    lines = phases.verdict(per_model, memlib.store.metrics_table(runs), guess_level=guess, models=["tiny-llama", "tiny-pythia"],
+                           order=order, run=runs[0])
+    assert lines[0].startswith("- **tiny-llama**") and "memorised in 2/2 runs" in lines[0]
+    assert "99% accuracy at not reached" not in lines[0]
+    assert "50% / 90% / 99% accuracy at not reached / not reached / not reached; memorised in 0/1 runs" in lines[1]
+    assert lines[2].startswith("- Held-out strings end at accuracy")
+    assert lines[-1].startswith("- Memorisation order (tiny-llama, seed 0)") and f"{order['rho']:.2f}" in lines[-1]
+    assert order["correct"].shape == (41, 12)
+
+
+# --- notebook 02: string difficulty ------------------------------------------------------------------------------
+
+def _difficulty_rows(n_seeds, censored_first=False):
+    rows = []
+    for size, h in ((4, 1.0), (4, 1.5), (8, 1.0), (8, 2.0)):  # all below log2(size): non-uniform
+        for seed in range(n_seeds):
+            e90 = 10 + 5 * h + seed
+            rows.append({"model": "m", "family": "exponential", "alphabet_size": size, "entropy": h, "seed": seed,
+                         "guess_accuracy": 1 / 2 ** h, "epochs_to_90": e90, "censored_90": False, "auc": 1 - e90 / 60,
+                         "gain_norm_auc": 0.5 - h / 10, "final_accuracy": 1.0, "last_epoch": 40})
+    if censored_first:
+        rows[0].update(epochs_to_90=40, censored_90=True, final_accuracy=0.7)
+    return pd.DataFrame(rows)
+
+
+def test_difficulty_verdict_setting_by_setting_with_one_seed_and_a_censored_run():
+    table = _difficulty_rows(1, censored_first=True)
+    terms, fitted = difficulty.fits(table, ["m"])
+    assert fitted is None  # 4 runs cannot carry a two-term fit with its interval
+    lines = difficulty.verdict(table, ["m"], length=32, per_setting=difficulty.setting_summary(table), terms=terms,
+                               fitted=fitted, families=difficulty.family_check(table, [0]))
+    text = "\n".join(lines)
+    assert lines[0] == "**m** (4 runs, 32 characters, 40 epochs):"
+    assert "90% not reached within 40 epochs in 1 of 1 runs (final accuracy 0.70)" in text
+    assert "- runs not reaching 90% within 40 epochs: 1 of 4." in text
+    assert "exponential family (4 non-uniform runs): Spearman(entropy, epochs to 90%) = " in text
+
+
+def test_difficulty_verdict_with_a_fit_states_each_effect_with_its_interval():
+    table = _difficulty_rows(4)
+    terms, fitted = difficulty.fits(table, ["m"])
+    assert terms["m"] == ["entropy", "log2_alphabet"] and set(fitted.y) == set(difficulty.MEASURES)
+    lines = difficulty.verdict(table, ["m"], length=32, per_setting=difficulty.setting_summary(table), terms=terms,
+                               fitted=fitted, families=difficulty.family_check(table, []))
+    ep = next(line for line in lines if line.startswith("- epochs to 90% train accuracy"))
+    assert "entropy +5.000 per bit [95% CI" in ep and "significant" in ep

@@ -179,7 +179,7 @@ class RunConfig:
       not saved).
     - ``train`` / ``test``: string records (``text``, ``alphabet``, ``probs``, ``entropy``, ...).
     - ``model_fingerprint``: the model's identity (weights, tokenizer); ``weights_dtype``,
-      ``autocast`` (``"bfloat16"`` or None): the precision it trained in.
+      ``autocast`` (``"bf16"`` or None): the precision it trained in.
     - ``memlib_version``, ``run_format``: bumped when a run's meaning changes, so older runs are recomputed.
     """
 

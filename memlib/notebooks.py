@@ -194,8 +194,9 @@ def main(argv=None) -> int:
     p.add_argument("--preset", default="default",
                    help="smoke, default, paper, or cpu-long (notebooks 01 and 02 only) (default: %(default)s)")
     p.add_argument("--figures", default=str(ROOT / "figures"), help="folder for PNG and SVG figures")
-    p.add_argument("--findings", default=str(ROOT / "findings"),
-                   help="folder for the findings, each notebook's verdict as markdown (default: findings/)")
+    p.add_argument("--findings", default=None,
+                   help="folder for the findings, each notebook's verdict as markdown (default: 'findings' beside "
+                        "the figures folder)")
     p.add_argument("--executed", default=str(ROOT / "build" / "executed"), help="folder for executed copies")
     p.add_argument("--only", default=None,
                    help="run only notebooks whose name contains this (several: separated by commas, e.g. 01,02)")
@@ -259,7 +260,7 @@ def main(argv=None) -> int:
     main_process = is_main_process()
     with tempfile.TemporaryDirectory(prefix="memlib-rank-") as scratch:
         figures = args.figures if main_process else Path(scratch) / "figures"
-        findings = args.findings if main_process else Path(scratch) / "findings"
+        findings = (args.findings or Path(args.figures).parent / "findings") if main_process else Path(scratch) / "findings"
         executed = args.executed if main_process else Path(scratch) / "executed"
         failed = []
         for q in paths:  # a failed notebook is reported and the others still run

@@ -45,6 +45,19 @@ def test_executes_with_smoke_preset(path, smoke_notebooks):
     assert out.stat().st_size < 3_000_000  # no megabytes of progress bars
 
 
+@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if not p.name.startswith("00_")], ids=lambda p: p.name)
+def test_each_finding_is_the_verdict_the_notebook_printed(path, smoke_notebooks):
+    """A numbered notebook's last verdict cell shows its verdict and writes the same lines as its finding
+    (``<stem>.md``: ``make reproduce`` publishes it to findings/), naming the notebook and the preset."""
+    out, folder = smoke_notebooks.execute(path)
+    shown = [o["data"]["text/markdown"] for c in json.loads(out.read_text())["cells"] for o in c.get("outputs", [])
+             if "text/markdown" in o.get("data", {})]
+    page = (folder / f"{path.stem}.md").read_text()
+    assert shown and page.rstrip("\n").endswith("".join(shown[-1]).rstrip("\n"))
+    assert page.startswith("# ") and f"notebooks/{path.stem}.ipynb" in page and "`smoke` preset" in page
+    assert "- " in "".join(shown[-1])  # one line per statement
+
+
 def test_each_notebook_records_the_runs_it_used(smoke_notebooks):
     """The shared smoke store knows which notebook used which run (what the explorer filters by)."""
     store = smoke_notebooks.execute_all()

@@ -218,7 +218,7 @@ def _effect(terms, fitted, m, y, term) -> str:
     if term not in terms[m]:
         return "not varied"
     f = fitted[(fitted.model == m) & (fitted.y == y) & (fitted.term == term)].iloc[0]
-    sig = "significant" if f.ci_low > 0 or f.ci_high < 0 else "not significant"
+    sig = "established" if f.ci_low > 0 or f.ci_high < 0 else "not established"  # the interval excludes 0, or not
     unit = "per bit" if term == "entropy" else "per doubling"
     return f"{f.coef:+.3f} {unit} [95% CI {f.ci_low:+.3f}, {f.ci_high:+.3f}], {sig}"
 

@@ -32,10 +32,11 @@ import numpy as np
 import pandas as pd
 
 from .labels import lr_label
+from .stats import paired_contrast
 from .store import canonical
 
 __all__ = ["PhaseRule", "detect_phases", "phases", "phase_table", "pretrained_vs_random", "epochs_to", "stable_from",
-           "spearman", "run_curves", "model_summary", "rate_summary", "position_order", "verdict"]
+           "spearman", "run_curves", "model_summary", "rate_summary", "position_order", "twin_contrasts", "verdict"]
 
 RANDOM_SUFFIX = "-random"  # the random-weight twin of model X is named X-random (see memlib.models)
 
@@ -250,11 +251,13 @@ def position_order(run, string: int = 0) -> dict:
             "rho": spearman(np.arange(len(first_stable)), first_stable)}
 
 
-def verdict(per_model: pd.DataFrame, metrics: pd.DataFrame, *, guess_level: float, models, by_rate=None,
+def verdict(per_model: pd.DataFrame, metrics: pd.DataFrame, *, guess_level: float, models, comparison=None,
             order: dict | None = None, run=None) -> list[str]:
     """Notebook 01's verdict, one markdown line per statement: per model (:func:`model_summary`), held-out strings
     against ``guess_level`` (from ``metrics``, the runs' metrics table), pretrained against random weights at equal
-    rates (:func:`rate_summary`, or None), and the memorisation order of ``run`` (:func:`position_order`)."""
+    rates (``comparison``: :func:`pretrained_vs_random`, or None; with :func:`twin_contrasts`), and the
+    memorisation order of ``run`` (:func:`position_order`)."""
+    by_rate = rate_summary(comparison) if comparison is not None else None
     lines = []
     for model, row in per_model.iterrows():
         def med(c):
@@ -272,7 +275,7 @@ def verdict(per_model: pd.DataFrame, metrics: pd.DataFrame, *, guess_level: floa
                  + ("some model predicts strings it never saw above the guessing level." if above else
                     "within 0.05 of the guessing level, so nothing beyond the distribution is learnt about strings never seen."))
     if by_rate is not None:
-        lines += _pretrained_vs_random_lines(by_rate)
+        lines += _pretrained_vs_random_lines(by_rate, comparison)
     for model in models:  # held-out strings as training goes on: loss and per-position entropy
         held = curves[(curves.model == model) & (curves.split == "test")].groupby("epoch")[["loss", "entropy_position"]].mean()
         low, end = held.loss.idxmin(), held.index[-1]
@@ -292,8 +295,24 @@ def verdict(per_model: pd.DataFrame, metrics: pd.DataFrame, *, guess_level: floa
     return lines
 
 
-def _pretrained_vs_random_lines(by_rate: pd.DataFrame) -> list[str]:
+def twin_contrasts(comparison: pd.DataFrame) -> dict:
+    """Pretrained against random weights, seed by seed, per (pair, lr) of :func:`pretrained_vs_random`: epochs until
+    the distribution is learnt (``guess_end``) and to 99% accuracy, as :class:`memlib.stats.Contrast` s of ratios
+    pretrained / random; a run that never got there counts as longer than its last epoch (censored)."""
+    out = {}
+    for (pair, lr), g in comparison.groupby(["pair", "lr"], sort=False):
+        a, b = (g[g.init == init].set_index("seed") for init in ("pretrained", "random"))
+        seeds = [s for s in a.index if s in b.index]
+        a, b = a.loc[seeds], b.loc[seeds]
+        out[(pair, lr)] = {col: paired_contrast(a[col], b[col], kind="ratio", censored_a=a[col].isna(),
+                                                censored_b=b[col].isna(), length_a=a.last_epoch, length_b=b.last_epoch)
+                           for col in ("guess_end", "epochs_to_99")}
+    return out
+
+
+def _pretrained_vs_random_lines(by_rate: pd.DataFrame, comparison: pd.DataFrame) -> list[str]:
     lines = []
+    contrasts = twin_contrasts(comparison)
     for (pair, lr), g in by_rate.groupby(level=[0, 1], sort=False):
         parts = []
         for (_, _, init), row in g.iterrows():
@@ -306,4 +325,9 @@ def _pretrained_vs_random_lines(by_rate: pd.DataFrame) -> list[str]:
                          f"(memorised in {row.memorised_runs}/{row.runs} runs, final accuracy {row.final_accuracy:.2f}); "
                          f"distinct guessing phase in {row.distinct_guessing}/{row.runs} runs")
         lines.append(f"- At lr {lr_label(lr)} for both (medians over seeds): " + ". ".join(parts) + ".")
+        c = contrasts[(pair, lr)]
+        speed = ("faster", "slower", "as fast")
+        lines.append(f"  - Pretrained / random weights at lr {lr_label(lr)}, seed by seed: epochs until the distribution "
+                     f"is learnt, {c['guess_end'].text(words=speed)}; epochs to 99% accuracy, "
+                     f"{c['epochs_to_99'].text(words=speed)}.")
     return lines

@@ -44,6 +44,7 @@ from .hardware import resolve_precision
 from .metrics import token_metrics
 from .models import LoadedModel
 from .phases import RANDOM_SUFFIX, stable_from
+from .stats import paired_contrast
 from .strings import alphabet_of, string_parts
 from .labels import MOMENT_LABELS, setting
 
@@ -429,14 +430,14 @@ def verdict(table: pd.DataFrame, status: pd.DataFrame, characters: pd.DataFrame,
     alphabet size at which models and their random-weight twins are compared."""
     settings = list(dict.fromkeys(table.setting))
     reach = k_to_reach(table, share)
-    loc = locality(table).pivot_table(index=["setting", "alphabet_size"], columns="moment", values="locality",
-                                      aggfunc="median")
+    local = locality(table)
+    loc = local.pivot_table(index=["setting", "alphabet_size"], columns="moment", values="locality", aggfunc="median")
     lines = []
     for s in settings:
         lines += _never_memorised(s, status)
         lines += _local_recall(table, reach, s)
     lines += _more_exposure(loc, status)
-    lines += _pretraining(loc, status, compare_alphabet_size)
+    lines += _pretraining(loc, local, status, compare_alphabet_size)
     wide = table[table.moment == "last"]
     for s in settings:
         lines += _global_context(wide, s)
@@ -491,17 +492,22 @@ def _more_exposure(loc, status) -> list[str]:
     return lines
 
 
-def _pretraining(loc, status, size) -> list[str]:
+def _pretraining(loc, local, status, size) -> list[str]:
     lines = []
     for pre, rnd in twin_settings(status):
         for moment in ("memorised", "last"):
-            a, b = (loc.loc[(x, size), moment] if (x, size) in loc.index and moment in loc.columns else float("nan")
-                    for x in (pre, rnd))
+            a, b = (local[(local.setting == x) & (local.alphabet_size == size) & (local.moment == moment)]
+                    .set_index("seed").locality for x in (pre, rnd))
+            seeds = [s for s in a.index if s in b.index]
+            c = paired_contrast(a[seeds], b[seeds], kind="difference")
+            med = [loc.loc[(x, size), moment] if (x, size) in loc.index and moment in loc.columns else float("nan")
+                   for x in (pre, rnd)]
             when = [status[(status.setting == x) & (status.alphabet_size == size)] for x in (pre, rnd)]
             at_epochs = " and ".join(f"{w.memorised_at.min():.0f}-{w.memorised_at.max():.0f}" if moment == "memorised"
                                      else f"{w.last_epoch.max()}" for w in when)
             lines.append(f"- Pretraining, {size} letters, equal learning rates, {MOMENT_LABELS[moment]} (epochs "
-                         f"{at_epochs}): locality {a:.2f} for {pre}, {b:.2f} for {rnd}.")
+                         f"{at_epochs}): locality {med[0]:.2f} for {pre}, {med[1]:.2f} for {rnd} (pretrained - random, "
+                         f"seed by seed: {c.text()}).")
     return lines
 
 

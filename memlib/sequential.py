@@ -31,9 +31,10 @@ from .training import Stage
 from .checks import check_int
 from .strings import alphabet_of, random_strings
 from .labels import lr_label, plural, span
+from .stats import paired_contrast
 
 __all__ = ["SEQUENCE", "DISJOINT", "design", "stage_table", "retention_table", "relearning_table", "control_table",
-           "censored_median", "median_epochs", "compare", "tally", "verdict", "curves"]
+           "censored_median", "median_epochs", "epochs_contrast", "verdict", "curves"]
 
 SEQUENCE, DISJOINT, FRESH = "sequence", "after disjoint alphabet", "fresh"
 
@@ -292,28 +293,6 @@ def median_epochs(memorised, censored, epochs) -> str:
     return (f"> {value:.0f}" if bound else f"{value:.0f}") + f" ({span(memorised.where(~censored, epochs))}{note})"
 
 
-def compare(a_mem, a_cens, a_len, b_mem, b_cens, b_len) -> int | None:
-    """Stage ``a`` against stage ``b``: -1 faster, +1 slower, 0 as fast, None undetermined. A censored stage took
-    longer than its length: it is slower than a stage memorised within that length; two censored stages, or a
-    censored one against a stage memorised later than its length, are undetermined."""
-    if a_cens and b_cens:
-        return None
-    if a_cens:
-        return 1 if a_len >= b_mem else None
-    if b_cens:
-        return -1 if a_mem <= b_len else None
-    return int(np.sign(a_mem - b_mem))
-
-
-def tally(results) -> str:
-    """``"faster in 2, slower in 1, as fast in 0 of 3"`` (and the undetermined ones) for :func:`compare`'s results."""
-    r = list(results)
-    words = [f"faster in {r.count(-1)}", f"slower in {r.count(1)}", f"as fast in {r.count(0)}"]
-    if r.count(None):
-        words.append(f"undetermined in {r.count(None)} (both censored)")
-    return ", ".join(words) + f" of {len(r)}"
-
-
 def verdict(stages: pd.DataFrame, relearning: pd.DataFrame, retention: pd.DataFrame, control: pd.DataFrame) -> list[str]:
     """Notebook 04's verdict, one markdown line per statement, from the sequence's rows of :func:`stage_table`,
     :func:`relearning_table`, :func:`retention_table` and :func:`control_table` (may be empty)."""
@@ -328,17 +307,17 @@ def verdict(stages: pd.DataFrame, relearning: pd.DataFrame, retention: pd.DataFr
         lines += _against_fresh(new)
         last = new.stage.max()
         if last > 0:
-            a, b = new[new.stage == 0].set_index("seed"), new[new.stage == last].set_index("seed")
-            res = [compare(b.memorised[s], b.censored[s], b.epochs[s], a.memorised[s], a.censored[s], a.epochs[s])
-                   for s in a.index if s in b.index]
-            lines.append(f"  - S{last + 1} against S1 (different strings), seed by seed: {tally(res)}.")
+            c = epochs_contrast(new[new.stage == last], new[new.stage == 0])
+            lines.append(f"  - S{last + 1} against S1 (different strings), seed by seed, epochs S{last + 1} / S1: "
+                         f"{c.text(words=SPEED)}.")
         r = relearning[relearning.model == model]
         if len(r):
             first = new[new.string.isin(r.string) & (new.stage == 0)]
             lines.append(f"  - Re-learning S1 after {plural(int(last), 'other string')}: "
                          f"{median_epochs(r.memorised, r.censored, r.epochs)} epochs, against "
-                         f"{median_epochs(first.memorised, first.censored, first.epochs)} the first time; S1's accuracy "
-                         f"when its second stage starts: {span(r.accuracy_start, '{:.2f}')}.")
+                         f"{median_epochs(first.memorised, first.censored, first.epochs)} the first time (re-learning / "
+                         f"first time: {epochs_contrast(r, first).text(words=SPEED)}); S1's accuracy when its second "
+                         f"stage starts: {span(r.accuracy_start, '{:.2f}')}.")
         lines += _forgetting(retention[(retention.model == model) & (retention.status == "after")
                                        & ~retention.first_censored])
         c = control[control.model == model] if len(control) else control
@@ -346,7 +325,32 @@ def verdict(stages: pd.DataFrame, relearning: pd.DataFrame, retention: pd.DataFr
             lines.append("  - S2, epochs to memorise: " + "; ".join(
                 f"{cond} {median_epochs(g.memorised, g.censored, g.epochs)}" for cond, g in c.groupby("condition", sort=False))
                 + ".")
+            lines += _controls(c)
     return lines
+
+
+SPEED = ("faster", "slower", "as fast")  # how a contrast of epochs names its directions
+
+
+def epochs_contrast(a: pd.DataFrame, b: pd.DataFrame):
+    """Epochs to memorise in ``a`` against ``b`` (rows of :func:`stage_table` or :func:`control_table`), seed by
+    seed (the seeds both have): a :class:`memlib.stats.Contrast` of ratios a / b, censored stages as "longer than"."""
+    m = a[["seed", "memorised", "censored", "epochs"]].merge(b[["seed", "memorised", "censored", "epochs"]], on="seed",
+                                                             suffixes=("_a", "_b"))
+    return paired_contrast(m.memorised_a, m.memorised_b, kind="ratio", censored_a=m.censored_a.astype(bool),
+                           censored_b=m.censored_b.astype(bool), length_a=m.epochs_a, length_b=m.epochs_b)
+
+
+def _controls(c: pd.DataFrame) -> list[str]:
+    """``S2`` after ``T1`` (other letters) against ``S2`` after ``S1`` (the same letters) and on a fresh model: the
+    two readings of the disjoint-alphabet control, each with its interval."""
+    by = {cond: g for cond, g in c.groupby("condition", sort=False)}
+    out = []
+    for a, b in (("after same alphabet", "fresh"), ("after disjoint alphabet", "fresh"),
+                 ("after disjoint alphabet", "after same alphabet")):
+        if a in by and b in by:
+            out.append(f"    - S2 {a} / {b}: {epochs_contrast(by[a], by[b]).text(words=SPEED)}.")
+    return out
 
 
 def _against_fresh(new: pd.DataFrame) -> list[str]:
@@ -355,16 +359,13 @@ def _against_fresh(new: pd.DataFrame) -> list[str]:
         return []
     fresh = "; ".join(f"S{int(g.string.iloc[0]) + 1}: {median_epochs(g.fresh_memorised, g.fresh_censored, g.fresh_epochs)}"
                       for k, g in new[new.fresh_epochs.notna()].groupby("stage"))
-    res = [compare(r.memorised, r.censored, r.epochs, r.fresh_memorised, bool(r.fresh_censored), r.fresh_epochs)
-           for r in later.itertuples()]
-    rel = later.relative
-    ratios = ""
-    if rel.notna().any():
-        ratios = ("; epochs in the sequence / on a fresh model (both memorised), median per stage: "
-                  + ", ".join(f"S{int(later.string[g.index[0]]) + 1} {g.median():.2f}"
-                              for k, g in rel.dropna().groupby(later.stage)))
-    return [f"  - The same strings on a fresh model: {fresh}. Later stages against their own string on a fresh model: "
-            f"{tally(res)}{ratios}."]
+    per_stage = []
+    for k, g in later.groupby("stage"):  # units: seeds (stages of one seed share a model, so they are not independent)
+        c = paired_contrast(g.memorised, g.fresh_memorised, kind="ratio", censored_a=g.censored.astype(bool),
+                            censored_b=g.fresh_censored.astype(bool), length_a=g.epochs, length_b=g.fresh_epochs)
+        per_stage.append(f"S{int(g.string.iloc[0]) + 1}: {c.text(words=SPEED)}")
+    return [f"  - The same strings on a fresh model: {fresh}. Each later stage against its own string on a fresh model, "
+            f"epochs in the sequence / on a fresh model, seed by seed: " + "; ".join(per_stage) + "."]
 
 
 def _forgetting(ret: pd.DataFrame) -> list[str]:

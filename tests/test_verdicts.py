@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 import memlib
-from memlib import difficulty, labels, phases, privacy, probes, sequential, sweep
+from memlib import difficulty, labels, phases, privacy, probes, sequential, stats, sweep
 
 
 def test_span_and_plural():
@@ -19,14 +19,13 @@ def test_span_and_plural():
 
 # --- notebook 04: sequential exposure ---------------------------------------------------------------------------
 
-def test_compare_treats_a_censored_stage_as_longer_than_its_length():
-    assert sequential.compare(5, False, 10, 8, False, 10) == -1  # a faster than b
-    assert sequential.compare(8, False, 10, 8, False, 10) == 0
-    assert sequential.compare(math.nan, True, 10, 8, False, 20) == 1  # censored at 10 > memorised at 8
-    assert sequential.compare(math.nan, True, 10, 12, False, 20) is None  # censored at 10: maybe before 12, maybe not
-    assert sequential.compare(4, False, 10, math.nan, True, 6) == -1
-    assert sequential.compare(math.nan, True, 10, math.nan, True, 10) is None
-    assert sequential.tally([-1, -1, 1, None]) == "faster in 2, slower in 1, as fast in 0, undetermined in 1 (both censored) of 4"
+def test_a_censored_stage_is_longer_than_its_length():
+    assert stats.direction(5, False, 10, 8, False, 10) == -1  # a faster than b
+    assert stats.direction(8, False, 10, 8, False, 10) == 0
+    assert stats.direction(math.nan, True, 10, 8, False, 20) == 1  # censored at 10 > memorised at 8
+    assert stats.direction(math.nan, True, 10, 12, False, 20) is None  # censored at 10: maybe before 12, maybe not
+    assert stats.direction(4, False, 10, math.nan, True, 6) == -1
+    assert stats.direction(math.nan, True, 10, math.nan, True, 10) is None
 
 
 def test_median_epochs_is_a_lower_bound_when_it_rests_on_censored_stages():
@@ -65,6 +64,9 @@ def test_sequential_verdict_states_each_stage_relearning_and_the_controls(schedu
     assert f"S1: {first.memorised:.0f} ({first.memorised:.0f})" in lines[0]  # one seed: median = range
     assert "Re-learning S1 after 1 other string" in text and "S2, epochs to memorise: fresh" in text
     assert "censored" not in lines[0]
+    assert "(re-learning / first time: median ratio" in text and "n=1: no interval" in text  # one seed
+    assert "S2 after disjoint alphabet / after same alphabet: median ratio" in text
+    assert text.count(": not established") >= 4 and ": established" not in text  # one seed establishes nothing
 
 
 def test_sequential_verdict_of_censored_stages_says_so_and_never_claims_a_direction(schedules):
@@ -72,8 +74,8 @@ def test_sequential_verdict_of_censored_stages_says_so_and_never_claims_a_direct
     assert seq.censored.all()
     text = "\n".join(lines)
     assert "> 1 (1, 1 of 1 censored)" in lines[0] and "censored stages at their length" in lines[0]
-    assert "undetermined in 1 (both censored) of 1" in text  # S2 against S1: both censored
-    assert "faster in 0, slower in 0, as fast in 0" in text
+    assert "faster in 0, slower in 0, as fast in 0, undetermined in 1 (censored); 1 censored" in text  # S2 vs S1: both
+    assert ": established" not in text
 
 
 # --- notebook 03: local prefix and global context ---------------------------------------------------------------
@@ -99,6 +101,17 @@ def test_probes_verdict_reports_recall_and_runs_that_never_memorised(probed):
     assert "end of run, global context: k=" in text and "Shifted by m letters" in text
     assert "of characters are recalled from a local prefix" in lines[-1]
     assert "Pretraining" not in text  # no random-weight twin among these runs
+
+
+def test_probes_verdict_compares_a_model_with_its_random_weights_seed_by_seed(probed):
+    table, status = probes.recall_table(probed[:1]), probes.status_table(probed[:1])
+    twin = "tiny-llama-random, lr 3e-3"  # the same run, relabelled: the pairing and the contrast's path, not a result
+    table = pd.concat([table, table.assign(setting=twin, model="tiny-llama-random")], ignore_index=True)
+    status = pd.concat([status, status.assign(setting=twin, model="tiny-llama-random")], ignore_index=True)
+    lines = probes.verdict(table, status, pd.DataFrame(), compare_alphabet_size=4)
+    pre = [line for line in lines if line.startswith("- Pretraining, 4 letters")]
+    assert len(pre) == 2 and "(pretrained - random, seed by seed: median difference 0.00 (n=1: no interval)" in pre[-1]
+    assert pre[-1].endswith("not established).")
 
 
 def test_twin_settings_pair_a_model_with_its_random_weights_at_equal_rates_only():
@@ -153,6 +166,19 @@ def test_phases_verdict_per_model_held_out_and_order(tiny_llama):
     assert order["correct"].shape == (41, 12)
 
 
+def test_twin_contrasts_pair_pretrained_and_random_runs_by_seed_with_censoring():
+    rows = []
+    for seed in range(6):
+        rows.append(dict(pair="m", lr=1e-4, seed=seed, init="pretrained", guess_end=4.0, epochs_to_99=20.0 + seed,
+                         last_epoch=30))
+        rows.append(dict(pair="m", lr=1e-4, seed=seed, init="random", guess_end=np.nan, epochs_to_99=np.nan,
+                         last_epoch=40))  # never learnt nor memorised within 40 epochs: censored, "longer than 40"
+    c = phases.twin_contrasts(pd.DataFrame(rows))[("m", 1e-4)]
+    assert c["epochs_to_99"].lower == 6 and c["epochs_to_99"].censored == 6 and c["epochs_to_99"].p < 0.05
+    assert c["guess_end"].interval.estimate == pytest.approx(0.1)  # 4 against (at least) 40
+    assert c["epochs_to_99"].established
+
+
 # --- notebook 02: string difficulty ------------------------------------------------------------------------------
 
 def _difficulty_rows(n_seeds, censored_first=False):
@@ -188,4 +214,4 @@ def test_difficulty_verdict_with_a_fit_states_each_effect_with_its_interval():
     lines = difficulty.verdict(table, ["m"], length=32, per_setting=difficulty.setting_summary(table), terms=terms,
                                fitted=fitted, families=difficulty.family_check(table, []))
     ep = next(line for line in lines if line.startswith("- epochs to 90% train accuracy"))
-    assert "entropy +5.000 per bit [95% CI" in ep and "significant" in ep
+    assert "entropy +5.000 per bit [95% CI" in ep and "], established;" in ep and "alphabet size" in ep

@@ -39,10 +39,10 @@ reproduce-long: $(STAMP)
 		--figures figures/cpu-long --findings findings/cpu-long --executed build/executed-long
 
 # The suite in TEST_WORKERS processes (pytest-xdist; auto = one per core), each with an equal share of the
-# cores; the tests that share the smoke notebooks' run store go to one worker (tests/conftest.py).
+# cores; the smoke notebooks are executed once, by whichever worker needs one first (tests/conftest.py).
 TEST_WORKERS ?= auto
 test: $(STAMP)
-	HF_HUB_OFFLINE=1 MEMLIB_PROGRESS=0 $(BIN)/python -m pytest -q --durations=15 -n $(TEST_WORKERS) --dist loadgroup tests
+	HF_HUB_OFFLINE=1 MEMLIB_PROGRESS=0 $(BIN)/python -m pytest -q --durations=15 -n $(TEST_WORKERS) tests
 
 # JupyterLab on the notebooks, with the same run store as make reproduce (notebook 00 explores it).
 lab: $(STAMP)

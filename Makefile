@@ -38,9 +38,10 @@ reproduce-long: $(STAMP)
 	$(BIN)/python -m memlib.notebooks --preset cpu-long --only 01,02 --processes $(PROCESSES) --threads $(THREADS) \
 		--figures figures/cpu-long --findings findings/cpu-long --executed build/executed-long
 
-# The suite in TEST_WORKERS processes (pytest-xdist; auto = one per core), each with an equal share of the
-# cores; the smoke notebooks are executed once, by whichever worker needs one first (tests/conftest.py).
-TEST_WORKERS ?= auto
+# The suite in TEST_WORKERS processes (pytest-xdist; default: one per core and one more, since many tests wait on
+# subprocesses or on the smoke notebooks: benchmarks/RESULTS.md), each with an equal share of the cores; the smoke
+# notebooks are executed once, by whichever worker needs one first (tests/conftest.py).
+TEST_WORKERS ?= $(shell $(PYTHON) -c "import os; print(len(os.sched_getaffinity(0)) + 1 if hasattr(os, 'sched_getaffinity') else (os.cpu_count() or 1) + 1)")
 test: $(STAMP)
 	HF_HUB_OFFLINE=1 MEMLIB_PROGRESS=0 $(BIN)/python -m pytest -q --durations=15 -n $(TEST_WORKERS) tests
 

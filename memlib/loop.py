@@ -69,6 +69,9 @@ class _Position:
 
 
 class _Loop:
+    """One run of the loop: :meth:`run` goes through the stages; each stage through its epochs (:meth:`_stage`),
+    each epoch trains (:meth:`_epoch`, :meth:`_update`) or, at the stage's end, measures (:meth:`_last_epoch`)."""
+
     def __init__(self, model: LoadedModel, config: RunConfig, due, progress, checkpoint, prober):
         self.model, self.net, self.config, self.amp = model, model.model, config, config.autocast
         self.due, self.checkpoint, self.prober = due, checkpoint, prober

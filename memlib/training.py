@@ -233,8 +233,6 @@ def expose(
       call after a kill resumes from it, with metrics bit-identical to an uninterrupted run on the
       CPU. Removed once the run is stored. Default None (off); not part of the run's key.
     """
-    from . import __version__
-
     if not isinstance(model, LoadedModel):
         raise TypeError(f"model must be a memlib LoadedModel (from memlib.load_model), not {type(model).__name__}")
     train = _check_strings("train", train_strings)
@@ -260,13 +258,9 @@ def expose(
     model.letter_ids(alphabet_of(train + test))  # refuses a tokenizer that splits a letter, before any work
     store = _resolve_store(store)
     config = RunConfig(
-        kind="expose", model=model.name, model_fingerprint=model.fingerprint,
-        weights_dtype=str(model.dtype).replace("torch.", ""), autocast=amp, train=tuple(train), test=tuple(test),
+        kind="expose", **_common(model, amp, train, test, lr, lr_schedule, weight_decay, max_grad_norm, dropout, seed),
         stages=(PlannedStage(strings=tuple(range(len(train))), epochs=int(epochs)),), epochs=int(epochs),
-        lr=float(lr), lr_schedule=lr_schedule, weight_decay=float(weight_decay),
-        max_grad_norm=None if max_grad_norm is None else float(max_grad_norm), dropout=dropout,
-        batch_size=min(int(batch_size), len(train)), eval_every=_stored_eval_every(eval_every, epochs),
-        seed=int(seed), memlib_version=__version__, run_format=RUN_FORMAT, probes=probes)
+        batch_size=min(int(batch_size), len(train)), eval_every=_stored_eval_every(eval_every, epochs), probes=probes)
     return _run(model, config, store, progress, _key_only, checkpoint_every)
 
 
@@ -405,8 +399,6 @@ def expose_schedule(
     - The other arguments are those of :func:`expose`; a one-stage schedule of ``epochs`` epochs
       gives the same metrics as ``expose`` with ``eval_every=1``.
     """
-    from . import __version__
-
     if not isinstance(model, LoadedModel):
         raise TypeError(f"model must be a memlib LoadedModel (from memlib.load_model), not {type(model).__name__}")
     strings, plan, test = check_schedule(stages, test_strings, lr=lr, seed=seed, reset_optimizer=reset_optimizer,
@@ -420,14 +412,9 @@ def expose_schedule(
     model.letter_ids(alphabet_of(strings + test))  # refuses a tokenizer that splits a letter, before any work
     store = _resolve_store(store)
     config = RunConfig(
-        kind="schedule", model=model.name, model_fingerprint=model.fingerprint,
-        weights_dtype=str(model.dtype).replace("torch.", ""), autocast=amp, train=tuple(strings), test=tuple(test),
-        stages=plan,
-        lr=float(lr), lr_schedule=lr_schedule, weight_decay=float(weight_decay),
-        max_grad_norm=None if max_grad_norm is None else float(max_grad_norm), dropout=dropout,
-        reset_optimizer=reset_optimizer,
-        eval_every=sorted({int(e) for e in eval_every}) if isinstance(eval_every, (list, tuple)) else int(eval_every),
-        seed=int(seed), memlib_version=__version__, run_format=RUN_FORMAT)
+        kind="schedule", **_common(model, amp, strings, test, lr, lr_schedule, weight_decay, max_grad_norm, dropout, seed),
+        stages=plan, reset_optimizer=reset_optimizer,
+        eval_every=sorted({int(e) for e in eval_every}) if isinstance(eval_every, (list, tuple)) else int(eval_every))
     return _run(model, config, store, progress, _key_only, checkpoint_every)
 
 
@@ -453,6 +440,17 @@ def environment_line(device: str | None = None) -> str:
     return (f"memlib {env['memlib']}, torch {env['torch']}, transformers {env['transformers']}, numpy {env['numpy']}, "
             f"python {env['python']}; device {env['device']}, weights {env['weights_dtype']}, autocast "
             f"{env['autocast']}, {env['torch_threads']} CPU threads; {env['platform']}")
+
+
+def _common(model: LoadedModel, amp, train, test, lr, lr_schedule, weight_decay, max_grad_norm, dropout, seed) -> dict:
+    """The fields of a :class:`RunConfig` that both kinds of run fill the same way, from checked arguments."""
+    from . import __version__
+
+    return dict(model=model.name, model_fingerprint=model.fingerprint,
+                weights_dtype=str(model.dtype).replace("torch.", ""), autocast=amp, train=tuple(train),
+                test=tuple(test), lr=float(lr), lr_schedule=lr_schedule, weight_decay=float(weight_decay),
+                max_grad_norm=None if max_grad_norm is None else float(max_grad_norm), dropout=dropout,
+                seed=int(seed), memlib_version=__version__, run_format=RUN_FORMAT)
 
 
 def _check_checkpoint_every(checkpoint_every, store, model: LoadedModel) -> None:

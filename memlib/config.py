@@ -68,8 +68,10 @@ def _ints(name: str, values, low: int, high: int | None) -> tuple:
 class ProbeSpec:
     """What to probe, and when inside a run.
 
-    - ``at``: when to probe: ``"memorised"`` (the first epoch with train accuracy ``>= threshold``),
-      ``"last"``, or epoch integers (0 = the loaded model).
+    - ``at``: when to probe: ``"memorised"`` (the collection's definition, :func:`memlib.metrics.memorised_at`:
+      the first epoch from which train accuracy stays ``>= threshold`` for ``hold`` epochs in a row; the
+      probe is taken at the streak's first epoch and dropped if the streak breaks), ``"last"``, or epoch
+      integers (0 = the loaded model).
     - ``ks``: local-prefix lengths; ``None``: 0, the powers of two below the length, the length.
     - ``replace``: kinds of replaced global context (:data:`REPLACE_KINDS`); ``replace_ks``: kept
       lengths (``None``: same as ``ks``); ``shifts``: numbers of random letters put in front.
@@ -89,9 +91,10 @@ class ProbeSpec:
     replace_ks: tuple | None = None
     shifts: tuple = (1, 2, 4, 8)
     draws: int = 2
-    threshold: float = 0.99
+    threshold: float = 0.99  # memlib.metrics.MEMORISED_THRESHOLD (this module imports nothing of the library's)
     seed: int = 0
     offsets: tuple | None = None
+    hold: int = 2  # memlib.metrics.MEMORISED_HOLD
 
     def to_dict(self) -> dict:
         """JSON-able: tuples become lists, ``None`` stays (``offsets=None`` is left out, so specs
@@ -104,6 +107,7 @@ class ProbeSpec:
     @classmethod
     def from_dict(cls, d: dict) -> "ProbeSpec":
         """The spec :meth:`to_dict` gave."""
+        d = {"hold": 1, **d}  # specs saved before ``hold`` existed probed the first epoch at the threshold
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
 
     def resolved(self, length: int, epochs: int | None) -> "ProbeSpec":
@@ -135,6 +139,8 @@ class ProbeSpec:
             raise ValueError(f"threshold={t!r} is not allowed: use a number in (0, 1]")
         if not _is_int(self.seed) or self.seed < 0:
             raise ValueError(f"seed={self.seed!r} is not allowed: use an integer >= 0")
+        if not _is_int(self.hold) or self.hold < 1:
+            raise ValueError(f"hold={self.hold!r} is not allowed: use an integer >= 1")
         offsets = None if self.offsets is None else _ints("offsets", self.offsets, 0, length - 1)
         return replace(self, at=at, ks=ks, replace=kinds, replace_ks=replace_ks, shifts=shifts,
                        draws=int(self.draws), threshold=float(t), seed=int(self.seed), offsets=offsets)

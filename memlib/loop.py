@@ -216,7 +216,7 @@ class _Loop:
         self.records["stages"] = {"stage_bounds": np.array(self.pos.bounds, dtype=np.int64),
                                   "stage_memorised": np.array(self.pos.memorised, dtype=np.int64)}
         if self.prober is not None:
-            self.records["probes"] = self.prober.arrays()
+            self.records["probes"] = self.prober.arrays(final=True)
         if self.resumed_at is not None:
             self.records["resumed_from"] = self.resumed_at
         if self.bar is not None and self.own_bar:

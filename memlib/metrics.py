@@ -24,6 +24,13 @@ Per string (shape ``batch``), :func:`string_summary`:
 * ``entropy_position``: mean over positions of the entropy (bits) of
   ``p_alpha``. It follows ``entropy`` while the model only guesses from the
   distribution and falls towards 0 as positions are memorised.
+
+**Memorised**, one definition for the whole collection (:func:`memorised_at`): a string is memorised
+from the first epoch from which its training accuracy (teacher-forced, greedy) stays
+``>= MEMORISED_THRESHOLD`` (0.99) for ``MEMORISED_HOLD`` (2) measured epochs in a row. One epoch at
+0.99 that the next epoch loses is not memorisation; a run whose last epoch starts a streak it cannot
+complete has not memorised its string. Notebooks 01, 03, 04 and 05 all use it (04's ``until`` / ``hold``
+stages stop by the same rule); a notebook that needs another threshold names it in its parameters.
 """
 
 from __future__ import annotations
@@ -32,9 +39,27 @@ import math
 
 import torch
 
-__all__ = ["METRIC_COLUMNS", "token_metrics", "string_summary"]
+__all__ = ["METRIC_COLUMNS", "MEMORISED_THRESHOLD", "MEMORISED_HOLD", "memorised_at", "token_metrics",
+           "string_summary"]
 
 METRIC_COLUMNS = ("accuracy", "loss", "alphabet_mass", "entropy", "entropy_position")
+MEMORISED_THRESHOLD = 0.99
+MEMORISED_HOLD = 2
+
+
+def memorised_at(epochs, accuracy, threshold: float = MEMORISED_THRESHOLD, hold: int = MEMORISED_HOLD) -> int | None:
+    """The epoch from which ``accuracy`` (measured at ``epochs``, in order) stays ``>= threshold`` for
+    ``hold`` measurements in a row: the first of them. None if no such streak is complete (censored)."""
+    if isinstance(hold, bool) or not isinstance(hold, int) or hold < 1:
+        raise ValueError(f"hold={hold!r} is not allowed: use an integer >= 1")
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold <= 1:
+        raise ValueError(f"threshold={threshold!r} is not allowed: use a number in (0, 1]")
+    epochs, streak = list(epochs), 0
+    for i, a in enumerate(accuracy):
+        streak = streak + 1 if a >= threshold - 1e-12 else 0
+        if streak >= hold:
+            return int(epochs[i - hold + 1])
+    return None
 _LN2 = math.log(2.0)
 
 

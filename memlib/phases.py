@@ -15,7 +15,8 @@ Curves are means over a run's training strings (and over its held-out strings fo
    within ``entropy_tol`` bits of the trained string's empirical entropy.
 3. **Start of memorisation** ``mem_start``: the first epoch from which train accuracy stays
    above the guessing band until the end of the run.
-4. **Memorised** ``mem_end``: the first epoch with train accuracy ``>= memorised``.
+4. **Memorised** ``mem_end``: the collection's one definition (:func:`memlib.metrics.memorised_at`): the
+   first epoch from which train accuracy stays ``>= memorised`` (0.99) for ``hold`` (2) epochs in a row.
 
 The run has a **distinct guessing phase** when ``guess_end`` exists and is no later than
 ``mem_start`` (or memorisation never starts): the distribution is learnt while accuracy is
@@ -32,7 +33,8 @@ import numpy as np
 import pandas as pd
 
 from .labels import lr_label
-from .stats import paired_contrast
+from .metrics import MEMORISED_HOLD, MEMORISED_THRESHOLD, memorised_at
+from .stats import ALPHA, bootstrap_ci, paired_contrast, sign_test
 from .store import canonical
 
 __all__ = ["PhaseRule", "detect_phases", "phases", "phase_table", "pretrained_vs_random", "epochs_to", "stable_from",
@@ -46,16 +48,19 @@ THRESHOLDS = (0.5, 0.9, 0.99)
 class PhaseRule:
     """Thresholds of the rule (see the module docstring)."""
 
-    def __init__(self, mass: float = 0.9, entropy_tol: float = 0.15, margin: float = 0.05, memorised: float = 0.99):
+    def __init__(self, mass: float = 0.9, entropy_tol: float = 0.15, margin: float = 0.05,
+                 memorised: float = MEMORISED_THRESHOLD, hold: int = MEMORISED_HOLD):
         for name, v in (("mass", mass), ("entropy_tol", entropy_tol), ("margin", margin), ("memorised", memorised)):
             top = 10 if name == "entropy_tol" else 1
             if isinstance(v, bool) or not (isinstance(v, (int, float)) and 0 < v <= top):
                 raise ValueError(f"{name}={v!r} is not allowed: use a number in (0, {top}]")
-        self.mass, self.entropy_tol, self.margin, self.memorised = mass, entropy_tol, margin, memorised
+        if isinstance(hold, bool) or not isinstance(hold, int) or hold < 1:
+            raise ValueError(f"hold={hold!r} is not allowed: use an integer >= 1")
+        self.mass, self.entropy_tol, self.margin, self.memorised, self.hold = mass, entropy_tol, margin, memorised, hold
 
     def __repr__(self):
         return (f"PhaseRule(mass={self.mass}, entropy_tol={self.entropy_tol}, margin={self.margin}, "
-                f"memorised={self.memorised})")
+                f"memorised={self.memorised}, hold={self.hold})")
 
 
 def epochs_to(epochs, accuracy, threshold: float) -> int | None:
@@ -108,7 +113,7 @@ def detect_phases(metrics: pd.DataFrame, *, string_entropy: float | None = None,
     out = {
         "guess_end": guess_end,
         "mem_start": mem_start,
-        "mem_end": epochs_to(ep, acc, rule.memorised),
+        "mem_end": memorised_at(ep, acc, rule.memorised, rule.hold),
         "distinct_guessing": guess_end is not None and (mem_start is None or guess_end <= mem_start),
         "last_epoch": int(ep[-1]),
         "final_accuracy": float(acc[-1]),
@@ -225,7 +230,7 @@ def model_summary(table: pd.DataFrame) -> pd.DataFrame:
         distinct_guessing=("distinct_guessing", "mean"), guess_end=("guess_end", "median"),
         mem_start=("mem_start", "median"), epochs_to_50=("epochs_to_50", "median"),
         epochs_to_90=("epochs_to_90", "median"), epochs_to_99=("epochs_to_99", "median"),
-        memorised_runs=("mem_end", "count"), last_epoch=("last_epoch", "max"))
+        mem_end=("mem_end", "median"), memorised_runs=("mem_end", "count"), last_epoch=("last_epoch", "max"))
     out["parameters"] = out.parameters.map(lambda n: f"{n / 1e6:.1f}M")
     return out
 
@@ -237,7 +242,8 @@ def rate_summary(comparison: pd.DataFrame) -> pd.DataFrame:
         model=("model", "first"), runs=("seed", "size"), distinct_guessing=("distinct_guessing", "sum"),
         guess_end=("guess_end", "median"), mem_start=("mem_start", "median"), epochs_to_50=("epochs_to_50", "median"),
         epochs_to_90=("epochs_to_90", "median"), epochs_to_99=("epochs_to_99", "median"),
-        memorised_runs=("mem_end", "count"), last_epoch=("last_epoch", "max"), final_accuracy=("final_accuracy", "median"),
+        mem_end=("mem_end", "median"), memorised_runs=("mem_end", "count"), last_epoch=("last_epoch", "max"),
+        final_accuracy=("final_accuracy", "median"),
         final_alphabet_mass=("final_alphabet_mass", "median"))
 
 
@@ -252,11 +258,12 @@ def position_order(run, string: int = 0) -> dict:
 
 
 def verdict(per_model: pd.DataFrame, metrics: pd.DataFrame, *, guess_level: float, models, comparison=None,
-            order: dict | None = None, run=None) -> list[str]:
+            order: dict | None = None, run=None, rhos=None) -> list[str]:
     """Notebook 01's verdict, one markdown line per statement: per model (:func:`model_summary`), held-out strings
     against ``guess_level`` (from ``metrics``, the runs' metrics table), pretrained against random weights at equal
     rates (``comparison``: :func:`pretrained_vs_random`, or None; with :func:`twin_contrasts`), and the
-    memorisation order of ``run`` (:func:`position_order`)."""
+    memorisation order of ``run`` (:func:`position_order`), and ``rhos``, the same correlation for every seed of
+    that model (its median with a 95% bootstrap interval)."""
     by_rate = rate_summary(comparison) if comparison is not None else None
     lines = []
     for model, row in per_model.iterrows():
@@ -265,7 +272,8 @@ def verdict(per_model: pd.DataFrame, metrics: pd.DataFrame, *, guess_level: floa
         lines.append(f"- **{model}** ({row.parameters}, lr {lr_label(row.lr)}): distinct guessing phase in "
                      f"{row.distinct_guessing:.0%} of runs (ends {med('guess_end')}); memorisation starts {med('mem_start')}; "
                      f"50% / 90% / 99% accuracy at {med('epochs_to_50')} / {med('epochs_to_90')} / {med('epochs_to_99')}; "
-                     f"memorised in {row.memorised_runs}/{row.runs} runs.")
+                     f"memorised (accuracy >= 0.99 held 2 epochs) in {row.memorised_runs}/{row.runs} runs"
+                     + (f", from {med('mem_end')} (median of those)." if row.memorised_runs else "."))
     curves = run_curves(metrics)
     test_final = curves[curves.split == "test"].groupby("model").apply(
         lambda d: d[d.epoch == d.epoch.max()].accuracy.mean(), include_groups=False)
@@ -292,12 +300,20 @@ def verdict(per_model: pd.DataFrame, metrics: pd.DataFrame, *, guess_level: floa
         lines.append(f"- Memorisation order ({run.config.model}, seed {run.config.seed}): Spearman correlation of position "
                      f"and epoch-from-which-correct = {rho:.2f} over the {stable} of {len(first_stable)} positions correct "
                      f"from some epoch to the end (1 would be strictly left to right): {words}.")
+        if rhos is not None and len(rhos) > 1:
+            values = np.asarray([r for r in rhos if np.isfinite(r)], dtype=float)
+            ci, p = bootstrap_ci(values, "median"), sign_test(np.sign(values).astype(int).tolist())
+            tendency = ("no left-to-right or right-to-left tendency is established" if not (ci.excludes(0) and p < ALPHA)
+                        else ("a left-to-right" if ci.estimate > 0 else "a right-to-left") + " tendency is established")
+            lines.append(f"  - The same correlation over every seed of {run.config.model}: median {ci.text()}; sign test "
+                         f"p = {p:.2g}: {tendency}.")
     return lines
 
 
 def twin_contrasts(comparison: pd.DataFrame) -> dict:
     """Pretrained against random weights, seed by seed, per (pair, lr) of :func:`pretrained_vs_random`: epochs until
-    the distribution is learnt (``guess_end``) and to 99% accuracy, as :class:`memlib.stats.Contrast` s of ratios
+    the distribution is learnt (``guess_end``) and until memorised (``mem_end``, :func:`memlib.metrics.memorised_at`),
+    as :class:`memlib.stats.Contrast` s of ratios
     pretrained / random; a run that never got there counts as longer than its last epoch (censored)."""
     out = {}
     for (pair, lr), g in comparison.groupby(["pair", "lr"], sort=False):
@@ -306,7 +322,7 @@ def twin_contrasts(comparison: pd.DataFrame) -> dict:
         a, b = a.loc[seeds], b.loc[seeds]
         out[(pair, lr)] = {col: paired_contrast(a[col], b[col], kind="ratio", censored_a=a[col].isna(),
                                                 censored_b=b[col].isna(), length_a=a.last_epoch, length_b=b.last_epoch)
-                           for col in ("guess_end", "epochs_to_99")}
+                           for col in ("guess_end", "mem_end")}
     return out
 
 
@@ -321,13 +337,13 @@ def _pretrained_vs_random_lines(by_rate: pd.DataFrame, comparison: pd.DataFrame)
             learnt = (f"distribution learnt {at('guess_end')}" if pd.notna(row.guess_end) else
                       f"distribution not learnt within {row.last_epoch} epochs (alphabet mass "
                       f"{row.final_alphabet_mass:.2f} at the end)")
-            parts.append(f"{row.model}: {learnt}, memorisation starts {at('mem_start')}, 99% accuracy {at('epochs_to_99')} "
+            parts.append(f"{row.model}: {learnt}, memorisation starts {at('mem_start')}, memorised {at('mem_end')} "
                          f"(memorised in {row.memorised_runs}/{row.runs} runs, final accuracy {row.final_accuracy:.2f}); "
                          f"distinct guessing phase in {row.distinct_guessing}/{row.runs} runs")
         lines.append(f"- At lr {lr_label(lr)} for both (medians over seeds): " + ". ".join(parts) + ".")
         c = contrasts[(pair, lr)]
         speed = ("faster", "slower", "as fast")
         lines.append(f"  - Pretrained / random weights at lr {lr_label(lr)}, seed by seed: epochs until the distribution "
-                     f"is learnt, {c['guess_end'].text(words=speed)}; epochs to 99% accuracy, "
-                     f"{c['epochs_to_99'].text(words=speed)}.")
+                     f"is learnt, {c['guess_end'].text(words=speed)}; epochs until memorised, "
+                     f"{c['mem_end'].text(words=speed)}.")
     return lines

@@ -366,10 +366,11 @@ def plot_schedule(curves: pd.DataFrame, bounds: dict, stage_names: dict):
     return fig
 
 
-def plot_stage_speed(stages: pd.DataFrame, control: pd.DataFrame):
+def plot_stage_speed(stages: pd.DataFrame, control: pd.DataFrame, new: pd.DataFrame | None = None):
     """Left: epochs to memorise each stage of the sequence, per model (points: seeds; line: median;
     hollow: censored, at the stage's length; dashed with crosses: median epochs the same strings take
-    on a fresh model). Right: epochs to memorise the control string S2 fresh,
+    on a fresh model; triangles: ``new``, the :func:`memlib.sequential.relearn_vs_new` table, the
+    never-seen string N in place of the last stage, median over seeds). Right: epochs to memorise the control string S2 fresh,
     after S1 over the same alphabet and after T1 over a disjoint alphabet (a
     :func:`memlib.sequential.control_table`; points: seeds, hollow censored; bar: median)."""
     models = list(dict.fromkeys(stages.model))
@@ -386,6 +387,10 @@ def plot_stage_speed(stages: pd.DataFrame, control: pd.DataFrame):
         if "fresh_memorised" in d and d.fresh_epochs.notna().any():  # censored fresh runs at their length
             fresh = d.assign(v=d.fresh_memorised.where(~d.fresh_censored.astype(bool), d.fresh_epochs)).groupby("stage").v.median()
             left.plot(fresh.index, fresh, color=colours[model], lw=1, ls="--", marker="x", ms=4)
+        if new is not None and len(new[new.model == model]):
+            n = new[new.model == model]
+            left.scatter([d.stage.max() + 0.15], [n.new.where(~n.new_censored, n.new_epochs).median()], marker="^",
+                         color=colours[model], s=36, zorder=3)
     labels = stages.drop_duplicates("stage").sort_values("stage")
     left.set_xticks(labels.stage)
     left.set_xticklabels([f"S{f + 1}" if o == 1 else f"S{f + 1}\nagain" for o, f in
@@ -394,6 +399,8 @@ def plot_stage_speed(stages: pd.DataFrame, control: pd.DataFrame):
     left.set_ylabel("epochs to memorise")
     left.set_ylim(bottom=0)
     left.plot([], [], color="0.4", lw=1, ls="--", marker="x", ms=4, label="same strings, fresh model")
+    if new is not None and len(new):
+        left.scatter([], [], marker="^", color="0.4", s=36, label="never-seen N instead (median)")
     left.legend(fontsize=7, frameon=False)
     left.set_title("speed-up, and re-learning", fontsize=9)
     conds = ["fresh", "after same alphabet", "after disjoint alphabet"]
@@ -420,7 +427,7 @@ def plot_stage_speed(stages: pd.DataFrame, control: pd.DataFrame):
 def plot_retention(retention: pd.DataFrame):
     """The retention matrix per model: accuracy of each string (rows) at the end of each stage
     (columns), mean over seeds; colour: retention (1 = as when learnt, 0 = guessing level), cells
-    before a string is first trained left blank; text: accuracy."""
+    before a string is first trained left blank; numbers: accuracy. The figure's title says so."""
     import seaborn as sns
 
     models = list(dict.fromkeys(retention.model))
@@ -433,7 +440,8 @@ def plot_retention(retention: pd.DataFrame):
         ret = ret.where(acc.notna())
         sns.heatmap(ret, ax=ax, vmin=0, vmax=1, cmap="viridis", cbar=ax is axes[0, -1],
                     annot=acc.where(ret.notna()).round(2), fmt=".2f", annot_kws={"fontsize": 7},
-                    cbar_kws={"label": "retention"} if ax is axes[0, -1] else None)
+                    cbar_kws={"label": "colour: retention\n(acc - guess) / (learnt - guess)"} if ax is axes[0, -1]
+                    else None)
         ax.grid(False)
         ax.set_yticklabels([f"S{j + 1}" for j in ret.index], rotation=0)
         stages = d.drop_duplicates("stage").sort_values("stage")
@@ -441,7 +449,9 @@ def plot_retention(retention: pd.DataFrame):
         ax.set_xticklabels([f"end of\nS{first.get(k, 0) + 1}" for k in stages.stage], fontsize=7, rotation=0)
         ax.set_xlabel("")
         ax.set_ylabel("string" if ax is axes[0, 0] else "")
-        ax.set_title(model, fontsize=9)
+        ax.set_title(f"{model} ({d.seed.nunique()} seeds)", fontsize=9)
+    fig.suptitle("numbers: accuracy, mean over seeds; colour: retention (1 = as when learnt, 0 = back to guessing); "
+                 "blank: not trained yet", fontsize=8)
     fig.tight_layout()
     return fig
 

@@ -44,6 +44,8 @@ import torch
 
 from .phases import stable_from
 from .labels import plural, setting, span
+from .metrics import memorised_at
+from .stats import paired_contrast
 from .probes import ProbeSpec, uniqueness
 from .strings import string_parts
 
@@ -409,7 +411,8 @@ def _first(epochs, mask) -> float:
 
 def milestones(runs, extraction: pd.DataFrame, exposure: pd.DataFrame, membership: pd.DataFrame) -> pd.DataFrame:
     """Per run, the first epoch at which each measure reaches its mark (NaN: never): accuracy with
-    the true prefix >= 0.5 / 0.9 / 1; greedy generation from BOS reproducing half the string
+    the true prefix >= 0.5 / 0.9 / 1 (at the measured epochs); ``memorised``, the collection's definition
+    (:func:`memlib.metrics.memorised_at` over every epoch's training pass); greedy generation from BOS reproducing half the string
     (``from_bos_half``) and all of it (the epoch accuracy reaches 1, by definition);
     ``from_bos_at_acc_90``, the characters it reproduces when accuracy first reaches 0.9; the epoch
     from which the trained string stays more likely than every candidate (``beyond_all_candidates``:
@@ -423,7 +426,9 @@ def milestones(runs, extraction: pd.DataFrame, exposure: pd.DataFrame, membershi
         ex = exposure[(exposure.run == key) & exposure.member]
         mi = membership[membership.setting == setting(r, strings=True)]
         e90 = _first(x.epoch, x.accuracy >= 0.9)
-        rows.append({"setting": setting(r, strings=True), "seed": r.config.seed, "run": key,
+        train = r.metrics[r.metrics.split == "train"].groupby("epoch").accuracy.mean()
+        rows.append({"setting": setting(r, strings=True), "model": r.config.model, "seed": r.config.seed, "run": key,
+                     "memorised": memorised_at(train.index, train.to_numpy()),
                      "accuracy_50": _first(x.epoch, x.accuracy >= 0.5), "accuracy_90": e90,
                      "accuracy_100": _first(x.epoch, x.accuracy >= 1),
                      "from_bos_half": _first(x.epoch, x.from_bos >= L / 2),
@@ -459,6 +464,7 @@ def verdict(extraction: pd.DataFrame, exposure: pd.DataFrame, membership: pd.Dat
         lines += _setting_lines(name, mk, extraction[extraction.setting == name],
                                 exposure[(exposure.setting == name) & exposure.member],
                                 membership[membership.setting == name], length=length, k=k, n=n)
+    lines += contrasts(marks, onsets)
     for name, d in onsets.groupby("setting", sort=False):
         first_char = d[d.position == 0]
         late = d.assign(t=d.onset.fillna(np.inf))  # never stable counts as latest
@@ -475,6 +481,41 @@ def verdict(extraction: pd.DataFrame, exposure: pd.DataFrame, membership: pd.Dat
                      f"correlation of the onset with position {row.rho_position:+.2f}, with the character's probability "
                      f"{row.rho_p_char:+.2f} (frequent letters can become correct by guessing and stay so), with uniqueness "
                      f"{row.rho_uniqueness:+.2f} (nan: the quantity does not vary).")
+    return lines
+
+
+def contrasts(marks: pd.DataFrame, onsets: pd.DataFrame) -> list[str]:
+    """The verdict's paired contrasts, per model over all its runs (each run is its own pair): the epoch from which
+    the trained string's exposure saturates its count against the epoch it is memorised, and the first character's
+    onset (predicted from BOS alone) against the latest onset of the string's other characters (never stable:
+    censored, later than the run's last epoch)."""
+    lines = []
+    for model, mk in marks.groupby("model", sort=False):
+        parts = []
+        sat = mk.dropna(subset=["beyond_all_candidates"])
+        if len(sat):
+            c = paired_contrast(sat.beyond_all_candidates, sat.memorised, kind="difference",
+                                censored_b=sat.memorised.isna(), length_b=sat.last_epoch)
+            parts.append(f"epoch from which the count saturates - epoch memorised: "
+                         f"{c.text('{:.1f}', ('earlier', 'later', 'at the same epoch'))}")
+        o = onsets[onsets.run.isin(mk.run)]
+        if len(o):
+            last = mk.set_index("run").last_epoch
+            first, others = [], []
+            for run, d in o.groupby("run", sort=False):
+                t = d.onset.fillna(np.inf)
+                first.append(t[d.position == 0].iloc[0])
+                others.append(t[d.position > 0].max())
+            first, others = np.array(first), np.array(others)
+            ends = last.reindex(o.run.drop_duplicates()).to_numpy() + 1
+            c = paired_contrast(np.where(np.isinf(first), ends, first), np.where(np.isinf(others), ends, others),
+                                kind="difference", censored_a=np.isinf(first), censored_b=np.isinf(others),
+                                length_a=ends, length_b=ends)
+            parts.append(f"onset of the first character - latest onset of the others: "
+                         f"{c.text('{:.1f}', ('earlier', 'later', 'at the same epoch'))}")
+        if parts:
+            lines.append(f"- **{model}**, paired within each of its {plural(len(mk), 'run')} ({plural(mk.setting.nunique(), 'setting')}), "
+                         f"in epochs: " + "; ".join(parts) + ".")
     return lines
 
 

@@ -454,7 +454,7 @@ def _never_memorised(s, status) -> list[str]:
     never = status[(status.setting == s) & status.memorised_at.isna()]
     if not len(never):
         return []
-    return [f"- **{s}**: {len(never)} run(s) never memorised their string (accuracy 0.99) within their epochs "
+    return [f"- **{s}**: {len(never)} run(s) never memorised their string (accuracy >= 0.99 held 2 epochs) within their epochs "
             f"(alphabet sizes {sorted(set(never.alphabet_size))}; final accuracy {never.final_accuracy.min():.2f}-"
             f"{never.final_accuracy.max():.2f}): they have no 'just memorised' probes, and their end-of-run probes are of "
             f"a partly memorised string."]
@@ -533,13 +533,23 @@ class Prober:
         self.fixed = {a for a in self.spec.at if not isinstance(a, str)}
         if "last" in self.spec.at:
             self.fixed.add(config.epochs)
-        self.memorised = None  # the first epoch with mean train accuracy >= threshold
+        self.memorised = None  # memlib.metrics.memorised_at: the first epoch of a streak of `hold` epochs >= threshold
+        self.streak, self.candidate = 0, None  # the streak so far, and the epoch it started (probed, not yet confirmed)
         self.results = {}  # epoch -> one measure() dict per training string
 
     def __call__(self, epoch: int, accuracy: float) -> None:
         due = epoch in self.fixed
-        if "memorised" in self.spec.at and self.memorised is None and accuracy >= self.spec.threshold - 1e-12:
-            self.memorised, due = epoch, True
+        if "memorised" in self.spec.at and self.memorised is None:
+            if accuracy >= self.spec.threshold - 1e-12:
+                self.streak += 1
+                if self.streak == 1:
+                    self.candidate, due = epoch, True
+                if self.streak >= self.spec.hold:
+                    self.memorised = self.candidate
+            else:
+                if self.candidate is not None and self.candidate not in self.fixed:
+                    self.results.pop(self.candidate, None)  # the streak broke: that epoch was not memorisation
+                self.streak, self.candidate = 0, None
         if due and epoch not in self.results:
             self.results[epoch] = [measure(self.model, d, self.spec, precision="bf16" if self.amp else "fp32") for d in self.strings]
 
@@ -547,6 +557,9 @@ class Prober:
         """Take back the state :meth:`arrays` gave (resuming from a checkpoint)."""
         memorised = int(arrays["probe_memorised_epoch"])
         self.memorised = None if memorised < 0 else memorised
+        self.streak = int(arrays.get("probe_streak", 0))
+        candidate = int(arrays.get("probe_candidate", -1))
+        self.candidate = None if candidate < 0 else candidate
         self.results = {}
         for epoch in (int(x) for x in arrays["probe_epochs"]):
             per_string = []
@@ -555,10 +568,18 @@ class Prober:
                 per_string.append({k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)})
             self.results[epoch] = per_string
 
-    def arrays(self) -> dict[str, np.ndarray]:
-        out = {"probe_epochs": np.array(sorted(self.results), dtype=np.int64),
+    def arrays(self, final: bool = False) -> dict[str, np.ndarray]:
+        """What the run stores (``final``) or a checkpoint keeps: at the end, the probes of a streak the run
+        ended before it could complete are dropped (the string was not memorised)."""
+        results = dict(self.results)
+        if final and self.memorised is None and self.candidate is not None and self.candidate not in self.fixed:
+            results.pop(self.candidate, None)
+        out = {"probe_epochs": np.array(sorted(results), dtype=np.int64),
                "probe_memorised_epoch": np.array(-1 if self.memorised is None else self.memorised, dtype=np.int64)}
-        for epoch, per_string in self.results.items():
+        if not final:
+            out.update(probe_streak=np.array(self.streak, dtype=np.int64),
+                       probe_candidate=np.array(-1 if self.candidate is None else self.candidate, dtype=np.int64))
+        for epoch, per_string in results.items():
             for j, arrays in enumerate(per_string):
                 out.update({f"probe_e{epoch}_s{j}_{name}": a for name, a in arrays.items()})
         return out

@@ -4,14 +4,16 @@ Schedules are runs of :func:`memlib.expose_schedule`; this module designs the ex
 measures what the schedule runs show:
 
 * :func:`design`: the schedules of one seed: ``S1 → S2 → … → Sn → S1`` (each stage until the string
-  is memorised); controls: every later string alone on a fresh model, and ``S2`` after a first
-  string over a disjoint alphabet (``T1 → S2``);
+  is memorised), counterbalanced over blocks of seeds (:func:`block_order`); controls: the same
+  stages followed by a never-seen string ``N`` instead of ``S1`` (the same model when that stage
+  starts: :func:`shared_state`), and ``S2`` after a first string over a disjoint alphabet (``T1 → S2``);
 * :func:`stage_table`: one row per stage: epochs to memorise its string, censored or not, which
   occurrence of the string it is (re-learning), whether its alphabet was seen before, and the
   epochs the same string takes on a fresh model;
 * :func:`retention_table`: the accuracy of every string at the end of every stage, against the
   guessing level of held-out strings over the same alphabet at that epoch (the retention matrix);
 * :func:`relearning_table`: epochs to memorise a string again against the first time;
+  :func:`relearn_vs_new`: against a new string at the same point of the same sequence;
 * :func:`control_table`: epochs to memorise ``S2`` fresh, after ``S1`` (same alphabet) and after
   ``T1`` (disjoint alphabet), per model and seed.
 
@@ -33,27 +35,46 @@ from .strings import alphabet_of, random_strings
 from .labels import lr_label, plural, span
 from .stats import paired_contrast
 
-__all__ = ["SEQUENCE", "DISJOINT", "design", "stage_table", "retention_table", "relearning_table", "control_table",
+__all__ = ["SEQUENCE", "NEW", "DISJOINT", "block_order", "design", "shared_state", "state_checks", "relearn_vs_new", "stage_table", "retention_table", "relearning_table", "control_table",
            "censored_median", "median_epochs", "epochs_contrast", "verdict", "curves"]
 
-SEQUENCE, DISJOINT, FRESH = "sequence", "after disjoint alphabet", "fresh"
+SEQUENCE, NEW, DISJOINT, FRESH = "sequence", "sequence, new string", "after disjoint alphabet", "fresh"
+
+
+def block_order(seed: int, n_strings: int) -> tuple[int, list[int]]:
+    """Counterbalancing: seed ``s`` belongs to block ``s // n_strings``, whose seeds share one draw of
+    ``n_strings`` strings, and takes them in the order rotated by ``s % n_strings``. Returns ``(block,
+    order)``: ``order[k]`` is the drawn string at position ``k``. Over a block's ``n_strings`` seeds each
+    string stands once at every position (a Latin square), so a position effect is not one string's
+    difficulty, and every string is trained once on a fresh model (the first stage of the seed that
+    puts it first)."""
+    block, r = divmod(check_int("seed", seed, 0), check_int("n_strings", n_strings, 1))
+    return block, [(r + k) % n_strings for k in range(n_strings)]
 
 
 def design(seed: int, *, alphabet_size: int, length: int, n_strings: int, n_test_strings: int, until: float = 1.0,
            hold: int = 2, max_epochs: int, relearn: bool = True, controls: bool = True) -> dict:
-    """The schedules of one seed, ``{condition: (stages, held-out strings)}``:
+    """The schedules of one seed, ``{condition: (stages, held-out strings)}``. Strings and order come from
+    :func:`block_order`: seeds ``b * n_strings`` to ``b * n_strings + n_strings - 1`` share the strings of
+    block ``b`` in rotated orders; ``S1..Sn`` name positions, not strings.
 
-    - ``"sequence"``: ``n_strings`` uniform random strings ``S1..Sn`` over the first ``alphabet_size``
-      letters, one stage each, then ``S1`` again (``relearn``);
-    - ``"after disjoint alphabet"`` (``controls``, needs ``n_strings >= 2``): ``T1``, a string over the
-      next ``alphabet_size`` letters (``a``-``h`` then ``i``-``p`` for 8), then ``S2``;
-    - ``"fresh S2"`` ... ``"fresh Sn"`` (``controls``): each later string alone on a fresh model, so that
-      each stage of the sequence can be compared with the same string's own difficulty (the sequence's
-      first stage is ``S1`` on a fresh model already).
+    - ``"sequence"``: ``S1 → … → Sn`` over the first ``alphabet_size`` letters, one stage each, then ``S1``
+      again (``relearn``);
+    - ``"sequence, new string"`` (``relearn`` and ``controls``): the same stages, then ``N``, a string of the
+      block that no stage trained before. Both schedules go through identical stages up to then, so the
+      model is the same when the last stage starts (training is deterministic; :func:`shared_state`
+      checks it from the measurements both runs made): re-learning ``S1`` is measured against learning
+      a new string at the same point, which separates "seen before" from "this model has learnt
+      ``n`` strings";
+    - ``"fresh N"`` (the same, on the block's first seed only): ``N`` alone on a fresh model;
+    - ``"after disjoint alphabet"`` (``controls``, needs ``n_strings >= 2``): ``T1``, a string of the block
+      over the next ``alphabet_size`` letters (``a``-``h`` then ``i``-``p`` for 8), then ``S2``.
 
-    Every stage lasts until its string's accuracy is ``>= until`` for ``hold`` epochs in a row, at most
-    ``max_epochs``. Held-out strings: ``n_test_strings`` per alphabet used. All strings come from one
-    seeded draw, so they are independent of one another (``T1`` is not ``S1`` with its letters renamed).
+    The same strings on a fresh model are the first stages of the block's other seeds (no separate
+    runs). Every stage lasts until its string is memorised (accuracy ``>= until`` held ``hold`` epochs in
+    a row: :func:`memlib.metrics.memorised_at`), at most ``max_epochs``. Held-out strings:
+    ``n_test_strings`` per alphabet used, the block's. All strings come from seeded draws independent
+    of one another (``T1`` is not ``S1`` with its letters renamed).
     """
     n_strings, n_test = check_int("n_strings", n_strings, 1), check_int("n_test_strings", n_test_strings, 0)
     size = check_int("alphabet_size", alphabet_size, 2)
@@ -63,20 +84,24 @@ def design(seed: int, *, alphabet_size: int, length: int, n_strings: int, n_test
     if controls and 2 * size > 26:
         raise ValueError(f"alphabet_size={size} is not allowed with controls=True: the control needs a disjoint "
                          f"alphabet of as many letters, so use alphabet_size <= 13")
-    n_a = n_strings + n_test
-    drawn = random_strings(n_a, size, length, seed=seed)
-    S, test_a = drawn[:n_strings], drawn[n_strings:]
+    block, order = block_order(seed, n_strings)
+    n_a = n_strings + 1 + n_test
+    drawn = random_strings(n_a, size, length, seed=block)
+    S, N, test_a = [drawn[j] for j in order], drawn[n_strings], drawn[n_strings + 1:]
 
     def stage(s):
         return Stage(s, until=until, hold=hold, max_epochs=max_epochs)
 
-    out = {SEQUENCE: ([stage(s) for s in S] + ([stage(S[0])] if relearn else []), test_a)}
+    seq = [stage(s) for s in S]
+    out = {SEQUENCE: (seq + ([stage(S[0])] if relearn else []), test_a)}
     if controls:
-        other = random_strings(n_a + 1 + n_test, size, length, seed=seed, first_letter=_string.ascii_lowercase[size])
+        if relearn:
+            out[NEW] = (seq + [stage(N)], test_a)
+            if order[0] == 0:
+                out[f"{FRESH} N"] = ([stage(N)], test_a)
+        other = random_strings(n_a + 1 + n_test, size, length, seed=block, first_letter=_string.ascii_lowercase[size])
         T1, test_b = other[n_a], other[n_a + 1:]
         out[DISJOINT] = ([stage(T1), stage(S[1])], test_a + test_b)
-        for k in range(1, n_strings):
-            out[f"{FRESH} S{k + 1}"] = ([stage(S[k])], test_a)
     return out
 
 
@@ -174,10 +199,12 @@ def stage_table(runs, *, threshold: float = 1.0, hold: int = 2) -> pd.DataFrame:
 
 def _fresh_key(run, k: int) -> str:
     """What makes stage ``k`` of ``run`` comparable with the first stage of another schedule: the
-    model, every training setting, the seed, the stage's rule and its strings."""
+    model, every training setting, the stage's rule and its strings, and the seed where it matters (with
+    dropout: batches go in order and nothing else in training draws random numbers)."""
     c, st = run.config, run.config.stages[k]
-    same = {name: getattr(c, name) for name in ("model", "model_fingerprint", "weights_dtype", "autocast", "lr",
-                                                "lr_schedule", "weight_decay", "max_grad_norm", "dropout", "seed")}
+    names = ("model", "model_fingerprint", "weights_dtype", "autocast", "lr", "lr_schedule", "weight_decay",
+             "max_grad_norm", "dropout", "batch_size") + (("seed",) if c.dropout else ())
+    same = {name: getattr(c, name) for name in names}
     rule = {name: getattr(st, name) for name in ("epochs", "until", "hold", "max_epochs")}
     return json.dumps({**same, **rule, "texts": [c.train[j]["text"] for j in st.strings]}, sort_keys=True)
 
@@ -228,24 +255,88 @@ def relearning_table(runs, **kwargs) -> pd.DataFrame:
 
 def control_table(runs, **kwargs) -> pd.DataFrame:
     """Epochs to memorise the control string ``S2`` (the second stage of ``"after disjoint alphabet"``)
-    in each condition, one row per model, learning rate, seed and ``condition``: ``"fresh"`` (the
-    first stage of any schedule), ``"after same alphabet"`` (stage 1 of ``"sequence"``, after ``S1``)
-    and ``"after disjoint alphabet"`` (after ``T1``); ``memorised`` NaN and ``censored`` True where
-    the stage's ``epochs`` ran out first. Takes the dict of :func:`memlib.sweep.schedule_runs`
-    (conditions of :func:`design` with ``controls=True``)."""
+    in each condition, one row per model, learning rate, seed and ``condition``: ``"fresh"`` (the same
+    string as the first stage of a schedule: another seed of the block), ``"after same alphabet"`` (stage 1
+    of ``"sequence"``, after ``S1``) and ``"after disjoint alphabet"`` (after ``T1``); ``memorised`` NaN and
+    ``censored`` True where the stage's ``epochs`` ran out first (a fresh row is missing where no run trains
+    the string first). Takes the dict of :func:`memlib.sweep.schedule_runs` (conditions of :func:`design`
+    with ``controls=True``)."""
     if not isinstance(runs, dict) or not {SEQUENCE, DISJOINT} <= set(runs):
-        raise ValueError(f"runs is not allowed here: use a dict with the conditions {SEQUENCE!r}, {DISJOINT!r} and "
-                         f"fresh ones (as memlib.sweep.schedule_runs returns for memlib.sequential.design with "
-                         f"controls=True)")
+        raise ValueError(f"runs is not allowed here: use a dict with the conditions {SEQUENCE!r} and {DISJOINT!r} "
+                         f"(as memlib.sweep.schedule_runs returns for memlib.sequential.design with controls=True)")
     t = stage_table(runs, **kwargs)
     key = ["model", "lr", "seed", "text"]
-    target = t[(t.condition == DISJOINT) & (t.stage == 1)][key]
-    rows = t.merge(target, on=key)
-    pick = {"fresh": rows[rows.stage == 0].drop_duplicates(key),
-            "after same alphabet": rows[(rows.condition == SEQUENCE) & (rows.occurrence == 1)],
-            "after disjoint alphabet": rows[(rows.condition == DISJOINT) & (rows.stage == 1)]}
+    disjoint = t[(t.condition == DISJOINT) & (t.stage == 1)]
+    same = t[(t.condition == SEQUENCE) & (t.occurrence == 1)].merge(disjoint[key], on=key)
+    fresh = disjoint[disjoint.fresh_epochs.notna()].assign(memorised=lambda d: d.fresh_memorised,
+                                                           censored=lambda d: d.fresh_censored.astype(bool),
+                                                           epochs=lambda d: d.fresh_epochs)
+    pick = {"fresh": fresh, "after same alphabet": same, "after disjoint alphabet": disjoint}
     out = pd.concat([d.assign(condition=c) for c, d in pick.items()], ignore_index=True)
     return out[["model", "lr", "seed", "condition", "memorised", "censored", "epochs"]]
+
+
+def relearn_vs_new(stages: pd.DataFrame) -> pd.DataFrame:
+    """The last stage of ``"sequence"`` (``S1`` again) beside the last stage of ``"sequence, new string"``
+    (``N``, never seen), one row per model, learning rate and seed, from :func:`stage_table` rows of both:
+    ``relearn`` / ``new`` epochs to memorise (with ``*_censored``, ``*_epochs``), ``first`` (S1 the first
+    time) and ``fresh_new`` (N on a fresh model; NaN where no run has it)."""
+    key = ["model", "lr", "seed"]
+    cols = ["memorised", "censored", "epochs", "fresh_memorised", "fresh_censored", "fresh_epochs"]
+    last = stages[stages.stage == stages.groupby(["condition", "run"]).stage.transform("max")]
+    seq, new = (last[last.condition == c].set_index(key)[cols] for c in (SEQUENCE, NEW))
+    seq = seq[stages[stages.condition == SEQUENCE].groupby(key).occurrence.max().reindex(seq.index) > 1]
+    both = seq.join(new, how="inner", lsuffix="_relearn", rsuffix="_new")
+    out = pd.DataFrame({
+        "relearn": both.memorised_relearn, "relearn_censored": both.censored_relearn.astype(bool),
+        "relearn_epochs": both.epochs_relearn,
+        "new": both.memorised_new, "new_censored": both.censored_new.astype(bool), "new_epochs": both.epochs_new,
+        "first": both.fresh_memorised_relearn, "first_censored": both.fresh_censored_relearn.astype(bool),
+        "first_epochs": both.fresh_epochs_relearn,
+        "fresh_new": both.fresh_memorised_new, "fresh_new_censored": both.fresh_censored_new.astype(bool),
+        "fresh_new_epochs": both.fresh_epochs_new})
+    return out.reset_index()
+
+
+def state_checks(runs: dict) -> pd.DataFrame:
+    """:func:`shared_state` for every model, learning rate and seed that has both ``"sequence"`` and ``"sequence,
+    new string"`` in ``runs`` (the dict of :func:`memlib.sweep.schedule_runs`): one row each."""
+    new = {(r.config.model, r.config.lr, r.config.seed): r for r in runs.get(NEW, [])}
+    rows = []
+    for r in runs.get(SEQUENCE, []):
+        key = (r.config.model, r.config.lr, r.config.seed)
+        if key in new:
+            rows.append({"model": key[0], "lr": key[1], "seed": key[2], **shared_state(r, new[key])})
+    return pd.DataFrame(rows, columns=["model", "lr", "seed", "identical", "compared", "max_difference", "epoch"])
+
+
+def shared_state(seq_run, new_run) -> dict:
+    """Whether the two schedules of :func:`design` that end differently (``"sequence"``, ``"sequence, new
+    string"``) had the same model when their last stage started. Every training pass measures the weights
+    it is about to update (the same string, alone, in both runs), and the last one before that stage measures
+    the weights it starts from: every such measurement (loss and accuracy, each stage's string at each of
+    its epochs) must agree exactly. (The no-grad measurements of the other strings are not compared: the
+    two runs batch different strings there, and a different batch may round differently.) Returns
+    ``{"identical": bool, "compared": n measurements, "max_difference": largest |loss difference|, "epoch":
+    the last stage's first epoch}``; ``identical`` False also when their earlier stages differ."""
+    a, b = seq_run.config, new_run.config
+    k = len(a.stages) - 1
+    start = int(seq_run.arrays["stage_bounds"][k])
+    same_plan = ([s.to_dict() for s in a.stages[:k]] == [s.to_dict() for s in b.stages[:k]]
+                 and start == int(new_run.arrays["stage_bounds"][k])
+                 and [d["text"] for d in a.train[:k]] == [d["text"] for d in b.train[:k]])
+    if not same_plan:
+        return {"identical": False, "compared": 0, "max_difference": float("nan"), "epoch": start}
+
+    def passes(run):  # the training passes up to the last stage (its own first pass trains another string)
+        m, bounds = run.metrics, run.arrays["stage_bounds"]
+        m = m[(m.split == "train") & m.trained.astype(bool) & (m.epoch <= start) & (m.string < k)]
+        return m[["string", "epoch", "loss", "accuracy"]]
+
+    both = passes(seq_run).merge(passes(new_run), on=["string", "epoch"], suffixes=("_a", "_b"))
+    diff = float((both.loss_a - both.loss_b).abs().max()) if len(both) else float("nan")
+    identical = bool(len(both)) and diff == 0 and bool((both.accuracy_a == both.accuracy_b).all())
+    return {"identical": identical, "compared": len(both), "max_difference": diff, "epoch": start}
 
 
 def censored_median(memorised, censored, epochs) -> tuple[float, bool]:
@@ -293,31 +384,36 @@ def median_epochs(memorised, censored, epochs) -> str:
     return (f"> {value:.0f}" if bound else f"{value:.0f}") + f" ({span(memorised.where(~censored, epochs))}{note})"
 
 
-def verdict(stages: pd.DataFrame, relearning: pd.DataFrame, retention: pd.DataFrame, control: pd.DataFrame) -> list[str]:
+def verdict(stages: pd.DataFrame, relearning: pd.DataFrame, retention: pd.DataFrame, control: pd.DataFrame,
+            relearn_new: pd.DataFrame | None = None, state: pd.DataFrame | None = None) -> list[str]:
     """Notebook 04's verdict, one markdown line per statement, from the sequence's rows of :func:`stage_table`,
-    :func:`relearning_table`, :func:`retention_table` and :func:`control_table` (may be empty)."""
+    :func:`relearning_table`, :func:`retention_table`, :func:`control_table` (may be empty),
+    :func:`relearn_vs_new` and the :func:`shared_state` checks (``state``: one row per model and seed, with
+    the dict's keys; both optional)."""
     lines = []
     for model, d in stages.groupby("model", sort=False):
         new = d[d.occurrence == 1]
         per_stage = "; ".join(f"S{int(g.string.iloc[0]) + 1}: {median_epochs(g.memorised, g.censored, g.epochs)}"
                               for k, g in new.groupby("stage"))
-        lines.append(f"- **{model}** (lr {lr_label(d.lr.iloc[0])}, {plural(d.seed.nunique(), 'seed')}): epochs to memorise "
-                     f"each new string, median (range{', censored stages at their length' if new.censored.any() else ''}): "
+        blocks = "" if d.seed.nunique() < 2 else (
+            f"; strings counterbalanced: {plural(d.text.nunique(), 'distinct string')}, each at "
+            f"{span(new.groupby('text').stage.nunique())} of the {new.stage.nunique()} positions")
+        lines.append(f"- **{model}** (lr {lr_label(d.lr.iloc[0])}, {plural(d.seed.nunique(), 'seed')}{blocks}): epochs to "
+                     f"memorise each new string, median (range{', censored stages at their length' if new.censored.any() else ''}): "
                      f"{per_stage}.")
         lines += _against_fresh(new)
-        last = new.stage.max()
-        if last > 0:
-            c = epochs_contrast(new[new.stage == last], new[new.stage == 0])
-            lines.append(f"  - S{last + 1} against S1 (different strings), seed by seed, epochs S{last + 1} / S1: "
-                         f"{c.text(words=SPEED)}.")
+        last = int(new.stage.max())
         r = relearning[relearning.model == model]
         if len(r):
             first = new[new.string.isin(r.string) & (new.stage == 0)]
-            lines.append(f"  - Re-learning S1 after {plural(int(last), 'other string')}: "
+            lines.append(f"  - Re-learning S1 after {plural(last, 'other string')}: "
                          f"{median_epochs(r.memorised, r.censored, r.epochs)} epochs, against "
                          f"{median_epochs(first.memorised, first.censored, first.epochs)} the first time (re-learning / "
                          f"first time: {epochs_contrast(r, first).text(words=SPEED)}); S1's accuracy when its second "
                          f"stage starts: {span(r.accuracy_start, '{:.2f}')}.")
+        if relearn_new is not None and len(relearn_new[relearn_new.model == model]):
+            lines += _relearn_lines(relearn_new[relearn_new.model == model], last,
+                                    None if state is None else state[state.model == model])
         lines += _forgetting(retention[(retention.model == model) & (retention.status == "after")
                                        & ~retention.first_censored])
         c = control[control.model == model] if len(control) else control
@@ -327,6 +423,28 @@ def verdict(stages: pd.DataFrame, relearning: pd.DataFrame, retention: pd.DataFr
                 + ".")
             lines += _controls(c)
     return lines
+
+
+def _relearn_lines(rn: pd.DataFrame, last: int, state) -> list[str]:
+    """Re-learning ``S1`` against a never-seen string at the same point of the same sequence."""
+    def contrast(a, b):
+        m = rn[rn[b].notna() | rn[f"{b}_censored"]]
+        return paired_contrast(m[a], m[b], kind="ratio", censored_a=m[f"{a}_censored"], censored_b=m[f"{b}_censored"],
+                               length_a=m[f"{a}_epochs"], length_b=m[f"{b}_epochs"])
+    same = ""
+    if state is not None and len(state):
+        same = (f" The model was the same when that stage started in {int(state.identical.sum())} of {len(state)} seeds "
+                f"({int(state.compared.sum())} measurements of both runs compared, largest loss difference "
+                f"{state.max_difference.max():.1g}).")
+    out = [f"  - At stage {last + 2}, after the same {plural(last + 1, 'string')}: S1 again "
+           f"{median_epochs(rn.relearn, rn.relearn_censored, rn.relearn_epochs)} epochs, a never-seen string N "
+           f"{median_epochs(rn.new, rn.new_censored, rn.new_epochs)}.{same}",
+           f"    - S1 again / N (what having seen S1 adds to the general speed-up): "
+           f"{contrast('relearn', 'new').text(words=SPEED)}."]
+    if rn.fresh_new.notna().any():
+        out.append(f"    - N there / N on a fresh model (the general speed-up after {plural(last + 1, 'string')}): "
+                   f"{contrast('new', 'fresh_new').text(words=SPEED)}.")
+    return out
 
 
 SPEED = ("faster", "slower", "as fast")  # how a contrast of epochs names its directions
@@ -342,14 +460,26 @@ def epochs_contrast(a: pd.DataFrame, b: pd.DataFrame):
 
 
 def _controls(c: pd.DataFrame) -> list[str]:
-    """``S2`` after ``T1`` (other letters) against ``S2`` after ``S1`` (the same letters) and on a fresh model: the
-    two readings of the disjoint-alphabet control, each with its interval."""
+    """``S2`` after ``T1`` (other letters) against ``S2`` after ``S1`` (the same letters) and on a fresh model, each
+    with its interval, and what the comparison of the two says (both readings)."""
     by = {cond: g for cond, g in c.groupby("condition", sort=False)}
-    out = []
+    out, last = [], None
     for a, b in (("after same alphabet", "fresh"), ("after disjoint alphabet", "fresh"),
                  ("after disjoint alphabet", "after same alphabet")):
         if a in by and b in by:
-            out.append(f"    - S2 {a} / {b}: {epochs_contrast(by[a], by[b]).text(words=SPEED)}.")
+            last = epochs_contrast(by[a], by[b])
+            out.append(f"    - S2 {a} / {b}: {last.text(words=SPEED)}.")
+    if last is not None:
+        if not last.established:
+            reading = ("neither reading is established: S2 is not measurably faster or slower after T1 (other letters) "
+                       "than after S1 (the same letters)")
+        elif last.interval.estimate < 1:
+            reading = ("S2 is faster after T1 (other letters) than after S1 (the same letters): a first string over the "
+                       "same letters gets in the way of the next (interference), and the speed-up is not alphabet knowledge")
+        else:
+            reading = ("S2 is slower after T1 (other letters) than after S1 (the same letters): what S1 taught about its "
+                       "letters helps the next string over them")
+        out.append(f"    - Reading: {reading}.")
     return out
 
 

@@ -178,3 +178,33 @@ def test_setup_resolves_checks_and_opens_the_notebooks_store(tmp_path, capsys):
     with pytest.raises(ValueError, match="preset='tiny' is not allowed"):
         setup("03_local_prefix_global_context", "tiny", tmp_path / "never")
     assert not (tmp_path / "never").exists()
+
+
+def test_sequential_notebook_runs_its_controls_and_checks_the_shared_model_state(smoke_notebooks):
+    """Notebook 04 at the smoke preset: per seed the sequence, the same stages ending with a never-seen string, and
+    the disjoint-alphabet control, once per block that string on a fresh model; the two sequences of a seed had the
+    same model when their last stage started, which the stored runs show (not assumed) and the verdict states."""
+    from memlib import sequential
+
+    path = next(p for p in NOTEBOOKS if p.name.startswith("04_"))
+    out, folder = smoke_notebooks.execute(path)
+    store = smoke_notebooks.store
+    runs = [store.load(k) for k in store.notebook_keys("04_sequential_exposure")]
+    P = presets.resolve("04_sequential_exposure", "smoke")
+    by_seed = {}
+    for r in runs:
+        by_seed.setdefault(r.config.seed, []).append(r)
+    assert sorted(by_seed) == P["seeds"] and len(P["seeds"]) % P["n_strings"] == 0  # whole blocks
+    orders = set()
+    for seed, rs in by_seed.items():
+        seqs = [r for r in rs if len(r.config.stages) == P["n_strings"] + 1]
+        seq = next(r for r in seqs if r.config.stages[-1].strings == (0,))
+        new = next(r for r in seqs if r.config.stages[-1].strings == (P["n_strings"],))
+        orders.add(tuple(d["text"] for d in seq.config.train))
+        state = sequential.shared_state(seq, new)
+        assert state["identical"] and state["compared"] > 0, (seed, state)
+    assert len(orders) == len(P["seeds"])  # every seed its own order of the block's strings
+    assert len({frozenset(o) for o in orders}) == len(P["seeds"]) // P["n_strings"]  # a block shares its strings
+    page = (folder / f"{path.stem}.md").read_text()
+    assert f"The model was the same when that stage started in {len(P['seeds'])} of {len(P['seeds'])} seeds" in page
+    assert "S1 again / N" in page and "Reading:" in page

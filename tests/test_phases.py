@@ -126,7 +126,7 @@ def test_every_preset_evaluates_held_out_strings_at_the_epochs_its_figures_read(
 def test_held_out_gaps_are_named_and_warned():
     sparse = presets.resolve("01_dynamics", "default", eval_every=[0, 1, 2, 4])  # the default without 8, 16, 32
     gaps = presets.heldout_gaps("01_dynamics", sparse)
-    assert "smollm2-135m: no held-out evaluation at epochs 8-15 of 0-30" in gaps
+    assert "smollm2-135m: no held-out evaluation at epochs 8-15 of 0-28" in gaps
     assert "tiny-llama: no held-out evaluation at epochs 32-63 of 0-70" in gaps
     every_second = presets.resolve("02_string_difficulty", "default", eval_every=2)  # 0, 2, 4, ...: misses epoch 1
     assert presets.heldout_gaps("02_string_difficulty", every_second) == [
@@ -201,3 +201,18 @@ def test_pretrained_vs_random_pairs_runs_at_equal_learning_rates():
         ph.pretrained_vs_random([_paired_run("x", 1e-4), _paired_run("x-random", 5e-4)])
     with pytest.raises(ValueError, match="random-weight twin"):
         ph.pretrained_vs_random([_paired_run("x", 1e-4)])
+
+
+def test_memorised_at_is_the_first_epoch_of_a_held_streak():
+    from memlib.metrics import MEMORISED_HOLD, MEMORISED_THRESHOLD, memorised_at
+    from memlib.config import ProbeSpec
+    assert (MEMORISED_THRESHOLD, MEMORISED_HOLD) == (ProbeSpec().threshold, ProbeSpec().hold) == (0.99, 2)
+    epochs = [0, 1, 2, 3, 4, 5]
+    assert memorised_at(epochs, [0.2, 1.0, 0.9, 0.99, 1.0, 1.0]) == 3  # epoch 1 alone is not memorisation
+    assert memorised_at(epochs, [0.2, 0.5, 0.9, 0.9, 0.9, 1.0]) is None  # the last epoch cannot complete a streak
+    assert memorised_at(epochs, [0.2, 0.5, 0.9, 0.9, 0.9, 1.0], hold=1) == 5
+    assert memorised_at([0, 2, 4], [0.1, 1.0, 1.0]) == 2  # measured epochs, not indices
+    with pytest.raises(ValueError, match="hold=0 is not allowed"):
+        memorised_at(epochs, [1.0] * 6, hold=0)
+    with pytest.raises(ValueError, match="threshold=1.5 is not allowed"):
+        memorised_at(epochs, [1.0] * 6, threshold=1.5)

@@ -336,8 +336,11 @@ def test_probes_measure_the_weights_of_the_run(probed):
     acc = run.metrics[run.metrics.split == "train"].set_index("epoch").accuracy
     memorised = run.probe_epoch("memorised")
     assert memorised is not None and memorised < 50, "the tiny model should memorise 16 characters in 50 epochs"
-    assert memorised == acc.index[acc >= 0.99][0]
+    # the collection's definition: the first epoch of two in a row at >= 0.99 (memlib.metrics.memorised_at)
+    assert memorised == memlib.metrics.memorised_at(acc.index, acc.to_numpy())
+    assert acc[memorised] >= 0.99 and acc[memorised + 1] >= 0.99
     assert list(run.arrays["probe_epochs"]) == [memorised, 50] and run.probe_epoch("last") == 50
+    assert "probe_streak" not in run.arrays  # a checkpoint's bookkeeping, not stored with the run
     for at, epoch in (("memorised", memorised), ("last", 50)):
         got = run.probe(at)
         # full-context recall is the run's own measurement at that epoch
@@ -448,3 +451,29 @@ def test_replace_and_shift_probes_switch_off_and_windows_read_from_their_offset(
     assert np.isnan(a["window_p_true"][1, :4]).all() and not np.isnan(a["window_p_true"][1, 4:]).any()
     # specs without windows keep their keys (no "offsets" entry)
     assert "offsets" not in P.ProbeSpec().to_dict() and spec.to_dict()["offsets"] == [0, 4]
+
+
+def test_memorised_probe_waits_for_the_streak_and_drops_a_broken_one(tiny_llama):
+    """The Prober, fed a hand-made accuracy sequence: an epoch at the threshold that the next epoch loses
+    is probed and then dropped; the streak that holds is kept, from its first epoch."""
+    r = memlib.expose(tiny_llama, ["abcabcab"], epochs=6, store=False, progress=False,
+                      probes=P.ProbeSpec(at=("memorised",), shifts=(1,), draws=1, replace=("random",)))
+    prober = P.Prober(tiny_llama, r.config)
+    for epoch, acc in enumerate([0.5, 1.0, 0.8, 1.0, 1.0, 1.0]):
+        prober(epoch, acc)
+        if epoch == 1:
+            assert 1 in prober.results  # probed when the streak starts ...
+        if epoch == 2:
+            assert 1 not in prober.results and prober.memorised is None  # ... and dropped when it breaks
+    assert prober.memorised == 3 and sorted(prober.results) == [3]
+    out = prober.arrays(final=True)
+    assert int(out["probe_memorised_epoch"]) == 3 and out["probe_epochs"].tolist() == [3]
+    unfinished = P.Prober(tiny_llama, r.config)
+    for epoch, acc in enumerate([0.5, 0.5, 0.5, 0.5, 0.5, 1.0]):  # a streak the run ends before it completes
+        unfinished(epoch, acc)
+    kept = unfinished.arrays()  # a checkpoint keeps it (the run might go on) ...
+    assert kept["probe_epochs"].tolist() == [5] and int(kept["probe_streak"]) == 1
+    final = unfinished.arrays(final=True)  # ... the stored run does not: never memorised
+    assert final["probe_epochs"].tolist() == [] and int(final["probe_memorised_epoch"]) == -1
+    old = P.ProbeSpec.from_dict({k: v for k, v in P.ProbeSpec().to_dict().items() if k != "hold"})
+    assert old.hold == 1  # specs saved before `hold` existed probed the first epoch at the threshold

@@ -203,29 +203,45 @@ def test_design_sweep_and_analyses(tiny_llama, tmp_path):
         return sequential.design(seed, alphabet_size=4, length=10, n_strings=2, n_test_strings=1, until=0.99, hold=1,
                                  max_epochs=60)
 
-    runs = sweep.schedule_runs(["tiny-llama"], [0], design, store=tmp_path, progress=False)
-    assert list(runs) == ["sequence", "after disjoint alphabet", "fresh S2"] and all(len(v) == 1 for v in runs.values())
-    seq, dis, fresh = (runs[c][0] for c in runs)
-    S = [d["text"] for d in seq.config.train]
+    runs = sweep.schedule_runs(["tiny-llama"], [0, 1], design, store=tmp_path, progress=False)
+    assert list(runs) == ["sequence", "sequence, new string", "fresh N", "after disjoint alphabet"]
+    assert [len(v) for v in runs.values()] == [2, 2, 1, 2]  # N fresh once per block
+    (seq, seq1), (new, _), (fresh_n,), (dis, _) = runs.values()
+    S, S_1 = [d["text"] for d in seq.config.train], [d["text"] for d in seq1.config.train]
+    assert S_1 == S[::-1]  # the block's two seeds share strings, in rotated orders (counterbalanced)
+    assert seq.config.test == seq1.config.test
     assert [s.strings for s in seq.config.stages] == [(0,), (1,), (0,)]  # S1, S2, S1 again
-    assert dis.config.train[1]["text"] == S[1] == fresh.config.train[0]["text"]
+    assert [s.strings for s in new.config.stages] == [(0,), (1,), (2,)] and new.config.train[:2] == seq.config.train
+    N = new.config.train[2]["text"]
+    assert N not in S and fresh_n.config.train[0]["text"] == N
+    assert dis.config.train[1]["text"] == S[1]
     assert set(dis.config.train[0]["alphabet"]).isdisjoint(seq.config.train[0]["alphabet"])
-    again = sweep.schedule_runs(["tiny-llama"], [0], design, store=tmp_path, progress=False)
+    again = sweep.schedule_runs(["tiny-llama"], [0, 1], design, store=tmp_path, progress=False)
     assert all(r.from_store for v in again.values() for r in v)
 
+    # the new-string control shares the model state before its last stage: checked from the measurements
+    state = sequential.state_checks(runs)
+    assert state.identical.all() and (state.compared > 0).all() and (state.max_difference == 0).all()
+    other_seed = sequential.shared_state(seq, runs["sequence, new string"][1])  # another order: not the same model
+    assert not other_seed["identical"]
+
     stages = sequential.stage_table(runs)
-    s = stages[stages.condition == "sequence"]
+    s = stages[(stages.condition == "sequence") & (stages.seed == 0)]
     assert s.occurrence.tolist() == [1, 1, 2] and s.alphabet_seen.tolist() == [False, True, True]
     assert s.first_memorised.iloc[2] == s.memorised.iloc[0]
-    # each stage against the same string on a fresh model: S1 is its own reference, S2 the "fresh S2" run
-    assert s.fresh_memorised.tolist() == [s.memorised.iloc[0], fresh.arrays["stage_memorised"][0], s.memorised.iloc[0]]
+    # each stage against the same string on a fresh model: S1 is its own reference, S2 the other seed's first stage
+    assert s.fresh_memorised.tolist() == [s.memorised.iloc[0], seq1.arrays["stage_memorised"][0], s.memorised.iloc[0]]
     assert s.relative.iloc[0] == 1.0 and s.relative.iloc[1] == s.memorised.iloc[1] / s.fresh_memorised.iloc[1]
     relearn = sequential.relearning_table({"sequence": runs["sequence"]})
-    assert len(relearn) == 1 and relearn.ratio.iloc[0] == pytest.approx(relearn.memorised.iloc[0] / s.memorised.iloc[0])
+    assert len(relearn) == 2 and relearn.ratio.iloc[0] == pytest.approx(relearn.memorised.iloc[0] / s.memorised.iloc[0])
+    rn = sequential.relearn_vs_new(stages).set_index("seed")
+    assert rn.loc[0, "relearn"] == seq.arrays["stage_memorised"][2] and rn.loc[0, "new"] == new.arrays["stage_memorised"][2]
+    assert rn.loc[0, "first"] == s.memorised.iloc[0] and (rn.fresh_new == fresh_n.arrays["stage_memorised"][0]).all()
     control = sequential.control_table(runs)
-    assert control.condition.tolist() == ["fresh", "after same alphabet", "after disjoint alphabet"]
-    got = control.set_index("condition").memorised
-    assert got["fresh"] == fresh.arrays["stage_memorised"][0]
+    c0 = control[control.seed == 0]
+    assert c0.condition.tolist() == ["fresh", "after same alphabet", "after disjoint alphabet"]
+    got = c0.set_index("condition").memorised
+    assert got["fresh"] == seq1.arrays["stage_memorised"][0]  # S2 of seed 0 is S1 of seed 1
     assert got["after same alphabet"] == seq.arrays["stage_memorised"][1]
     assert got["after disjoint alphabet"] == dis.arrays["stage_memorised"][1]
 

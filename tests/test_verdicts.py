@@ -45,7 +45,8 @@ def schedules(tiny_llama):
         return sequential.design(seed, alphabet_size=4, length=8, n_strings=2, n_test_strings=2, max_epochs=1)
 
     kw = dict(lr=3e-3, store=False, progress=False)
-    return sweep.schedule_runs(["tiny-llama"], [0], design, **kw), sweep.schedule_runs(["tiny-llama"], [0], short, **kw)
+    # seeds 0 and 1: one block (the same two strings in both orders), so every string has a fresh reference
+    return sweep.schedule_runs(["tiny-llama"], [0, 1], design, **kw), sweep.schedule_runs(["tiny-llama"], [0], short, **kw)
 
 
 def _sequence_verdict(runs):
@@ -53,20 +54,26 @@ def _sequence_verdict(runs):
     seq = stages[stages.condition == sequential.SEQUENCE]
     return sequential.verdict(seq, sequential.relearning_table({sequential.SEQUENCE: runs[sequential.SEQUENCE]}),
                               sequential.retention_table({sequential.SEQUENCE: runs[sequential.SEQUENCE]}),
-                              sequential.control_table(runs)), seq
+                              sequential.control_table(runs), sequential.relearn_vs_new(stages),
+                              sequential.state_checks(runs)), seq
 
 
 def test_sequential_verdict_states_each_stage_relearning_and_the_controls(schedules):
     lines, seq = _sequence_verdict(schedules[0])
     text = "\n".join(lines)
-    assert lines[0].startswith("- **tiny-llama** (lr 3e-3, 1 seed): epochs to memorise each new string")
-    first = seq[seq.stage == 0].iloc[0]
-    assert f"S1: {first.memorised:.0f} ({first.memorised:.0f})" in lines[0]  # one seed: median = range
+    assert lines[0].startswith("- **tiny-llama** (lr 3e-3, 2 seeds; strings counterbalanced: 2 distinct strings, each at "
+                               "2 of the 2 positions): epochs to memorise each new string")
+    first = seq[seq.stage == 0].memorised
+    assert f"S1: {first.median():.0f} ({first.min():.0f}-{first.max():.0f})" in lines[0] or first.nunique() == 1
     assert "Re-learning S1 after 1 other string" in text and "S2, epochs to memorise: fresh" in text
     assert "censored" not in lines[0]
-    assert "(re-learning / first time: median ratio" in text and "n=1: no interval" in text  # one seed
+    assert "(re-learning / first time: median ratio" in text and "n=2" in text
     assert "S2 after disjoint alphabet / after same alphabet: median ratio" in text
-    assert text.count(": not established") >= 4 and ": established" not in text  # one seed establishes nothing
+    assert "Reading: neither reading is established" in text
+    assert "At stage 3, after the same 2 strings: S1 again" in text and "a never-seen string N" in text
+    assert "The model was the same when that stage started in 2 of 2 seeds" in text and "largest loss difference 0)" in text
+    assert "S1 again / N (what having seen S1 adds" in text and "N there / N on a fresh model" in text
+    assert text.count(": not established") >= 6 and ": established" not in text  # two seeds establish nothing
 
 
 def test_sequential_verdict_of_censored_stages_says_so_and_never_claims_a_direction(schedules):
@@ -156,27 +163,31 @@ def test_phases_verdict_per_model_held_out_and_order(tiny_llama):
     per_model = phases.model_summary(phases.phase_table(runs))
     guess = max(runs[0].config.train[0]["probs"])
     order = phases.position_order(runs[0])
+    rhos = [phases.position_order(r)["rho"] for r in runs[:2]]
     lines = phases.verdict(per_model, memlib.store.metrics_table(runs), guess_level=guess, models=["tiny-llama", "tiny-pythia"],
-                           order=order, run=runs[0])
-    assert lines[0].startswith("- **tiny-llama**") and "memorised in 2/2 runs" in lines[0]
+                           order=order, run=runs[0], rhos=rhos)
+    assert lines[0].startswith("- **tiny-llama**") and "memorised (accuracy >= 0.99 held 2 epochs) in 2/2 runs, from epoch" in lines[0]
     assert "99% accuracy at not reached" not in lines[0]
-    assert "50% / 90% / 99% accuracy at not reached / not reached / not reached; memorised in 0/1 runs" in lines[1]
+    assert ("50% / 90% / 99% accuracy at not reached / not reached / not reached; memorised (accuracy >= 0.99 held 2 "
+            "epochs) in 0/1 runs." in lines[1])
+    assert lines[-1].startswith("  - The same correlation over every seed of tiny-llama: median ") and "n=2)" in lines[-1]
+    assert "sign test p = " in lines[-1] and "no left-to-right or right-to-left tendency is established" in lines[-1]  # n=2
     assert lines[2].startswith("- Held-out strings end at accuracy")
-    assert lines[-1].startswith("- Memorisation order (tiny-llama, seed 0)") and f"{order['rho']:.2f}" in lines[-1]
+    assert lines[-2].startswith("- Memorisation order (tiny-llama, seed 0)") and f"{order['rho']:.2f}" in lines[-2]
     assert order["correct"].shape == (101, 12)
 
 
 def test_twin_contrasts_pair_pretrained_and_random_runs_by_seed_with_censoring():
     rows = []
     for seed in range(6):
-        rows.append(dict(pair="m", lr=1e-4, seed=seed, init="pretrained", guess_end=4.0, epochs_to_99=20.0 + seed,
+        rows.append(dict(pair="m", lr=1e-4, seed=seed, init="pretrained", guess_end=4.0, mem_end=20.0 + seed,
                          last_epoch=30))
-        rows.append(dict(pair="m", lr=1e-4, seed=seed, init="random", guess_end=np.nan, epochs_to_99=np.nan,
+        rows.append(dict(pair="m", lr=1e-4, seed=seed, init="random", guess_end=np.nan, mem_end=np.nan,
                          last_epoch=40))  # never learnt nor memorised within 40 epochs: censored, "longer than 40"
     c = phases.twin_contrasts(pd.DataFrame(rows))[("m", 1e-4)]
-    assert c["epochs_to_99"].lower == 6 and c["epochs_to_99"].censored == 6 and c["epochs_to_99"].p < 0.05
+    assert c["mem_end"].lower == 6 and c["mem_end"].censored == 6 and c["mem_end"].p < 0.05
     assert c["guess_end"].interval.estimate == pytest.approx(0.1)  # 4 against (at least) 40
-    assert c["epochs_to_99"].established
+    assert c["mem_end"].established
 
 
 # --- notebook 02: string difficulty ------------------------------------------------------------------------------

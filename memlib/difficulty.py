@@ -26,6 +26,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from .stats import ALPHA
 from .phases import THRESHOLDS, epochs_to, spearman
 
 __all__ = ["gain_curve", "difficulty", "difficulty_table", "entropy_grid", "fit_terms", "fit_trend", "mean_gain",
@@ -176,7 +177,24 @@ MEASURES = {"guess_accuracy": "guessing level (held-out accuracy)", "epochs_to_9
             "auc": "AUC of train accuracy (guessing included)",
             "gain_norm_auc": "normalised memorisation gain (beyond guessing)"}
 FAMILY_CHECK_COLUMNS = ["model", "family", "runs", "rho(entropy, epochs to 90%)", "rho(entropy, AUC)",
-                        "rho(entropy, normalised gain)", "rho(entropy, guess accuracy)", "rho(alphabet, AUC)"]
+                        "rho(entropy, normalised gain)", "rho(entropy, guess accuracy)", "rho(alphabet, AUC)",
+                        "p(entropy, epochs to 90%)", "p(entropy, AUC)", "p(entropy, normalised gain)"]
+
+
+def _spearman_p(a, b, seed: int = 0) -> float:
+    """Two-sided permutation p of Spearman's rank correlation (scipy.stats.permutation_test over pairings: exact,
+    every pairing, up to 8 runs; 9,999 random pairings above, seeded); NaN for fewer than 3 pairs or no variation.
+    (The t approximation of ``spearmanr`` gives p = 0 to a perfect correlation of 4 runs, whose exact p is 1/12.)"""
+    from scipy import stats
+
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    ok = np.isfinite(a) & np.isfinite(b)
+    if ok.sum() < 3 or np.ptp(a[ok]) == 0 or np.ptp(b[ok]) == 0:
+        return float("nan")
+    res = stats.permutation_test((a[ok],), lambda x: stats.spearmanr(x, b[ok]).statistic, permutation_type="pairings",
+                                 n_resamples=np.inf if ok.sum() <= 8 else 9999, alternative="two-sided",
+                                 rng=np.random.default_rng(seed))
+    return float(res.pvalue)
 
 
 def setting_summary(table: pd.DataFrame) -> pd.DataFrame:
@@ -210,7 +228,10 @@ def family_check(table: pd.DataFrame, seeds) -> pd.DataFrame:
                      "rho(entropy, AUC)": spearman(d.entropy, d.auc),
                      "rho(entropy, normalised gain)": spearman(d.entropy, d.gain_norm_auc),
                      "rho(entropy, guess accuracy)": spearman(d.entropy, d.guess_accuracy),
-                     "rho(alphabet, AUC)": spearman(d.alphabet_size, d.auc)})
+                     "rho(alphabet, AUC)": spearman(d.alphabet_size, d.auc),
+                     "p(entropy, epochs to 90%)": _spearman_p(d.entropy, d.epochs_to_90),
+                     "p(entropy, AUC)": _spearman_p(d.entropy, d.auc),
+                     "p(entropy, normalised gain)": _spearman_p(d.entropy, d.gain_norm_auc)})
     return pd.DataFrame(rows, columns=FAMILY_CHECK_COLUMNS)
 
 
@@ -250,7 +271,10 @@ def verdict(table: pd.DataFrame, models, *, length: int, per_setting: pd.DataFra
                              f"{row.gain_norm_auc:.3f}.")
         lines.append(f"- runs not reaching 90% within {d.last_epoch.max()} epochs: {int(d.censored_90.sum())} of {len(d)}.")
         for _, row in families[families.model == m].iterrows():
-            lines.append(f"- {row.family} family ({row.runs} non-uniform runs): Spearman(entropy, epochs to 90%) = "
-                         f"{row['rho(entropy, epochs to 90%)']:+.2f}, Spearman(entropy, AUC) = {row['rho(entropy, AUC)']:+.2f}, "
-                         f"Spearman(entropy, normalised gain) = {row['rho(entropy, normalised gain)']:+.2f}.")
+            def rho(what):
+                p = row[f"p({what})"]
+                word = "not established" if not p < ALPHA else "established"
+                return f"Spearman({what}) = {row[f'rho({what})']:+.2f} (p = {p:.2g}, {word})"
+            lines.append(f"- {row.family} family ({row.runs} non-uniform runs): " + ", ".join(
+                rho(w) for w in ("entropy, epochs to 90%", "entropy, AUC", "entropy, normalised gain")) + ".")
     return lines

@@ -288,10 +288,15 @@ def verdict(per_model: pd.DataFrame, metrics: pd.DataFrame, *, guess_level: floa
         held = curves[(curves.model == model) & (curves.split == "test")].groupby("epoch")[["loss", "entropy_position"]].mean()
         low, end = held.loss.idxmin(), held.index[-1]
         if held.loss[end] > held.loss[low] + 0.05 and held.entropy_position[end] < held.entropy_position.max() - 0.05:
+            per_seed = (metrics[(metrics.model == model) & (metrics.split == "test")]
+                        .groupby(["seed", "epoch"]).loss.mean().unstack("epoch"))
+            rise = paired_contrast(per_seed[end], per_seed[low], kind="difference") if low in per_seed else None
             lines.append(f"- {model}, held-out strings: loss rises from {held.loss[low]:.2f} nats (epoch {low}) to "
                          f"{held.loss[end]:.2f} (epoch {end}) while the per-position entropy falls from "
                          f"{held.entropy_position.max():.2f} to {held.entropy_position[end]:.2f} bits: over-confident on "
-                         f"strings it never saw.")
+                         f"strings it never saw"
+                         + (f" (loss at epoch {end} - at epoch {low}, seed by seed: {rise.text(words=('lower', 'higher', 'equal'))})"
+                            if rise is not None else "") + ".")
     if order is not None:
         rho, first_stable = order["rho"], order["first_stable"]
         words = ("scattered across the string, not left to right" if abs(rho) < 0.3 else

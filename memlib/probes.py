@@ -436,7 +436,7 @@ def verdict(table: pd.DataFrame, status: pd.DataFrame, characters: pd.DataFrame,
     for s in settings:
         lines += _never_memorised(s, status)
         lines += _local_recall(table, reach, s)
-    lines += _more_exposure(loc, status)
+    lines += _more_exposure(loc, local, status)
     lines += _pretraining(loc, local, status, compare_alphabet_size)
     wide = table[table.moment == "last"]
     for s in settings:
@@ -478,17 +478,24 @@ def _local_recall(table, reach, s) -> list[str]:
     return lines
 
 
-def _more_exposure(loc, status) -> list[str]:
+def _more_exposure(loc, local, status) -> list[str]:
+    """Locality at the end of the run against when just memorised, seed by seed (the same run at two moments)."""
     lines = []
     for (s, size), row in loc.iterrows():
         if {"memorised", "last"} <= set(row.dropna().index):
-            change = ("more" if row["last"] > row["memorised"] + 0.05 else
-                      "less" if row["last"] < row["memorised"] - 0.05 else "about as")
+            a, b = (local[(local.setting == s) & (local.alphabet_size == size) & (local.moment == m)]
+                    .set_index("seed").locality for m in ("last", "memorised"))
+            seeds = [x for x in a.index if x in b.index]
+            c = paired_contrast(a[seeds], b[seeds], kind="difference")
+            change = ("not established" if not c.established else
+                      "more local after training past memorisation" if c.interval.estimate > 0 else
+                      "less local after training past memorisation")
             here = status[(status.setting == s) & (status.alphabet_size == size)]
             lines.append(f"- More exposure, **{s}**, {size} letters: locality {row['memorised']:.2f} when just memorised "
                          f"(epochs {here.memorised_at.min():.0f}-{here.memorised_at.max():.0f}), {row['last']:.2f} at the "
-                         f"end of the run (epoch {here.last_epoch.max()}): recall is {change} local after training past "
-                         f"memorisation.")
+                         f"end of the run (epoch {here.last_epoch.max()}); end - just memorised, seed by seed: "
+                         f"{c.text(words=('less local', 'more local', 'as local'))}. A change of locality with more "
+                         f"exposure: {change}.")
     return lines
 
 

@@ -106,6 +106,8 @@ def test_probes_verdict_reports_recall_and_runs_that_never_memorised(probed):
     assert "- **tiny-llama, lr 1e-4**: 1 run(s) never memorised their string" in text
     assert "- **tiny-llama, lr 3e-3**, just memorised (epoch" in text and "local prefix alone k=0:" in text
     assert "end of run, global context: k=" in text and "Shifted by m letters" in text
+    assert "end - just memorised, seed by seed: median difference" in text  # more exposure: paired within runs
+    assert "A change of locality with more exposure: not established." in text  # one seed establishes nothing
     assert "of characters are recalled from a local prefix" in lines[-1]
     assert "Pretraining" not in text  # no random-weight twin among these runs
 
@@ -216,6 +218,7 @@ def test_difficulty_verdict_setting_by_setting_with_one_seed_and_a_censored_run(
     assert "90% not reached within 40 epochs in 1 of 1 runs (final accuracy 0.70)" in text
     assert "- runs not reaching 90% within 40 epochs: 1 of 4." in text
     assert "exponential family (4 non-uniform runs): Spearman(entropy, epochs to 90%) = " in text
+    assert "(p = " in text and "not established)" in text  # 4 runs: no rank correlation reaches p < 0.05
 
 
 def test_difficulty_verdict_with_a_fit_states_each_effect_with_its_interval():

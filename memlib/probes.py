@@ -46,9 +46,9 @@ from .models import LoadedModel
 from .phases import RANDOM_SUFFIX, stable_from
 from .stats import paired_contrast
 from .strings import alphabet_of, string_parts
-from .labels import MOMENT_LABELS, setting
+from .labels import MOMENT_LABELS, setting, span
 
-__all__ = ["REPLACE_KINDS", "AT_WORDS", "TABLE_COLUMNS", "ProbeSpec", "Prober", "uniqueness", "first_recall_k", "measure",
+__all__ = ["continuation_share", "REPLACE_KINDS", "AT_WORDS", "TABLE_COLUMNS", "ProbeSpec", "Prober", "uniqueness", "first_recall_k", "measure",
            "probe_table", "recall_table", "character_table", "character_summary", "k_to_reach", "locality", "setting",
            "status_table", "context_summary", "twin_settings", "verdict"]
 
@@ -294,8 +294,9 @@ def recall_table(runs, at=AT_WORDS) -> pd.DataFrame:
     alphabet_size,
     moment (an entry of ``at``), epoch, probe, kind, k, m, recall, recall_beyond (recall over the
     positions ``i > k`` only, whose local prefix leaves out the string's start), p_true, full
-    (full-context recall at that moment) and guess (the string's own most-frequent-letter share, the level of guessing
-    from its letter frequencies). Runs that never reached "memorised" have no rows for it."""
+    (full-context recall at that moment), guess (the string's own most-frequent-letter share, the level of guessing
+    from its letter frequencies) and guess_distribution (the likeliest letter's probability under the distribution
+    the string was drawn from: 1/l for l uniform letters). Runs that never reached "memorised" have no rows for it."""
     rows = []
     for run in runs:
         if run.config.probes is None:
@@ -312,30 +313,50 @@ def recall_table(runs, at=AT_WORDS) -> pd.DataFrame:
                 part = g.agg(recall=("correct", "mean"), recall_beyond=("beyond", "mean"), p_true=("p_true", "mean"))
                 guess = run.metrics[(run.metrics.split == "train") & (run.metrics.string == j)].unigram_guess.iloc[0]
                 part = part.reset_index().assign(**_run_columns(run), moment=str(moment), epoch=epoch, string=j,
-                                                 full=float(t[t.probe == "full"].correct.mean()), guess=guess)
+                                                 full=float(t[t.probe == "full"].correct.mean()), guess=guess,
+                                                 guess_distribution=float(max(string["probs"])))
                 rows.append(part)
     if not rows:
         raise ValueError("no probed run has probes at " + ", ".join(map(repr, at)))
     table = pd.concat(rows, ignore_index=True)
     keys = ["run", "setting", "model", "seed", "lr", "length", "alphabet_size", "moment", "epoch", "probe", "kind", "k",
             "m"]
-    cols = ["recall", "recall_beyond", "p_true", "full", "guess"]
+    cols = ["recall", "recall_beyond", "p_true", "full", "guess", "guess_distribution"]
     return table.groupby(keys, dropna=False, sort=False)[cols].mean().reset_index()
+
+
+def continuation_share(text: str, i: int, k: int) -> float:
+    """How often the ``k`` characters before position ``i`` are followed, anywhere in ``text``, by ``text[i]``:
+    the share of that k-gram's continuations (every ``j >= k`` with ``text[j-k:j]`` equal to it) that are this
+    character. 1 where the k-gram is unique (its only continuation is ``i``); for ``k = 0`` the character's share of
+    the string. What a prefix of ``k`` characters could recall by chance, from the string alone."""
+    if not 0 <= k <= i < len(text):
+        raise ValueError(f"k={k}, i={i} are not allowed for a string of {len(text)} characters: use 0 <= k <= i < length")
+    gram = text[i - k:i]
+    nexts = [text[j] for j in range(k, len(text)) if text[j - k:j] == gram]
+    return nexts.count(text[i]) / len(nexts)
 
 
 def character_table(run, at="last") -> pd.DataFrame:
     """One row per (training string, position) of a probed run at ``at``: the character, its
     probability under the string's distribution, ``uniqueness`` (shortest k whose k-gram before it
-    is unique), ``first_k`` (smallest k from which the local prefix alone recalls it, NaN if even
-    the full prefix does not), and ``full`` (recalled with the full prefix)."""
+    is unique) and ``uniqueness_grid`` (the smallest probed k at or above it, the grid ``first_k`` is on),
+    ``first_k`` (smallest probed k from which the local prefix alone recalls it, NaN if even the full prefix
+    does not), ``chance`` (for recalled characters, :func:`continuation_share` of the prefix of ``first_k``
+    characters: how often that k-gram is followed by this character in the string) and ``full`` (recalled
+    with the full prefix)."""
     rows = []
     for j, string in enumerate(run.config.train):
         a = run.probe(at, j)
         text, alphabet, probs = string_parts(string)
         p = dict(zip(alphabet, probs))
+        ks = np.sort(np.asarray(a["ks"]))
+        first = first_recall_k(a["local_correct"], a["ks"])
+        grid = [float(ks[np.searchsorted(ks, u)]) if u <= ks[-1] else np.nan for u in a["uniqueness"]]
+        chance = [continuation_share(text, i, int(min(k, i))) if np.isfinite(k) else np.nan for i, k in enumerate(first)]
         rows.append(pd.DataFrame({**_run_columns(run), "string": j, "position": np.arange(len(text)),
                                   "char": list(text), "p_char": [p[ch] for ch in text], "uniqueness": a["uniqueness"],
-                                  "first_k": first_recall_k(a["local_correct"], a["ks"]), "full": a["full_correct"]}))
+                                  "uniqueness_grid": grid, "first_k": first, "chance": chance, "full": a["full_correct"]}))
     return pd.concat(rows, ignore_index=True)
 
 
@@ -344,33 +365,46 @@ def character_summary(characters: pd.DataFrame) -> pd.DataFrame:
     characters recalled with the full prefix), ``without_start`` (share recalled from a local prefix
     that leaves out the string's start, ``first_k < position``), the median ``first_k`` of recalled
     characters and the median ``uniqueness``, ``below_uniqueness`` (share of recalled characters
-    recalled from a prefix shorter than their uniqueness, one that also occurs elsewhere in the
-    string) and ``log_l(L)``. ``first_k`` takes the probed values of k only (0, 1, 2, 4, ...)."""
+    recalled from a prefix shorter than their uniqueness, both on the probed grid of k: one that also occurs
+    elsewhere in the string), ``chance_below`` (for those, the mean :func:`continuation_share` of that prefix:
+    how often it would be right by chance, from the string's own continuations) and ``log_l(L)``."""
     by = characters.groupby("alphabet_size")
     rec = characters[characters.first_k.notna()]
+    below = rec[rec.first_k < rec.uniqueness_grid]
     out = pd.DataFrame({
         "characters": by.size(),
         "recalled": by.full.mean(),
         "without_start": (rec.first_k < rec.position).groupby(rec.alphabet_size).sum() / by.size(),
         "median_first_k": rec.groupby("alphabet_size").first_k.median(),
         "median_uniqueness": by.uniqueness.median(),
-        "below_uniqueness": (rec.first_k < rec.uniqueness).groupby(rec.alphabet_size).mean(),
+        "below_uniqueness": (rec.first_k < rec.uniqueness_grid).groupby(rec.alphabet_size).mean(),
+        "chance_below": below.groupby("alphabet_size").chance.mean(),
     })
     out["log_l(L)"] = [math.log(by.length.first()[a]) / math.log(a) for a in out.index]
     return out
 
 
 def k_to_reach(table: pd.DataFrame, share: float = 0.9) -> pd.DataFrame:
-    """Per (run, moment) of a :func:`recall_table`: the smallest local-prefix length k whose recall
-    reaches ``share`` of the full-context recall (NaN if none does)."""
-    local = table[table.probe == "local"]
+    """Per (run, moment) of a :func:`recall_table`: the local-prefix length k at which recall reaches ``share`` of the
+    full-context recall, recall counted over the positions ``i > k`` only (``recall_beyond``: where the prefix really
+    leaves out the string's start), linearly interpolated between the probed lengths below and above it (``k``; NaN if
+    no probed length reaches it); ``k_probed``, the first probed length that does."""
+    local = table[(table.probe == "local") & table.recall_beyond.notna()]
     keys = ["run", "setting", "model", "seed", "lr", "length", "alphabet_size", "moment", "epoch"]
 
     def first(g):
-        ok = g[g.recall >= share * g.full - 1e-12].sort_values("k")
-        return pd.Series({"k": float(ok.k.iloc[0]) if len(ok) else np.nan, "full": g.full.iloc[0]})
+        g = g.sort_values("k")
+        ks, rec, target = g.k.to_numpy(dtype=float), g.recall_beyond.to_numpy(dtype=float), share * g.full.iloc[0]
+        hit = np.flatnonzero(rec >= target - 1e-12)
+        k, probed = np.nan, np.nan
+        if len(hit):
+            i = hit[0]
+            probed = k = ks[i]
+            if i > 0 and rec[i] > rec[i - 1]:
+                k = ks[i - 1] + (target - rec[i - 1]) / (rec[i] - rec[i - 1]) * (ks[i] - ks[i - 1])
+        return pd.Series({"k": k, "k_probed": probed, "full": g.full.iloc[0]})
 
-    return local.groupby(keys, sort=False)[["k", "recall", "full"]].apply(first).reset_index()
+    return local.groupby(keys, sort=False)[["k", "recall_beyond", "full"]].apply(first).reset_index()
 
 
 def locality(table: pd.DataFrame) -> pd.DataFrame:
@@ -446,7 +480,10 @@ def verdict(table: pd.DataFrame, status: pd.DataFrame, characters: pd.DataFrame,
                      f"a local prefix that leaves out the string's start; the local prefix recalls a character from k = "
                      f"{row.median_first_k:.0f} on (median), against a median uniqueness of {row.median_uniqueness:.0f} "
                      f"(log_l(L) = {row['log_l(L)']:.1f}); {row.below_uniqueness:.0%} of recalled characters are recalled "
-                     f"from a prefix shorter than their uniqueness, one that also occurs elsewhere in the string.")
+                     f"from a prefix shorter than their uniqueness (both on the probed grid of k), one that also occurs "
+                     f"elsewhere in the string"
+                     + (f": in the string, that prefix is followed by the recalled character {row.chance_below:.0%} of the "
+                        f"times (mean; what it would get right by chance)" if pd.notna(row.chance_below) else "") + ".")
     return lines
 
 
@@ -461,20 +498,26 @@ def _never_memorised(s, status) -> list[str]:
 
 
 def _local_recall(table, reach, s) -> list[str]:
+    """Per moment and alphabet size: full-context recall and the local prefix's recall over positions ``i > k``
+    (medians over seeds), the alphabet's guessing level beside them, and the interpolated k that reaches 90%."""
     lines, t = [], table[table.setting == s]
     for moment in ("memorised", "last"):
         tm = t[t.moment == moment]
         if tm.empty:
             continue
-        kmax = int(tm[tm.probe == "local"].k.max())
-        small = [k for k in (1, 2, 4, 8) if k < kmax]
-        here = reach[(reach.setting == s) & (reach.moment == moment)]
-        lines.append(f"- **{s}**, {MOMENT_LABELS[moment]} (epoch {tm.epoch.median():.0f}, median): "
-                     f"full-context recall {tm.full.mean():.2f}; local prefix alone "
-                     + ", ".join(f"k={k}: {_at_k(table, s, moment, k):.2f}" for k in [0, *small])
-                     + "; 90% of full-context recall reached from k = "
-                     + ", ".join(f"{g.k.median():.0f} ({size} letters)" for size, g in here.groupby("alphabet_size"))
-                     + " (medians over seeds).")
+        parts = []
+        for size, g in tm.groupby("alphabet_size"):
+            kmax = int(g[g.probe == "local"].k.max())
+            small = [k for k in (1, 2, 4, 8, 16) if k < kmax]
+            loc = g[g.probe == "local"].groupby("k").recall_beyond.median()
+            here = reach[(reach.setting == s) & (reach.moment == moment) & (reach.alphabet_size == size)]
+            k90 = (f"90% of full recall from k = {span(here.k, '{:.1f}', 'never')} (interpolated)" if here.k.notna().any()
+                   else "90% of full recall at no probed k")
+            parts.append(f"{size} letters (guessing {g.guess_distribution.iloc[0]:.2f}): full {g.full.median():.2f}, "
+                         + ", ".join(f"k={k}: {loc.get(k, np.nan):.2f}" for k in small) + f"; {k90}")
+        lines.append(f"- **{s}**, {MOMENT_LABELS[moment]} (epoch {tm.epoch.median():.0f}, median): local prefix alone, "
+                     f"recall over the positions whose prefix of k characters leaves out the string's start (i > k; "
+                     f"medians over seeds): " + "; ".join(parts) + ".")
     return lines
 
 

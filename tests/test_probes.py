@@ -410,14 +410,26 @@ def test_recall_tables_of_probed_runs(probed):
         np.testing.assert_allclose(rnd.to_numpy(), arrays["replace_correct"][0].mean(axis=(-1, -2)))
         assert t.guess.iloc[0] == pytest.approx(max(s[0].text.count(c) for c in set(s[0].text)) / 16)
     reach = P.k_to_reach(table, 0.9)
-    for _, row in reach.iterrows():
-        local = table[(table.moment == row.moment) & (table.probe == "local")].set_index("k").recall
-        ok = local[local >= 0.9 * row.full - 1e-12]
-        assert row.k == ok.index.min() and (local[local.index < row.k] < 0.9 * row.full).all()
+    for _, row in reach.iterrows():  # over positions i > k: the first probed k that reaches 90%, the k below it does not
+        local = table[(table.moment == row.moment) & (table.probe == "local")].set_index("k").recall_beyond.dropna()
+        ok = [k for k, r in local.items() if r >= 0.9 * row.full - 1e-12]
+        if not ok:  # no probed k reaches 90% of full recall where the prefix leaves out the start
+            assert np.isnan(row.k) and np.isnan(row.k_probed)
+        else:
+            assert row.k_probed == min(ok) and all(r < 0.9 * row.full for k, r in local.items() if k < min(ok))
+            assert row.k <= row.k_probed and row.k > max([k for k in local.index if k < row.k_probed], default=-1)
+        arrays = run.probe(row.moment)  # recall_beyond by hand: positions i > k only
+        for j, k in enumerate(arrays["ks"]):
+            if k < len(s[0].text) - 1:
+                assert local.get(k, np.nan) == pytest.approx(arrays["local_correct"][j, k + 1:].mean()) or np.isnan(local.get(k, np.nan))
     chars = P.character_table(run, "last")
     a = run.probe("last")
     assert list(chars.char) == list(s[0].text) and chars.uniqueness.tolist() == P.uniqueness(s[0].text).tolist()
     np.testing.assert_array_equal(chars.first_k.to_numpy(), P.first_recall_k(a["local_correct"], a["ks"]))
+    assert (chars.uniqueness_grid >= chars.uniqueness).all() and set(chars.uniqueness_grid) <= set(a["ks"].tolist())
+    rec = chars[chars.first_k.notna()]
+    for row in rec.itertuples():  # the chance of the recalling prefix, from the string's own continuations
+        assert row.chance == P.continuation_share(s[0].text, row.position, int(min(row.first_k, row.position)))
     np.testing.assert_allclose(chars.p_char, [s[0].probs[s[0].alphabet.index(c)] for c in s[0].text], rtol=1e-12)
     with pytest.raises(ValueError, match="has no probes"):
         P.recall_table([memlib.expose(m, s[:1], epochs=1, store=False)])
@@ -477,3 +489,22 @@ def test_memorised_probe_waits_for_the_streak_and_drops_a_broken_one(tiny_llama)
     assert final["probe_epochs"].tolist() == [] and int(final["probe_memorised_epoch"]) == -1
     old = P.ProbeSpec.from_dict({k: v for k, v in P.ProbeSpec().to_dict().items() if k != "hold"})
     assert old.hold == 1  # specs saved before `hold` existed probed the first epoch at the threshold
+
+
+def test_continuation_share_counts_what_a_prefix_is_followed_by():
+    text = "abcabd"
+    assert P.continuation_share(text, 2, 2) == 0.5  # "ab" is followed by c (here) and by d (at 5)
+    assert P.continuation_share(text, 5, 3) == 1.0  # "cab" occurs once: unique
+    assert P.continuation_share(text, 0, 0) == pytest.approx(2 / 6)  # BOS alone: the letter's share of the string
+    with pytest.raises(ValueError, match="k=3, i=2 are not allowed"):
+        P.continuation_share(text, 2, 3)
+
+
+def test_k_to_reach_interpolates_recall_over_positions_beyond_k():
+    rows = [dict(run="r", setting="m, lr 1e-3", model="m", seed=0, lr=1e-3, length=32, alphabet_size=8, moment="last",
+                 epoch=10, probe="local", kind="", k=k, m=pd.NA, recall=r + 0.05, recall_beyond=r, full=1.0)
+            for k, r in ((0, 0.2), (1, 0.3), (2, 0.5), (4, 0.8), (8, 1.0), (32, np.nan))]  # k = L: no position beyond
+    reach = P.k_to_reach(pd.DataFrame(rows), 0.9)
+    assert reach.k.iloc[0] == pytest.approx(6.0) and reach.k_probed.iloc[0] == 8  # 0.9 halfway from 0.8 (k=4) to 1.0 (k=8)
+    never = P.k_to_reach(pd.DataFrame([dict(r, recall_beyond=0.5) for r in rows[:-1]]), 0.9)
+    assert np.isnan(never.k.iloc[0]) and np.isnan(never.k_probed.iloc[0])

@@ -104,7 +104,9 @@ def test_probes_verdict_reports_recall_and_runs_that_never_memorised(probed):
     lines = probes.verdict(table, status, probes.character_summary(chars), compare_alphabet_size=4)
     text = "\n".join(lines)
     assert "- **tiny-llama, lr 1e-4**: 1 run(s) never memorised their string" in text
-    assert "- **tiny-llama, lr 3e-3**, just memorised (epoch" in text and "local prefix alone k=0:" in text
+    assert "- **tiny-llama, lr 3e-3**, just memorised (epoch" in text and "recall over the positions whose prefix of k characters leaves out the string's start (i > k" in text
+    assert "4 letters (guessing 0.25): full " in text and ("(interpolated)" in text or "at no probed k" in text)
+    assert "(mean; what it would get right by chance)" in lines[-1]  # uniqueness against chance
     assert "end of run, global context: k=" in text and "Shifted by m letters" in text
     assert "end - just memorised, seed by seed: median difference" in text  # more exposure: paired within runs
     assert "A change of locality with more exposure: not established." in text  # one seed establishes nothing

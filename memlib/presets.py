@@ -155,7 +155,7 @@ PRESETS: dict[str, dict[str, dict]] = {
         ),
         "paper": dict(
             models=_PAPER_MODELS, alphabet_size=8, length=1024, n_strings=4, relearn=True, controls=True,
-            n_test_strings=10, until=0.99, hold=2, max_epochs=100, lr=1e-5, seeds=[0, 1, 2], eval_every=1,
+            n_test_strings=10, until=0.99, hold=2, max_epochs=100, lr=1e-5, seeds=[0, 1, 2, 3], eval_every=1,
             reset_optimizer=True, lr_schedule="linear", max_grad_norm=1.0,
         ),
     },

@@ -301,3 +301,17 @@ def test_design_refuses_what_its_controls_cannot_do(tiny_llama):
         sequential.design(0, alphabet_size=14, length=8, n_strings=2, n_test_strings=1, max_epochs=3)
     with pytest.raises(ValueError, match="not a schedule run"):
         sequential.stage_table([memlib.expose(tiny_llama, ["abab"], epochs=1, store=False, progress=False)])
+
+
+def test_every_sequential_preset_gives_whole_blocks_of_seeds():
+    """Notebook 04's counterbalancing needs whole blocks (memlib.sequential.block_order): n_strings seeds that share
+    their strings in rotated orders, or a string would lack its fresh-model reference."""
+    from memlib import presets
+
+    for name in presets.PRESETS["04_sequential_exposure"]:
+        P = presets.resolve("04_sequential_exposure", name)
+        blocks = {}
+        for seed in P["seeds"]:
+            block, order = sequential.block_order(seed, P["n_strings"])
+            blocks.setdefault(block, set()).add(order[0])
+        assert all(firsts == set(range(P["n_strings"])) for firsts in blocks.values()), name

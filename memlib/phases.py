@@ -272,7 +272,8 @@ def verdict(per_model: pd.DataFrame, metrics: pd.DataFrame, *, guess_level: floa
         lines.append(f"- **{model}** ({row.parameters}, lr {lr_label(row.lr)}): distinct guessing phase in "
                      f"{row.distinct_guessing:.0%} of runs (ends {med('guess_end')}); memorisation starts {med('mem_start')}; "
                      f"50% / 90% / 99% accuracy at {med('epochs_to_50')} / {med('epochs_to_90')} / {med('epochs_to_99')}; "
-                     f"memorised (accuracy >= 0.99 held 2 epochs) in {row.memorised_runs}/{row.runs} runs"
+                     f"memorised (accuracy >= {MEMORISED_THRESHOLD} held {MEMORISED_HOLD} epochs) in {row.memorised_runs}/"
+                     f"{row.runs} runs"
                      + (f", from {med('mem_end')} (median of those)." if row.memorised_runs else "."))
     curves = run_curves(metrics)
     test_final = curves[curves.split == "test"].groupby("model").apply(

@@ -496,7 +496,7 @@ def contrasts(marks: pd.DataFrame, onsets: pd.DataFrame) -> list[str]:
         if len(sat):
             c = paired_contrast(sat.beyond_all_candidates, sat.memorised, kind="difference",
                                 censored_b=sat.memorised.isna(), length_b=sat.last_epoch)
-            parts.append(f"epoch from which the count saturates - epoch memorised: "
+            parts.append(f"epoch from which the count saturates (read at the measured epochs) - epoch memorised: "
                          f"{c.text('{:.1f}', ('earlier', 'later', 'at the same epoch'))}")
         o = onsets[onsets.run.isin(mk.run)]
         if len(o):

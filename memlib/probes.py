@@ -41,7 +41,7 @@ import torch
 
 from .config import AT_WORDS, REPLACE_KINDS, ProbeSpec
 from .hardware import resolve_precision
-from .metrics import token_metrics
+from .metrics import MEMORISED_HOLD, MEMORISED_THRESHOLD, token_metrics
 from .models import LoadedModel
 from .phases import RANDOM_SUFFIX, stable_from
 from .stats import paired_contrast
@@ -491,7 +491,8 @@ def _never_memorised(s, status) -> list[str]:
     never = status[(status.setting == s) & status.memorised_at.isna()]
     if not len(never):
         return []
-    return [f"- **{s}**: {len(never)} run(s) never memorised their string (accuracy >= 0.99 held 2 epochs) within their epochs "
+    return [f"- **{s}**: {len(never)} run(s) never memorised their string (accuracy >= {MEMORISED_THRESHOLD} held "
+            f"{MEMORISED_HOLD} epochs) within their epochs "
             f"(alphabet sizes {sorted(set(never.alphabet_size))}; final accuracy {never.final_accuracy.min():.2f}-"
             f"{never.final_accuracy.max():.2f}): they have no 'just memorised' probes, and their end-of-run probes are of "
             f"a partly memorised string."]

@@ -35,8 +35,9 @@ from .strings import alphabet_of, random_strings
 from .labels import lr_label, plural, span
 from .stats import paired_contrast
 
-__all__ = ["SEQUENCE", "NEW", "DISJOINT", "block_order", "design", "shared_state", "state_checks", "relearn_vs_new", "stage_table", "retention_table", "relearning_table", "control_table",
-           "censored_median", "median_epochs", "epochs_contrast", "verdict", "curves"]
+__all__ = ["SEQUENCE", "NEW", "DISJOINT", "block_order", "design", "shared_state", "state_checks", "relearn_vs_new",
+           "stage_table", "retention_table", "relearning_table", "control_table", "censored_median", "median_epochs",
+           "epochs_contrast", "verdict", "curves"]
 
 SEQUENCE, NEW, DISJOINT, FRESH = "sequence", "sequence, new string", "after disjoint alphabet", "fresh"
 
@@ -199,8 +200,8 @@ def stage_table(runs, *, threshold: float = 1.0, hold: int = 2) -> pd.DataFrame:
 
 def _fresh_key(run, k: int) -> str:
     """What makes stage ``k`` of ``run`` comparable with the first stage of another schedule: the
-    model, every training setting, the stage's rule and its strings, and the seed where it matters (with
-    dropout: batches go in order and nothing else in training draws random numbers)."""
+    model, every training setting, the stage's rule and its strings; the seed only with dropout (without it,
+    batches go in order and nothing in training draws random numbers)."""
     c, st = run.config, run.config.stages[k]
     names = ("model", "model_fingerprint", "weights_dtype", "autocast", "lr", "lr_schedule", "weight_decay",
              "max_grad_norm", "dropout", "batch_size") + (("seed",) if c.dropout else ())
@@ -329,7 +330,7 @@ def shared_state(seq_run, new_run) -> dict:
         return {"identical": False, "compared": 0, "max_difference": float("nan"), "epoch": start}
 
     def passes(run):  # the training passes up to the last stage (its own first pass trains another string)
-        m, bounds = run.metrics, run.arrays["stage_bounds"]
+        m = run.metrics
         m = m[(m.split == "train") & m.trained.astype(bool) & (m.epoch <= start) & (m.string < k)]
         return m[["string", "epoch", "loss", "accuracy"]]
 
@@ -463,19 +464,21 @@ def _controls(c: pd.DataFrame) -> list[str]:
     """``S2`` after ``T1`` (other letters) against ``S2`` after ``S1`` (the same letters) and on a fresh model, each
     with its interval, and what the comparison of the two says (both readings)."""
     by = {cond: g for cond, g in c.groupby("condition", sort=False)}
-    out, last = [], None
+    out, both = [], None
     for a, b in (("after same alphabet", "fresh"), ("after disjoint alphabet", "fresh"),
                  ("after disjoint alphabet", "after same alphabet")):
         if a in by and b in by:
-            last = epochs_contrast(by[a], by[b])
-            out.append(f"    - S2 {a} / {b}: {last.text(words=SPEED)}.")
-    if last is not None:
+            c = epochs_contrast(by[a], by[b])
+            out.append(f"    - S2 {a} / {b}: {c.text(words=SPEED)}.")
+            both = c if b == "after same alphabet" else both
+    if both is not None:  # the reading rests on the comparison of the two first strings only
+        last = both
         if not last.established:
             reading = ("neither reading is established: S2 is not measurably faster or slower after T1 (other letters) "
                        "than after S1 (the same letters)")
         elif last.interval.estimate < 1:
             reading = ("S2 is faster after T1 (other letters) than after S1 (the same letters): a first string over the "
-                       "same letters gets in the way of the next (interference), and the speed-up is not alphabet knowledge")
+                       "same letters gets in the way of the next (interference)")
         else:
             reading = ("S2 is slower after T1 (other letters) than after S1 (the same letters): what S1 taught about its "
                        "letters helps the next string over them")

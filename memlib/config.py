@@ -22,7 +22,7 @@ import numpy as np
 
 from .strings import alphabet_of
 
-__all__ = ["RunConfig", "PlannedStage", "ProbeSpec", "REPLACE_KINDS", "AT_WORDS", "KINDS"]
+__all__ = ["RunConfig", "PlannedStage", "ProbeSpec", "REPLACE_KINDS", "AT_WORDS", "KINDS", "after_memorised"]
 
 # The two ways a run is described: "expose" (one stage of every training string, a fixed number of
 # epochs, its own evaluation schedule) and "schedule" (stages one after another, see memlib.expose_schedule).
@@ -30,6 +30,14 @@ KINDS = ("expose", "schedule")
 
 REPLACE_KINDS = ("random", "shuffled", "none")
 AT_WORDS = ("memorised", "last")
+AFTER_PREFIX = "memorised+"  # "memorised+N": N epochs after the memorised epoch
+
+
+def after_memorised(at) -> int | None:
+    """``N`` for a probe moment ``"memorised+N"`` (N epochs after the memorised epoch), else None."""
+    if isinstance(at, str) and at.startswith(AFTER_PREFIX) and at[len(AFTER_PREFIX):].isdigit():
+        return int(at[len(AFTER_PREFIX):])
+    return None
 
 
 def _is_int(v) -> bool:
@@ -47,6 +55,11 @@ def _values(name: str, values) -> tuple:
     if dups:
         raise ValueError(f"{name}={values!r} has duplicates {dups!r}: give each value once")
     return values
+
+
+def _hold(hold) -> int:
+    """``hold`` where it is valid (it is checked, with its own message, after ``at``), else the default 2."""
+    return hold if _is_int(hold) and hold >= 1 else 2
 
 
 def _empty(values) -> bool:
@@ -70,8 +83,9 @@ class ProbeSpec:
 
     - ``at``: when to probe: ``"memorised"`` (the collection's definition, :func:`memlib.metrics.memorised_at`:
       the first epoch from which train accuracy stays ``>= threshold`` for ``hold`` epochs in a row; the
-      probe is taken at the streak's first epoch and dropped if the streak breaks), ``"last"``, or epoch
-      integers (0 = the loaded model).
+      probe is taken at the streak's first epoch and dropped if the streak breaks), ``"memorised+N"`` (``N``
+      epochs after that epoch, ``N >= max(1, hold - 1)``: the same amount of further exposure for every run;
+      missing where the run ends before it), ``"last"``, or epoch integers (0 = the loaded model).
     - ``ks``: local-prefix lengths; ``None``: 0, the powers of two below the length, the length.
     - ``replace``: kinds of replaced global context (:data:`REPLACE_KINDS`); ``replace_ks``: kept
       lengths (``None``: same as ``ks``); ``shifts``: numbers of random letters put in front.
@@ -81,6 +95,12 @@ class ProbeSpec:
     - ``offsets``: windows (``None``: none): for each offset ``o``, every character ``text[i]``,
       ``i >= o``, predicted from ``text[o:i]`` alone: what greedy generation from a prompt taken at
       ``o`` reproduces (:mod:`memlib.privacy`); one forward per offset.
+    - ``positions``: ``None`` (every position) or ``P``: the local-prefix probe reads a seeded random
+      subset of ``P * draws`` positions of the string (one subset for all ``ks``: as many reads per ``k`` as
+      a replaced context gets over its draws), and the replaced-context probe,
+      for each (kind, kept length ``k``, draw), ``P`` positions drawn afresh among those whose context is
+      replaced (``i > k``). A position costs a forward of its own context, so all positions cost about
+      ``L^2 / 2`` tokens per kept length, kind and draw; ``P`` positions cost about ``P * L / 2``.
 
     :meth:`resolved` fills the defaults and checks everything against a string length.
     """
@@ -95,13 +115,15 @@ class ProbeSpec:
     seed: int = 0
     offsets: tuple | None = None
     hold: int = 2  # memlib.metrics.MEMORISED_HOLD
+    positions: int | None = None
 
     def to_dict(self) -> dict:
-        """JSON-able: tuples become lists, ``None`` stays (``offsets=None`` is left out, so specs
-        without windows keep the run keys they had before windows existed)."""
+        """JSON-able: tuples become lists, ``None`` stays (``offsets=None`` and ``positions=None`` are left
+        out, so specs without them keep the run keys they had before they existed)."""
         d = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
-        if d["offsets"] is None:
-            del d["offsets"]
+        for name in ("offsets", "positions"):
+            if d[name] is None:
+                del d[name]
         return d
 
     @classmethod
@@ -120,10 +142,14 @@ class ProbeSpec:
             raise ValueError(f"epochs={epochs!r} is not allowed: use an integer >= 0 or None")
         at, last = _values("at", self.at), math.inf if epochs is None else epochs
         for a in at:
-            if not (a in AT_WORDS if isinstance(a, str) else _is_int(a) and 0 <= a <= last):
-                top = "" if epochs is None else f" to {epochs} (the run's epochs)"
-                raise ValueError(f"at contains {a!r}: use {' or '.join(map(repr, AT_WORDS))} or epoch integers "
-                                 f"from 0{top}")
+            n = after_memorised(a)
+            ok = (a in AT_WORDS or (n is not None and n >= max(1, _hold(self.hold) - 1) and n <= last)) if isinstance(a, str) \
+                else _is_int(a) and 0 <= a <= last
+            if not ok:
+                top = "" if epochs is None else f" to {epochs}"
+                raise ValueError(f"at contains {a!r}: use {' or '.join(map(repr, AT_WORDS))}, "
+                                 f"'memorised+N' (N from {max(1, _hold(self.hold) - 1)}{top}) or epoch integers from 0{top}"
+                                 + ("" if epochs is None else f" ({epochs}: the run's epochs)"))
         default_ks = (0, *[2 ** j for j in range(length.bit_length()) if 2 ** j < length], length)
         ks = _ints("ks", default_ks if self.ks is None else self.ks, 0, length)
         replace_ks = ks if self.replace_ks is None else _ints("replace_ks", self.replace_ks, 0, length)
@@ -142,8 +168,11 @@ class ProbeSpec:
         if not _is_int(self.hold) or self.hold < 1:
             raise ValueError(f"hold={self.hold!r} is not allowed: use an integer >= 1")
         offsets = None if self.offsets is None else _ints("offsets", self.offsets, 0, length - 1)
+        if self.positions is not None and (not _is_int(self.positions) or self.positions < 1):
+            raise ValueError(f"positions={self.positions!r} is not allowed: use None (every position) or an integer >= 1")
         return replace(self, at=at, ks=ks, replace=kinds, replace_ks=replace_ks, shifts=shifts,
-                       draws=int(self.draws), threshold=float(t), seed=int(self.seed), offsets=offsets)
+                       draws=int(self.draws), threshold=float(t), seed=int(self.seed), offsets=offsets,
+                       positions=None if self.positions is None else int(self.positions))
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,32 @@ from __future__ import annotations
 
 import pandas as pd
 
-__all__ = ["MOMENT_LABELS", "lr_label", "setting", "span", "plural"]
+__all__ = ["MOMENT_LABELS", "moment_label", "moment_order", "lr_label", "setting", "span", "plural"]
 
 # The moments of a run at which its probes are read (memlib.probes.ProbeSpec.at).
 MOMENT_LABELS = {"memorised": "just memorised", "last": "end of run"}
+
+
+def moment_label(moment) -> str:
+    """How a probe moment reads: ``"just memorised"``, ``"memorised + 12 epochs"``, ``"end of run"``, ``"epoch 5"``."""
+    moment = str(moment)
+    if moment in MOMENT_LABELS:
+        return MOMENT_LABELS[moment]
+    if moment.startswith("memorised+"):
+        return f"memorised + {moment[len('memorised+'):]} epochs"
+    return f"epoch {moment}"
+
+
+def moment_order(moments) -> list[str]:
+    """The distinct ``moments`` in the order of a run: just memorised, N epochs after it (by N), epochs, the end."""
+    def key(m):
+        m = str(m)
+        if m == "memorised":
+            return (0, 0)
+        if m.startswith("memorised+"):
+            return (1, int(m[len("memorised+"):]))
+        return (3, 0) if m == "last" else (2, int(m) if m.isdigit() else 0)
+    return sorted(dict.fromkeys(map(str, moments)), key=key)
 
 
 def lr_label(lr: float) -> str:

@@ -7,10 +7,11 @@
 * ``paper``: the paper's setup (Pythia, Phi, Llama-2 from the hub; 1,024 characters,
   100 epochs, lr 1e-5 with linear decay and gradient clipping at 1.0 as in HF ``Trainer``,
   5 training strings, 10 held-out strings); needs GPUs and network.
-* ``cpu-long`` (notebooks 01 and 02 only; ``make reproduce-long``): the paper's hyper-parameters
+* ``cpu-long`` (notebooks 01, 02 and 03; ``make reproduce-long``): the paper's hyper-parameters
   (1,024 characters, 100 epochs, lr 1e-5 with linear decay, clipping at 1.0) on the embedded
   SmolLM2-135M, one training string per run, one seed: notebook 01's phases and two contrasting
-  settings of notebook 02 (26 letters at 2 bits and uniform).
+  settings of notebook 02 (26 letters at 2 bits and uniform); notebook 03 at 512 and 1,024 characters, at
+  SmolLM2's own rate (1e-4, constant).
 
 A notebook's ``parameters`` cell names a preset and may override any of its keys;
 ``None`` means "keep the preset's value". ``resolve`` refuses unknown notebooks, presets
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import copy
 
-__all__ = ["PRESETS", "resolve", "per_model", "heldout_gaps", "check_heldout", "store_label"]
+__all__ = ["PRESETS", "resolve", "per_model", "per_length", "heldout_gaps", "check_heldout", "store_label"]
 
 _PAPER_MODELS = ["EleutherAI/pythia-1b", "microsoft/phi-2", "meta-llama/Llama-2-7b-hf"]
 # The paper's hyper-parameters, for the cpu-long preset (the paper preset spells them out too).
@@ -99,36 +100,53 @@ PRESETS: dict[str, dict[str, dict]] = {
         ),
     },
     "03_local_prefix_global_context": {
-        # `models` run over every alphabet size at `lr`; `compare_models` at `compare_alphabet_size` only,
-        # at `compare_lr` (the random-weight twin beside its pretrained model at one rate: notebook 01
-        # shows that the rate changes the twin's phases). Same seeds. Probes when memorised (memlib.metrics.memorised_at)
-        # and at the last epoch, which trains well past it; ks None = 0, powers of two, the length.
+        # `models` run over every alphabet size at `lr`; `compare_models` at `compare_alphabet_size` only, at
+        # `compare_lr`. Every model at every length of `lengths`; `epochs` per length (a dict {length: epochs}, each
+        # one value or {model: epochs}); `seeds` one list or {model: list}. Probes when memorised
+        # (memlib.metrics.memorised_at) and `past` epochs after it, the same for every model and length (runs must
+        # last that long: `epochs` leaves room). ks None = 0, powers of two, the length; the replaced-context
+        # probes keep replace_ks characters, `draws` draws each, at `positions` positions per (kind, k, draw)
+        # (None: all; a position costs a forward of its own context).
         "smoke": dict(
             models=["tiny-llama"], alphabet_sizes=[2, 7], lr=None, compare_models=["tiny-phi"], compare_alphabet_size=7,
-            compare_lr=None, length=16, epochs=50, seeds=[0], n_test_strings=1, eval_every=[0], lr_schedule="constant",
-            max_grad_norm=None, ks=None, replace_ks=[0, 2, 8], shifts=[1, 2], draws=1,
+            compare_lr=None, lengths=[16, 32], epochs={16: 50, 32: 70}, past=4, seeds=[0], n_test_strings=1,
+            eval_every=[0], lr_schedule="constant", max_grad_norm=None, ks=None, replace_ks=[2, 8], shifts=[1, 2],
+            draws=2, positions=8,
         ),
-        # 4 SmolLM2 runs and 6 tiny ones, each probed twice (when memorised, memlib.metrics.memorised_at, and at
-        # the last epoch). SmolLM2 against its random-weight twin (compare_models=["smollm2-135m",
-        # "smollm2-135m-random", ...]) is left out: with the 2 seeds the budget allowed it established nothing.
+        # 32 and 128 characters, 7 letters: SmolLM2-135M over 2 seeds per length (all the budget allows: a
+        # 128-character run took 315 s with replace_ks [2, 4, 8, 16, 32], 95 of them training, the rest probes; each
+        # read of a replaced context is a forward of up to 128 tokens), and tiny-llama over 6 seeds (the fewest with
+        # which a sign test can establish a contrast). Memorised at epochs 17-19 (32) and 30-32 (128) for SmolLM2,
+        # 29-41 and 65-93 for tiny-llama (benchmarks/RESULTS.md): the epochs leave room for memorised + past.
         "default": dict(
-            models=["smollm2-135m"], alphabet_sizes=[7, 26], lr=None,
-            compare_models=["tiny-pythia", "tiny-phi", "tiny-llama"],
-            compare_alphabet_size=7,
+            models=["smollm2-135m"], alphabet_sizes=[7], lr=None,
+            compare_models=["tiny-llama"], compare_alphabet_size=7,
             compare_lr={"smollm2-135m": 5e-4, "smollm2-135m-random": 5e-4, "tiny-pythia": 1e-3, "tiny-phi": 1e-3,
                         "tiny-llama": 1e-3},
-            length=32,
-            epochs={"smollm2-135m": 36, "smollm2-135m-random": 64, "tiny-pythia": 100, "tiny-phi": 100,
-                    "tiny-llama": 100},
-            seeds=[0, 1], n_test_strings=1, eval_every=[0], lr_schedule="constant", max_grad_norm=None,
-            ks=None, replace_ks=[0, 2], shifts=[1, 2, 4, 8], draws=1,
+            lengths=[32, 128],
+            epochs={32: {"smollm2-135m": 36, "smollm2-135m-random": 64, "tiny-pythia": 70, "tiny-phi": 70,
+                         "tiny-llama": 70},
+                    128: {"smollm2-135m": 50, "smollm2-135m-random": 120, "tiny-pythia": 130, "tiny-phi": 130,
+                          "tiny-llama": 130}},
+            past=12, seeds={"smollm2-135m": [0, 1], "tiny-llama": list(range(6))}, n_test_strings=1, eval_every=[0],
+            lr_schedule="constant", max_grad_norm=None, ks=None, replace_ks=[2, 8, 32], shifts=[1, 8], draws=4,
+            positions=8,
         ),
         "paper": dict(
             models=_PAPER_MODELS, alphabet_sizes=[2, 7, 26], lr=1e-5, compare_models=[], compare_alphabet_size=7,
-            compare_lr=1e-5, length=1024, epochs=100, seeds=[0, 1, 2], n_test_strings=10, eval_every=1,
-            # a replaced-context probe costs about L^2/2 tokens per kept length and kind (a fresh context per
-            # position): at 1,024 characters, two kept lengths and one draw are about 1M tokens per moment
-            lr_schedule="linear", max_grad_norm=1.0, ks=None, replace_ks=[0, 16], shifts=[1, 4, 16, 64], draws=1,
+            compare_lr=1e-5, lengths=[1024], epochs=100, past=20, seeds=[0, 1, 2], n_test_strings=10, eval_every=1,
+            lr_schedule="linear", max_grad_norm=1.0, ks=None, replace_ks=[2, 4, 8, 16, 32], shifts=[1, 4, 16, 64],
+            draws=4, positions=64,
+        ),
+        # SmolLM2-135M at 512 and 1,024 characters (7 letters, one seed each) at lr 1e-4, SmolLM2's own rate and 10
+        # times the paper's 1e-5, constant, no clipping. Not run yet; predictions, not measurements: that 100 epochs
+        # memorise both (128 characters: memorised at epochs 30-32); a 1,024-character epoch took 20 s here, so the
+        # notebook takes about an hour on 2 cores (benchmarks/RESULTS.md).
+        "cpu-long": dict(
+            models=["smollm2-135m"], alphabet_sizes=[7], lr=1e-4, compare_models=[], compare_alphabet_size=7,
+            compare_lr=None, lengths=[512, 1024], epochs={512: 100, 1024: 100}, past=12, seeds=[0], n_test_strings=1,
+            eval_every=[0], lr_schedule="constant", max_grad_norm=None, ks=None, replace_ks=[2, 8, 32], shifts=[1, 8],
+            draws=4, positions=8,
         ),
     },
     "04_sequential_exposure": {
@@ -256,21 +274,23 @@ def heldout_gaps(notebook: str, params: dict) -> list[str]:
     gaps = []
     if notebook not in ("01_dynamics", "02_string_difficulty", "03_local_prefix_global_context"):
         return gaps
-    for model in dict.fromkeys(params["models"] + params.get("compare_models", [])):
-        epochs = per_model(params["epochs"], model)
-        schedule = params["eval_every"]
-        tokens = params["length"] + 1  # BOS and the characters: what the "auto" schedule weighs
-        done = set(eval_epochs(epochs, schedule, train_tokens=params.get("n_train_strings", 1) * tokens,
-                               test_tokens=params["n_test_strings"] * tokens))
-        if notebook in ("01_dynamics", "02_string_difficulty"):
-            for lo, hi in _doublings(epochs):
-                if not done & set(range(lo, hi + 1)):
-                    gaps.append(f"{model}: no held-out evaluation at epochs {lo}-{hi} of 0-{epochs}" if hi > lo else
-                                f"{model}: no held-out evaluation at epoch {lo} of 0-{epochs}")
-        else:
-            missing = sorted({0, epochs} - done)
-            if missing:
-                gaps.append(f"{model}: no held-out evaluation at epochs {missing} of 0-{epochs}")
+    for length in params.get("lengths", [params.get("length")]):
+        at = f" at {length} characters" if "lengths" in params else ""
+        for model in dict.fromkeys(params["models"] + params.get("compare_models", [])):
+            epochs = per_model(per_length(params["epochs"], length), model)
+            schedule = params["eval_every"]
+            tokens = length + 1  # BOS and the characters: what the "auto" schedule weighs
+            done = set(eval_epochs(epochs, schedule, train_tokens=params.get("n_train_strings", 1) * tokens,
+                                   test_tokens=params["n_test_strings"] * tokens))
+            if notebook in ("01_dynamics", "02_string_difficulty"):
+                for lo, hi in _doublings(epochs):
+                    if not done & set(range(lo, hi + 1)):
+                        gaps.append(f"{model}: no held-out evaluation at epochs {lo}-{hi} of 0-{epochs}" if hi > lo else
+                                    f"{model}: no held-out evaluation at epoch {lo} of 0-{epochs}")
+            else:
+                missing = sorted({0, epochs} - done)
+                if missing:
+                    gaps.append(f"{model}{at}: no held-out evaluation at epochs {missing} of 0-{epochs}")
     return gaps
 
 
@@ -294,3 +314,17 @@ def per_model(value, model: str):
     return value
 
 
+
+
+def per_length(value, length: int):
+    """A preset value that may be given per string length (a dict with integer keys, notebook 03's ``epochs``) or
+    for all lengths at once (then possibly per model, :func:`per_model`)."""
+    def as_length(k):  # an integer, or its digits (papermill hands dict keys on as strings)
+        return k if isinstance(k, int) and not isinstance(k, bool) else int(k) if isinstance(k, str) and k.isdigit() else None
+
+    if isinstance(value, dict) and value and all(as_length(k) is not None for k in value):
+        by_length = {as_length(k): v for k, v in value.items()}
+        if length not in by_length:
+            raise ValueError(f"no value for length {length!r} in {value}: add it or give one value for all lengths")
+        return by_length[length]
+    return value

@@ -39,21 +39,22 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .config import AT_WORDS, REPLACE_KINDS, ProbeSpec
+from .config import AT_WORDS, REPLACE_KINDS, ProbeSpec, after_memorised
 from .hardware import resolve_precision
 from .metrics import MEMORISED_HOLD, MEMORISED_THRESHOLD, token_metrics
 from .models import LoadedModel
 from .phases import RANDOM_SUFFIX, stable_from
-from .stats import paired_contrast
+from .stats import ALPHA, bootstrap_ci, paired_contrast, sign_test
 from .strings import alphabet_of, string_parts
-from .labels import MOMENT_LABELS, setting, span
+from .labels import moment_label, moment_order, plural, setting, span
 
 __all__ = ["continuation_share", "REPLACE_KINDS", "AT_WORDS", "TABLE_COLUMNS", "ProbeSpec", "Prober", "uniqueness", "first_recall_k", "measure",
            "probe_table", "recall_table", "character_table", "character_summary", "k_to_reach", "locality", "setting",
-           "status_table", "context_summary", "twin_settings", "verdict"]
+           "status_table", "context_summary", "kept_table", "twin_settings", "verdict"]
 
 TABLE_COLUMNS = ("probe", "kind", "k", "m", "draw", "position", "correct", "p_true", "uniqueness")
 _SHIFT_TAG = len(REPLACE_KINDS)  # seeds: replace kinds use their index in REPLACE_KINDS, shifts this
+_POSITION_TAG = len(REPLACE_KINDS) + 1  # and the subsets of positions (ProbeSpec.positions) this
 
 
 def uniqueness(text: str) -> np.ndarray:
@@ -109,19 +110,47 @@ def _replaced(text: str, i: int, k: int, kind: str, rng, alphabet: str, probs) -
     return "".join(head) + text[n:i]
 
 
-def _contexts(text: str, alphabet: str, probs, spec: ProbeSpec) -> dict[str, np.ndarray]:
+def _positions(text: str, spec: ProbeSpec) -> dict[str, np.ndarray]:
+    """The positions the local and replaced-context probes read (all, unless ``spec.positions`` is smaller than
+    the string): ``"local"`` (``P * draws`` of them, sorted: as many as a replaced context reads over its draws),
+    one subset for every ``k``; ``"replace"`` (kinds, replace_ks, draws, P), per (kind, k, draw) ``P`` positions
+    drawn afresh among ``i > k`` (where something is replaced), sorted,
+    ``-1`` where fewer than ``P`` such positions exist. Seeded from the spec's seed and the string's text."""
+    L, P = len(text), spec.positions
+    if P is None or P * spec.draws >= L:
+        local = np.arange(L)
+    else:
+        local = np.sort(_rng(spec.seed, text, _POSITION_TAG).choice(L, size=P * spec.draws, replace=False))
+    width = L if P is None else P
+    rep = np.full((len(spec.replace), len(spec.replace_ks), spec.draws, width), -1, dtype=np.int64)
+    for a, kind in enumerate(spec.replace):
+        for b, k in enumerate(spec.replace_ks):
+            for d in range(spec.draws):
+                if P is None:
+                    rep[a, b, d] = np.arange(L)
+                    continue
+                candidates = np.arange(k + 1, L)
+                pick = candidates if len(candidates) <= P else _rng(
+                    spec.seed, text, _POSITION_TAG, REPLACE_KINDS.index(kind), k, d).choice(candidates, size=P, replace=False)
+                rep[a, b, d, :len(pick)] = np.sort(pick)
+    return {"local": local, "replace": rep}
+
+
+def _contexts(text: str, alphabet: str, probs, spec: ProbeSpec, where: dict) -> dict[str, np.ndarray]:
     """Every context of a resolved spec, as text without BOS: ``"full"`` (L,), ``"local"``
-    (ks, L), ``"replace"`` (kinds, replace_ks, draws, L), predicting ``text[i]`` at their end, and
-    ``"shift"`` (shifts, draws): ``m`` random letters + ``text[:-1]``, predicting all of ``text``."""
+    (ks, P), ``"replace"`` (kinds, replace_ks, draws, P), predicting ``text[i]`` at their end for the
+    positions ``where`` gives (:func:`_positions`; ``None`` where the position is -1), and ``"shift"``
+    (shifts, draws): ``m`` random letters + ``text[:-1]``, predicting all of ``text``."""
     L = len(text)
     out = {"full": np.array([text[:i] for i in range(L)], dtype=object)}
-    out["local"] = np.array([[text[max(0, i - k):i] for i in range(L)] for k in spec.ks], dtype=object)
-    rep = np.empty((len(spec.replace), len(spec.replace_ks), spec.draws, L), dtype=object)
+    out["local"] = np.array([[text[max(0, i - k):i] for i in where["local"]] for k in spec.ks], dtype=object)
+    rep = np.empty(where["replace"].shape, dtype=object)
     for a, kind in enumerate(spec.replace):
         for b, k in enumerate(spec.replace_ks):
             for d in range(spec.draws):
                 rng = _rng(spec.seed, text, REPLACE_KINDS.index(kind), k, d)
-                rep[a, b, d] = [_replaced(text, i, k, kind, rng, alphabet, probs) for i in range(L)]
+                rep[a, b, d] = [_replaced(text, i, k, kind, rng, alphabet, probs) if i >= 0 else None
+                                for i in where["replace"][a, b, d]]
     out["replace"] = rep
     shift = np.empty((len(spec.shifts), spec.draws), dtype=object)
     for a, m in enumerate(spec.shifts):
@@ -199,9 +228,12 @@ def measure(model: LoadedModel, string, spec: ProbeSpec, *, batch_tokens: int = 
     Returns (``L`` = string length; ``*_correct`` bool, ``*_p_true`` float32):
 
     - ``full_correct`` / ``full_p_true``: ``(L,)``;
-    - ``local_*``: ``(len(ks), L)``;
-    - ``replace_*``: ``(len(replace), len(replace_ks), draws, L)`` (``"none"`` rows repeat the
+    - ``local_*``: ``(len(ks), P)``;
+    - ``replace_*``: ``(len(replace), len(replace_ks), draws, P)`` (``"none"`` rows repeat the
       local-prefix result for every draw);
+    - with ``spec.positions`` (``P``; otherwise ``P = L`` and position ``j`` is ``j``): ``local_positions``
+      ``(P,)`` and ``replace_positions`` (the shape of ``replace_*``; ``-1``, with False / NaN, where fewer
+      than ``P`` positions have something replaced), the positions read;
     - ``shift_*``: ``(len(shifts), draws, L)``;
     - ``window_*`` (with ``offsets``): ``(len(offsets), L)``, entry ``[a, i]`` predicted from
       ``text[offsets[a]:i]`` (False / NaN for ``i < offsets[a]``), and ``offsets``;
@@ -220,14 +252,17 @@ def measure(model: LoadedModel, string, spec: ProbeSpec, *, batch_tokens: int = 
     amp = resolve_precision(precision, model.device)
     alphabet_ids = model.letter_ids(alphabet)
     tok = dict(zip(alphabet, alphabet_ids))
-    ctx = _contexts(text, alphabet, probs, spec)
-    cells = {}  # probe -> list of reads in the order of its array
-    for name in ("full", "local", "replace"):
-        cells[name] = [(c, text[idx[-1]]) for idx, c in np.ndenumerate(ctx[name])]
+    where = _positions(text, spec)
+    ctx = _contexts(text, alphabet, probs, spec, where)
+    cells = {}  # probe -> list of reads in the order of its array (None: no position there)
+    cells["full"] = [(c, text[i]) for i, c in enumerate(ctx["full"])]
+    cells["local"] = [(c, text[where["local"][idx[-1]]]) for idx, c in np.ndenumerate(ctx["local"])]
+    cells["replace"] = [(c, text[i]) if c is not None else None
+                        for c, i in zip(ctx["replace"].flat, where["replace"].flat)]
     m_of = np.repeat(np.array(spec.shifts), spec.draws)
     cells["shift"] = [(s[:m + i], text[i]) for s, m in zip(ctx["shift"].flat, m_of) for i in range(len(text))]
     cells["window"] = [(text[o:i], text[i]) for o in (spec.offsets or ()) for i in range(o, len(text))]
-    reads = list(dict.fromkeys(r for name in cells for r in cells[name]))
+    reads = list(dict.fromkeys(r for name in cells for r in cells[name] if r is not None))
     index = {r: j for j, r in enumerate(reads)}
     net, was_training = model.model, model.model.training
     try:
@@ -237,17 +272,20 @@ def measure(model: LoadedModel, string, spec: ProbeSpec, *, batch_tokens: int = 
     finally:
         net.train(was_training)
     out = {}
+    correct, p_true = np.append(correct, False), np.append(p_true, np.float32(np.nan))  # [-1]: no position
     for name in ("full", "local", "replace", "shift"):
         shape = (*ctx[name].shape, len(text)) if name == "shift" else ctx[name].shape
-        where = [index[r] for r in cells[name]]
-        out[f"{name}_correct"] = correct[where].reshape(shape)
-        out[f"{name}_p_true"] = p_true[where].reshape(shape)
+        rows = [index[r] if r is not None else -1 for r in cells[name]]
+        out[f"{name}_correct"] = correct[rows].reshape(shape)
+        out[f"{name}_p_true"] = p_true[rows].reshape(shape)
+    if spec.positions is not None:  # which positions the subsets read (all of them without `positions`)
+        out["local_positions"], out["replace_positions"] = where["local"], where["replace"]
     if spec.offsets is not None:  # windows: (offsets, L), positions before the offset not predicted
-        where = iter([index[r] for r in cells["window"]])
+        it = iter([index[r] for r in cells["window"]])
         wc = np.zeros((len(spec.offsets), len(text)), dtype=bool)
         wp = np.full((len(spec.offsets), len(text)), np.nan, dtype=np.float32)
         for a, o in enumerate(spec.offsets):
-            idx = [next(where) for _ in range(o, len(text))]
+            idx = [next(it) for _ in range(o, len(text))]
             wc[a, o:], wp[a, o:] = correct[idx], p_true[idx]
         out["window_correct"], out["window_p_true"] = wc, wp
         out["offsets"] = np.array(spec.offsets, dtype=np.int64)
@@ -260,7 +298,8 @@ def measure(model: LoadedModel, string, spec: ProbeSpec, *, batch_tokens: int = 
 def probe_table(arrays: dict, spec: ProbeSpec) -> pd.DataFrame:
     """Tidy table of :func:`measure`'s ``arrays``: one row per (probe, kind, k or m, draw, position),
     columns :data:`TABLE_COLUMNS`. ``kind`` is ``""`` outside the replace probe; ``k`` and ``m`` are
-    nullable integers (``<NA>`` where they do not apply); ``draw`` is 0 for full and local."""
+    nullable integers (``<NA>`` where they do not apply); ``draw`` is 0 for full and local. With a subset of
+    positions (``local_positions`` / ``replace_positions`` in ``arrays``), the rows are the positions read."""
     axes = {"full": [], "local": [("k", arrays["ks"])],
             "replace": [("kind", spec.replace), ("k", arrays["replace_ks"]),
                         ("draw", range(arrays["replace_correct"].shape[2]))],
@@ -271,9 +310,15 @@ def probe_table(arrays: dict, spec: ProbeSpec) -> pd.DataFrame:
         if correct.shape[:-1] != tuple(len(v) for _, v in dims):
             raise ValueError(f"{probe}_correct has shape {correct.shape}, which does not fit the spec's {probe} axes")
         grid = np.indices(correct.shape).reshape(correct.ndim, -1)
-        cols = {"probe": probe, **{col: np.asarray(list(v))[g] for (col, v), g in zip(dims, grid)}}
-        cols.update(position=grid[-1], correct=correct.reshape(-1), p_true=arrays[f"{probe}_p_true"].reshape(-1),
-                    uniqueness=arrays["uniqueness"][grid[-1]])
+        position = grid[-1]  # without a subset of positions (ProbeSpec.positions), entry j is position j
+        if probe == "local" and "local_positions" in arrays:
+            position = np.asarray(arrays["local_positions"])[grid[-1]]
+        elif probe == "replace" and "replace_positions" in arrays:
+            position = np.asarray(arrays["replace_positions"]).reshape(-1)
+        read = position >= 0  # -1: fewer positions than the subset's size had something replaced
+        cols = {"probe": probe, **{col: np.asarray(list(v))[g][read] for (col, v), g in zip(dims, grid)}}
+        cols.update(position=position[read], correct=correct.reshape(-1)[read],
+                    p_true=arrays[f"{probe}_p_true"].reshape(-1)[read], uniqueness=arrays["uniqueness"][position[read]])
         parts.append(pd.DataFrame(cols))
     df = pd.concat(parts, ignore_index=True)
     df["kind"] = df["kind"].fillna("").astype(str)
@@ -288,7 +333,7 @@ def _run_columns(run) -> dict:
             "length": len(train["text"]), "alphabet_size": len(train.get("alphabet") or alphabet_of([train]))}
 
 
-def recall_table(runs, at=AT_WORDS) -> pd.DataFrame:
+def recall_table(runs, at=None) -> pd.DataFrame:
     """Mean recall of probed runs: one row per (run, moment, probe, kind, k, m), averaged over
     positions, draws and training strings. Columns: setting ("model, lr X"), model, seed, lr, length,
     alphabet_size,
@@ -296,33 +341,39 @@ def recall_table(runs, at=AT_WORDS) -> pd.DataFrame:
     positions ``i > k`` only, whose local prefix leaves out the string's start), p_true, full
     (full-context recall at that moment), guess (the string's own most-frequent-letter share, the level of guessing
     from its letter frequencies) and guess_distribution (the likeliest letter's probability under the distribution
-    the string was drawn from: 1/l for l uniform letters). Runs that never reached "memorised" have no rows for it."""
+    the string was drawn from: 1/l for l uniform letters). ``at``: the moments (None: each run's own,
+    ``ProbeSpec.at``). Runs that never reached "memorised" (or "memorised+N") have no rows for it. Averages are
+    over the positions read (a subset where ``ProbeSpec.positions`` says so); ``reads_beyond`` counts the reads
+    behind ``recall_beyond``."""
     rows = []
     for run in runs:
         if run.config.probes is None:
             raise ValueError(f"{run!r} has no probes: run it with expose(..., probes=ProbeSpec(...))")
         spec = run.config.probes
-        for moment in at:
+        for moment in (spec.at if at is None else at):
             epoch = run.probe_epoch(moment)
             if epoch is None:
                 continue
             for j, string in enumerate(run.config.train):
                 t = probe_table(run.probe(moment, j), spec)
-                t["beyond"] = t.correct.where(t.position > t.k.fillna(-1).astype(int))  # i > k: the start is cut off
+                t["beyond"] = t.correct.astype(float).where(t.position > t.k.fillna(-1).astype(int))  # i > k: the start is cut off
                 g = t.groupby(["probe", "kind", "k", "m"], dropna=False, sort=False)
-                part = g.agg(recall=("correct", "mean"), recall_beyond=("beyond", "mean"), p_true=("p_true", "mean"))
+                part = g.agg(recall=("correct", "mean"), recall_beyond=("beyond", "mean"), p_true=("p_true", "mean"),
+                             reads_beyond=("beyond", "count"))
                 guess = run.metrics[(run.metrics.split == "train") & (run.metrics.string == j)].unigram_guess.iloc[0]
                 part = part.reset_index().assign(**_run_columns(run), moment=str(moment), epoch=epoch, string=j,
                                                  full=float(t[t.probe == "full"].correct.mean()), guess=guess,
                                                  guess_distribution=float(max(string["probs"])))
                 rows.append(part)
     if not rows:
-        raise ValueError("no probed run has probes at " + ", ".join(map(repr, at)))
+        raise ValueError("no probed run has probes at " + ("its moments (did none memorise its string?)" if at is None
+                                                           else ", ".join(map(repr, at))))
     table = pd.concat(rows, ignore_index=True)
     keys = ["run", "setting", "model", "seed", "lr", "length", "alphabet_size", "moment", "epoch", "probe", "kind", "k",
             "m"]
     cols = ["recall", "recall_beyond", "p_true", "full", "guess", "guess_distribution"]
-    return table.groupby(keys, dropna=False, sort=False)[cols].mean().reset_index()
+    g = table.groupby(keys, dropna=False, sort=False)
+    return g[cols].mean().join(g.reads_beyond.sum()).reset_index()
 
 
 def continuation_share(text: str, i: int, k: int) -> float:
@@ -338,7 +389,8 @@ def continuation_share(text: str, i: int, k: int) -> float:
 
 
 def character_table(run, at="last") -> pd.DataFrame:
-    """One row per (training string, position) of a probed run at ``at``: the character, its
+    """One row per (training string, position read by the local-prefix probe: every position, or the subset of
+    ``ProbeSpec.positions``) of a probed run at ``at``: the character, its
     probability under the string's distribution, ``uniqueness`` (shortest k whose k-gram before it
     is unique) and ``uniqueness_grid`` (the smallest probed k at or above it, the grid ``first_k`` is on),
     ``first_k`` (smallest probed k from which the local prefix alone recalls it, NaN if even the full prefix
@@ -351,36 +403,40 @@ def character_table(run, at="last") -> pd.DataFrame:
         text, alphabet, probs = string_parts(string)
         p = dict(zip(alphabet, probs))
         ks = np.sort(np.asarray(a["ks"]))
+        pos = np.asarray(a.get("local_positions", np.arange(len(text))))  # the positions the local probe read
         first = first_recall_k(a["local_correct"], a["ks"])
-        grid = [float(ks[np.searchsorted(ks, u)]) if u <= ks[-1] else np.nan for u in a["uniqueness"]]
-        chance = [continuation_share(text, i, int(min(k, i))) if np.isfinite(k) else np.nan for i, k in enumerate(first)]
-        rows.append(pd.DataFrame({**_run_columns(run), "string": j, "position": np.arange(len(text)),
-                                  "char": list(text), "p_char": [p[ch] for ch in text], "uniqueness": a["uniqueness"],
-                                  "uniqueness_grid": grid, "first_k": first, "chance": chance, "full": a["full_correct"]}))
+        uniq = np.asarray(a["uniqueness"])[pos]
+        grid = [float(ks[np.searchsorted(ks, u)]) if u <= ks[-1] else np.nan for u in uniq]
+        chance = [continuation_share(text, int(i), int(min(k, i))) if np.isfinite(k) else np.nan for i, k in zip(pos, first)]
+        rows.append(pd.DataFrame({**_run_columns(run), "string": j, "position": pos,
+                                  "char": [text[i] for i in pos], "p_char": [p[text[i]] for i in pos], "uniqueness": uniq,
+                                  "uniqueness_grid": grid, "first_k": first, "chance": chance,
+                                  "full": np.asarray(a["full_correct"])[pos]}))
     return pd.concat(rows, ignore_index=True)
 
 
 def character_summary(characters: pd.DataFrame) -> pd.DataFrame:
-    """Per alphabet size of a :func:`character_table` (one or several runs): ``recalled`` (share of
+    """Per string length and alphabet size of a :func:`character_table` (one or several runs): ``recalled`` (share of
     characters recalled with the full prefix), ``without_start`` (share recalled from a local prefix
     that leaves out the string's start, ``first_k < position``), the median ``first_k`` of recalled
     characters and the median ``uniqueness``, ``below_uniqueness`` (share of recalled characters
     recalled from a prefix shorter than their uniqueness, both on the probed grid of k: one that also occurs
     elsewhere in the string), ``chance_below`` (for those, the mean :func:`continuation_share` of that prefix:
     how often it would be right by chance, from the string's own continuations) and ``log_l(L)``."""
-    by = characters.groupby("alphabet_size")
+    keys = ["length", "alphabet_size"]
+    by = characters.groupby(keys)
     rec = characters[characters.first_k.notna()]
     below = rec[rec.first_k < rec.uniqueness_grid]
     out = pd.DataFrame({
         "characters": by.size(),
         "recalled": by.full.mean(),
-        "without_start": (rec.first_k < rec.position).groupby(rec.alphabet_size).sum() / by.size(),
-        "median_first_k": rec.groupby("alphabet_size").first_k.median(),
+        "without_start": (rec.first_k < rec.position).groupby([rec.length, rec.alphabet_size]).sum() / by.size(),
+        "median_first_k": rec.groupby(keys).first_k.median(),
         "median_uniqueness": by.uniqueness.median(),
-        "below_uniqueness": (rec.first_k < rec.uniqueness_grid).groupby(rec.alphabet_size).mean(),
-        "chance_below": below.groupby("alphabet_size").chance.mean(),
+        "below_uniqueness": (rec.first_k < rec.uniqueness_grid).groupby([rec.length, rec.alphabet_size]).mean(),
+        "chance_below": below.groupby(keys).chance.mean(),
     })
-    out["log_l(L)"] = [math.log(by.length.first()[a]) / math.log(a) for a in out.index]
+    out["log_l(L)"] = [math.log(length) / math.log(a) for length, a in out.index]
     return out
 
 
@@ -420,23 +476,25 @@ def locality(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def status_table(runs) -> pd.DataFrame:
-    """One row per probed run: ``setting``, ``model``, ``lr``, ``alphabet_size``, ``seed``, ``memorised_at`` (the
+    """One row per probed run: ``setting``, ``model``, ``lr``, ``length``, ``alphabet_size``, ``seed``, ``memorised_at`` (the
     epoch its probes call memorised; NaN: never), ``last_epoch``, ``final_accuracy``, ``from_store``."""
-    return pd.DataFrame([{"setting": setting(r), "model": r.config.model, "lr": r.config.lr,
+    return pd.DataFrame([{"setting": setting(r), "model": r.config.model, "lr": r.config.lr, "length": r.config.length,
                           "alphabet_size": len(r.config.train[0]["alphabet"]), "seed": r.config.seed,
                           "memorised_at": r.probe_epoch("memorised"), "last_epoch": r.config.epochs,
                           "final_accuracy": r.final().accuracy.mean(), "from_store": r.from_store} for r in runs])
 
 
-def context_summary(table: pd.DataFrame, moment: str = "last") -> pd.DataFrame:
-    """Mean recall per setting (rows) and probe (columns: ``full``, ``<kind> k=<k>`` for replaced global context,
-    ``shift m=<m>``) at ``moment``, from a :func:`recall_table`."""
+def context_summary(table: pd.DataFrame, moment: str = "memorised") -> pd.DataFrame:
+    """Median over seeds of recall per (setting, length) (rows) and probe (columns: ``full``, ``<kind> k=<k>`` for the
+    k characters before a position kept and the rest replaced, over the positions ``i > k``; ``shift m=<m>``) at
+    ``moment``, from a :func:`recall_table`."""
     wide = table[table.moment == moment]
+    keys = ["setting", "length"]
     summary = pd.concat([
-        wide[wide.probe == "replace"].assign(probe_k=lambda d: d.kind + " k=" + d.k.astype(str)),
-        wide[wide.probe == "shift"].assign(probe_k=lambda d: "shift m=" + d.m.astype(str)),
-    ]).pivot_table(index="setting", columns="probe_k", values="recall", aggfunc="mean")
-    summary.insert(0, "full", wide.groupby("setting").full.mean())
+        wide[wide.probe == "replace"].assign(probe_k=lambda d: d.kind + " k=" + d.k.astype(str), value=lambda d: d.recall_beyond),
+        wide[wide.probe == "shift"].assign(probe_k=lambda d: "shift m=" + d.m.astype(str), value=lambda d: d.recall),
+    ]).groupby([*keys, "probe_k", "seed"]).value.mean().groupby([*keys, "probe_k"]).median().unstack("probe_k")
+    summary.insert(0, "full", wide.groupby([*keys, "seed"]).full.first().groupby(keys).median())
     return summary
 
 
@@ -452,36 +510,98 @@ def twin_settings(status: pd.DataFrame) -> list[tuple[str, str]]:
     return pairs
 
 
-def _at_k(table, setting_, moment, k, probe="local", kind=""):
-    d = table[(table.setting == setting_) & (table.moment == moment) & (table.probe == probe) & (table.k == k)]
-    return d[d.kind == kind].recall.mean() if probe == "replace" else d.recall.mean()
+def kept_table(table: pd.DataFrame, moment: str = "memorised") -> pd.DataFrame:
+    """Per (setting, length, alphabet size, seed, k) at ``moment``, for the kept lengths ``k`` of the replaced-context
+    probe, recall over the positions ``i > k``: ``local`` (the k characters alone, moved to the string's start),
+    ``random`` / ``shuffled`` (kept in place, everything before them random letters of the string's distribution
+    or its own characters shuffled), ``full`` (full-context recall at that moment), ``guess`` (the likeliest
+    letter's probability), ``share`` (``random / full``: the share of full recall that the local prefix, kept in
+    place, carries without the global context), ``epoch`` and ``reads`` (reads behind ``random``)."""
+    d = table[table.moment == moment]
+    keys = ["setting", "length", "alphabet_size", "seed"]
+    rep = d[d.probe == "replace"]
+    ks = sorted(set(rep.k.dropna().astype(int)))
+    both = pd.concat([d[(d.probe == "local") & d.k.isin(ks)].assign(kind="local"), rep])
+    if both.empty:
+        return pd.DataFrame(columns=[*keys, "k", "local", "random", "shuffled", "full", "guess", "share", "epoch", "reads"])
+    wide = both.pivot_table(index=[*keys, "k"], columns="kind", values="recall_beyond", aggfunc="mean")
+    reads = rep[rep.kind == "random"].groupby([*keys, "k"]).reads_beyond.sum().rename("reads")
+    per_run = d.groupby(keys).agg(full=("full", "first"), guess=("guess_distribution", "first"), epoch=("epoch", "first"))
+    out = wide.join(reads).reset_index().join(per_run, on=keys)
+    for kind in ("local", "random", "shuffled"):
+        if kind not in out:
+            out[kind] = np.nan
+    out["share"] = out.random / out.full
+    return out[out.random.notna()].reset_index(drop=True)  # a kept length with no position beyond it: nothing replaced
+
+
+def _against(values, level: float, share) -> tuple[bool, bool, float]:
+    """Whether the units of ``values`` lie below / above ``level`` in the way a stated contrast must: the interval
+    ``share`` on that side and the exact sign test of the units against ``level`` at p < 0.05."""
+    p = sign_test(np.sign(np.asarray(values, dtype=float) - level).tolist())
+    return share.high < level and p < ALPHA, share.low > level and p < ALPHA, p
+
+
+def _reading(values, share, k) -> str:
+    """What the per-seed shares of full recall kept by ``k`` characters in place (``values``, their median with
+    interval ``share``) say, each side held to the rule of a stated contrast (interval and sign test against the
+    level): below one half, the global context carries most of recall; above 0.9, the local prefix carries it."""
+    below_half, above_half, p_half = _against(values, 0.5, share)
+    below_90, above_90, p_90 = _against(values, 0.9, share)
+    if below_half:
+        return (f"the global context carries most of recall: k = {k} characters kept in place give less than half of "
+                f"it (sign test against one half p = {p_half:.2g}): established")
+    if above_90:
+        return (f"the local prefix carries recall: k = {k} characters kept in place give more than 90% of it (sign "
+                f"test against 0.9 p = {p_90:.2g}): established")
+    if above_half and below_90:
+        return (f"both play a part, the local prefix the larger: k = {k} characters kept in place give between half and "
+                f"90% of recall (sign tests p = {p_half:.2g} and {p_90:.2g}): established")
+    if below_90:
+        return (f"the global context plays a part: k = {k} characters kept in place give less than 90% of recall (sign "
+                f"test against 0.9 p = {p_90:.2g}): established; whether they give less or more than half of it "
+                f"({share.estimate:.2f}; sign test against one half p = {p_half:.2g}): not established")
+    if above_half:
+        return (f"the local prefix carries most of recall: k = {k} characters kept in place give more than half of it "
+                f"(sign test against one half p = {p_half:.2g}): established; whether the global context adds more "
+                f"than a tenth ({share.estimate:.2f}; sign test against 0.9 p = {p_90:.2g}): not established")
+    side = ("below one half" if share.estimate < 0.5 else "above 0.9" if share.estimate > 0.9 else
+            "between one half and 0.9")
+    return (f"not established: the share kept by k = {k} characters, {share.estimate:.2f}, lies {side}, but its interval "
+            f"and the sign tests against one half (p = {p_half:.2g}) and 0.9 (p = {p_90:.2g}) do not settle it "
+            f"with {plural(share.n, 'seed')}")
 
 
 def verdict(table: pd.DataFrame, status: pd.DataFrame, characters: pd.DataFrame, *, compare_alphabet_size=None,
-            share: float = 0.9) -> list[str]:
+            share: float = 0.9, headline_k: int = 8, characters_at: str = "memorised") -> list[str]:
     """Notebook 03's verdict, one markdown line per statement, from a :func:`recall_table`, its runs'
-    :func:`status_table` and the :func:`character_summary` of the first setting; ``compare_alphabet_size``: the
-    alphabet size at which models and their random-weight twins are compared."""
-    settings = list(dict.fromkeys(table.setting))
+    :func:`status_table` and the :func:`character_summary` of the first setting (at ``characters_at``); ``compare_alphabet_size``: the
+    alphabet size at which models and their random-weight twins are compared; ``headline_k``: the kept length the
+    per-length reading rests on (the nearest probed one if it was not probed)."""
+    settings = list(dict.fromkeys([*table.setting, *status.setting]))  # a setting whose runs never memorised has no probes
+    moments = moment_order(table.moment)
+    first, later = moments[0], moments[-1]
     reach = k_to_reach(table, share)
     local = locality(table)
-    loc = local.pivot_table(index=["setting", "alphabet_size"], columns="moment", values="locality", aggfunc="median")
     lines = []
     for s in settings:
         lines += _never_memorised(s, status)
-        lines += _local_recall(table, reach, s)
-    lines += _more_exposure(loc, local, status)
-    lines += _pretraining(loc, local, status, compare_alphabet_size)
-    wide = table[table.moment == "last"]
+        lines += _local_recall(table, reach, s, moments)
+    kept = kept_table(table, first)
     for s in settings:
-        lines += _global_context(wide, s)
-    for size, row in characters.iterrows():
-        lines.append(f"- {settings[0]}, {size} letters, end of run: {row.without_start:.0%} of characters are recalled from "
-                     f"a local prefix that leaves out the string's start; the local prefix recalls a character from k = "
-                     f"{row.median_first_k:.0f} on (median), against a median uniqueness of {row.median_uniqueness:.0f} "
-                     f"(log_l(L) = {row['log_l(L)']:.1f}); {row.below_uniqueness:.0%} of recalled characters are recalled "
-                     f"from a prefix shorter than their uniqueness (both on the probed grid of k), one that also occurs "
-                     f"elsewhere in the string"
+        lines += _per_length(kept, s, first, headline_k)
+        lines += _across_lengths(kept, s, headline_k)
+    lines += _more_exposure(table, first, later, headline_k)
+    lines += _pretraining(local, status, compare_alphabet_size, moments)
+    for s in settings:
+        lines += _global_context(table[table.moment == later], s, later)
+    for (length, size), row in characters.iterrows():
+        lines.append(f"- {settings[0]}, {length} characters, {size} letters, {moment_label(characters_at)}: {row.without_start:.0%} of "
+                     f"the characters read are recalled from a local prefix that leaves out the string's start; the local "
+                     f"prefix recalls a character from k = {row.median_first_k:.0f} on (median), against a median uniqueness "
+                     f"of {row.median_uniqueness:.0f} (log_l(L) = {row['log_l(L)']:.1f}); {row.below_uniqueness:.0%} of "
+                     f"recalled characters are recalled from a prefix shorter than their uniqueness (both on the probed "
+                     f"grid of k), one that also occurs elsewhere in the string"
                      + (f": in the string, that prefix is followed by the recalled character {row.chance_below:.0%} of the "
                         f"times (mean; what it would get right by chance)" if pd.notna(row.chance_below) else "") + ".")
     return lines
@@ -493,85 +613,140 @@ def _never_memorised(s, status) -> list[str]:
         return []
     return [f"- **{s}**: {len(never)} run(s) never memorised their string (accuracy >= {MEMORISED_THRESHOLD} held "
             f"{MEMORISED_HOLD} epochs) within their epochs "
-            f"(alphabet sizes {sorted(set(never.alphabet_size))}; final accuracy {never.final_accuracy.min():.2f}-"
-            f"{never.final_accuracy.max():.2f}): they have no 'just memorised' probes, and their end-of-run probes are of "
-            f"a partly memorised string."]
+            f"(lengths {sorted(set(never.length))}, alphabet sizes {sorted(set(never.alphabet_size))}; final accuracy "
+            f"{never.final_accuracy.min():.2f}-{never.final_accuracy.max():.2f}): they have no probes after memorisation."]
 
 
-def _local_recall(table, reach, s) -> list[str]:
-    """Per moment and alphabet size: full-context recall and the local prefix's recall over positions ``i > k``
-    (medians over seeds), the alphabet's guessing level beside them, and the interpolated k that reaches 90%."""
+def _local_recall(table, reach, s, moments) -> list[str]:
+    """Per moment, length and alphabet size: full-context recall and the local prefix's recall over positions
+    ``i > k`` (medians over seeds), the alphabet's guessing level beside them, and the interpolated k that reaches 90%."""
     lines, t = [], table[table.setting == s]
-    for moment in ("memorised", "last"):
+    for moment in moments:
         tm = t[t.moment == moment]
-        if tm.empty:
-            continue
         parts = []
-        for size, g in tm.groupby("alphabet_size"):
-            kmax = int(g[g.probe == "local"].k.max())
-            small = [k for k in (1, 2, 4, 8, 16) if k < kmax]
-            loc = g[g.probe == "local"].groupby("k").recall_beyond.median()
-            here = reach[(reach.setting == s) & (reach.moment == moment) & (reach.alphabet_size == size)]
+        for (length, size), g in tm.groupby(["length", "alphabet_size"]):
+            small = [k for k in (1, 2, 4, 8, 16, 32, 64, 128, 256, 512) if k < length]
+            loc = g[g.probe == "local"].groupby(["k", "seed"]).recall_beyond.mean().groupby("k").median()
+            here = reach[(reach.setting == s) & (reach.moment == moment) & (reach.length == length)
+                         & (reach.alphabet_size == size)]
             k90 = (f"90% of full recall from k = {span(here.k, '{:.1f}', 'never')} (interpolated)" if here.k.notna().any()
                    else "90% of full recall at no probed k")
-            parts.append(f"{size} letters (guessing {g.guess_distribution.iloc[0]:.2f}): full {g.full.median():.2f}, "
-                         + ", ".join(f"k={k}: {loc.get(k, np.nan):.2f}" for k in small) + f"; {k90}")
-        lines.append(f"- **{s}**, {MOMENT_LABELS[moment]} (epoch {tm.epoch.median():.0f}, median): local prefix alone, "
-                     f"recall over the positions whose prefix of k characters leaves out the string's start (i > k; "
-                     f"medians over seeds): " + "; ".join(parts) + ".")
+            parts.append(f"{length} characters, {size} letters (guessing {g.guess_distribution.iloc[0]:.2f}): full "
+                         f"{g.groupby('seed').full.first().median():.2f}, "
+                         + ", ".join(f"k={k}: {loc[k]:.2f}" for k in small if k in loc.index) + f"; {k90}")
+        if parts:
+            lines.append(f"- **{s}**, {moment_label(moment)} (epochs {span(tm.epoch)}): local prefix alone, moved to the "
+                         f"string's start, recall over the positions whose k characters leave out the string's start "
+                         f"(i > k; medians over seeds): " + "; ".join(parts) + ".")
     return lines
 
 
-def _more_exposure(loc, local, status) -> list[str]:
-    """Locality at the end of the run against when just memorised, seed by seed (the same run at two moments)."""
+def _headline(kept, k):
+    ks = sorted(set(kept.k))
+    return min(ks, key=lambda x: (abs(x - k), x)) if ks else None
+
+
+def _per_length(kept, s, moment, headline_k) -> list[str]:
+    """Per length (and alphabet size): the local prefix kept in place against the full context, seed by seed."""
     lines = []
-    for (s, size), row in loc.iterrows():
-        if {"memorised", "last"} <= set(row.dropna().index):
-            a, b = (local[(local.setting == s) & (local.alphabet_size == size) & (local.moment == m)]
-                    .set_index("seed").locality for m in ("last", "memorised"))
-            seeds = [x for x in a.index if x in b.index]
-            c = paired_contrast(a[seeds], b[seeds], kind="difference")
-            change = ("not established" if not c.established else
-                      "more local after training past memorisation" if c.interval.estimate > 0 else
-                      "less local after training past memorisation")
-            here = status[(status.setting == s) & (status.alphabet_size == size)]
-            lines.append(f"- More exposure, **{s}**, {size} letters: locality {row['memorised']:.2f} when just memorised "
-                         f"(epochs {here.memorised_at.min():.0f}-{here.memorised_at.max():.0f}), {row['last']:.2f} at the "
-                         f"end of the run (epoch {here.last_epoch.max()}); end - just memorised, seed by seed: "
-                         f"{c.text(words=('less local', 'more local', 'as local'))}. A change of locality with more "
-                         f"exposure: {change}.")
+    d = kept[kept.setting == s]
+    k = _headline(d, headline_k)
+    for (length, size), g in d.groupby(["length", "alphabet_size"]):
+        med = g.groupby("k")[["local", "random", "shuffled"]].median()
+        at = g[g.k == k].sort_values("seed")
+        if at.empty:
+            continue
+        share = bootstrap_ci(at.share.to_numpy(), "median")
+        adds = paired_contrast(at.full.to_numpy(), at.random.to_numpy(), kind="difference")
+        reads = f"{at.reads.min():.0f}" if at.reads.min() == at.reads.max() else f"{at.reads.min():.0f}-{at.reads.max():.0f}"
+        lines.append(
+            f"- **{s}, {length} characters** ({size} letters, guessing {g.guess.iloc[0]:.2f}), {moment_label(moment)} "
+            f"(epochs {span(g.epoch)}), {plural(g.seed.nunique(), 'seed')}: full-context recall {g.groupby('seed').full.first().median():.2f}. "
+            f"The k characters before a position kept in place, over the positions i > k (medians over seeds), with "
+            f"random letters before them: " + ", ".join(f"k={kk}: {r:.2f}" for kk, r in med.random.items())
+            + "; with the string's own characters shuffled before them: "
+            + ", ".join(f"k={kk}: {r:.2f}" for kk, r in med.shuffled.items())
+            + "; moved to the string's start: " + ", ".join(f"k={kk}: {r:.2f}" for kk, r in med.local.items())
+            + f". At k = {k} ({reads} reads per run), the share of full recall kept in place with random letters "
+            f"before it: {share.text()}; what the global context adds (full - kept in place, seed by seed): "
+            f"{adds.text(words=('less', 'more', 'as much'))}. Reading at {length} characters: "
+            f"{_reading(at.share.to_numpy(), share, k)}.")
     return lines
 
 
-def _pretraining(loc, local, status, size) -> list[str]:
+def _across_lengths(kept, s, headline_k) -> list[str]:
+    """The share kept in place at the headline k, each longer length against the shortest, paired by seed."""
+    d = kept[kept.setting == s]
+    k = _headline(d, headline_k)
+    lines = []
+    for size, g in d[d.k == k].groupby("alphabet_size"):
+        lengths = sorted(set(g.length))
+        short = g[g.length == lengths[0]].set_index("seed").share
+        for length in lengths[1:]:
+            long = g[g.length == length].set_index("seed").share
+            seeds = [x for x in long.index if x in short.index]
+            if len(seeds) < 2:
+                continue
+            c = paired_contrast(long[seeds].to_numpy(), short[seeds].to_numpy(), kind="difference")
+            change = ("not established" if not c.established else
+                      "the local prefix carries more of recall in longer strings" if c.interval.estimate > 0 else
+                      "the local prefix carries less of recall in longer strings")
+            lines.append(f"- Length, **{s}**, {size} letters: share of full recall kept by k = {k} characters in place, "
+                         f"{length} - {lengths[0]} characters, paired by seed (independent strings): "
+                         f"{c.text(words=('lower', 'higher', 'equal'))}. A change with length: {change}.")
+    return lines
+
+
+def _more_exposure(table, first, later, headline_k) -> list[str]:
+    """The share kept in place at the headline k, ``later`` against ``first`` (the same run at two moments)."""
+    if later == first:
+        return []
+    a_all, b_all = kept_table(table, later), kept_table(table, first)
+    lines = []
+    for (s, length, size), b in b_all.groupby(["setting", "length", "alphabet_size"]):
+        k = _headline(b, headline_k)
+        a = a_all[(a_all.setting == s) & (a_all.length == length) & (a_all.alphabet_size == size) & (a_all.k == k)]
+        a, b = a.set_index("seed").share, b[b.k == k].set_index("seed").share
+        seeds = [x for x in a.index if x in b.index]
+        if len(seeds) < 2:
+            continue
+        c = paired_contrast(a[seeds].to_numpy(), b[seeds].to_numpy(), kind="difference")
+        change = ("not established" if not c.established else
+                  "more local after more exposure" if c.interval.estimate > 0 else "less local after more exposure")
+        lines.append(f"- More exposure, **{s}**, {length} characters, {size} letters: share of full recall kept by k = {k} "
+                     f"characters in place, {moment_label(later)} - {moment_label(first)}, seed by seed: "
+                     f"{c.text(words=('less local', 'more local', 'as local'))}. A change with more exposure: {change}.")
+    return lines
+
+
+def _pretraining(local, status, size, moments) -> list[str]:
+    """Locality of a model against its random-weight twin at equal rates, per length and moment, seed by seed."""
     lines = []
     for pre, rnd in twin_settings(status):
-        for moment in ("memorised", "last"):
-            a, b = (local[(local.setting == x) & (local.alphabet_size == size) & (local.moment == moment)]
-                    .set_index("seed").locality for x in (pre, rnd))
-            seeds = [s for s in a.index if s in b.index]
-            c = paired_contrast(a[seeds], b[seeds], kind="difference")
-            med = [loc.loc[(x, size), moment] if (x, size) in loc.index and moment in loc.columns else float("nan")
-                   for x in (pre, rnd)]
-            when = [status[(status.setting == x) & (status.alphabet_size == size)] for x in (pre, rnd)]
-            at_epochs = " and ".join(f"{w.memorised_at.min():.0f}-{w.memorised_at.max():.0f}" if moment == "memorised"
-                                     else f"{w.last_epoch.max()}" for w in when)
-            lines.append(f"- Pretraining, {size} letters, equal learning rates, {MOMENT_LABELS[moment]} (epochs "
-                         f"{at_epochs}): locality {med[0]:.2f} for {pre}, {med[1]:.2f} for {rnd} (pretrained - random, "
-                         f"seed by seed: {c.text()}).")
+        for moment in moments:
+            for length in sorted(set(local[local.setting == pre].length)):
+                a, b = (local[(local.setting == x) & (local.alphabet_size == size) & (local.moment == moment)
+                              & (local.length == length)].set_index("seed").locality for x in (pre, rnd))
+                seeds = [x for x in a.index if x in b.index]
+                if not seeds:
+                    continue
+                c = paired_contrast(a[seeds].to_numpy(), b[seeds].to_numpy(), kind="difference")
+                lines.append(f"- Pretraining, {length} characters, {size} letters, equal learning rates, "
+                             f"{moment_label(moment)}: locality {a[seeds].median():.2f} for {pre}, {b[seeds].median():.2f} "
+                             f"for {rnd} (pretrained - random, seed by seed: {c.text()}).")
     return lines
 
 
-def _global_context(wide, s) -> list[str]:
-    w = wide[wide.setting == s]
-    if w.empty:
-        return []
-    rk = sorted(set(w[w.probe == "replace"].k.dropna().astype(int)))
-    rep = "; ".join(f"k={k}: local only {_at_k(wide, s, 'last', k, 'replace', 'none'):.2f}, random rest "
-                    f"{_at_k(wide, s, 'last', k, 'replace', 'random'):.2f}, shuffled rest "
-                    f"{_at_k(wide, s, 'last', k, 'replace', 'shuffled'):.2f}" for k in rk)
-    sh = ", ".join(f"m={m}: {v:.2f}" for m, v in w[w.probe == 'shift'].groupby("m").recall.mean().items())
-    return [f"- **{s}**, end of run, global context: {rep}. Shifted by m letters (full recall {w.full.mean():.2f}): {sh}."]
+def _global_context(wide, s, moment) -> list[str]:
+    lines = []
+    for length, w in wide[wide.setting == s].groupby("length"):
+        sh = w[w.probe == "shift"].groupby(["m", "seed"]).recall.mean().groupby("m").median()
+        if sh.empty:
+            continue
+        lines.append(f"- **{s}, {length} characters**, {moment_label(moment)}: the whole true prefix with m random letters "
+                     f"in front (every position moved by m; full recall {w.groupby('seed').full.first().median():.2f}): "
+                     + ", ".join(f"m={m}: {v:.2f}" for m, v in sh.items()) + " (medians over seeds).")
+    return lines
 
 
 class Prober:
@@ -584,23 +759,26 @@ class Prober:
         self.fixed = {a for a in self.spec.at if not isinstance(a, str)}
         if "last" in self.spec.at:
             self.fixed.add(config.epochs)
+        self.after = [n for n in map(after_memorised, self.spec.at) if n is not None]  # "memorised+N"
         self.memorised = None  # memlib.metrics.memorised_at: the first epoch of a streak of `hold` epochs >= threshold
         self.streak, self.candidate = 0, None  # the streak so far, and the epoch it started (probed, not yet confirmed)
         self.results = {}  # epoch -> one measure() dict per training string
 
     def __call__(self, epoch: int, accuracy: float) -> None:
         due = epoch in self.fixed
-        if "memorised" in self.spec.at and self.memorised is None:
+        if ("memorised" in self.spec.at or self.after) and self.memorised is None:
             if accuracy >= self.spec.threshold - 1e-12:
                 self.streak += 1
                 if self.streak == 1:
-                    self.candidate, due = epoch, True
+                    self.candidate, due = epoch, due or "memorised" in self.spec.at
                 if self.streak >= self.spec.hold:
                     self.memorised = self.candidate
             else:
                 if self.candidate is not None and self.candidate not in self.fixed:
                     self.results.pop(self.candidate, None)  # the streak broke: that epoch was not memorisation
                 self.streak, self.candidate = 0, None
+        if self.memorised is not None and epoch - self.memorised in self.after:
+            due = True
         if due and epoch not in self.results:
             self.results[epoch] = [measure(self.model, d, self.spec, precision="bf16" if self.amp else "fp32") for d in self.strings]
 

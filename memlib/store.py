@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .config import RunConfig
+from .config import RunConfig, after_memorised
 
 __all__ = ["Run", "RunStore", "cache_dir", "canonical", "run_key", "metrics_table"]
 
@@ -101,17 +101,21 @@ class Run:
 
     def probe_epoch(self, at="last") -> int | None:
         """The epoch the run's probes (:mod:`memlib.probes`) measured for ``at``: ``"memorised"``
-        (None if the run never reached the threshold), ``"last"`` or an epoch. ValueError if the run
+        (None if the run never reached the threshold), ``"memorised+N"`` (None also if the run ended before
+        it), ``"last"`` or an epoch. ValueError if the run
         has no probes there."""
         if "probe_epochs" not in self.arrays:
             raise ValueError(f"{self!r} has no probes: run it with expose(..., probes=ProbeSpec(...))")
         probed = [int(e) for e in self.arrays["probe_epochs"]]
-        if at == "memorised":
-            if "memorised" not in self.config.probes.at:
-                raise ValueError(f"at='memorised' is not allowed: this run's probes were taken at "
-                                 f"{list(self.config.probes.at)}, not when memorised")
+        after = after_memorised(at)
+        if at == "memorised" or after is not None:
+            if at not in self.config.probes.at:
+                raise ValueError(f"at={at!r} is not allowed: this run's probes were taken at "
+                                 f"{list(self.config.probes.at)}")
             epoch = int(self.arrays["probe_memorised_epoch"])
-            return None if epoch < 0 else epoch
+            if epoch < 0 or (after is not None and epoch + after not in probed):
+                return None  # never memorised, or the run ended before memorised + N
+            return epoch + (after or 0)
         epoch = self.config.epochs if at == "last" else at
         if epoch not in probed:
             raise ValueError(f"at={at!r} is not allowed: this run's probes measured epochs {probed} "
@@ -123,7 +127,8 @@ class Run:
         (see :meth:`probe_epoch`); ValueError when there are none."""
         epoch = self.probe_epoch(at)
         if epoch is None:
-            raise ValueError(f"{self!r} never reached its probes' threshold: no 'memorised' probes")
+            raise ValueError(f"{self!r} has no {at!r} probes: it never reached its probes' threshold"
+                             + (", or ended before that many epochs after it" if at != "memorised" else ""))
         prefix = f"probe_e{epoch}_s{string}_"
         out = {k[len(prefix):]: v for k, v in self.arrays.items() if k.startswith(prefix)}
         if not out:

@@ -278,3 +278,52 @@ def _execute(models, plan, epochs, run_one, device, progress, store) -> list[Run
         if procs.rank == 0:
             claims.remove()
     return runs
+
+
+def length_runs(params: dict, probes, store) -> tuple[list[Run], list[Run]]:
+    """Notebook 03's runs: ``(main, compare)``. ``main``: every model of ``params["models"]`` at every alphabet size
+    of ``params["alphabet_sizes"]`` and ``params["lr"]``; ``compare``: every model of ``params["compare_models"]`` at
+    ``params["compare_alphabet_size"]`` and ``params["compare_lr"]``; both at every length of ``params["lengths"]``
+    (epochs per length, :func:`memlib.presets.per_length`) over ``params["seeds"]`` (one list or one per model),
+    probed with ``probes`` (its explicit ``ks`` and ``replace_ks`` longer than a length left out at that length). Every
+    grid is checked before the first run trains."""
+    from .presets import per_length
+
+    lengths = _as_list("lengths", params["lengths"])
+    parts = [("main", m, [{"alphabet_size": a} for a in params["alphabet_sizes"]], params["lr"]) for m in params["models"]]
+    parts += [("compare", m, [{"alphabet_size": params["compare_alphabet_size"]}], params["compare_lr"])
+              for m in params["compare_models"]]
+    plan = []
+    for length in lengths:
+        spec = _fit_spec(probes, length)
+        for which, model, grid, lr in parts:
+            kwargs = dict(seeds=per_model(params["seeds"], model), grid=grid, length=length, n_train_strings=1,
+                          n_test_strings=params["n_test_strings"], epochs=per_length(params["epochs"], length), lr=lr,
+                          eval_every=params["eval_every"], lr_schedule=params["lr_schedule"],
+                          max_grad_norm=params["max_grad_norm"], probes=spec, precision=params["precision"], store=store)
+            e = per_model(kwargs["epochs"], model)
+            check_hparams(epochs=e, lr=per_model(lr, model), eval_every=params["eval_every"],
+                          lr_schedule=params["lr_schedule"], max_grad_norm=params["max_grad_norm"])
+            check_probes(spec, length, e, 1, 1)
+            _as_list("seeds", kwargs["seeds"])
+            plan.append((which, model, kwargs))
+    out = {"main": [], "compare": []}
+    for which, model, kwargs in plan:
+        out[which] += grid_runs([model], **kwargs)
+    return out["main"], out["compare"]
+
+
+def _fit_spec(probes, length: int):
+    """``probes`` with the explicit ``ks`` / ``replace_ks`` above ``length`` left out (one spec serves several lengths)."""
+    import dataclasses
+
+    changes = {}
+    for name in ("ks", "replace_ks"):
+        values = getattr(probes, name)
+        if values is not None and not isinstance(values, (str, int)):
+            kept = tuple(v for v in values if not isinstance(v, int) or v <= length)
+            if not kept:
+                raise ValueError(f"{name}={list(values)} leaves nothing for strings of {length} characters: "
+                                 f"give values from 0 to {length}")
+            changes[name] = kept
+    return dataclasses.replace(probes, **changes)

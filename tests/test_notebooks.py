@@ -4,7 +4,7 @@ import json
 import nbformat
 import pytest
 
-from memlib import phases, presets
+from memlib import phases, presets, probes
 from memlib.notebooks import main, notebook_paths, parse_params
 
 NOTEBOOKS = notebook_paths()
@@ -149,13 +149,40 @@ def test_string_difficulty_compares_a_two_setting_grid_setting_by_setting(tmp_pa
     assert "guessing level (held-out accuracy): entropy -" in text or "guessing level (held-out accuracy): entropy +" in text
 
 
+def test_local_prefix_notebook_cpu_long_preset_checks_and_runs_at_smoke_size(tmp_path):
+    """Notebook 03's cpu-long preset (512 and 1,024 characters): no held-out gaps, probes that fit every length and
+    run, and the notebook runs under papermill at that preset with smoke sizes (a tiny model, short strings)."""
+    from memlib.notebooks import run_notebook
+    from memlib.training import check_probes
+
+    name = "03_local_prefix_global_context"
+    P = presets.resolve(name, "cpu-long")
+    assert P["lengths"] == [512, 1024] and presets.heldout_gaps(name, P) == []
+    for length in P["lengths"]:
+        epochs = presets.per_length(P["epochs"], length)
+        assert epochs > P["past"]
+        check_probes(probes.ProbeSpec(at=("memorised", f"memorised+{P['past']}"), ks=P["ks"],
+                                      replace_ks=P["replace_ks"], shifts=P["shifts"], draws=P["draws"],
+                                      positions=P["positions"]), length, epochs, 1, 1)
+    path = next(p for p in NOTEBOOKS if p.name.startswith("03_"))
+    extra = dict(cache_dir=str(tmp_path / "store"), models=["tiny-llama"], lengths=[16, 24], epochs={16: 60, 24: 80},
+                 past=4, seeds=[0])
+    out = run_notebook(path, tmp_path / "executed", preset="cpu-long", figures_dir=tmp_path / "figures", extra=extra)
+    text = "".join("".join(o.get("data", {}).get("text/markdown", ""))
+                   for c in json.loads(out.read_text())["cells"] for o in c.get("outputs", []))
+    assert "Reading at 16 characters" in text and "Reading at 24 characters" in text
+    assert (tmp_path / "figures" / "03_context_probes.png").exists()
+    with pytest.raises(ValueError, match="no value for length 48"):
+        presets.per_length({16: 60}, 48)
+
+
 def test_a_preset_a_notebook_lacks_is_refused_before_anything_runs(capsys):
     with pytest.raises(SystemExit) as e:
-        main(["--preset", "cpu-long", "--only", "01,03"])
+        main(["--preset", "cpu-long", "--only", "01,04"])
     assert e.value.code == 2
     err = capsys.readouterr().err
-    assert "--preset cpu-long is not defined for 03_local_prefix_global_context" in err
-    assert "it is for 01_dynamics, 02_string_difficulty (pick them with --only)" in err
+    assert "--preset cpu-long is not defined for 04_sequential_exposure" in err
+    assert "it is for 01_dynamics, 02_string_difficulty, 03_local_prefix_global_context (pick them with --only)" in err
     with pytest.raises(SystemExit):
         main(["--preset", "huge", "--only", "01"])
     assert "use one of smoke, default, paper, cpu-long" in capsys.readouterr().err

@@ -104,7 +104,10 @@ def test_every_default_preset_names_epochs_for_each_model():
                 continue
             key = "epochs" if "epochs" in p else "max_epochs"  # schedules (notebook 04): the most epochs a stage takes
             for m in p["models"] + p.get("compare_models", []):
-                assert isinstance(presets.per_model(p[key], m), int), (nb, name, m)
+                for length in p.get("lengths", [None]):  # notebook 03: epochs per length, then per model
+                    epochs = presets.per_model(presets.per_length(p[key], length), m)
+                    assert isinstance(epochs, int), (nb, name, m, length)
+                    assert "past" not in p or epochs > p["past"], (nb, name, m, length)  # room after memorised
 
 
 def test_cpu_long_runs_are_recorded_apart_from_the_default_presets(tiny_llama, tmp_path):
@@ -138,8 +141,9 @@ def test_held_out_gaps_are_named_and_warned():
     ] and memlib.eval_epochs(20, "auto", train_tokens=33, test_tokens=99) == [0, 20]
     late = presets.resolve("03_local_prefix_global_context", "default", eval_every=[5])
     late_gaps = presets.heldout_gaps("03_local_prefix_global_context", late)
-    assert "smollm2-135m: no held-out evaluation at epochs [0] of 0-36" in late_gaps
-    assert sum(g.startswith("smollm2-135m:") for g in late_gaps) == 1  # in models and compare_models: named once
+    assert "smollm2-135m at 32 characters: no held-out evaluation at epochs [0] of 0-36" in late_gaps
+    assert "smollm2-135m at 128 characters: no held-out evaluation at epochs [0] of 0-50" in late_gaps
+    assert sum(g.startswith("smollm2-135m at 32") for g in late_gaps) == 1  # in models and compare_models: named once
     # schedules evaluate held-out strings at every stage boundary, which is what notebook 04 reads
     assert presets.heldout_gaps("04_sequential_exposure", presets.resolve("04_sequential_exposure", "default",
                                                                           eval_every=2)) == []

@@ -153,7 +153,8 @@ def test_shapes_and_local_prefix_far_below_full(arrays, string):
 def test_probes_match_plain_single_sequence_forwards(trained, string, spec):
     # independent check of the batched, padded, logits_to_keep path: one unpadded forward per context
     text, L = string.text, len(string)
-    ctx = P._contexts(text, string.alphabet, np.array(string.probs), spec.resolved(L, None))
+    resolved = spec.resolved(L, None)
+    ctx = P._contexts(text, string.alphabet, np.array(string.probs), resolved, P._positions(text, resolved))
     arrays = P.measure(trained, string, spec, batch_tokens=200)
     with torch.no_grad():
         for idx in [(0, 3, 1, 20), (1, 2, 0, 23), (1, 0, 1, 9)]:  # random k=4, shuffled k=2, shuffled k=0
@@ -234,7 +235,7 @@ def test_replaced_contexts():
     s = memlib.random_string(7, 24, entropy=1.2, family="spike", seed=4)  # 'a' heavy: a uniform draw would show
     text, probs = s.text, np.array(s.probs)
     spec = P.ProbeSpec(replace_ks=(0, 3), draws=20).resolved(24, None)
-    ctx = P._contexts(text, s.alphabet, probs, spec)["replace"]
+    ctx = P._contexts(text, s.alphabet, probs, spec, P._positions(text, spec))["replace"]
     counts = np.zeros(7)
     for b, k in enumerate(spec.replace_ks):
         for d in range(20):
@@ -246,8 +247,9 @@ def test_replaced_contexts():
                 counts += [rnd[:n].count(c) for c in s.alphabet]
     np.testing.assert_allclose(counts / counts.sum(), probs, atol=0.02)
     assert (ctx[1, 0, :, 23] != text[:23]).all()  # shuffled really shuffles
-    again = P._contexts(text, s.alphabet, probs, spec)["replace"]
-    other = P._contexts(text, s.alphabet, probs, P.ProbeSpec(replace_ks=(0, 3), draws=20, seed=5).resolved(24, None))
+    again = P._contexts(text, s.alphabet, probs, spec, P._positions(text, spec))["replace"]
+    seed5 = P.ProbeSpec(replace_ks=(0, 3), draws=20, seed=5).resolved(24, None)
+    other = P._contexts(text, s.alphabet, probs, seed5, P._positions(text, seed5))
     assert (again == ctx).all() and (other["replace"][:2] != ctx[:2]).any()
 
 
@@ -448,7 +450,7 @@ def test_memorised_probe_epoch_only_when_asked(probed):
     m, s, spec, store, run = probed
     other = memlib.expose(m, s[:1], test_strings=s[1:], epochs=50, eval_every=10, store=store,
                           probes=P.ProbeSpec(at=(10,), shifts=(1,), draws=1, replace=("random",)))
-    with pytest.raises(ValueError, match="not when memorised"):
+    with pytest.raises(ValueError, match="at='memorised' is not allowed: this run's probes were taken at \\[10\\]"):
         other.probe_epoch("memorised")
 
 
@@ -508,3 +510,86 @@ def test_k_to_reach_interpolates_recall_over_positions_beyond_k():
     assert reach.k.iloc[0] == pytest.approx(6.0) and reach.k_probed.iloc[0] == 8  # 0.9 halfway from 0.8 (k=4) to 1.0 (k=8)
     never = P.k_to_reach(pd.DataFrame([dict(r, recall_beyond=0.5) for r in rows[:-1]]), 0.9)
     assert np.isnan(never.k.iloc[0]) and np.isnan(never.k_probed.iloc[0])
+
+
+def test_a_subset_of_positions_reads_what_every_position_reads_there(trained, string):
+    """``positions``: the local probe reads P * draws positions (one subset for every k), the replaced-context probe P
+    positions per (kind, k, draw), all with i > k (fewer, padded with -1, where fewer exist); the local probe's
+    reads equal the all-positions probe's at those positions, and a replaced context is the kept k characters in
+    place (its length is the position) with letters of the alphabet before them."""
+    text, L = string.text, len(string)
+    spec = P.ProbeSpec(ks=(0, 2, 4, L), replace=("random", "shuffled"), replace_ks=(2, 21), shifts=(), draws=2, positions=3)
+    a, every = P.measure(trained, string, spec), P.measure(trained, string, P.ProbeSpec(ks=(0, 2, 4, L), replace=(), shifts=()))
+    pos = a["local_positions"]
+    assert len(pos) == 6 and len(set(pos.tolist())) == 6 and (np.diff(pos) > 0).all()
+    np.testing.assert_array_equal(a["local_correct"], every["local_correct"][:, pos])
+    np.testing.assert_array_equal(a["full_correct"], every["full_correct"])
+    rp = a["replace_positions"]
+    assert rp.shape == a["replace_correct"].shape == (2, 2, 2, 3)
+    assert (rp[:, 0] > 2).all()  # k = 2: three positions drawn among 3..23
+    assert rp[0, 1, 0].tolist() == rp[1, 1, 1].tolist() == [22, 23, -1]  # k = 21: only 22 and 23 have i > k
+    assert not a["replace_correct"][rp < 0].any() and np.isnan(a["replace_p_true"][rp < 0]).all()
+    assert (rp[0, 0, 0] != rp[0, 0, 1]).any()  # each draw its own positions
+    resolved = spec.resolved(L, None)
+    where = P._positions(text, resolved)
+    ctx = P._contexts(text, string.alphabet, np.array(string.probs), resolved, where)
+    for idx, i in np.ndenumerate(where["replace"]):
+        if i < 0:
+            assert ctx["replace"][idx] is None
+            continue
+        k = resolved.replace_ks[idx[1]]
+        assert len(ctx["replace"][idx]) == i and ctx["replace"][idx].endswith(text[i - k:i])
+        assert set(ctx["replace"][idx]) <= set(string.alphabet)
+    # the table's rows are the positions read, and recall_beyond counts i > k only
+    t = P.probe_table(a, resolved)
+    assert sorted(t[t.probe == "local"].position.unique().tolist()) == pos.tolist()
+    assert set(t[t.probe == "replace"].position) == set(rp[rp >= 0].tolist())
+    assert P.measure(trained, string, spec)["replace_positions"].tolist() == rp.tolist()  # seeded
+    assert "positions" not in P.ProbeSpec().to_dict() and spec.to_dict()["positions"] == 3  # old keys kept
+
+
+def test_a_kgram_kept_in_place_is_read_differently_from_one_moved_to_the_start(tiny_llama):
+    """On a tiny model trained on one string (fixed seed): the k characters before a position moved to the string's
+    start (the local-prefix probe) and kept at their place with the rest of the string removed but the positions
+    kept (random letters before them) give different recall: the model uses positions."""
+    s = memlib.random_string(7, 32, seed=11)
+    run = memlib.expose(tiny_llama, [s], epochs=60, seed=0, store=False, progress=False, eval_every=[0],
+                        probes=P.ProbeSpec(at=("last",), ks=(0, 4, 8, 32), replace=("random",), replace_ks=(4, 8),
+                                           shifts=(), draws=4))
+    a = run.probe("last")
+    assert a["full_correct"].mean() >= 0.9
+    for j, k in enumerate((4, 8)):
+        moved = a["local_correct"][list(a["ks"]).index(k), k + 1:]
+        kept = a["replace_correct"][0, j, :, k + 1:]
+        assert (kept != moved[None]).any(), k
+    table = P.recall_table([run])
+    local = table[(table.probe == "local") & (table.k == 4)].recall_beyond.iloc[0]
+    kept = table[(table.probe == "replace") & (table.k == 4)].recall_beyond.iloc[0]
+    assert local == pytest.approx(a["local_correct"][1, 5:].mean()) and kept == pytest.approx(a["replace_correct"][0, 0, :, 5:].mean())
+    assert local != kept
+
+
+def test_probes_a_fixed_number_of_epochs_after_memorised(probed, tiny_llama):
+    """``"memorised+N"``: probed N epochs after the memorised epoch (the same N for every run), read back by that name;
+    None where the run ends before it; N below the streak or not a number is refused."""
+    m, s, _, store, _ = probed
+    spec = P.ProbeSpec(at=("memorised", "memorised+5", "memorised+45"), ks=(0, 2, 16), shifts=(1,), draws=1,
+                       replace=("random",), replace_ks=(2,))
+    run = memlib.expose(m, s[:1], test_strings=s[1:], epochs=50, eval_every=10, probes=spec, store=store)
+    memorised = run.probe_epoch("memorised")
+    assert memorised is not None and 5 < memorised <= 45 and run.probe_epoch("memorised+5") == memorised + 5
+    assert run.arrays["probe_epochs"].tolist() == [memorised, memorised + 5]
+    assert run.probe_epoch("memorised+45") is None  # the run ended first
+    table = P.recall_table([run])
+    assert set(table.moment) == {"memorised", "memorised+5"}
+    assert set(table[table.moment == "memorised+5"].epoch) == {memorised + 5}
+    with pytest.raises(ValueError, match="memorised\\+N"):
+        P.ProbeSpec(at=("memorised+0",)).resolved(16, 50)
+    with pytest.raises(ValueError, match="memorised\\+N"):
+        P.ProbeSpec(at=("memorised+x",)).resolved(16, 50)
+    with pytest.raises(ValueError, match="N from 1 to 50"):
+        P.ProbeSpec(at=("memorised+51",)).resolved(16, 50)
+    with pytest.raises(ValueError, match="positions=0 is not allowed"):
+        P.ProbeSpec(positions=0).resolved(16, 50)
+    with pytest.raises(ValueError, match="has no 'memorised\\+45' probes"):
+        run.probe("memorised+45")

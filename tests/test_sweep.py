@@ -59,3 +59,23 @@ def test_twin_runs_without_twins_or_rates_run_nothing(tmp_path):
     assert sweep.twin_runs(["tiny-llama"], [0], [1e-3], **kw) == []
     assert sweep.twin_runs(["/no/such/model", "/no/such/model-random"], [0], [], **kw) == []
     assert not (tmp_path / "runs").exists()
+
+
+def test_length_runs_check_every_length_before_any_run_trains(tmp_path):
+    """Notebook 03's runs over lengths: a length without epochs, or a probe moment past a length's epochs, is refused
+    before the first run trains (nothing in the store); kept lengths above a string's length are left out there."""
+    from memlib import presets, probes, sweep
+
+    store = memlib.RunStore(tmp_path / "store")
+    spec = probes.ProbeSpec(at=("memorised", "memorised+4"), replace=("random",), replace_ks=(2, 8, 32), shifts=(1,),
+                            draws=1, positions=2)
+    params = presets.resolve("03_local_prefix_global_context", "smoke", lengths=[16, 48])
+    with pytest.raises(ValueError, match="no value for length 48"):
+        sweep.length_runs(params, spec, store)
+    params = presets.resolve("03_local_prefix_global_context", "smoke", epochs={16: 50, 32: 3})
+    with pytest.raises(ValueError, match="'memorised\\+4'"):
+        sweep.length_runs(params, spec, store)
+    assert not list(store.root.glob("runs/*"))
+    assert sweep._fit_spec(spec, 16).replace_ks == (2, 8) and sweep._fit_spec(spec, 32).replace_ks == (2, 8, 32)
+    with pytest.raises(ValueError, match="leaves nothing for strings of 4 characters"):
+        sweep._fit_spec(probes.ProbeSpec(replace_ks=(8,)), 4)

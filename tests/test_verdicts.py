@@ -89,39 +89,50 @@ def test_sequential_verdict_of_censored_stages_says_so_and_never_claims_a_direct
 
 @pytest.fixture(scope="module")
 def probed(tiny_llama):
-    spec = probes.ProbeSpec(draws=1, shifts=(1, 2))
-    common = dict(seeds=[0], length=12, n_train_strings=1, n_test_strings=0, probes=spec, store=False, progress=False)
-    memorised = sweep.grid_runs(["tiny-llama"], grid=[{"alphabet_size": 4}], epochs=100, lr=3e-3, **common)  # here at 36
-    never = sweep.grid_runs(["tiny-llama"], grid=[{"alphabet_size": 4}], epochs=2, lr=1e-4, **common)
+    """Two lengths, two seeds, probes when memorised and 4 epochs after, at a subset of positions; and a run that
+    never memorises."""
+    spec = probes.ProbeSpec(at=("memorised", "memorised+4"), replace=("random", "shuffled"), replace_ks=(2, 4), draws=2,
+                            shifts=(1, 2), positions=4)
+    common = dict(n_train_strings=1, n_test_strings=0, probes=spec, store=False, progress=False)
+    memorised = [r for length in (12, 20) for r in sweep.grid_runs(["tiny-llama"], [0, 1], grid=[{"alphabet_size": 4}],
+                                                                    length=length, epochs=120, lr=3e-3, **common)]
+    never = sweep.grid_runs(["tiny-llama"], [0], grid=[{"alphabet_size": 4}], length=12, epochs=6, lr=1e-4, **common)
     return memorised + never
 
 
-def test_probes_verdict_reports_recall_and_runs_that_never_memorised(probed):
+def test_probes_verdict_states_each_length_and_runs_that_never_memorised(probed):
     status = probes.status_table(probed)
-    assert status.memorised_at.notna().tolist() == [True, False]
+    assert status.memorised_at.notna().tolist() == [True] * 4 + [False], status
     table = probes.recall_table(probed)
-    chars = probes.character_table(probed[0]).assign(moment="last")
-    lines = probes.verdict(table, status, probes.character_summary(chars), compare_alphabet_size=4)
+    chars = pd.concat([probes.character_table(r, "memorised") for r in probed[:4]], ignore_index=True)
+    lines = probes.verdict(table, status, probes.character_summary(chars), compare_alphabet_size=4, headline_k=4)
     text = "\n".join(lines)
     assert "- **tiny-llama, lr 1e-4**: 1 run(s) never memorised their string" in text
-    assert "- **tiny-llama, lr 3e-3**, just memorised (epoch" in text and "recall over the positions whose prefix of k characters leaves out the string's start (i > k" in text
-    assert "4 letters (guessing 0.25): full " in text and ("(interpolated)" in text or "at no probed k" in text)
-    assert "(mean; what it would get right by chance)" in lines[-1]  # uniqueness against chance
-    assert "end of run, global context: k=" in text and "Shifted by m letters" in text
-    assert "end - just memorised, seed by seed: median difference" in text  # more exposure: paired within runs
-    assert "A change of locality with more exposure: not established." in text  # one seed establishes nothing
-    assert "of characters are recalled from a local prefix" in lines[-1]
+    assert "- **tiny-llama, lr 3e-3**, just memorised (epochs" in text and "(i > k; medians over seeds)" in text
+    assert "12 characters, 4 letters (guessing 0.25): full " in text and "20 characters, 4 letters" in text
+    for length in (12, 20):  # one reading per length, from the share kept in place, seed by seed
+        line = next(x for x in lines if x.startswith(f"- **tiny-llama, lr 3e-3, {length} characters** (4 letters"))
+        assert "2 seeds: full-context recall" in line and "At k = 4 (" in line and "reads per run)" in line
+        assert "what the global context adds (full - kept in place, seed by seed): median difference" in line
+        assert f"Reading at {length} characters: " in line
+    assert ("- Length, **tiny-llama, lr 3e-3**, 4 letters: share of full recall kept by k = 4 characters in place, "
+            "20 - 12 characters, paired by seed") in text and "A change with length: not established." in text
+    assert "memorised + 4 epochs - just memorised, seed by seed: median difference" in text
+    assert "A change with more exposure: not established." in text  # two seeds establish nothing
+    assert "the whole true prefix with m random letters in front" in text
+    assert lines[-1].startswith("- tiny-llama, lr 3e-3, 20 characters, 4 letters, just memorised: ")
+    assert "of the characters read are recalled from a local prefix" in lines[-1]
     assert "Pretraining" not in text  # no random-weight twin among these runs
 
 
 def test_probes_verdict_compares_a_model_with_its_random_weights_seed_by_seed(probed):
-    table, status = probes.recall_table(probed[:1]), probes.status_table(probed[:1])
-    twin = "tiny-llama-random, lr 3e-3"  # the same run, relabelled: the pairing and the contrast's path, not a result
+    table, status = probes.recall_table(probed[:2]), probes.status_table(probed[:2])
+    twin = "tiny-llama-random, lr 3e-3"  # the same runs, relabelled: the pairing and the contrast's path, not a result
     table = pd.concat([table, table.assign(setting=twin, model="tiny-llama-random")], ignore_index=True)
     status = pd.concat([status, status.assign(setting=twin, model="tiny-llama-random")], ignore_index=True)
     lines = probes.verdict(table, status, pd.DataFrame(), compare_alphabet_size=4)
-    pre = [line for line in lines if line.startswith("- Pretraining, 4 letters")]
-    assert len(pre) == 2 and "(pretrained - random, seed by seed: median difference 0.00 (n=1: no interval)" in pre[-1]
+    pre = [line for line in lines if line.startswith("- Pretraining, 12 characters, 4 letters")]
+    assert len(pre) == 2 and "(pretrained - random, seed by seed: median difference 0.00 (95% CI" in pre[-1]
     assert pre[-1].endswith("not established).")
 
 

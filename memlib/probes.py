@@ -658,6 +658,7 @@ def _per_length(kept, s, moment, headline_k) -> list[str]:
             continue
         share = bootstrap_ci(at.share.to_numpy(), "median")
         adds = paired_contrast(at.full.to_numpy(), at.random.to_numpy(), kind="difference")
+        place = paired_contrast(at.random.to_numpy(), at.local.to_numpy(), kind="difference")
         reads = f"{at.reads.min():.0f}" if at.reads.min() == at.reads.max() else f"{at.reads.min():.0f}-{at.reads.max():.0f}"
         lines.append(
             f"- **{s}, {length} characters** ({size} letters, guessing {g.guess.iloc[0]:.2f}), {moment_label(moment)} "
@@ -669,7 +670,8 @@ def _per_length(kept, s, moment, headline_k) -> list[str]:
             + "; moved to the string's start: " + ", ".join(f"k={kk}: {r:.2f}" for kk, r in med.local.items())
             + f". At k = {k} ({reads} reads per run), the share of full recall kept in place with random letters "
             f"before it: {share.text()}; what the global context adds (full - kept in place, seed by seed): "
-            f"{adds.text(words=('less', 'more', 'as much'))}. Reading at {length} characters: "
+            f"{adds.text(words=('less', 'more', 'as much'))}; what keeping their place adds (kept in place - moved to "
+            f"the start, seed by seed): {place.text(words=('less', 'more', 'as much'))}. Reading at {length} characters: "
             f"{_reading(at.share.to_numpy(), share, k)}.")
     return lines
 

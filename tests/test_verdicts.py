@@ -114,6 +114,7 @@ def test_probes_verdict_states_each_length_and_runs_that_never_memorised(probed)
         line = next(x for x in lines if x.startswith(f"- **tiny-llama, lr 3e-3, {length} characters** (4 letters"))
         assert "2 seeds: full-context recall" in line and "At k = 4 (" in line and "reads per run)" in line
         assert "what the global context adds (full - kept in place, seed by seed): median difference" in line
+        assert "what keeping their place adds (kept in place - moved to the start, seed by seed): median difference" in line
         assert f"Reading at {length} characters: " in line
     assert ("- Length, **tiny-llama, lr 3e-3**, 4 letters: share of full recall kept by k = 4 characters in place, "
             "20 - 12 characters, paired by seed") in text and "A change with length: not established." in text

@@ -19,6 +19,10 @@ prediction for ``text[i]`` is read at its last position.
 * **uniqueness** (no model): per position, the shortest ``k`` whose ``k``-gram before ``i``
   occurs before no other position (see :func:`uniqueness`).
 
+With ``ProbeSpec.positions`` the local and replaced-context probes read a seeded subset of positions instead of
+every one (each read is a forward of its own context: all positions cost about ``L^2 / 2`` tokens per kept
+length, kind and draw); see :class:`~memlib.config.ProbeSpec`.
+
 Random letters and permutations come from private :class:`numpy.random.Generator` objects, one
 per (kind, ``k`` or ``m``, draw), seeded from the spec's seed and the string's text: the same spec
 gives the same contexts whatever the batching, and no global random state is touched. All

@@ -139,9 +139,8 @@ PRESETS: dict[str, dict[str, dict]] = {
             draws=4, positions=64,
         ),
         # SmolLM2-135M at 512 and 1,024 characters (7 letters, one seed each) at lr 1e-4, SmolLM2's own rate and 10
-        # times the paper's 1e-5, constant, no clipping. Not run yet; predictions, not measurements: that 100 epochs
-        # memorise both (128 characters: memorised at epochs 30-32); a 1,024-character epoch took 20 s here, so the
-        # notebook takes about an hour on 2 cores (benchmarks/RESULTS.md).
+        # times the paper's 1e-5, constant, no clipping. Measured (benchmarks/RESULTS.md): memorised at epochs 70
+        # (512) and 91 (1,024) of 100, so the 1,024-character run ends before memorised + 12; 20 and 31 minutes.
         "cpu-long": dict(
             models=["smollm2-135m"], alphabet_sizes=[7], lr=1e-4, compare_models=[], compare_alphabet_size=7,
             compare_lr=None, lengths=[512, 1024], epochs={512: 100, 1024: 100}, past=12, seeds=[0], n_test_strings=1,

@@ -192,8 +192,9 @@ def plot_pretrained_vs_random(metrics: pd.DataFrame, comparison: pd.DataFrame):
 
 def _k_axis(ax, ks):
     ax.set_xscale("symlog", base=2, linthresh=1)
+    ax.set_xlim(ks[0] * 0.8 if ks[0] > 0 else -0.2, ks[-1] * 1.25)  # no empty stretch down to 0 where k starts at 1
     ax.set_xticks(ks)
-    ax.set_xticklabels([str(k) for k in ks], fontsize=8)
+    ax.set_xticklabels([str(k) for k in ks], fontsize=8, rotation=90 if len(ks) > 8 else 0)  # long strings: many k
 
 
 def _curves(table: pd.DataFrame):
@@ -213,7 +214,7 @@ def plot_recall_vs_k(table: pd.DataFrame, settings: list[str]):
     local = table[(table.probe == "local") & (table.k > 0) & (table.k < table.length)]
     moments = moment_order(local.moment)
     curves = _curves(local)
-    fig, axes = plt.subplots(len(moments), len(settings), figsize=(3.8 * len(settings), 3.0 * len(moments)),
+    fig, axes = plt.subplots(len(moments), len(settings), figsize=(max(6.0, 3.8 * len(settings)), 3.0 * len(moments)),
                              squeeze=False, sharey=True)
     for i, moment in enumerate(moments):
         for j, setting in enumerate(settings):
@@ -265,7 +266,7 @@ def plot_context_probes(table: pd.DataFrame, settings: list[str], moment: str = 
     full context)."""
     d = table[table.moment == moment]
     columns = [(s, length) for s in settings for length in sorted(set(d[d.setting == s].length))]
-    fig, axes = plt.subplots(2, max(1, len(columns)), figsize=(3.4 * max(1, len(columns)), 5.8), squeeze=False,
+    fig, axes = plt.subplots(2, max(1, len(columns)), figsize=(max(6.8, 3.4 * len(columns)), 5.8), squeeze=False,
                              sharey=True)
     for j, (setting, length) in enumerate(columns):
         m = d[(d.setting == setting) & (d.length == length)]

@@ -101,6 +101,13 @@ class ProbeSpec:
       for each (kind, kept length ``k``, draw), ``P`` positions drawn afresh among those whose context is
       replaced (``i > k``). A position costs a forward of its own context, so all positions cost about
       ``L^2 / 2`` tokens per kept length, kind and draw; ``P`` positions cost about ``P * L / 2``.
+    - Candidates (:mod:`memlib.candidates`; each ``None`` / ``False``: off), at the same epochs, forward-only:
+      ``permuted = M``: the loss of ``M`` permutations of each training string's own characters;
+      ``samples = S``: ``S`` importance-sampled candidates of the training strings' distribution (one for the
+      whole run), from the model at ``temperatures`` (default ``(0.5, 1.0)``) mixed with the data at
+      ``data_share`` (default 0.2); ``enumerate=True``: every string of that alphabet and length (at most
+      :data:`memlib.candidates.ENUMERATION_LIMIT`). Any of them also records the training strings' own
+      losses by the same computation (``member_loss``).
 
     :meth:`resolved` fills the defaults and checks everything against a string length.
     """
@@ -116,15 +123,27 @@ class ProbeSpec:
     offsets: tuple | None = None
     hold: int = 2  # memlib.metrics.MEMORISED_HOLD
     positions: int | None = None
+    permuted: int | None = None
+    samples: int | None = None
+    temperatures: tuple | None = None
+    data_share: float | None = None
+    enumerate: bool = False
 
     def to_dict(self) -> dict:
-        """JSON-able: tuples become lists, ``None`` stays (``offsets=None`` and ``positions=None`` are left
-        out, so specs without them keep the run keys they had before they existed)."""
+        """JSON-able: tuples become lists, ``None`` stays (``offsets``, ``positions`` and the candidates'
+        fields are left out where off, so specs without them keep the run keys they had before they existed)."""
         d = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
-        for name in ("offsets", "positions"):
+        for name in ("offsets", "positions", "permuted", "samples", "temperatures", "data_share"):
             if d[name] is None:
                 del d[name]
+        if not d["enumerate"]:
+            del d["enumerate"]
         return d
+
+    @property
+    def candidates(self) -> bool:
+        """Whether any candidates are measured (:mod:`memlib.candidates`)."""
+        return bool(self.permuted or self.samples or self.enumerate)
 
     @classmethod
     def from_dict(cls, d: dict) -> "ProbeSpec":
@@ -170,9 +189,28 @@ class ProbeSpec:
         offsets = None if self.offsets is None else _ints("offsets", self.offsets, 0, length - 1)
         if self.positions is not None and (not _is_int(self.positions) or self.positions < 1):
             raise ValueError(f"positions={self.positions!r} is not allowed: use None (every position) or an integer >= 1")
+        for name in ("permuted", "samples"):
+            v = getattr(self, name)
+            if v is not None and (not _is_int(v) or v < 1):
+                raise ValueError(f"{name}={v!r} is not allowed: use None (none) or an integer >= 1")
+        temps, share = self.temperatures, self.data_share
+        if (temps is not None or share is not None) and self.samples is None:
+            raise ValueError("temperatures and data_share shape the importance-sampled candidates: set samples too")
+        if self.samples is not None:
+            temps = (0.5, 1.0) if temps is None else _values("temperatures", temps)
+            if any(isinstance(x, bool) or not isinstance(x, numbers.Real) or not x > 0 for x in temps):
+                raise ValueError(f"temperatures={list(temps)} is not allowed: use one or more numbers > 0")
+            share = 0.2 if share is None else share
+            if isinstance(share, bool) or not isinstance(share, numbers.Real) or not 0 < share < 1:
+                raise ValueError(f"data_share={share!r} is not allowed: use a number in (0, 1)")
+            temps, share = tuple(float(x) for x in temps), float(share)
+        if not isinstance(self.enumerate, bool):
+            raise ValueError(f"enumerate={self.enumerate!r} is not allowed: use True or False")
         return replace(self, at=at, ks=ks, replace=kinds, replace_ks=replace_ks, shifts=shifts,
                        draws=int(self.draws), threshold=float(t), seed=int(self.seed), offsets=offsets,
-                       positions=None if self.positions is None else int(self.positions))
+                       positions=None if self.positions is None else int(self.positions),
+                       permuted=None if self.permuted is None else int(self.permuted),
+                       samples=None if self.samples is None else int(self.samples), temperatures=temps, data_share=share)
 
 
 @dataclass(frozen=True)

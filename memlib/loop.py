@@ -270,9 +270,13 @@ def _forward(model: LoadedModel, ids: torch.Tensor, alphabet_ids: torch.Tensor, 
     return token_metrics(logits, ids[:, 1:], alphabet_ids)
 
 
+_LOGITS_LIMIT = 2 ** 28  # floats of logits per no-grad batch (1 GiB): many held-out strings go in several batches
+
+
 @torch.no_grad()
 def _evaluate(model: LoadedModel, ids: torch.Tensor, alphabet_ids, amp, batch_size: int):
     model.model.eval()
+    batch_size = max(1, min(batch_size, _LOGITS_LIMIT // max(1, (ids.shape[1] - 1) * int(model.model.config.vocab_size))))
     parts = [_forward(model, ids[i:i + batch_size], alphabet_ids, amp) for i in range(0, len(ids), batch_size)]
     return _record(parts)
 

@@ -520,6 +520,65 @@ def plot_privacy(extraction: pd.DataFrame, exposure: pd.DataFrame, membership: p
     return fig
 
 
+def plot_candidates(attack: pd.DataFrame, exposures: pd.DataFrame, enumerated: pd.DataFrame | None = None, fprs=(0.01, 0.001)):
+    """Many members, many candidates (one row per setting of ``attack``): the membership attack's ROC AUC
+    against fresh and permuted non-members (solid: raw loss; dashed: calibrated by the loaded model's loss)
+    and its TPR at each of ``fprs`` (gaps: not measurable at this n); the members' exposure over epochs
+    (median, band min-max): counted among fresh and among permuted candidates, importance-sampled (with
+    the widest 95% interval) and the skew-normal fit, under the self-information. With ``enumerated``, a
+    last panel: importance-sampled against exact exposure with their 95% intervals, the diagonal."""
+    names = list(dict.fromkeys(attack.setting))
+    cols = 3 + (enumerated is not None and len(enumerated) > 0)
+    fig, axes = plt.subplots(len(names), cols, figsize=(3.6 * cols, 3.2 * len(names) + 0.8), squeeze=False)
+    colours = {"fresh": "tab:blue", "permuted": "tab:red"}
+    for i, name in enumerate(names):
+        a = attack[attack.setting == name]
+        for (against, score), d in a.groupby(["against", "score"], sort=False):
+            ls = "-" if score == "loss" else "--"
+            axes[i, 0].plot(d.epoch, d.auc, color=colours[against], ls=ls, marker="o", ms=3,
+                            label=f"{against} non-members, {'raw loss' if score == 'loss' else 'calibrated'}")
+            if score == "loss":
+                for f, mk in zip(fprs, ("s", "^")):
+                    axes[i, 1].plot(d.epoch, d[f"tpr_{f:g}"], color=colours[against], marker=mk, ms=4,
+                                    ls="-" if mk == "s" else ":", label=f"{against}, TPR at {f:.1%} FPR")
+        axes[i, 0].set_ylim(0.35, 1.02)
+        axes[i, 0].axhline(0.5, color="0.6", lw=0.8)
+        axes[i, 0].set_ylabel("ROC AUC")
+        axes[i, 0].set_title(name, fontsize=8)
+        axes[i, 1].set_ylim(-0.02, 1.02)
+        axes[i, 1].set_ylabel("true-positive rate")
+        ax = axes[i, 2]
+        x = exposures[exposures.setting == name]
+        for col, label, colour in (("fresh", "counted, fresh", "tab:blue"), ("permuted", "counted, permuted", "tab:red"),
+                                   ("measured", "importance-sampled", "black"), ("fitted", "skew-normal fit", "tab:olive")):
+            if col not in x or x[col].isna().all():
+                continue
+            g = x.groupby("epoch")[col]
+            ax.plot(g.median().index, g.median(), color=colour, marker="o", ms=3, label=label,
+                    ls="--" if col == "fitted" else "-")
+            ax.fill_between(g.median().index, g.min(), g.max(), color=colour, alpha=0.12, lw=0)
+        ax.axhline(x.max_bits.median(), color="0.5", ls=":", lw=1, label="self-information")
+        ax.set_ylabel("exposure (bits)")
+        for ax in axes[i, :3]:
+            ax.set_xlabel("epoch")
+    if cols == 4:
+        ax = axes[0, 3]
+        e = enumerated.dropna(subset=["measured", "exact"])
+        ax.errorbar(e.exact, e.measured, yerr=[e.measured - e.measured_low, e.measured_high - e.measured],
+                    fmt="o", ms=3, color="black", ecolor="0.5", lw=0.8, label="importance-sampled, 95% CI")
+        top = float(max(e.exact.max(), e.measured_high.max())) + 0.5
+        ax.plot([0, top], [0, top], color="0.6", lw=0.8)
+        n = int(exposures.fresh_n.max())
+        ax.axvline(math.log2(n + 1), color="tab:blue", ls=":", lw=1, label=f"{n:,} counted candidates resolve")
+        ax.set_xlabel("exact exposure (bits, enumeration)")
+        ax.set_ylabel("measured exposure (bits)")
+        ax.set_title("check against exact enumeration", fontsize=8)
+        for r in range(1, len(names)):
+            axes[r, 3].axis("off")
+    _legend_below(fig, axes, ncol=4)
+    return fig
+
+
 def plot_onsets(onsets: pd.DataFrame, settings: list[str]):
     """When each character is memorised: left, the onset epoch of every position of the first seed's
     string, one row per setting (grey: never stable by the end); middle and right, median onset

@@ -184,24 +184,48 @@ PRESETS: dict[str, dict[str, dict]] = {
             models=["tiny-llama"], grid=[{"alphabet_size": 4}, {"alphabet_size": 8, "entropy": 2.0}], lr=3e-3,
             compare_models=["tiny-phi"], compare_grid=[{"alphabet_size": 4}], compare_lr=3e-3, length=12,
             epochs=40, measure_at=[0, 10, 20, 40], seeds=[0], n_test_strings=21, k=4, n=4, offset_step=1,
-            lr_schedule="constant", max_grad_norm=None,
+            lr_schedule="constant", max_grad_norm=None, permuted=21, ks=[0, 2, 4, 8],
+            many=dict(model="tiny-llama", lr=3e-3, length=12, alphabet_size=4, members=8, epochs=30,
+                      measure_at=[0, 10, 30], candidates=120, permuted=16, samples=200, seeds=[0]),
+            enumeration=dict(model="tiny-llama", lr=1e-3, length=6, alphabet_size=4, members=4, epochs=30,
+                             measure_at=[0, 10, 30], candidates=30, permuted=8, samples=300, seeds=[0], enumerate=True),
+            fprs=[0.01, 0.001],
         ),
         # 6 SmolLM2 runs (the random-weight twin is left out here: with 2 seeds it stated no contrast, and its
-        # 64 epochs did not fit the time budget), each measured at 8 epochs: 31 held-out strings
+        # 64 epochs did not fit the time budget), each measured at 6 epochs: 31 held-out strings, 31 permutations of its letters
         # and the extraction probes (one forward per offset) at each.
         "default": dict(
             models=["smollm2-135m"],
             grid=[{"alphabet_size": 7}, {"alphabet_size": 26}, {"alphabet_size": 26, "entropy": 2.0}], lr=None,
             compare_models=[], compare_grid=[{"alphabet_size": 7}], compare_lr=5e-4,
             length=32, epochs={"smollm2-135m": 30, "smollm2-135m-random": 64},
-            measure_at={"smollm2-135m": [0, 2, 4, 8, 12, 16, 22, 30], "smollm2-135m-random": [0, 8, 16, 24, 32, 40, 48, 64]},
+            measure_at={"smollm2-135m": [0, 2, 4, 8, 16, 30], "smollm2-135m-random": [0, 8, 16, 24, 32, 40, 48, 64]},
             seeds=[0, 1], n_test_strings=31, k=8, n=8, offset_step=1, lr_schedule="constant", max_grad_norm=None,
+            # 31 permutations of each training string's letters beside its 31 fresh candidates; extraction at
+            # k = 0 (BOS alone), 4, 8, 16 with n = 8.
+            permuted=31, ks=[0, 4, 8, 16],
+            # Many members per model (the membership attack's TPR at 1% and 0.1% FPR), 1,023 fresh candidates
+            # (counted exposure to 10 bits), 32 permutations per member, 1,500 importance samples: a tiny random-init
+            # Llama (its forwards are about 60 times cheaper than SmolLM2's; benchmarks/RESULTS.md).
+            many=dict(model="tiny-llama", lr=1e-3, length=32, alphabet_size=7, members=64, epochs=150,
+                      measure_at=[0, 50, 100, 150], candidates=1023, permuted=32, samples=1500, seeds=[0], count_bits=10),
+            # The check against exact enumeration: 8 members of 7 letters over 4 (16,384 strings, 14 bits).
+            enumeration=dict(model="tiny-llama", lr=1e-3, length=7, alphabet_size=4, members=8, epochs=60,
+                             measure_at=[0, 15, 30, 60], candidates=100, permuted=16, samples=1000, seeds=[0],
+                             enumerate=True),
+            fprs=[0.01, 0.001],
         ),
         "paper": dict(
             models=_PAPER_MODELS, grid=[{"alphabet_size": 2}, {"alphabet_size": 26}, {"alphabet_size": 26, "entropy": 2.0}],
             lr=1e-5, compare_models=[], compare_grid=[{"alphabet_size": 2}], compare_lr=1e-5, length=1024, epochs=100,
             measure_at=[0, 1, 2, 5, 10, 20, 40, 60, 80, 100], seeds=[0, 1, 2], n_test_strings=100, k=32, n=32, offset_step=16,
-            lr_schedule="linear", max_grad_norm=1.0,
+            lr_schedule="linear", max_grad_norm=1.0, permuted=100, ks=[0, 32, 64, 128],
+            many=dict(model="EleutherAI/pythia-1b", lr=1e-5, length=256, alphabet_size=26, members=64, epochs=100,
+                      measure_at=[0, 10, 20, 50, 100], candidates=1023, permuted=64, samples=4000, seeds=[0], count_bits=10),
+            enumeration=dict(model="EleutherAI/pythia-1b", lr=1e-5, length=8, alphabet_size=4, members=8, epochs=100,
+                             measure_at=[0, 20, 50, 100], candidates=100, permuted=16, samples=2000, seeds=[0],
+                             enumerate=True),
+            fprs=[0.01, 0.001],
         ),
     },
 }

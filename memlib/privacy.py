@@ -18,7 +18,7 @@ privacy researcher asks more of the same runs; everything here reads stored runs
   the run's ``eval_every`` epochs. Counted directly while at least one candidate is as likely:
   ``share = (count + 1) / (N + 1)`` for ``N`` candidates, at most ``log2(N + 1)`` bits; beyond it,
   extrapolated with the Secret Sharer's distribution fit, a skew-normal fitted to the candidates'
-  losses (by moments), capped at the string's self-information under its distribution (no string
+  losses (by maximum likelihood), capped at the string's self-information under its distribution (no string
   can be rarer than itself). A held-out string measured the same way against the other candidates
   is the check: its rank among ``N`` exchangeable strings is uniform, so its counted exposure has
   the exact expectation ``log2 N - log2(N!) / N`` (:func:`expected_counted_exposure`: 1.32 bits for
@@ -51,21 +51,25 @@ from .strings import string_parts
 
 __all__ = ["MIN_CANDIDATES", "milestones", "holds_from", "expected_counted_exposure", "expected_top_exposure",
            "specs", "extraction_spec", "check_extraction", "greedy_generate", "extracted_lengths", "extraction_table",
-           "exposure", "exposure_table", "membership_table", "onset_table", "onset_summary", "status_table", "verdict"]
+           "extraction_sizes", "sizes_lines",
+           "exposure", "exposure_table", "membership_table", "FPRS", "needed_non_members", "tpr_at_fpr", "attack_table",
+           "measured_exposure_table", "needed_candidates", "candidate_plan", "candidate_runs", "candidates_verdict", "one_string_runs",
+           "onset_table", "onset_summary", "status_table", "verdict"]
 
 # The skew-normal fit needs enough candidates to estimate a third moment.
 MIN_CANDIDATES = 20
 _LN2 = math.log(2.0)
 
 
-def extraction_spec(length: int, at, offset_step: int = 1) -> ProbeSpec:
+def extraction_spec(length: int, at, offset_step: int = 1, permuted: int | None = None) -> ProbeSpec:
     """Probes that measure extraction inside a run, at the epochs ``at``: windows from every
     ``offset_step``-th offset (0 included; one forward each), and nothing else of notebook 03's probes
-    but BOS alone."""
+    but BOS alone; with ``permuted = M``, also ``M`` permutations of each training string's letters
+    (:mod:`memlib.candidates`), the candidates that match its composition."""
     if isinstance(offset_step, bool) or not isinstance(offset_step, int) or offset_step < 1:
         raise ValueError(f"offset_step={offset_step!r} is not allowed: use an integer >= 1")
     return ProbeSpec(at=tuple(at), ks=(0,), replace=(), shifts=(), draws=1,
-                     offsets=tuple(range(0, int(length), offset_step)))
+                     offsets=tuple(range(0, int(length), offset_step)), permuted=permuted)
 
 
 def check_extraction(k, n, length: int) -> None:
@@ -179,21 +183,73 @@ def extraction_table(runs, *, k: int, n: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _skewnorm_moments(x) -> tuple[float, float, float]:
-    """Skew-normal ``(xi, omega, alpha)`` matching the sample's mean, variance and skewness
-    (skewness clipped to |g| <= 0.99, inside the family's range |g| < 0.995). ValueError when the
-    sample does not vary (no distribution to fit)."""
+def extraction_sizes(runs, *, ks, n: int) -> pd.DataFrame:
+    """Extraction at standard sizes (Carlini et al. 2022: a true ``k``-character prefix, then the next ``n``
+    characters exactly under greedy decoding; Biderman et al. 2023 report the share of the continuation
+    reproduced), one row per run, training string, probed epoch and ``k`` in ``ks``, over every probed offset
+    ``o`` with ``o + k + n <= L`` (prompts ``text[o:o+k]``): ``k_extractable``, the share of prompts after
+    which all ``n`` characters come out exactly; ``suffix_share``, the mean share of the ``n`` reproduced
+    before the first error (a lower bound of Biderman et al.'s share, which also counts characters that
+    match again after an error); ``prompts``. ``k = 0`` is generation from BOS alone: no prompt at all,
+    the string's first ``n`` characters (one prompt per string)."""
+    ks = list(ks)
+    if not ks:
+        raise ValueError("ks is empty: give at least one prompt length")
+    rows = []
+    for run in _runs(runs):
+        L = len(run.config.train[0]["text"])
+        for k in ks:
+            check_extraction(k, n, L)
+        probed = run.arrays["probe_epochs"].tolist() if "probe_epochs" in run.arrays else []
+        acc = run.metrics[run.metrics.split == "train"].set_index(["epoch", "string"]).accuracy
+        for e in probed:
+            for j in range(len(run.config.train)):
+                a = run.probe(e, j)
+                if "window_correct" not in a:
+                    raise ValueError(f"{run!r} has no extraction probes: run it with probes=memlib.privacy.extraction_spec(...)")
+                offsets = a["offsets"]
+                lengths = extracted_lengths(a["window_correct"], offsets)
+                for k in ks:
+                    use = np.flatnonzero((offsets + k + n <= L) & ((offsets == 0) if k == 0 else True))
+                    after = np.minimum(lengths[use, offsets[use] + k], n)
+                    rows.append({**_base(run), "string": j, "epoch": int(e), "accuracy": acc[(e, j)], "k": k, "n": n,
+                                 "prompts": len(use), "k_extractable": float(np.mean(after >= n)),
+                                 "suffix_share": float(np.mean(after / n))})
+    return pd.DataFrame(rows)
+
+
+def sizes_lines(sizes: pd.DataFrame) -> list[str]:
+    """The verdict's lines of :func:`extraction_sizes`: per setting and ``k``, the k-extractable rate and the
+    share of the suffix reproduced at the first probed epoch with accuracy >= 0.9 and at the end."""
+    lines = []
+    for name, d in sizes.groupby("setting", sort=False):
+        n = int(d.n.iloc[0])
+        parts = []
+        for k, dk in d.groupby("k"):
+            end = dk[dk.epoch == dk.groupby("run").epoch.transform("max")]
+            hi = dk[dk.accuracy >= 0.9]
+            first = hi[hi.epoch == hi.groupby("run").epoch.transform("min")]
+            what = "BOS alone (no prompt)" if k == 0 else f"k={k}"
+            parts.append(f"{what}: rate {span(first.k_extractable, '{:.2f}', 'never')} / share {span(first.suffix_share, '{:.2f}', 'never')} "
+                         f"when accuracy first reaches 0.9 (at a probed epoch), {span(end.k_extractable, '{:.2f}', 'never')} / "
+                         f"{span(end.suffix_share, '{:.2f}', 'never')} at the end")
+        lines.append(f"- Extraction of **{name}** at standard sizes (the next n={n} characters exactly after a true k-character "
+                     f"prompt: k-extractable rate / share of the {n} reproduced before the first error, ranges over runs): "
+                     + "; ".join(parts) + ".")
+    return lines
+
+
+def _skewnorm_fit(x) -> tuple[float, float, float]:
+    """Skew-normal ``(xi, omega, alpha)`` fitted to the sample by maximum likelihood (:func:`scipy.stats.skewnorm.fit`,
+    as the Secret Sharer fits its candidates). ValueError when the sample does not vary (no distribution to fit)."""
+    from scipy.stats import skewnorm
+
     x = np.asarray(x, dtype=np.float64)
-    m, s = x.mean(), x.std(ddof=1)
+    s = x.std(ddof=1)
     if not np.isfinite(s) or s <= 0:
         raise ValueError(f"the candidates' losses do not vary (std {s}): no distribution to fit")
-    g = float(np.clip(((x - m) ** 3).mean() / max(x.std(ddof=0), 1e-300) ** 3, -0.99, 0.99))
-    a = abs(g) ** (2 / 3)
-    delta = math.copysign(math.sqrt(math.pi / 2 * a / (a + ((4 - math.pi) / 2) ** (2 / 3))), g)
-    omega = s / math.sqrt(1 - 2 * delta ** 2 / math.pi)
-    xi = m - omega * delta * math.sqrt(2 / math.pi)
-    alpha = delta / math.sqrt(1 - delta ** 2)
-    return xi, max(omega, 1e-12), alpha
+    alpha, xi, omega = skewnorm.fit(x)
+    return float(xi), max(float(omega), 1e-12), float(alpha)
 
 
 def _log_ndtr(u: np.ndarray) -> np.ndarray:
@@ -223,6 +279,8 @@ def _skewnorm_logcdf(x: float, xi: float, omega: float, alpha: float) -> float:
         return -t + alpha * math.exp(-(alpha * t) ** 2 / 2 - 0.5 * math.log(2 * math.pi) - float(_log_ndtr(np.array([alpha * t]))[0]))
 
     r = slope(z)
+    if r > 1e6:  # so steep (a fit near the half-normal limit, alpha -> inf) that a grid cannot resolve it:
+        return min(0.0, float(log_f(np.array([z]))[0]) - math.log(r))  # its leading term, f(z) / r
     if r > 2:  # the tail: the mass lies within a few 1/r below z
         lo = z - 40 / r
         n = int(min(max(4001, 40 * slope(lo) / r / 0.05), 200_001))
@@ -248,26 +306,30 @@ def expected_top_exposure(n: int) -> float:
     return sum(1.0 / i for i in range(1, n + 1)) / _LN2
 
 
-def exposure(loss: float, candidates, *, max_bits: float = math.inf) -> dict:
+def exposure(loss: float, candidates, *, max_bits: float = math.inf, fit: bool = False) -> dict:
     """Exposure in bits of a string with mean loss ``loss`` among ``candidates`` (their mean losses,
     strings of the same length from the same distribution): ``count`` (candidates at least as
     likely, loss <= ``loss``), ``counted`` = -log2((count + 1) / (N + 1)), ``fitted`` = -log2 of the
-    skew-normal fit's CDF at ``loss`` (capped at ``max_bits``; ``capped`` says it was), and
-    ``exposure`` with its ``method``: counted while ``count >= 1``, else fitted (at least the
-    counted value)."""
+    skew-normal maximum-likelihood fit's CDF at ``loss`` (capped at ``max_bits``; ``capped`` says it was;
+    computed where the count is 0, or everywhere with ``fit=True``; NaN elsewhere), and ``exposure``
+    with its ``method``: counted while ``count >= 1``, else fitted (at least the counted value): an
+    extrapolation, which :func:`measured_exposure_table` checks against importance sampling."""
     c = np.asarray(candidates, dtype=np.float64)
     if c.ndim != 1 or len(c) < MIN_CANDIDATES:
         raise ValueError(f"{len(c) if c.ndim == 1 else c.shape} candidates are too few for the distribution fit: "
                          f"use at least {MIN_CANDIDATES} held-out strings")
     count = int((c <= loss).sum())
     counted = -math.log2((count + 1) / (len(c) + 1))
-    raw = -_skewnorm_logcdf(loss, *_skewnorm_moments(c)) / _LN2
+    if count >= 1 and not fit:
+        return {"count": count, "counted": counted, "fitted": np.nan, "capped": False, "exposure": counted,
+                "method": "counted"}
+    raw = -_skewnorm_logcdf(loss, *_skewnorm_fit(c)) / _LN2
     fitted, capped = min(raw, max_bits), raw >= max_bits
     if count >= 1:
         return {"count": count, "counted": counted, "fitted": fitted, "capped": capped, "exposure": counted,
                 "method": "counted"}
     return {"count": 0, "counted": counted, "fitted": fitted, "capped": capped, "exposure": max(fitted, counted),
-            "method": "extrapolated (skew-normal fit, Secret Sharer)"}
+            "method": "extrapolated (skew-normal ML fit, Secret Sharer)"}
 
 
 def _self_information(d: dict) -> float:
@@ -311,14 +373,43 @@ def _auc(members, others) -> float:
     return float((a < b).mean() + 0.5 * (a == b).mean())
 
 
+FPRS = (0.01, 0.001)  # the false-positive rates the attacks report
+
+
+def needed_non_members(fpr: float) -> int:
+    """How many non-members a threshold needs before it may flag one of them at false-positive rate ``fpr``
+    (``ceil(1 / fpr)``): with fewer, a TPR "at" ``fpr`` is a TPR at zero observed false positives.
+    ValueError for a rate outside (0, 1), which no sample size supports."""
+    if isinstance(fpr, bool) or not isinstance(fpr, (int, float)) or not 0 < fpr < 1:
+        raise ValueError(f"fpr={fpr!r} is not allowed: use a false-positive rate in (0, 1); no number of non-members "
+                         f"measures a rate of 0 or 1")
+    return math.ceil(1 / fpr - 1e-9)
+
+
+def tpr_at_fpr(members, non_members, fpr: float) -> dict:
+    """The loss-threshold attack's true-positive rate at false-positive rate ``fpr`` (scores: lower = member).
+    The threshold is the ``(a + 1)``-th lowest non-member score, ``a = floor(fpr * N)``: scores strictly below
+    it are flagged, so at most ``a`` non-members are (ties at the threshold are not flagged, members' ties
+    neither). ``tpr`` is NaN and ``measurable`` False where ``N < ceil(1 / fpr)`` (``needed``): the text
+    reports that as "not measurable at this n". ``fpr_reached`` = ``a / N``."""
+    needed = needed_non_members(fpr)
+    mem, non = np.asarray(members, dtype=np.float64), np.sort(np.asarray(non_members, dtype=np.float64))
+    if not len(mem):
+        raise ValueError("members is empty: give at least one member score")
+    allowed = int(math.floor(fpr * len(non) + 1e-9))
+    if len(non) < needed:
+        return {"tpr": np.nan, "fpr_reached": 0.0, "measurable": False, "needed": needed, "non_members": len(non)}
+    threshold = non[allowed] if allowed < len(non) else np.inf
+    return {"tpr": float((mem < threshold).mean()), "fpr_reached": allowed / len(non), "measurable": True,
+            "needed": needed, "non_members": len(non)}
+
+
 def membership_table(runs, fpr: float = 0.01) -> pd.DataFrame:
     """The loss-threshold membership attack, pooled over the runs of each setting, at every epoch at
     which the held-out strings were evaluated: ``auc`` (ROC AUC: a training string has a lower loss
-    than a held-out one), ``tpr_at_fpr`` (training strings caught with a threshold that flags at
-    most ``fpr`` of the held-out strings; ``fpr_reached``: the share it may flag, 0 with fewer than
-    ``1 / fpr`` held-out strings), ``members`` / ``non_members`` (counts), ``runs``."""
-    if isinstance(fpr, bool) or not isinstance(fpr, (int, float)) or not 0 <= fpr < 1:
-        raise ValueError(f"fpr={fpr!r} is not allowed: use a false-positive rate in [0, 1)")
+    than a held-out one), ``tpr_at_fpr`` (:func:`tpr_at_fpr`: NaN, ``measurable`` False, with fewer than
+    ``needed`` held-out strings), ``members`` / ``non_members`` (counts), ``runs``."""
+    needed_non_members(fpr)
     rows = []
     frames = []
     for run in _runs(runs):
@@ -327,12 +418,11 @@ def membership_table(runs, fpr: float = 0.01) -> pd.DataFrame:
         frames.append(m[m.epoch.isin(tested)].assign(setting=setting(run, strings=True), lr=run.config.lr, run=run.key))
     data = pd.concat(frames, ignore_index=True)
     for (name, e), d in data.groupby(["setting", "epoch"], sort=False):
-        mem, non = d[d.split == "train"].loss.to_numpy(), np.sort(d[d.split == "test"].loss.to_numpy())
-        allowed = int(math.floor(fpr * len(non)))  # held-out strings the threshold may flag
-        threshold = non[allowed] if allowed < len(non) else np.inf
+        mem, non = d[d.split == "train"].loss.to_numpy(), d[d.split == "test"].loss.to_numpy()
+        t = tpr_at_fpr(mem, non, fpr)
         rows.append({"setting": name, "model": d.model.iloc[0], "lr": d.lr.iloc[0], "epoch": e,
-                     "auc": _auc(mem, non), "tpr_at_fpr": float((mem < threshold).mean()), "fpr": fpr,
-                     "fpr_reached": allowed / len(non) if len(non) else np.nan,
+                     "auc": _auc(mem, non), "tpr_at_fpr": t["tpr"], "fpr": fpr, "fpr_reached": t["fpr_reached"],
+                     "measurable": t["measurable"], "needed": t["needed"],
                      "members": len(mem), "non_members": len(non), "runs": d.run.nunique()})
     return pd.DataFrame(rows)
 
@@ -370,7 +460,8 @@ def onset_summary(onsets: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def specs(models, *, epochs, measure_at, length: int, k: int, n: int, n_test_strings: int, offset_step: int = 1) -> dict:
+def specs(models, *, epochs, measure_at, length: int, k: int, n: int, n_test_strings: int, offset_step: int = 1,
+          permuted: int | None = None) -> dict:
     """The extraction probes of every model (``epochs`` and ``measure_at`` may be per model), with
     every argument of notebook 05 checked before any training: ``k`` and ``n`` fit the strings,
     enough held-out strings for the exposure fit, and every measured epoch within the model's run."""
@@ -383,7 +474,7 @@ def specs(models, *, epochs, measure_at, length: int, k: int, n: int, n_test_str
     out = {}
     for m in models:
         e, at = per_model(epochs, m), per_model(measure_at, m)
-        spec = extraction_spec(length, at, offset_step)
+        spec = extraction_spec(length, at, offset_step, permuted)
         try:
             spec.resolved(length, e)
         except ValueError as err:
@@ -524,17 +615,6 @@ def _exposure_check(held: pd.DataFrame) -> list[str]:
     lines = [f"- Check of the exposure estimate on held-out strings, each against the other candidates ({n_cand} strings "
              f"ranked): counted exposure {held.counted.mean():.2f} bits on average over {len(held)} measurements, against "
              f"an exact expectation of {expected_counted_exposure(n_cand):.2f}."]
-    top = held[held.method != "counted"]
-    if len(top):
-        expected_top = expected_top_exposure(n_cand)
-        fit = top.fitted.mean()
-        verdict_ = ("above it: the fit's tail is thinner than these losses', so extrapolated exposures are likely overstated"
-                    if fit > expected_top + 1 else
-                    "below it: the fit's tail is heavier than these losses', so extrapolated exposures are likely understated"
-                    if fit < expected_top - 1 else "close to it")
-        lines.append(f"  - The {len(top)} held-out strings more likely than every other candidate are each the likeliest of "
-                     f"{n_cand}: expected exposure {expected_top:.2f} bits, skew-normal fit {fit:.2f} ({verdict_}; one point "
-                     f"of the tail, the trained strings lie much further out).")
     return lines
 
 
@@ -566,15 +646,267 @@ def _setting_lines(name, mk, x, ex, mi, *, length, k, n) -> list[str]:
                      + (f": in {ahead} of {len(sat)} runs the exposure saturates its count before accuracy reaches 0.9."
                         if ahead else "."))
     if len(mi):
-        zero_fp = (mi.fpr_reached == 0).all()
         tpr_from = holds_from(mi.epoch, mi.tpr_at_fpr >= 1)
-        members = int(mi.members.max())
-        lines.append(f"  - Membership attack (pooled over {plural(members, 'trained string')} and "
-                     f"{int(mi.non_members.max())} held-out ones): AUC {mi.auc.iloc[0]:.2f} at epoch {mi.epoch.iloc[0]} "
-                     f"(before training: chance, with {plural(members, 'member')}), "
+        members, non = int(mi.members.max()), int(mi.non_members.max())
+        fpr = float(mi.fpr.iloc[0])
+        tpr = (f"not measurable at this n ({non} held-out strings; {fpr:.0%} needs {int(mi.needed.iloc[0])})"
+               if not mi.measurable.all() else
+               f"1.00 from epoch {tpr_from:.0f} to the end" if pd.notna(tpr_from) else f"{mi.tpr_at_fpr.iloc[-1]:.2f} at the end")
+        lines.append(f"  - Membership attack (pooled over {plural(members, 'trained string')} and {non} held-out ones: "
+                     f"an AUC over so few members is noisy): AUC {mi.auc.iloc[0]:.2f} at epoch "
+                     f"{mi.epoch.iloc[0]}, before any training, "
                      + (f"1.00 from epoch {mk.attack_auc_1.iloc[0]:.0f} to the end" if pd.notna(mk.attack_auc_1.iloc[0])
                         else f"{mi.auc.iloc[-1]:.2f} at the end")
-                     + f"; true-positive rate at {'0 false positives (1% of them allows none)' if zero_fp else '1% false positives'} "
-                     + (f"1.00 from epoch {tpr_from:.0f} to the end." if pd.notna(tpr_from)
-                        else f"{mi.tpr_at_fpr.iloc[-1]:.2f} at the end."))
+                     + f"; true-positive rate at {fpr:.0%} false positives {tpr}. The many-member runs below measure both with "
+                     f"enough members and non-members.")
     return lines
+
+
+# Many members, many candidates (runs whose probes set ``permuted`` / ``samples``: memlib.candidates).
+
+def _candidate_epochs(run) -> list[int]:
+    return [int(e) for e in run.arrays.get("probe_epochs", []) if f"probe_e{int(e)}_run_member_loss" in run.arrays]
+
+
+def _held_out_at(run, epoch: int) -> np.ndarray:
+    m = run.metrics
+    return m[(m.split == "test") & (m.epoch == epoch)].sort_values("string").loss.to_numpy()
+
+
+def _scores(run, epoch: int) -> dict:
+    """Member losses and both kinds of non-members' at ``epoch``, all from the probes' computation but the
+    held-out strings (the loop's no-grad pass, the same loss to float rounding)."""
+    c = run.candidates(epoch)
+    perms = np.concatenate([run.probe(epoch, j)["permuted_loss"] for j in range(len(run.config.train))]) \
+        if run.config.probes.permuted else np.zeros(0)
+    return {"members": c["member_loss"], "fresh": _held_out_at(run, epoch), "permuted": perms}
+
+
+def attack_table(runs, fprs=FPRS) -> pd.DataFrame:
+    """Membership inference with many members, pooled over the runs of each setting, at every epoch with
+    candidates (:func:`memlib.candidates`): the training strings against ``fresh`` non-members (the held-out
+    strings: the distribution's draws) and against ``permuted`` ones (permutations of the members' own
+    characters: what the letter histogram cannot tell apart), each with two scores: ``loss`` (the raw
+    loss threshold) and ``calibrated`` (the loss minus the same string's loss under the loaded model, epoch
+    0, as reference-model attacks calibrate; NaN without epoch 0). Columns ``auc``, ``members``,
+    ``non_members``, and per rate in ``fprs``: ``tpr_<fpr>`` (NaN: not measurable at this n) and
+    ``needed_<fpr>`` (:func:`needed_non_members`)."""
+    rates = list(fprs)
+    for f in rates:
+        needed_non_members(f)  # a rate outside (0, 1): refused before any work
+    rows = []
+    groups: dict = {}
+    for run in _runs(runs):
+        groups.setdefault(setting(run, strings=True), []).append(run)
+    for name, rs in groups.items():
+        epochs = sorted(set.intersection(*[set(_candidate_epochs(r)) for r in rs]))
+        if not epochs:
+            raise ValueError(f"the runs of {name} have no candidates: run them with probes that set permuted and samples")
+        at = {e: [_scores(r, e) for r in rs] for e in epochs}
+        for e in epochs:
+            for against in ("fresh", "permuted"):
+                for score in ("loss", "calibrated"):
+                    if score == "calibrated" and 0 not in at:
+                        continue
+                    mem = np.concatenate([x["members"] - (at[0][i]["members"] if score == "calibrated" else 0)
+                                          for i, x in enumerate(at[e])])
+                    non = np.concatenate([x[against] - (at[0][i][against] if score == "calibrated" else 0)
+                                          for i, x in enumerate(at[e])])
+                    if not len(non):
+                        continue
+                    row = {"setting": name, "model": rs[0].config.model, "epoch": e, "against": against, "score": score,
+                           "auc": _auc(mem, non), "members": len(mem), "non_members": len(non), "runs": len(rs)}
+                    for f in rates:
+                        t = tpr_at_fpr(mem, non, f)
+                        row[f"tpr_{f:g}"], row[f"needed_{f:g}"] = t["tpr"], t["needed"]
+                    rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def measured_exposure_table(runs, *, level: float = 0.95) -> pd.DataFrame:
+    """Exposure of every training string at every epoch with candidates, four ways side by side, in bits:
+    ``fresh`` counted among the held-out strings (``-log2((count + 1) / (N + 1))``, at most ``log2(N + 1)``),
+    ``permuted`` counted among permutations of its own characters (``fresh_matched``: counted among as many
+    held-out strings as there are permutations, the first of them: the same resolution), ``measured`` by importance sampling
+    (:func:`memlib.candidates.tail_probability`, with ``measured_low`` / ``measured_high``, its ``level``
+    interval, ``hits`` and ``ess``; NaN with no hit), ``exact`` by enumeration where the run enumerated,
+    and ``fitted``, the Secret Sharer's extrapolation (skew-normal maximum-likelihood fit to the held-out
+    losses), kept only as a labelled comparison. ``max_bits``: the string's self-information."""
+    from .candidates import exact_tail, tail_probability
+
+    rows = []
+    for run in _runs(runs):
+        for e in _candidate_epochs(run):
+            c = run.candidates(e)
+            fresh = _held_out_at(run, e)
+            for j, loss in enumerate(c["member_loss"]):
+                cap = _self_information(run.config.train[j])
+                row = {**_base(run), "epoch": e, "string": j, "loss": loss, "max_bits": cap,
+                       "fresh_n": len(fresh), "permuted_n": 0}
+                for kind, cands in (("fresh", fresh),
+                                    ("permuted", run.probe(e, j)["permuted_loss"] if run.config.probes.permuted else [])):
+                    cands = np.asarray(cands)
+                    row[f"{kind}_n"] = len(cands)
+                    row[kind] = -math.log2((int((cands <= loss).sum()) + 1) / (len(cands) + 1)) if len(cands) else np.nan
+                n_p = row["permuted_n"]  # fresh candidates at the permuted ones' resolution: a fair comparison
+                row["fresh_matched"] = (-math.log2((int((fresh[:n_p] <= loss).sum()) + 1) / (n_p + 1))
+                                        if 0 < n_p <= len(fresh) else np.nan)
+                row["fitted"] = min(-_skewnorm_logcdf(loss, *_skewnorm_fit(fresh)) / _LN2, cap) \
+                    if len(fresh) >= MIN_CANDIDATES else np.nan
+                if "sampled_loss" in c:
+                    t = tail_probability(loss, c["sampled_loss"], c["sampled_log_weight"], level=level)
+                    row.update(measured=t["exposure"], measured_low=t["exposure_low"], measured_high=t["exposure_high"],
+                               hits=t["hits"], samples=t["n"], ess=t["ess"])
+                if "enumerated_loss" in c:
+                    row["exact"] = -math.log2(exact_tail(loss, c["enumerated_loss"], c["enumerated_log2_p"]))
+                rows.append(row)
+    return pd.DataFrame(rows)
+
+
+_PLAN_KEYS = {"model": str, "lr": float, "length": int, "alphabet_size": int, "members": int, "epochs": int,
+              "measure_at": list, "candidates": int, "permuted": int, "samples": int, "seeds": list,
+              "enumerate": bool, "count_bits": float}
+
+
+def needed_candidates(bits: float) -> int:
+    """How many candidates counted exposure needs to reach ``bits`` (``log2(N + 1) >= bits``)."""
+    if isinstance(bits, bool) or not isinstance(bits, (int, float)) or not bits > 0:
+        raise ValueError(f"count_bits={bits!r} is not allowed: use a number of bits > 0")
+    return math.ceil(2.0 ** bits - 1 - 1e-9)
+
+
+def candidate_plan(plan: dict, what: str = "many") -> dict:
+    """A notebook's plan of many-member runs (notebook 05's ``many`` and ``enumeration``) checked before any
+    training: every key known (``model``, ``lr``, ``length``, ``alphabet_size``, ``members`` training strings
+    per run, ``epochs``, ``measure_at`` (with 0, the reference of the calibrated attack, and the last epoch),
+    ``candidates`` held-out strings, ``permuted`` per member, ``samples`` importance samples, ``seeds``,
+    optional ``enumerate`` and ``count_bits``: the counted exposure the notebook promises, which needs
+    :func:`needed_candidates`). Returns the plan with its :class:`ProbeSpec` under ``spec``."""
+    if not isinstance(plan, dict):
+        raise ValueError(f"{what}={plan!r} is not allowed: give a dict with keys {sorted(_PLAN_KEYS)}")
+    unknown = sorted(set(plan) - set(_PLAN_KEYS))
+    missing = sorted(set(_PLAN_KEYS) - set(plan) - {"enumerate", "count_bits"})
+    if unknown or missing:
+        raise ValueError(f"{what} has " + (f"unknown keys {unknown}" if unknown else f"no {missing}")
+                         + f": use the keys {sorted(_PLAN_KEYS)} (enumerate and count_bits optional)")
+    at = list(plan["measure_at"])
+    if 0 not in at or plan["epochs"] not in at:
+        raise ValueError(f"{what}['measure_at']={at} is not allowed: include 0 (the loaded model, the calibrated "
+                         f"attack's reference) and the last epoch ({plan['epochs']})")
+    if plan.get("count_bits") is not None and plan["candidates"] < needed_candidates(plan["count_bits"]):
+        raise ValueError(f"{what}['candidates']={plan['candidates']} is too few for counted exposure up to "
+                         f"{plan['count_bits']} bits: that needs {needed_candidates(plan['count_bits'])} candidates "
+                         f"(log2(N + 1) bits at most)")
+    spec = ProbeSpec(at=tuple(at), ks=(0,), replace=(), shifts=(), draws=1, permuted=plan["permuted"],
+                     samples=plan["samples"], enumerate=bool(plan.get("enumerate", False)))
+    try:
+        spec.resolved(plan["length"], plan["epochs"])
+    except ValueError as err:
+        raise ValueError(f"{what}: {err}") from None
+    return {**plan, "spec": spec}
+
+
+def candidate_runs(plans: dict, *, store, precision) -> dict:
+    """The runs of every :func:`candidate_plan` in ``plans`` (``{name: plan}``, e.g. notebook 05's ``many`` and
+    ``enumeration``), all checked first, trained in one sweep (runs of one model side by side in launched
+    processes): ``{name: runs}``, one run per seed of a plan, ``members`` training strings and ``candidates``
+    held-out strings each, every candidate measured at ``measure_at``."""
+    from .sweep import grids_runs
+
+    checked = {name: candidate_plan(plan, name) for name, plan in plans.items()}
+    grids = [dict(models=[p["model"]], seeds=p["seeds"], grid=[{"alphabet_size": p["alphabet_size"]}], length=p["length"],
+                  n_train_strings=p["members"], n_test_strings=p["candidates"], epochs=p["epochs"], lr=p["lr"],
+                  eval_every=list(p["measure_at"]), probes=p["spec"]) for p in checked.values()]
+    return dict(zip(checked, grids_runs(grids, precision=precision, store=store)))
+
+
+def _fmt_tpr(row, f: float) -> str:
+    v = row[f"tpr_{f:g}"]
+    return (f"{v:.2f}" if pd.notna(v) else
+            f"not measurable at this n ({int(row.non_members)} non-members; {f:.1%} needs {int(row[f'needed_{f:g}']):,})")
+
+
+def candidates_verdict(attack: pd.DataFrame, exposures: pd.DataFrame, enumerated: pd.DataFrame | None = None,
+                       fprs=FPRS, *, by: str = "setting") -> list[str]:
+    """The verdict of the many-member runs, one markdown line per statement: the attack against fresh and
+    permuted non-members (raw and calibrated) at the first and last measured epochs and where they part;
+    the per-member exposure gap between fresh and permuted candidates (paired over members, the guessing
+    phase's contribution); importance-sampled exposure against the counted one and the skew-normal fit;
+    and, from ``enumerated`` (:func:`measured_exposure_table` of runs that enumerated), how often the
+    interval covered the exact value. ``by``: what the exposure contrasts pool their members over
+    (``"setting"``, or ``"model"`` for one-string runs, whose settings hold a member or two each)."""
+    lines = []
+    for name, a in attack.groupby("setting", sort=False):
+        last, epochs = a.epoch.max(), sorted(set(a.epoch))
+        parts, tprs = [], []
+        ends = a[a.epoch == last]
+        unmeasurable = [f for f in fprs if ends[f"tpr_{f:g}"].isna().all()]
+        for (against, score), d in a.groupby(["against", "score"], sort=False):
+            d = d.set_index("epoch")
+            end = d.loc[last]
+            parts.append(f"against {int(end.non_members)} {against} non-members, {'raw loss' if score == 'loss' else 'calibrated'} "
+                         + " ".join(f"{v:.2f}" for v in d.auc))
+            if len(unmeasurable) < len(fprs):
+                tprs.append(f"{against} / {'raw' if score == 'loss' else 'calibrated'}: " + ", ".join(
+                    f"at {f:.1%} FPR {_fmt_tpr(end, f)}" for f in fprs if f not in unmeasurable))
+        if unmeasurable:
+            tprs.append(f"at {' and '.join(f'{f:.1%}' for f in unmeasurable)} FPR not measurable at this n "
+                        f"({span(ends.non_members.astype(int))} non-members; "
+                        + " and ".join(f"{needed_non_members(f):,}" for f in unmeasurable) + " needed)")
+        lines.append(f"- Membership attack on **{name}** ({plural(int(a.members.iloc[0]), 'member')}; calibrated: the loss "
+                     f"minus the same string's loss under the loaded model), AUC at epochs {', '.join(map(str, epochs))}: "
+                     + "; ".join(parts) + ". TPR at the end, " + "; ".join(tprs) + ".")
+    if by not in ("setting", "model"):
+        raise ValueError(f"by={by!r} is not allowed: use 'setting' or 'model'")
+    for name, x in exposures.groupby(by, sort=False):
+        tied = []
+        for e, d in x.groupby("epoch"):
+            parts = []
+            measured = "measured" in d and d.measured.notna().all()
+            if not measured and (d.fresh_matched == d.permuted).all():
+                tied.append(e)  # every member counted alike against both kinds: nothing to contrast
+                continue
+            if d.permuted.notna().all() and d.fresh_matched.notna().all() and len(d) > 1:
+                c = paired_contrast(d.fresh_matched, d.permuted, kind="difference")
+                parts.append(f"counted against {int(d.permuted_n.iloc[0])} fresh - against {int(d.permuted_n.iloc[0])} "
+                             f"permuted candidates {c.text('{:.2f}', ('lower', 'higher', 'equal'))}")
+            if "measured" in d and d.measured.notna().all():
+                parts.append(f"measured (importance-sampled) exposure median {d.measured.median():.1f} bits (member range "
+                             f"{d.measured.min():.1f}-{d.measured.max():.1f}; widest 95% interval "
+                             f"{(d.measured_high - d.measured_low).max():.2f} bits; self-information {d.max_bits.median():.1f})")
+                if d.fitted.notna().all() and len(d) > 1:
+                    c = paired_contrast(d.fitted, d.measured, kind="difference")
+                    parts.append(f"skew-normal fit - measured {c.text('{:.1f}', ('below', 'above', 'equal'))}")
+            if parts:
+                lines.append(f"- Exposure of the {len(d)} training strings of **{name}** at epoch {e} (bits): "
+                             + "; ".join(parts) + ".")
+        if tied:
+            lines.append(f"- Exposure of the training strings of **{name}** at epochs {', '.join(map(str, tied))}: counted "
+                         f"alike against fresh and permuted candidates, string by string (at both counts' top, or equal).")
+    if enumerated is not None and len(enumerated):
+        ok = enumerated.dropna(subset=["measured", "exact"])
+        inside = (ok.measured_low <= ok.exact) & (ok.exact <= ok.measured_high)
+        lines.append(f"- Check against exact enumeration ({len(ok)} member-epochs, exact exposure "
+                     f"{ok.exact.min():.1f} to {ok.exact.max():.1f} bits, {int((ok.exact > ok.fresh_n.map(lambda n: math.log2(n + 1))).sum())} "
+                     f"of them beyond what their {int(ok.fresh_n.max())} counted candidates resolve): the importance-sampled "
+                     f"95% interval covers the exact value in {int(inside.sum())} of {len(ok)} ({inside.mean():.0%}); largest "
+                     f"|measured - exact| {np.abs(ok.measured - ok.exact).max():.2f} bits.")
+    return lines
+
+
+def one_string_runs(P: dict, specs: dict, store) -> list:
+    """Notebook 05's one-string runs, from its parameters ``P``: every model of ``P["models"]`` over
+    ``P["grid"]`` at ``P["lr"]``, then ``P["compare_models"]`` over ``P["compare_grid"]`` at ``P["compare_lr"]``;
+    one training string and ``P["n_test_strings"]`` held-out strings per seed, measured at each model's
+    ``measure_at`` with its probes from :func:`specs`."""
+    from .presets import per_model
+    from .sweep import grid_runs
+
+    out = []
+    for names, settings, rate in ((P["models"], P["grid"], P["lr"]), (P["compare_models"], P["compare_grid"], P["compare_lr"])):
+        for name in names:
+            out += grid_runs([name], P["seeds"], settings, length=P["length"], n_train_strings=1,
+                             n_test_strings=P["n_test_strings"], epochs=P["epochs"], lr=rate,
+                             eval_every=per_model(P["measure_at"], name), lr_schedule=P["lr_schedule"],
+                             max_grad_norm=P["max_grad_norm"], probes=specs[name], precision=P["precision"], store=store)
+    return out

@@ -769,6 +769,7 @@ class Prober:
         self.memorised = None  # memlib.metrics.memorised_at: the first epoch of a streak of `hold` epochs >= threshold
         self.streak, self.candidate = 0, None  # the streak so far, and the epoch it started (probed, not yet confirmed)
         self.results = {}  # epoch -> one measure() dict per training string
+        self.shared = {}  # epoch -> the run's candidates (one dict for all its training strings)
 
     def __call__(self, epoch: int, accuracy: float) -> None:
         due = epoch in self.fixed
@@ -782,11 +783,40 @@ class Prober:
             else:
                 if self.candidate is not None and self.candidate not in self.fixed:
                     self.results.pop(self.candidate, None)  # the streak broke: that epoch was not memorisation
+                    self.shared.pop(self.candidate, None)
                 self.streak, self.candidate = 0, None
         if self.memorised is not None and epoch - self.memorised in self.after:
             due = True
         if due and epoch not in self.results:
-            self.results[epoch] = [measure(self.model, d, self.spec, precision="bf16" if self.amp else "fp32") for d in self.strings]
+            precision = "bf16" if self.amp else "fp32"
+            self.results[epoch] = [measure(self.model, d, self.spec, precision=precision) for d in self.strings]
+            if self.spec.candidates:
+                self.shared[epoch] = self._candidates(epoch, precision)
+
+    def _candidates(self, epoch: int, precision: str) -> dict[str, np.ndarray]:
+        """The candidates of the spec at ``epoch`` (:mod:`memlib.candidates`): the training strings' own
+        losses (``member_loss``), per string its permutations' (into that string's results), the run's
+        importance samples and its enumeration."""
+        from . import candidates
+
+        spec, texts = self.spec, [d["text"] for d in self.strings]
+        out = {"member_loss": np.array([candidates.string_losses(self.model, [t], a, precision=precision)[0]
+                                        for t, (_, a, _) in zip(texts, map(string_parts, self.strings))])}
+        for j, d in enumerate(self.strings):
+            if spec.permuted:
+                _, a, _ = string_parts(d)
+                perms = candidates.permutations(d["text"], spec.permuted, spec.seed + j)
+                self.results[epoch][j]["permuted_loss"] = candidates.string_losses(self.model, perms, a, precision=precision)
+        _, a, probs = string_parts(self.strings[0])
+        if spec.samples:
+            s = candidates.importance_sample(self.model, a, probs, len(texts[0]), spec.samples,
+                                             temperatures=spec.temperatures, data_share=spec.data_share,
+                                             seed=spec.seed + epoch, precision=precision)
+            out.update({f"sampled_{k}": v for k, v in s.items()})
+        if spec.enumerate:
+            out.update({f"enumerated_{k}": v for k, v in
+                        candidates.enumerate_strings(self.model, a, probs, len(texts[0]), precision=precision).items()})
+        return out
 
     def restore(self, arrays: dict[str, np.ndarray]) -> None:
         """Take back the state :meth:`arrays` gave (resuming from a checkpoint)."""
@@ -795,13 +825,17 @@ class Prober:
         self.streak = int(arrays.get("probe_streak", 0))
         candidate = int(arrays.get("probe_candidate", -1))
         self.candidate = None if candidate < 0 else candidate
-        self.results = {}
+        self.results, self.shared = {}, {}
         for epoch in (int(x) for x in arrays["probe_epochs"]):
             per_string = []
             for j in range(len(self.strings)):
                 prefix = f"probe_e{epoch}_s{j}_"
                 per_string.append({k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)})
             self.results[epoch] = per_string
+            prefix = f"probe_e{epoch}_run_"
+            shared = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+            if shared:
+                self.shared[epoch] = shared
 
     def arrays(self, final: bool = False) -> dict[str, np.ndarray]:
         """What the run stores (``final``) or a checkpoint keeps: at the end, the probes of a streak the run
@@ -809,12 +843,14 @@ class Prober:
         results = dict(self.results)
         if final and self.memorised is None and self.candidate is not None and self.candidate not in self.fixed:
             results.pop(self.candidate, None)
+        results = {epoch: (per_string, self.shared.get(epoch, {})) for epoch, per_string in results.items()}
         out = {"probe_epochs": np.array(sorted(results), dtype=np.int64),
                "probe_memorised_epoch": np.array(-1 if self.memorised is None else self.memorised, dtype=np.int64)}
         if not final:
             out.update(probe_streak=np.array(self.streak, dtype=np.int64),
                        probe_candidate=np.array(-1 if self.candidate is None else self.candidate, dtype=np.int64))
-        for epoch, per_string in results.items():
+        for epoch, (per_string, shared) in results.items():
             for j, arrays in enumerate(per_string):
                 out.update({f"probe_e{epoch}_s{j}_{name}": a for name, a in arrays.items()})
+            out.update({f"probe_e{epoch}_run_{name}": a for name, a in shared.items()})
         return out

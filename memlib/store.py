@@ -135,6 +135,18 @@ class Run:
             raise ValueError(f"string={string!r} is not allowed: the run has {len(self.config.train)} training strings")
         return out
 
+    def candidates(self, at="last") -> dict[str, np.ndarray]:
+        """The run's candidates at ``at`` (:mod:`memlib.candidates`, probes with ``permuted``, ``samples`` or
+        ``enumerate``): ``member_loss`` and the ``sampled_*`` / ``enumerated_*`` arrays (each string's
+        ``permuted_loss`` is in :meth:`probe`); ValueError when there are none."""
+        epoch = self.probe_epoch(at)
+        prefix = f"probe_e{epoch}_run_"
+        out = {k[len(prefix):]: v for k, v in self.arrays.items() if k.startswith(prefix)} if epoch is not None else {}
+        if not out:
+            raise ValueError(f"{self!r} has no candidates at {at!r}: run it with probes that set permuted, samples or "
+                             f"enumerate (memlib.probes.ProbeSpec), measured at that epoch")
+        return out
+
     def final(self, split: str = "train") -> pd.DataFrame:
         """Metrics at the last evaluated epoch of ``split``."""
         m = self.metrics[self.metrics.split == split]

@@ -15,7 +15,7 @@ import gc
 import os
 import shutil
 
-from .training import check_probes, check_schedule_eval_every, check_hparams, expose, expose_schedule, progress_bar, \
+from .training import check_candidates, check_probes, check_schedule_eval_every, check_hparams, expose, expose_schedule, progress_bar, \
     progress_enabled
 from .hardware import check_precision
 from .models import load_model
@@ -26,7 +26,7 @@ from .store import Run, RunStore
 from .checks import check_int
 from .strings import random_strings
 
-__all__ = ["split_strings", "exposure_runs", "grid_runs", "twin_runs", "schedule_runs"]
+__all__ = ["split_strings", "exposure_runs", "grid_runs", "grids_runs", "twin_runs", "schedule_runs"]
 
 
 def split_strings(seed: int, *, alphabet_size: int, length: int, n_train: int, n_test: int,
@@ -102,12 +102,22 @@ def grid_runs(models, seeds, grid, *, length: int, n_train_strings: int, n_test_
     store are loaded instead of trained, so an interrupted grid resumes where it stopped. One
     progress bar counts epochs over the whole grid. ``precision`` as in :func:`memlib.expose`.
     """
+    return grids_runs([dict(models=models, seeds=seeds, grid=grid, length=length, n_train_strings=n_train_strings,
+                            n_test_strings=n_test_strings, epochs=epochs, lr=lr, eval_every=eval_every,
+                            lr_schedule=lr_schedule, max_grad_norm=max_grad_norm, family=family, probes=probes)],
+                      precision=precision, store=store, device=device, progress=progress)[0]
+
+
+def _grid_plan(models, seeds, grid, *, length: int, n_train_strings: int, n_test_strings: int, epochs, lr=None,
+               eval_every="auto", lr_schedule: str = "constant", max_grad_norm: float | None = None,
+               family: str = "exponential", probes=None) -> tuple[list, list]:
+    """The checked items of one grid: ``(model, seed, train, test, epochs, lr, options)``."""
     models, seeds, grid = _as_list("models", models), _as_list("seeds", seeds), _as_list("grid", grid)
-    check_precision(precision)
     for m in models:
         if not isinstance(m, str) or not m:
             raise ValueError(f"model name {m!r} in models is not allowed: use non-empty strings")
     n_train, n_test = check_int("n_train_strings", n_train_strings, 1), check_int("n_test_strings", n_test_strings, 0)
+    options = dict(eval_every=eval_every, lr_schedule=lr_schedule, max_grad_norm=max_grad_norm, probes=probes)
     plan = []
     for name in models:
         e, r = per_model(epochs, name), per_model(lr, name)
@@ -123,18 +133,37 @@ def grid_runs(models, seeds, grid, *, length: int, n_train_strings: int, n_test_
                 train, test = split_strings(seed, alphabet_size=setting["alphabet_size"], length=length,
                                             n_train=n_train, n_test=n_test, entropy=setting.get("entropy"),
                                             family=setting.get("family", family))
-                plan.append((name, seed, train, test, e, r))
+                check_candidates(probes, train)
+                plan.append((name, seed, train, test, e, r, options))
+    return models, plan
+
+
+def grids_runs(grids: list[dict], *, precision=None, store: RunStore | bool | str = True, device: str | None = None,
+               progress=None) -> list[list[Run]]:
+    """Several grids in one sweep: ``grids`` are dicts of :func:`grid_runs`' arguments (but ``precision``,
+    ``store``, ``device`` and ``progress``, shared). Every grid is checked before the first model loads, and
+    the runs of one model are shared among launched processes across grids (two one-run grids of one model
+    train side by side). Returns one list of runs per grid, each in :func:`grid_runs`' order."""
+    check_precision(precision)
+    if not isinstance(grids, (list, tuple)) or not grids or not all(isinstance(g, dict) for g in grids):
+        raise ValueError(f"grids={grids!r} is not allowed: give a non-empty list of dicts of grid_runs' arguments")
+    models, plan, sizes = [], [], []
+    for g in grids:
+        names, items = _grid_plan(**g)
+        models += [m for m in names if m not in models]
+        plan += items
+        sizes.append(len(items))
 
     def run_one(model, item, bar, key_only):
-        _, seed, train, test, e, r = item
+        _, seed, train, test, e, r, options = item
         if bar:
             bar.set_description(f"{model.name} l={len(train[0].alphabet)} H={train[0].entropy:.2f} seed {seed}")
-        return expose(model, train, test_strings=test, epochs=e, lr=r, seed=seed, eval_every=eval_every,
-                      lr_schedule=lr_schedule, max_grad_norm=max_grad_norm, probes=probes, precision=precision,
-                      store=store, progress=bar, _key_only=key_only)
+        return expose(model, train, test_strings=test, epochs=e, lr=r, seed=seed, precision=precision, store=store,
+                      progress=bar, _key_only=key_only, **options)
 
     store = _check_store(store)
-    return _execute(models, plan, [p[4] for p in plan], run_one, device, progress, store)
+    runs = _execute(models, plan, [p[4] for p in plan], run_one, device, progress, store)
+    return [runs[sum(sizes[:i]):sum(sizes[:i + 1])] for i in range(len(sizes))]
 
 
 def schedule_runs(models, seeds, design, *, lr=None, reset_optimizer: bool = True, eval_every=1,

@@ -39,10 +39,10 @@ from .models import LoadedModel
 from .parallel import all_agree, is_main_process
 from .probes import Prober
 from .store import Run, RunStore, run_key
-from .strings import RandomString, alphabet_of, as_string_dict
+from .strings import RandomString, alphabet_of, as_string_dict, string_parts
 
 __all__ = ["Stage", "check_hparams", "check_probes", "check_schedule", "check_schedule_eval_every", "eval_epochs",
-           "expose", "expose_schedule", "held_out_due", "progress_bar", "progress_enabled", "LR_SCHEDULES",
+           "check_candidates", "expose", "expose_schedule", "held_out_due", "progress_bar", "progress_enabled", "LR_SCHEDULES",
            "RUN_FORMAT"]
 
 LR_SCHEDULES = ("constant", "linear")
@@ -249,6 +249,7 @@ def expose(
     lr = model.default_lr if lr is None else lr
     batch_size = len(train) if batch_size is None else batch_size
     probes = check_probes(probes, len(train[0]["text"]), epochs, batch_size, len(train))
+    check_candidates(probes, train)
     model.check_length(len(train[0]["text"]), what="training strings")
     if test:
         model.check_length(len(test[0]["text"]), what="held-out strings")
@@ -540,6 +541,29 @@ def check_probes(probes, length: int, epochs: int, batch_size: int, n_train: int
         raise ValueError(f"probes with batch_size={batch_size} are not allowed: probes measure the weights after "
                          f"whole epochs, so use one optimiser step per epoch (batch_size >= {n_train} training strings)")
     return probes.resolved(length, epochs)
+
+
+def check_candidates(probes, train: list[dict]) -> None:
+    """ValueError, before any training, where the candidates of ``probes`` do not fit the training strings:
+    importance samples and enumeration need one distribution for all of them (the run's candidates),
+    enumeration at most :data:`memlib.candidates.ENUMERATION_LIMIT` strings, permutations two letters."""
+    from .candidates import ENUMERATION_LIMIT, distinct_permutations
+
+    if probes is None or not probes.candidates:
+        return
+    parts = [string_parts(d) for d in train]
+    if (probes.samples or probes.enumerate) and any(a != parts[0][1] or not np.allclose(p, parts[0][2])
+                                                   for _, a, p in parts):
+        raise ValueError("probes with samples or enumerate need every training string of the run drawn from one "
+                         "distribution (one alphabet, one set of probabilities): their candidates serve them all")
+    if probes.enumerate and len(parts[0][1]) ** len(parts[0][0]) > ENUMERATION_LIMIT:
+        raise ValueError(f"enumerate=True is not allowed for {len(parts[0][1])} letters at length {len(parts[0][0])}: "
+                         f"{len(parts[0][1]) ** len(parts[0][0]):,} strings, more than {ENUMERATION_LIMIT:,}")
+    if probes.permuted:
+        flat = [t for t, _, _ in parts if distinct_permutations(t) < 2]
+        if flat:
+            raise ValueError(f"permuted={probes.permuted} is not allowed: training string {flat[0][:20]!r} has no "
+                             f"other arrangement of its letters")
 
 
 def held_out_due(config: RunConfig, model: LoadedModel):

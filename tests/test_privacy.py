@@ -117,7 +117,8 @@ def test_membership_attack_auc_and_tpr_by_hand():
     r.metrics = pd.DataFrame(rows)
     t = privacy.membership_table([r])
     assert t.auc.iloc[0] == pytest.approx(3 / 4)  # below 3 of the 4 held-out losses
-    assert t.tpr_at_fpr.iloc[0] == 0.0  # flagging none of 4 held-out strings (1%) flags nothing below 0.4
+    # 1% of 4 held-out strings allows no false positive: not measurable, never a TPR at zero false positives
+    assert math.isnan(t.tpr_at_fpr.iloc[0]) and not t.measurable.iloc[0] and t.needed.iloc[0] == 100
 
 
 def test_onsets_match_the_stored_per_position_arrays(tiny_llama):
@@ -199,6 +200,26 @@ def test_prefix_extraction_and_k_extractable_rate_match_greedy_decoding(partly, 
     assert 0 < np.mean(lengths) < L - k  # partly memorised: the check is not all-or-nothing
 
 
+@pytest.mark.parametrize("k, n", [(0, 4), (2, 3), (5, 4)])
+def test_extraction_at_standard_sizes_matches_greedy_decoding(partly, k, n):
+    model, s = partly
+    L = len(s)
+    run = _hand_run(model, s, privacy.extraction_spec(L, at=[0]))
+    row = privacy.extraction_sizes([run], ks=[k], n=n).iloc[0]
+    offsets = [0] if k == 0 else list(range(0, L - k - n + 1))
+    got = []
+    for o in offsets:  # real greedy decoding of n characters after the true prompt text[o:o+k]
+        out = privacy.greedy_generate(model, s.text[o:o + k], n)
+        got.append(next((i for i, (a, b) in enumerate(zip(out, s.text[o + k:o + k + n])) if a != b), n))
+    assert row.prompts == len(offsets)
+    assert row.k_extractable == pytest.approx(np.mean([g >= n for g in got]))
+    assert row.suffix_share == pytest.approx(np.mean(got) / n)
+    with pytest.raises(ValueError, match="ks is empty"):
+        privacy.extraction_sizes([run], ks=[], n=n)
+    with pytest.raises(ValueError, match="are not allowed for strings of 14 characters"):
+        privacy.extraction_sizes([run], ks=[12], n=n)
+
+
 def test_skew_normal_fit_and_tail():
     # alpha = 1: the CDF is exactly Phi(z)^2, into the far tail
     for z in (-0.5, -3.0, -12.0, -40.0):
@@ -210,17 +231,23 @@ def test_skew_normal_fit_and_tail():
     w = np.exp(lf - lf.max())
     fine = lf.max() + math.log(((w[1:] + w[:-1]) / 2).sum() * (t[1] - t[0]))
     assert privacy._skewnorm_logcdf(-1.9, 0.0, 1.0, 27.7) == pytest.approx(fine, rel=1e-6)
-    # moments: a large sample of a known skew-normal gives back its parameters
+    # maximum likelihood: a large sample of a known skew-normal gives back its parameters
     rng = np.random.default_rng(0)
     xi, omega, alpha = 2.0, 0.5, 3.0
     delta = alpha / math.sqrt(1 + alpha ** 2)
-    u0, u1 = rng.standard_normal((2, 400_000))
+    u0, u1 = rng.standard_normal((2, 20_000))
     x = xi + omega * (delta * np.abs(u0) + math.sqrt(1 - delta ** 2) * u1)
-    fit = privacy._skewnorm_moments(x)
-    assert fit[0] == pytest.approx(xi, abs=0.02) and fit[1] == pytest.approx(omega, abs=0.02)
-    assert fit[2] == pytest.approx(alpha, rel=0.15)
-    with pytest.raises(ValueError, match="do not vary"):
-        privacy.exposure(1.0, np.ones(30))
+    fit = privacy._skewnorm_fit(x)
+    assert fit[0] == pytest.approx(xi, abs=0.03) and fit[1] == pytest.approx(omega, abs=0.03)
+    assert fit[2] == pytest.approx(alpha, rel=0.2)
+    # a fit at the half-normal limit (alpha -> inf, as maximum likelihood gives for some samples): a finite log CDF
+    # below its location, falling as alpha^2 (the leading term f(z) / r of a tail too steep for a grid)
+    steep = [privacy._skewnorm_logcdf(2.6, 3.7, 1.6, a) for a in (1e4, 1e5, 1e8)]
+    assert all(math.isfinite(v) and v < 0 for v in steep) and steep[0] > steep[1] > steep[2]
+    assert steep[1] / steep[0] == pytest.approx(100, rel=0.05)
+    with pytest.raises(ValueError, match="do not vary"):  # more likely than every candidate: the fit is needed
+        privacy.exposure(0.5, np.ones(30))
+    assert privacy.exposure(1.0, np.ones(30))["method"] == "counted"  # counted: no fit
 
 
 def test_expected_exposures():
@@ -249,7 +276,8 @@ def test_membership_threshold_allows_the_false_positives_fpr_grants_and_ties_cou
     assert t.tpr_at_fpr == 1.0 and t.fpr_reached == pytest.approx(0.01) and t.auc == pytest.approx(198 / 200)
     assert table(3.0).tpr_at_fpr == 0.0  # at the third-lowest: flagging it would flag a third held-out string
     assert table(3.0).auc == pytest.approx((197 + 0.5) / 200)  # one tie counts half
-    assert table(2.5, fpr=0.0).tpr_at_fpr == 0.0
+    with pytest.raises(ValueError, match="fpr=0.0 is not allowed"):
+        table(2.5, fpr=0.0)
     with pytest.raises(ValueError, match="fpr=1.5 is not allowed"):
         table(1.0, fpr=1.5)
 

@@ -12,23 +12,23 @@ privacy researcher asks more of the same runs; everything here reads stored runs
   ``text[o:i]``, which the window probes of :mod:`memlib.probes` measure inside the run, one
   forward per offset (:func:`extraction_spec`). :func:`greedy_generate` decodes for real and the
   tests check that both agree.
-* **exposure** (Carlini et al., "The Secret Sharer", 2019), in bits: ``-log2`` of the share of
-  candidate strings, drawn from the same distribution, that the model finds at least as likely
-  (loss at most the trained string's). The candidates are the run's held-out strings, evaluated at
-  the run's ``eval_every`` epochs. Counted directly while at least one candidate is as likely:
-  ``share = (count + 1) / (N + 1)`` for ``N`` candidates, at most ``log2(N + 1)`` bits; beyond it,
-  extrapolated with the Secret Sharer's distribution fit, a skew-normal fitted to the candidates'
-  losses (by maximum likelihood), capped at the string's self-information under its distribution (no string
-  can be rarer than itself). A held-out string measured the same way against the other candidates
-  is the check: its rank among ``N`` exchangeable strings is uniform, so its counted exposure has
-  the exact expectation ``log2 N - log2(N!) / N`` (:func:`expected_counted_exposure`: 1.32 bits for
-  ``N = 31``, tending to ``1/ln 2 = 1.44`` bits as ``N`` grows), and the likeliest of them has an
-  expected exposure of ``H_N / ln 2`` (the ``N``-th harmonic number), against which the fit's
-  extrapolation is checked.
-* **membership inference**: the loss-threshold attack, trained strings against held-out strings
-  of the same runs, pooled over the runs of a setting: ROC AUC and the true-positive rate at 1%
-  false positives, epoch by epoch (as MIMIR and LLM-PBE report attacks); with fewer than 100
-  held-out strings 1% allows no false positive at all, and ``fpr_reached`` says so.
+* **exposure** (Carlini et al., "The Secret Sharer", 2019), in bits: ``-log2 P(loss(X) <= loss(s))`` for
+  ``X`` drawn from the string's distribution. Counted among the run's held-out strings (``share = (count + 1)
+  / (N + 1)``, at most ``log2(N + 1)`` bits) and, with ``permuted`` probes, among permutations of the string's
+  own letters (the candidates that match its composition); measured beyond any count by importance sampling
+  (:mod:`memlib.candidates`, :func:`measured_exposure_table`), with a 95% interval, checked against exact
+  enumeration; where only a count exists, extrapolated with the Secret Sharer's skew-normal fit (maximum
+  likelihood), capped at the string's self-information, and labelled so. A held-out string measured the
+  same way against the other candidates checks the count: its rank among ``N`` exchangeable strings is
+  uniform, so its counted exposure has the exact expectation ``log2 N - log2(N!) / N``
+  (:func:`expected_counted_exposure`: 1.32 bits for ``N = 31``, tending to ``1/ln 2 = 1.44`` bits).
+* **membership inference**: the loss-threshold attack, trained strings against held-out strings (and against
+  permutations of the trained strings), pooled over the runs of a setting, on the raw loss and calibrated by
+  the loaded model's loss (:func:`attack_table`): ROC AUC and the true-positive rate at 1% and 0.1% false
+  positives (:func:`tpr_at_fpr`), NaN ("not measurable at this n") with fewer than ``ceil(1 / fpr)``
+  non-members.
+* **extraction at standard sizes** (:func:`extraction_sizes`): Carlini et al. 2022's k-extractable rate for
+  several ``k`` and the share of the ``n`` characters reproduced before the first error.
 * **onset**: per character, the first epoch from which it stays correct to the end of the run, with
   its position, its probability under the distribution and its uniqueness (:func:`memlib.probes.uniqueness`).
 """

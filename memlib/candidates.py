@@ -14,8 +14,13 @@ vocabulary, :func:`memlib.metrics.token_metrics`):
   proposal ``q`` that the model itself makes likely (a defensive mixture of the data distribution and the
   model restricted to the alphabet at a few temperatures) and weighted by ``p_data(x) / q(x)``. Since the
   mixture gives the data distribution a share ``data_share``, every weight is at most ``1 / data_share``,
-  so the estimate's variance is finite and its normal interval (on the log scale, from the weighted hits'
-  standard error) holds; the tests check it against exact enumeration.
+  so the estimate's variance is finite; its normal interval on the log scale (from the weighted hits'
+  standard error) is an approximation that holds when the hits are many, so the tables carry ``hits`` and
+  their effective sample size beside it; the tests check it against exact enumeration.
+
+The string itself is among its candidates wherever they can repeat it (enumeration, importance samples):
+it is counted as at least as likely as itself by its letters, not by comparing two computations of its loss,
+which batches of different shapes round differently (in bf16 by far more than in fp32).
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from .hardware import resolve_precision
 from .metrics import token_metrics
 
 __all__ = ["ENUMERATION_LIMIT", "permutations", "distinct_permutations", "string_losses", "enumerate_strings",
-           "importance_sample", "tail_probability", "exact_tail"]
+           "importance_sample", "same_as", "enumeration_index", "tail_probability", "exact_tail"]
 
 ENUMERATION_LIMIT = 2 ** 20  # strings; a million forwards of a tiny model take a few minutes on 2 cores
 _LN2 = math.log(2.0)
@@ -192,7 +197,8 @@ def importance_sample(model, alphabet: str, probs, length: int, n: int, *, tempe
 
     Returns arrays of ``n``: ``loss`` (the loop's loss of each candidate), ``log_weight``
     (``ln p_data(x) - ln q(x)``, every weight at most ``1 / data_share``), ``component`` (-1: drawn from
-    the data, ``c``: from temperature ``temperatures[c]``). ``q`` is evaluated with one teacher-forced
+    the data, ``c``: from temperature ``temperatures[c]``), and ``letters`` (``n, length``: each
+    candidate's letters as indices into ``alphabet``, to tell the string itself apart: :func:`same_as`). ``q`` is evaluated with one teacher-forced
     forward per candidate; sampling used the key-value cache, whose logits agree with it to float
     rounding. ValueError (before any forward) for a bad argument, or where the data give a letter
     probability 0 (the data's support must be the proposal's; leave such letters out of the alphabet)."""
@@ -222,16 +228,32 @@ def importance_sample(model, alphabet: str, probs, length: int, n: int, *, tempe
     loss, logq_t = _evaluate(model, texts, alphabet, batch_tokens=batch_tokens, precision=precision, temperatures=temps)
     log_p = _log2_probs(texts, alphabet, p) * _LN2
     log_q = np.logaddexp.reduce(np.column_stack([np.log(shares[0]) + log_p, np.log(shares[1:]) + logq_t]), axis=1)
-    return {"loss": loss, "log_weight": log_p - log_q, "component": component.astype(np.int64)}
+    letters = np.array([[alphabet.index(c) for c in t] for t in texts], dtype=np.uint8).reshape(n, length)
+    return {"loss": loss, "log_weight": log_p - log_q, "component": component.astype(np.int64), "letters": letters}
 
 
-def tail_probability(threshold: float, loss, log_weight, *, level: float = 0.95) -> dict:
+def same_as(text: str, alphabet: str, letters) -> np.ndarray:
+    """Which rows of ``letters`` (candidates as indices into ``alphabet``, :func:`importance_sample`) are ``text``."""
+    want = np.array([alphabet.index(c) for c in text], dtype=np.uint8)
+    return (np.asarray(letters) == want).all(axis=1)
+
+
+def enumeration_index(text: str, alphabet: str) -> int:
+    """The position of ``text`` among :func:`enumerate_strings`' strings (lexicographic in ``alphabet``'s order)."""
+    i = 0
+    for c in text:
+        i = i * len(alphabet) + alphabet.index(c)
+    return i
+
+
+def tail_probability(threshold: float, loss, log_weight, *, level: float = 0.95, same=None) -> dict:
     """``P(loss(X) <= threshold)`` under the data distribution, estimated from importance samples
     (:func:`importance_sample`): the mean of ``weight * [loss <= threshold]``, with its standard error,
     ``hits`` (samples at or below the threshold), their effective sample size ``ess`` (Kish), and a
     ``level`` interval from the normal approximation on the log scale (the delta method: ``ln p +- z se / p``).
     In bits: ``exposure = -log2 p``, with ``exposure_low`` / ``exposure_high`` from the interval. With no
-    hit the probability is below what the samples resolve: ``p = 0`` and exposures NaN."""
+    hit the probability is below what the samples resolve: ``p = 0`` and exposures NaN. ``same``: which
+    samples are the string itself (:func:`same_as`), hits whatever their computed loss."""
     from scipy.stats import norm
 
     loss, lw = np.asarray(loss, dtype=np.float64), np.asarray(log_weight, dtype=np.float64)
@@ -240,6 +262,8 @@ def tail_probability(threshold: float, loss, log_weight, *, level: float = 0.95)
     if not 0 < level < 1:
         raise ValueError(f"level={level!r} is not allowed: use a number in (0, 1)")
     hit = loss <= threshold
+    if same is not None:
+        hit = hit | np.asarray(same, dtype=bool)
     n, hits = len(loss), int(hit.sum())
     out = {"n": n, "hits": hits, "p": 0.0, "se": np.nan, "ess": 0.0, "exposure": np.nan, "exposure_low": np.nan,
            "exposure_high": np.nan}
@@ -257,8 +281,12 @@ def tail_probability(threshold: float, loss, log_weight, *, level: float = 0.95)
     return out
 
 
-def exact_tail(threshold: float, loss, log2_p) -> float:
+def exact_tail(threshold: float, loss, log2_p, *, itself: int | None = None) -> float:
     """``P(loss(X) <= threshold)`` from :func:`enumerate_strings`: the data probability of every string at
-    or below the threshold."""
+    or below the threshold; ``itself``: the string's own index (:func:`enumeration_index`), counted whatever
+    its computed loss."""
     loss, lp = np.asarray(loss, dtype=np.float64), np.asarray(log2_p, dtype=np.float64)
-    return float(np.exp2(lp[loss <= threshold]).sum())
+    hit = loss <= threshold
+    if itself is not None:
+        hit[itself] = True
+    return float(np.exp2(lp[hit]).sum())

@@ -195,7 +195,8 @@ class ProbeSpec:
                 raise ValueError(f"{name}={v!r} is not allowed: use None (none) or an integer >= 1")
         temps, share = self.temperatures, self.data_share
         if (temps is not None or share is not None) and self.samples is None:
-            raise ValueError("temperatures and data_share shape the importance-sampled candidates: set samples too")
+            raise ValueError(f"temperatures={temps!r} and data_share={share!r} shape the importance-sampled candidates, "
+                             f"but samples=None: set samples too")
         if self.samples is not None:
             temps = (0.5, 1.0) if temps is None else _values("temperatures", temps)
             if any(isinstance(x, bool) or not isinstance(x, numbers.Real) or not x > 0 for x in temps):

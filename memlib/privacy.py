@@ -688,7 +688,7 @@ def attack_table(runs, fprs=FPRS) -> pd.DataFrame:
     strings: the distribution's draws) and against ``permuted`` ones (permutations of the members' own
     characters: what the letter histogram cannot tell apart), each with two scores: ``loss`` (the raw
     loss threshold) and ``calibrated`` (the loss minus the same string's loss under the loaded model, epoch
-    0, as reference-model attacks calibrate; NaN without epoch 0). Columns ``auc``, ``members``,
+    0, as reference-model attacks calibrate; its rows are left out without epoch 0). Columns ``auc``, ``members``,
     ``non_members``, and per rate in ``fprs``: ``tpr_<fpr>`` (NaN: not measurable at this n) and
     ``needed_<fpr>`` (:func:`needed_non_members`)."""
     rates = list(fprs)
@@ -703,6 +703,11 @@ def attack_table(runs, fprs=FPRS) -> pd.DataFrame:
         if not epochs:
             raise ValueError(f"the runs of {name} have no candidates: run them with probes that set permuted and samples")
         at = {e: [_scores(r, e) for r in rs] for e in epochs}
+        for e in epochs:
+            lacking = [r for r, x in zip(rs, at[e]) if len(x["fresh"]) != len(r.config.test)]
+            if lacking:
+                raise ValueError(f"{lacking[0]!r} did not measure its held-out strings at epoch {e}, where its candidates "
+                                 f"were: give eval_every the candidates' epochs (memlib.privacy.candidate_runs does)")
         for e in epochs:
             for against in ("fresh", "permuted"):
                 for score in ("loss", "calibrated"):
@@ -732,7 +737,7 @@ def measured_exposure_table(runs, *, level: float = 0.95) -> pd.DataFrame:
     interval, ``hits`` and ``ess``; NaN with no hit), ``exact`` by enumeration where the run enumerated,
     and ``fitted``, the Secret Sharer's extrapolation (skew-normal maximum-likelihood fit to the held-out
     losses), kept only as a labelled comparison. ``max_bits``: the string's self-information."""
-    from .candidates import exact_tail, tail_probability
+    from .candidates import enumeration_index, exact_tail, same_as, tail_probability
 
     rows = []
     for run in _runs(runs):
@@ -753,12 +758,15 @@ def measured_exposure_table(runs, *, level: float = 0.95) -> pd.DataFrame:
                                         if 0 < n_p <= len(fresh) else np.nan)
                 row["fitted"] = min(-_skewnorm_logcdf(loss, *_skewnorm_fit(fresh)) / _LN2, cap) \
                     if len(fresh) >= MIN_CANDIDATES else np.nan
+                text, alphabet, _ = string_parts(run.config.train[j])
                 if "sampled_loss" in c:
-                    t = tail_probability(loss, c["sampled_loss"], c["sampled_log_weight"], level=level)
+                    same = same_as(text, alphabet, c["sampled_letters"]) if "sampled_letters" in c else None
+                    t = tail_probability(loss, c["sampled_loss"], c["sampled_log_weight"], level=level, same=same)
                     row.update(measured=t["exposure"], measured_low=t["exposure_low"], measured_high=t["exposure_high"],
                                hits=t["hits"], samples=t["n"], ess=t["ess"])
                 if "enumerated_loss" in c:
-                    row["exact"] = -math.log2(exact_tail(loss, c["enumerated_loss"], c["enumerated_log2_p"]))
+                    row["exact"] = -math.log2(exact_tail(loss, c["enumerated_loss"], c["enumerated_log2_p"],
+                                                         itself=enumeration_index(text, alphabet)))
                 rows.append(row)
     return pd.DataFrame(rows)
 
@@ -830,10 +838,11 @@ def candidates_verdict(attack: pd.DataFrame, exposures: pd.DataFrame, enumerated
                        fprs=FPRS, *, by: str = "setting") -> list[str]:
     """The verdict of the many-member runs, one markdown line per statement: the attack against fresh and
     permuted non-members (raw and calibrated) at the first and last measured epochs and where they part;
-    the per-member exposure gap between fresh and permuted candidates (paired over members, the guessing
-    phase's contribution); importance-sampled exposure against the counted one and the skew-normal fit;
-    and, from ``enumerated`` (:func:`measured_exposure_table` of runs that enumerated), how often the
-    interval covered the exact value. ``by``: what the exposure contrasts pool their members over
+    the per-member exposure gap between fresh and permuted candidates at the same count (paired over members;
+    a count at its top is a lower bound, entered as censored); importance-sampled exposure with its hits, and
+    the skew-normal fit against it; and, from ``enumerated`` (:func:`measured_exposure_table` of runs that
+    enumerated), how often the interval covered the exact value. Members of one run share its training and
+    its importance samples: their contrasts speak for those strings, not for other seeds. ``by``: what the exposure contrasts pool their members over
     (``"setting"``, or ``"model"`` for one-string runs, whose settings hold a member or two each)."""
     lines = []
     for name, a in attack.groupby("setting", sort=False):
@@ -862,20 +871,28 @@ def candidates_verdict(attack: pd.DataFrame, exposures: pd.DataFrame, enumerated
         tied = []
         for e, d in x.groupby("epoch"):
             parts = []
-            measured = "measured" in d and d.measured.notna().all()
-            if not measured and (d.fresh_matched == d.permuted).all():
+            sampled = "measured" in d and d.samples.notna().any()
+            alike = (d.fresh_matched == d.permuted).all()
+            if not sampled and alike:
                 tied.append(e)  # every member counted alike against both kinds: nothing to contrast
                 continue
-            if d.permuted.notna().all() and d.fresh_matched.notna().all() and len(d) > 1:
-                c = paired_contrast(d.fresh_matched, d.permuted, kind="difference")
+            if not alike and d.permuted.notna().all() and d.fresh_matched.notna().all() and len(d) > 1:
+                top = math.log2(int(d.permuted_n.iloc[0]) + 1) - 1e-9  # the count's top: a lower bound
+                c = paired_contrast(d.fresh_matched, d.permuted, kind="difference", censored_a=d.fresh_matched >= top,
+                                    censored_b=d.permuted >= top)
                 parts.append(f"counted against {int(d.permuted_n.iloc[0])} fresh - against {int(d.permuted_n.iloc[0])} "
                              f"permuted candidates {c.text('{:.2f}', ('lower', 'higher', 'equal'))}")
-            if "measured" in d and d.measured.notna().all():
-                parts.append(f"measured (importance-sampled) exposure median {d.measured.median():.1f} bits (member range "
-                             f"{d.measured.min():.1f}-{d.measured.max():.1f}; widest 95% interval "
-                             f"{(d.measured_high - d.measured_low).max():.2f} bits; self-information {d.max_bits.median():.1f})")
-                if d.fitted.notna().all() and len(d) > 1:
-                    c = paired_contrast(d.fitted, d.measured, kind="difference")
+            if sampled:
+                m = d.dropna(subset=["measured"])
+                missing = len(d) - len(m)
+                parts.append(f"measured (importance-sampled) exposure median {m.measured.median():.1f} bits over "
+                             f"{len(m)} strings (range {m.measured.min():.1f} to {m.measured.max():.1f}; "
+                             f"{int(d.samples.max())} samples, hits {int(m.hits.min())}-{int(m.hits.max())} per string; "
+                             f"widest 95% interval {(m.measured_high - m.measured_low).max():.2f} bits; self-information "
+                             f"{d.max_bits.median():.1f})"
+                             + (f"; {missing} with no sample as likely: beyond what the samples resolve" if missing else ""))
+                if m.fitted.notna().all() and len(m) > 1:
+                    c = paired_contrast(m.fitted, m.measured, kind="difference")
                     parts.append(f"skew-normal fit - measured {c.text('{:.1f}', ('below', 'above', 'equal'))}")
             if parts:
                 lines.append(f"- Exposure of the {len(d)} training strings of **{name}** at epoch {e} (bits): "
@@ -886,7 +903,10 @@ def candidates_verdict(attack: pd.DataFrame, exposures: pd.DataFrame, enumerated
     if enumerated is not None and len(enumerated):
         ok = enumerated.dropna(subset=["measured", "exact"])
         inside = (ok.measured_low <= ok.exact) & (ok.exact <= ok.measured_high)
-        lines.append(f"- Check against exact enumeration ({len(ok)} member-epochs, exact exposure "
+        dropped = len(enumerated) - len(ok)
+        lines.append(f"- Check against exact enumeration ({len(ok)} member-epochs"
+                     + (f", and {dropped} where no sample was as likely, left out" if dropped else "")
+                     + f"; one run, its members sharing the samples; exact exposure "
                      f"{ok.exact.min():.1f} to {ok.exact.max():.1f} bits, {int((ok.exact > ok.fresh_n.map(lambda n: math.log2(n + 1))).sum())} "
                      f"of them beyond what their {int(ok.fresh_n.max())} counted candidates resolve): the importance-sampled "
                      f"95% interval covers the exact value in {int(inside.sum())} of {len(ok)} ({inside.mean():.0%}); largest "

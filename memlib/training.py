@@ -552,10 +552,16 @@ def check_candidates(probes, train: list[dict]) -> None:
     if probes is None or not probes.candidates:
         return
     parts = [string_parts(d) for d in train]
-    if (probes.samples or probes.enumerate) and any(a != parts[0][1] or not np.allclose(p, parts[0][2])
-                                                   for _, a, p in parts):
-        raise ValueError("probes with samples or enumerate need every training string of the run drawn from one "
-                         "distribution (one alphabet, one set of probabilities): their candidates serve them all")
+    other = next((j for j, (_, a, p) in enumerate(parts) if a != parts[0][1] or not np.allclose(p, parts[0][2])), None)
+    if (probes.samples or probes.enumerate) and other is not None:
+        raise ValueError(f"probes with samples or enumerate need every training string of the run drawn from one "
+                         f"distribution: string {other} has alphabet {parts[other][1]!r}, probabilities "
+                         f"{np.round(parts[other][2], 4).tolist()}, string 0 {parts[0][1]!r}, "
+                         f"{np.round(parts[0][2], 4).tolist()} (their candidates serve them all)")
+    if probes.samples and (parts[0][2] <= 0).any():
+        raise ValueError(f"samples={probes.samples} is not allowed for strings whose distribution gives letters "
+                         f"{[c for c, q in zip(parts[0][1], parts[0][2]) if q <= 0]} probability 0 (alphabet "
+                         f"{parts[0][1]!r}): the importance samples' proposal and the data must share their support")
     if probes.enumerate and len(parts[0][1]) ** len(parts[0][0]) > ENUMERATION_LIMIT:
         raise ValueError(f"enumerate=True is not allowed for {len(parts[0][1])} letters at length {len(parts[0][0])}: "
                          f"{len(parts[0][1]) ** len(parts[0][0]):,} strings, more than {ENUMERATION_LIMIT:,}")

@@ -139,7 +139,7 @@ def test_bad_candidate_arguments_are_refused_before_any_work(tiny_llama):
         candidates.enumerate_strings(tiny_llama, "abcdefgh", [1 / 8] * 8, 8)
     with pytest.raises(ValueError, match="samples=0"):
         ProbeSpec(at=(0,), samples=0).resolved(8, 10)
-    with pytest.raises(ValueError, match="set samples too"):
+    with pytest.raises(ValueError, match="temperatures=\\(1.0,\\) and data_share=None .* set samples too"):
         ProbeSpec(at=(0,), temperatures=(1.0,)).resolved(8, 10)
     # enumeration too large for the run's strings: refused before the first model loads
     big = ProbeSpec(at=(0,), **SPEC, enumerate=True)
@@ -212,3 +212,21 @@ def test_a_checkpoint_keeps_the_candidates_taken_so_far(tiny_llama):
     assert again.arrays(final=False).keys() == saved.keys()
     for k, v in again.arrays(final=False).items():
         np.testing.assert_array_equal(v, saved[k])
+
+
+def test_the_string_itself_counts_as_at_least_as_likely_whatever_its_two_losses_round_to():
+    from itertools import product
+
+    texts = ["".join(t) for t in product("abc", repeat=3)]
+    assert all(candidates.enumeration_index(t, "abc") == i for i, t in enumerate(texts))
+    loss = np.linspace(1.0, 2.0, 27)
+    log2_p = np.full(27, -math.log2(27))
+    me = candidates.enumeration_index("bca", "abc")
+    # its enumerated loss rounded a hair above the threshold computed for it elsewhere: still its own hit
+    assert candidates.exact_tail(loss[me] - 1e-7, loss, log2_p, itself=me) == pytest.approx((me + 1) / 27)
+    assert candidates.exact_tail(loss[me] - 1e-7, loss, log2_p) == pytest.approx(me / 27)
+    letters = np.array([[0, 1, 2], [1, 2, 0], [1, 2, 0]], dtype=np.uint8)
+    same = candidates.same_as("bca", "abc", letters)
+    assert same.tolist() == [False, True, True]
+    t = candidates.tail_probability(0.5, np.array([0.4, 0.6, 0.6]), np.zeros(3), same=same)
+    assert t["hits"] == 3 and t["p"] == pytest.approx(1.0)

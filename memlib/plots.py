@@ -471,13 +471,16 @@ def plot_retention(retention: pd.DataFrame):
     return fig
 
 
-def plot_privacy(extraction: pd.DataFrame, exposure: pd.DataFrame, membership: pd.DataFrame, settings: list[str]):
+def plot_privacy(extraction: pd.DataFrame, exposure: pd.DataFrame, membership: pd.DataFrame, settings: list[str],
+                 attack: pd.DataFrame | None = None):
     """Notebook 05's measures on one time axis, one column per setting (means over seeds, band
     min-max). Top: recollection accuracy, the share of the string that greedy generation from BOS
     reproduces, and the k-extractable rate. Middle: exposure in bits of the trained strings (filled
     where extrapolated by the distribution fit) and of held-out strings (the check: 1.32 bits expected for 31 candidates, as in the default preset, 1.44 as their number grows);
     dotted: the most a count over the candidates can resolve, log2(N + 1). Bottom: the loss-threshold
-    membership attack's ROC AUC and true-positive rate at 1% false positives, pooled over seeds."""
+    membership attack's ROC AUC and true-positive rate at 1% false positives, pooled over seeds (missing where
+    not measurable at this n); with ``attack`` (:func:`memlib.privacy.attack_table` of the same runs), also its
+    AUC against permutations of the strings' letters and calibrated by the loaded model's loss."""
     fig, axes = plt.subplots(3, len(settings), figsize=(3.4 * len(settings), 7.6), squeeze=False, sharex="col")
     for j, name in enumerate(settings):
         ax = axes[0, j]
@@ -510,7 +513,14 @@ def plot_privacy(extraction: pd.DataFrame, exposure: pd.DataFrame, membership: p
         ax = axes[2, j]
         m = membership[membership.setting == name]
         ax.plot(m.epoch, m.auc, color="tab:orange", marker="o", ms=3, label="membership attack ROC AUC")
-        ax.plot(m.epoch, m.tpr_at_fpr, color="tab:brown", marker="s", ms=3, ls="--", label="TPR at 1% FPR")
+        ax.plot(m.epoch, m.tpr_at_fpr, color="tab:brown", marker="s", ms=3, ls="--",
+                label="TPR at 1% FPR (missing: not measurable at this n)")
+        if attack is not None:
+            a = attack[attack.setting == name]
+            for against, score, colour, label in (("permuted", "loss", "tab:red", "AUC against permuted letters"),
+                                                  ("fresh", "calibrated", "tab:olive", "AUC calibrated by the loaded model")):
+                d = a[(a.against == against) & (a.score == score)]
+                ax.plot(d.epoch, d.auc, color=colour, marker="o", ms=3, ls=":", label=label)
         ax.set_ylim(-0.02, 1.02)
         ax.set_xlabel("epoch")
     axes[0, 0].set_ylabel("share of the string")

@@ -391,17 +391,24 @@ def tpr_at_fpr(members, non_members, fpr: float) -> dict:
     The threshold is the ``(a + 1)``-th lowest non-member score, ``a = floor(fpr * N)``: scores strictly below
     it are flagged, so at most ``a`` non-members are (ties at the threshold are not flagged, members' ties
     neither). ``tpr`` is NaN and ``measurable`` False where ``N < ceil(1 / fpr)`` (``needed``): the text
-    reports that as "not measurable at this n". ``fpr_reached`` = ``a / N``."""
+    reports that as "not measurable at this n". ``fpr_reached`` = ``a / N``. ``tpr_low`` / ``tpr_high``: the
+    95% Clopper-Pearson interval of the share of members flagged, given the threshold (the threshold's own
+    sampling, one non-member's score at 0.1% of 1,000, is not in it)."""
     needed = needed_non_members(fpr)
     mem, non = np.asarray(members, dtype=np.float64), np.sort(np.asarray(non_members, dtype=np.float64))
     if not len(mem):
         raise ValueError("members is empty: give at least one member score")
     allowed = int(math.floor(fpr * len(non) + 1e-9))
     if len(non) < needed:
-        return {"tpr": np.nan, "fpr_reached": 0.0, "measurable": False, "needed": needed, "non_members": len(non)}
+        return {"tpr": np.nan, "tpr_low": np.nan, "tpr_high": np.nan, "fpr_reached": 0.0, "measurable": False,
+                "needed": needed, "non_members": len(non)}
+    from scipy.stats import binomtest
+
     threshold = non[allowed] if allowed < len(non) else np.inf
-    return {"tpr": float((mem < threshold).mean()), "fpr_reached": allowed / len(non), "measurable": True,
-            "needed": needed, "non_members": len(non)}
+    flagged = int((mem < threshold).sum())
+    ci = binomtest(flagged, len(mem)).proportion_ci(0.95, method="exact")
+    return {"tpr": flagged / len(mem), "tpr_low": float(ci.low), "tpr_high": float(ci.high),
+            "fpr_reached": allowed / len(non), "measurable": True, "needed": needed, "non_members": len(non)}
 
 
 def membership_table(runs, fpr: float = 0.01) -> pd.DataFrame:
@@ -689,8 +696,9 @@ def attack_table(runs, fprs=FPRS) -> pd.DataFrame:
     characters: what the letter histogram cannot tell apart), each with two scores: ``loss`` (the raw
     loss threshold) and ``calibrated`` (the loss minus the same string's loss under the loaded model, epoch
     0, as reference-model attacks calibrate; its rows are left out without epoch 0). Columns ``auc``, ``members``,
-    ``non_members``, and per rate in ``fprs``: ``tpr_<fpr>`` (NaN: not measurable at this n) and
-    ``needed_<fpr>`` (:func:`needed_non_members`)."""
+    ``non_members``, ``accuracy`` (the members' mean training accuracy then), and per rate in ``fprs``:
+    ``tpr_<fpr>`` with ``tpr_<fpr>_low`` / ``_high`` (NaN: not measurable at this n) and ``needed_<fpr>``
+    (:func:`needed_non_members`)."""
     rates = list(fprs)
     for f in rates:
         needed_non_members(f)  # a rate outside (0, 1): refused before any work
@@ -719,11 +727,14 @@ def attack_table(runs, fprs=FPRS) -> pd.DataFrame:
                                           for i, x in enumerate(at[e])])
                     if not len(non):
                         continue
+                    acc = [r.metrics[(r.metrics.split == "train") & (r.metrics.epoch == e)].accuracy for r in rs]
                     row = {"setting": name, "model": rs[0].config.model, "epoch": e, "against": against, "score": score,
-                           "auc": _auc(mem, non), "members": len(mem), "non_members": len(non), "runs": len(rs)}
+                           "auc": _auc(mem, non), "members": len(mem), "non_members": len(non), "runs": len(rs),
+                           "accuracy": float(pd.concat(acc).mean())}
                     for f in rates:
                         t = tpr_at_fpr(mem, non, f)
                         row[f"tpr_{f:g}"], row[f"needed_{f:g}"] = t["tpr"], t["needed"]
+                        row[f"tpr_{f:g}_low"], row[f"tpr_{f:g}_high"] = t["tpr_low"], t["tpr_high"]
                     rows.append(row)
     return pd.DataFrame(rows)
 
@@ -830,7 +841,7 @@ def candidate_runs(plans: dict, *, store, precision) -> dict:
 
 def _fmt_tpr(row, f: float) -> str:
     v = row[f"tpr_{f:g}"]
-    return (f"{v:.2f}" if pd.notna(v) else
+    return (f"{v:.2f} ({row[f'tpr_{f:g}_low']:.2f} to {row[f'tpr_{f:g}_high']:.2f})" if pd.notna(v) else
             f"not measurable at this n ({int(row.non_members)} non-members; {f:.1%} needs {int(row[f'needed_{f:g}']):,})")
 
 
@@ -862,9 +873,16 @@ def candidates_verdict(attack: pd.DataFrame, exposures: pd.DataFrame, enumerated
             tprs.append(f"at {' and '.join(f'{f:.1%}' for f in unmeasurable)} FPR not measurable at this n "
                         f"({span(ends.non_members.astype(int))} non-members; "
                         + " and ".join(f"{needed_non_members(f):,}" for f in unmeasurable) + " needed)")
+        raw = a[(a.against == "fresh") & (a.score == "loss")].set_index("epoch")
+        lowest = min(fprs)
+        by_epoch = ("" if raw[f"tpr_{lowest:g}"].isna().all() else
+                    f" Against fresh non-members on the raw loss, TPR at {lowest:.1%} FPR by epoch: "
+                    + " ".join(f"{v:.2f}" for v in raw[f"tpr_{lowest:g}"]) + ".")
         lines.append(f"- Membership attack on **{name}** ({plural(int(a.members.iloc[0]), 'member')}; calibrated: the loss "
-                     f"minus the same string's loss under the loaded model), AUC at epochs {', '.join(map(str, epochs))}: "
-                     + "; ".join(parts) + ". TPR at the end, " + "; ".join(tprs) + ".")
+                     f"minus the same string's loss under the loaded model), at epochs {', '.join(map(str, epochs))} "
+                     f"(members' mean training accuracy " + " ".join(f"{v:.2f}" for v in raw.accuracy) + "), AUC "
+                     + "; ".join(parts) + "." + by_epoch + " TPR at the end (95% Clopper-Pearson interval over the "
+                     "members, the threshold given), " + "; ".join(tprs) + ".")
     if by not in ("setting", "model"):
         raise ValueError(f"by={by!r} is not allowed: use 'setting' or 'model'")
     for name, x in exposures.groupby(by, sort=False):

@@ -93,6 +93,8 @@ def test_tpr_at_fpr_on_hand_made_scores():
     non = np.arange(1.0, 201.0)  # 200 non-members; 1% may flag 2 of them (scores 1 and 2)
     t = privacy.tpr_at_fpr([0.5, 2.5, 3.0, 10.0], non, 0.01)
     assert t["measurable"] and t["tpr"] == 0.5 and t["fpr_reached"] == pytest.approx(0.01) and t["needed"] == 100
+    ci = stats.binomtest(2, 4).proportion_ci(0.95, method="exact")  # Clopper-Pearson over the 4 members
+    assert (t["tpr_low"], t["tpr_high"]) == pytest.approx((ci.low, ci.high)) and t["tpr_low"] < 0.5 < t["tpr_high"]
     # a member tied with the threshold (the third-lowest non-member) is not flagged: flagging it would flag a third
     assert privacy.tpr_at_fpr([3.0], non, 0.01)["tpr"] == 0.0
     # ties among non-members: the threshold is the third-lowest score whatever ties it

@@ -17,7 +17,7 @@ from .metrics import METRIC_COLUMNS, string_summary, token_metrics
 from .models import LoadedModel, embedded_gguf_path, load_model
 from .store import Run, RunStore, cache_dir, run_key
 from .strings import RandomString, alphabet, distribution, entropy_bits, random_string, random_strings
-from . import candidates, difficulty, hardware, phases, presets, sweep  # noqa: E402  (analyses and grids; plots/notebooks import on demand)
+from . import candidates, capacity, difficulty, hardware, phases, presets, sweep  # noqa: E402  (analyses and grids; plots/notebooks import on demand)
 
 __all__ = [
     "__version__",

@@ -27,7 +27,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from .strings import string_parts
+from .strings import self_information
 
 __all__ = ["memorised", "string_bits", "bits_by_epoch"]
 
@@ -46,12 +46,6 @@ def memorised(self_information, code_length) -> np.ndarray:
     return np.maximum(0.0, i - c)
 
 
-def _self_information(d: dict) -> float:
-    text, alphabet, probs = string_parts(d)
-    p = dict(zip(alphabet, probs))
-    return float(-sum(math.log2(p[ch]) for ch in text))
-
-
 def string_bits(runs, split: str = "train") -> pd.DataFrame:
     """One row per run, epoch and string of ``split`` (``"train"`` or ``"test"``): ``self_information``,
     ``code_length`` (from the run's loss) and ``memorised`` bits, ``clipped`` where the code length was above
@@ -61,7 +55,7 @@ def string_bits(runs, split: str = "train") -> pd.DataFrame:
     rows = []
     for run in list(runs):
         strings = run.config.train if split == "train" else run.config.test
-        info = [_self_information(d) for d in strings]
+        info = [self_information(d) for d in strings]
         m = run.metrics[run.metrics.split == split]
         if m.empty:
             continue

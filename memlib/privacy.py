@@ -47,7 +47,7 @@ from .labels import plural, setting, span
 from .metrics import memorised_at
 from .stats import paired_contrast
 from .probes import ProbeSpec, uniqueness
-from .strings import string_parts
+from .strings import self_information, string_parts
 
 __all__ = ["MIN_CANDIDATES", "milestones", "holds_from", "expected_counted_exposure", "expected_top_exposure",
            "specs", "extraction_spec", "check_extraction", "greedy_generate", "extracted_lengths", "extraction_table",
@@ -332,13 +332,6 @@ def exposure(loss: float, candidates, *, max_bits: float = math.inf, fit: bool =
             "method": "extrapolated (skew-normal ML fit, Secret Sharer)"}
 
 
-def _self_information(d: dict) -> float:
-    """-log2 of the string's probability under its distribution: no string is rarer than itself."""
-    text, alphabet, probs = string_parts(d)
-    p = dict(zip(alphabet, probs))
-    return float(-sum(math.log2(p[ch]) for ch in text))
-
-
 def exposure_table(runs) -> pd.DataFrame:
     """Exposure of every training string and, as a check, of every held-out string (against the
     other held-out strings), one row per run, string and epoch at which the held-out strings were
@@ -356,12 +349,12 @@ def exposure_table(runs) -> pd.DataFrame:
             losses = cand.set_index("string").loss
             for j, loss in train[train.epoch == e].set_index("string").loss.items():
                 d = run.config.train[j]
-                cap = _self_information(d)
+                cap = self_information(d)
                 rows.append({**_base(run), "epoch": e, "member": True, "string": j, "loss": loss,
                              "candidates": len(losses), "max_bits": cap, **exposure(loss, losses, max_bits=cap)})
             for j, loss in losses.items():
                 others = losses.drop(j)
-                cap = _self_information(run.config.test[j])
+                cap = self_information(run.config.test[j])
                 rows.append({**_base(run), "epoch": e, "member": False, "string": j, "loss": loss,
                              "candidates": len(others), "max_bits": cap, **exposure(loss, others, max_bits=cap)})
     return pd.DataFrame(rows)
@@ -756,7 +749,7 @@ def measured_exposure_table(runs, *, level: float = 0.95) -> pd.DataFrame:
             c = run.candidates(e)
             fresh = _held_out_at(run, e)
             for j, loss in enumerate(c["member_loss"]):
-                cap = _self_information(run.config.train[j])
+                cap = self_information(run.config.train[j])
                 row = {**_base(run), "epoch": e, "string": j, "loss": loss, "max_bits": cap,
                        "fresh_n": len(fresh), "permuted_n": 0}
                 for kind, cands in (("fresh", fresh),

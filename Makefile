@@ -35,7 +35,7 @@ reproduce: $(STAMP)
 # The paper's hyper-parameters (1,024 characters, lr 1e-5 with linear decay, clipping at 1.0, 100 epochs) on
 # the embedded SmolLM2-135M: notebook 01 and two settings of notebook 02, one seed (times in benchmarks/RESULTS.md).
 reproduce-long: $(STAMP)
-	$(BIN)/python -m memlib.notebooks --preset cpu-long --only 01,02,03 --processes $(PROCESSES) --threads $(THREADS) \
+	$(BIN)/python -m memlib.notebooks --preset cpu-long --only 01,02,03,06 --processes $(PROCESSES) --threads $(THREADS) \
 		--figures figures/cpu-long --findings findings/cpu-long --executed build/executed-long
 
 # The suite in TEST_WORKERS processes (pytest-xdist; default: one per core and one more, since many tests wait on

@@ -3,15 +3,16 @@
 * ``smoke``: seconds a notebook, tiny models (and SmolLM2 with its random twin in notebook 01); what the
   test suite executes.
 * ``default``: what ``make reproduce`` runs, sized to about 6 minutes a notebook on a 2-core CPU, with the
-  embedded pretrained SmolLM2-135M (measured times: benchmarks/RESULTS.md).
+  embedded pretrained SmolLM2-135M (notebook 06: tiny random-weight models of five sizes; measured times:
+  benchmarks/RESULTS.md).
 * ``paper``: the paper's setup (Pythia, Phi, Llama-2 from the hub; 1,024 characters,
   100 epochs, lr 1e-5 with linear decay and gradient clipping at 1.0 as in HF ``Trainer``,
   5 training strings, 10 held-out strings); needs GPUs and network.
-* ``cpu-long`` (notebooks 01, 02 and 03; ``make reproduce-long``): the paper's hyper-parameters
+* ``cpu-long`` (notebooks 01, 02, 03 and 06; ``make reproduce-long``): the paper's hyper-parameters
   (1,024 characters, 100 epochs, lr 1e-5 with linear decay, clipping at 1.0) on the embedded
   SmolLM2-135M, one training string per run, one seed: notebook 01's phases and two contrasting
   settings of notebook 02 (26 letters at 2 bits and uniform); notebook 03 at 512 and 1,024 characters, at
-  SmolLM2's own rate (1e-4, constant).
+  SmolLM2's own rate (1e-4, constant); notebook 06 at larger model sizes and more epochs.
 
 A notebook's ``parameters`` cell names a preset and may override any of its keys;
 ``None`` means "keep the preset's value". ``resolve`` refuses unknown notebooks, presets
@@ -228,6 +229,38 @@ PRESETS: dict[str, dict[str, dict]] = {
             fprs=[0.01, 0.001],
         ),
     },
+    "06_capacity": {
+        # Per model (random-init sized tiny models: memlib.models), datasets of uniform random strings holding
+        # `data_per_param` bits per parameter, each trained `epochs` epochs in batches of `batch_size` at `lr`
+        # (constant), with `n_test_strings` held-out strings (the attack's non-members); once per precision.
+        "smoke": dict(
+            models=["tiny-llama-w8-l1", "tiny-llama-w16-l1", "tiny-llama-w24-l1"], data_per_param=[0.5, 2.0],
+            alphabet_size=26, length=16, epochs=30, lr=3e-3, batch_size=8, n_test_strings=20, seeds=[0],
+            eval_every=[0, 10, 20, 30], precisions=["fp32"], window=10, tol=0.05,
+        ),
+        "default": dict(
+            models=["tiny-llama-w8-l1", "tiny-llama-w16-l1", "tiny-llama-w24-l1", "tiny-llama-w32-l1",
+                    "tiny-llama-w40-l1"],
+            data_per_param=[0.5, 2.0, 4.0], alphabet_size=26, length=32, epochs=150, lr=3e-3, batch_size=8,
+            n_test_strings=100, seeds=[0], eval_every=[0, 25, 50, 100, 150], precisions=["fp32"], window=50, tol=0.05,
+        ),
+        "cpu-long": dict(
+            models=["tiny-llama-w8-l1", "tiny-llama-w16-l1", "tiny-llama-w32-l1", "tiny-llama-w48-l1",
+                    "tiny-llama-w64-l1", "tiny-llama-w64-l2"],
+            data_per_param=[0.5, 2.0, 4.0], alphabet_size=26, length=32, epochs=300, lr=3e-3, batch_size=8,
+            n_test_strings=100, seeds=[0], eval_every=[0, 50, 100, 200, 300], precisions=["fp32"], window=50,
+            tol=0.05,
+        ),
+        # GPU scale, as Morris et al. (GPT-style models of 0.5M-1.5B parameters, to convergence, fp32 and bf16):
+        # sized Llama configurations from about 0.1M to 25M parameters (none from the hub: random weights).
+        "paper": dict(
+            models=["tiny-llama-w64-l2", "tiny-llama-w128-l4", "tiny-llama-w256-l4", "tiny-llama-w384-l8",
+                    "tiny-llama-w512-l8"],
+            data_per_param=[0.5, 1.0, 2.0, 4.0, 8.0], alphabet_size=26, length=64, epochs=2000, lr=1e-3,
+            batch_size=256, n_test_strings=1000, seeds=[0], eval_every="auto", precisions=["fp32", "bf16"],
+            window=200, tol=0.02,
+        ),
+    },
 }
 
 
@@ -235,7 +268,7 @@ PRESETS: dict[str, dict[str, dict]] = {
 # on CPUs, so that no result depends on whether the CPU has native bf16 (a CPU with native bf16 may ask for
 # "bf16" or "auto"), and "auto" at the paper preset (bf16 autocast on GPUs with bf16, as HF Trainer's bf16=True).
 for _notebook, _table in PRESETS.items():
-    if _notebook != "00_explorer":
+    if _notebook not in ("00_explorer", "06_capacity"):  # 06 names its precisions (a list)
         for _name, _params in _table.items():
             _params["precision"] = "auto" if _name == "paper" else "fp32"
 

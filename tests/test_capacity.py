@@ -39,3 +39,145 @@ def test_memorised_bits_grow_with_training_and_never_exceed_the_information(tiny
     assert held_out.memorised.iloc[-1] < end / 4  # strings never trained on: little or nothing
     with pytest.raises(ValueError, match="split='dev' is not allowed"):
         capacity.string_bits([run], split="dev")
+
+
+def test_sized_tiny_models_load_count_and_refuse_bad_sizes():
+    from memlib.models import param_counts, sized_config
+
+    m = memlib.load_model("tiny-llama-w16-l1", device="cpu")
+    c = param_counts("tiny-llama-w16-l1")
+    assert m.n_params == c["total"] == c["embedding"] + c["non_embedding"]
+    assert c["embedding"] == 2 * 100 * 16  # input embedding and untied output layer: 100 tokens x width 16
+    cfg = m.model.config
+    assert (cfg.hidden_size, cfg.num_hidden_layers, cfg.num_attention_heads, cfg.intermediate_size) == (16, 1, 1, 64)
+    assert m.default_lr == 1e-3 and m.fingerprint.startswith("tiny-llama-w16-l1:")
+    # the tiny family's own configuration at its own size: the same weights as tiny-llama
+    assert memlib.load_model("tiny-llama-w128-l4").fingerprint.split(":")[-1] == \
+        memlib.load_model("tiny-llama").fingerprint.split(":")[-1]
+    assert sized_config("tiny-phi-w64-l2")[1]["num_attention_heads"] == 2 and sized_config("tiny-llama") is None
+    for name, message in (("tiny-llama-w12-l1", "width 12"), ("tiny-llama-w2048-l1", "width 2048"),
+                          ("tiny-llama-w104-l1", "width 104"),  # 3 heads do not divide it
+                          ("tiny-llama-w264-l1", "width 264"),  # 8 heads of 33: odd, no rotary
+                          ("tiny-llama-w16-l0", "layers 0"), ("tiny-llama-w16-l17", "layers 17"),
+                          ("tiny-gpt-w16-l1", "is not known")):
+        with pytest.raises(ValueError, match=message):
+            memlib.load_model(name)
+
+
+def test_dataset_plan_sizes_datasets_by_bits_per_parameter_and_checks_first():
+    from memlib import presets
+    from memlib.models import param_counts
+
+    assert capacity.n_strings_for(150.4, 32, 26) == 1 + 1  # at least 2 strings
+    assert capacity.n_strings_for(10 * 32 * math.log2(26), 32, 26) == 10
+    P = presets.resolve("06_capacity", "smoke")
+    grids = capacity.plan(P)
+    assert len(grids) == len(P["models"]) * len(P["data_per_param"])
+    total = param_counts(P["models"][0])["total"]
+    bits = [g["n_train_strings"] * P["length"] * math.log2(P["alphabet_size"]) for g in grids[:2]]
+    for b, r in zip(bits, sorted(P["data_per_param"])):
+        assert r * total <= b < r * total + P["length"] * math.log2(P["alphabet_size"])  # the first reaching it
+    for key, value, message in (("data_per_param", [1.0, 1.0], "each multiple once"),
+                                ("data_per_param", [0.0], "data_per_param=0.0"),
+                                ("data_per_param", [0.01, 0.02], "two are the same size"),
+                                ("models", [], "models=\\[\\]"), ("precisions", ["fp8"], "fp8"),
+                                ("batch_size", 0, "batch_size=0")):
+        with pytest.raises(ValueError, match=message):
+            capacity.capacity_runs(dict(P, **{key: value}), store=False)
+
+
+def test_stopping_rule_on_hand_curves():
+    epochs = list(range(0, 101, 10))
+    flat = [0, 50, 80, 95, 99, 100, 100, 100, 100, 100, 100]
+    c = capacity.converged(epochs, flat, window=50, tol=0.05)
+    assert c["converged"] and c["growth"] == 0.0 and c["plateau_epoch"] == 30  # 95 >= 0.95 * 100
+    growing = list(range(0, 110, 10))
+    c = capacity.converged(epochs, growing, window=50, tol=0.05)
+    assert not c["converged"] and c["growth"] == pytest.approx(0.5) and c["plateau_epoch"] is None
+    assert not capacity.converged(epochs, [0.0] * 11, window=50)["converged"]  # nothing memorised: not a plateau
+    assert not capacity.converged([0, 10, 20], [0, 5, 5], window=50)["converged"]  # shorter than the window
+    for kwargs, message in ((dict(window=0), "window=0"), (dict(tol=0.0), "tol=0.0"), (dict(tol=1.5), "tol=1.5")):
+        with pytest.raises(ValueError, match=message):
+            capacity.converged(epochs, flat, **kwargs)
+
+
+def _caps(params, bits, precision="fp32", lower=False):
+    import pandas as pd
+
+    return pd.DataFrame({"model": [f"m{p}" for p in params], "precision": precision, "params": params,
+                         "non_embedding": [p // 2 for p in params], "capacity": bits, "lower_bound": lower})
+
+
+def test_bits_per_parameter_fit_on_hand_cases():
+    exact = capacity.fit(_caps([1000, 4000, 16000], [2000.0, 8000.0, 32000.0]))
+    assert exact["estimate"] == pytest.approx(2.0) and exact["low"] == pytest.approx(2.0) == exact["high"]
+    assert exact["slope"] == pytest.approx(1.0) and exact["n"] == 3 and not exact["lower_bound"]
+    assert capacity.fit(_caps([1000, 4000, 16000], [2000.0, 8000.0, 32000.0]), per="non_embedding")["estimate"] == \
+        pytest.approx(4.0)
+    noisy = capacity.fit(_caps([1000, 3000, 10000, 30000, 100000], [1500.0, 7000.0, 18000.0, 66000.0, 190000.0],
+                               lower=True))
+    assert noisy["low"] < noisy["estimate"] < noisy["high"] and noisy["low"] < 2.0 < noisy["high"]
+    assert noisy["slope_low"] < 1.0 < noisy["slope_high"] and noisy["lower_bound"]
+    import pandas as pd
+
+    with pytest.raises(ValueError, match="one precision at a time"):
+        capacity.fit(pd.concat([_caps([1, 2], [1.0, 2.0]), _caps([1, 2], [1.0, 2.0], "bf16")]))
+    with pytest.raises(ValueError, match="at least 2"):
+        capacity.fit(_caps([1000], [10.0]))
+    with pytest.raises(ValueError, match="capacity of 0 bits"):
+        capacity.fit(_caps([1000, 2000], [0.0, 10.0]))
+    with pytest.raises(ValueError, match="per='all'"):
+        capacity.fit(_caps([1000, 2000], [1.0, 10.0]), per="all")
+
+
+def test_capacity_is_the_best_dataset_and_a_lower_bound_unless_converged_and_not_data_bound():
+    import pandas as pd
+
+    table = pd.DataFrame({"model": ["a", "a", "b", "b"], "precision": "fp32", "params": [100, 100, 400, 400],
+                          "non_embedding": [50, 50, 300, 300], "information": [50.0, 400.0, 200.0, 1600.0],
+                          "memorised": [48.0, 120.0, 190.0, 300.0], "share": [0.96, 0.30, 0.95, 0.1875],
+                          "memorisable": 31 / 32, "converged": [True, True, True, False]})
+    caps = capacity.capacities(table)
+    a, b = caps.iloc[0], caps.iloc[1]
+    assert a.capacity == 120.0 and a.at_data == 400.0 and a.bits_per_param == 1.2 and a.per_non_embedding == 2.4
+    assert not a.data_bound and not a.lower_bound and a.converged == 2  # converged, the best dataset above it
+    assert b.capacity == 300.0 and b.lower_bound and not b.data_bound  # one run still moving
+    table.loc[1, "memorised"] = 10.0  # now the best dataset of "a" is the one it nearly all holds: 0.96 >= 0.95 * 31/32
+    assert capacity.capacities(table).iloc[0].data_bound and capacity.capacities(table).iloc[0].lower_bound
+    with pytest.raises(ValueError, match="tol=2"):
+        capacity.capacities(table, tol=2)
+
+
+def test_rank_correlation_states_its_interval_and_n():
+    c = capacity.rank_correlation(range(10), [x * x for x in range(10)])
+    assert c["rho"] == pytest.approx(1.0) and c["n"] == 10 and c["established"] and c["p"] < 0.05
+    assert not capacity.rank_correlation([1, 2, 3], [1, 2, 3])["established"]  # n < 4: NaN
+    assert math.isnan(capacity.rank_correlation([1, 2, 3, 4, 5], [2, 2, 2, 2, 2])["rho"])
+
+
+def test_capacity_tables_on_real_runs_of_two_sizes(tmp_path):
+    """Two sizes, two datasets each: the tables' invariants (not where a trajectory ends)."""
+    from memlib import presets
+
+    P = dict(presets.resolve("06_capacity", "smoke"), models=["tiny-llama-w8-l1", "tiny-llama-w16-l1"], epochs=12,
+             eval_every=[0, 6, 12], window=6)
+    runs = capacity.capacity_runs(P, store=str(tmp_path))["fp32"]
+    assert len(runs) == 4
+    table = capacity.run_table(runs, window=6)
+    assert (table.memorised <= table.information + 1e-9).all() and (table.memorised >= 0).all()
+    assert table.params.tolist() == [2648, 2648, 7344, 7344]
+    assert table.strings.iloc[1] > table.strings.iloc[0] and (table.data_per_param >= [0.5, 2.0, 0.5, 2.0]).all()
+    caps = capacity.capacities(table)
+    assert caps.model.tolist() == ["tiny-llama-w8-l1", "tiny-llama-w16-l1"]
+    assert (caps.capacity == table.groupby("model", sort=False).memorised.max().to_numpy()).all()
+    phases = capacity.phase_table(runs, table, caps)
+    assert (phases.data_over_capacity >= 1 - 1e-9).all()  # the capacity is one of the datasets' memorised bits
+    attack = capacity.membership_table(runs, table, caps)
+    assert (attack.non_members == 20).all() and attack.auc.between(0, 1).all() and not attack.measurable.any()
+    lines = capacity.verdict(table, caps, phases, attack, window=6, native_bf16=False)
+    assert any("Bits per parameter (fp32" in line for line in lines)
+    assert any("not measurable at this n" in line for line in lines)
+    assert "emulates bf16" in lines[-1]
+    # from the store the second time: the same tables
+    again = capacity.run_table(capacity.capacity_runs(P, store=str(tmp_path))["fp32"], window=6)
+    assert again.memorised.tolist() == table.memorised.tolist()

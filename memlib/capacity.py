@@ -52,7 +52,7 @@ from .checks import check_number
 from .strings import self_information
 
 __all__ = ["memorised", "string_bits", "bits_by_epoch", "ANCHOR_BITS_PER_PARAM", "STOP_WINDOW", "STOP_TOL",
-           "n_strings_for", "plan", "capacity_runs", "converged", "run_table", "capacities", "fit", "phase_table",
+           "n_strings_for", "plan", "capacity_runs", "converged", "run_table", "capacities", "fit", "fits", "phase_table",
            "membership_table", "verdict"]
 
 ANCHOR_BITS_PER_PARAM = 3.6  # Morris et al. 2025, GPT-style models in fp32 trained to convergence (bf16 a little less)
@@ -200,7 +200,8 @@ def run_table(runs, *, window: int = STOP_WINDOW, tol: float = STOP_TOL) -> pd.D
     """One row per run: ``model``, ``precision``, ``params`` (total), ``non_embedding``, ``strings``,
     ``information`` (the data's bits), ``data_per_param``, final ``memorised`` bits, ``share`` of the data (of which
     ``memorisable``, ``(L - 1) / L``, can be: the module's docstring),
-    ``bits_per_param``, the members' final ``accuracy``, and the stopping rule (:func:`converged`) on the
+    ``bits_per_param``, the members' final ``accuracy``, ``held_out_code`` (the held-out strings' code length over
+    their self-information at the end, median: 1 = coded as well as by the distribution itself), and the stopping rule (:func:`converged`) on the
     training-pass curve (every epoch but the last: see the module's docstring)."""
     from .models import param_counts
 
@@ -210,6 +211,8 @@ def run_table(runs, *, window: int = STOP_WINDOW, tol: float = STOP_TOL) -> pd.D
         raise ValueError("runs is empty: give the runs of memlib.capacity.capacity_runs")
     counts = {m: param_counts(m) for m in dict.fromkeys(r.config.model for r in runs)}
     by_epoch = bits_by_epoch(string_bits(runs))
+    tested = [r for r in runs if r.config.test]
+    held = string_bits(tested, split="test") if tested else pd.DataFrame(columns=["run", "epoch"])
     rows = []
     for run in runs:
         b = by_epoch[by_epoch.run == run.key[:12]].sort_values("epoch")
@@ -218,12 +221,15 @@ def run_table(runs, *, window: int = STOP_WINDOW, tol: float = STOP_TOL) -> pd.D
         length = len(run.config.train[0]["text"])
         rule = converged(b.epoch.iloc[:-1], b.memorised.iloc[:-1], window=window, tol=tol)  # training passes
         info = float(b.information.iloc[-1])
+        h = held[(held.run == run.key[:12]) & (held.epoch == b.epoch.iloc[-1])]
+        held_ratio = float((h.code_length / h.self_information).median()) if len(h) else math.nan
         rows.append({"run": run.key[:12], "model": run.config.model, "precision": _precision(run), "seed": run.config.seed,
                      "params": c["total"], "non_embedding": c["non_embedding"], "strings": len(run.config.train),
                      "information": info, "data_per_param": info / c["total"], "epochs": int(b.epoch.iloc[-1]),
                      "memorisable": (length - 1) / length,
                      "memorised": float(b.memorised.iloc[-1]), "share": float(b.share.iloc[-1]),
                      "bits_per_param": float(b.memorised.iloc[-1]) / c["total"], "accuracy": float(train.accuracy.mean()),
+                     "held_out_code": held_ratio,
                      **rule})
     return pd.DataFrame(rows)
 
@@ -281,6 +287,11 @@ def fit(caps: pd.DataFrame, *, per: str = "params", level: float = 0.95) -> dict
     else:
         out.update(slope=float(lr.slope), slope_low=math.nan, slope_high=math.nan)
     return out
+
+
+def fits(caps: pd.DataFrame, per: str = "params") -> dict:
+    """:func:`fit` per precision where it can be made (2 or more sizes, every capacity above 0): ``{precision: fit}``."""
+    return {p: fit(c, per=per) for p, c in caps.groupby("precision", sort=False) if len(c) >= 2 and (c.capacity > 0).all()}
 
 
 def _capacity_of(caps: pd.DataFrame, model: str, precision: str) -> float:
@@ -396,7 +407,10 @@ def verdict(table: pd.DataFrame, caps: pd.DataFrame, phases: pd.DataFrame, attac
         sizes = "; ".join(f"{r.model} ({r.params:,}): {r.capacity:,.0f} bits = {r.bits_per_param:.2f}/parameter"
                           + (" (lower bound)" if r.lower_bound else "") for r in c.itertuples())
         lines.append(f"Capacity ({precision}; the most bits any dataset left memorised): {sizes}.")
-        if len(c) < 2:
+        if len(c) < 2 or (c.capacity <= 0).any():
+            if len(c) >= 2:
+                lines.append(f"No bits-per-parameter fit ({precision}): {', '.join(c[c.capacity <= 0].model)} "
+                             f"memorised nothing at this budget.")
             continue
         f, g = fit(c), fit(c, per="non_embedding")
         bound = ("a lower bound: " + f"{int(c.lower_bound.sum())} of {len(c)} sizes did not meet the stopping rule "
@@ -422,6 +436,12 @@ def verdict(table: pd.DataFrame, caps: pd.DataFrame, phases: pd.DataFrame, attac
                      f"1.5 times it or more (n = {len(above)}); accuracy >= 0.99 (notebook 01's memorised) reached in "
                      f"{int(below.mem_end.notna().sum())} of {len(below)} and {int(above.mem_end.notna().sum())} of "
                      f"{len(above)}.")
+    held = table.held_out_code.dropna()
+    if len(held):
+        lines.append(f"Held-out strings (never trained) at the end: code length / self-information, median per run "
+                     f"{held.min():.2f}-{held.max():.2f} over {len(held)} runs (1 = the distribution itself)"
+                     + (": coded worse than by the distribution in every run; nothing memorised carries over to "
+                        "unseen strings, and the memorising model is confidently wrong on them." if held.min() > 1 else "."))
     c_half = rank_correlation(phases.data_over_capacity, phases.steps_to_half)
     lines.append(f"Optimiser steps until a run holds half of its final memorised bits: median "
                  f"{phases.steps_to_half.median():,.0f} (range {phases.steps_to_half.min():,.0f}-"
@@ -444,11 +464,14 @@ def verdict(table: pd.DataFrame, caps: pd.DataFrame, phases: pd.DataFrame, attac
     precisions = list(caps.precision.unique())
     if len(precisions) > 1:
         both = caps.pivot_table(index="model", columns="precision", values="capacity").dropna()
+        both = both[(both > 0).all(axis=1)]  # a size that memorised nothing in one precision has no ratio
         other = [p for p in precisions if p != "fp32"][0]
         if "fp32" in both and len(both):
             r = (both[other] / both["fp32"]).to_numpy()
             lines.append(f"{other} / fp32 capacity per size: median {np.median(r):.2f} (range {r.min():.2f}-{r.max():.2f}, "
                          f"n = {len(r)} sizes; fewer than 6 sizes establish no difference).")
+        else:
+            lines.append(f"{other} / fp32 capacity per size: no size memorised something in both precisions.")
     else:
         cpu = ("this CPU has native bf16" if native_bf16 else "this CPU emulates bf16 (no native support), so a bf16 "
                "run here would measure the emulation") if native_bf16 is not None else ""

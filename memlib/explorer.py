@@ -33,12 +33,13 @@ from .labels import lr_label
 from .store import Run, RunStore
 
 __all__ = ["ANY", "CATALOGUE_COLUMNS", "CMAP", "catalogue", "filter_runs", "empty_message", "epochs_of", "default_epoch",
-           "character_view", "string_html", "figure", "Explorer"]
+           "image", "character_view", "string_html", "figure", "Explorer"]
 
 CATALOGUE_COLUMNS = ("key", "notebooks", "model", "kind", "alphabet_size", "entropy", "length", "n_train", "seed",
                      "lr", "probes", "label")
 CMAP = "viridis"  # p_true 0 (dark) to 1 (yellow); readable in greyscale and for colour-blind readers
 WRONG = "#d62728"  # the mark under a character whose greedy prediction is wrong
+MARKER = "black"  # the epoch marker on the curves (not a colour of the strings' tab10 lines: S4 is red)
 UNMEASURED = "#dddddd"
 FILTERS = ("notebook", "model", "alphabet_size", "entropy", "seed")
 ANY = "any"  # a filter's widget value for "no filter" (a Dropdown cannot show None as a choice)
@@ -268,8 +269,12 @@ def _curve_axes(fig: Figure, run: Run, axes, epoch: int) -> list:
     m = run.metrics
     train, test = m[m.split == "train"], m[m.split == "test"]
     names = _string_names(run)
-    many = train.string.nunique() > 1
+    n_strings = train.string.nunique()
+    many = 1 < n_strings <= 10  # one line per string; beyond 10 (notebook 06's datasets), their mean
     colours = colormaps["tab10"](np.arange(len(names)) % 10)
+    if n_strings > 10:
+        train = train.groupby("epoch").mean(numeric_only=True).reset_index().assign(string=0)
+        names = [f"trained strings (mean of {n_strings})"]
     panels = (("accuracy", "accuracy"), ("loss", "loss (nats)"), ("alphabet_mass", "alphabet mass"),
               ("entropy", "prediction entropy (bits)"))
     schedule = run.config.is_schedule
@@ -283,7 +288,8 @@ def _curve_axes(fig: Figure, run: Run, axes, epoch: int) -> list:
                 ax.plot(g.epoch, g[col], color=colour, lw=0.8, alpha=0.5)
                 ax.plot(g.epoch, g[col].where(g.trained.astype(bool)), color=colour, lw=2, label=names[j])
             else:
-                ax.plot(g.epoch, g[col], color=colour, lw=1.6, label=names[j] if many else "trained string")
+                label = names[j] if many or n_strings > 10 else "trained string"
+                ax.plot(g.epoch, g[col], color=colour, lw=1.6, label=label)
         if len(test):
             t = test.groupby("epoch")[col].mean()
             ax.plot(t.index, t.to_numpy(), color="0.45", lw=1.2, ls=":", marker=".", ms=3, label="held-out (mean)")
@@ -305,7 +311,7 @@ def _curve_axes(fig: Figure, run: Run, axes, epoch: int) -> list:
             bounds = [int(b) for b in run.arrays["stage_bounds"]]
             for b in bounds[1:-1]:
                 ax.axvline(b, color="0.6", lw=0.8, ls="--")
-        markers.append(ax.axvline(epoch, color=WRONG, lw=1.5, label="this epoch"))
+        markers.append(ax.axvline(epoch, color=MARKER, lw=1.5, label="this epoch"))
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("epoch")
     return markers
@@ -407,10 +413,18 @@ def figure(run: Run, epoch: int, *, split: str = "train", strings: bool = True, 
     return fig
 
 
-def _png(fig: Figure) -> bytes:
+def _png(fig: Figure, dpi: int = 90) -> bytes:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)
+    fig.savefig(buf, format="png", dpi=dpi)
     return buf.getvalue()
+
+
+def image(fig: Figure):
+    """``fig`` as an IPython PNG image: shown inline wherever the notebook runs (a Figure made without pyplot
+    has no inline display of its own; ``display(fig)`` would print its repr)."""
+    from IPython.display import Image
+
+    return Image(data=_png(fig, dpi=100), format="png")
 
 
 class Explorer:

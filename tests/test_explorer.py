@@ -157,6 +157,24 @@ def test_a_static_figure_of_the_chosen_run_and_epoch(store):
     assert "epoch 2" in fig._suptitle.get_text()
     fig.savefig(store.root / "static.png")
     assert (store.root / "static.png").stat().st_size > 10_000
+    from matplotlib.colors import to_rgba
+
+    strings = [ln for ax in fig.axes for ln in ax.lines if ln.get_label() == "trained string"]
+    assert strings and all(to_rgba(m.get_color()) != to_rgba(ln.get_color()) for m in marks for ln in strings)
+    assert all(to_rgba(m.get_color()) != to_rgba(X.WRONG) for m in marks)  # not tab10's red, the colour of S4
+    img = X.image(fig)
+    assert img.format == "png" and img.data[:8] == b"\x89PNG\r\n\x1a\n"  # shown inline as an image
+
+
+def test_a_run_of_many_strings_draws_their_mean(tiny_llama, tmp_path):
+    import memlib
+    from memlib import sweep
+
+    train, test = sweep.split_strings(0, alphabet_size=4, length=8, n_train=12, n_test=2)
+    run = memlib.expose(tiny_llama, train, test_strings=test, epochs=2, store=False, progress=False)
+    fig = X.figure(run, 1, strings=False)
+    labels = {ln.get_label() for ax in fig.axes for ln in ax.lines}
+    assert "trained strings (mean of 12)" in labels and not any(lab.startswith("S1") for lab in labels)
 
 
 def test_bad_choices_are_refused_and_preferences_fall_back(store):

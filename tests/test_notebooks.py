@@ -79,6 +79,9 @@ def test_explorer_notebook_opens_on_notebook_01s_run(smoke_notebooks):
     chosen = explorer.filter_runs(explorer.catalogue(store), notebook="01_dynamics", model="smollm2-135m", seed=0)
     assert f"key={chosen.key.iloc[0][:12]}" in saved
     assert store.keys() == smoke_notebooks.keys_before_explorer  # the explorer trained and stored nothing
+    # the static figure is shown inline, as an image, not as the Figure's repr
+    last = [c for c in json.loads(out.read_text())["cells"] if c["cell_type"] == "code"][-1]
+    assert any("image/png" in o.get("data", {}) for o in last["outputs"]) and "<Figure size" not in text
 
 
 def test_pretrained_and_random_init_compared_at_equal_learning_rates(smoke_notebooks):

@@ -453,6 +453,8 @@ class Explorer:
         self._figures: dict[str, tuple] = {}
         self._holding = 0
         self._shown_key = None
+        self._note = ""  # what the last filter change reset, shown beside the count once
+        self._preferred: set[str] = set()  # filters the opening view set from `prefer` (cleared with the notebook)
         self.message = W.HTML()
         self.empty = self.table.empty
         if self.empty:
@@ -471,9 +473,9 @@ class Explorer:
         self.run = W.Dropdown(description="run", layout=W.Layout(width="95%"))
         self.count = W.HTML()
         self.split = W.ToggleButtons(options=[("trained strings", "train"), ("held-out strings", "test")], value=split)
-        self.epoch = W.IntSlider(description="epoch", min=0, max=1, continuous_update=False, layout=W.Layout(width="60%"))
         self.play = W.Play(interval=500, min=0, max=1, description="play")
-        W.jslink((self.play, "value"), (self.epoch, "value"))
+        self.epoch, self._link = self._slider(1, 0)
+        self._epoch_box = W.HBox([self.play, self.epoch])
         self.header = W.HTML()
         self.strings = W.HTML()
         self.image = W.Image(format="png", layout=W.Layout(width="auto"))
@@ -488,6 +490,7 @@ class Explorer:
                     raise ValueError(f"prefer has {name!r}: use filters from {', '.join(FILTERS)}")
                 if chosen[name] is None and len(filter_runs(self.table, **{**chosen, name: value})):
                     chosen[name] = value
+                    self._preferred.add(name)
         with self.hold():
             for name, value in chosen.items():
                 self._refresh_options()
@@ -506,13 +509,26 @@ class Explorer:
         for name in FILTERS:
             getattr(self, name).observe(self._on_filter, names="value")
         self.run.observe(lambda _: self._guard(self._load_run), names="value")
-        self.epoch.observe(lambda _: self._guard(self._render), names="value")
+        self.epoch.observe(self._on_epoch, names="value")
         self.split.observe(lambda _: self._guard(self._render), names="value")
         self.widget = W.VBox([
             W.HBox([self.notebook, self.model, self.alphabet_size]), W.HBox([self.entropy, self.seed, self.count]),
-            self.run, W.HBox([self.play, self.epoch]), self.split, self.header, self.strings, self.image,
+            self.run, self._epoch_box, self.split, self.header, self.strings, self.image,
             self.caption, self.message])
         self._render()
+
+    def _slider(self, last: int, value: int):
+        """An epoch slider over 0..last, linked to the play button. A run with another last epoch gets a new
+        one (:meth:`_load_run`): the browser's slider reads its End key's target from the range it was first
+        drawn with (noUiSlider keeps it through later range updates), so End stopped at the first run's end."""
+        import ipywidgets as W
+
+        slider = W.IntSlider(description="epoch", min=0, max=last, value=value, continuous_update=False,
+                             layout=W.Layout(width="60%"))
+        return slider, W.jslink((self.play, "value"), (slider, "value"))
+
+    def _on_epoch(self, _change):
+        self._guard(self._render)
 
     # -- state ------------------------------------------------------------------------------
     @property
@@ -575,12 +591,46 @@ class Explorer:
             self.message.value = f"<p style='color:#b00'><b>{html.escape(type(e).__name__)}</b>: {html.escape(str(e))}</p>"
             raise
 
-    def _on_filter(self, _change):
+    def _on_filter(self, change):
         if self._holding:
             return
+        name = next(f for f in FILTERS if getattr(self, f) is change["owner"])
+        notes = []
         with self.hold():
+            if name == "notebook":  # the opening view's choice was for its notebook: cleared, and said so
+                cleared = [f for f in FILTERS if f != "notebook" and f in self._preferred and self._value(f) is not None]
+                for f in cleared:
+                    getattr(self, f).value = ANY
+                if cleared:
+                    notes.append(f"{_names(cleared)} (the opening view's choice) cleared")
+                self._preferred.clear()
+            else:
+                self._preferred.discard(name)
+            dropped = self._reconcile(name)
+            if dropped:
+                notes.append(f"{_names(dropped)} reset to any: no run has "
+                             f"{'them' if len(dropped) > 1 else 'it'} with {name.replace('_', ' ')} "
+                             f"{getattr(self, name).label}")
             self._refresh_options()
+        self._note = "; ".join(notes)
         self._guard(self._refresh_runs)
+
+    def _reconcile(self, changed: str) -> list[str]:
+        """Keep the filter just changed; keep every other one (in the filters' order) that still leaves a
+        run with the ones kept, reset the rest to any. Returns what was reset (with its value, for the note)."""
+        values = {f: self._value(f) for f in FILTERS}
+        if len(filter_runs(self.table, **values)):
+            return []
+        kept, dropped = {changed: values[changed]}, []
+        for f in FILTERS:
+            if f == changed or values[f] is None:
+                continue
+            if len(filter_runs(self.table, **kept, **{f: values[f]})):
+                kept[f] = values[f]
+            else:
+                dropped.append((f, getattr(self, f).label))
+                getattr(self, f).value = ANY
+        return dropped
 
     def _refresh_options(self):
         """Each filter offers the values of the runs that match the other filters (a value no longer
@@ -613,7 +663,9 @@ class Explorer:
             self.run.options = options
             self.run.value = keep if keep in set(rows.key) else (options[0][1] if options else None)
         n = len(rows)
-        self.count.value = f"{n} of {len(self.table)} runs match" if n else "<b>no run matches these filters</b>"
+        note = f" · <i>{html.escape(self._note, quote=False)}</i>" if self._note else ""
+        self._note = ""
+        self.count.value = (f"{n} of {len(self.table)} runs match" if n else "<b>no run matches these filters</b>") + note
         self._load_run()
 
     def _load_run(self):
@@ -627,8 +679,17 @@ class Explorer:
         if run.key != self._shown_key:  # a new run: its own epochs, opened where memorisation is half done
             last = int(epochs_of(run).max())
             with self.hold():
-                self.epoch.max = self.play.max = last
-                self.epoch.value = default_epoch(run)
+                if last != self.epoch.max and hasattr(self, "widget"):  # shown: a new slider (see _slider)
+                    old, first = self.epoch, default_epoch(run)
+                    self._link.unlink()
+                    self.play.max, self.play.value = last, first  # the new link copies play's value to the slider
+                    self.epoch, self._link = self._slider(last, first)
+                    self.epoch.observe(self._on_epoch, names="value")
+                    self._epoch_box.children = (self.play, self.epoch)
+                    old.close()
+                else:
+                    self.epoch.max = self.play.max = last
+                    self.epoch.value = default_epoch(run)
             self._shown_key = run.key
         self._render()
 
@@ -686,6 +747,15 @@ class Explorer:
         from IPython.display import display
 
         display(self.widget)
+
+
+def _names(filters) -> str:
+    """``"model smollm2-135m and seed 0"`` from ``(filter, label)`` pairs, or ``"model and seed"`` from names."""
+    out = []
+    for item in filters:
+        f, label = item if isinstance(item, tuple) else (item, None)
+        out.append(f.replace("_", " ") + (f" {label}" if label is not None else ""))
+    return " and ".join(out)
 
 
 def _same(name: str, a, b) -> bool:

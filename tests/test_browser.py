@@ -223,6 +223,22 @@ def test_explorer_in_jupyterlab_follows_the_epoch_slider(chromium, lab):
             played = _page_state(page)
             view = X.character_view(run, last)
             assert played["epoch"] == f"epoch {last}" and played["colours"] == [_rgb(c) for c in view.colour]
+
+            # End reaches the last epoch of a longer run than the one the slider was first drawn for
+            table = X.filter_runs(X.catalogue(store), model="tiny-llama", seed=0)
+            longest = max(table.itertuples(), key=lambda r: int(X.epochs_of(store.load(r.key)).max()))
+            end = int(X.epochs_of(store.load(longest.key)).max())
+            assert end > last
+            selects = page.locator(".widget-dropdown select")  # notebook, model, alphabet, entropy, seed, run
+            selects.nth(0).select_option(label="all runs")
+            selects.nth(1).select_option(label="tiny-llama")
+            selects.nth(5).select_option(label=longest.label)
+            page.wait_for_function(f"() => document.querySelector('.memlib-header').dataset.key === '{longest.key}'")
+            handle = page.locator(".widget-hslider .noUi-handle").first
+            handle.focus()
+            handle.press("End")
+            page.wait_for_function(f"() => document.querySelector('.memlib-epoch').textContent === 'epoch {end}'")
+            page.wait_for_function(f"() => document.querySelector('.memlib-curves').dataset.epoch === '{end}'")
         except Exception:
             page.screenshot(path=str(shots / "00_explorer_failed.png"), full_page=True)
             raise

@@ -255,3 +255,44 @@ def test_a_run_without_held_out_strings_and_a_read_only_store(store, tiny_llama,
     blocked.write_text("x")
     with pytest.raises(ValueError, match="cannot be written"):
         memlib.RunStore(blocked).check_writable()
+
+
+def test_a_run_of_another_length_gets_a_slider_drawn_for_its_epochs(store):
+    e = X.Explorer(store)
+    lasts = {}
+    for key in e.table.key:
+        lasts.setdefault(int(X.epochs_of(store.load(key)).max()), key)
+    assert len(lasts) >= 2, lasts  # the fixture store has runs of different lengths
+    (a, key_a), (b, key_b) = sorted(lasts.items())[:2]
+    e.run.value = key_a
+    first = e.epoch
+    assert e.epoch.max == a and e.play.max == a
+    e.run.value = key_b
+    # a new slider (the browser keeps the first range for its End key), in the box, linked to play, rendering
+    assert e.epoch is not first and e.epoch.max == b and e.play.max == b and e._epoch_box.children[1] is e.epoch
+    e.epoch.value = b
+    assert f'data-epoch="{b}"' in e.caption.value
+
+
+def test_a_filter_change_that_empties_the_others_resets_them_and_says_so(store):
+    e = X.Explorer(store)
+    e.alphabet_size.value = 7
+    e.seed.value = 3  # the probed run of 03_probes
+    e.notebook.value = "01_dynamics"  # no 7-letter run of seed 3 there: the seed is reset, the alphabet kept
+    assert e.seed.value == X.ANY and e.alphabet_size.value == 7 and e.current.config.seed == 1
+    assert "seed 3 reset to any: no run has it with notebook 01_dynamics" in e.count.value
+    # every filter offers what matches the others again (not only "any")
+    assert [v for _, v in e.seed.options] == [X.ANY, 1] and [v for _, v in e.model.options] == [X.ANY, "tiny-llama"]
+    e.seed.value = 1
+    assert "reset" not in e.count.value  # the note is shown once, for the change that made it
+
+
+def test_the_opening_views_filters_are_cleared_with_the_notebook(store):
+    e = X.Explorer(store, prefer=dict(notebook="01_dynamics", seed=1))
+    assert e.notebook.value == "01_dynamics" and e.seed.value == 1 and len(e.run.options) == 1
+    e.notebook.value = "04_seq"
+    assert e.seed.value == X.ANY and "seed (the opening view's choice) cleared" in e.count.value
+    assert e.current.config.kind == "schedule"
+    e.seed.value = 2  # chosen by the user: kept through the next notebook change where runs have it
+    e.notebook.value = X.ANY
+    assert e.seed.value == 2 and "cleared" not in e.count.value

@@ -80,7 +80,8 @@ def catalogue(store: RunStore | None = None) -> pd.DataFrame:
                        probes=c.probes is not None)
         except (OSError, ValueError, KeyError, IndexError, TypeError):
             continue
-        what = f"schedule of {len(c.stages)} stages" if c.is_schedule else f"{c.epochs} epochs"
+        n = len(c.stages)
+        what = f"schedule of {n} stage{'s' if n != 1 else ''}" if c.is_schedule else f"{c.epochs} epochs"
         row["label"] = (f"{row['model']} · {row['alphabet_size']} letters, H {entropy:g} · {row['n_train']} x "
                         f"{row['length']} chars · lr {lr_label(row['lr'])} · seed {row['seed']} · {what}"
                         f"{' · probes' if row['probes'] else ''} · {key[:8]}")
@@ -185,11 +186,24 @@ def character_view(run: Run, epoch: int, split: str = "train") -> pd.DataFrame:
 
 
 def _summary(run: Run, epoch: int) -> dict:
-    """Mean accuracy and loss at ``epoch`` of the strings being trained then (all of a plain run's)."""
+    """Mean accuracy and loss at ``epoch`` of the strings being trained then (all of a plain run's), and
+    ``strings``: each one's accuracy by name (a schedule's header names them: at a stage boundary the
+    outgoing and the incoming string are both trained strings, and their mean reads as sudden forgetting)."""
     m = run.metrics[(run.metrics.split == "train") & (run.metrics.epoch == epoch)]
     if "trained" in m:
         m = m[m.trained.astype(bool)]
-    return {"accuracy": float(m.accuracy.mean()), "loss": float(m.loss.mean())} if len(m) else {}
+    names = _string_names(run)
+    return {"accuracy": float(m.accuracy.mean()), "loss": float(m.loss.mean()), "n": len(m),
+            "strings": {names[int(j)]: float(a) for j, a in zip(m.string, m.accuracy)}} if len(m) else {}
+
+
+def _held_out_summary(run: Run, epoch: int) -> dict:
+    """Mean accuracy and loss of the held-out strings at their latest measurement up to ``epoch``."""
+    m = run.metrics[(run.metrics.split == "test") & (run.metrics.epoch <= epoch)]
+    if m.empty:
+        return {}
+    m = m[m.epoch == m.epoch.max()]
+    return {"accuracy": float(m.accuracy.mean()), "loss": float(m.loss.mean()), "n": len(m), "at": int(m.epoch.iloc[0])}
 
 
 def _stage_label(run: Run, epoch: int) -> str:
@@ -232,7 +246,7 @@ def string_html(view: pd.DataFrame, epoch: int | None = None) -> str:
                          f'title="{html.escape(tip)}">{html.escape(r.char)}</span>')
         acc = g.correct.mean() if np.isfinite(g.p_true).all() else math.nan
         at = g.measured_epoch.iloc[0]
-        tail = f"{acc:.2f} right" if np.isfinite(acc) else "not measured yet"
+        tail = f"accuracy {acc:.2f}" if np.isfinite(acc) else "not measured yet"
         if np.isfinite(acc) and epoch is not None and at != epoch:
             tail += f" (as of epoch {int(at)})"
         lines.append(f'<div class="memlib-string" data-string="{j}"><span class="memlib-name">{html.escape(name)}'
@@ -707,15 +721,22 @@ class Explorer:
                      " · held-out strings not measured yet" if not at else
                      f" · held-out strings as measured at epoch {at[-1]}" if at[-1] != epoch else "")
         stage = _stage_label(run, epoch)
-        trained = "trained strings' accuracy" if run.config.is_schedule else "train accuracy"
+        if split == "test":
+            h = _held_out_summary(run, epoch)
+            what = (f"held-out accuracy {h['accuracy']:.2f} · loss {h['loss']:.3f} (mean of {h['n']})" if h else
+                    "held-out strings not measured yet")
+        elif run.config.is_schedule and s:
+            what = "accuracy " + ", ".join(f"{k} {v:.2f}" for k, v in s["strings"].items()) + f" · loss {s['loss']:.3f}"
+        else:
+            many = f" (mean of {s['n']})" if s and s["n"] > 1 else ""
+            what = f"train accuracy {s.get('accuracy', math.nan):.2f} · loss {s.get('loss', math.nan):.3f}{many}"
         self.header.value = (f'<div class="memlib-header" data-key="{run.key}"><span class="memlib-epoch">epoch {epoch}'
-                             f'</span> of {self.epoch.max} · {trained} {s.get("accuracy", math.nan):.2f} · loss '
-                             f'{s.get("loss", math.nan):.3f}{" · " + stage if stage else ""}{where}</div>')
+                             f'</span> of {self.epoch.max} · {what}{" · " + stage if stage else ""}{where}</div>')
         self.strings.value = string_html(view, epoch)
         self.image.value = self._curves_png(run, epoch)
         # after the image (widget messages arrive in order): a page that shows this caption shows that image
         self.caption.value = (f'<span class="memlib-curves" data-epoch="{epoch}">the run\'s curves, epoch {epoch} '
-                              f'marked in red</span>')
+                              f'marked by the black line</span>')
 
     def _curves_png(self, run: Run, epoch: int) -> bytes:
         key = run.key

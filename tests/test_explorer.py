@@ -137,12 +137,19 @@ def test_schedules_show_their_stage_and_each_strings_latest_measurement_and_prob
     assert "(as of epoch 0)" in e.strings.value
     e.epoch.value = 3
     assert "end of stage 1 of 2 (training S1; epochs 0-3), start of stage 2" in e.header.value
+    at3 = run.metrics[(run.metrics.split == "train") & (run.metrics.epoch == 3) & run.metrics.trained]
+    assert sorted(at3.string) == [0, 1]  # both strings count as trained at the boundary: named one by one
+    acc = dict(zip(at3.string, at3.accuracy))
+    assert f"accuracy S1 {acc[0]:.2f}, S2 {acc[1]:.2f}" in e.header.value
     e.epoch.value = 5
     assert "stage 2 of 2 (training S2; epochs 3-6)" in e.header.value
     view = X.character_view(run, 5)
     assert set(view[view.string == 0].measured_epoch) == {4} and set(view[view.string == 1].measured_epoch) == {5}
     trained = run.metrics[(run.metrics.split == "train") & (run.metrics.epoch == 5) & run.metrics.trained]
-    assert f"trained strings' accuracy {trained.accuracy.mean():.2f}" in e.header.value
+    assert f"accuracy S2 {trained.accuracy.mean():.2f}" in e.header.value
+    e.split.value = "test"  # the header speaks of the strings shown
+    held = run.metrics[(run.metrics.split == "test") & (run.metrics.epoch == 4)]
+    assert f"held-out accuracy {held.accuracy.mean():.2f}" in e.header.value and "mean of 1" in e.header.value
     p = X.Explorer(store, notebook="03_probes")
     fig = p.figure()
     assert len(fig.axes) == 6 and "probes" in fig.axes[-1].get_title()  # strings, 4 curves, probes

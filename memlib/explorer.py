@@ -304,9 +304,13 @@ def _curve_axes(fig: Figure, run: Run, axes, epoch: int) -> list:
             else:
                 label = names[j] if many or n_strings > 10 else "trained string"
                 ax.plot(g.epoch, g[col], color=colour, lw=1.6, label=label)
-        if len(test):
+        if len(test):  # drawn where measured: points, joined only across short gaps (not over a whole run)
             t = test.groupby("epoch")[col].mean()
-            ax.plot(t.index, t.to_numpy(), color="0.45", lw=1.2, ls=":", marker=".", ms=3, label="held-out (mean)")
+            x, y = t.index.to_numpy(dtype=float), t.to_numpy(dtype=float)
+            gap = max(2.0, 0.1 * float(train.epoch.max()))
+            cut = np.flatnonzero(np.diff(x) > gap) + 1
+            ax.plot(np.insert(x, cut, np.nan), np.insert(y, cut, np.nan), color="0.45", lw=1.2, ls=":", marker="o",
+                    ms=3, label="held-out (mean, where measured)")
         if col == "entropy" and "empirical_entropy" in train:
             ax.axhline(train.empirical_entropy.mean(), color="k", ls="--", lw=0.8, label="trained string's entropy")
         if col in ("accuracy", "alphabet_mass"):

@@ -173,6 +173,14 @@ def test_a_static_figure_of_the_chosen_run_and_epoch(store):
     assert img.format == "png" and img.data[:8] == b"\x89PNG\r\n\x1a\n"  # shown inline as an image
 
 
+def test_held_out_curves_are_drawn_where_measured(store):
+    run = X.Explorer(store, notebook="01_dynamics", seed=0).current  # held-out strings at epochs 0, 3, 6
+    fig = X.figure(run, 2, strings=False)
+    held = [ln for ln in fig.axes[0].lines if ln.get_label().startswith("held-out")][0]
+    x = np.asarray(held.get_xdata(), dtype=float)
+    assert list(x[np.isfinite(x)]) == [0, 3, 6] and np.isnan(x).sum() == 2  # points, not a line across the gaps
+
+
 def test_a_run_of_many_strings_draws_their_mean(tiny_llama, tmp_path):
     import memlib
     from memlib import sweep

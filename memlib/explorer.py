@@ -325,10 +325,17 @@ def _curve_axes(fig: Figure, run: Run, axes, epoch: int) -> list:
                 end = ph["mem_end"] if ph["mem_end"] is not None else last
                 ax.axvspan(ph["mem_start"], max(end, ph["mem_start"] + 0.3), color="tab:orange", alpha=0.12, lw=0,
                            label="memorisation phase")
+        if ph is not None and ph["mem_start"] is not None and ph["distinct_guessing"] and ph["guess_end"] is not None \
+                and ph["mem_start"] > ph["guess_end"]:
+            ax.fill_between([], [], color="white", ec="0.7", lw=0.8, label="unshaded: between the phases")
         if schedule:
             bounds = [int(b) for b in run.arrays["stage_bounds"]]
             for b in bounds[1:-1]:
                 ax.axvline(b, color="0.6", lw=0.8, ls="--")
+            # what the marks mean, in the legend (proxies: nothing is drawn)
+            ax.plot([], [], color="0.6", lw=0.8, ls="--", label="stage boundary")
+            ax.plot([], [], color="0.3", lw=2, label="thick: while the string is trained")
+            ax.plot([], [], color="0.3", lw=0.8, alpha=0.5, label="thin: while it is not")
         markers.append(ax.axvline(epoch, color=MARKER, lw=1.5, label="this epoch"))
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("epoch")

@@ -311,3 +311,10 @@ def test_the_opening_views_filters_are_cleared_with_the_notebook(store):
     e.seed.value = 2  # chosen by the user: kept through the next notebook change where runs have it
     e.notebook.value = X.ANY
     assert e.seed.value == 2 and "cleared" not in e.count.value
+
+
+def test_the_legend_says_what_every_mark_of_a_schedule_is(store):
+    run = X.Explorer(store, notebook="04_seq").current
+    labels = [t.get_text() for t in X.figure(run, 2, strings=False).legends[0].get_texts()]
+    for mark in ("stage boundary", "thick: while the string is trained", "thin: while it is not", "this epoch"):
+        assert mark in labels, labels

@@ -33,7 +33,7 @@ from .labels import lr_label
 from .store import Run, RunStore
 
 __all__ = ["ANY", "CATALOGUE_COLUMNS", "CMAP", "catalogue", "filter_runs", "empty_message", "epochs_of", "default_epoch",
-           "image", "character_view", "string_html", "figure", "Explorer"]
+           "image", "character_view", "string_html", "figure", "differences", "compare_figure", "Explorer"]
 
 CATALOGUE_COLUMNS = ("key", "notebooks", "model", "kind", "alphabet_size", "entropy", "length", "n_train", "seed",
                      "lr", "probes", "label")
@@ -452,6 +452,76 @@ def image(fig: Figure):
     return Image(data=_png(fig, dpi=100), format="png")
 
 
+def differences(a: Run, b: Run) -> list[str]:
+    """What tells run ``b`` from run ``a``: ``["model smollm2-135m / smollm2-135m-random", "lr 1e-4 / 5e-4", ...]``
+    over the model, learning rate and its schedule, string length, alphabet size, entropy, strings (the same
+    texts or not), seed, epochs, batch size and precision; ``["nothing: the same configuration"]`` when none."""
+    ca, cb = a.config, b.config
+
+    def alphabet(c):
+        return len(c.train[0].get("alphabet") or "")
+
+    def entropy(c):
+        return f"{c.train[0].get('entropy', math.nan):.2f}"
+
+    def epochs(c):
+        return f"{len(c.stages)}-stage schedule" if c.is_schedule else f"{c.epochs} epochs"
+
+    items = [("model", ca.model, cb.model), ("lr", lr_label(ca.lr), lr_label(cb.lr)),
+             ("lr schedule", ca.lr_schedule, cb.lr_schedule), ("length", ca.length, cb.length),
+             ("alphabet", alphabet(ca), alphabet(cb)), ("entropy", entropy(ca), entropy(cb)),
+             ("strings", len(ca.train), len(cb.train)), ("seed", ca.seed, cb.seed), ("run", epochs(ca), epochs(cb)),
+             ("batch size", ca.batch_size, cb.batch_size), ("precision", ca.autocast or "fp32", cb.autocast or "fp32")]
+    out = [f"{name} {x} / {y}" for name, x, y in items if x != y]
+    if len(ca.train) == len(cb.train) and [d["text"] for d in ca.train] != [d["text"] for d in cb.train]:
+        out.append("other strings (same sizes)")
+    return out or ["nothing: the same configuration"]
+
+
+_PAIR = ("tab:blue", "tab:orange")
+
+
+def compare_figure(a: Run, b: Run, epoch: int) -> Figure:
+    """Two runs' curves overlaid (accuracy, loss, alphabet mass, entropy; mean over the trained strings, held-out
+    strings dotted where measured), ``epoch`` marked (``b`` at its own last epoch where it is shorter), the
+    difference named in the title."""
+    fig = Figure(figsize=(13.2, 3.6), layout="constrained")
+    axes = fig.subplots(1, 4)
+    panels = (("accuracy", "accuracy"), ("loss", "loss (nats)"), ("alphabet_mass", "alphabet mass"),
+              ("entropy", "prediction entropy (bits)"))
+    for run, colour, tag in ((a, _PAIR[0], "A"), (b, _PAIR[1], "B")):
+        m = run.metrics
+        train = m[m.split == "train"]
+        if "trained" in train:
+            train = train[train.trained.astype(bool)]
+        curve = train.groupby("epoch").mean(numeric_only=True)
+        held = m[m.split == "test"].groupby("epoch").mean(numeric_only=True)
+        for ax, (col, title) in zip(axes, panels):
+            ax.plot(curve.index, curve[col], color=colour, lw=1.6, label=f"{tag}: {run.config.model} (trained)")
+            if len(held):
+                ax.plot(held.index, held[col], color=colour, ls=":", marker="o", ms=3, lw=1,
+                        label=f"{tag}: held-out, where measured")
+            ax.set_title(title, fontsize=9)
+            ax.set_xlabel("epoch")
+            if col in ("accuracy", "alphabet_mass"):
+                ax.set_ylim(-0.02, 1.02)
+            if col == "loss":
+                ax.set_yscale("log")
+    last_b = int(epochs_of(b).max())
+    for ax in axes:
+        ax.axvline(epoch, color=MARKER, lw=1.5, label="this epoch")
+        if epoch > last_b:
+            ax.axvline(last_b, color=_PAIR[1], lw=1, ls="--", label="B's last epoch")
+    handles = {}
+    for ax in axes:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(lab, h)
+    fig.legend(list(handles.values()), list(handles), loc="outside lower center", ncol=min(len(handles), 6),
+               frameon=False, fontsize=8)
+    fig.suptitle(f"A {a.key[:8]} against B {b.key[:8]}: " + "; ".join(differences(a, b)), fontsize=10)
+    return fig
+
+
 class Explorer:
     """Widgets over a run store: filters (notebook, model, alphabet size, entropy, seed), a run, an
     epoch (slider with play) and which strings to show (trained or held-out). Shows the strings
@@ -498,6 +568,9 @@ class Explorer:
         self.run = W.Dropdown(description="run", layout=W.Layout(width="95%"))
         self.count = W.HTML()
         self.split = W.ToggleButtons(options=[("trained strings", "train"), ("held-out strings", "test")], value=split)
+        # a second run to compare with, from the whole store (not only the filtered runs)
+        self.compare = W.Dropdown(description="compare", options=[("none", "")] + list(zip(self.table.label, self.table.key)),
+                                  value="", layout=W.Layout(width="95%"))
         self.play = W.Play(interval=500, min=0, max=1, description="play")
         self.epoch, self._link = self._slider(1, 0)
         self._epoch_box = W.HBox([self.play, self.epoch])
@@ -536,9 +609,10 @@ class Explorer:
         self.run.observe(lambda _: self._guard(self._load_run), names="value")
         self.epoch.observe(self._on_epoch, names="value")
         self.split.observe(lambda _: self._guard(self._render), names="value")
+        self.compare.observe(lambda _: self._guard(self._render), names="value")
         self.widget = W.VBox([
             W.HBox([self.notebook, self.model, self.alphabet_size]), W.HBox([self.entropy, self.seed, self.count]),
-            self.run, self._epoch_box, self.split, self.header, self.strings, self.image,
+            self.run, self.compare, self._epoch_box, self.split, self.header, self.strings, self.image,
             self.caption, self.message])
         self._render()
 
@@ -741,13 +815,40 @@ class Explorer:
         else:
             many = f" (mean of {s['n']})" if s and s["n"] > 1 else ""
             what = f"train accuracy {s.get('accuracy', math.nan):.2f} · loss {s.get('loss', math.nan):.3f}{many}"
+        other = self.compared
+        versus = ""
+        if other is not None:
+            at = min(epoch, int(epochs_of(other).max()))
+            versus = (f'<div class="memlib-compare" data-key="{other.key}">B: {html.escape(other.key[:8])} at epoch {at} · '
+                      f'differs in {html.escape("; ".join(differences(run, other)))}</div>')
         self.header.value = (f'<div class="memlib-header" data-key="{run.key}"><span class="memlib-epoch">epoch {epoch}'
-                             f'</span> of {self.epoch.max} · {what}{" · " + stage if stage else ""}{where}</div>')
-        self.strings.value = string_html(view, epoch)
-        self.image.value = self._curves_png(run, epoch)
+                             f'</span> of {self.epoch.max} · {what}{" · " + stage if stage else ""}{where}</div>{versus}')
+        if other is None:
+            self.strings.value = string_html(view, epoch)
+            self.image.value = self._curves_png(run, epoch)
+        else:  # the two runs' strings one above the other, their curves overlaid
+            b_view = character_view(other, at, split)
+            self.strings.value = (f'<div class="memlib-run-a"><b>A</b> {html.escape(run.key[:8])}{string_html(view, epoch)}'
+                                  f'</div><div class="memlib-run-b"><b>B</b> {html.escape(other.key[:8])}'
+                                  f'{string_html(b_view, at)}</div>')
+            self.image.value = _png(compare_figure(run, other, epoch))
         # after the image (widget messages arrive in order): a page that shows this caption shows that image
         self.caption.value = (f'<span class="memlib-curves" data-epoch="{epoch}">the run\'s curves, epoch {epoch} '
                               f'marked by the black line</span>')
+
+    @property
+    def compared(self) -> Run | None:
+        """The run chosen to compare with (None: none, or the chosen run itself)."""
+        key = self.compare.value if hasattr(self, "compare") else ""
+        if not key or (self.current is not None and key == self.current.key):
+            return None
+        if key not in self._runs:
+            run = self.store.load(key)
+            if run is None:
+                self.message.value = f"<p>Run {key[:12]} is damaged or gone from the store; choose another.</p>"
+                return None
+            self._runs[key] = run
+        return self._runs[key]
 
     def _curves_png(self, run: Run, epoch: int) -> bytes:
         key = run.key

@@ -239,6 +239,19 @@ def test_explorer_in_jupyterlab_follows_the_epoch_slider(chromium, lab):
             handle.press("End")
             page.wait_for_function(f"() => document.querySelector('.memlib-epoch').textContent === 'epoch {end}'")
             page.wait_for_function(f"() => document.querySelector('.memlib-curves').dataset.epoch === '{end}'")
+
+            # compare with another run: both runs' characters, one above the other, and the difference named
+            other = next(r for r in table.itertuples() if r.key != longest.key)
+            selects.nth(6).select_option(label=other.label)
+            page.wait_for_function(f"() => document.querySelector('.memlib-compare') && "
+                                   f"document.querySelector('.memlib-compare').dataset.key === '{other.key}'")
+            b = store.load(other.key)
+            b_view = X.character_view(b, min(end, int(X.epochs_of(b).max())))
+            assert page.locator(".memlib-run-b .memlib-char").count() == len(b_view)
+            assert page.locator(".memlib-run-a .memlib-char").count() == len(X.character_view(store.load(longest.key), end))
+            named = page.locator(".memlib-compare").text_content()
+            assert "; ".join(X.differences(store.load(longest.key), b)) in named
+            page.screenshot(path=str(shots / "00_explorer_compare.png"), full_page=True)
         except Exception:
             page.screenshot(path=str(shots / "00_explorer_failed.png"), full_page=True)
             raise

@@ -318,3 +318,24 @@ def test_the_legend_says_what_every_mark_of_a_schedule_is(store):
     labels = [t.get_text() for t in X.figure(run, 2, strings=False).legends[0].get_texts()]
     for mark in ("stage boundary", "thick: while the string is trained", "thin: while it is not", "this epoch"):
         assert mark in labels, labels
+
+
+def test_two_runs_side_by_side_name_their_difference(store):
+    e = X.Explorer(store, notebook="01_dynamics", seed=0, epoch=2)
+    a = e.current
+    b_key = next(k for k in store.notebook_keys("01_dynamics") if k != a.key)  # seed 1: 7 letters, 4 epochs
+    b = store.load(b_key)
+    diff = X.differences(a, b)
+    assert "alphabet 4 / 7" in diff and "seed 0 / 1" in diff and "run 6 epochs / 4 epochs" in diff
+    assert X.differences(a, a) == ["nothing: the same configuration"]
+    e.compare.value = b_key
+    assert f'class="memlib-compare" data-key="{b_key}"' in e.header.value and "seed 0 / 1" in e.header.value
+    assert 'class="memlib-run-a"' in e.strings.value and 'class="memlib-run-b"' in e.strings.value
+    e.epoch.value = 6  # beyond B's last epoch: B shown at its own end, and said so
+    assert "at epoch 4" in e.header.value
+    fig = X.compare_figure(a, b, 6)
+    labels = {ln.get_label() for ln in fig.axes[0].lines}
+    assert {"A: tiny-llama (trained)", "B: tiny-llama (trained)", "B's last epoch", "this epoch"} <= labels
+    assert "alphabet 4 / 7" in fig._suptitle.get_text()
+    e.compare.value = ""  # back to one run
+    assert "memlib-compare" not in e.header.value and "memlib-run-b" not in e.strings.value

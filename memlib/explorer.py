@@ -33,7 +33,7 @@ from .labels import lr_label
 from .store import Run, RunStore
 
 __all__ = ["ANY", "CATALOGUE_COLUMNS", "CMAP", "catalogue", "filter_runs", "empty_message", "epochs_of", "default_epoch",
-           "image", "character_view", "string_html", "figure", "differences", "compare_figure", "Explorer"]
+           "image", "character_view", "extraction_view", "string_html", "figure", "differences", "compare_figure", "Explorer"]
 
 CATALOGUE_COLUMNS = ("key", "notebooks", "model", "kind", "alphabet_size", "entropy", "length", "n_train", "seed",
                      "lr", "probes", "label")
@@ -226,22 +226,62 @@ def _stage_label(run: Run, epoch: int) -> str:
     return name(k)
 
 
-def string_html(view: pd.DataFrame, epoch: int | None = None) -> str:
+EXTRACTION_K = 8  # the prompt length the explorer shows extraction from (notebook 05's default k)
+EXTRACTED = "#2ca02c"  # the mark over a character greedy decoding reproduces from the k characters before it
+
+
+def extraction_view(run: Run, epoch: int, k: int = EXTRACTION_K) -> pd.DataFrame | None:
+    """Extraction as notebook 05 measures it, at the latest probed epoch up to ``epoch`` (window probes:
+    :func:`memlib.privacy.extraction_spec`): per training string and position ``i >= k``, ``from_prompt``
+    (greedy decoding from the true ``k`` characters before ``i`` alone gives ``text[i]``) and ``run_length``
+    (how many characters it reproduces from there before its first error), with the ``probed_epoch``. None
+    for a run without window probes or before its first probed epoch."""
+    from .privacy import extracted_lengths
+
+    epochs = [int(e) for e in run.arrays.get("probe_epochs", []) if int(e) <= epoch]
+    for e in sorted(epochs, reverse=True):
+        rows = []
+        for j in range(len(run.config.train)):
+            a = run.probe(e, j)
+            if "window_correct" not in a:
+                return None
+            offsets = np.asarray(a["offsets"])
+            lengths = extracted_lengths(a["window_correct"], offsets)
+            where = {int(o): n for n, o in enumerate(offsets)}
+            for i in range(k, len(run.config.train[j]["text"])):
+                if i - k in where:
+                    n = int(lengths[where[i - k], i])
+                    rows.append({"string": j, "position": i, "from_prompt": n > 0, "run_length": n, "probed_epoch": e})
+        return pd.DataFrame(rows) if rows else None
+    return None
+
+
+def string_html(view: pd.DataFrame, epoch: int | None = None, extraction: pd.DataFrame | None = None) -> str:
     """The strings of a :func:`character_view` as HTML: one line per string, each character on
     the colour of its ``p_true``, underlined in red where the greedy prediction is wrong; hovering
-    shows position and probability. A string last measured before ``epoch`` says when."""
+    shows position and probability. A string last measured before ``epoch`` says when. With an
+    :func:`extraction_view`, a green mark over each character that greedy decoding reproduces from the
+    ``k`` characters before it alone, and the share of such positions."""
     lines = []
+    ext = {} if extraction is None else {(r.string, r.position): r for r in extraction.itertuples()}
     for (j, name), g in view.groupby(["string", "name"], sort=True):
         spans = []
         for r in g.itertuples():
             measured = np.isfinite(r.p_true)
             wrong = measured and not r.correct
+            x = ext.get((j, r.position))
             tip = (f"{name}, position {r.position}, '{r.char}': " +
-                   (f"p = {r.p_true:.3f}, greedy {'right' if r.correct else 'wrong'}" if measured else "not measured"))
+                   (f"p = {r.p_true:.3f}, greedy {'right' if r.correct else 'wrong'}" if measured else "not measured") +
+                   (f"; from the {EXTRACTION_K} characters before it alone, greedy decoding reproduces {x.run_length}"
+                    if x is not None else ""))
             style = f"background:{r.colour};color:{r.text_colour};"
             if wrong:
                 style += f"box-shadow:inset 0 -3px 0 {WRONG};"
-            spans.append(f'<span class="memlib-char{" memlib-wrong" if wrong else ""}" data-position="{r.position}" '
+            extracted = x is not None and x.from_prompt
+            if extracted:
+                style += f"border-top:3px solid {EXTRACTED};"
+            spans.append(f'<span class="memlib-char{" memlib-wrong" if wrong else ""}'
+                         f'{" memlib-extracted" if extracted else ""}" data-position="{r.position}" '
                          f'data-p="{"" if not measured else f"{r.p_true:.4f}"}" style="{style}" '
                          f'title="{html.escape(tip)}">{html.escape(r.char)}</span>')
         acc = g.correct.mean() if np.isfinite(g.p_true).all() else math.nan
@@ -249,13 +289,19 @@ def string_html(view: pd.DataFrame, epoch: int | None = None) -> str:
         tail = f"accuracy {acc:.2f}" if np.isfinite(acc) else "not measured yet"
         if np.isfinite(acc) and epoch is not None and at != epoch:
             tail += f" (as of epoch {int(at)})"
+        mine = [x for (s_, _), x in ext.items() if s_ == j]
+        if mine:
+            tail += (f" · from a {EXTRACTION_K}-character prompt: {sum(x.from_prompt for x in mine)} of {len(mine)} "
+                     f"positions (probed at epoch {mine[0].probed_epoch})")
         lines.append(f'<div class="memlib-string" data-string="{j}"><span class="memlib-name">{html.escape(name)}'
                      f'</span><span class="memlib-chars">{"".join(spans)}</span>'
                      f'<span class="memlib-acc">{tail}</span></div>')
     stops = ", ".join(to_hex(colormaps[CMAP](x)) for x in np.linspace(0, 1, 6))
     legend = (f'<div class="memlib-legend">p(true character): 0 <span class="memlib-bar" '
               f'style="background:linear-gradient(to right, {stops})"></span> 1 · '
-              f'<span style="box-shadow:inset 0 -3px 0 {WRONG}">&nbsp;x&nbsp;</span> greedy prediction wrong</div>')
+              f'<span style="box-shadow:inset 0 -3px 0 {WRONG}">&nbsp;x&nbsp;</span> greedy prediction wrong'
+              + (f' · <span style="border-top:3px solid {EXTRACTED}">&nbsp;x&nbsp;</span> greedy decoding reproduces it '
+                 f'from the {EXTRACTION_K} characters before it alone (extraction probes)' if ext else "") + '</div>')
     css = ("<style>.memlib-strings{font-family:monospace;font-size:16px;line-height:2}"
            ".memlib-string{display:flex;align-items:flex-start;gap:8px}"
            ".memlib-name{min-width:7em;color:#444}.memlib-chars{word-break:break-all;max-width:66ch}"
@@ -826,7 +872,8 @@ class Explorer:
         # everything is computed first, then sent at once: the strings and the curves change together (the
         # curves took about 300 ms to draw after the strings had already changed)
         if other is None:
-            strings, png = string_html(view, epoch), self._curves_png(run, epoch)
+            ext = extraction_view(run, epoch) if split == "train" else None
+            strings, png = string_html(view, epoch, ext), self._curves_png(run, epoch)
         else:  # the two runs' strings one above the other, their curves overlaid
             b_view = character_view(other, at, split)
             strings = (f'<div class="memlib-run-a"><b>A</b> {html.escape(run.key[:8])}{string_html(view, epoch)}'

@@ -339,3 +339,21 @@ def test_two_runs_side_by_side_name_their_difference(store):
     assert "alphabet 4 / 7" in fig._suptitle.get_text()
     e.compare.value = ""  # back to one run
     assert "memlib-compare" not in e.header.value and "memlib-run-b" not in e.strings.value
+
+
+def test_extraction_probes_show_in_the_per_character_view(tiny_llama, tmp_path):
+    import memlib
+    from memlib import privacy
+
+    a = memlib.random_strings(3, 4, 12, seed=5)
+    run = memlib.expose(tiny_llama, a[:1], test_strings=a[1:], epochs=20, lr=3e-3, eval_every=[0, 10, 20],
+                        probes=privacy.extraction_spec(12, [10, 20]), store=False, progress=False)
+    assert X.extraction_view(run, 9) is None  # before the first probed epoch
+    ext = X.extraction_view(run, 15)
+    assert set(ext.probed_epoch) == {10} and list(ext.position) == list(range(8, 12))
+    table = privacy.extraction_table([run], k=8, n=2)
+    assert ext.run_length.mean() == pytest.approx(table[table.epoch == 10].prefix_mean.iloc[0])
+    html_ = X.string_html(X.character_view(run, 15), 15, ext)
+    assert html_.count("memlib-extracted") == int(ext.from_prompt.sum())
+    assert f"{int(ext.from_prompt.sum())} of 4 positions (probed at epoch 10)" in html_
+    assert X.extraction_view(memlib.expose(tiny_llama, a[:1], epochs=2, store=False, progress=False), 2) is None

@@ -676,12 +676,8 @@ class Explorer:
         self._guard(self._render)
 
     # -- state ------------------------------------------------------------------------------
-    @property
-    def current(self) -> Run | None:
-        """The chosen run (loaded from the store, checksums verified), or None."""
-        key = self.run.value if hasattr(self, "run") else None
-        if not key:
-            return None
+    def _load(self, key: str) -> Run | None:
+        """A stored run (checksums verified), kept once loaded; None, said in the view, if damaged or gone."""
         if key not in self._runs:
             run = self.store.load(key)
             if run is None:
@@ -689,6 +685,14 @@ class Explorer:
                 return None
             self._runs[key] = run
         return self._runs[key]
+
+    @property
+    def current(self) -> Run | None:
+        """The chosen run (loaded from the store, checksums verified), or None."""
+        key = self.run.value if hasattr(self, "run") else None
+        if not key:
+            return None
+        return self._load(key)
 
     def filtered(self) -> pd.DataFrame:
         """The catalogue rows that pass the current filters."""
@@ -891,13 +895,7 @@ class Explorer:
         key = self.compare.value if hasattr(self, "compare") else ""
         if not key or (self.current is not None and key == self.current.key):
             return None
-        if key not in self._runs:
-            run = self.store.load(key)
-            if run is None:
-                self.message.value = f"<p>Run {key[:12]} is damaged or gone from the store; choose another.</p>"
-                return None
-            self._runs[key] = run
-        return self._runs[key]
+        return self._load(key)
 
     def _curves_png(self, run: Run, epoch: int) -> bytes:
         key = run.key

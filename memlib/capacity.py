@@ -383,6 +383,16 @@ def _rho_text(c: dict) -> str:
             f"p = {c['p']:.2g}; {tail})")
 
 
+def _held_out_text(held: pd.Series) -> str:
+    """What the held-out ratios say: worse than the distribution in how many runs, and clearly (> 5%) in how many."""
+    worse, clear = int((held > 1).sum()), int((held > 1.05).sum())
+    if worse == 0:
+        return "no run codes them worse than the distribution."
+    text = (f"coded worse than by the distribution in {worse} of {len(held)} runs, by more than 5% in {clear}; "
+            "nothing memorised carries over to unseen strings")
+    return text + (", and the memorising model is confidently wrong on them." if clear == len(held) else ".")
+
+
 def verdict(table: pd.DataFrame, caps: pd.DataFrame, phases: pd.DataFrame, attack: pd.DataFrame, *,
             window: int = STOP_WINDOW, tol: float = STOP_TOL, native_bf16: bool | None = None) -> list[str]:
     """The finding in sentences, from :func:`run_table`, :func:`capacities`, :func:`phase_table` and
@@ -439,9 +449,8 @@ def verdict(table: pd.DataFrame, caps: pd.DataFrame, phases: pd.DataFrame, attac
     held = table.held_out_code.dropna()
     if len(held):
         lines.append(f"Held-out strings (never trained) at the end: code length / self-information, median per run "
-                     f"{held.min():.2f}-{held.max():.2f} over {len(held)} runs (1 = the distribution itself)"
-                     + (": coded worse than by the distribution in every run; nothing memorised carries over to "
-                        "unseen strings, and the memorising model is confidently wrong on them." if held.min() > 1 else "."))
+                     f"{held.min():.2f}-{held.max():.2f} over {len(held)} runs (1 = the distribution itself): "
+                     + _held_out_text(held))
     c_half = rank_correlation(phases.data_over_capacity, phases.steps_to_half)
     lines.append(f"Optimiser steps until a run holds half of its final memorised bits: median "
                  f"{phases.steps_to_half.median():,.0f} (range {phases.steps_to_half.min():,.0f}-"

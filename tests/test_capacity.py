@@ -202,3 +202,14 @@ def test_two_precisions_are_fitted_apart_and_compared_per_size(tmp_path):
     assert any(line.startswith(("- Bits per parameter (bf16", "- No bits-per-parameter fit (bf16")) for line in lines)
     assert "bf16 / fp32 capacity per size" in lines[-1]
     assert "fp32 only in this preset" not in lines[-1]
+
+
+def test_held_out_sentence_claims_only_what_every_run_shows():
+    import pandas as pd
+    from memlib.capacity import _held_out_text
+
+    clear = _held_out_text(pd.Series([1.18, 2.0, 4.1]))
+    assert "in 3 of 3 runs, by more than 5% in 3" in clear and "confidently wrong" in clear
+    marginal = _held_out_text(pd.Series([1.003, 2.0, 4.1]))  # prints as 1.00: not confidently wrong in every run
+    assert "in 3 of 3 runs, by more than 5% in 2" in marginal and "confidently wrong" not in marginal
+    assert _held_out_text(pd.Series([0.9, 0.99])) == "no run codes them worse than the distribution."

@@ -172,7 +172,22 @@ def capacity_runs(P: dict, store) -> dict:
     for p in precisions:
         check_precision(p)
     grids = plan(P)
-    return {p: [r for g in grids_runs(grids, precision=p, store=store) for r in g] for p in precisions}
+    # trained largest first (model, then dataset), so that the processes of a launch end together on small runs
+    # (the runs, and the order returned, are the same in any order)
+    order = sorted(range(len(grids)), key=lambda i: _cost(grids[i]), reverse=True)
+    out = {}
+    for p in precisions:
+        done = grids_runs([grids[i] for i in order], precision=p, store=store)
+        by_grid = dict(zip(order, done))
+        out[p] = [r for i in range(len(grids)) for r in by_grid[i]]
+    return out
+
+
+def _cost(grid: dict) -> tuple:
+    """How long a grid of :func:`plan` trains, to order them: the model's parameters, then characters trained."""
+    from .models import param_counts
+
+    return param_counts(grid["models"][0])["total"], grid["n_train_strings"] * grid["epochs"]
 
 
 def converged(epochs, bits, *, window: int = STOP_WINDOW, tol: float = STOP_TOL) -> dict:

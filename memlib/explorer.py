@@ -814,7 +814,8 @@ class Explorer:
         n = len(rows)
         note = f" · <i>{html.escape(self._note, quote=False)}</i>" if self._note else ""
         self._note = ""
-        self.count.value = (f"{n} of {len(self.table)} runs match" if n else "<b>no run matches these filters</b>") + note
+        self.count.value = ("<span class='memlib-count'>" + (f"{n} of {len(self.table)} runs match" if n else
+                            "<b>no run matches these filters</b>") + note + "</span>")
         self._load_run()
 
     def _load_run(self):

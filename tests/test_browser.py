@@ -160,6 +160,19 @@ def _rgb(hex_colour: str) -> str:
     return "rgb({}, {}, {})".format(*(int(hex_colour[i:i + 2], 16) for i in (1, 3, 5)))
 
 
+def _a_filter_a_notebook_lacks(table):
+    """(filter, value, notebook): a value of model, alphabet size or seed that some runs have and none of the
+    notebook's (a notebook with runs), the first such in the filters' order."""
+    notebooks = sorted({n for s in table.notebooks for n in s.split(", ") if n})
+    for name in ("model", "alphabet_size", "seed"):
+        for value in sorted(set(table[name])):
+            for notebook in notebooks:
+                runs = X.filter_runs(table, notebook=notebook)
+                if len(runs) and value not in set(runs[name]):
+                    return name, value, notebook
+    raise AssertionError("every notebook's runs have every model, alphabet size and seed: nothing to reset")
+
+
 def test_explorer_in_jupyterlab_follows_the_epoch_slider(chromium, lab):
     from playwright.sync_api import sync_playwright
 
@@ -185,6 +198,9 @@ def test_explorer_in_jupyterlab_follows_the_epoch_slider(chromium, lab):
                 _wait_kernel_idle(url)
             page.locator(".memlib-epoch").wait_for()
             page.locator(".widget-image").wait_for()
+            # the static figure cell shows its figure inline (an image output, not the figure's repr)
+            page.locator(".jp-RenderedImage img").first.wait_for()
+            assert not page.get_by_text(re.compile(r"<Figure size")).count()
             before = _page_state(page)
             epoch = int(before["epoch"].split()[1])
             # the view opens on notebook 01's first SmolLM2-135M run of seed 0 (the preset's choice)
@@ -224,12 +240,31 @@ def test_explorer_in_jupyterlab_follows_the_epoch_slider(chromium, lab):
             view = X.character_view(run, last)
             assert played["epoch"] == f"epoch {last}" and played["colours"] == [_rgb(c) for c in view.colour]
 
+            # a notebook switch clears the opening view's filters, and one that would empty a filter resets it,
+            # says so beside the count, and offers every value the notebook's runs have
+            selects = page.locator(".widget-dropdown select")  # notebook, model, alphabet, entropy, seed, run, compare
+            count = page.locator(".memlib-count")
+            selects.nth(0).select_option(label="all runs")
+            page.wait_for_function("() => document.querySelector('.memlib-count').textContent.includes('cleared')")
+            assert "(the opening view's choice) cleared" in count.text_content()
+            name, value, notebook = _a_filter_a_notebook_lacks(X.catalogue(store))
+            index = X.FILTERS.index(name)
+            selects.nth(index).select_option(label=str(value))
+            page.wait_for_function("() => !document.querySelector('.memlib-count').textContent.includes('cleared')")
+            selects.nth(0).select_option(label=notebook)
+            page.wait_for_function("() => document.querySelector('.memlib-count').textContent.includes('reset to any')")
+            note = count.text_content()
+            assert f"{name.replace('_', ' ')} {value} reset to any: no run has it with notebook {notebook}" in note
+            runs = X.filter_runs(X.catalogue(store), notebook=notebook)
+            assert f"{len(runs)} of " in note
+            offered = selects.nth(index).locator("option").all_text_contents()
+            assert offered == ["any"] + [str(v) for v in sorted(set(runs[name]))]
+
             # End reaches the last epoch of a longer run than the one the slider was first drawn for
             table = X.filter_runs(X.catalogue(store), model="tiny-llama", seed=0)
             longest = max(table.itertuples(), key=lambda r: int(X.epochs_of(store.load(r.key)).max()))
             end = int(X.epochs_of(store.load(longest.key)).max())
             assert end > last
-            selects = page.locator(".widget-dropdown select")  # notebook, model, alphabet, entropy, seed, run
             selects.nth(0).select_option(label="all runs")
             selects.nth(1).select_option(label="tiny-llama")
             selects.nth(5).select_option(label=longest.label)

@@ -1,41 +1,49 @@
-"""Several processes sharing one sweep, started by Hugging Face accelerate (or torchrun).
+"""Several processes sharing one sweep: started by ``python -m memlib.notebooks --processes N``, or by a
+launcher such as Hugging Face accelerate or torchrun.
 
-``accelerate launch --multi_gpu --num_processes N script.py`` starts ``N`` copies of a script;
-every copy that calls :func:`memlib.sweep.grid_runs` (or ``exposure_runs``, or executes a
-notebook that does) builds the same plan of runs and works through it model by model, each
-process training the next run that no other process has claimed yet (so the work balances itself
-however long each run takes), writes it to the shared run store, waits for the others at the end,
-and then returns the whole list, loaded from the store, exactly as a serial sweep would.
-``python -m memlib.notebooks`` (``make reproduce``) launches itself so, with
-:func:`memlib.hardware.plan_processes` choosing the processes and threads. Without a launcher
-nothing changes: one process trains everything and ``torch.distributed`` is never touched.
+Every process that calls :func:`memlib.sweep.grid_runs` (or ``exposure_runs``, or executes a notebook that
+does) builds the same plan of runs and works through it model by model, each process training the next run
+that no other process has claimed yet (so the work balances itself however long each run takes), writes it
+to the shared run store, waits for the others at the end, and then returns the whole list, loaded from the
+store, exactly as a serial sweep would. Without a launcher nothing changes: one process trains everything
+and ``torch.distributed`` is never touched.
 
-With an FSDP launch (``accelerate launch --config_file configs/fsdp.yaml``, or ``--use_fsdp``),
-runs are not split: every model is sharded over all processes with PyTorch's FSDP2
+How the processes meet (:func:`processes`): where ``MEMLIB_RENDEZVOUS`` names a file (the notebook runner
+gives each notebook's processes a fresh one in a folder of its own), through a ``torch.distributed``
+file store there: no port is probed, so nothing can take it between the probe and its use. Otherwise on
+the launcher's ``MASTER_ADDR`` / ``MASTER_PORT`` (``env://``), as accelerate and torchrun set them.
+Every wait on the other processes is bounded by :func:`wait_timeout` (``MEMLIB_WAIT_TIMEOUT`` seconds; the
+runner sets it to the notebook's time limit), and a process that waits for more than
+:data:`SAY_AFTER_S` seconds says what it waits for, on standard error.
+
+With FSDP (``python -m memlib.notebooks --processes N --fsdp``, or an accelerate launch with
+``configs/fsdp.yaml``), runs are not split: every model is sharded over all processes with PyTorch's FSDP2
 (:func:`shard_model`: each decoder layer, then the whole model), so one run uses all GPUs' memory,
 for models too large for one GPU. Every process then trains every run together, on the same
 batch (the averaged gradient equals the one-device gradient); the first process writes the store.
 
-On a machine without a GPU the processes run on the CPU with the gloo backend. Two traps:
-``accelerate launch --cpu --num_processes 2`` quietly starts *one* process (use ``--multi_gpu``,
-which starts ``N`` processes on the CPU too; memlib cannot see the difference, as the one process
-looks like a serial run); and accelerate's default ``PartialState()`` treats CPU processes as
-independent single runs unless told ``cpu=True``, so each would train the whole grid (memlib
-passes it, and the tests check that two processes split the work). Launchers set
-``OMP_NUM_THREADS=1``, one thread per process.
+On a machine without a GPU the processes run on the CPU with the gloo backend, one thread each
+(``OMP_NUM_THREADS``). With accelerate use ``accelerate launch --multi_gpu`` on a CPU too:
+``--cpu --num_processes 2`` quietly starts *one* process.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
+import sys
+import threading
 from dataclasses import dataclass
 
 __all__ = ["Processes", "processes", "launched", "is_main_process", "sharded", "shard_model", "all_agree",
-           "next_rendezvous"]
+           "wait_timeout", "saying", "SAY_AFTER_S"]
 
-# A barrier waits for the slowest process's share of a grid, which can take hours.
-_BARRIER_TIMEOUT = datetime.timedelta(days=2)
+# Without MEMLIB_WAIT_TIMEOUT (a script under accelerate or torchrun, whose launcher ends every process when
+# one fails): the longest one wait on the other processes may take. A barrier waits for the slowest
+# process's last run, so this bounds the longest run of a sweep.
+DEFAULT_WAIT_S = 6 * 3600
+SAY_AFTER_S = 10.0  # a wait longer than this is said on standard error
 
 
 def launched() -> bool:
@@ -45,13 +53,48 @@ def launched() -> bool:
 
 def sharded() -> bool:
     """True when launched with FSDP: each model is sharded over all processes instead of the
-    processes splitting the runs (accelerate sets ``ACCELERATE_USE_FSDP`` for an FSDP config)."""
+    processes splitting the runs (``ACCELERATE_USE_FSDP``, which accelerate's FSDP config and the
+    runner's ``--fsdp`` set)."""
     return launched() and os.environ.get("ACCELERATE_USE_FSDP", "false").lower() in ("true", "1")
 
 
 def is_main_process() -> bool:
     """True in a serial run and in the first of several launched processes (write figures here)."""
     return int(os.environ.get("RANK", "0")) == 0
+
+
+def wait_timeout() -> datetime.timedelta:
+    """The longest one wait on the other processes may take: ``MEMLIB_WAIT_TIMEOUT`` (seconds, set by the
+    notebook runner to the notebook's time limit), else :data:`DEFAULT_WAIT_S`. ValueError naming a bad value."""
+    raw = os.environ.get("MEMLIB_WAIT_TIMEOUT")
+    if raw is None:
+        return datetime.timedelta(seconds=DEFAULT_WAIT_S)
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not seconds > 0:
+        raise ValueError(f"MEMLIB_WAIT_TIMEOUT={raw!r} is not allowed: use a number of seconds > 0")
+    return datetime.timedelta(seconds=seconds)
+
+
+@contextlib.contextmanager
+def saying(what: str, after: float | None = None):
+    """Say ``what`` (a process waiting, and for what) on standard error if the block takes longer than ``after``
+    seconds (default :data:`SAY_AFTER_S`); nothing if it is quicker."""
+    timer = threading.Timer(SAY_AFTER_S if after is None else after,
+                            lambda: print(f"[memlib] {what}", file=sys.stderr, flush=True))
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+
+
+def _minutes(t: datetime.timedelta) -> str:
+    s = int(t.total_seconds())
+    return f"{s // 3600} h {s % 3600 // 60} min" if s >= 3600 else f"{s // 60} min {s % 60} s" if s >= 60 else f"{s} s"
 
 
 @dataclass(frozen=True)
@@ -62,15 +105,22 @@ class Processes:
     world: int = 1
     device: str | None = None  # the device a launched process must use; None: memlib's default
     sharded: bool = False  # FSDP: every process takes part in every run
-    _state: object = None
+    joined: bool = False  # in a torch.distributed process group with the others
 
-    def wait_for_everyone(self) -> None:
-        if self._state is not None:
-            self._state.wait_for_everyone()
+    def wait_for_everyone(self, what: str = "its share") -> None:
+        """A barrier: returns once every process has reached it (bounded by :func:`wait_timeout`; after
+        :data:`SAY_AFTER_S` seconds the waiting process says so, naming ``what`` it has finished)."""
+        if not self.joined:
+            return
+        import torch.distributed as dist
+
+        with saying(f"process {self.rank + 1} of {self.world} finished {what}; waiting for the other "
+                    f"process(es) (at most {_minutes(wait_timeout())})"):
+            dist.barrier()
 
     def broadcast(self, obj):
         """``obj`` as the first process has it (every process calls this; not launched: ``obj``)."""
-        if self._state is None:
+        if not self.joined:
             return obj
         import torch.distributed as dist
 
@@ -79,56 +129,44 @@ class Processes:
         return box[0]
 
 
+_JOINED: list[Processes] = []
+
+
 def processes() -> Processes:
-    """The launched processes, initialising accelerate's process group on first use."""
+    """The launched processes, joining their process group on first use (see the module's docstring for
+    where they meet). Not launched: ``Processes()``."""
     if not launched():
         return Processes()
+    if _JOINED:
+        return _JOINED[0]
     import torch
-    from accelerate import PartialState
+    import torch.distributed as dist
 
-    cpu = not torch.cuda.is_available()
-    state = PartialState(cpu=cpu, timeout=_BARRIER_TIMEOUT)
-    _close_at_exit()
-    if state.num_processes < 2:
-        raise RuntimeError(f"WORLD_SIZE={os.environ.get('WORLD_SIZE')} but accelerate set up {state.num_processes} "
-                           f"process(es) ({state.distributed_type}): check the launch command")
-    device = "cpu" if cpu else str(state.device)
-    return Processes(rank=state.process_index, world=state.num_processes, device=device, sharded=sharded(),
-                     _state=state)
+    rank, world = int(os.environ.get("RANK", "0")), int(os.environ["WORLD_SIZE"])
+    cuda = torch.cuda.is_available()
+    if cuda:
+        local = int(os.environ.get("LOCAL_RANK", rank))
+        torch.cuda.set_device(local)
+        device = f"cuda:{local}"
+    else:
+        device = "cpu"
+    if not dist.is_initialized():
+        path = os.environ.get("MEMLIB_RENDEZVOUS")
+        where = f"file://{path}" if path else "env://"
+        with saying(f"process {rank + 1} of {world} is waiting for the other process(es) to join at {where} "
+                    f"(at most {_minutes(wait_timeout())})"):
+            dist.init_process_group("nccl" if cuda else "gloo", init_method=where, rank=rank, world_size=world,
+                                    timeout=wait_timeout())
+        _close_at_exit()
+    if dist.get_world_size() < 2:
+        raise RuntimeError(f"WORLD_SIZE={world} but the process group has {dist.get_world_size()} process(es): "
+                           f"check the launch command")
+    _JOINED.append(Processes(rank=dist.get_rank(), world=dist.get_world_size(), device=device, sharded=sharded(),
+                             joined=True))
+    return _JOINED[0]
 
 
 _CLOSING = []
-_RUNNER = []  # the runner's own process group (memlib.notebooks), set up by next_rendezvous
-
-
-def next_rendezvous() -> None:
-    """Called by a launched runner (``python -m memlib.notebooks``) before each notebook: waits until every
-    process has finished the previous notebook (its kernel shut down), then points the next kernels at a fresh
-    port, chosen by the first process, where the first process's kernel hosts a new store. Without it the
-    kernels of every notebook would meet in the store of the launcher (torchrun's agent), which keeps the keys
-    of the earlier notebooks' process groups: in ``make reproduce`` the two kernels of notebook 04 then both
-    waited for ever in ``init_process_group``. Not launched: nothing."""
-    if not launched():
-        return
-    import socket
-
-    import torch.distributed as dist
-
-    if not _RUNNER:
-        dist.init_process_group("gloo", timeout=_BARRIER_TIMEOUT)  # on the launcher's MASTER_ADDR / MASTER_PORT
-        _close_at_exit()
-        _RUNNER.append(True)
-    dist.barrier()
-    box = [None]
-    if dist.get_rank() == 0:
-        with socket.socket() as s:
-            s.bind(("", 0))
-            box[0] = s.getsockname()[1]
-    dist.broadcast_object_list(box, src=0)
-    # What the next kernels inherit: rank 0's kernel hosts a new store on that port, instead of every kernel
-    # using the launcher agent's store, where the keys of earlier notebooks' process groups remain.
-    os.environ["MASTER_PORT"] = str(box[0])
-    os.environ["TORCHELASTIC_USE_AGENT_STORE"] = "False"
 
 
 def _close_at_exit() -> None:

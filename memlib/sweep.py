@@ -4,9 +4,9 @@ Runs already in the store are loaded, not trained, so an interrupted sweep re-ex
 the same parameters trains only what is missing. One text progress bar counts epochs over the
 whole sweep.
 
-Started as several processes by ``accelerate launch`` (see :mod:`memlib.parallel`), every
-process builds the same plan, trains its share of it into the shared store and returns the
-whole list, the same as a serial sweep.
+Started as several processes (``python -m memlib.notebooks --processes N``, or a launcher such as
+accelerate: see :mod:`memlib.parallel`), every process builds the same plan, trains its share of it into
+the shared store and returns the whole list, the same as a serial sweep.
 """
 
 from __future__ import annotations
@@ -301,13 +301,13 @@ def _execute(models, plan, epochs, run_one, device, progress, store) -> list[Run
         if bar:
             bar.close()
     if split:
-        procs.wait_for_everyone()  # every claimed run is stored
+        procs.wait_for_everyone("its share of the sweep")  # every claimed run is stored
         for i, key in keys.items():
             runs[i] = store.load(key)
             if runs[i] is None:
                 raise RuntimeError(f"run {key} (item {i} of the sweep, {plan[i][0]}) is not in the store {store.root} "
                                    f"after every process finished its share: do all processes use the same store?")
-        procs.wait_for_everyone()  # nobody reads the claims any more
+        procs.wait_for_everyone("reading the sweep's runs")  # nobody reads the claims any more
         if procs.rank == 0:
             claims.remove()
     return runs

@@ -1,5 +1,6 @@
 """Sweeps split over processes started by ``accelerate launch`` (on the CPU: gloo, one thread each)."""
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -94,18 +95,170 @@ def test_fsdp_shards_one_model_over_two_processes_and_equals_a_serial_run(tmp_pa
             np.testing.assert_allclose(got[col], run.metrics[col], rtol=1e-5, atol=1e-6, err_msg=col)
 
 
-def test_each_notebook_of_a_launched_runner_meets_on_a_fresh_port(tmp_path):
-    """memlib.notebooks calls next_rendezvous before each notebook: both processes get the same fresh port each
-    time (never the launcher's, never a previous notebook's), and a child process on each side (a notebook's
-    kernel) joins a process group there."""
-    out = tmp_path / "out"
-    out.mkdir()
-    _launch(tmp_path, "launch_rendezvous.py", out)
-    r0, r1 = (json.loads((out / f"rank{i}.json").read_text()) for i in (0, 1))
-    assert r0["rounds"] == r1["rounds"]
-    ports = [r["port"] for r in r0["rounds"]]
-    assert len(set(ports)) == 3 and r0["launcher_port"] not in ports
-    assert [r["sum"] for r in r0["rounds"]] == [3, 3, 3]  # ranks 0 and 1 (+1 each) met in every round
+_JOIN = """from memlib.parallel import processes
+import torch, torch.distributed as dist
+p = processes()
+t = torch.tensor([p.rank + 1])
+dist.all_reduce(t)
+print("sum", int(t.item()))"""
+
+
+async def _kernel_pair(folder, name):
+    """Two kernels started side by side with the runner's kernel manager, as one notebook's two processes: each
+    joins the notebook's rendezvous and all-reduces its rank + 1. Returns what each printed and its transport."""
+    import asyncio
+    import os
+
+    from memlib.notebooks import kernel_manager
+
+    async def one(rank):
+        kdir = folder / f"{name}-k{rank}"
+        kdir.mkdir()
+        km = kernel_manager(kdir)()
+        env = {**os.environ, "RANK": str(rank), "WORLD_SIZE": "2", "MEMLIB_RENDEZVOUS": str(folder / f"{name}.store"),
+               "MEMLIB_WAIT_TIMEOUT": "60", "OMP_NUM_THREADS": "1"}
+        await km.start_kernel(env=env)
+        kc = km.client()
+        kc.start_channels()
+        try:
+            await kc.wait_for_ready(timeout=120)
+            out = []
+            reply = await kc.execute_interactive(_JOIN, timeout=120, output_hook=lambda m: out.append(
+                m["content"].get("text", "") if m["msg_type"] == "stream" else ""))
+            return "".join(out), reply["content"]["status"], km.transport
+        finally:
+            kc.stop_channels()
+            await km.shutdown_kernel(now=True)
+
+    return await asyncio.gather(one(0), one(1))
+
+
+def test_kernels_and_rendezvous_started_side_by_side_never_collide(tmp_path):
+    """The runner's kernels talk over Unix sockets in folders of their own, and a notebook's processes meet in a
+    file store: nothing probes a TCP port and releases it for another to take. Two notebooks' kernel pairs are
+    started at once (4 kernels side by side), 5 times over: every kernel starts, every pair meets, none collides."""
+    import asyncio
+
+    async def rounds():
+        got = []
+        for r in range(5):
+            got.append(await asyncio.gather(_kernel_pair(tmp_path, f"a{r}"), _kernel_pair(tmp_path, f"b{r}")))
+        return got
+
+    results = asyncio.run(rounds())
+    kernels = [k for rnd in results for pair in rnd for k in pair]
+    assert len(kernels) == 20
+    assert {transport for _, _, transport in kernels} == {"ipc"}
+    assert all(status == "ok" and "sum 3" in out for out, status, _ in kernels), kernels
+
+
+def _runner(tmp_path, notebooks: dict[str, list[str]], *args, env=None, timeout=300):
+    """``python -m memlib.notebooks --processes 2`` over a folder of small notebooks (name: code cells); returns
+    (the completed process, seconds it took)."""
+    import os
+    import time
+
+    import nbformat
+
+    folder = tmp_path / "nbs"
+    folder.mkdir(exist_ok=True)
+    for name, cells in notebooks.items():
+        nb = nbformat.v4.new_notebook()
+        params = nbformat.v4.new_code_cell('preset = "smoke"\nfigures_dir = "figures"')
+        params.metadata["tags"] = ["parameters"]
+        nb.cells = [params] + [nbformat.v4.new_code_cell(c) for c in cells]
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nbformat.write(nb, folder / name)
+    run_env = {k: v for k, v in os.environ.items() if not k.startswith(("ACCELERATE_", "OMP_", "MKL_"))}
+    run_env.update(MEMLIB_CACHE=str(tmp_path / "cache"), HF_HUB_OFFLINE="1", MEMLIB_PROGRESS="0", **(env or {}))
+    cmd = [sys.executable, "-m", "memlib.notebooks", "--notebooks", str(folder), "--preset", "smoke", "--processes", "2",
+           "--threads", "1", "--figures", str(tmp_path / "figures"), "--executed", str(tmp_path / "executed"), *args]
+    t0 = time.monotonic()
+    proc = subprocess.run(cmd, env=run_env, capture_output=True, text=True, timeout=timeout)  # a hang fails
+    return proc, time.monotonic() - t0
+
+
+def _failed_after(stderr: str, notebook: str) -> float:
+    import re
+
+    m = re.search(rf"FAILED after (\d+) s: {re.escape(notebook)} failed", stderr)
+    assert m, stderr[-3000:]
+    return float(m.group(1))
+
+
+def test_a_kernel_that_does_not_start_ends_its_notebook_at_once_and_the_next_one_runs(tmp_path):
+    """What made make reproduce hang for good: the first process's kernel fails to start while the second
+    process's kernel waits for it to join. Here the first process's kernel exits before it connects (a kernel
+    spec that dies once, for RANK 0): the runner stops the waiting process, names the notebook, the process and
+    why, runs the next notebook, and exits 1."""
+    import json
+
+    spec = tmp_path / "jupyter" / "kernels" / "python3"
+    spec.mkdir(parents=True)
+    (tmp_path / "dying_kernel.py").write_text(
+        "import os, runpy, sys\n"
+        "marker = os.environ['DIE_ONCE']\n"
+        "if os.environ.get('RANK') == '0' and not os.path.exists(marker):\n"
+        "    open(marker, 'w').close()\n"
+        "    os._exit(3)\n"
+        "sys.argv = ['ipykernel_launcher', *sys.argv[1:]]\n"
+        "runpy.run_module('ipykernel_launcher', run_name='__main__')\n")
+    (spec / "kernel.json").write_text(json.dumps({"argv": [sys.executable, str(tmp_path / "dying_kernel.py"), "-f",
+                                                           "{connection_file}"],
+                                                  "display_name": "Python 3", "language": "python"}))
+    proc, _ = _runner(tmp_path, {"01_join.ipynb": [_JOIN], "02_after.ipynb": [_JOIN]},
+                      env={"JUPYTER_PATH": str(tmp_path / "jupyter"), "DIE_ONCE": str(tmp_path / "died")})
+    assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert (tmp_path / "died").exists()  # the kernel really died
+    assert _failed_after(proc.stderr, "01_join.ipynb") < 60
+    assert "01_join.ipynb failed outside a cell (kernel, time-out or papermill) in process 1 of 2 (the other process " \
+           "stopped)" in proc.stderr
+    assert "02_after.ipynb done" in proc.stdout  # the next notebook ran, both processes meeting again
+    assert "1 of 2 notebooks failed: 01_join.ipynb (outside a cell)" in proc.stderr
+    assert not list((tmp_path / "figures").glob(".staging-*"))
+
+
+def test_a_kernel_that_dies_or_a_cell_that_fails_in_one_process_stops_the_others(tmp_path):
+    """After the processes met: the second process's kernel dies while the first waits for it in a barrier
+    (01), the second process's cell raises while the first waits (02), and the first fails at once with what
+    reads as the echo of a peer's failure while the second fails 3 s later (03). Each notebook ends within a
+    minute, named with the process and cell that caused it; the failed process's executed copy, with the error,
+    is the one kept; the last notebook runs."""
+    die = _JOIN + "\nimport os\nif p.rank == 1:\n    os._exit(1)\np.wait_for_everyone()"
+    fail = _JOIN + "\nif p.rank == 1:\n    raise ValueError('boom in process 2')\np.wait_for_everyone()"
+    echo = _JOIN + ("\nimport time\nif p.rank == 0:\n    raise RuntimeError('Connection closed by peer: typically caused by a "
+                    "remote worker crashing')\ntime.sleep(3)\nraise ValueError('the cause')")
+    proc, seconds = _runner(tmp_path, {"01_dies.ipynb": [die], "02_fails.ipynb": [fail], "03_echo.ipynb": [echo],
+                                       "04_fine.ipynb": [_JOIN]})
+    assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert _failed_after(proc.stderr, "01_dies.ipynb") < 60 and _failed_after(proc.stderr, "02_fails.ipynb") < 60
+    assert "01_dies.ipynb failed outside a cell (kernel, time-out or papermill)" in proc.stderr
+    assert "DeadKernelError" in proc.stderr or "died" in proc.stderr.lower()
+    # the first process's barrier breaks too ("Connection closed by peer"): the cause is named, not that echo
+    assert re.search(r"02_fails.ipynb failed in cell \d+ .* in process 2 of 2 \(the other process (stopped|failed with "
+                     r"it)\): ValueError: boom in process 2", proc.stderr)
+    assert "ValueError" in (tmp_path / "executed" / "02_fails.ipynb").read_text()
+    # a process that fails first with what reads as another's failure: the runner waits for the other's report
+    assert re.search(r"03_echo.ipynb failed in cell \d+ .* in process 2 of 2 \(the other process failed with it\): "
+                     r"ValueError: the cause", proc.stderr)
+    assert "04_fine.ipynb done" in proc.stdout
+    assert "3 of 4 notebooks failed" in proc.stderr
+
+
+def test_a_notebook_past_its_time_limit_is_stopped_and_named(tmp_path):
+    proc, seconds = _runner(tmp_path, {"01_slow.ipynb": ["import time\ntime.sleep(600)"]}, "--timeout", "5")
+    assert proc.returncode == 1
+    assert "01_slow.ipynb failed outside a cell" in proc.stderr and "not finished within its time limit of 5 s" in proc.stderr
+    assert seconds < 60
+
+
+def test_a_runner_started_by_a_launcher_is_refused_with_what_to_run(tmp_path):
+    import os
+
+    env = {**os.environ, "WORLD_SIZE": "2", "RANK": "0"}
+    out = subprocess.run([sys.executable, "-m", "memlib.notebooks", "--only", "02", "--preset", "smoke"], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and "python -m memlib.notebooks --processes N" in out.stderr
 
 
 def _store_contents(root):
@@ -143,3 +296,33 @@ def test_a_process_split_reproduce_gives_the_runs_and_figures_of_a_serial_one(tm
     assert figures["serial"] and figures["serial"] == figures["split"]
     for notebook in ("02_string_difficulty.ipynb", "04_sequential_exposure.ipynb"):
         assert (tmp_path / "split" / "executed" / notebook).is_file()
+
+
+def test_a_long_wait_says_what_it_waits_for_and_a_short_one_says_nothing(capsys):
+    import time
+
+    from memlib.parallel import saying
+
+    with saying("process 2 of 2 is waiting for the others", after=0.1):
+        time.sleep(0.4)
+    with saying("never said", after=5):
+        pass
+    time.sleep(0.1)
+    err = capsys.readouterr().err
+    assert "[memlib] process 2 of 2 is waiting for the others" in err and "never said" not in err
+
+
+def test_the_wait_limit_comes_from_the_runner_and_a_bad_one_is_refused(monkeypatch):
+    from memlib.notebooks import TIME_LIMIT_S, time_limit
+    from memlib.parallel import DEFAULT_WAIT_S, wait_timeout
+
+    monkeypatch.delenv("MEMLIB_WAIT_TIMEOUT", raising=False)
+    assert wait_timeout().total_seconds() == DEFAULT_WAIT_S
+    monkeypatch.setenv("MEMLIB_WAIT_TIMEOUT", "7200.0")
+    assert wait_timeout().total_seconds() == 7200
+    for bad in ("0", "-5", "soon"):
+        monkeypatch.setenv("MEMLIB_WAIT_TIMEOUT", bad)
+        with pytest.raises(ValueError, match=f"MEMLIB_WAIT_TIMEOUT='{bad}' is not allowed: use a number of seconds"):
+            wait_timeout()
+    assert time_limit("default") == TIME_LIMIT_S["default"] == 7200 and time_limit("smoke", 30) == 30
+    assert time_limit("a-preset-of-mine") == 7200

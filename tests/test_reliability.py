@@ -3,6 +3,7 @@ run, failing notebooks are reported and leave figures alone, results are reprodu
 nothing received can run code."""
 import json
 import math
+import re
 import subprocess
 import sys
 import warnings
@@ -177,7 +178,7 @@ def test_a_failing_notebook_is_named_with_its_cell_and_leaves_the_figures_alone(
     monkeypatch.setattr(notebooks, "notebook_paths", lambda *a: [bad])
     assert notebooks.main(["--figures", str(figures), "--executed", str(tmp_path / "executed")]) == 1
     err = capsys.readouterr().err
-    assert "FAILED: 99_check.ipynb failed in cell" in err and "1 of 1 notebooks failed: 99_check.ipynb (cell" in err
+    assert re.search(r"FAILED after \d+ s: 99_check.ipynb failed in cell", err) and "1 of 1 notebooks failed: 99_check.ipynb (cell" in err
     # a notebook that succeeds replaces its figures
     good = _notebook(tmp_path / "99_check.ipynb", [_FIGURE.format(y=0.5)])
     notebooks.run_notebook(good, tmp_path / "executed", preset="smoke", figures_dir=figures)

@@ -15,7 +15,7 @@ TORCH_PIP_ARGS ?=
 # Runs and the converted embedded model are cached here (ignored by git).
 export MEMLIB_CACHE ?= $(CURDIR)/.cache/memlib
 
-.PHONY: all reproduce reproduce-long test bench bench-precision bench-cores profile lab strip clean-cache
+.PHONY: all reproduce reproduce-long verify test bench bench-precision bench-cores profile lab strip clean-cache
 
 all: test
 
@@ -37,6 +37,11 @@ reproduce: $(STAMP)
 reproduce-long: $(STAMP)
 	$(BIN)/python -m memlib.notebooks --preset cpu-long --only 01,02,03,06 --processes $(PROCESSES) --threads $(THREADS) \
 		--figures figures/cpu-long --findings findings/cpu-long --executed build/executed-long
+
+# Whether the findings make reproduce wrote keep the verdict words of the committed ones (numbers differ between
+# CPUs and seeds; the verdicts are what should agree). Exit status 1 when a verdict changed.
+verify: $(STAMP)
+	$(BIN)/python -m memlib.verdicts findings --against HEAD
 
 # The suite in TEST_WORKERS processes (pytest-xdist; default: one per core and one more, since many tests wait on
 # subprocesses or on the smoke notebooks: benchmarks/RESULTS.md), each with an equal share of the cores; the smoke

@@ -1,0 +1,114 @@
+"""The verdict words of the findings, compared between two reproductions.
+
+Figures and numbers differ between CPUs (their float kernels differ, so every training trajectory does),
+and between seeds; what a reproduction should keep is each stated contrast's verdict, *established* or
+*not established*. :func:`verdict_words` reads them from a finding, each under a key made of its line with
+the numbers taken out (so the same contrast with other numbers has the same key); :func:`report` says, per
+finding, whether a new reproduction has the same words as the findings it replaced. ``python -m
+memlib.notebooks`` prints it at its end; ``python -m memlib.verdicts FOLDER [--against REV]`` compares a
+folder of findings with the ones committed in git (``make verify``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+__all__ = ["verdict_words", "read_folder", "compare", "report", "main"]
+
+_WORD = re.compile(r"\b(not established|established)\b")
+_NUMBER = re.compile(r"[-+−]?\d[\d,]*(\.\d+)?(e[-+]?\d+)?")
+
+
+def verdict_words(text: str) -> dict[str, str]:
+    """``{key: word}`` for every *established* / *not established* in ``text``: the key is the line with its
+    numbers removed and the word's place on the line (``#1``, ``#2``, ...), the word is the verdict."""
+    out = {}
+    for line in text.splitlines():
+        words = [m.group(1) for m in _WORD.finditer(line)]
+        if not words:
+            continue
+        shape = " ".join(_NUMBER.sub("#", _WORD.sub("_", line)).split())
+        for i, word in enumerate(words, 1):
+            key = f"{shape} #{i}"
+            while key in out:  # the same line shape twice (e.g. one sentence per model with equal wording)
+                key += "'"
+            out[key] = word
+    return out
+
+
+def read_folder(folder: str | Path) -> dict[str, str]:
+    """``{file name: text}`` of the findings (``*.md``) directly in ``folder`` ({} if it does not exist)."""
+    folder = Path(folder)
+    return {p.name: p.read_text() for p in sorted(folder.glob("*.md"))} if folder.is_dir() else {}
+
+
+def compare(old: str, new: str) -> dict:
+    """The verdict words of two versions of one finding: ``same``, ``changed`` (``[(key, old word, new word)]``),
+    and ``unmatched`` (verdicts whose line exists in only one version: the finding's wording changed)."""
+    a, b = verdict_words(old), verdict_words(new)
+    common = [k for k in b if k in a]
+    return {"same": sum(a[k] == b[k] for k in common),
+            "changed": [(k, a[k], b[k]) for k in common if a[k] != b[k]],
+            "unmatched": len(set(a) ^ set(b))}
+
+
+def report(before: dict[str, str], after: dict[str, str]) -> list[str]:
+    """Lines saying whether the findings in ``after`` keep the verdict words of the versions in ``before`` they
+    replaced (findings whose text did not change are counted as the same): what a reader checks after
+    reproducing on another CPU or with other seeds. Each changed verdict gets a line of its own."""
+    compared = {name: compare(before[name], text) for name, text in after.items() if name in before}
+    if not compared:
+        return ["verdicts: no earlier findings to compare with"] if after else []
+    kept = [n for n, c in compared.items() if not c["changed"]]
+    lines = [f"verdicts: {len(kept)} of {len(compared)} findings have the verdict words of the version they replaced "
+             f"(numbers may differ between CPUs and seeds)"]
+    for name, c in compared.items():
+        if c["unmatched"]:
+            lines.append(f"  {name}: {c['unmatched']} verdict(s) not comparable (the finding's wording changed)")
+        for key, was, now in c["changed"]:
+            lines.append(f"  {name}: {was} -> {now}: {key.rsplit(' #', 1)[0][:160]}")
+    return lines
+
+
+def _committed(folder: Path, rev: str) -> dict[str, str]:
+    """``{file name: text}`` of the findings ``folder`` as committed at ``rev`` in its git repository."""
+    folder = folder.resolve()
+    top = subprocess.run(["git", "-C", str(folder), "rev-parse", "--show-toplevel"], capture_output=True, text=True)
+    if top.returncode:
+        raise SystemExit(f"{folder} is not in a git repository: {top.stderr.strip()}")
+    root = Path(top.stdout.strip()).resolve()
+    rel = folder.relative_to(root).as_posix()
+    names = subprocess.run(["git", "-C", str(root), "ls-tree", "--name-only", f"{rev}:{rel}"], capture_output=True,
+                           text=True)
+    if names.returncode:
+        raise SystemExit(f"--against {rev}: {names.stderr.strip()}")
+    return {n: subprocess.run(["git", "-C", str(root), "show", f"{rev}:{rel}/{n}"], capture_output=True,
+                              text=True, check=True).stdout for n in names.stdout.split() if n.endswith(".md")}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("folder", nargs="?", default="findings", help="the findings to check (default: %(default)s)")
+    p.add_argument("--against", default="HEAD", help="the git revision to compare with (default: %(default)s)")
+    args = p.parse_args(argv)
+    old, new = _committed(Path(args.folder), args.against), read_folder(args.folder)
+    changed = False
+    for name in sorted(set(old) | set(new)):
+        if name not in new or name not in old:
+            print(f"{name}: {'not written' if name not in new else 'not committed'}")
+            continue
+        c = compare(old[name], new[name])
+        changed |= bool(c["changed"])
+        print(f"{name}: {c['same']} verdicts the same, {len(c['changed'])} changed"
+              + (f", {c['unmatched']} not comparable" if c["unmatched"] else ""))
+        for key, was, now in c["changed"]:
+            print(f"  {was} -> {now}: {key.rsplit(' #', 1)[0][:160]}")
+    return 1 if changed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

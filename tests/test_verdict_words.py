@@ -1,0 +1,67 @@
+"""memlib.verdicts: the verdict words of findings, compared between reproductions (make reproduce's last lines,
+make verify)."""
+import subprocess
+import sys
+
+import pytest
+
+from memlib import verdicts as V
+from memlib.notebooks import ROOT
+
+LINE = "- S2 after S1 / fresh: median ratio {r} (95% CI {lo} to {hi}, n={n}); sign test p = {p}: {word}."
+
+
+def test_the_same_contrast_with_other_numbers_has_the_same_key():
+    a = V.verdict_words(LINE.format(r=0.91, lo=0.72, hi=1.71, n=6, p=0.69, word="not established"))
+    b = V.verdict_words(LINE.format(r=0.73, lo=0.61, hi=0.82, n=8, p=0.0078, word="established"))
+    assert list(a) == list(b) and list(a.values()) == ["not established"] and list(b.values()) == ["established"]
+
+
+def test_a_changed_verdict_is_named_with_its_line_and_numbers_alone_are_not():
+    old = "\n".join([LINE.format(r=0.91, lo=0.72, hi=1.71, n=6, p=0.69, word="not established"),
+                     "- re-learning / first: 0.28 (0.22 to 0.70); p = 0.031: established; against 0.5: not established"])
+    numbers = old.replace("0.91", "0.85").replace("0.28", "0.31")
+    flipped = numbers.replace("p = 0.69: not established", "p = 0.031: established")
+    assert V.compare(old, numbers) == {"same": 3, "changed": [], "unmatched": 0}
+    c = V.compare(old, flipped)
+    assert c["same"] == 2 and len(c["changed"]) == 1 and c["changed"][0][1:] == ("not established", "established")
+    lines = V.report({"04.md": old, "06.md": old}, {"04.md": flipped, "06.md": numbers})
+    assert lines[0].startswith("verdicts: 1 of 2 findings have the verdict words of the version they replaced")
+    assert any(line.startswith("  04.md: not established -> established: - S# after S# / fresh") for line in lines)
+    assert V.report({}, {"04.md": old}) == ["verdicts: no earlier findings to compare with"] and V.report({}, {}) == []
+
+
+def test_reworded_findings_are_not_comparable_rather_than_changed():
+    old = LINE.format(r=0.91, lo=0.72, hi=1.71, n=6, p=0.69, word="not established")
+    c = V.compare(old, old.replace("fresh", "a fresh model"))
+    assert c == {"same": 0, "changed": [], "unmatched": 2}
+    assert "not comparable" in V.report({"a.md": old}, {"a.md": old.replace("fresh", "a fresh model")})[1]
+
+
+def test_every_committed_finding_has_verdict_words_each_under_its_own_key():
+    findings = V.read_folder(ROOT / "findings")
+    assert len(findings) >= 6
+    for name, text in findings.items():
+        words = V.verdict_words(text)
+        n = text.count("established")  # each "not established" also contains the word once
+        assert len(words) == n and set(words.values()) <= {"established", "not established"}, name
+        assert V.compare(text, text)["same"] == len(words), name
+
+
+def test_verify_compares_a_folder_with_its_committed_version(tmp_path):
+    git = ["git", "-C", str(tmp_path), "-c", "user.email=t@t", "-c", "user.name=t"]
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / "findings").mkdir()
+    text = LINE.format(r=0.91, lo=0.72, hi=1.71, n=6, p=0.69, word="not established")
+    (tmp_path / "findings" / "04.md").write_text(text)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "findings"], check=True)
+    run = [sys.executable, "-m", "memlib.verdicts", str(tmp_path / "findings")]
+    (tmp_path / "findings" / "04.md").write_text(text.replace("0.91", "0.80"))
+    same = subprocess.run(run, capture_output=True, text=True)
+    assert same.returncode == 0 and "04.md: 1 verdicts the same, 0 changed" in same.stdout
+    (tmp_path / "findings" / "04.md").write_text(text.replace("not established", "established"))
+    changed = subprocess.run(run, capture_output=True, text=True)
+    assert changed.returncode == 1 and "not established -> established" in changed.stdout
+    bad = subprocess.run([*run, "--against", "no-such-rev"], capture_output=True, text=True)
+    assert bad.returncode != 0 and "--against no-such-rev" in bad.stderr

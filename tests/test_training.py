@@ -323,27 +323,45 @@ def test_bf16_autocast_step_agrees_with_fp32(tiny_llama):
         tiny_llama.restore()
 
 
-def test_bf16_autocast_memorises_within_a_margin_of_fp32(tiny_llama):
-    """Memorisation under bf16 autocast, compared with fp32 over 4 strings, with margins that hold whichever
-    bf16 kernels the CPU has: each string reaches 90% accuracy within max(4, 20%) epochs of its fp32 run, and the
-    median over strings of the epochs to 99% is within max(6, 25%) of fp32's (a run that never gets there counts
-    as one epoch past the budget). The last epochs before 99% are where bf16's rounding shows most, so single
-    strings are not compared there, nor the end of a trajectory. Measured on an AMD EPYC (emulated bf16), 8
-    strings (make bench-precision), with ATen's AVX2 kernels and with its plain ones: epochs to 90% at most 3
-    apart (equal in 7 of 8 strings), to 99% up to 21 apart for one string, their medians at most 2 apart."""
+def test_bf16_autocast_runs_the_models_matrix_products_in_bf16(tiny_llama):
+    """The loop's forward passes (training and measurement) run their linear layers in bf16 under ``precision=
+    "bf16"`` and in fp32 otherwise, whichever CPU: what autocast is, checked where it acts, not by its effect on a
+    trajectory."""
+    seen = {}
+    hooks = [m.register_forward_hook(lambda mod, inp, out, name=name: seen.setdefault(name, set()).add(out.dtype))
+             for name, m in tiny_llama.model.named_modules() if isinstance(m, torch.nn.Linear)]
+    try:
+        s = memlib.random_strings(2, 7, 16, seed=1)
+        for precision, dtype in (("bf16", torch.bfloat16), ("fp32", torch.float32)):
+            seen.clear()
+            run = memlib.expose(tiny_llama, s[:1], test_strings=s[1:], epochs=1, precision=precision, store=False,
+                                progress=False)
+            assert run.config.autocast == ("bf16" if precision == "bf16" else None)
+            assert len(seen) >= 8 and all(d == {dtype} for d in seen.values()), (precision, seen)
+    finally:
+        for h in hooks:
+            h.remove()
+
+
+def test_bf16_autocast_memorises_strings_about_as_fast_as_fp32(tiny_llama):
+    """Memorisation under bf16 autocast against fp32 on the same 6 strings, by a bound that does not depend on
+    which bf16 kernels a CPU has: every string is memorised (99%) in both precisions within 150 epochs, and
+    the epochs to 90% and to 99%, summed over the strings, are within a factor 1.5 of fp32's. Single strings are
+    not compared: bf16's rounding moves one string's epochs by up to 17 (measured on 4 of these strings, to
+    99%, native AVX512-BF16 against fp32 on an AMD EPYC; benchmarks/RESULTS.md), while the sums moved by 3%
+    (to 90%) and 10% (to 99%)."""
     from memlib.phases import epochs_to
 
-    budget = 80
+    budget = 150
     reached = {"fp32": [], "bf16": []}
-    for seed in range(4):
+    for seed in range(6):
         train, test = memlib.sweep.split_strings(seed, alphabet_size=7, length=32, n_train=1, n_test=1)
         for precision in reached:
-            run = memlib.expose(tiny_llama, train, test_strings=test, epochs=budget, precision=precision, store=False,
-                                progress=False)
+            run = memlib.expose_schedule(tiny_llama, [memlib.Stage(train, until=0.99, hold=1, max_epochs=budget)],
+                                         test_strings=test, precision=precision, store=False, progress=False)
             acc = run.metrics[run.metrics.split == "train"].groupby("epoch").accuracy.mean()
             reached[precision].append([epochs_to(acc.index, acc.to_numpy(), q) for q in (0.9, 0.99)])
-    fp32, bf16 = (np.array(reached[p], dtype=float) for p in ("fp32", "bf16"))  # None -> nan
-    assert not np.isnan(fp32[:, 0]).any() and not np.isnan(bf16[:, 0]).any(), reached  # every string to 90%
-    assert (np.abs(bf16[:, 0] - fp32[:, 0]) <= np.maximum(4, 0.2 * fp32[:, 0])).all(), reached
-    m32, m16 = (np.median(np.nan_to_num(a[:, 1], nan=budget + 1)) for a in (fp32, bf16))
-    assert abs(m16 - m32) <= max(6, 0.25 * m32), reached
+    assert all(e is not None for p in reached.values() for pair in p for e in pair), reached  # every string memorised
+    fp32, bf16 = (np.array(reached[p], dtype=float).sum(axis=0) for p in ("fp32", "bf16"))
+    ratio = bf16 / fp32
+    assert ((ratio >= 2 / 3) & (ratio <= 1.5)).all(), (ratio, reached)

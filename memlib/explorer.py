@@ -650,17 +650,59 @@ class Explorer:
         self._refresh_runs(select=run)
         if epoch is not None and self.current is not None:
             self.epoch.value = self._check_epoch(epoch)
-        for name in FILTERS:
-            getattr(self, name).observe(self._on_filter, names="value")
-        self.run.observe(lambda _: self._guard(self._load_run), names="value")
-        self.epoch.observe(self._on_epoch, names="value")
-        self.split.observe(lambda _: self._guard(self._render), names="value")
-        self.compare.observe(lambda _: self._guard(self._render), names="value")
-        self.widget = W.VBox([
+        for name in (*FILTERS, "run", "compare", "split"):
+            self._listen(name, getattr(self, name))
+        self._listen("epoch", self.epoch)
+        self.widget = W.VBox()
+        self._place()
+        self._render()
+
+    def _place(self):
+        """Lay the current widgets out (again, after one was replaced: :meth:`_set_options`)."""
+        import ipywidgets as W
+
+        self._epoch_box.children = (self.play, self.epoch)
+        self.widget.children = (
             W.HBox([self.notebook, self.model, self.alphabet_size]), W.HBox([self.entropy, self.seed, self.count]),
             self.run, self.compare, self._epoch_box, self.split, self.header, self.strings, self.image,
-            self.caption, self.message])
-        self._render()
+            self.caption, self.message)
+
+    def _listen(self, name: str, widget):
+        widget.observe(lambda change: self._event(name, change), names="value")
+
+    def _event(self, name: str, change):
+        """Every widget event comes here. An event of a widget that has been replaced (its options changed, see
+        :meth:`_set_options`) is a late one, for choices the view no longer offers: dropped. Otherwise the view is
+        recomputed from the whole current set of choices (:meth:`_on_filter`, :meth:`_load_run`, :meth:`_render`),
+        never from the order in which events came."""
+        if self._holding or change["owner"] is not getattr(self, name):
+            return
+        if name in FILTERS:
+            self._on_filter(name)
+        elif name == "run":
+            self._guard(self._refresh_runs)
+        else:
+            self._guard(self._render)
+
+    def _set_options(self, name: str, options: list, value) -> None:
+        """Give the dropdown ``name`` these options and this value. New options come as a new widget in its place
+        (the old one is closed): a browser names a dropdown's choice by its index among the options it was drawn
+        with, so a choice sent before new options arrived would otherwise be read as another value (under load,
+        a filter choice landed on the wrong model and left the run list empty). A widget's options never change."""
+        import ipywidgets as W
+
+        w = getattr(self, name)
+        if list(w.options) == options:
+            if w.value != value:
+                w.value = value
+            return
+        new = W.Dropdown(options=options, value=value, description=w.description,
+                         layout=W.Layout(width=w.layout.width) if w.layout.width else W.Layout())
+        setattr(self, name, new)
+        self._listen(name, new)
+        if hasattr(self, "widget"):
+            self._place()
+        w.close()
 
     def _slider(self, last: int, value: int):
         """An epoch slider over 0..last, linked to the play button. A run with another last epoch gets a new
@@ -671,9 +713,6 @@ class Explorer:
         slider = W.IntSlider(description="epoch", min=0, max=last, value=value, continuous_update=False,
                              layout=W.Layout(width="60%"))
         return slider, W.jslink((self.play, "value"), (slider, "value"))
-
-    def _on_epoch(self, _change):
-        self._guard(self._render)
 
     # -- state ------------------------------------------------------------------------------
     def _load(self, key: str) -> Run | None:
@@ -740,10 +779,7 @@ class Explorer:
             self.message.value = f"<p style='color:#b00'><b>{html.escape(type(e).__name__)}</b>: {html.escape(str(e))}</p>"
             raise
 
-    def _on_filter(self, change):
-        if self._holding:
-            return
-        name = next(f for f in FILTERS if getattr(self, f) is change["owner"])
+    def _on_filter(self, name: str):
         notes = []
         with self.hold():
             if name == "notebook":  # the opening view's choice was for its notebook: cleared, and said so
@@ -787,16 +823,13 @@ class Explorer:
         for name in FILTERS:
             if name == "notebook":
                 continue
-            w = getattr(self, name)
             others = {f: self._value(f) for f in FILTERS if f != name}
             values = [v for v in sorted(set(filter_runs(self.table, **others)[name]))
                       if not (isinstance(v, float) and math.isnan(v))]
             keep = self._value(name)
             options = [("any", ANY)] + [(f"{v:g}" if name == "entropy" else str(v), v) for v in values]
             match = [v for v in values if keep is not None and _same(name, v, keep)]
-            if list(w.options) != options:
-                w.options = options
-            w.value = match[0] if match else ANY
+            self._set_options(name, options, match[0] if match else ANY)
 
     def _refresh_runs(self, select: str | None = None):
         rows = self.filtered()
@@ -809,13 +842,14 @@ class Explorer:
                                  f"with it ({len(rows)} runs match the filters)")
             keep = match[0]
         with self.hold():
-            self.run.options = options
-            self.run.value = keep if keep in set(rows.key) else (options[0][1] if options else None)
+            self._set_options("run", options, keep if keep in set(rows.key) else (options[0][1] if options else None))
         n = len(rows)
         note = f" · <i>{html.escape(self._note, quote=False)}</i>" if self._note else ""
         self._note = ""
-        self.count.value = ("<span class='memlib-count'>" + (f"{n} of {len(self.table)} runs match" if n else
-                            "<b>no run matches these filters</b>") + note + "</span>")
+        state = "|".join(f"{f}={'any' if self._value(f) is None else self._value(f)}" for f in FILTERS)
+        self.count.value = (f"<span class='memlib-count' data-state='{html.escape(state)}|run={self.run.value or ''}'>"
+                            + (f"{n} of {len(self.table)} runs match" if n else
+                               "<b>no run matches these filters</b>") + note + "</span>")
         self._load_run()
 
     def _load_run(self):
@@ -834,8 +868,8 @@ class Explorer:
                     self._link.unlink()
                     self.play.max, self.play.value = last, first  # the new link copies play's value to the slider
                     self.epoch, self._link = self._slider(last, first)
-                    self.epoch.observe(self._on_epoch, names="value")
-                    self._epoch_box.children = (self.play, self.epoch)
+                    self._listen("epoch", self.epoch)
+                    self._place()
                     old.close()
                 else:
                     self.epoch.max = self.play.max = last

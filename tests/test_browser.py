@@ -173,12 +173,91 @@ def _a_filter_a_notebook_lacks(table):
     raise AssertionError("every notebook's runs have every model, alphabet size and seed: nothing to reset")
 
 
+_DOM = """() => {
+    const sel = [...document.querySelectorAll('.widget-dropdown select')];
+    const count = document.querySelector('.memlib-count');
+    const header = document.querySelector('.memlib-header');
+    const text = o => o.text.replace(/\u00a0/g, ' ');  // option labels are drawn with non-breaking spaces
+    return {selected: sel.map(s => s.selectedIndex >= 0 ? text(s.options[s.selectedIndex]) : null),
+            runs: sel.length > 5 ? [...sel[5].options].map(text) : [],
+            state: count ? count.dataset.state : null, count: count ? count.textContent : null,
+            key: header ? header.dataset.key : null};
+}"""
+
+
+def _state(page) -> dict:
+    """The explorer's choices as it last sent them (the count's ``data-state``: filter=value|...|run=key)."""
+    raw = page.evaluate("() => { const c = document.querySelector('.memlib-count'); return c ? c.dataset.state : ''; }")
+    return dict(kv.split("=", 1) for kv in raw.split("|")) if raw else {}
+
+
+def _choose(page, index: int, label: str, name: str, value) -> None:
+    """Pick ``label`` in the ``index``-th dropdown and wait until the explorer has taken it (``name``'s value in its
+    state), as a person waits to see a choice take before the next: under load the kernel answers late, and a
+    dropdown whose options changed meanwhile is a new widget (a choice made in the old one is dropped)."""
+    page.locator(".widget-dropdown select").nth(index).select_option(label=label)
+    page.wait_for_function(f"""() => {{ const c = document.querySelector('.memlib-count');
+        return c && c.dataset.state.split('|').includes('{name}={value}'); }}""")
+
+
+def _settle(page, url: str) -> dict:
+    """Wait until the kernel is idle and the page's state has not changed for 2 s; returns what the page shows."""
+    before = None
+    for _ in range(300):
+        _wait_kernel_idle(url)
+        now = page.evaluate(_DOM)
+        if now == before:
+            return now
+        before = now
+        time.sleep(2)
+    pytest.fail("the explorer never settled")
+
+
+def _check_consistent(dom: dict, table) -> None:
+    """The dropdowns, the count, the run list and the run shown agree with each other and with the catalogue."""
+    notebook, model, alphabet, entropy, seed, run = dom["selected"][:6]
+    state = dict(kv.split("=", 1) for kv in dom["state"].split("|"))
+    shown = {"notebook": "any" if notebook == "all runs" else notebook, "model": model, "alphabet_size": alphabet,
+             "entropy": entropy, "seed": seed}
+    for name, label in shown.items():  # what each dropdown shows is what the explorer holds
+        held = state[name]
+        assert label == held or (name == "entropy" and held != "any" and label == f"{float(held):g}"), (name, dom)
+    filters = {n: None if v == "any" else (int(v) if n in ("alphabet_size", "seed") else
+                                           float(v) if n == "entropy" else v) for n, v in state.items() if n in shown}
+    expected = X.filter_runs(table, **filters)
+    assert dom["runs"] == list(expected.label), dom  # the run list is the filtered runs
+    if len(expected):
+        assert f"{len(expected)} of {len(table)} runs match" in dom["count"], dom
+        key = dict(zip(table.label, table.key))[run]
+        assert state["run"] == key == dom["key"], dom  # the run chosen is the run shown
+    else:
+        assert "no run matches" in dom["count"], dom
+
+
+def _pick_at_once(page, picks) -> None:
+    """Several dropdown changes in one go, without waiting for the kernel between them (each a real change event)."""
+    page.evaluate("""(picks) => {
+        for (const [i, text] of picks) {
+            const s = [...document.querySelectorAll('.widget-dropdown select')][i];
+            const o = s && [...s.options].find(o => o.text.replace(/\u00a0/g, ' ') === text);
+            if (o) { s.selectedIndex = o.index; s.dispatchEvent(new Event('change', {bubbles: true})); }
+        }
+    }""", picks)
+
+
+def _busy_cores() -> list:
+    """A process spinning on every core: the explorer must stay consistent on a loaded machine."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(cores)]
+
+
 def test_explorer_in_jupyterlab_follows_the_epoch_slider(chromium, lab):
     from playwright.sync_api import sync_playwright
 
     url, store = lab
     shots = ROOT / "build" / "browser"
     shots.mkdir(parents=True, exist_ok=True)
+    spinners = _busy_cores()  # for the whole test: every core busy beside JupyterLab, its kernel and the browser
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, headless=True,
                                     args=["--no-sandbox", "--disable-dev-shm-usage"])
@@ -244,14 +323,14 @@ def test_explorer_in_jupyterlab_follows_the_epoch_slider(chromium, lab):
             # says so beside the count, and offers every value the notebook's runs have
             selects = page.locator(".widget-dropdown select")  # notebook, model, alphabet, entropy, seed, run, compare
             count = page.locator(".memlib-count")
-            selects.nth(0).select_option(label="all runs")
+            _choose(page, 0, "all runs", "notebook", "any")
             page.wait_for_function("() => document.querySelector('.memlib-count').textContent.includes('cleared')")
             assert "(the opening view's choice) cleared" in count.text_content()
-            name, value, notebook = _a_filter_a_notebook_lacks(X.catalogue(store))
+            catalogue = X.catalogue(store)
+            name, value, notebook = _a_filter_a_notebook_lacks(catalogue)
             index = X.FILTERS.index(name)
-            selects.nth(index).select_option(label=str(value))
-            page.wait_for_function("() => !document.querySelector('.memlib-count').textContent.includes('cleared')")
-            selects.nth(0).select_option(label=notebook)
+            _choose(page, index, str(value), name, value)
+            _choose(page, 0, notebook, "notebook", notebook)
             page.wait_for_function("() => document.querySelector('.memlib-count').textContent.includes('reset to any')")
             note = count.text_content()
             assert f"{name.replace('_', ' ')} {value} reset to any: no run has it with notebook {notebook}" in note
@@ -265,10 +344,12 @@ def test_explorer_in_jupyterlab_follows_the_epoch_slider(chromium, lab):
             longest = max(table.itertuples(), key=lambda r: int(X.epochs_of(store.load(r.key)).max()))
             end = int(X.epochs_of(store.load(longest.key)).max())
             assert end > last
-            selects.nth(0).select_option(label="all runs")
-            selects.nth(1).select_option(label="tiny-llama")
-            selects.nth(5).select_option(label=longest.label)
+            _choose(page, 0, "all runs", "notebook", "any")
+            _choose(page, 1, "tiny-llama", "model", "tiny-llama")
+            _choose(page, 5, longest.label, "run", longest.key)
             page.wait_for_function(f"() => document.querySelector('.memlib-header').dataset.key === '{longest.key}'")
+            # the slider of the new run's length is drawn once the view has settled; End goes to it, not the old one
+            _settle(page, url)
             handle = page.locator(".widget-hslider .noUi-handle").first
             handle.focus()
             handle.press("End")
@@ -287,8 +368,18 @@ def test_explorer_in_jupyterlab_follows_the_epoch_slider(chromium, lab):
             named = page.locator(".memlib-compare").text_content()
             assert "; ".join(X.differences(store.load(longest.key), b)) in named
             page.screenshot(path=str(shots / "00_explorer_compare.png"), full_page=True)
+
+            # several changes at once, without waiting for the kernel between them (a person clicking through the
+            # filters of a busy explorer): whatever the order and speed of the events, the view ends consistent
+            _pick_at_once(page, [(0, "all runs"), (1, "tiny-llama"), (4, "1"), (0, notebook), (2, str(value))])
+            _check_consistent(_settle(page, url), catalogue)
+            _pick_at_once(page, [(0, "all runs"), (4, "0"), (1, "smollm2-135m"), (5, longest.label), (0, "all runs")])
+            _check_consistent(_settle(page, url), catalogue)
         except Exception:
             page.screenshot(path=str(shots / "00_explorer_failed.png"), full_page=True)
             raise
         finally:
             browser.close()
+            for spinner in spinners:
+                spinner.kill()
+                spinner.wait()

@@ -357,3 +357,40 @@ def test_extraction_probes_show_in_the_per_character_view(tiny_llama, tmp_path):
     assert html_.count("memlib-extracted") == int(ext.from_prompt.sum())
     assert f"{int(ext.from_prompt.sum())} of 4 positions (probed at epoch 10)" in html_
     assert X.extraction_view(memlib.expose(tiny_llama, a[:1], epochs=2, store=False, progress=False), 2) is None
+
+
+def _agrees(e) -> None:
+    """What a view must always show together: the filters' values, the run list they leave, the count, the run
+    chosen and the run drawn in the header."""
+    rows = e.filtered()
+    assert [k for _, k in e.run.options] == list(rows.key)
+    assert e.run.value in set(rows.key) and e.current.key == e.run.value
+    assert f"{len(rows)} of {len(e.table)} runs match" in e.count.value and f"run={e.run.value}'" in e.count.value
+    assert f'data-key="{e.run.value}"' in e.header.value
+    for f in X.FILTERS:
+        assert f"{f}={'any' if e._value(f) is None else e._value(f)}" in e.count.value
+
+
+def test_a_late_choice_from_the_browser_is_dropped_and_the_view_stays_consistent(store):
+    """A browser names a dropdown choice by its index among the options it drew. Under load the kernel may have
+    changed those options meanwhile: a dropdown whose options change is a new widget, and a message for the old one
+    (here sent as the browser would, with set_state) is dropped, instead of being read as another value."""
+    e = X.Explorer(store)
+    old_seed, old_options = e.seed, list(e.seed.options)
+    assert [v for _, v in old_options] == [X.ANY, 0, 1, 2, 3]
+    e.notebook.value = "04_seq"  # the seed dropdown now offers seed 2 only: a new widget
+    assert e.seed is not old_seed and [v for _, v in e.seed.options] == [X.ANY, 2]
+    _agrees(e)
+    before = (e.seed.value, e.run.value, e.count.value)
+    old_seed.set_state({"index": 1})  # the browser's late pick of seed 0, in the old options (index 1 is seed 2 now)
+    assert (e.seed.value, e.run.value, e.count.value) == before
+    _agrees(e)
+    # a run dropdown emptied by a message (index None) is refilled from the filters, not left blank
+    e.notebook.value = X.ANY
+    e.run.set_state({"index": None})
+    _agrees(e)
+    # many changes in a row, in any order: the view agrees after each
+    for name, value in (("alphabet_size", 7), ("seed", 3), ("notebook", "01_dynamics"), ("seed", X.ANY),
+                        ("entropy", max(v for _, v in e.entropy.options if v != X.ANY)), ("notebook", "04_seq")):
+        getattr(e, name).value = value
+        _agrees(e)

@@ -32,11 +32,14 @@ def test_memorised_bits_grow_with_training_and_never_exceed_the_information(tiny
     assert bits.code_length.iloc[0] == pytest.approx(12 * first / math.log(2))
     per_epoch = capacity.bits_by_epoch(bits)
     assert (per_epoch.memorised <= per_epoch.information + 1e-9).all() and (per_epoch.information == 96.0).all()
-    start, end = per_epoch.memorised.iloc[0], per_epoch.memorised.iloc[-1]
+    start, peak = per_epoch.memorised.iloc[0], per_epoch.memorised.max()
     assert start == 0.0 and per_epoch.clipped.iloc[0] == 4  # random weights code every string worse than uniform
-    assert end > 0.5 * 96.0  # most of the 96 bits held after 60 epochs on 4 strings
+    # most of the 96 bits held at some epoch (the capacity's own reading: the most held). Not at a fixed epoch: at
+    # lr 3e-3 the curve dips and recovers where each CPU's kernels put it (at epoch 60: 69-80 bits on three kernel
+    # sets; dips to 45 at epoch 49 on one, 32 at epoch 67 on another; the peak 71-80 on all)
+    assert peak > 0.5 * 96.0
     held_out = capacity.bits_by_epoch(capacity.string_bits([run], split="test"))
-    assert held_out.memorised.iloc[-1] < end / 4  # strings never trained on: little or nothing
+    assert held_out.memorised.iloc[-1] < peak / 4  # strings never trained on: little or nothing
     with pytest.raises(ValueError, match="split='dev' is not allowed"):
         capacity.string_bits([run], split="dev")
 
@@ -175,7 +178,9 @@ def test_capacity_tables_on_real_runs_of_two_sizes(tmp_path):
     attack = capacity.membership_table(runs, table, caps)
     assert (attack.non_members == 20).all() and attack.auc.between(0, 1).all() and not attack.measurable.any()
     lines = capacity.verdict(table, caps, phases, attack, window=6, native_bf16=False)
-    assert any("Bits per parameter (fp32" in line for line in lines)
+    # a fit, or the reason there is none (the smaller size's capacity here is 2 bits, 0 on its other dataset: a
+    # CPU whose kernels leave it at 0 gets the reason)
+    assert any(line.startswith(("- Bits per parameter (fp32", "- No bits-per-parameter fit (fp32")) for line in lines)
     assert any("not measurable at this n" in line for line in lines)
     assert "emulates bf16" in lines[-1]
     # from the store the second time: the same tables

@@ -553,10 +553,12 @@ def test_a_kgram_kept_in_place_is_read_differently_from_one_moved_to_the_start(t
     start (the local-prefix probe) and kept at their place with the rest of the string removed but the positions
     kept (random letters before them) give different recall: the model uses positions."""
     s = memlib.random_string(7, 32, seed=11)
-    run = memlib.expose(tiny_llama, [s], epochs=60, seed=0, store=False, progress=False, eval_every=[0],
-                        probes=P.ProbeSpec(at=("last",), ks=(0, 4, 8, 32), replace=("random",), replace_ks=(4, 8),
+    # probed when memorised (here at epoch 48; 100 epochs leave room for a slower CPU), not at a fixed epoch, where
+    # accuracy moves by a character or two from one epoch to the next
+    run = memlib.expose(tiny_llama, [s], epochs=100, seed=0, store=False, progress=False, eval_every=[0],
+                        probes=P.ProbeSpec(at=("memorised",), ks=(0, 4, 8, 32), replace=("random",), replace_ks=(4, 8),
                                            shifts=(), draws=4))
-    a = run.probe("last")
+    a = run.probe("memorised")
     assert a["full_correct"].mean() >= 0.9
     for j, k in enumerate((4, 8)):
         moved = a["local_correct"][list(a["ks"]).index(k), k + 1:]

@@ -37,14 +37,17 @@ def test_fixed_stages_have_their_lengths_and_every_string_is_measured_every_epoc
 
 def test_until_stage_stops_once_the_threshold_is_held_and_a_stage_that_never_reaches_it_is_censored(tiny_llama, strings):
     S = strings
-    run = _run(tiny_llama, [Stage(S[0], until=0.99, hold=2, max_epochs=150), Stage(S[1], until=1.0, max_epochs=2)], S[3:],
+    # 9 of 10 characters: held from epoch 14 to 33 on three kernel sets (10 of 10 is reached at epoch 34, lost
+    # again and held only from epoch 97-107 at this lr, where each CPU's kernels put it)
+    run = _run(tiny_llama, [Stage(S[0], until=0.9, hold=2, max_epochs=150), Stage(S[1], until=1.0, max_epochs=2)], S[3:],
                lr=3e-3)
     bounds, mem = run.arrays["stage_bounds"].tolist(), run.arrays["stage_memorised"].tolist()
     acc = run.metrics[(run.metrics.split == "train") & (run.metrics.string == 0)].set_index("epoch").accuracy
+    ok = (acc * 10).round().astype(int) >= 9  # thresholds are decided on counts
     # stage 0 ends at the second of two epochs in a row at the threshold, and not before
     assert mem[0] >= 0 and bounds[1] == mem[0] + 1
-    assert (acc.loc[mem[0]:bounds[1]] >= 0.99).all() and acc.loc[mem[0] - 1] < 0.99
-    assert not any((acc.loc[e] >= 0.99) and (acc.loc[e + 1] >= 0.99) for e in range(mem[0] - 1))
+    assert ok.loc[mem[0]:bounds[1]].all() and not ok.loc[mem[0] - 1]
+    assert not any(ok.loc[e] and ok.loc[e + 1] for e in range(mem[0] - 1))
     # stage 1 runs out: censored after exactly max_epochs
     assert mem[1] == -1 and bounds[2] - bounds[1] == 2
     table = sequential.stage_table([run])
@@ -200,8 +203,10 @@ def test_mixed_alphabets_in_one_stage_are_refused(tiny_llama, strings, tmp_path,
 
 def test_design_sweep_and_analyses(tiny_llama, tmp_path):
     def design(model, seed):
+        # the slowest stage takes 36 epochs here, on every kernel set measured; a censored stage would change what
+        # the equalities below compare, so the budget leaves room (stages stop once memorised: it costs nothing)
         return sequential.design(seed, alphabet_size=4, length=10, n_strings=2, n_test_strings=1, until=0.99, hold=1,
-                                 max_epochs=60)
+                                 max_epochs=100)
 
     runs = sweep.schedule_runs(["tiny-llama"], [0, 1], design, store=tmp_path, progress=False)
     assert list(runs) == ["sequence", "sequence, new string", "fresh N", "after disjoint alphabet"]
@@ -265,10 +270,10 @@ def test_censored_median_counts_censored_stages_as_longest():
 
 def test_fresh_reference_needs_the_same_training_settings_and_censored_strings_have_no_retention(tiny_llama, strings):
     S = strings
-    # an until stage stops once memorised: the budget (200 epochs) costs only where a CPU's run is slow (measured
-    # here: 81-102 epochs with constant lr, 70-73 linear, depending on ATen's kernels)
-    const = _run(tiny_llama, [Stage(S[0], until=1.0, max_epochs=200)], S[3:], lr=3e-3)
-    linear = _run(tiny_llama, [Stage(S[0], until=1.0, max_epochs=200)], S[3:], lr=3e-3, lr_schedule="linear")
+    # an until stage stops once its threshold is held: 9 of 10 characters, reached within 14-33 epochs on every
+    # kernel set measured (10 of 10 at this lr: 97-107 epochs, after a relapse whose length depends on the CPU)
+    const = _run(tiny_llama, [Stage(S[0], until=0.9, max_epochs=200)], S[3:], lr=3e-3)
+    linear = _run(tiny_llama, [Stage(S[0], until=0.9, max_epochs=200)], S[3:], lr=3e-3, lr_schedule="linear")
     assert not np.array_equal(const.arrays["train_p_true"][:5], linear.arrays["train_p_true"][:5])  # they differ ...
     t = sequential.stage_table([const, linear])
     assert not t.censored.any()

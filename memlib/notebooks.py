@@ -187,6 +187,12 @@ def kernel_manager(folder: str | Path):
         def _connection_file_default(self):
             return os.path.join(str(folder), "kernel.json")
 
+        async def _async_interrupt_kernel(self):
+            # jupyter_client interrupts a kernel before asking it to shut down; at a notebook's end the kernel may
+            # still be finishing its last reply and logs "KeyboardInterrupt caught in kernel" (an ERROR that is none)
+            if not self.shutting_down:
+                await super()._async_interrupt_kernel()
+
     return LocalKernelManager
 
 

@@ -326,3 +326,15 @@ def test_the_wait_limit_comes_from_the_runner_and_a_bad_one_is_refused(monkeypat
             wait_timeout()
     assert time_limit("default") == TIME_LIMIT_S["default"] == 7200 and time_limit("smoke", 30) == 30
     assert time_limit("a-preset-of-mine") == 7200
+
+
+def test_the_runner_shards_models_with_fsdp_and_refuses_it_for_one_process(tmp_path):
+    cell = ("import memlib\nfrom memlib.parallel import processes\nm = memlib.load_model('tiny-llama')\n"
+            "assert m.sharded and processes().sharded and processes().world == 2\n"
+            "print('local share', sum(p.to_local().numel() for p in m.model.parameters()), 'of', m.n_params)")
+    proc, _ = _runner(tmp_path, {"01_sharded.ipynb": [cell]}, "--fsdp")
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "01_sharded.ipynb done" in proc.stdout
+    out = subprocess.run([sys.executable, "-m", "memlib.notebooks", "--only", "02", "--preset", "smoke", "--processes",
+                          "1", "--fsdp"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and "--fsdp with 1 process is not allowed" in out.stderr

@@ -21,20 +21,38 @@ __all__ = ["verdict_words", "read_folder", "compare", "report", "main"]
 
 _WORD = re.compile(r"\b(not established|established)\b")
 _NUMBER = re.compile(r"[-+−]?\d[\d,]*(\.\d+)?(e[-+]?\d+)?")
+# clauses whose presence depends on the data, not on which contrast a line states (censored units)
+_VARIABLE = re.compile(r"; [\d,]+ censored, counted at their length|, undetermined in [\d,]+ \(censored\)"
+                       r"|, [\d,]+ of [\d,]+ censored")
+_BOLD = re.compile(r"\*\*(.+?)\*\*")
+_ITEM = re.compile(r"^(\s*)[-*] ")
+
+
+def _shape(line: str) -> str:
+    return " ".join(_NUMBER.sub("#", _VARIABLE.sub("", _WORD.sub("_", line))).split())
 
 
 def verdict_words(text: str) -> dict[str, str]:
-    """``{key: word}`` for every *established* / *not established* in ``text``: the key is the line with its
-    numbers removed and the word's place on the line (``#1``, ``#2``, ...), the word is the verdict."""
-    out = {}
+    """``{key: word}`` for every *established* / *not established* in ``text``. The key names the contrast, not its
+    numbers: the bold labels of the list items above the line (e.g. the model), the line with its numbers and
+    censoring clauses removed, and the word's place on the line (``#1``, ``#2``, ...)."""
+    out, parents = {}, []  # parents: (indent, bold label) of the enclosing list items
     for line in text.splitlines():
+        item = _ITEM.match(line)
+        if item:
+            indent = len(item.group(1))
+            parents = [(i, b) for i, b in parents if i < indent]
+            bold = _BOLD.search(line)
+            if bold:
+                parents.append((indent, bold.group(1)))
         words = [m.group(1) for m in _WORD.finditer(line)]
         if not words:
             continue
-        shape = " ".join(_NUMBER.sub("#", _WORD.sub("_", line)).split())
+        context = " / ".join(b for _, b in parents if not (item and line.lstrip().startswith(f"- **{b}**")))
+        shape = (f"[{context}] " if context else "") + _shape(line)
         for i, word in enumerate(words, 1):
             key = f"{shape} #{i}"
-            while key in out:  # the same line shape twice (e.g. one sentence per model with equal wording)
+            while key in out:  # the same line shape twice under the same labels
                 key += "'"
             out[key] = word
     return out

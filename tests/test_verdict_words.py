@@ -65,3 +65,17 @@ def test_verify_compares_a_folder_with_its_committed_version(tmp_path):
     assert changed.returncode == 1 and "not established -> established" in changed.stdout
     bad = subprocess.run([*run, "--against", "no-such-rev"], capture_output=True, text=True)
     assert bad.returncode != 0 and "--against no-such-rev" in bad.stderr
+
+
+def test_the_same_line_under_two_models_is_matched_by_its_model_and_a_censored_unit_changes_no_key():
+    """What a fresh reproduction on another CPU gave: the first model's line gained '1 censored, counted at their
+    length'; read by position, the second model's line was compared with the first model's old one."""
+    line = "    - S1 again / N: median ratio {r} (96.9% CI 0.2 to 0.6, n=6); faster in 6{cens}; sign test p = {p}: {w}."
+    old = "\n".join(["- **smollm2-135m** (lr 1e-4)", line.format(r=0.46, cens="", p=0.031, w="established"),
+                     "- **tiny-llama** (lr 1e-3)", line.format(r=0.69, cens="", p=0.22, w="not established")])
+    new = "\n".join(["- **smollm2-135m** (lr 1e-4)",
+                     line.format(r=0.46, cens="; 1 censored, counted at their length", p=0.031, w="established"),
+                     "- **tiny-llama** (lr 1e-3)", line.format(r=0.78, cens="", p=0.69, w="not established")])
+    assert V.compare(old, new) == {"same": 2, "changed": [], "unmatched": 0}
+    keys = list(V.verdict_words(new))
+    assert keys[0].startswith("[smollm2-135m] ") and keys[1].startswith("[tiny-llama] ")

@@ -49,6 +49,7 @@ import numpy as np
 import pandas as pd
 
 from .checks import check_number
+from .stats import EXPLORATORY, rank_correlation
 from .strings import self_information
 
 __all__ = ["memorised", "string_bits", "bits_by_epoch", "ANCHOR_BITS_PER_PARAM", "STOP_WINDOW", "STOP_TOL",
@@ -366,36 +367,11 @@ def membership_table(runs, table: pd.DataFrame, caps: pd.DataFrame, fpr: float =
     return pd.DataFrame(rows)
 
 
-def rank_correlation(x, y, *, level: float = 0.95, seed: int = 0) -> dict:
-    """Spearman's rho between ``x`` and ``y`` (scipy.stats.spearmanr, with its p-value) and a percentile
-    bootstrap interval over the pairs (scipy.stats.bootstrap, paired, a private generator); ``established``
-    when the interval excludes 0 and p < 0.05. NaN throughout for fewer than 4 pairs or a constant side."""
-    from scipy import stats
-
-    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
-    ok = np.isfinite(x) & np.isfinite(y)
-    x, y = x[ok], y[ok]
-    nan = {"rho": math.nan, "low": math.nan, "high": math.nan, "p": math.nan, "n": int(len(x)), "established": False}
-    if len(x) < 4 or np.ptp(x) == 0 or np.ptp(y) == 0:
-        return nan
-    r = stats.spearmanr(x, y)
-
-    def rho(a, b):
-        return stats.spearmanr(a, b).statistic if np.ptp(a) and np.ptp(b) else 0.0
-
-    ci = stats.bootstrap((x, y), rho, paired=True, vectorized=False, n_resamples=1999, confidence_level=level,
-                         method="percentile", random_state=np.random.default_rng(seed)).confidence_interval
-    low, high = float(ci.low), float(ci.high)
-    return {"rho": float(r.statistic), "low": low, "high": high, "p": float(r.pvalue), "n": int(len(x)),
-            "established": bool((low > 0 or high < 0) and r.pvalue < 0.05)}
-
-
-def _rho_text(c: dict) -> str:
+def _rho_text(c: dict, decision) -> str:
     if not math.isfinite(c["rho"]):
         return f"not measurable (n = {c['n']})"
-    tail = "established" if c["established"] else "not established"
-    return (f"Spearman rho {c['rho']:+.2f} (95% CI {c['low']:+.2f} to {c['high']:+.2f}, n = {c['n']} runs, "
-            f"p = {c['p']:.2g}; {tail})")
+    return (f"Spearman rho {c['rho']:+.2f} (95% CI {c['low']:+.2f} to {c['high']:+.2f}, n = {c['n']} runs; permutation "
+            f"{decision.words(c['p'], c['low'] > 0 or c['high'] < 0)})")
 
 
 def _held_out_text(held: pd.Series) -> str:
@@ -466,21 +442,25 @@ def verdict(table: pd.DataFrame, caps: pd.DataFrame, phases: pd.DataFrame, attac
         lines.append(f"Held-out strings (never trained) at the end: code length / self-information, median per run "
                      f"{held.min():.2f}-{held.max():.2f} over {len(held)} runs (1 = the distribution itself): "
                      + _held_out_text(held))
-    c_half = rank_correlation(phases.data_over_capacity, phases.steps_to_half)
-    lines.append(f"Optimiser steps until a run holds half of its final memorised bits: median "
-                 f"{phases.steps_to_half.median():,.0f} (range {phases.steps_to_half.min():,.0f}-"
-                 f"{phases.steps_to_half.max():,.0f}); against data / capacity: {_rho_text(c_half)}.")
-    ge = phases.guess_end_steps
+    # Exploratory only: data / capacity divides by capacities read from these same runs, and a larger dataset takes
+    # more optimiser steps per epoch by construction (so the relation is stated in epochs, not steps)
+    c_half = rank_correlation(phases.data_over_capacity, phases.epochs_to_half)
+    lines.append(f"Epochs until a run holds half of its final memorised bits: median "
+                 f"{phases.epochs_to_half.median():,.0f} (range {phases.epochs_to_half.min():,.0f}-"
+                 f"{phases.epochs_to_half.max():,.0f}); against data / capacity (the capacity read from these same "
+                 f"runs): {_rho_text(c_half, EXPLORATORY)}.")
+    ge = phases.guess_end
     lines.append(f"Guessing phase (until the letter distribution is learnt, notebook 01's rule with the "
-                 f"distribution's entropy), in optimiser steps: reached in {int(ge.notna().sum())} of {len(ge)} runs"
+                 f"distribution's entropy), in epochs: reached in {int(ge.notna().sum())} of {len(ge)} runs"
                  + (f", median {ge.median():,.0f} (range {ge.min():,.0f}-{ge.max():,.0f}); against data / capacity: "
-                    f"{_rho_text(rank_correlation(phases.data_over_capacity, ge))}" if ge.notna().sum() else "") + ".")
+                    f"{_rho_text(rank_correlation(phases.data_over_capacity, ge), EXPLORATORY)}" if ge.notna().sum()
+                    else "") + ".")
     c_auc = rank_correlation(attack.capacity_over_data, attack.auc)
     hi, lo = attack.loc[attack.capacity_over_data.idxmax()], attack.loc[attack.capacity_over_data.idxmin()]
     tpr = attack[attack.measurable]
     lines.append(f"Membership inference (loss threshold, members against {attack.non_members.iloc[0]} held-out strings, "
                  f"last epoch): AUC {hi.auc:.2f} at capacity / data {hi.capacity_over_data:.2f} and {lo.auc:.2f} at "
-                 f"{lo.capacity_over_data:.2f}; AUC against capacity / data: {_rho_text(c_auc)}. "
+                 f"{lo.capacity_over_data:.2f}; AUC against capacity / data: {_rho_text(c_auc, EXPLORATORY)}. "
                  + (f"TPR at {attack.fpr.iloc[0]:.0%} FPR ranges {tpr.tpr.min():.2f}-{tpr.tpr.max():.2f} over "
                     f"{len(tpr)} runs." if len(tpr) else
                     f"TPR at {attack.fpr.iloc[0]:.0%} FPR not measurable at this n (needs "

@@ -831,15 +831,15 @@ def plot_capacity(table: pd.DataFrame, caps: pd.DataFrame, by_epoch: pd.DataFram
 
 
 def plot_capacity_phases(phases: pd.DataFrame, attack: pd.DataFrame):
-    """Notebook 06: against data / capacity, (a) optimiser steps to the end of the guessing phase and to half of
-    the final memorised bits, (b) the share of the data memorised at the end; (c) membership AUC against capacity / data."""
+    """Notebook 06: against data / capacity, (a) epochs to the end of the guessing phase and to half of the final
+    memorised bits, (b) the share of the data memorised at the end; (c) membership AUC against capacity / data."""
     models = list(dict.fromkeys(phases.sort_values("params").model))
     colours = _size_colours(models)
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.3))
     for model, d in phases.groupby("model", sort=False):
         d = d.sort_values("data_over_capacity")
-        axes[0].plot(d.data_over_capacity, d.steps_to_half, "o-", color=colours[model], label=model)
-        axes[0].plot(d.data_over_capacity, d.guess_end_steps, "x--", color=colours[model], lw=0.8)
+        axes[0].plot(d.data_over_capacity, d.epochs_to_half, "o-", color=colours[model], label=model)
+        axes[0].plot(d.data_over_capacity, d.guess_end, "x--", color=colours[model], lw=0.8)
         axes[1].plot(d.data_over_capacity, d.share, "o-", color=colours[model], label=model)
     for model, d in attack.groupby("model", sort=False):
         d = d.sort_values("capacity_over_data")
@@ -847,7 +847,7 @@ def plot_capacity_phases(phases: pd.DataFrame, attack: pd.DataFrame):
     for ax in axes:
         ax.set_xscale("log")
         ax.axvline(1, color="grey", lw=0.8, ls=":")
-    axes[0].set(xlabel="data bits / capacity", ylabel="optimiser steps", yscale="symlog",
+    axes[0].set(xlabel="data bits / capacity", ylabel="epochs", yscale="symlog",
                 title="(a) o: to half of final memorised bits; x: guessing ends")
     axes[1].set(xlabel="data bits / capacity", ylabel="share of the data memorised", ylim=(0, 1.05),
                 title="(b) what is left memorised at the end")

@@ -45,7 +45,7 @@ import torch
 from .phases import stable_from
 from .labels import plural, setting, span
 from .metrics import memorised_at
-from .stats import paired_contrast
+from .stats import EXPLORATORY, WITHIN_RUN, in_family, paired_contrast
 from .probes import ProbeSpec, uniqueness
 from .strings import self_information, string_parts
 
@@ -543,11 +543,21 @@ def _reached(values, n_all: int) -> str:
     return span(got, none="never") + ("" if len(got) == n_all else f" ({len(got)} of {n_all} runs; the others never)")
 
 
+# The tests notebook 05's finding rests on (memlib.stats.Family), per model over its one-string runs: when exposure
+# saturates its count against when the string is memorised, and the first character's onset against the others'.
+# The many-member runs' contrasts are over strings of one run: described, never tested (memlib.stats.WITHIN_RUN).
+PRIMARY = (r".*: count saturates - memorised", r".*: first character's onset - the others' latest")
+
+
 def verdict(extraction: pd.DataFrame, exposure: pd.DataFrame, membership: pd.DataFrame, marks: pd.DataFrame,
-            onsets: pd.DataFrame, onset_stats: pd.DataFrame, *, length: int, k: int, n: int) -> list[str]:
+            onsets: pd.DataFrame, onset_stats: pd.DataFrame, *, length: int, k: int, n: int, family=None) -> list[str]:
     """Notebook 05's verdict, one markdown line per statement, from :func:`extraction_table`,
     :func:`exposure_table`, :func:`membership_table`, :func:`milestones`, :func:`onset_table` and
-    :func:`onset_summary` of the same runs (strings of ``length`` characters; extraction with ``k``, ``n``)."""
+    :func:`onset_summary` of the same runs (strings of ``length`` characters; extraction with ``k``, ``n``). Its
+    tests form one family (:data:`PRIMARY`)."""
+    if family is None:
+        return in_family(lambda f: verdict(extraction, exposure, membership, marks, onsets, onset_stats, length=length,
+                                           k=k, n=n, family=f), PRIMARY)
     held = exposure[~exposure.member]
     lines = _exposure_check(held)
     for name in dict.fromkeys(extraction.setting):
@@ -555,7 +565,7 @@ def verdict(extraction: pd.DataFrame, exposure: pd.DataFrame, membership: pd.Dat
         lines += _setting_lines(name, mk, extraction[extraction.setting == name],
                                 exposure[(exposure.setting == name) & exposure.member],
                                 membership[membership.setting == name], length=length, k=k, n=n)
-    lines += contrasts(marks, onsets)
+    lines += contrasts(marks, onsets, family)
     for name, d in onsets.groupby("setting", sort=False):
         first_char = d[d.position == 0]
         late = d.assign(t=d.onset.fillna(np.inf))  # never stable counts as latest
@@ -575,7 +585,7 @@ def verdict(extraction: pd.DataFrame, exposure: pd.DataFrame, membership: pd.Dat
     return lines
 
 
-def contrasts(marks: pd.DataFrame, onsets: pd.DataFrame) -> list[str]:
+def contrasts(marks: pd.DataFrame, onsets: pd.DataFrame, family=None) -> list[str]:
     """The verdict's paired contrasts, per model over all its runs (each run is its own pair): the epoch from which
     the trained string's exposure saturates its count against the epoch it is memorised, and the first character's
     onset (predicted from BOS alone) against the latest onset of the string's other characters (never stable:
@@ -586,7 +596,8 @@ def contrasts(marks: pd.DataFrame, onsets: pd.DataFrame) -> list[str]:
         sat = mk.dropna(subset=["beyond_all_candidates"])
         if len(sat):
             c = paired_contrast(sat.beyond_all_candidates, sat.memorised, kind="difference",
-                                censored_b=sat.memorised.isna(), length_b=sat.last_epoch)
+                                censored_b=sat.memorised.isna(), length_b=sat.last_epoch).decided(
+                family, f"{model}: count saturates - memorised")
             parts.append(f"epoch from which the count saturates (read at the measured epochs) - epoch memorised: "
                          f"{c.text('{:.1f}', ('earlier', 'later', 'at the same epoch'))}")
         o = onsets[onsets.run.isin(mk.run)]
@@ -601,7 +612,8 @@ def contrasts(marks: pd.DataFrame, onsets: pd.DataFrame) -> list[str]:
             ends = last.reindex(o.run.drop_duplicates()).to_numpy() + 1
             c = paired_contrast(np.where(np.isinf(first), ends, first), np.where(np.isinf(others), ends, others),
                                 kind="difference", censored_a=np.isinf(first), censored_b=np.isinf(others),
-                                length_a=ends, length_b=ends)
+                                length_a=ends, length_b=ends).decided(family, f"{model}: first character's onset - the "
+                                                                              f"others' latest")
             parts.append(f"onset of the first character - latest onset of the others: "
                          f"{c.text('{:.1f}', ('earlier', 'later', 'at the same epoch'))}")
         if parts:
@@ -878,6 +890,9 @@ def candidates_verdict(attack: pd.DataFrame, exposures: pd.DataFrame, enumerated
                      "members, the threshold given), " + "; ".join(tprs) + ".")
     if by not in ("setting", "model"):
         raise ValueError(f"by={by!r} is not allowed: use 'setting' or 'model'")
+    # members of one run share its model and its samples: described, not tested; one-string runs: a run per member,
+    # tested but not among the notebook's primary tests
+    within = WITHIN_RUN if by == "setting" else EXPLORATORY
     for name, x in exposures.groupby(by, sort=False):
         tied = []
         for e, d in x.groupby("epoch"):
@@ -890,7 +905,7 @@ def candidates_verdict(attack: pd.DataFrame, exposures: pd.DataFrame, enumerated
             if not alike and d.permuted.notna().all() and d.fresh_matched.notna().all() and len(d) > 1:
                 top = math.log2(int(d.permuted_n.iloc[0]) + 1) - 1e-9  # the count's top: a lower bound
                 c = paired_contrast(d.fresh_matched, d.permuted, kind="difference", censored_a=d.fresh_matched >= top,
-                                    censored_b=d.permuted >= top)
+                                    censored_b=d.permuted >= top).decided(within)
                 parts.append(f"counted against {int(d.permuted_n.iloc[0])} fresh - against {int(d.permuted_n.iloc[0])} "
                              f"permuted candidates {c.text('{:.2f}', ('lower', 'higher', 'equal'))}")
             if sampled:
@@ -903,7 +918,7 @@ def candidates_verdict(attack: pd.DataFrame, exposures: pd.DataFrame, enumerated
                              f"{d.max_bits.median():.1f})"
                              + (f"; {missing} with no sample as likely: beyond what the samples resolve" if missing else ""))
                 if m.fitted.notna().all() and len(m) > 1:
-                    c = paired_contrast(m.fitted, m.measured, kind="difference")
+                    c = paired_contrast(m.fitted, m.measured, kind="difference").decided(within)
                     parts.append(f"skew-normal fit - measured {c.text('{:.1f}', ('below', 'above', 'equal'))}")
             if parts:
                 lines.append(f"- Exposure of the {len(d)} training strings of **{name}** at epoch {e} (bits): "

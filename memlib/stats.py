@@ -1,14 +1,26 @@
-"""Uncertainty for the findings: intervals over seeds, paired contrasts, an exact paired test.
+"""Uncertainty for the findings: intervals with known coverage, paired contrasts, an exact paired test, and one
+family of tests per notebook.
 
-A verdict that states a difference between two conditions states it through :func:`paired_contrast`: the
-conditions share their units (the same strings and seed, e.g. a stage in a sequence and the same string on a
-fresh model), so the contrast is computed unit by unit. It reports ``n`` (units), the estimate (the median of
-the per-unit differences, or ratios), its 95% interval (BCa bootstrap over the units, from
-:func:`scipy.stats.bootstrap` with a private generator; the percentile bootstrap where BCa is undefined) and
-the exact two-sided sign test over the units whose direction is known (:func:`scipy.stats.binomtest`). A
-contrast is **established** only when its interval excludes no effect *and* the sign test gives p < 0.05;
-otherwise it is **not established**, and the verdict says so in those words. With fewer than 6 units no
-contrast can be established: the exact sign test cannot reach p < 0.05 (5 of 5 gives p = 0.0625).
+**Intervals.** A median over units (:func:`median_interval`) gets the distribution-free order-statistic
+interval: ``[x(j), x(n+1-j)]`` with ``j`` the largest for which ``P(j <= B <= n - j) >= 95%``, ``B`` binomial
+(``n``, 1/2). It covers the population median with at least that probability for any distribution (ties and
+discrete values only raise it), and the level it achieves at that ``n`` is printed with it, rounded down (96.8% at
+n = 6, 99.2% at n = 8, 96% at n = 9). Below n = 6 no pair of order statistics reaches 95%: there is no interval, and
+the text says "n too small for an interval". Coverage is checked by simulation in ``tests/test_stats.py`` at
+every n the presets use, on skewed, heavy-tailed and tied data.
+
+**Contrasts.** A verdict that states a difference between two conditions states it through
+:func:`paired_contrast`: the conditions share their units (the same strings and seed, e.g. a stage in a
+sequence and the same string on a fresh model), so the contrast is computed unit by unit. It reports ``n``
+(units), the median of the per-unit differences (or ratios) with its :func:`median_interval`, and the exact
+two-sided sign test over the units whose direction is known (:func:`scipy.stats.binomtest`), the test that
+goes with that interval (at n = 6 both exclude no effect exactly when all six units agree).
+
+**One family per notebook** (:class:`Family`). Each notebook declares the contrasts its finding rests on
+(*primary*); their p-values are adjusted together by Holm's method, and a primary contrast is **established**
+only when its interval excludes no effect *and* its adjusted p is below 0.05. Every other contrast is
+*exploratory*: printed with its unadjusted p and never called established. A verdict is built twice
+(:func:`in_family`): once to collect the p-values, once to word them with the adjusted ones.
 
 Censoring: a stage that ran out of epochs took *longer than* its length. Its direction against the other
 condition is known when the other was memorised within that length, and undetermined otherwise (such units
@@ -19,22 +31,26 @@ were censored.
 
 from __future__ import annotations
 
+import functools
 import math
-import warnings
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-__all__ = ["Interval", "Contrast", "bootstrap_ci", "sign_test", "direction", "paired_contrast", "LEVEL", "ALPHA"]
+__all__ = ["Interval", "Contrast", "Decision", "Family", "WITHIN_RUN", "EXPLORATORY", "median_interval", "interval_level", "ols", "spearman_p", "rank_correlation",
+           "sign_test", "holm",
+           "direction", "paired_contrast", "in_family", "LEVEL", "ALPHA"]
 
-LEVEL = 0.95  # every interval in the verdicts
-ALPHA = 0.05  # the sign test's threshold for "established"
-_RESAMPLES = 9999
+LEVEL = 0.95  # the least coverage of every interval in the verdicts
+ALPHA = 0.05  # the family-wise error rate of "established"
+TOO_FEW = "n too small for an interval"
 
 
 @dataclass(frozen=True)
 class Interval:
-    """``estimate`` with its ``level`` interval ``[low, high]`` over ``n`` units, by ``method``."""
+    """``estimate`` with its interval ``[low, high]`` over ``n`` units, by ``method``; ``level`` is the coverage
+    the method achieves at this ``n`` (at least :data:`LEVEL`; NaN where there is no interval)."""
 
     estimate: float
     low: float
@@ -43,60 +59,242 @@ class Interval:
     method: str
     level: float = LEVEL
 
+    @property
+    def exists(self) -> bool:
+        return math.isfinite(self.low) and math.isfinite(self.high)
+
     def excludes(self, value: float) -> bool:
-        return bool(self.low > value or self.high < value)
+        return self.exists and bool(self.low > value or self.high < value)
 
     def text(self, fmt: str = "{:.2f}") -> str:
-        """``"0.87 (95% CI 0.61 to 1.05, n=9)"``; ``"0.87 (n=1: no interval)"`` for a single unit."""
-        if self.n < 2 or not (math.isfinite(self.low) and math.isfinite(self.high)):
-            return f"{fmt.format(self.estimate)} (n={self.n}: no interval)"
-        return (f"{fmt.format(self.estimate)} ({self.level:.0%} CI {fmt.format(self.low)} to {fmt.format(self.high)}, "
-                f"n={self.n})")
+        """``"0.87 (96.9% CI 0.61 to 1.05, n=6)"``; ``"0.87 (n=2: n too small for an interval)"``."""
+        if not self.exists:
+            why = TOO_FEW if self.n >= 2 else "no interval"
+            return f"{fmt.format(self.estimate)} (n={self.n}: {why})"
+        return (f"{fmt.format(self.estimate)} ({_percent(self.level)} CI {fmt.format(self.low)} to "
+                f"{fmt.format(self.high)}, n={self.n})")
 
 
-def _statistic(name: str):
-    if name not in ("median", "mean"):
-        raise ValueError(f"statistic={name!r} is not allowed: use 'median' or 'mean'")
-    return np.median if name == "median" else np.mean
+def _percent(level: float) -> str:
+    """``0.96875`` -> ``"96.9%"``, ``0.95`` -> ``"95%"``: the achieved level, rounded down (never overstated)."""
+    tenths = math.floor(level * 1000 + 1e-9) / 10
+    return f"{tenths:.0f}%" if tenths == int(tenths) else f"{tenths:.1f}%"
 
 
-def bootstrap_ci(values, statistic: str = "median", *, level: float = LEVEL, seed: int = 0) -> Interval:
-    """The ``statistic`` (``"median"`` or ``"mean"``) of ``values`` (one per unit, NaN left out) with its BCa
-    bootstrap interval over the units; the percentile bootstrap where BCa is undefined. All units equal: the
-    interval is that value (the resamples cannot vary); one unit: no interval (NaN bounds)."""
+@functools.lru_cache(maxsize=None)
+def interval_level(n: int, j: int) -> float:
+    """Coverage of ``[x(j), x(n+1-j)]`` for the median of ``n`` values from any continuous distribution:
+    ``P(j <= B <= n - j)``, ``B`` binomial (``n``, 1/2)."""
     from scipy import stats
 
-    fn = _statistic(statistic)
-    x = np.asarray([v for v in np.asarray(values, dtype=float).ravel() if math.isfinite(v)])
+    return float(stats.binom.cdf(n - j, n, 0.5) - stats.binom.cdf(j - 1, n, 0.5))
+
+
+@functools.lru_cache(maxsize=None)
+def _order_statistics(n: int, level: float) -> tuple[int, float] | None:
+    """``(j, achieved level)`` of the narrowest ``[x(j), x(n+1-j)]`` covering the median with at least ``level``."""
+    best = None
+    for j in range(1, n // 2 + 1):
+        achieved = interval_level(n, j)
+        if achieved < level:
+            break
+        best = (j, achieved)
+    return best
+
+
+def median_interval(values, *, level: float = LEVEL) -> Interval:
+    """The median of ``values`` (one per unit, NaN left out) with its order-statistic interval, the narrowest
+    ``[x(j), x(n+1-j)]`` whose coverage is at least ``level`` at this n (:func:`interval_level`; the achieved
+    coverage is the interval's ``level``). Too few units for ``level`` (n < 6 at 95%): NaN bounds, method
+    ``"n too small for an interval"``."""
     if not 0 < level < 1:
         raise ValueError(f"level={level!r} is not allowed: use a number in (0, 1)")
-    if len(x) == 0:
-        return Interval(math.nan, math.nan, math.nan, 0, "none", level)
-    est = float(fn(x))
-    if len(x) == 1:
-        return Interval(est, math.nan, math.nan, 1, "none", level)
-    if np.all(x == x[0]):
-        return Interval(est, est, est, len(x), "no spread", level)
-    for method in ("BCa", "percentile"):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # BCa's degenerate cases: handled by the fallback below
-            res = stats.bootstrap((x,), fn, confidence_level=level, n_resamples=_RESAMPLES, method=method,
-                                  random_state=np.random.default_rng(seed))
-        low, high = (float(v) for v in (res.confidence_interval.low, res.confidence_interval.high))
-        if math.isfinite(low) and math.isfinite(high):
-            return Interval(est, low, high, len(x), f"{method} bootstrap", level)
-    return Interval(est, math.nan, math.nan, len(x), "none", level)
+    x = np.sort(np.asarray([v for v in np.asarray(values, dtype=float).ravel() if math.isfinite(v)]))
+    n = len(x)
+    if n == 0:
+        return Interval(math.nan, math.nan, math.nan, 0, "none", math.nan)
+    est = float(np.median(x))
+    best = _order_statistics(n, level)
+    if best is None:
+        return Interval(est, math.nan, math.nan, n, TOO_FEW if n >= 2 else "none", math.nan)
+    j, achieved = best
+    return Interval(est, float(x[j - 1]), float(x[n - j]), n, "order statistics", achieved)
+
+
+def ols(X, y, *, level: float = LEVEL):
+    """Least squares ``y ~ X`` (``X``: n x k, with its intercept column) with heteroskedasticity-consistent
+    standard errors (HC3: each residual scaled by 1 / (1 - its leverage)), t intervals and two-sided p-values on
+    n - k degrees of freedom. Returns ``(coef, se, low, high, p)`` arrays. Its coverage at the n the presets use
+    (24 runs, 3 terms) is checked by simulation on skewed, heavy-tailed and heteroskedastic errors
+    (``tests/test_stats.py``)."""
+    from scipy import stats
+
+    X, y = np.asarray(X, dtype=float), np.asarray(y, dtype=float)
+    n, k = X.shape
+    if n <= k or np.linalg.matrix_rank(X) < k:
+        raise ValueError(f"{n} rows of rank {np.linalg.matrix_rank(X)} cannot fit {k} coefficients")
+    xtx_inv = np.linalg.inv(X.T @ X)
+    coef = xtx_inv @ X.T @ y
+    resid = y - X @ coef
+    leverage = np.einsum("ij,jk,ik->i", X, xtx_inv, X)
+    u = resid / np.clip(1 - leverage, 1e-12, None)
+    cov = xtx_inv @ (X.T * u ** 2) @ X @ xtx_inv
+    se = np.sqrt(np.diag(cov))
+    df = n - k
+    t = stats.t.ppf(0.5 + level / 2, df)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = np.where(se > 0, 2 * stats.t.sf(np.abs(coef / se), df), np.where(coef == 0, 1.0, 0.0))
+    return coef, se, coef - t * se, coef + t * se, p
+
+
+def spearman_p(x, y, *, seed: int = 0) -> float:
+    """Two-sided permutation p of Spearman's rank correlation (scipy.stats.permutation_test over pairings: exact,
+    every pairing, up to 8 pairs; 9,999 random pairings above, seeded); NaN for fewer than 3 pairs or a side that
+    does not vary. (spearmanr's t approximation gives p = 0 to a perfect correlation of 4 pairs; exact: 1/12.)"""
+    from scipy import stats
+
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    ok = np.isfinite(x) & np.isfinite(y)
+    if ok.sum() < 3 or np.ptp(x[ok]) == 0 or np.ptp(y[ok]) == 0:
+        return math.nan
+    rx, ry = stats.rankdata(x[ok]), stats.rankdata(y[ok])
+    b = ry - ry.mean()
+
+    def rho(a, axis=-1):  # Pearson's r of the ranks: Spearman's rho, for a batch of permuted rank vectors
+        a = a - a.mean(axis=axis, keepdims=True)
+        return (a * b).sum(axis=axis) / np.sqrt((a * a).sum(axis=axis) * (b * b).sum())
+
+    res = stats.permutation_test((rx,), rho, permutation_type="pairings", vectorized=True,
+                                 n_resamples=np.inf if ok.sum() <= 8 else 9999, alternative="two-sided",
+                                 rng=np.random.default_rng(seed))
+    return float(min(1.0, res.pvalue))
+
+
+def rank_correlation(x, y, *, level: float = LEVEL, seed: int = 0, test: bool = True) -> dict:
+    """Spearman's rho between ``x`` and ``y`` (pairs with a NaN left out) with its interval from Fisher's z and
+    Bonett and Wright's variance ``(1 + rho^2 / 2) / (n - 3)`` (coverage 95-97% at 7-24 pairs in this project's
+    simulation, ``tests/test_stats.py``) and the permutation p (:func:`spearman_p`). ``{"rho", "low", "high", "p",
+    "n"}`` (``test=False``: no p, NaN); NaN where there are fewer than 4 pairs or a side does not vary."""
+    from scipy import stats
+
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    ok = np.isfinite(x) & np.isfinite(y)
+    x, y = x[ok], y[ok]
+    n = int(len(x))
+    if n < 4 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return {"rho": math.nan, "low": math.nan, "high": math.nan, "p": math.nan, "n": n}
+    rho = float(stats.spearmanr(x, y).statistic)
+    z, se = np.arctanh(np.clip(rho, -0.999999, 0.999999)), math.sqrt((1 + rho ** 2 / 2) / (n - 3))
+    q = stats.norm.ppf(0.5 + level / 2)
+    return {"rho": rho, "low": float(np.tanh(z - q * se)), "high": float(np.tanh(z + q * se)),
+            "p": spearman_p(x, y, seed=seed) if test else math.nan, "n": n}
 
 
 def sign_test(signs) -> float:
     """Exact two-sided sign test: p of the split of positive and negative ``signs`` (zeros and None, ties or
     undetermined units, left out) under a fair coin; 1.0 when no unit has a direction."""
-    from scipy import stats
-
     s = [v for v in signs if v is not None and v != 0]
     if not s:
         return 1.0
-    return float(stats.binomtest(sum(1 for v in s if v > 0), len(s), 0.5).pvalue)
+    return _binomial_p(sum(1 for v in s if v > 0), len(s))
+
+
+@functools.lru_cache(maxsize=None)
+def _binomial_p(k: int, n: int) -> float:
+    from scipy import stats
+
+    return float(stats.binomtest(k, n, 0.5).pvalue)
+
+
+def holm(pvalues) -> list[float]:
+    """Holm's step-down adjustment of ``pvalues`` (in their order): the i-th smallest times (m - i + 1), made
+    non-decreasing, at most 1. Controls the family-wise error rate under any dependence between the tests."""
+    p = np.asarray(pvalues, dtype=float)
+    m = len(p)
+    order = np.argsort(p, kind="stable")
+    adjusted = np.empty(m)
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p[i]))
+        adjusted[i] = running
+    return adjusted.tolist()
+
+
+@dataclass(frozen=True)
+class Decision:
+    """How a notebook's family decided one test: ``role`` "primary" (Holm-adjusted over the family's ``m``
+    primary tests: ``p_adjusted``) or "exploratory" (not adjusted, never established)."""
+
+    role: str
+    p_adjusted: float
+    m: int
+
+    def words(self, p: float, supported: bool) -> str:
+        """The end of a test's sentence: ``"p = 0.031, Holm-adjusted over 6 primary tests p = 0.19: not
+        established"``, ``"p = 0.031 (exploratory)"``, or for units that are not independent (strings of one
+        run) ``"p = 0.013 over strings of one run (not independent units: described, not tested)"``.
+        ``supported``: the interval excludes no effect."""
+        if self.role == WITHIN_RUN_ROLE:
+            return f"p = {p:.2g} over strings of one run (not independent units: described, not tested)"
+        if self.role != "primary":
+            return f"p = {p:.2g} (exploratory)"
+        word = "established" if supported and self.p_adjusted < ALPHA else "not established"
+        return f"p = {p:.2g}, Holm-adjusted over {self.m} primary tests p = {self.p_adjusted:.2g}: {word}"
+
+    def established(self, supported: bool) -> bool:
+        return self.role == "primary" and supported and self.p_adjusted < ALPHA
+
+
+_COLLECTING = Decision("collecting", math.nan, 0)  # the first pass: the words are not read
+WITHIN_RUN_ROLE = "within one run"
+WITHIN_RUN = Decision(WITHIN_RUN_ROLE, math.nan, 0)  # strings of one run: never a test over independent units
+EXPLORATORY = Decision("exploratory", math.nan, 0)
+
+
+class Family:
+    """The tests one notebook's verdict states. ``primary``: the names (regular expressions, matched in full) of
+    the tests its finding rests on; every other test is exploratory.
+
+    Used in two passes (:func:`in_family` runs them): while collecting, :meth:`decide` records each test's name
+    and p (and returns a placeholder decision, never established); after :meth:`close`, the same calls return
+    the test's :class:`Decision`, primary ones Holm-adjusted together."""
+
+    def __init__(self, primary=()):
+        self.patterns = [re.compile(p) for p in ([primary] if isinstance(primary, str) else primary)]
+        self.p: dict[str, float] = {}
+        self.decisions: dict[str, Decision] | None = None
+
+    def is_primary(self, name: str) -> bool:
+        return any(p.fullmatch(name) for p in self.patterns)
+
+    def decide(self, name: str, p: float) -> Decision:
+        if self.decisions is None:
+            if name in self.p:
+                raise ValueError(f"test {name!r} is stated twice in one verdict: give each test its own name")
+            self.p[name] = float(p)
+            return _COLLECTING
+        if name not in self.decisions:
+            raise ValueError(f"test {name!r} was not stated when the family was collected")
+        return self.decisions[name]
+
+    def close(self) -> None:
+        primary = [k for k in self.p if self.is_primary(k)]
+        adjusted = dict(zip(primary, holm([self.p[k] for k in primary])))
+        self.decisions = {k: Decision("primary", adjusted[k], len(primary)) if k in adjusted else
+                          Decision("exploratory", math.nan, len(primary)) for k in self.p}
+
+    @property
+    def primary_names(self) -> list[str]:
+        return [k for k in self.p if self.is_primary(k)]
+
+
+def in_family(build, primary=()):
+    """``build(family)`` run twice: to collect the tests it states, then, with their Holm-adjusted decisions,
+    for the lines it returns (a verdict is cheap: tables in, sentences out)."""
+    family = Family(primary)
+    build(family)
+    family.close()
+    return build(family)
 
 
 @dataclass(frozen=True)
@@ -111,6 +309,7 @@ class Contrast:
     equal: int
     undetermined: int  # censored on both sides, or censored where the other side went past that length
     censored: int  # units with a censored value on either side
+    decision: Decision | None = None  # how the notebook's family decided it (None: alone, unadjusted)
 
     @property
     def n(self) -> int:
@@ -121,19 +320,37 @@ class Contrast:
         return 1.0 if self.kind == "ratio" else 0.0
 
     @property
+    def supported(self) -> bool:
+        """The interval excludes no effect."""
+        return self.interval.excludes(self.no_effect)
+
+    @property
     def established(self) -> bool:
-        return self.interval.excludes(self.no_effect) and self.p < ALPHA
+        if self.decision is None:
+            return self.supported and self.p < ALPHA
+        return self.decision.established(self.supported)
+
+    def decided(self, family: Family | Decision | None, name: str = "") -> "Contrast":
+        """This contrast as ``family`` decides it under ``name``, or with a fixed :class:`Decision` (e.g.
+        :data:`WITHIN_RUN`; None: unchanged)."""
+        if family is None:
+            return self
+        return replace(self, decision=family if isinstance(family, Decision) else family.decide(name, self.p))
 
     def text(self, fmt: str = "{:.2f}", words=("lower", "higher", "equal")) -> str:
-        """``"median ratio 0.87 (95% CI 0.61 to 1.05, n=9); lower in 6, higher in 2, equal in 1; sign test
-        p = 0.29: not established"``; ``words`` name the three directions (for epochs: faster, slower, as fast)."""
+        """``"median ratio 0.87 (96.9% CI 0.61 to 1.05, n=6); lower in 4, higher in 2, equal in 0; sign test
+        p = 0.69, Holm-adjusted over 6 primary tests p = 1: not established"``; ``words`` name the three
+        directions (for epochs: faster, slower, as fast)."""
         what = "median ratio" if self.kind == "ratio" else "median difference"
         counts = f"{words[0]} in {self.lower}, {words[1]} in {self.higher}, {words[2]} in {self.equal}"
         if self.undetermined:
             counts += f", undetermined in {self.undetermined} (censored)"
         cens = f"; {self.censored} censored, counted at their length" if self.censored else ""
-        word = "established" if self.established else "not established"
-        return f"{what} {self.interval.text(fmt)}; {counts}{cens}; sign test p = {self.p:.2g}: {word}"
+        if self.decision is None:
+            test = f"sign test p = {self.p:.2g}: {'established' if self.established else 'not established'}"
+        else:
+            test = "sign test " + self.decision.words(self.p, self.supported)
+        return f"{what} {self.interval.text(fmt)}; {counts}{cens}; {test}"
 
 
 def direction(a, a_cens, a_len, b, b_cens, b_len) -> int | None:
@@ -147,14 +364,14 @@ def direction(a, a_cens, a_len, b, b_cens, b_len) -> int | None:
     return int(np.sign(a - b))
 
 
-def paired_contrast(a, b, *, kind: str = "ratio", censored_a=None, censored_b=None, length_a=None, length_b=None,
-                    seed: int = 0) -> Contrast:
+def paired_contrast(a, b, *, kind: str = "ratio", censored_a=None, censored_b=None, length_a=None,
+                    length_b=None) -> Contrast:
     """Condition ``a`` against ``b``, unit by unit (the same position in both sequences: same strings, same seed).
 
     ``kind``: ``"ratio"`` (a / b, for epochs: below 1, ``a`` is faster) or ``"difference"`` (a - b).
     ``censored_a`` / ``censored_b``: per unit, whether the value only bounds the truth from below (a stage
     that ran out of epochs); ``length_a`` / ``length_b``: how long such a stage ran (where it enters the
-    interval). The estimate is the median over units with its :func:`bootstrap_ci`."""
+    interval). The estimate is the median over units with its :func:`median_interval`."""
     if kind not in ("ratio", "difference"):
         raise ValueError(f"kind={kind!r} is not allowed: use 'ratio' or 'difference'")
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
@@ -169,6 +386,6 @@ def paired_contrast(a, b, *, kind: str = "ratio", censored_a=None, censored_b=No
     dirs = [direction(va[i], ca[i], la[i], vb[i], cb[i], lb[i]) for i in range(n)]
     with np.errstate(divide="ignore", invalid="ignore"):
         per_unit = va / vb if kind == "ratio" else va - vb
-    interval = bootstrap_ci(per_unit, "median", seed=seed)
-    return Contrast(kind=kind, interval=interval, p=sign_test(dirs), lower=dirs.count(-1), higher=dirs.count(1),
-                    equal=dirs.count(0), undetermined=dirs.count(None), censored=int((ca | cb).sum()))
+    return Contrast(kind=kind, interval=median_interval(per_unit), p=sign_test(dirs), lower=dirs.count(-1),
+                    higher=dirs.count(1), equal=dirs.count(0), undetermined=dirs.count(None),
+                    censored=int((ca | cb).sum()))

@@ -81,9 +81,13 @@ def report(before: dict[str, str], after: dict[str, str]) -> list[str]:
     compared = {name: compare(before[name], text) for name, text in after.items() if name in before}
     if not compared:
         return ["verdicts: no earlier findings to compare with"] if after else []
-    kept = [n for n, c in compared.items() if not c["changed"]]
-    lines = [f"verdicts: {len(kept)} of {len(compared)} findings have the verdict words of the version they replaced "
-             f"(numbers may differ between CPUs and seeds)"]
+    changed = [n for n, c in compared.items() if c["changed"]]
+    reworded = [n for n, c in compared.items() if c["unmatched"] and not c["changed"]]
+    same = len(compared) - len(changed) - len(reworded)
+    lines = [f"verdicts against the findings this run replaced: {same} of {len(compared)} the same"
+             + (f", {len(changed)} with a verdict changed" if changed else "")
+             + (f", {len(reworded)} reworded (verdicts not comparable)" if reworded else "")
+             + " (numbers may differ between CPUs and seeds)"]
     for name, c in compared.items():
         if c["unmatched"]:
             lines.append(f"  {name}: {c['unmatched']} verdict(s) not comparable (the finding's wording changed)")

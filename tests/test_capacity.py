@@ -151,13 +151,6 @@ def test_capacity_is_the_best_dataset_and_a_lower_bound_unless_converged_and_not
         capacity.capacities(table, tol=2)
 
 
-def test_rank_correlation_states_its_interval_and_n():
-    c = capacity.rank_correlation(range(10), [x * x for x in range(10)])
-    assert c["rho"] == pytest.approx(1.0) and c["n"] == 10 and c["established"] and c["p"] < 0.05
-    assert not capacity.rank_correlation([1, 2, 3], [1, 2, 3])["established"]  # n < 4: NaN
-    assert math.isnan(capacity.rank_correlation([1, 2, 3, 4, 5], [2, 2, 2, 2, 2])["rho"])
-
-
 def test_capacity_tables_on_real_runs_of_two_sizes(tmp_path):
     """Two sizes, two datasets each: the tables' invariants (not where a trajectory ends)."""
     from memlib import presets

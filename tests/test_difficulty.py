@@ -73,10 +73,11 @@ def test_fit_trend_recovers_known_coefficients():
     rng = np.random.default_rng(0)
     t = pd.DataFrame({"entropy": rng.uniform(0.5, 4, 200), "alphabet_size": rng.choice([2, 4, 8, 16], 200)})
     t["auc"] = 0.3 + 0.1 * t.entropy - 0.05 * np.log2(t.alphabet_size) + rng.normal(0, 0.01, 200)
-    f = dif.fit_trend(t, "auc", ["entropy", "log2_alphabet"], n_boot=200).set_index("term")
+    f = dif.fit_trend(t, "auc", ["entropy", "log2_alphabet"]).set_index("term")
     assert f.loc["entropy", "coef"] == pytest.approx(0.1, abs=0.01)
     assert f.loc["log2_alphabet", "coef"] == pytest.approx(-0.05, abs=0.01)
     assert f.loc["entropy", "ci_low"] < 0.1 < f.loc["entropy", "ci_high"] or abs(f.loc["entropy", "coef"] - 0.1) < 0.003
+    assert f.loc["entropy", "p"] < 1e-10 and (f.n == 200).all() and (f.se > 0).all()
     with pytest.raises(ValueError, match="columns \\['nope'\\]"):
         dif.fit_trend(t, "nope")
 

@@ -26,7 +26,7 @@ def test_a_changed_verdict_is_named_with_its_line_and_numbers_alone_are_not():
     c = V.compare(old, flipped)
     assert c["same"] == 2 and len(c["changed"]) == 1 and c["changed"][0][1:] == ("not established", "established")
     lines = V.report({"04.md": old, "06.md": old}, {"04.md": flipped, "06.md": numbers})
-    assert lines[0].startswith("verdicts: 1 of 2 findings have the verdict words of the version they replaced")
+    assert lines[0].startswith("verdicts against the findings this run replaced: 1 of 2 the same, 1 with a verdict changed")
     assert any(line.startswith("  04.md: not established -> established: - S# after S# / fresh") for line in lines)
     assert V.report({}, {"04.md": old}) == ["verdicts: no earlier findings to compare with"] and V.report({}, {}) == []
 
@@ -35,7 +35,8 @@ def test_reworded_findings_are_not_comparable_rather_than_changed():
     old = LINE.format(r=0.91, lo=0.72, hi=1.71, n=6, p=0.69, word="not established")
     c = V.compare(old, old.replace("fresh", "a fresh model"))
     assert c == {"same": 0, "changed": [], "unmatched": 2}
-    assert "not comparable" in V.report({"a.md": old}, {"a.md": old.replace("fresh", "a fresh model")})[1]
+    lines = V.report({"a.md": old}, {"a.md": old.replace("fresh", "a fresh model")})
+    assert "0 of 1 the same, 1 reworded (verdicts not comparable)" in lines[0] and "not comparable" in lines[1]
 
 
 def test_every_committed_finding_has_verdict_words_each_under_its_own_key():

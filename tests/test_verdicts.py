@@ -71,11 +71,13 @@ def test_sequential_verdict_states_each_stage_relearning_and_the_controls(schedu
     assert "censored" not in lines[0]
     assert "(re-learning / first time: median ratio" in text and "n=2" in text
     assert "S2 after disjoint alphabet / after same alphabet: median ratio" in text
-    assert "Reading: neither reading is established" in text
+    assert "Reading: neither reading: S2 is not measurably faster or slower" in text
     assert "At stage 3, after the same 2 strings: S1 again" in text and "a never-seen string N" in text
     assert "The model was the same when that stage started in 2 of 2 seeds" in text and "largest loss difference 0)" in text
     assert "S1 again / N (what having seen S1 adds" in text and "N there / N on a fresh model" in text
-    assert text.count(": not established") >= 6 and ": established" not in text  # two seeds establish nothing
+    assert text.count(": not established") == 5 and ": established" not in text  # two seeds establish nothing
+    # one family: 5 primary tests (S2 / fresh, re-learning, S1 again / N, N / fresh N, disjoint / same), Holm-adjusted
+    assert text.count("Holm-adjusted over 5 primary tests") == 5 and text.count("(exploratory)") == 2
 
 
 def test_sequential_verdict_of_censored_stages_says_so_and_never_claims_a_direction(schedules):
@@ -119,9 +121,14 @@ def test_probes_verdict_states_each_length_and_runs_that_never_memorised(probed)
         assert "what keeping their place adds (kept in place - moved to the start, seed by seed): median difference" in line
         assert f"Reading at {length} characters: " in line
     assert ("- Length, **tiny-llama, lr 3e-3**, 4 letters: share of full recall kept by k = 4 characters in place, "
-            "20 - 12 characters, paired by seed") in text and "A change with length: not established." in text
+            "20 - 12 characters, paired by seed (the shorter string is the longer one's start)") in text
+    length = next(x for x in lines if x.startswith("- Length, "))
+    assert "n too small for an interval" in length and length.endswith(": not established.")  # 2 seeds: no interval
     assert "memorised + 4 epochs - just memorised, seed by seed: median difference" in text
-    assert "A change with more exposure: not established." in text  # two seeds establish nothing
+    more = next(x for x in lines if x.startswith("- More exposure, "))
+    assert more.endswith("(exploratory).") and ": established" not in text  # two seeds establish nothing
+    # one family: per length the share against one half, and the share across lengths (3 primary tests)
+    assert text.count("Holm-adjusted over 3 primary tests") == 3
     assert "the whole true prefix with m random letters in front" in text
     assert lines[-1].startswith("- tiny-llama, lr 3e-3, 20 characters, 4 letters, just memorised: ")
     assert "of the characters read are recalled from a local prefix" in lines[-1]
@@ -135,8 +142,9 @@ def test_probes_verdict_compares_a_model_with_its_random_weights_seed_by_seed(pr
     status = pd.concat([status, status.assign(setting=twin, model="tiny-llama-random")], ignore_index=True)
     lines = probes.verdict(table, status, pd.DataFrame(), compare_alphabet_size=4)
     pre = [line for line in lines if line.startswith("- Pretraining, 12 characters, 4 letters")]
-    assert len(pre) == 2 and "(pretrained - random, seed by seed: median difference 0.00 (95% CI" in pre[-1]
-    assert pre[-1].endswith("not established).")
+    assert len(pre) == 2 and "(pretrained - random, seed by seed: median difference 0.00 (n=2: n too small for an " \
+        "interval)" in pre[-1]
+    assert pre[-1].endswith("sign test p = 1 (exploratory)).")
 
 
 def test_twin_settings_pair_a_model_with_its_random_weights_at_equal_rates_only():
@@ -188,8 +196,8 @@ def test_phases_verdict_per_model_held_out_and_order(tiny_llama):
     assert "99% accuracy at not reached" not in lines[0]
     assert ("50% / 90% / 99% accuracy at not reached / not reached / not reached; memorised (accuracy >= 0.99 held 2 "
             "epochs) in 0/1 runs." in lines[1])
-    assert lines[-1].startswith("  - The same correlation over every seed of tiny-llama: median ") and "n=2)" in lines[-1]
-    assert "sign test p = " in lines[-1] and "no left-to-right or right-to-left tendency is established" in lines[-1]  # n=2
+    assert lines[-1].startswith("  - The same correlation over every seed of tiny-llama: median ")
+    assert "(n=2: n too small for an interval)" in lines[-1] and lines[-1].endswith(": not established.")  # n=2
     assert lines[2].startswith("- Held-out strings end at accuracy")
     assert lines[-2].startswith("- Memorisation order (tiny-llama, seed 0)") and f"{order['rho']:.2f}" in lines[-2]
     assert order["correct"].shape == (101, 12)
@@ -234,7 +242,7 @@ def test_difficulty_verdict_setting_by_setting_with_one_seed_and_a_censored_run(
     assert "90% not reached within 40 epochs in 1 of 1 runs (final accuracy 0.70)" in text
     assert "- runs not reaching 90% within 40 epochs: 1 of 4." in text
     assert "exponential family (4 non-uniform runs): Spearman(entropy, epochs to 90%) = " in text
-    assert "(p = " in text and "not established)" in text  # 4 runs: no rank correlation reaches p < 0.05
+    assert "(permutation p = " in text and "(exploratory)" in text and "established" not in text  # a robustness read
 
 
 def test_difficulty_verdict_with_a_fit_states_each_effect_with_its_interval():
@@ -244,4 +252,7 @@ def test_difficulty_verdict_with_a_fit_states_each_effect_with_its_interval():
     lines = difficulty.verdict(table, ["m"], length=32, per_setting=difficulty.setting_summary(table), terms=terms,
                                fitted=fitted, families=difficulty.family_check(table, []))
     ep = next(line for line in lines if line.startswith("- epochs to 90% train accuracy"))
-    assert "entropy +5.000 per bit [95% CI" in ep and "], established;" in ep and "alphabet size" in ep
+    assert "entropy +5.000 per bit [95% CI" in ep and "n=16 runs], p = " in ep and "alphabet size" in ep
+    assert ep.count("Holm-adjusted over 4 primary tests") == 2 and ": established;" in ep  # primary: epochs, gain
+    guess = next(line for line in lines if line.startswith("- guessing level"))
+    assert guess.count("(exploratory)") == 2 and "established" not in guess

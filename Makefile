@@ -30,7 +30,7 @@ $(VENV): $(STAMP)
 
 reproduce: $(STAMP)
 	$(BIN)/python -m memlib.notebooks --preset $(PRESET) --processes $(PROCESSES) --threads $(THREADS) \
-		--figures figures --findings findings --executed build/executed
+		--figures figures --findings findings --executed build/executed --readme README.md
 
 # The paper's hyper-parameters (1,024 characters, lr 1e-5 with linear decay, clipping at 1.0, 100 epochs) on
 # the embedded SmolLM2-135M: notebook 01 and two settings of notebook 02, one seed (times in benchmarks/RESULTS.md).

@@ -215,7 +215,8 @@ def _effect(terms, fitted, m, y, term, family) -> str:
     if term not in terms[m]:
         return "not varied"
     f = fitted[(fitted.model == m) & (fitted.y == y) & (fitted.term == term)].iloc[0]
-    d = family.decide(f"{m}: {y} ~ {term}", f.p)
+    d = family.decide(f"{m}: {y} ~ {term}", f.p, estimate=f.coef, low=f.ci_low, high=f.ci_high, level=0.95,
+                      n=int(f.n), supported=bool(f.ci_low > 0 or f.ci_high < 0))
     unit = "per bit" if term == "entropy" else "per doubling"
     return (f"{f.coef:+.3f} {unit} [95% CI {f.ci_low:+.3f}, {f.ci_high:+.3f}, n={int(f.n)} runs], "
             f"{d.words(f.p, f.ci_low > 0 or f.ci_high < 0)}")
@@ -257,7 +258,8 @@ def verdict(table: pd.DataFrame, models, *, length: int, per_setting: pd.DataFra
         for _, row in families[families.model == m].iterrows():
             def rho(what):
                 p = row[f"p({what})"]
-                d = family.decide(f"{m}, {row.family} family: Spearman({what})", p)
+                d = family.decide(f"{m}, {row.family} family: Spearman({what})", p, estimate=row[f"rho({what})"],
+                                  n=int(row.runs), supported=bool(p < 0.05))
                 return f"Spearman({what}) = {row[f'rho({what})']:+.2f} (permutation {d.words(p, p < 0.05)})"
             lines.append(f"- {row.family} family ({row.runs} non-uniform runs): " + ", ".join(
                 rho(w) for w in ("entropy, epochs to 90%", "entropy, AUC", "entropy, normalised gain")) + ".")

@@ -78,16 +78,26 @@ def finding(lines: list[str], notebook: str, preset: str, figures_dir, *, title:
 
     from . import __version__
 
+    from .verdicts import tests_table
+
     text = "\n".join(lines)
     folder = Path(figures_dir)
     folder.mkdir(parents=True, exist_ok=True)
+    family = getattr(lines, "family", None)  # a memlib.stats.Verdict: its tests, as a table and as data
+    rows = family.rows() if family is not None else []
+    if rows:
+        text += (f"\n\n## Tests\n\nOne family of {rows[0]['m']} primary tests, Holm-adjusted (memlib.stats); the "
+                 f"others exploratory.\n\n{tests_table(rows)}")
     page = (f"# {title}\n\n"
             f"Written by [`notebooks/{notebook}.ipynb`](../notebooks/{notebook}.ipynb) at the `{preset}` preset "
             f"(memlib {__version__}); `make reproduce` rewrites this file, do not edit it by hand. What the numbers "
             f"mean, and how they compare with the paper: the notebook's last cell.\n\n{text}\n")
-    tmp = folder / f".{notebook}.md.tmp"
-    tmp.write_text(page)
-    os.replace(tmp, folder / f"{notebook}.md")
+    for name, content in ((f"{notebook}.md", page), (f"{notebook}.tests.json", json.dumps(rows, indent=1) if rows else None)):
+        if content is None:
+            continue
+        tmp = folder / f".{name}.tmp"
+        tmp.write_text(content)
+        os.replace(tmp, folder / name)
     return Markdown(text)
 
 
@@ -148,9 +158,10 @@ def run_notebook(path: str | Path, executed_dir: str | Path, *, preset: str, fig
         except Exception as e:  # noqa: BLE001 - the kernel did not start, died, or timed out
             raise NotebookFailed(path.name, None, None, f"{type(e).__name__}: {e}", out, "") from None
         for f in sorted(staging.iterdir()):  # all cells succeeded: publish the figures and the finding
-            if f.suffix == ".md":
+            finding = f.suffix in (".md", ".json")  # the verdict, and its tests as data
+            if finding:
                 findings_dir.mkdir(parents=True, exist_ok=True)
-            target = (findings_dir if f.suffix == ".md" else figures_dir) / f.name
+            target = (findings_dir if finding else figures_dir) / f.name
             if f.is_dir() and target.is_dir():
                 shutil.rmtree(target)
             os.replace(f, target)
@@ -408,6 +419,9 @@ def main(argv=None) -> int:
                         "runs between them (models too large for one GPU)")
     p.add_argument("--notebooks", default=str(ROOT / "notebooks"),
                    help="folder of the numbered notebooks (default: the repository's)")
+    p.add_argument("--readme", default=None, metavar="README.md",
+                   help="rewrite the table of primary tests between this README's markers from the findings written "
+                        "(make reproduce passes the repository's README)")
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)  # one process of run_split
     args = p.parse_args(argv)
     if args.worker is not None:
@@ -486,6 +500,10 @@ def main(argv=None) -> int:
                       f"were", file=sys.stderr, flush=True)
                 continue
             print(f"[memlib] {q.name} done in {time.perf_counter() - t0:.0f} s", flush=True)
+    if verdicts.write_tests_page(findings):
+        print(f"[memlib] every notebook's primary tests: {findings / verdicts.TESTS_PAGE}", flush=True)
+        if args.readme and not failed and verdicts.update_readme(args.readme, findings):
+            print(f"[memlib] {args.readme}: its table of primary tests rewritten from them", flush=True)
     for line in verdicts.report(before, verdicts.read_folder(findings)):
         print(f"[memlib] {line}", flush=True)
     if failed:

@@ -38,7 +38,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-__all__ = ["Interval", "Contrast", "Decision", "Family", "WITHIN_RUN", "EXPLORATORY", "median_interval", "interval_level", "ols", "spearman_p", "rank_correlation",
+__all__ = ["Interval", "Contrast", "Decision", "Family", "Verdict", "WITHIN_RUN", "EXPLORATORY", "median_interval", "interval_level", "ols", "spearman_p", "rank_correlation",
            "sign_test", "holm",
            "direction", "paired_contrast", "in_family", "LEVEL", "ALPHA"]
 
@@ -262,12 +262,16 @@ class Family:
     def __init__(self, primary=()):
         self.patterns = [re.compile(p) for p in ([primary] if isinstance(primary, str) else primary)]
         self.p: dict[str, float] = {}
+        self.info: dict[str, dict] = {}  # what each test estimated: estimate, low, high, level, n, supported
         self.decisions: dict[str, Decision] | None = None
 
     def is_primary(self, name: str) -> bool:
         return any(p.fullmatch(name) for p in self.patterns)
 
-    def decide(self, name: str, p: float) -> Decision:
+    def decide(self, name: str, p: float, **info) -> Decision:
+        """The decision on test ``name`` of p-value ``p``; ``info`` (``estimate``, ``low``, ``high``, ``level``,
+        ``n``, ``supported``: the interval excludes no effect) goes into the family's :meth:`rows`."""
+        self.info[name] = info
         if self.decisions is None:
             if name in self.p:
                 raise ValueError(f"test {name!r} is stated twice in one verdict: give each test its own name")
@@ -287,14 +291,35 @@ class Family:
     def primary_names(self) -> list[str]:
         return [k for k in self.p if self.is_primary(k)]
 
+    def rows(self) -> list[dict]:
+        """One dict per test stated, primary ones first: ``name``, ``role``, ``n``, ``estimate``, ``low``,
+        ``high``, ``level``, ``p``, ``p_adjusted``, ``m`` (primary tests in the family), ``established``."""
+        out = []
+        for name in sorted(self.p, key=lambda k: not self.is_primary(k)):
+            d, info = self.decisions[name], self.info.get(name, {})
+            out.append({"name": name, "role": d.role, "n": info.get("n"), "estimate": info.get("estimate"),
+                        "low": info.get("low"), "high": info.get("high"), "level": info.get("level"),
+                        "p": self.p[name], "p_adjusted": None if math.isnan(d.p_adjusted) else d.p_adjusted, "m": d.m,
+                        "established": d.established(bool(info.get("supported", False)))})
+        return out
 
-def in_family(build, primary=()):
+
+class Verdict(list):
+    """A verdict's lines (markdown), with the :class:`Family` that decided its tests as ``family`` (None without
+    one). ``lines += more`` keeps both."""
+
+    family: Family | None = None
+
+
+def in_family(build, primary=()) -> Verdict:
     """``build(family)`` run twice: to collect the tests it states, then, with their Holm-adjusted decisions,
-    for the lines it returns (a verdict is cheap: tables in, sentences out)."""
+    for the lines it returns (a verdict is cheap: tables in, sentences out), as a :class:`Verdict`."""
     family = Family(primary)
     build(family)
     family.close()
-    return build(family)
+    out = Verdict(build(family))
+    out.family = family
+    return out
 
 
 @dataclass(frozen=True)
@@ -335,7 +360,11 @@ class Contrast:
         :data:`WITHIN_RUN`; None: unchanged)."""
         if family is None:
             return self
-        return replace(self, decision=family if isinstance(family, Decision) else family.decide(name, self.p))
+        if isinstance(family, Decision):
+            return replace(self, decision=family)
+        iv = self.interval
+        return replace(self, decision=family.decide(name, self.p, estimate=iv.estimate, low=iv.low, high=iv.high,
+                                                    level=iv.level, n=iv.n, supported=self.supported))
 
     def text(self, fmt: str = "{:.2f}", words=("lower", "higher", "equal")) -> str:
         """``"median ratio 0.87 (96.9% CI 0.61 to 1.05, n=6); lower in 4, higher in 2, equal in 0; sign test

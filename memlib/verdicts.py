@@ -12,12 +12,15 @@ folder of findings with the ones committed in git (``make verify``).
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
-__all__ = ["verdict_words", "read_folder", "compare", "report", "main"]
+__all__ = ["verdict_words", "read_folder", "compare", "report", "tests_table", "write_tests_page", "TESTS_PAGE",
+           "readme_table", "update_readme", "README_BEGIN", "README_END", "main"]
 
 _WORD = re.compile(r"\b(not established|established)\b")
 _NUMBER = re.compile(r"[-+−]?\d[\d,]*(\.\d+)?(e[-+]?\d+)?")
@@ -38,6 +41,8 @@ def verdict_words(text: str) -> dict[str, str]:
     censoring clauses removed, and the word's place on the line (``#1``, ``#2``, ...)."""
     out, parents = {}, []  # parents: (indent, bold label) of the enclosing list items
     for line in text.splitlines():
+        if line.startswith("#"):  # a heading starts a new context
+            parents = []
         item = _ITEM.match(line)
         if item:
             indent = len(item.group(1))
@@ -61,7 +66,8 @@ def verdict_words(text: str) -> dict[str, str]:
 def read_folder(folder: str | Path) -> dict[str, str]:
     """``{file name: text}`` of the findings (``*.md``) directly in ``folder`` ({} if it does not exist)."""
     folder = Path(folder)
-    return {p.name: p.read_text() for p in sorted(folder.glob("*.md"))} if folder.is_dir() else {}
+    return ({p.name: p.read_text() for p in sorted(folder.glob("*.md")) if p.name != TESTS_PAGE}
+            if folder.is_dir() else {})
 
 
 def compare(old: str, new: str) -> dict:
@@ -94,6 +100,99 @@ def report(before: dict[str, str], after: dict[str, str]) -> list[str]:
         for key, was, now in c["changed"]:
             lines.append(f"  {name}: {was} -> {now}: {key.rsplit(' #', 1)[0][:160]}")
     return lines
+
+
+def _number(v) -> str:
+    return "" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{v:.3g}"
+
+
+def tests_table(rows: list[dict]) -> str:
+    """A markdown table of a notebook's tests (:meth:`memlib.stats.Family.rows`): primary ones with their
+    Holm-adjusted p and verdict, then the exploratory ones."""
+    m = max((r["m"] for r in rows), default=0)
+    out = [f"| test | n | estimate | interval | p | Holm-adjusted p (over {m}) | verdict |",
+           "| --- | ---: | ---: | --- | ---: | ---: | --- |"]
+    for r in rows:
+        finite = all(isinstance(r.get(k), (int, float)) and math.isfinite(r[k]) for k in ("low", "high", "level"))
+        interval = (f"{_number(r['low'])} to {_number(r['high'])} ({math.floor(r['level'] * 1000) / 10:g}%)" if finite
+                    else ("n too small for an interval" if (r.get("n") or 0) >= 2 and r.get("low") is not None
+                          else ""))
+        primary = r["role"] == "primary"
+        word = ("established" if r["established"] else "not established") if primary else "exploratory"
+        out.append(f"| {r['name']} | {r['n'] if r['n'] is not None else ''} | {_number(r['estimate'])} | {interval} | "
+                   f"{_number(r['p'])} | {_number(r['p_adjusted']) if primary else ''} | {word} |")
+    return "\n".join(out)
+
+
+TESTS_PAGE = "tests.md"
+
+
+def write_tests_page(findings: str | Path) -> Path | None:
+    """Gather the ``*.tests.json`` that the notebooks wrote beside their findings into ``tests.md`` there: every
+    notebook's primary tests, what the README's table of contrasts points to (so it cannot drift from the
+    findings). None if there are none."""
+    import json
+
+    folder = Path(findings)
+    parts = []
+    for f in sorted(folder.glob("*.tests.json")):
+        rows = [r for r in json.loads(f.read_text()) if r["role"] == "primary"]
+        if rows:
+            name = f.name.removesuffix(".tests.json")
+            parts.append(f"## [{name}]({name}.md)\n\n{tests_table(rows)}\n")
+    if not parts:
+        return None
+    page = ("# The findings' primary tests\n\nWritten by `make reproduce` from the findings beside this file; do not "
+            "edit it by hand. Each notebook's primary tests form one family: p-values adjusted by Holm's method over "
+            "the family, and *established* only where the interval excludes no effect and the adjusted p is below "
+            "0.05. Medians carry their order-statistic interval at the level it achieves at that n (no interval below "
+            "6 units); exploratory tests are in each finding's own table.\n\n" + "\n".join(parts))
+    target = folder / TESTS_PAGE
+    tmp = folder / f".{TESTS_PAGE}.tmp"
+    tmp.write_text(page)
+    os.replace(tmp, target)
+    return target
+
+
+README_BEGIN, README_END = "<!-- primary tests: begin (written by make reproduce) -->", "<!-- primary tests: end -->"
+
+
+def _primary_rows(findings: Path) -> list[tuple[str, dict]]:
+    import json
+
+    return [(f.name.removesuffix(".tests.json"), r) for f in sorted(Path(findings).glob("*.tests.json"))
+            for r in json.loads(f.read_text()) if r["role"] == "primary"]
+
+
+def readme_table(findings: str | Path) -> str:
+    """Every notebook's primary tests in one markdown table (what the README shows between its markers)."""
+    out = ["| notebook | test | n | estimate (interval, level) | p | Holm-adjusted p | |",
+           "| --- | --- | ---: | --- | ---: | ---: | --- |"]
+    for notebook, r in _primary_rows(Path(findings)):
+        finite = all(isinstance(r.get(k), (int, float)) and math.isfinite(r[k]) for k in ("low", "high", "level"))
+        est = _number(r["estimate"]) + (f" ({_number(r['low'])} to {_number(r['high'])}, "
+                                         f"{math.floor(r['level'] * 1000) / 10:g}%)" if finite else
+                                         " (n too small for an interval)")
+        out.append(f"| [{notebook[:2]}](findings/{notebook}.md) | {r['name']} | {r['n']} | {est} | {_number(r['p'])} | "
+                   f"{_number(r['p_adjusted'])} | {'established' if r['established'] else 'not established'} |")
+    return "\n".join(out)
+
+
+def update_readme(readme: str | Path, findings: str | Path) -> bool:
+    """Replace the table between the README's markers (:data:`README_BEGIN`, :data:`README_END`) with
+    :func:`readme_table` of ``findings``; False (nothing written) when the markers or the tests are missing."""
+    path = Path(readme)
+    text = path.read_text()
+    if README_BEGIN not in text or README_END not in text or not _primary_rows(Path(findings)):
+        return False
+    head, rest = text.split(README_BEGIN, 1)
+    _, tail = rest.split(README_END, 1)
+    new = f"{head}{README_BEGIN}\n{readme_table(findings)}\n{README_END}{tail}"
+    if new != text:
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(new)
+        os.replace(tmp, path)
+    return True
 
 
 def _committed(folder: Path, rev: str) -> dict[str, str]:

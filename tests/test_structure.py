@@ -108,4 +108,7 @@ def test_notebooks_are_thin_and_the_readme_short():
                  if line.strip() and not line.strip().startswith("#")]
         assert len(lines) <= 60, (path.name, len(lines))
     readme = (PACKAGE.parent / "README.md").read_text().splitlines()
-    assert len(readme) < 250 and any("make test" in line for line in readme)
+    # the prose at most 250 lines; the table of primary tests that make reproduce writes (one line a test) apart
+    begin, end = (next(i for i, line in enumerate(readme) if line.startswith(m)) for m in ("<!-- primary tests: begin",
+                                                                                           "<!-- primary tests: end"))
+    assert len(readme) - (end - begin) < 250 and any("make test" in line for line in readme)

@@ -80,3 +80,46 @@ def test_the_same_line_under_two_models_is_matched_by_its_model_and_a_censored_u
     assert V.compare(old, new) == {"same": 2, "changed": [], "unmatched": 0}
     keys = list(V.verdict_words(new))
     assert keys[0].startswith("[smollm2-135m] ") and keys[1].startswith("[tiny-llama] ")
+
+
+def test_every_committed_family_keeps_a_false_established_below_5_percent():
+    """Each committed finding's own family (its m primary tests, at the smallest n among them), simulated under no
+    effect with the verdict rule of memlib.stats: the family-wise rate of a false 'established'."""
+    import json
+    import math
+    import sys
+
+    import numpy as np
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from test_stats import _family_false_positive_rate
+
+    files = sorted((ROOT / "findings").glob("*.tests.json"))
+    assert len(files) >= 5
+    for f in files:
+        primary = [r for r in json.loads(f.read_text()) if r["role"] == "primary"]
+        m, n = len(primary), min(r["n"] for r in primary)
+        assert all(r["m"] == m for r in primary), f.name
+        rate = _family_false_positive_rate(m, n, 1000, np.random.default_rng(m + n))
+        assert rate <= 0.05 + 3 * math.sqrt(0.05 * 0.95 / 1000), (f.name, m, n, rate)
+
+
+def test_the_readme_table_is_the_one_the_findings_give_and_is_rewritten_between_its_markers(tmp_path):
+    readme = (ROOT / "README.md").read_text()
+    assert V.readme_table(ROOT / "findings") in readme  # typed by nobody: make reproduce wrote it
+    findings = tmp_path / "findings"
+    findings.mkdir()
+    row = {"name": "m: a / b", "role": "primary", "n": 8, "estimate": 0.5, "low": 0.4, "high": 0.6,
+           "level": 0.9921875, "p": 0.0078125, "p_adjusted": 0.0234375, "m": 3, "established": True}
+    (findings / "01_x.tests.json").write_text(__import__("json").dumps([row, {**row, "name": "x", "role": "exploratory"}]))
+    page = V.write_tests_page(findings)
+    assert page.name == "tests.md" and "| m: a / b | 8 | 0.5 | 0.4 to 0.6 (99.2%) | 0.00781 | 0.0234 | established |" in \
+        page.read_text() and "| x |" not in page.read_text()
+    target = tmp_path / "README.md"
+    target.write_text(f"intro\n{V.README_BEGIN}\nold table\n{V.README_END}\nafter\n")
+    assert V.update_readme(target, findings)
+    text = target.read_text()
+    assert "old table" not in text and "| [01](findings/01_x.md) | m: a / b | 8 | 0.5 (0.4 to 0.6, 99.2%) |" in text
+    assert text.startswith("intro\n") and text.endswith("after\n")
+    target.write_text("no markers\n")
+    assert not V.update_readme(target, findings) and target.read_text() == "no markers\n"

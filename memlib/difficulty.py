@@ -215,8 +215,11 @@ def _effect(terms, fitted, m, y, term, family) -> str:
     if term not in terms[m]:
         return "not varied"
     f = fitted[(fitted.model == m) & (fitted.y == y) & (fitted.term == term)].iloc[0]
+    from scipy.stats import norm
+
+    z = float(norm.isf(f.p / 2)) if 0 < f.p < 1 else None  # the test's p on the normal scale, for units_for_power
     d = family.decide(f"{m}: {y} ~ {term}", f.p, estimate=f.coef, low=f.ci_low, high=f.ci_high, level=0.95,
-                      n=int(f.n), supported=bool(f.ci_low > 0 or f.ci_high < 0))
+                      n=int(f.n), supported=bool(f.ci_low > 0 or f.ci_high < 0), z=z)
     unit = "per bit" if term == "entropy" else "per doubling"
     return (f"{f.coef:+.3f} {unit} [95% CI {f.ci_low:+.3f}, {f.ci_high:+.3f}, n={int(f.n)} runs], "
             f"{d.words(f.p, f.ci_low > 0 or f.ci_high < 0)}")

@@ -9,11 +9,17 @@
   safetensors under ``cache_dir()/models`` (540 MB, once); later loads
   read that copy.
 * ``"smollm2-135m-random"``: the same architecture and tokenizer with random
-  weights (fixed seed): what pretraining contributes.
+  weights: what pretraining contributes.
 * ``"tiny-pythia"``, ``"tiny-phi"``, ``"tiny-llama"``: small randomly
   initialised GPTNeoX / Phi / Llama models (0.8-1.1M parameters) with a
-  character-level tokenizer, for fast tests and family comparisons. Their
-  initial weights come from a fixed seed and never touch the global RNG.
+  character-level tokenizer, for fast tests and family comparisons.
+
+A random-weight model (a tiny one, or ``<embedded>-random``) draws its initial weights
+from ``init_seed`` (default :data:`TINY_INIT_SEED`) without touching the global RNG; its
+fingerprint names the seed and the weights it got. The sweeps of :mod:`memlib.sweep` load
+it once per run seed with ``init_seed`` = that seed, so every seed of a random-weight
+model is a new string on a new initialisation; one initialisation for every string is
+``expose(load_model(name, init_seed=s), ...)`` by hand.
 * anything else: a Hugging Face hub id or a local folder
   (``"EleutherAI/pythia-1b"``, ``"microsoft/phi-2"``, ``"meta-llama/Llama-2-7b-hf"``).
 
@@ -43,7 +49,7 @@ from . import parallel
 from .store import cache_dir
 
 __all__ = ["EMBEDDED", "TINY", "LoadedModel", "load_model", "known_models", "embedded_gguf_path", "default_device",
-           "sized_config", "is_tiny", "default_lr",
+           "sized_config", "is_tiny", "is_random_weight", "default_lr",
            "param_counts"]
 
 EMBEDDED = {
@@ -87,6 +93,13 @@ def sized_config(name: str) -> tuple[str, dict] | None:
 def is_tiny(name: str) -> bool:
     """Whether ``name`` is a tiny model (fixed or sized); ValueError for a sized name with a bad size."""
     return name in TINY or sized_config(name) is not None
+
+
+def is_random_weight(name: str) -> bool:
+    """Whether model ``name`` starts from random weights drawn from an ``init_seed`` (a tiny model, or an
+    embedded model's ``-random`` twin) rather than from stored weights."""
+    return isinstance(name, str) and (name.removesuffix("-random") in EMBEDDED and name.endswith("-random")
+                                      or is_tiny(name))
 
 # Recommended constant learning rates for AdamW, full fine-tuning (see README):
 # the paper used 1e-5 for 1B+ models; the 135M model memorises a 64-char string in 22 epochs at
@@ -377,8 +390,8 @@ def _load_embedded(name: str, device: str, dtype: torch.dtype):
     return model.to(device=device, dtype=dtype), tok, f"{name}:gguf-sha256:{sha}"
 
 
-def _load_embedded_random(name: str, device: str, dtype: torch.dtype):
-    """The embedded model's architecture and tokenizer with fresh random weights (fixed seed)."""
+def _load_embedded_random(name: str, device: str, dtype: torch.dtype, init_seed: int):
+    """The embedded model's architecture and tokenizer with fresh random weights drawn from ``init_seed``."""
     from transformers import AutoModelForCausalLM
 
     base = name.removesuffix("-random")
@@ -386,10 +399,10 @@ def _load_embedded_random(name: str, device: str, dtype: torch.dtype):
     config = model.config
     del model
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(TINY_INIT_SEED)
+        torch.manual_seed(init_seed)
         model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     model.config._name_or_path = name
-    return model.to(device=device, dtype=dtype), tok, f"{name}:seed{TINY_INIT_SEED}:{fp}:{_weights_digest(model)}"
+    return model.to(device=device, dtype=dtype), tok, f"{name}:seed{init_seed}:{fp}:{_weights_digest(model)}"
 
 
 def _weights_digest(model) -> str:
@@ -419,17 +432,17 @@ def _char_tokenizer():
                                    eos_token="<eos>", unk_token="<unk>")
 
 
-def _load_tiny(name: str, device: str, dtype: torch.dtype):
+def _load_tiny(name: str, device: str, dtype: torch.dtype, init_seed: int):
     import transformers
 
     cls_name, kwargs = TINY[name] if name in TINY else sized_config(name)
     config = getattr(transformers, cls_name)(**kwargs)
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(TINY_INIT_SEED)
+        torch.manual_seed(init_seed)
         model = transformers.AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     model.config._name_or_path = name
     digest = hashlib.sha256(json.dumps(config.to_diff_dict(), sort_keys=True, default=str).encode()).hexdigest()
-    fingerprint = f"{name}:seed{TINY_INIT_SEED}:config-sha256:{digest}:{_weights_digest(model)}"
+    fingerprint = f"{name}:seed{init_seed}:config-sha256:{digest}:{_weights_digest(model)}"
     return model.to(device=device, dtype=dtype), _char_tokenizer(), fingerprint
 
 
@@ -483,8 +496,11 @@ def param_counts(name: str) -> dict:
 
 
 def load_model(name: str = "smollm2-135m", *, device: str | None = None, dtype=None,
-               trust_remote_code: bool = False) -> LoadedModel:
+               trust_remote_code: bool = False, init_seed: int | None = None) -> LoadedModel:
     """Load a causal LM and its tokenizer; see the module docstring for names.
+
+    ``init_seed`` (random-weight models only: :func:`is_random_weight`) seeds the initial weights; None is
+    :data:`TINY_INIT_SEED`. A model with stored weights refuses one.
 
     A hub model or local folder loads with ``trust_remote_code=False`` (its own Python files are
     never run) unless the caller passes True.
@@ -497,6 +513,14 @@ def load_model(name: str = "smollm2-135m", *, device: str | None = None, dtype=N
         raise ValueError(f"model name {name!r} is not allowed: use a non-empty string")
     if not isinstance(trust_remote_code, bool):
         raise ValueError(f"trust_remote_code={trust_remote_code!r} is not allowed: use True or False")
+    if init_seed is not None:
+        if isinstance(init_seed, bool) or not isinstance(init_seed, int) or not 0 <= init_seed < 2**63:
+            raise ValueError(f"init_seed={init_seed!r} is not allowed: use an integer from 0 to 2**63 - 1, or None")
+        if not is_random_weight(name):
+            raise ValueError(f"init_seed={init_seed!r} is not allowed for model {name!r}: its weights are stored, not "
+                             f"drawn; init_seed applies to random-weight models (tiny ones and "
+                             f"{', '.join(f'{k}-random' for k in EMBEDDED)})")
+    init = TINY_INIT_SEED if init_seed is None else init_seed
     shard = parallel.sharded()
     device = device or (parallel.processes().device if shard else default_device())
     dtype = _resolve_dtype(dtype, device)
@@ -504,9 +528,9 @@ def load_model(name: str = "smollm2-135m", *, device: str | None = None, dtype=N
     if name in EMBEDDED:
         model, tok, fp = _load_embedded(name, device, dtype)
     elif name.removesuffix("-random") in EMBEDDED:
-        model, tok, fp = _load_embedded_random(name, device, dtype)
+        model, tok, fp = _load_embedded_random(name, device, dtype, init)
     elif is_tiny(name):
-        model, tok, fp = _load_tiny(name, device, dtype)
+        model, tok, fp = _load_tiny(name, device, dtype, init)
     elif name.startswith("tiny-") or (name.startswith("smollm") and "/" not in name):
         raise ValueError(f"model {name!r} is not known: use one of {', '.join(known_models())}, "
                          f"tiny-<family>-w<width>-l<layers> (e.g. tiny-llama-w32-l2), or a hub id")

@@ -152,24 +152,23 @@ PRESETS: dict[str, dict[str, dict]] = {
     "04_sequential_exposure": {
         # Per seed: S1 -> ... -> S{n_strings} -> S1 again over the first alphabet_size letters, each stage
         # until memorised (accuracy >= until held `hold` epochs; at most max_epochs); controls: the same
-        # stages then a never-seen string N, N on a fresh model (once per block), and S2 after T1 over the
-        # next alphabet_size letters. Seeds come in blocks of n_strings that share strings in rotated orders
-        # (memlib.sequential.block_order): give whole blocks. Held-out strings: n_test_strings per alphabet.
+        # stages then a never-seen string N, S2 on a fresh model, and S2 after T1 over the next alphabet_size
+        # letters. Seeds share nothing (memlib.sequential.design): each seed is one unit. Held-out strings:
+        # n_test_strings per alphabet.
         "smoke": dict(
             models=["tiny-llama"], alphabet_size=4, length=12, n_strings=2, relearn=True, controls=True,
             n_test_strings=1, until=0.99, hold=2, max_epochs=40, lr=None, seeds=[0, 1], eval_every=1,
             reset_optimizer=True, lr_schedule="constant", max_grad_norm=None,
         ),
-        # 6 seeds (3 blocks of 2 orders) per model, 3 schedules per seed and 1 per block: 21 SmolLM2
-        # schedules and 21 tiny-llama ones. Two strings, not more, so that every contrast is paired over 6
-        # seeds within the time budget (the sign test needs at least 6 to reach p < 0.05; 8 seeds until notebook
-        # 06 joined make reproduce: benchmarks/RESULTS.md).
-        # Held-out strings and the strings not in training: every 4th epoch and at every stage's start and end.
+        # 8 seeds per model, 4 schedules per seed (9 stages): 32 SmolLM2 schedules and 32 tiny-llama ones. Two
+        # strings, not more, so that each primary contrast is paired over 8 independent seeds within the time budget:
+        # a family of 6 primary tests (3 per model) needs p < 0.05 / 6 for its smallest, which a sign test reaches
+        # at n = 8 only when all 8 agree (p = 0.0078); at n = 6 it never can (0.031).
         "default": dict(
             models=["smollm2-135m", "tiny-llama"], alphabet_size=8, length=32,
             n_strings=2, relearn=True, controls=True, n_test_strings=2, until=0.99, hold=2,
             max_epochs={"smollm2-135m": 40, "tiny-llama": 150},
-            lr=None, seeds=list(range(6)), eval_every=4, reset_optimizer=True, lr_schedule="constant",
+            lr=None, seeds=list(range(8)), eval_every=4, reset_optimizer=True, lr_schedule="constant",
             max_grad_norm=None,
         ),
         "paper": dict(

@@ -547,8 +547,9 @@ def _reading(values, share, k, family, name) -> str:
     values = np.asarray(values, dtype=float)
     p_half, p_90 = (sign_test(np.sign(values - level).tolist()) for level in (0.5, 0.9))
     iv = dict(estimate=share.estimate, low=share.low, high=share.high, level=share.level, n=share.n)
-    half = family.decide(f"{name}: share kept in place against one half", p_half, **iv,
-                         supported=share.excludes(0.5))
+    signs = np.sign(values - 0.5)
+    half = family.decide(f"{name}: share kept in place against one half", p_half, **iv, supported=share.excludes(0.5),
+                         agree=int(max((signs > 0).sum(), (signs < 0).sum())), directed=int((signs != 0).sum()))
     ninety = family.decide(f"{name}: share kept in place against 0.9", p_90, **iv, supported=share.excludes(0.9))
     against_90 = f"against 0.9, sign test {ninety.words(p_90, share.excludes(0.9))}"
     if half.established(share.exists and share.high < 0.5):

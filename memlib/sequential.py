@@ -3,10 +3,11 @@
 Schedules are runs of :func:`memlib.expose_schedule`; this module designs the experiment and
 measures what the schedule runs show:
 
-* :func:`design`: the schedules of one seed: ``S1 → S2 → … → Sn → S1`` (each stage until the string
-  is memorised), counterbalanced over blocks of seeds (:func:`block_order`); controls: the same
-  stages followed by a never-seen string ``N`` instead of ``S1`` (the same model when that stage
-  starts: :func:`shared_state`), and ``S2`` after a first string over a disjoint alphabet (``T1 → S2``);
+* :func:`design`: the schedules of one seed (seeds share nothing: each is one independent unit):
+  ``S1 → S2 → … → Sn → S1`` (each stage until the string is memorised); controls: the same stages
+  followed by a never-seen string ``N`` instead of ``S1`` (the same model when that stage starts:
+  :func:`shared_state`), ``S2`` alone on a fresh model, and ``S2`` after a first string over a
+  disjoint alphabet (``T1 → S2``);
 * :func:`stage_table`: one row per stage: epochs to memorise its string, censored or not, which
   occurrence of the string it is (re-learning), whether its alphabet was seen before, and the
   epochs the same string takes on a fresh model;
@@ -33,50 +34,41 @@ from .training import Stage
 from .checks import check_int
 from .strings import alphabet_of, random_strings
 from .labels import lr_label, plural, span
+from .models import is_random_weight
 from .stats import in_family, paired_contrast
 
-__all__ = ["SEQUENCE", "NEW", "DISJOINT", "block_order", "design", "shared_state", "state_checks", "relearn_vs_new",
+__all__ = ["SEQUENCE", "NEW", "DISJOINT", "design", "shared_state", "state_checks", "relearn_vs_new",
            "stage_table", "retention_table", "relearning_table", "control_table", "censored_median", "median_epochs",
            "epochs_contrast", "verdict", "curves"]
 
 SEQUENCE, NEW, DISJOINT, FRESH = "sequence", "sequence, new string", "after disjoint alphabet", "fresh"
 
 
-def block_order(seed: int, n_strings: int) -> tuple[int, list[int]]:
-    """Counterbalancing: seed ``s`` belongs to block ``s // n_strings``, whose seeds share one draw of
-    ``n_strings`` strings, and takes them in the order rotated by ``s % n_strings``. Returns ``(block,
-    order)``: ``order[k]`` is the drawn string at position ``k``. Over a block's ``n_strings`` seeds each
-    string stands once at every position (a Latin square), so a position effect is not one string's
-    difficulty, and every string is trained once on a fresh model (the first stage of the seed that
-    puts it first)."""
-    block, r = divmod(check_int("seed", seed, 0), check_int("n_strings", n_strings, 1))
-    return block, [(r + k) % n_strings for k in range(n_strings)]
-
-
 def design(seed: int, *, alphabet_size: int, length: int, n_strings: int, n_test_strings: int, until: float = 1.0,
            hold: int = 2, max_epochs: int, relearn: bool = True, controls: bool = True) -> dict:
-    """The schedules of one seed, ``{condition: (stages, held-out strings)}``. Strings and order come from
-    :func:`block_order`: seeds ``b * n_strings`` to ``b * n_strings + n_strings - 1`` share the strings of
-    block ``b`` in rotated orders; ``S1..Sn`` name positions, not strings.
+    """The schedules of one seed, ``{condition: (stages, held-out strings)}``. Seeds share nothing: each
+    draws its own strings (and, through :func:`memlib.sweep.schedule_runs`, a random-weight model its own
+    initialisation), so each seed is one independent unit; ``S1..Sn`` are independent draws.
 
     - ``"sequence"``: ``S1 → … → Sn`` over the first ``alphabet_size`` letters, one stage each, then ``S1``
       again (``relearn``);
-    - ``"sequence, new string"`` (``relearn`` and ``controls``): the same stages, then ``N``, a string of the
-      block that no stage trained before. Both schedules go through identical stages up to then, so the
-      model is the same when the last stage starts (training is deterministic; :func:`shared_state`
-      checks it from the measurements both runs made): re-learning ``S1`` is measured against learning
-      a new string at the same point, which separates "seen before" from "this model has learnt
-      ``n`` strings";
-    - ``"fresh N"`` (the same, on the block's first seed only): ``N`` alone on a fresh model;
-    - ``"after disjoint alphabet"`` (``controls``, needs ``n_strings >= 2``): ``T1``, a string of the block
-      over the next ``alphabet_size`` letters (``a``-``h`` then ``i``-``p`` for 8), then ``S2``.
+    - ``"sequence, new string"`` (``relearn`` and ``controls``): the same stages, then ``N``, a string that no
+      stage trained before. Both schedules go through identical stages up to then, so the model is the
+      same when the last stage starts (training is deterministic; :func:`shared_state` checks it from the
+      measurements both runs made): re-learning ``S1`` is measured against learning a new string at the
+      same point, which separates "seen before" from "this model has learnt ``n`` strings";
+    - ``"fresh S2"`` (``controls``, needs ``n_strings >= 2``): ``S2`` alone on a fresh model (the same
+      initialisation), the reference for ``S2`` later in a schedule (``S1`` on a fresh model is the
+      sequence's own first stage);
+    - ``"after disjoint alphabet"`` (``controls``): ``T1``, a string over the next ``alphabet_size`` letters
+      (``a``-``h`` then ``i``-``p`` for 8), then ``S2``.
 
-    The same strings on a fresh model are the first stages of the block's other seeds (no separate
-    runs). Every stage lasts until its string is memorised (accuracy ``>= until`` held ``hold`` epochs in
-    a row: :func:`memlib.metrics.memorised_at`), at most ``max_epochs``. Held-out strings:
-    ``n_test_strings`` per alphabet used, the block's. All strings come from seeded draws independent
-    of one another (``T1`` is not ``S1`` with its letters renamed).
+    Every stage lasts until its string is memorised (accuracy ``>= until`` held ``hold`` epochs in a row:
+    :func:`memlib.metrics.memorised_at`), at most ``max_epochs``. Held-out strings: ``n_test_strings`` per
+    alphabet used. All strings come from seeded draws independent of one another (``T1`` is not ``S1``
+    with its letters renamed).
     """
+    seed = check_int("seed", seed, 0)
     n_strings, n_test = check_int("n_strings", n_strings, 1), check_int("n_test_strings", n_test_strings, 0)
     size = check_int("alphabet_size", alphabet_size, 2)
     if controls and n_strings < 2:
@@ -85,10 +77,9 @@ def design(seed: int, *, alphabet_size: int, length: int, n_strings: int, n_test
     if controls and 2 * size > 26:
         raise ValueError(f"alphabet_size={size} is not allowed with controls=True: the control needs a disjoint "
                          f"alphabet of as many letters, so use alphabet_size <= 13")
-    block, order = block_order(seed, n_strings)
     n_a = n_strings + 1 + n_test
-    drawn = random_strings(n_a, size, length, seed=block)
-    S, N, test_a = [drawn[j] for j in order], drawn[n_strings], drawn[n_strings + 1:]
+    drawn = random_strings(n_a, size, length, seed=seed)
+    S, N, test_a = drawn[:n_strings], drawn[n_strings], drawn[n_strings + 1:]
 
     def stage(s):
         return Stage(s, until=until, hold=hold, max_epochs=max_epochs)
@@ -98,9 +89,9 @@ def design(seed: int, *, alphabet_size: int, length: int, n_strings: int, n_test
     if controls:
         if relearn:
             out[NEW] = (seq + [stage(N)], test_a)
-            if order[0] == 0:
-                out[f"{FRESH} N"] = ([stage(N)], test_a)
-        other = random_strings(n_a + 1 + n_test, size, length, seed=block, first_letter=_string.ascii_lowercase[size])
+        out[f"{FRESH} S2"] = ([stage(S[1])], test_a)
+        # past the first n_a draws: the same draws over other letters are S1, S2, ... renamed
+        other = random_strings(n_a + 1 + n_test, size, length, seed=seed, first_letter=_string.ascii_lowercase[size])
         T1, test_b = other[n_a], other[n_a + 1:]
         out[DISJOINT] = ([stage(T1), stage(S[1])], test_a + test_b)
     return out
@@ -158,7 +149,7 @@ def stage_table(runs, *, threshold: float = 1.0, hold: int = 2) -> pd.DataFrame:
     first occurrence), ``alphabet_seen`` (an earlier stage trained strings over the same alphabet),
     ``accuracy_start`` / ``accuracy_end`` (mean over its strings), ``fresh_memorised``,
     ``fresh_censored`` and ``fresh_epochs`` (the same strings by the same stage rule on a fresh model:
-    the first stage of any of ``runs`` with the same model, training settings and seed; NaN if none)
+    the first stage of any of ``runs`` with the same seed, model and training settings; NaN if none)
     and ``relative`` = memorised / fresh_memorised (below 1: faster than on a fresh model; NaN where
     either is censored)."""
     rows = []
@@ -199,12 +190,11 @@ def stage_table(runs, *, threshold: float = 1.0, hold: int = 2) -> pd.DataFrame:
 
 
 def _fresh_key(run, k: int) -> str:
-    """What makes stage ``k`` of ``run`` comparable with the first stage of another schedule: the
-    model, every training setting, the stage's rule and its strings; the seed only with dropout (without it,
-    batches go in order and nothing in training draws random numbers)."""
+    """What makes stage ``k`` of ``run`` comparable with the first stage of another schedule: the same seed
+    (one unit: seeds share nothing), model, every training setting, the stage's rule and its strings."""
     c, st = run.config, run.config.stages[k]
-    names = ("model", "model_fingerprint", "weights_dtype", "autocast", "lr", "lr_schedule", "weight_decay",
-             "max_grad_norm", "dropout", "batch_size") + (("seed",) if c.dropout else ())
+    names = ("seed", "model", "model_fingerprint", "weights_dtype", "autocast", "lr", "lr_schedule", "weight_decay",
+             "max_grad_norm", "dropout", "batch_size")
     same = {name: getattr(c, name) for name in names}
     rule = {name: getattr(st, name) for name in ("epochs", "until", "hold", "max_epochs")}
     return json.dumps({**same, **rule, "texts": [c.train[j]["text"] for j in st.strings]}, sort_keys=True)
@@ -257,7 +247,7 @@ def relearning_table(runs, **kwargs) -> pd.DataFrame:
 def control_table(runs, **kwargs) -> pd.DataFrame:
     """Epochs to memorise the control string ``S2`` (the second stage of ``"after disjoint alphabet"``)
     in each condition, one row per model, learning rate, seed and ``condition``: ``"fresh"`` (the same
-    string as the first stage of a schedule: another seed of the block), ``"after same alphabet"`` (stage 1
+    string as the first stage of a schedule of the same seed: ``"fresh S2"``), ``"after same alphabet"`` (stage 1
     of ``"sequence"``, after ``S1``) and ``"after disjoint alphabet"`` (after ``T1``); ``memorised`` NaN and
     ``censored`` True where the stage's ``epochs`` ran out first (a fresh row is missing where no run trains
     the string first). Takes the dict of :func:`memlib.sweep.schedule_runs` (conditions of :func:`design`
@@ -385,11 +375,11 @@ def median_epochs(memorised, censored, epochs) -> str:
     return (f"> {value:.0f}" if bound else f"{value:.0f}") + f" ({span(memorised.where(~censored, epochs))}{note})"
 
 
-# The tests notebook 04's finding rests on (memlib.stats.Family; the others are exploratory), per model: each later
-# string against itself on a fresh model, re-learning against the first time, re-learning against a never-seen
-# string N at the same stage, N there against N on a fresh model, and S2 after other letters against after the same.
-PRIMARY = (r".*: S\d+ in the sequence / on a fresh model", r".*: re-learning / first time", r".*: S1 again / N",
-           r".*: N there / N on a fresh model", r".*: S2 after disjoint alphabet / after same alphabet")
+# The tests notebook 04's finding rests on (memlib.stats.Family; the others, S2 after other letters among them, are
+# exploratory), per model: each later string against itself on a fresh model (a speed-up from the strings before),
+# re-learning against the first time (fast re-memorisation), and re-learning against a never-seen string N at the same
+# stage (what having seen S1 adds). Units: seeds, which share nothing (design).
+PRIMARY = (r".*: S\d+ in the sequence / on a fresh model", r".*: re-learning / first time", r".*: S1 again / N")
 
 
 def verdict(stages: pd.DataFrame, relearning: pd.DataFrame, retention: pd.DataFrame, control: pd.DataFrame,
@@ -406,10 +396,8 @@ def verdict(stages: pd.DataFrame, relearning: pd.DataFrame, retention: pd.DataFr
         new = d[d.occurrence == 1]
         per_stage = "; ".join(f"S{int(g.string.iloc[0]) + 1}: {median_epochs(g.memorised, g.censored, g.epochs)}"
                               for k, g in new.groupby("stage"))
-        blocks = "" if d.seed.nunique() < 2 else (
-            f"; strings counterbalanced: {plural(d.text.nunique(), 'distinct string')}, each at "
-            f"{span(new.groupby('text').stage.nunique())} of the {new.stage.nunique()} positions")
-        lines.append(f"- **{model}** (lr {lr_label(d.lr.iloc[0])}, {plural(d.seed.nunique(), 'seed')}{blocks}): epochs to "
+        lines.append(f"- **{model}** (lr {lr_label(d.lr.iloc[0])}, {plural(d.seed.nunique(), 'seed')}, each its own "
+                     f"strings{' and initialisation' if is_random_weight(model) else ''}): epochs to "
                      f"memorise each new string, median (range{', censored stages at their length' if new.censored.any() else ''}): "
                      f"{per_stage}.")
         lines += _against_fresh(new, model, family)

@@ -38,7 +38,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-__all__ = ["Interval", "Contrast", "Decision", "Family", "Verdict", "WITHIN_RUN", "EXPLORATORY", "median_interval", "interval_level", "ols", "spearman_p", "rank_correlation",
+__all__ = ["Interval", "Contrast", "Decision", "Family", "Verdict", "WITHIN_RUN", "EXPLORATORY", "median_interval", "interval_level", "sign_power", "units_for_power", "ols", "spearman_p", "rank_correlation",
            "sign_test", "holm",
            "direction", "paired_contrast", "in_family", "LEVEL", "ALPHA"]
 
@@ -206,6 +206,45 @@ def _binomial_p(k: int, n: int) -> float:
     return float(stats.binomtest(k, n, 0.5).pvalue)
 
 
+def sign_power(agree: int, directed: int, n: int, alpha: float) -> float:
+    """The chance that an exact two-sided sign test over ``n`` new units reaches p < ``alpha``, at the effect measured
+    so far: ``agree`` of ``directed`` units went the majority's way. Each new unit goes that way with probability
+    q, uncertain as measured: q ~ Beta(agree + 1, directed - agree + 1) (a uniform prior updated by the units seen),
+    so the answer is a beta-binomial tail, exact (no simulation). 6 of 6 seen gives q about 0.88, not 1."""
+    from scipy import stats
+
+    agree, directed, n = int(agree), int(directed), int(n)
+    if not 0 <= agree <= directed or n < 1:
+        raise ValueError(f"agree={agree}, directed={directed}, n={n} are not allowed: use 0 <= agree <= directed, n >= 1")
+    c = next((k for k in range((n + 1) // 2, n + 1) if _binomial_p(k, n) < alpha), None)  # fewest agreeing that pass
+    if c is None:
+        return 0.0
+    bb = stats.betabinom(n, agree + 1, directed - agree + 1)
+    return float(bb.sf(c - 1) + (bb.cdf(n - c) if n - c < c else 0.0))
+
+
+def units_for_power(info: dict, m: int, *, power: float = 0.8, alpha: float = ALPHA, most: int = 500) -> int | None:
+    """The independent units a test needs for a ``power`` chance of passing at ``alpha / m`` (the strictest step of
+    Holm's method over ``m`` primary tests: a bound on the units, not an estimate of them), at the effect measured so
+    far. ``info`` (what a :class:`Family` keeps of a test): ``agree`` and ``directed`` for a sign test
+    (:func:`sign_power`), or ``z`` (the estimate over its standard error) and ``n`` for a test whose statistic grows as
+    the square root of the units (a regression slope, Fisher's z of a correlation). None: no effect measured, or more
+    than ``most`` units."""
+    from scipy import stats
+
+    level = alpha / max(int(m), 1)
+    if info.get("agree") is not None and info.get("directed"):
+        if 2 * info["agree"] <= info["directed"]:
+            return None
+        return next((n for n in range(1, most + 1) if sign_power(info["agree"], info["directed"], n, level) >= power),
+                    None)
+    z, n = info.get("z"), info.get("n")
+    if z is None or not n or not math.isfinite(z) or z == 0:
+        return None
+    need = math.ceil(n * ((stats.norm.isf(level / 2) + stats.norm.isf(1 - power)) / abs(z)) ** 2)
+    return need if need <= most else None
+
+
 def holm(pvalues) -> list[float]:
     """Holm's step-down adjustment of ``pvalues`` (in their order): the i-th smallest times (m - i + 1), made
     non-decreasing, at most 1. Controls the family-wise error rate under any dependence between the tests."""
@@ -270,7 +309,8 @@ class Family:
 
     def decide(self, name: str, p: float, **info) -> Decision:
         """The decision on test ``name`` of p-value ``p``; ``info`` (``estimate``, ``low``, ``high``, ``level``,
-        ``n``, ``supported``: the interval excludes no effect) goes into the family's :meth:`rows`."""
+        ``n``, ``supported``: the interval excludes no effect; for :func:`units_for_power`, ``agree`` and ``directed``
+        of a sign test or ``z`` of a normal one) goes into the family's :meth:`rows`."""
         self.info[name] = info
         if self.decisions is None:
             if name in self.p:
@@ -293,14 +333,16 @@ class Family:
 
     def rows(self) -> list[dict]:
         """One dict per test stated, primary ones first: ``name``, ``role``, ``n``, ``estimate``, ``low``,
-        ``high``, ``level``, ``p``, ``p_adjusted``, ``m`` (primary tests in the family), ``established``."""
+        ``high``, ``level``, ``p``, ``p_adjusted``, ``m`` (primary tests in the family), ``established``, and for
+        primary tests ``units_for_power`` (:func:`units_for_power`: the units for an 80% chance at the effect measured)."""
         out = []
         for name in sorted(self.p, key=lambda k: not self.is_primary(k)):
             d, info = self.decisions[name], self.info.get(name, {})
             out.append({"name": name, "role": d.role, "n": info.get("n"), "estimate": info.get("estimate"),
                         "low": info.get("low"), "high": info.get("high"), "level": info.get("level"),
                         "p": self.p[name], "p_adjusted": None if math.isnan(d.p_adjusted) else d.p_adjusted, "m": d.m,
-                        "established": d.established(bool(info.get("supported", False)))})
+                        "established": d.established(bool(info.get("supported", False))),
+                        "units_for_power": units_for_power(info, d.m) if d.role == "primary" else None})
         return out
 
 
@@ -364,7 +406,9 @@ class Contrast:
             return replace(self, decision=family)
         iv = self.interval
         return replace(self, decision=family.decide(name, self.p, estimate=iv.estimate, low=iv.low, high=iv.high,
-                                                    level=iv.level, n=iv.n, supported=self.supported))
+                                                    level=iv.level, n=iv.n, supported=self.supported,
+                                                    agree=max(self.lower, self.higher),
+                                                    directed=self.lower + self.higher))
 
     def text(self, fmt: str = "{:.2f}", words=("lower", "higher", "equal")) -> str:
         """``"median ratio 0.87 (96.9% CI 0.61 to 1.05, n=6); lower in 4, higher in 2, equal in 0; sign test

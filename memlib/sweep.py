@@ -18,7 +18,7 @@ import shutil
 from .training import check_candidates, check_probes, check_schedule_eval_every, check_hparams, expose, expose_schedule, progress_bar, \
     progress_enabled
 from .hardware import check_precision
-from .models import load_model
+from .models import is_random_weight, load_model
 from .parallel import launched, processes, sharded
 from .phases import RANDOM_SUFFIX
 from .presets import per_model
@@ -265,7 +265,9 @@ class _Claims:
 def _execute(models, plan, epochs, run_one, device, progress, store) -> list[Run]:
     """Train (or load) every item of ``plan``, model by model: ``plan[i][0]`` is the item's model name,
     ``epochs[i]`` its epochs for the progress bar, ``run_one(model, item, bar, key_only)`` its run (with
-    ``key_only``: only the key it has, nothing trained or read).
+    ``key_only``: only the key it has, nothing trained or read). A random-weight model
+    (:func:`memlib.models.is_random_weight`) is loaded afresh for each run seed ``plan[i][1]``, with
+    ``init_seed`` = that seed: its seeds replicate the initialisation as well as the string.
 
     Launched processes (not sharded) share the work as it goes: each takes the next item of the current model
     that no process has claimed yet (:class:`_Claims`), starting at a different item, so a process that
@@ -282,12 +284,18 @@ def _execute(models, plan, epochs, run_one, device, progress, store) -> list[Run
     runs, keys = [None] * len(plan), {}
     try:
         for name in models:
-            model = load_model(name, device=device)
-            todo = [i for i, p in enumerate(plan) if p[0] == name]
+            model, init = None, ()
+            random_weight = is_random_weight(name)
+            # a random-weight model is drawn afresh for each run seed (init_seed = the seed): items by seed
+            todo = sorted((i for i, p in enumerate(plan) if p[0] == name), key=lambda i: plan[i][1] if random_weight else 0)
             if split and todo:  # start at a different item in each process
                 at = procs.rank % len(todo)
                 todo = todo[at:] + todo[:at]
             for i in todo:
+                wanted = plan[i][1] if random_weight else None
+                if model is None or wanted != init:
+                    del model
+                    model, init = load_model(name, device=device, init_seed=wanted), wanted
                 if claims is None or claims.take(i):
                     run = run_one(model, plan[i], bar, False)
                     if bar and run.from_store:

@@ -108,10 +108,11 @@ def _number(v) -> str:
 
 def tests_table(rows: list[dict]) -> str:
     """A markdown table of a notebook's tests (:meth:`memlib.stats.Family.rows`): primary ones with their
-    Holm-adjusted p and verdict, then the exploratory ones."""
+    Holm-adjusted p, verdict and the independent units an 80% chance would take at the effect measured
+    (:func:`memlib.stats.units_for_power`), then the exploratory ones."""
     m = max((r["m"] for r in rows), default=0)
-    out = [f"| test | n | estimate | interval | p | Holm-adjusted p (over {m}) | verdict |",
-           "| --- | ---: | ---: | --- | ---: | ---: | --- |"]
+    out = [f"| test | n | estimate | interval | p | Holm-adjusted p (over {m}) | verdict | units for 80% power |",
+           "| --- | ---: | ---: | --- | ---: | ---: | --- | ---: |"]
     for r in rows:
         finite = all(isinstance(r.get(k), (int, float)) and math.isfinite(r[k]) for k in ("low", "high", "level"))
         interval = (f"{_number(r['low'])} to {_number(r['high'])} ({math.floor(r['level'] * 1000) / 10:g}%)" if finite
@@ -119,8 +120,10 @@ def tests_table(rows: list[dict]) -> str:
                           else ""))
         primary = r["role"] == "primary"
         word = ("established" if r["established"] else "not established") if primary else "exploratory"
+        units = r.get("units_for_power")
+        power = "" if not primary else (f"{units}" if units is not None else "none: no effect measured, or over 500")
         out.append(f"| {r['name']} | {r['n'] if r['n'] is not None else ''} | {_number(r['estimate'])} | {interval} | "
-                   f"{_number(r['p'])} | {_number(r['p_adjusted']) if primary else ''} | {word} |")
+                   f"{_number(r['p'])} | {_number(r['p_adjusted']) if primary else ''} | {word} | {power} |")
     return "\n".join(out)
 
 
@@ -146,7 +149,11 @@ def write_tests_page(findings: str | Path) -> Path | None:
             "edit it by hand. Each notebook's primary tests form one family: p-values adjusted by Holm's method over "
             "the family, and *established* only where the interval excludes no effect and the adjusted p is below "
             "0.05. Medians carry their order-statistic interval at the level it achieves at that n (no interval below "
-            "6 units); exploratory tests are in each finding's own table.\n\n" + "\n".join(parts))
+            "6 units); exploratory tests are in each finding's own table. *Units for 80% power*: how many independent "
+            "units would give the test an 80% chance of passing at the strictest Holm step (0.05 over the family's "
+            "size), at the effect measured here with its uncertainty (`memlib.stats.units_for_power`: for a sign "
+            "test the share of units going one way is Beta-distributed as measured; for a slope or correlation, "
+            "the normal approximation): what a rerun should size its units by.\n\n" + "\n".join(parts))
     target = folder / TESTS_PAGE
     tmp = folder / f".{TESTS_PAGE}.tmp"
     tmp.write_text(page)

@@ -175,3 +175,33 @@ def test_a_random_weight_models_fingerprint_names_the_weights_it_got(tmp_path):
     with torch.no_grad():
         next(here.model.parameters()).view(-1)[0] += 1e-6
     assert _weights_digest(here.model) != before and here.fingerprint.endswith(before)
+
+
+def test_a_random_weight_model_draws_its_initialisation_from_init_seed():
+    """Two init seeds give two initialisations and fingerprints, the same seed the same; the global RNG is untouched;
+    a model with stored weights refuses an init seed, and a bad seed is named."""
+    before = torch.random.get_rng_state()
+    a, b, a2 = (memlib.load_model("tiny-llama", device="cpu", init_seed=s) for s in (0, 1, 0))
+    assert torch.equal(torch.random.get_rng_state(), before)
+    assert a.fingerprint != b.fingerprint and ":seed0:" in a.fingerprint and ":seed1:" in b.fingerprint
+    assert not torch.equal(next(a.model.parameters()), next(b.model.parameters()))
+    assert a.fingerprint == a2.fingerprint and all(torch.equal(x, y) for x, y in zip(a.model.parameters(), a2.model.parameters()))
+    assert memlib.load_model("tiny-llama", device="cpu").fingerprint == \
+        memlib.load_model("tiny-llama", device="cpu", init_seed=memlib.models.TINY_INIT_SEED).fingerprint
+    assert memlib.models.is_random_weight("smollm2-135m-random") and memlib.models.is_random_weight("tiny-phi-w16-l1")
+    assert not memlib.models.is_random_weight("smollm2-135m")
+    with pytest.raises(ValueError, match="init_seed=3 is not allowed for model 'smollm2-135m': its weights are stored"):
+        memlib.load_model("smollm2-135m", init_seed=3)
+    with pytest.raises(ValueError, match=r"init_seed=-1 is not allowed: use an integer from 0"):
+        memlib.load_model("tiny-llama", init_seed=-1)
+
+
+def test_a_sweep_gives_each_seed_of_a_random_weight_model_its_own_initialisation(tmp_path):
+    """Every seed of a sweep replicates the initialisation as well as the string: a run of seed s starts from
+    load_model(name, init_seed=s), whatever the order the sweep trains in."""
+    runs = memlib.sweep.grid_runs(["tiny-llama"], [0, 1, 0], grid=[{"alphabet_size": 4}], length=8, n_train_strings=1,
+                                  n_test_strings=1, epochs=1, store=tmp_path, progress=False)
+    fps = [r.config.model_fingerprint for r in runs]
+    assert fps[0] == fps[2] != fps[1]
+    assert fps[1] == memlib.load_model("tiny-llama", device="cpu", init_seed=1).fingerprint
+    assert runs[0].key == runs[2].key  # the same seed: the same run (loaded from the store)

@@ -209,44 +209,48 @@ def test_design_sweep_and_analyses(tiny_llama, tmp_path):
                                  max_epochs=100)
 
     runs = sweep.schedule_runs(["tiny-llama"], [0, 1], design, store=tmp_path, progress=False)
-    assert list(runs) == ["sequence", "sequence, new string", "fresh N", "after disjoint alphabet"]
-    assert [len(v) for v in runs.values()] == [2, 2, 1, 2]  # N fresh once per block
-    (seq, seq1), (new, _), (fresh_n,), (dis, _) = runs.values()
+    assert list(runs) == ["sequence", "sequence, new string", "fresh S2", "after disjoint alphabet"]
+    assert [len(v) for v in runs.values()] == [2, 2, 2, 2]  # every schedule once per seed
+    (seq, seq1), (new, new1), (fresh, fresh1), (dis, _) = runs.values()
     S, S_1 = [d["text"] for d in seq.config.train], [d["text"] for d in seq1.config.train]
-    assert S_1 == S[::-1]  # the block's two seeds share strings, in rotated orders (counterbalanced)
-    assert seq.config.test == seq1.config.test
+    assert not set(S) & set(S_1) and seq.config.test != seq1.config.test  # seeds share no string
+    # ... and no initialisation: a random-weight model is drawn from the run's seed
+    assert seq.config.model_fingerprint != seq1.config.model_fingerprint
+    assert {r.config.model_fingerprint for r in (seq, new, fresh, dis)} == {seq.config.model_fingerprint}
     assert [s.strings for s in seq.config.stages] == [(0,), (1,), (0,)]  # S1, S2, S1 again
     assert [s.strings for s in new.config.stages] == [(0,), (1,), (2,)] and new.config.train[:2] == seq.config.train
     N = new.config.train[2]["text"]
-    assert N not in S and fresh_n.config.train[0]["text"] == N
+    assert N not in S and fresh.config.train[0]["text"] == S[1]
     assert dis.config.train[1]["text"] == S[1]
     assert set(dis.config.train[0]["alphabet"]).isdisjoint(seq.config.train[0]["alphabet"])
+    renamed = {a: b for a, b in zip("abcd", "efgh")}  # T1 is its own draw, not S1 or S2 over other letters
+    assert dis.config.train[0]["text"] not in {"".join(renamed[c] for c in t) for t in S}
     again = sweep.schedule_runs(["tiny-llama"], [0, 1], design, store=tmp_path, progress=False)
     assert all(r.from_store for v in again.values() for r in v)
 
     # the new-string control shares the model state before its last stage: checked from the measurements
     state = sequential.state_checks(runs)
     assert state.identical.all() and (state.compared > 0).all() and (state.max_difference == 0).all()
-    other_seed = sequential.shared_state(seq, runs["sequence, new string"][1])  # another order: not the same model
+    other_seed = sequential.shared_state(seq, new1)  # another seed: not the same model
     assert not other_seed["identical"]
 
     stages = sequential.stage_table(runs)
     s = stages[(stages.condition == "sequence") & (stages.seed == 0)]
     assert s.occurrence.tolist() == [1, 1, 2] and s.alphabet_seen.tolist() == [False, True, True]
     assert s.first_memorised.iloc[2] == s.memorised.iloc[0]
-    # each stage against the same string on a fresh model: S1 is its own reference, S2 the other seed's first stage
-    assert s.fresh_memorised.tolist() == [s.memorised.iloc[0], seq1.arrays["stage_memorised"][0], s.memorised.iloc[0]]
+    # each stage against the same string on a fresh model of the same seed: S1 is its own reference, S2 "fresh S2"
+    assert s.fresh_memorised.tolist() == [s.memorised.iloc[0], fresh.arrays["stage_memorised"][0], s.memorised.iloc[0]]
     assert s.relative.iloc[0] == 1.0 and s.relative.iloc[1] == s.memorised.iloc[1] / s.fresh_memorised.iloc[1]
     relearn = sequential.relearning_table({"sequence": runs["sequence"]})
     assert len(relearn) == 2 and relearn.ratio.iloc[0] == pytest.approx(relearn.memorised.iloc[0] / s.memorised.iloc[0])
     rn = sequential.relearn_vs_new(stages).set_index("seed")
     assert rn.loc[0, "relearn"] == seq.arrays["stage_memorised"][2] and rn.loc[0, "new"] == new.arrays["stage_memorised"][2]
-    assert rn.loc[0, "first"] == s.memorised.iloc[0] and (rn.fresh_new == fresh_n.arrays["stage_memorised"][0]).all()
+    assert rn.loc[0, "first"] == s.memorised.iloc[0] and rn.fresh_new.isna().all()  # no run trains N alone
     control = sequential.control_table(runs)
     c0 = control[control.seed == 0]
     assert c0.condition.tolist() == ["fresh", "after same alphabet", "after disjoint alphabet"]
     got = c0.set_index("condition").memorised
-    assert got["fresh"] == seq1.arrays["stage_memorised"][0]  # S2 of seed 0 is S1 of seed 1
+    assert got["fresh"] == fresh.arrays["stage_memorised"][0]
     assert got["after same alphabet"] == seq.arrays["stage_memorised"][1]
     assert got["after disjoint alphabet"] == dis.arrays["stage_memorised"][1]
 
@@ -308,15 +312,18 @@ def test_design_refuses_what_its_controls_cannot_do(tiny_llama):
         sequential.stage_table([memlib.expose(tiny_llama, ["abab"], epochs=1, store=False, progress=False)])
 
 
-def test_every_sequential_preset_gives_whole_blocks_of_seeds():
-    """Notebook 04's counterbalancing needs whole blocks (memlib.sequential.block_order): n_strings seeds that share
-    their strings in rotated orders, or a string would lack its fresh-model reference."""
+def test_sequential_seeds_share_no_string():
+    """Notebook 04's units are its seeds: no two seeds of a preset train or hold out a string in common."""
     from memlib import presets
 
     for name in presets.PRESETS["04_sequential_exposure"]:
         P = presets.resolve("04_sequential_exposure", name)
-        blocks = {}
+        seen = set()
         for seed in P["seeds"]:
-            block, order = sequential.block_order(seed, P["n_strings"])
-            blocks.setdefault(block, set()).add(order[0])
-        assert all(firsts == set(range(P["n_strings"])) for firsts in blocks.values()), name
+            d = sequential.design(seed, alphabet_size=P["alphabet_size"], length=P["length"], n_strings=P["n_strings"],
+                                  n_test_strings=P["n_test_strings"], max_epochs=3)
+            trained = [x for stages, _ in d.values() for st in stages
+                       for x in (st.strings if isinstance(st.strings, (list, tuple)) else [st.strings])]
+            texts = {x.text for x in [*trained, *(x for _, test in d.values() for x in test)]}
+            assert not texts & seen, (name, seed)
+            seen |= texts

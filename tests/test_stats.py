@@ -196,3 +196,36 @@ def test_bad_input_is_refused():
         stats.paired_contrast([1.0, 2.0], [2.0])
     with pytest.raises(ValueError, match="cannot fit 3 coefficients"):
         stats.ols(np.ones((3, 3)), np.ones(3))
+
+
+def test_sign_power_is_the_chance_a_simulated_rerun_passes():
+    """The beta-binomial tail against a simulation of what it describes: a new q from Beta(agree + 1, disagree + 1)
+    per rerun, n units drawn with it, the exact sign test at alpha."""
+    rng = np.random.default_rng(3)
+    for agree, directed, n, alpha in [(6, 6, 8, 0.05 / 6), (5, 6, 12, 0.05 / 3), (7, 8, 10, 0.05), (3, 6, 9, 0.05)]:
+        q = rng.beta(agree + 1, directed - agree + 1, size=40_000)
+        k = rng.binomial(n, q)
+        passed = np.mean([stats._binomial_p(int(x), n) < alpha for x in k])
+        assert stats.sign_power(agree, directed, n, alpha) == pytest.approx(passed, abs=0.01), (agree, directed, n)
+    assert stats.sign_power(6, 6, 5, 0.05) == 0.0  # 5 units can never reach p < 0.05 (smallest 0.0625)
+    assert stats.sign_power(6, 6, 6, 0.05) > 0 and stats.sign_power(6, 6, 6, 0.05 / 2) == 0.0
+    with pytest.raises(ValueError, match="agree=7, directed=6"):
+        stats.sign_power(7, 6, 8, 0.05)
+
+
+def test_units_for_power_sizes_a_rerun_and_says_when_none_will_do():
+    six = stats.units_for_power({"agree": 6, "directed": 6}, 1)
+    assert stats.sign_power(6, 6, six, 0.05) >= 0.8 > stats.sign_power(6, 6, six - 1, 0.05)
+    assert stats.units_for_power({"agree": 6, "directed": 6}, 6) > six  # a larger family asks for more units
+    assert stats.units_for_power({"agree": 3, "directed": 6}, 1) is None  # no direction measured
+    # a normal statistic: z grows as sqrt(n), so z = 2.8 at n = 24 needs 24 * ((1.96 + 0.84) / 2.8)^2 = 24 units
+    assert stats.units_for_power({"z": 2.8, "n": 24}, 1) == math.ceil(24 * ((sps.norm.isf(0.025) + sps.norm.isf(0.2)) / 2.8) ** 2)
+    assert stats.units_for_power({"z": 0.0, "n": 24}, 1) is None and stats.units_for_power({}, 1) is None
+    fam = stats.Family([r"a"])
+    for _ in range(2):
+        c = stats.paired_contrast([1, 2, 3, 4, 5, 6], [2, 3, 4, 5, 6, 7], kind="difference").decided(fam, "a")
+        stats.paired_contrast([1, 2, 3, 4, 5, 6], [2, 3, 4, 5, 6, 7], kind="difference").decided(fam, "b")
+        if fam.decisions is None:
+            fam.close()
+    rows = {r["name"]: r for r in fam.rows()}
+    assert rows["a"]["units_for_power"] == six and rows["b"]["units_for_power"] is None  # primary tests only

@@ -15,7 +15,7 @@ TORCH_PIP_ARGS ?=
 # Runs and the converted embedded model are cached here (ignored by git).
 export MEMLIB_CACHE ?= $(CURDIR)/.cache/memlib
 
-.PHONY: all reproduce reproduce-long verify test bench bench-precision bench-cores profile lab strip clean-cache
+.PHONY: all reproduce reproduce-long verify test bench bench-precision bench-cores bench-lr profile lab strip clean-cache
 
 all: test
 
@@ -65,6 +65,10 @@ bench-precision: $(STAMP)
 # Processes x threads on this machine's cores, alone and beside a busy process (what make reproduce's auto plan rests on).
 bench-cores: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench.py --sections cores --out build/bench-cores.md
+
+# Each model's own learning rate for notebook 01's pretrained/random contrast (seeds 100-101; runs kept in the store).
+bench-lr: $(STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/own_lr.py | tee build/bench-lr.md
 
 # Where one short-string SmolLM2 epoch goes; results are recorded by hand in benchmarks/RESULTS.md.
 profile: $(STAMP)

@@ -32,7 +32,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from .labels import lr_label
+from .labels import lr_label, plural
 from .metrics import MEMORISED_HOLD, MEMORISED_THRESHOLD, memorised_at
 from .stats import in_family, median_interval, paired_contrast, sign_test
 from .store import canonical
@@ -148,24 +148,23 @@ def phase_table(runs, rule: PhaseRule | None = None) -> pd.DataFrame:
 
 
 def _pair_key(run) -> str:
-    """What must match between a model and its random-weight twin: everything but the weights and
-    the number of epochs (the twin may need more)."""
+    """What must match between a model and its random-weight twin: everything but the weights, the learning
+    rate (each model may run at its own) and the number of epochs (the twin may need more)."""
     c = run.config.to_dict()
-    same = ("train", "test", "lr", "lr_schedule", "weight_decay", "max_grad_norm", "dropout", "batch_size", "seed",
+    same = ("train", "test", "lr_schedule", "weight_decay", "max_grad_norm", "dropout", "batch_size", "seed",
             "weights_dtype", "autocast")
     return canonical({k: c[k] for k in same})  # JSON: a run fresh from training and one loaded compare equal
 
 
 def pretrained_vs_random(runs, rule: PhaseRule | None = None) -> pd.DataFrame:
-    """:func:`phase_table` of the runs of each model ``X`` and its random-weight twin ``X-random``,
-    paired at equal learning rates: one row per run, with ``pair`` (= ``X``), ``init``
-    ("pretrained" or "random") and ``lr``.
+    """:func:`phase_table` of the runs of each model ``X`` and its random-weight twin ``X-random``: one row per
+    run (a run given twice counted once), with ``pair`` (= ``X``), ``init`` ("pretrained" or "random") and ``lr``.
 
-    Every run of ``X-random`` must have a run of ``X`` on the same strings, seed, learning rate and
-    optimiser settings, and vice versa; otherwise ValueError names the unmatched run. Runs of
-    models without a twin in ``runs`` are ignored.
+    Every run of either model must have a run of the other on the same strings, seed and optimiser settings (at
+    any learning rate: :func:`twin_pairs` says which rates are compared); otherwise ValueError names the
+    unmatched run. Runs of models without a twin in ``runs`` are ignored.
     """
-    runs = list(runs)
+    runs = list({r.key: r for r in runs}.values())
     names = {r.config.model for r in runs}
     twins = {n for n in names if n.endswith(RANDOM_SUFFIX) and n[: -len(RANDOM_SUFFIX)] in names}
     pairs = {n[: -len(RANDOM_SUFFIX)] for n in twins}
@@ -180,18 +179,33 @@ def pretrained_vs_random(runs, rule: PhaseRule | None = None) -> pd.DataFrame:
             keys.setdefault((base, _pair_key(r)), []).append(r)
     rows = []
     for (base, _), group in keys.items():
-        models = sorted(r.config.model for r in group)
-        if models != [base, base + RANDOM_SUFFIX]:
+        if {r.config.model for r in group} != {base, base + RANDOM_SUFFIX}:
             r = group[0]
-            raise ValueError(f"run {r.key[:12]} ({r.config.model}, lr {r.config.lr}, seed {r.config.seed}) has "
-                             f"{'no twin' if len(group) == 1 else f'{len(group)} runs'} on the same strings, seed, "
-                             f"learning rate and optimiser settings: pair {base} with {base}{RANDOM_SUFFIX}")
+            raise ValueError(f"run {r.key[:12]} ({r.config.model}, lr {r.config.lr}, seed {r.config.seed}) has no twin "
+                             f"on the same strings, seed and optimiser settings: pair {base} with {base}{RANDOM_SUFFIX}")
         for r in group:
             row = phases(r, rule)
             row.update(pair=base, init="random" if r.config.model in twins else "pretrained")
             rows.append(row)
     table = pd.DataFrame(rows)
     return table.sort_values(["pair", "lr", "init", "seed"], kind="stable").reset_index(drop=True)
+
+
+def twin_pairs(comparison: pd.DataFrame, own: dict | None = None) -> list[tuple]:
+    """The comparisons a :func:`pretrained_vs_random` table holds, as ``(pair, pretrained lr, random lr, own)``:
+    both models at every rate both ran at, and (with ``own``, ``{model: its own learning rate}``) each model at
+    its own rate, marked ``own`` True and listed first (where the own rates are equal, that is the equal-rate
+    comparison). Other mixes of rates are not compared."""
+    out = []
+    for pair, g in comparison.groupby("pair", sort=False):
+        rates = {init: sorted(set(g[g.init == init].lr)) for init in ("pretrained", "random")}
+        mine = None
+        if own and pair in own and pair + RANDOM_SUFFIX in own:
+            mine = (own[pair], own[pair + RANDOM_SUFFIX])
+            if mine[0] in rates["pretrained"] and mine[1] in rates["random"]:
+                out.append((pair, *mine, True))
+        out += [(pair, lr, lr, False) for lr in rates["pretrained"] if lr in rates["random"] and (lr, lr) != mine]
+    return out
 
 
 def stable_from(correct) -> np.ndarray:
@@ -258,21 +272,24 @@ def position_order(run, string: int = 0) -> dict:
 
 
 # The tests notebook 01's finding rests on (memlib.stats.Family; the others are exploratory): pretrained against
-# random weights (epochs until the distribution is learnt, until memorised) and the order in which positions are
-# memorised. The held-out loss's rise is read from its lowest epoch, chosen from the same data: exploratory.
-PRIMARY = (r".*: pretrained / random at lr .*, epochs until .*", r".*: memorisation order over seeds")
+# random weights, each at its own learning rate (epochs until the distribution is learnt, until memorised; at a
+# shared rate, exploratory: a rate that suits one of the two decides the answer), and the order in which positions
+# are memorised. The held-out loss's rise is read from its lowest epoch, chosen from the same data: exploratory.
+PRIMARY = (r".*: pretrained / random, each at its own rate .*, epochs until .*", r".*: memorisation order over seeds")
 
 
 def verdict(per_model: pd.DataFrame, metrics: pd.DataFrame, *, guess_level: float, models, comparison=None,
-            order: dict | None = None, run=None, rhos=None, family=None) -> list[str]:
+            order: dict | None = None, run=None, rhos=None, own: dict | None = None, family=None) -> list[str]:
     """Notebook 01's verdict, one markdown line per statement: per model (:func:`model_summary`), held-out strings
-    against ``guess_level`` (from ``metrics``, the runs' metrics table), pretrained against random weights at equal
-    rates (``comparison``: :func:`pretrained_vs_random`, or None; with :func:`twin_contrasts`), and the
+    against ``guess_level`` (from ``metrics``, the runs' metrics table), pretrained against random weights, each at
+    its own rate (``own``: ``{model: lr}``) and at shared rates (``comparison``: :func:`pretrained_vs_random`, or
+    None; with :func:`twin_contrasts`), and the
     memorisation order of ``run`` (:func:`position_order`), and ``rhos``, the same correlation for every seed of
     that model (its median with its order-statistic interval). Its tests form one family (:data:`PRIMARY`)."""
     if family is None:
         return in_family(lambda f: verdict(per_model, metrics, guess_level=guess_level, models=models,
-                                           comparison=comparison, order=order, run=run, rhos=rhos, family=f), PRIMARY)
+                                           comparison=comparison, order=order, run=run, rhos=rhos, own=own, family=f),
+                         PRIMARY)
     by_rate = rate_summary(comparison) if comparison is not None else None
     lines = []
     for model, row in per_model.iterrows():
@@ -293,7 +310,7 @@ def verdict(per_model: pd.DataFrame, metrics: pd.DataFrame, *, guess_level: floa
                  + ("some model predicts strings it never saw above the guessing level." if above else
                     "within 0.05 of the guessing level, so nothing beyond the distribution is learnt about strings never seen."))
     if by_rate is not None:
-        lines += _pretrained_vs_random_lines(by_rate, comparison, family)
+        lines += _pretrained_vs_random_lines(by_rate, comparison, family, own)
     for model in models:  # held-out strings as training goes on: loss and per-position entropy
         held = curves[(curves.model == model) & (curves.split == "test")].groupby("epoch")[["loss", "entropy_position"]].mean()
         low, end = held.loss.idxmin(), held.index[-1]
@@ -330,42 +347,52 @@ def verdict(per_model: pd.DataFrame, metrics: pd.DataFrame, *, guess_level: floa
     return lines
 
 
-def twin_contrasts(comparison: pd.DataFrame) -> dict:
-    """Pretrained against random weights, seed by seed, per (pair, lr) of :func:`pretrained_vs_random`: epochs until
-    the distribution is learnt (``guess_end``) and until memorised (``mem_end``, :func:`memlib.metrics.memorised_at`),
-    as :class:`memlib.stats.Contrast` s of ratios
+def twin_contrasts(comparison: pd.DataFrame, own: dict | None = None) -> dict:
+    """Pretrained against random weights, seed by seed, for each comparison of :func:`twin_pairs` (keys ``(pair,
+    pretrained lr, random lr)``): epochs until the distribution is learnt (``guess_end``) and until memorised
+    (``mem_end``, :func:`memlib.metrics.memorised_at`), as :class:`memlib.stats.Contrast` s of ratios
     pretrained / random; a run that never got there counts as longer than its last epoch (censored)."""
     out = {}
-    for (pair, lr), g in comparison.groupby(["pair", "lr"], sort=False):
-        a, b = (g[g.init == init].set_index("seed") for init in ("pretrained", "random"))
+    for pair, lr_p, lr_r, _ in twin_pairs(comparison, own):
+        g = comparison[comparison.pair == pair]
+        a = g[(g.init == "pretrained") & (g.lr == lr_p)].set_index("seed")
+        b = g[(g.init == "random") & (g.lr == lr_r)].set_index("seed")
         seeds = [s for s in a.index if s in b.index]
         a, b = a.loc[seeds], b.loc[seeds]
-        out[(pair, lr)] = {col: paired_contrast(a[col], b[col], kind="ratio", censored_a=a[col].isna(),
-                                                censored_b=b[col].isna(), length_a=a.last_epoch, length_b=b.last_epoch)
-                           for col in ("guess_end", "mem_end")}
+        out[(pair, lr_p, lr_r)] = {col: paired_contrast(a[col], b[col], kind="ratio", censored_a=a[col].isna(),
+                                                        censored_b=b[col].isna(), length_a=a.last_epoch,
+                                                        length_b=b.last_epoch)
+                                   for col in ("guess_end", "mem_end")}
     return out
 
 
-def _pretrained_vs_random_lines(by_rate: pd.DataFrame, comparison: pd.DataFrame, family) -> list[str]:
+def twin_label(lr_p: float, lr_r: float, own: bool) -> str:
+    """How a comparison of :func:`twin_pairs` names its rates: ``"each at its own rate (lr 1e-4 / 5e-4)"`` or
+    ``"both at lr 1e-4"``."""
+    if own:
+        return f"each at its own rate (lr {lr_label(lr_p)} / {lr_label(lr_r)})"
+    return f"both at lr {lr_label(lr_p)}"
+
+
+def _pretrained_vs_random_lines(by_rate: pd.DataFrame, comparison: pd.DataFrame, family, own=None) -> list[str]:
     lines = []
-    contrasts = twin_contrasts(comparison)
-    for (pair, lr), g in by_rate.groupby(level=[0, 1], sort=False):
-        parts = []
-        for (_, _, init), row in g.iterrows():
-            def at(c):
-                return f"at epoch {row[c]:.0f}" if pd.notna(row[c]) else f"not within {row.last_epoch} epochs"
-            learnt = (f"distribution learnt {at('guess_end')}" if pd.notna(row.guess_end) else
-                      f"distribution not learnt within {row.last_epoch} epochs (alphabet mass "
-                      f"{row.final_alphabet_mass:.2f} at the end)")
-            parts.append(f"{row.model}: {learnt}, memorisation starts {at('mem_start')}, memorised {at('mem_end')} "
-                         f"(memorised in {row.memorised_runs}/{row.runs} runs, final accuracy {row.final_accuracy:.2f}); "
-                         f"distinct guessing phase in {row.distinct_guessing}/{row.runs} runs")
-        lines.append(f"- At lr {lr_label(lr)} for both (medians over seeds): " + ". ".join(parts) + ".")
-        c = {col: contrasts[(pair, lr)][col].decided(family, f"{pair}: pretrained / random at lr {lr_label(lr)}, "
-                                                                 f"epochs until {what}")
+    for (pair, lr, init), row in by_rate.iterrows():
+        def at(c):
+            return f"at epoch {row[c]:.0f}" if pd.notna(row[c]) else f"not within {row.last_epoch} epochs"
+        learnt = (f"distribution learnt {at('guess_end')}" if pd.notna(row.guess_end) else
+                  f"distribution not learnt within {row.last_epoch} epochs (alphabet mass "
+                  f"{row.final_alphabet_mass:.2f} at the end)")
+        lines.append(f"- {row.model} at lr {lr_label(lr)} (medians over {plural(row.runs, 'seed')}): {learnt}, "
+                     f"memorisation starts {at('mem_start')}, memorised {at('mem_end')} (memorised in "
+                     f"{row.memorised_runs}/{row.runs} runs, final accuracy {row.final_accuracy:.2f}); distinct guessing "
+                     f"phase in {row.distinct_guessing}/{row.runs} runs.")
+    contrasts = twin_contrasts(comparison, own)
+    speed = ("faster", "slower", "as fast")
+    for pair, lr_p, lr_r, mine in twin_pairs(comparison, own):
+        rates = twin_label(lr_p, lr_r, mine)
+        c = {col: contrasts[(pair, lr_p, lr_r)][col].decided(family, f"{pair}: pretrained / random, {rates}, "
+                                                                     f"epochs until {what}")
              for col, what in (("guess_end", "the distribution is learnt"), ("mem_end", "memorised"))}
-        speed = ("faster", "slower", "as fast")
-        lines.append(f"  - Pretrained / random weights at lr {lr_label(lr)}, seed by seed: epochs until the distribution "
-                     f"is learnt, {c['guess_end'].text(words=speed)}; epochs until memorised, "
-                     f"{c['mem_end'].text(words=speed)}.")
+        lines.append(f"- Pretrained / random weights, {rates}, seed by seed: epochs until the distribution is learnt, "
+                     f"{c['guess_end'].text(words=speed)}; epochs until memorised, {c['mem_end'].text(words=speed)}.")
     return lines

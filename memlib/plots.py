@@ -139,21 +139,23 @@ PAIR_PANELS = (
 )
 
 
-def plot_pretrained_vs_random(metrics: pd.DataFrame, comparison: pd.DataFrame):
-    """Rows: (pair, learning rate); columns: accuracy, alphabet mass, per-position entropy.
+def plot_pretrained_vs_random(metrics: pd.DataFrame, comparison: pd.DataFrame, own: dict | None = None):
+    """Rows: the comparisons of :func:`memlib.phases.twin_pairs` (each model at its own rate, given ``own``, then
+    both at each shared rate); columns: accuracy, alphabet mass, per-position entropy.
 
     ``metrics``: the runs' tidy metrics with an ``lr`` column; ``comparison``: a
     :func:`memlib.phases.pretrained_vs_random` table. Pretrained blue, random red; trained string
     solid, held-out strings dashed; lines are means over seeds, bands min-max. Vertical lines: the
     median end of the guessing phase (dotted) and start of memorisation (dash-dot) of each.
     """
-    rows = comparison[["pair", "lr"]].drop_duplicates().itertuples(index=False)
-    rows = list(rows)
+    from .phases import twin_label, twin_pairs
+
+    rows = twin_pairs(comparison, own)
     fig, axes = plt.subplots(len(rows), len(PAIR_PANELS), figsize=(4 * len(PAIR_PANELS), 2.9 * len(rows)),
                              squeeze=False, sharex="row")
     curves = metrics.groupby(["model", "lr", "seed", "split", "epoch"]).mean(numeric_only=True).reset_index()
-    for i, (pair, lr) in enumerate(rows):
-        for init, model in (("pretrained", pair), ("random", f"{pair}-random")):
+    for i, (pair, lr_p, lr_r, mine) in enumerate(rows):
+        for init, model, lr in (("pretrained", pair, lr_p), ("random", f"{pair}-random", lr_r)):
             c = curves[(curves.model == model) & (curves.lr == lr)]
             p = comparison[(comparison.model == model) & (comparison.lr == lr)].median(numeric_only=True)
             for j, (col, label) in enumerate(PAIR_PANELS):
@@ -171,7 +173,7 @@ def plot_pretrained_vs_random(metrics: pd.DataFrame, comparison: pd.DataFrame):
                 if i == 0:
                     ax.set_title(label)
                 if j == 0:
-                    ax.set_ylabel(f"both at lr {lr_label(lr)}")
+                    ax.set_ylabel(twin_label(lr_p, lr_r, mine).replace(" (", "\n("), fontsize=8)
                 if i == len(rows) - 1:
                     ax.set_xlabel("epoch")
                 if col != "entropy_position":
@@ -182,8 +184,8 @@ def plot_pretrained_vs_random(metrics: pd.DataFrame, comparison: pd.DataFrame):
             handles.setdefault(lab, h)
     fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=4,
                bbox_to_anchor=(0.5, -0.02 - 0.04 / max(len(rows), 1)), frameon=False, fontsize=8)
-    pairs = ", ".join(dict.fromkeys(f"{p} (blue) and {p}-random (red)" for p, _ in rows))
-    fig.suptitle(f"Pretrained and random initial weights at equal learning rates: {pairs}", fontsize=11)
+    pairs = ", ".join(dict.fromkeys(f"{p} (blue) and {p}-random (red)" for p, *_ in rows))
+    fig.suptitle(f"Pretrained and random initial weights: {pairs}", fontsize=11)
     fig.tight_layout(rect=(0, 0.06, 1, 1))
     return fig
 

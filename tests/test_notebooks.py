@@ -84,12 +84,12 @@ def test_explorer_notebook_opens_on_notebook_01s_run(smoke_notebooks):
     assert any("image/png" in o.get("data", {}) for o in last["outputs"]) and "<Figure size" not in text
 
 
-def test_pretrained_and_random_init_compared_at_equal_learning_rates(smoke_notebooks):
+def test_pretrained_and_random_init_compared_each_at_its_own_rate_and_at_equal_rates(smoke_notebooks):
     """Notebook 01's comparison: from the stored runs' configurations, every learning rate of the
-    preset's init_lrs has both models on the same strings and seeds, and no run of either model
-    lacks its equal-rate twin."""
+    preset's init_lrs has both models on the same strings and seeds, no run of either model lacks its
+    twin, and the finding tests each model at its own rate as its primary contrast."""
     path = next(p for p in NOTEBOOKS if p.name.startswith("01_"))
-    smoke_notebooks.execute(path)
+    _, folder = smoke_notebooks.execute(path)
     store = smoke_notebooks.store
     runs = [store.load(k) for k in store.notebook_keys("01_dynamics")]
     P = presets.resolve("01_dynamics", "smoke")
@@ -101,9 +101,15 @@ def test_pretrained_and_random_init_compared_at_equal_learning_rates(smoke_noteb
                            if r.config.lr == lr and r.config.seed == seed and r.config.model in pair)
             assert [m for m, _ in found] == list(pair), (lr, seed, found)
             assert found[0][1] == found[1][1]  # the same training strings
-    table = phases.pretrained_vs_random(runs)  # raises if any run of either model has no equal-rate twin
+    table = phases.pretrained_vs_random(runs)  # raises if any run of either model has no twin on its strings
     assert sorted(set(table.lr)) == sorted(P["init_lrs"])
     assert (table.groupby(["lr", "seed"]).init.nunique() == 2).all()
+    # each at its own rate, then both at each shared rate; the finding tests the first, and only it, as primary
+    own = {"smollm2-135m": 1e-4, "smollm2-135m-random": 5e-4}
+    assert phases.twin_pairs(table, own)[0] == ("smollm2-135m", 1e-4, 5e-4, True)
+    page = (folder / f"{path.stem}.md").read_text()
+    assert "Pretrained / random weights, each at its own rate (lr 1e-4 / 5e-4)" in page
+    assert "Holm-adjusted over 2 primary tests" in page  # the own-rate tests (one seed: no order over seeds)
 
 
 def test_command_line_parameters_parse_as_yaml():

@@ -187,24 +187,29 @@ def _paired_run(model, lr, seed=0, text="abcabcabca", mem_from=10):
     return memlib.Run(config=config, metrics=metrics, arrays={}, meta={"n_params": 1})
 
 
-def test_pretrained_vs_random_pairs_runs_at_equal_learning_rates():
+def test_pretrained_vs_random_pairs_runs_on_the_same_strings_at_any_rates():
     runs = [_paired_run(m, lr, seed, mem_from=5 if m == "x" else 20)
             for lr in (1e-4, 5e-4) for m in ("x", "x-random") for seed in (0, 1)]
-    table = ph.pretrained_vs_random(runs + [_paired_run("tiny-llama", 1e-3)])  # a model without twin is ignored
-    assert len(table) == 8 and set(table.pair) == {"x"}
+    table = ph.pretrained_vs_random(runs + runs[:1] + [_paired_run("tiny-llama", 1e-3)])  # no twin: ignored
+    assert len(table) == 8 and set(table.pair) == {"x"}  # a run given twice counts once
     for (lr, init), g in table.groupby(["lr", "init"]):
         assert list(g.model) == (["x", "x"] if init == "pretrained" else ["x-random", "x-random"])
         assert list(g.seed) == [0, 1]
         assert list(g.mem_start) == ([5] if init == "pretrained" else [20]) * 2
-    # a twin at another rate, on other strings or with another seed is no twin
-    for odd in (_paired_run("x-random", 2e-4), _paired_run("x-random", 1e-4, text="bcabcabcab"),
-                _paired_run("x-random", 1e-4, seed=7)):
+    # a twin on other strings or with another seed is no twin; one at another rate is
+    for odd in (_paired_run("x-random", 1e-4, text="bcabcabcab"), _paired_run("x-random", 1e-4, seed=7)):
         with pytest.raises(ValueError, match=r"x-random, lr .* has no twin"):
             ph.pretrained_vs_random(runs + [odd])
-    with pytest.raises(ValueError, match="no twin"):
-        ph.pretrained_vs_random([_paired_run("x", 1e-4), _paired_run("x-random", 5e-4)])
+    mixed = ph.pretrained_vs_random([_paired_run("x", 1e-4), _paired_run("x-random", 5e-4)])
+    assert sorted(mixed.init) == ["pretrained", "random"]
     with pytest.raises(ValueError, match="random-weight twin"):
         ph.pretrained_vs_random([_paired_run("x", 1e-4)])
+    # which comparisons it holds: each at its own rate first (given), then both at every shared rate
+    assert ph.twin_pairs(table, {"x": 1e-4, "x-random": 5e-4}) == [("x", 1e-4, 5e-4, True), ("x", 1e-4, 1e-4, False),
+                                                                   ("x", 5e-4, 5e-4, False)]
+    assert ph.twin_pairs(table) == [("x", 1e-4, 1e-4, False), ("x", 5e-4, 5e-4, False)]
+    assert ph.twin_pairs(table, {"x": 5e-4, "x-random": 5e-4}) == [("x", 5e-4, 5e-4, True), ("x", 1e-4, 1e-4, False)]
+    assert ph.twin_pairs(mixed) == [] and ph.twin_pairs(mixed, {"x": 1e-4, "x-random": 5e-4}) == [("x", 1e-4, 5e-4, True)]
 
 
 def test_memorised_at_is_the_first_epoch_of_a_held_streak():

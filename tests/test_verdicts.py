@@ -210,10 +210,22 @@ def test_twin_contrasts_pair_pretrained_and_random_runs_by_seed_with_censoring()
                          last_epoch=30))
         rows.append(dict(pair="m", lr=1e-4, seed=seed, init="random", guess_end=np.nan, mem_end=np.nan,
                          last_epoch=40))  # never learnt nor memorised within 40 epochs: censored, "longer than 40"
-    c = phases.twin_contrasts(pd.DataFrame(rows))[("m", 1e-4)]
+        rows.append(dict(pair="m", lr=5e-4, seed=seed, init="random", guess_end=8.0, mem_end=30.0 + seed,
+                         last_epoch=40))  # at its own rate the twin gets there
+    table = pd.DataFrame(rows)
+    c = phases.twin_contrasts(table)[("m", 1e-4, 1e-4)]
     assert c["mem_end"].lower == 6 and c["mem_end"].censored == 6 and c["mem_end"].p < 0.05
     assert c["guess_end"].interval.estimate == pytest.approx(0.1)  # 4 against (at least) 40
     assert c["mem_end"].established
+    own = phases.twin_contrasts(table, {"m": 1e-4, "m-random": 5e-4})[("m", 1e-4, 5e-4)]
+    assert own["guess_end"].interval.estimate == pytest.approx(0.5) and own["mem_end"].censored == 0
+    assert set(phases.twin_contrasts(table)) == {("m", 1e-4, 1e-4)}  # no own rates given: equal rates only
+    # the family: each at its own rate primary, both at a shared rate exploratory
+    lines = phases._pretrained_vs_random_lines(phases.rate_summary(table.assign(
+        model=lambda d: np.where(d.init == "random", "m-random", "m"), distinct_guessing=0, mem_start=np.nan,
+        epochs_to_50=np.nan, epochs_to_90=np.nan, epochs_to_99=np.nan, final_accuracy=1.0, final_alphabet_mass=1.0)),
+        table, None, {"m": 1e-4, "m-random": 5e-4})
+    assert any("each at its own rate (lr 1e-4 / 5e-4)" in x for x in lines) and any("both at lr 1e-4" in x for x in lines)
 
 
 # --- notebook 02: string difficulty ------------------------------------------------------------------------------

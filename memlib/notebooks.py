@@ -78,7 +78,7 @@ def finding(lines: list[str], notebook: str, preset: str, figures_dir, *, title:
 
     from . import __version__
 
-    from .verdicts import tests_table
+    from .verdicts import tests_table, write_text
 
     text = "\n".join(lines)
     folder = Path(figures_dir)
@@ -92,12 +92,9 @@ def finding(lines: list[str], notebook: str, preset: str, figures_dir, *, title:
             f"Written by [`notebooks/{notebook}.ipynb`](../notebooks/{notebook}.ipynb) at the `{preset}` preset "
             f"(memlib {__version__}); `make reproduce` rewrites this file, do not edit it by hand. What the numbers "
             f"mean, and how they compare with the paper: the notebook's last cell.\n\n{text}\n")
-    for name, content in ((f"{notebook}.md", page), (f"{notebook}.tests.json", json.dumps(rows, indent=1) if rows else None)):
-        if content is None:
-            continue
-        tmp = folder / f".{name}.tmp"
-        tmp.write_text(content)
-        os.replace(tmp, folder / name)
+    write_text(folder / f"{notebook}.md", page)
+    if rows:
+        write_text(folder / f"{notebook}.tests.json", json.dumps(rows, indent=1))
     return Markdown(text)
 
 

@@ -34,7 +34,7 @@ import pandas as pd
 
 from .labels import lr_label, plural
 from .metrics import MEMORISED_HOLD, MEMORISED_THRESHOLD, memorised_at
-from .stats import in_family, median_interval, paired_contrast, sign_test
+from .stats import in_family, median_interval, paired_contrast, sign_counts, sign_test
 from .store import canonical
 
 __all__ = ["PhaseRule", "detect_phases", "phases", "phase_table", "pretrained_vs_random", "epochs_to", "stable_from",
@@ -336,10 +336,9 @@ def verdict(per_model: pd.DataFrame, metrics: pd.DataFrame, *, guess_level: floa
         if rhos is not None and len(rhos) > 1:
             values = np.asarray([r for r in rhos if np.isfinite(r)], dtype=float)
             ci, p = median_interval(values), sign_test(np.sign(values).astype(int).tolist())
-            signs = np.sign(values)
             d = family.decide(f"{run.config.model}: memorisation order over seeds", p, estimate=ci.estimate,
                               low=ci.low, high=ci.high, level=ci.level, n=ci.n, supported=ci.excludes(0),
-                              agree=int(max((signs > 0).sum(), (signs < 0).sum())), directed=int((signs != 0).sum()))
+                              **sign_counts(values))
             tendency = ("" if not d.established(ci.excludes(0)) else
                         " (a left-to-right tendency)" if ci.estimate > 0 else " (a right-to-left tendency)")
             lines.append(f"  - The same correlation over every seed of {run.config.model}: median {ci.text()}; sign test "

@@ -48,7 +48,7 @@ from .hardware import resolve_precision
 from .metrics import MEMORISED_HOLD, MEMORISED_THRESHOLD, token_metrics
 from .models import LoadedModel
 from .phases import RANDOM_SUFFIX, stable_from
-from .stats import in_family, median_interval, paired_contrast, sign_test
+from .stats import in_family, median_interval, paired_contrast, sign_counts, sign_test
 from .strings import alphabet_of, string_parts
 from .labels import moment_label, moment_order, plural, setting, span
 
@@ -547,9 +547,8 @@ def _reading(values, share, k, family, name) -> str:
     values = np.asarray(values, dtype=float)
     p_half, p_90 = (sign_test(np.sign(values - level).tolist()) for level in (0.5, 0.9))
     iv = dict(estimate=share.estimate, low=share.low, high=share.high, level=share.level, n=share.n)
-    signs = np.sign(values - 0.5)
     half = family.decide(f"{name}: share kept in place against one half", p_half, **iv, supported=share.excludes(0.5),
-                         agree=int(max((signs > 0).sum(), (signs < 0).sum())), directed=int((signs != 0).sum()))
+                         **sign_counts(values - 0.5))
     ninety = family.decide(f"{name}: share kept in place against 0.9", p_90, **iv, supported=share.excludes(0.9))
     against_90 = f"against 0.9, sign test {ninety.words(p_90, share.excludes(0.9))}"
     if half.established(share.exists and share.high < 0.5):

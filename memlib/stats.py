@@ -38,7 +38,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-__all__ = ["Interval", "Contrast", "Decision", "Family", "Verdict", "WITHIN_RUN", "EXPLORATORY", "median_interval", "interval_level", "sign_power", "units_for_power", "ols", "spearman_p", "rank_correlation",
+__all__ = ["Interval", "Contrast", "Decision", "Family", "Verdict", "WITHIN_RUN", "EXPLORATORY", "median_interval", "interval_level", "sign_power", "sign_counts", "units_for_power", "ols", "spearman_p", "rank_correlation",
            "sign_test", "holm",
            "direction", "paired_contrast", "in_family", "LEVEL", "ALPHA"]
 
@@ -221,6 +221,13 @@ def sign_power(agree: int, directed: int, n: int, alpha: float) -> float:
         return 0.0
     bb = stats.betabinom(n, agree + 1, directed - agree + 1)
     return float(bb.sf(c - 1) + (bb.cdf(n - c) if n - c < c else 0.0))
+
+
+def sign_counts(signs) -> dict:
+    """``{"agree", "directed"}`` of per-unit signs, for :func:`units_for_power`: the units going the majority's
+    way, and those with any direction (zeros and NaN left out)."""
+    s = np.sign(np.asarray(signs, dtype=float))
+    return {"agree": int(max((s > 0).sum(), (s < 0).sum())), "directed": int(((s > 0) | (s < 0)).sum())}
 
 
 def units_for_power(info: dict, m: int, *, power: float = 0.8, alpha: float = ALPHA, most: int = 500) -> int | None:

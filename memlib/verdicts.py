@@ -19,7 +19,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-__all__ = ["verdict_words", "read_folder", "compare", "report", "tests_table", "write_tests_page", "TESTS_PAGE",
+__all__ = ["verdict_words", "read_folder", "compare", "report", "tests_table", "write_tests_page", "TESTS_PAGE", "write_text",
            "readme_table", "update_readme", "README_BEGIN", "README_END", "main"]
 
 _WORD = re.compile(r"\b(not established|established)\b")
@@ -106,6 +106,21 @@ def _number(v) -> str:
     return "" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{v:.3g}"
 
 
+def _interval(r: dict) -> str | None:
+    """``"0.14 to 0.21 (99.2%)"`` of a test row, or None where it has no interval."""
+    if all(isinstance(r.get(k), (int, float)) and math.isfinite(r[k]) for k in ("low", "high", "level")):
+        return f"{_number(r['low'])} to {_number(r['high'])} ({math.floor(r['level'] * 1000) / 10:g}%)"
+    return None
+
+
+def write_text(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` whole or not at all (a temporary file beside it, then renamed)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
 def tests_table(rows: list[dict]) -> str:
     """A markdown table of a notebook's tests (:meth:`memlib.stats.Family.rows`): primary ones with their
     Holm-adjusted p, verdict and the independent units an 80% chance would take at the effect measured
@@ -114,10 +129,8 @@ def tests_table(rows: list[dict]) -> str:
     out = [f"| test | n | estimate | interval | p | Holm-adjusted p (over {m}) | verdict | units for 80% power |",
            "| --- | ---: | ---: | --- | ---: | ---: | --- | ---: |"]
     for r in rows:
-        finite = all(isinstance(r.get(k), (int, float)) and math.isfinite(r[k]) for k in ("low", "high", "level"))
-        interval = (f"{_number(r['low'])} to {_number(r['high'])} ({math.floor(r['level'] * 1000) / 10:g}%)" if finite
-                    else ("n too small for an interval" if (r.get("n") or 0) >= 2 and r.get("low") is not None
-                          else ""))
+        interval = _interval(r) or ("n too small for an interval" if (r.get("n") or 0) >= 2 and r.get("low") is not None
+                                    else "")
         primary = r["role"] == "primary"
         word = ("established" if r["established"] else "not established") if primary else "exploratory"
         units = r.get("units_for_power")
@@ -134,15 +147,11 @@ def write_tests_page(findings: str | Path) -> Path | None:
     """Gather the ``*.tests.json`` that the notebooks wrote beside their findings into ``tests.md`` there: every
     notebook's primary tests, what the README's table of contrasts points to (so it cannot drift from the
     findings). None if there are none."""
-    import json
-
     folder = Path(findings)
-    parts = []
-    for f in sorted(folder.glob("*.tests.json")):
-        rows = [r for r in json.loads(f.read_text()) if r["role"] == "primary"]
-        if rows:
-            name = f.name.removesuffix(".tests.json")
-            parts.append(f"## [{name}]({name}.md)\n\n{tests_table(rows)}\n")
+    by_notebook = {}
+    for name, r in _primary_rows(folder):
+        by_notebook.setdefault(name, []).append(r)
+    parts = [f"## [{name}]({name}.md)\n\n{tests_table(rows)}\n" for name, rows in by_notebook.items()]
     if not parts:
         return None
     page = ("# The findings' primary tests\n\nWritten by `make reproduce` from the findings beside this file; do not "
@@ -154,11 +163,8 @@ def write_tests_page(findings: str | Path) -> Path | None:
             "size), at the effect measured here with its uncertainty (`memlib.stats.units_for_power`: for a sign "
             "test the share of units going one way is Beta-distributed as measured; for a slope or correlation, "
             "the normal approximation): what a rerun should size its units by.\n\n" + "\n".join(parts))
-    target = folder / TESTS_PAGE
-    tmp = folder / f".{TESTS_PAGE}.tmp"
-    tmp.write_text(page)
-    os.replace(tmp, target)
-    return target
+    write_text(folder / TESTS_PAGE, page)
+    return folder / TESTS_PAGE
 
 
 README_BEGIN, README_END = "<!-- primary tests: begin (written by make reproduce) -->", "<!-- primary tests: end -->"
@@ -176,9 +182,8 @@ def readme_table(findings: str | Path) -> str:
     out = ["| notebook | test | n | estimate (interval, level) | p | Holm-adjusted p | |",
            "| --- | --- | ---: | --- | ---: | ---: | --- |"]
     for notebook, r in _primary_rows(Path(findings)):
-        finite = all(isinstance(r.get(k), (int, float)) and math.isfinite(r[k]) for k in ("low", "high", "level"))
-        est = _number(r["estimate"]) + (f" ({_number(r['low'])} to {_number(r['high'])}, "
-                                         f"{math.floor(r['level'] * 1000) / 10:g}%)" if finite else
+        interval = _interval(r)
+        est = _number(r["estimate"]) + (f" ({interval.replace(' (', ', ')}" if interval else
                                          " (n too small for an interval)")
         out.append(f"| [{notebook[:2]}](findings/{notebook}.md) | {r['name']} | {r['n']} | {est} | {_number(r['p'])} | "
                    f"{_number(r['p_adjusted'])} | {'established' if r['established'] else 'not established'} |")
@@ -196,9 +201,7 @@ def update_readme(readme: str | Path, findings: str | Path) -> bool:
     _, tail = rest.split(README_END, 1)
     new = f"{head}{README_BEGIN}\n{readme_table(findings)}\n{README_END}{tail}"
     if new != text:
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(new)
-        os.replace(tmp, path)
+        write_text(path, new)
     return True
 
 

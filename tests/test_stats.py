@@ -218,6 +218,7 @@ def test_units_for_power_sizes_a_rerun_and_says_when_none_will_do():
     assert stats.sign_power(6, 6, six, 0.05) >= 0.8 > stats.sign_power(6, 6, six - 1, 0.05)
     assert stats.units_for_power({"agree": 6, "directed": 6}, 6) > six  # a larger family asks for more units
     assert stats.units_for_power({"agree": 3, "directed": 6}, 1) is None  # no direction measured
+    assert stats.sign_counts([0.2, -0.1, 0.3, 0.0, float("nan"), 0.5]) == {"agree": 3, "directed": 4}
     # a normal statistic: z grows as sqrt(n), so z = 2.8 at n = 24 needs 24 * ((1.96 + 0.84) / 2.8)^2 = 24 units
     assert stats.units_for_power({"z": 2.8, "n": 24}, 1) == math.ceil(24 * ((sps.norm.isf(0.025) + sps.norm.isf(0.2)) / 2.8) ** 2)
     assert stats.units_for_power({"z": 0.0, "n": 24}, 1) is None and stats.units_for_power({}, 1) is None

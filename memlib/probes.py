@@ -337,7 +337,7 @@ def _run_columns(run) -> dict:
             "length": len(train["text"]), "alphabet_size": len(train.get("alphabet") or alphabet_of([train]))}
 
 
-def recall_table(runs, at=None) -> pd.DataFrame:
+def recall_table(runs, at=None, below: int | None = None) -> pd.DataFrame:
     """Mean recall of probed runs: one row per (run, moment, probe, kind, k, m), averaged over
     positions, draws and training strings. Columns: setting ("model, lr X"), model, seed, lr, length,
     alphabet_size,
@@ -348,7 +348,11 @@ def recall_table(runs, at=None) -> pd.DataFrame:
     the string was drawn from: 1/l for l uniform letters). ``at``: the moments (None: each run's own,
     ``ProbeSpec.at``). Runs that never reached "memorised" (or "memorised+N") have no rows for it. Averages are
     over the positions read (a subset where ``ProbeSpec.positions`` says so); ``reads_beyond`` counts the reads
-    behind ``recall_beyond``."""
+    behind ``recall_beyond``. ``below``: count only the positions ``i < below`` (every probe, full-context recall
+    included): with the shortest string length, the positions that strings of every length have, so that lengths
+    are compared over the same positions (:func:`verdict`'s ``common``)."""
+    if below is not None and (isinstance(below, bool) or not isinstance(below, (int, np.integer)) or below < 2):
+        raise ValueError(f"below must be an integer >= 2 (a position bound), got {below!r}")
     rows = []
     for run in runs:
         if run.config.probes is None:
@@ -360,6 +364,8 @@ def recall_table(runs, at=None) -> pd.DataFrame:
                 continue
             for j, string in enumerate(run.config.train):
                 t = probe_table(run.probe(moment, j), spec)
+                if below is not None:
+                    t = t[t.position < below].copy()
                 t["beyond"] = t.correct.astype(float).where(t.position > t.k.fillna(-1).astype(int))  # i > k: the start is cut off
                 g = t.groupby(["probe", "kind", "k", "m"], dropna=False, sort=False)
                 part = g.agg(recall=("correct", "mean"), recall_beyond=("beyond", "mean"), p_true=("p_true", "mean"),
@@ -567,17 +573,25 @@ def _reading(values, share, k, family, name) -> str:
 PRIMARY = (r".*, \d+ characters: share kept in place against one half", r".*: share kept in place, \d+ - \d+ characters")
 
 
-def verdict(table: pd.DataFrame, status: pd.DataFrame, characters: pd.DataFrame, *, compare_alphabet_size=None,
-            share: float = 0.9, headline_k: int = 8, characters_at: str = "memorised", family=None) -> list[str]:
+def verdict(table: pd.DataFrame, status: pd.DataFrame, characters: pd.DataFrame, *, common=None,
+            compare_alphabet_size=None, share: float = 0.9, headline_k: int = 8, characters_at: str = "memorised",
+            family=None) -> list[str]:
     """Notebook 03's verdict, one markdown line per statement, from a :func:`recall_table`, its runs'
-    :func:`status_table` and the :func:`character_summary` of the first setting (at ``characters_at``); ``compare_alphabet_size``: the
+    :func:`status_table` and the :func:`character_summary` of the first setting (at ``characters_at``);
+    ``common``: the same runs' :func:`recall_table` over the positions every length has (``below`` = the shortest
+    length), which the contrast across lengths rests on (needed where a setting has several lengths: over all their
+    positions, a longer string's reads lie further from its start); ``compare_alphabet_size``: the
     alphabet size at which models and their random-weight twins are compared; ``headline_k``: the kept length the
     per-length reading rests on (the nearest probed one if it was not probed). Its tests form one family
     (:data:`PRIMARY`)."""
     if family is None:
-        return in_family(lambda f: verdict(table, status, characters, compare_alphabet_size=compare_alphabet_size,
-                                           share=share, headline_k=headline_k, characters_at=characters_at, family=f),
-                         PRIMARY)
+        return in_family(lambda f: verdict(table, status, characters, common=common,
+                                           compare_alphabet_size=compare_alphabet_size, share=share,
+                                           headline_k=headline_k, characters_at=characters_at, family=f), PRIMARY)
+    several = table.groupby("setting").length.nunique().gt(1)
+    if several.any() and common is None:
+        raise ValueError(f"settings {list(several[several].index)} have several lengths: give common= (recall_table("
+                         f"runs, below=<the shortest length>)), the positions the contrast across lengths compares")
     settings = list(dict.fromkeys([*table.setting, *status.setting]))  # a setting whose runs never memorised has no probes
     moments = moment_order(table.moment)
     first, later = moments[0], moments[-1]
@@ -588,9 +602,10 @@ def verdict(table: pd.DataFrame, status: pd.DataFrame, characters: pd.DataFrame,
         lines += _never_memorised(s, status)
         lines += _local_recall(table, reach, s, moments)
     kept = kept_table(table, first)
+    shared = kept_table(common, first) if common is not None else kept.iloc[:0]
     for s in settings:
         lines += _per_length(kept, s, first, headline_k, family)
-        lines += _across_lengths(kept, s, headline_k, family)
+        lines += _across_lengths(shared, s, headline_k, family)
     lines += _more_exposure(table, first, later, headline_k, family)
     lines += _pretraining(local, status, compare_alphabet_size, moments, family)
     for s in settings:
@@ -679,9 +694,11 @@ def _per_length(kept, s, moment, headline_k, family) -> list[str]:
     return lines
 
 
-def _across_lengths(kept, s, headline_k, family) -> list[str]:
-    """The share kept in place at the headline k, each longer length against the shortest, paired by seed."""
-    d = kept[kept.setting == s]
+def _across_lengths(shared, s, headline_k, family) -> list[str]:
+    """The share kept in place at the headline k, each longer length against the shortest, paired by seed, over the
+    positions both lengths have (``shared``: a :func:`kept_table` of a :func:`recall_table` with ``below`` = the
+    shortest length)."""
+    d = shared[shared.setting == s]
     k = _headline(d, headline_k)
     lines = []
     for size, g in d[d.k == k].groupby("alphabet_size"):
@@ -697,9 +714,11 @@ def _across_lengths(kept, s, headline_k, family) -> list[str]:
             change = ("" if not c.established else
                       " (the local prefix carries more of recall in longer strings)" if c.interval.estimate > 0 else
                       " (the local prefix carries less of recall in longer strings)")
+            reads = g[g.length == length].reads
             lines.append(f"- Length, **{s}**, {size} letters: share of full recall kept by k = {k} characters in place, "
-                         f"{length} - {lengths[0]} characters, paired by seed (the shorter string is the longer one's "
-                         f"start): {c.text(words=('lower', 'higher', 'equal'))}{change}.")
+                         f"{length} - {lengths[0]} characters, over the same positions ({k + 1}-{lengths[0] - 1}; "
+                         f"{span(reads)} reads per run at {length} characters), paired by seed (the shorter string is "
+                         f"the longer one's start): {c.text(words=('lower', 'higher', 'equal'))}{change}.")
     return lines
 
 

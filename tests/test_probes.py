@@ -435,6 +435,21 @@ def test_recall_tables_of_probed_runs(probed):
     np.testing.assert_allclose(chars.p_char, [s[0].probs[s[0].alphabet.index(c)] for c in s[0].text], rtol=1e-12)
     with pytest.raises(ValueError, match="has no probes"):
         P.recall_table([memlib.expose(m, s[:1], epochs=1, store=False)])
+    # below: only the positions i < below, for every probe (full-context recall too): what lengths compare over
+    head = P.recall_table([run], below=6)
+    for moment in ("memorised", "last"):
+        arrays, t = run.probe(moment), head[head.moment == moment]
+        assert t.full.iloc[0] == pytest.approx(arrays["full_correct"][:6].mean())
+        assert t.full.iloc[0] != pytest.approx(table[table.moment == moment].full.iloc[0]) or (
+            arrays["full_correct"][:6].mean() == arrays["full_correct"].mean())
+        local = t[t.probe == "local"].set_index("k")
+        for j, k in enumerate(arrays["ks"]):
+            if k in local.index and k < 5:
+                assert local.recall_beyond[k] == pytest.approx(arrays["local_correct"][j, k + 1:6].mean())
+    assert (head[head.probe == "replace"].reads_beyond <= table[table.probe == "replace"].reads_beyond.max()).all()
+    for bad in (1, 2.5, True, "6"):
+        with pytest.raises(ValueError, match=r"below must be an integer >= 2 \(a position bound\), got"):
+            P.recall_table([run], below=bad)
 
 
 def test_locality_counts_only_positions_whose_prefix_is_local():

@@ -109,7 +109,11 @@ def test_probes_verdict_states_each_length_and_runs_that_never_memorised(probed)
     assert status.memorised_at.notna().tolist() == [True] * 4 + [False], status
     table = probes.recall_table(probed)
     chars = pd.concat([probes.character_table(r, "memorised") for r in probed[:4]], ignore_index=True)
-    lines = probes.verdict(table, status, probes.character_summary(chars), compare_alphabet_size=4, headline_k=4)
+    with pytest.raises(ValueError, match=r"have several lengths: give common="):  # lengths compared over all positions
+        probes.verdict(table, status, probes.character_summary(chars), compare_alphabet_size=4, headline_k=4)
+    common = probes.recall_table(probed, below=12)
+    lines = probes.verdict(table, status, probes.character_summary(chars), common=common, compare_alphabet_size=4,
+                           headline_k=4)
     text = "\n".join(lines)
     assert "- **tiny-llama, lr 1e-4**: 1 run(s) never memorised their string" in text
     assert "- **tiny-llama, lr 3e-3**, just memorised (epochs" in text and "(i > k; medians over seeds)" in text
@@ -121,8 +125,14 @@ def test_probes_verdict_states_each_length_and_runs_that_never_memorised(probed)
         assert "what keeping their place adds (kept in place - moved to the start, seed by seed): median difference" in line
         assert f"Reading at {length} characters: " in line
     assert ("- Length, **tiny-llama, lr 3e-3**, 4 letters: share of full recall kept by k = 4 characters in place, "
-            "20 - 12 characters, paired by seed (the shorter string is the longer one's start)") in text
+            "20 - 12 characters, over the same positions (5-11; ") in text
     length = next(x for x in lines if x.startswith("- Length, "))
+    assert "reads per run at 20 characters), paired by seed (the shorter string is the longer one's start)" in length
+    # the contrast is over positions 5-11 at both lengths: the longer runs' shares from `common`, not from `table`
+    shared = probes.kept_table(common, "memorised")
+    long, short = (shared[(shared.length == n) & (shared.k == 4)].set_index("seed").share for n in (20, 12))
+    diff = float(np.median((long - short).dropna()))
+    assert f"median difference {diff:.2f}" in length
     assert "n too small for an interval" in length and length.endswith(": not established.")  # 2 seeds: no interval
     assert "memorised + 4 epochs - just memorised, seed by seed: median difference" in text
     more = next(x for x in lines if x.startswith("- More exposure, "))

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import copy
 
-__all__ = ["PRESETS", "resolve", "per_model", "per_length", "heldout_gaps", "check_heldout", "store_label"]
+__all__ = ["PRESETS", "resolve", "per_model", "model_lengths", "per_length", "heldout_gaps", "check_heldout", "store_label"]
 
 _PAPER_MODELS = ["EleutherAI/pythia-1b", "microsoft/phi-2", "meta-llama/Llama-2-7b-hf"]
 # The paper's hyper-parameters, for the cpu-long preset (the paper preset spells them out too).
@@ -108,8 +108,8 @@ PRESETS: dict[str, dict[str, dict]] = {
     },
     "03_local_prefix_global_context": {
         # `models` run over every alphabet size at `lr`; `compare_models` at `compare_alphabet_size` only, at
-        # `compare_lr`. Every model at every length of `lengths`; `epochs` per length (a dict {length: epochs}, each
-        # one value or {model: epochs}); `seeds` one list or {model: list}. Probes when memorised
+        # `compare_lr`. Every model at every length of `lengths` (one list or {model: list}); `epochs` per length
+        # (a dict {length: epochs}, each one value or {model: epochs}); `seeds` one list or {model: list}. Probes when memorised
         # (memlib.metrics.memorised_at) and `past` epochs after it, the same for every model and length (runs must
         # last that long: `epochs` leaves room). ks None = 0, powers of two, the length; the replaced-context
         # probes keep replace_ks characters, `draws` draws each, at `positions` positions per (kind, k, draw)
@@ -120,24 +120,29 @@ PRESETS: dict[str, dict[str, dict]] = {
             eval_every=[0], lr_schedule="constant", max_grad_norm=None, ks=None, replace_ks=[2, 8], shifts=[1, 2],
             draws=2, positions=8,
         ),
-        # 32 and 128 characters, 7 letters: SmolLM2-135M over 2 seeds per length (all the budget allows: a
-        # 128-character run took 315 s with replace_ks [2, 4, 8, 16, 32], 95 of them training, the rest probes; each
-        # read of a replaced context is a forward of up to 128 tokens), and tiny-llama over 6 seeds (the fewest with
-        # which a sign test can establish a contrast). Memorised at epochs 17-19 (32) and 30-32 (128) for SmolLM2,
-        # 29-41 and 65-93 for tiny-llama (benchmarks/RESULTS.md): the epochs leave room for memorised + past.
+        # 7 letters. SmolLM2-135M at 32 characters and tiny-llama at 32 and 128, over 8 seeds each (each seed its
+        # own string and, for tiny-llama, its own initialisation): the family of 4 primary tests needs p < 0.05 / 4
+        # for its smallest, which a sign test reaches at n = 8 when all agree (0.0078) and at n = 6 never (0.031).
+        # SmolLM2 is not run at 128 characters here: a run took 315 s (95 of them training, the rest probes), so 8
+        # seeds would take more than the notebook's budget, and 2 seeds (before) could establish nothing. Every
+        # position is read (positions None): the contrast across lengths compares positions 9-31 at both lengths,
+        # which a subset of 8 of a 128-character string's positions per draw reads only 3-9 times in a run
+        # (benchmarks/RESULTS.md). Memorised at epochs 17-19 (32) for SmolLM2, 29-41 (32) and 65-93 (128) for
+        # tiny-llama: the epochs leave room for memorised + past.
         "default": dict(
             models=["smollm2-135m"], alphabet_sizes=[7], lr=None,
             compare_models=["tiny-llama"], compare_alphabet_size=7,
             compare_lr={"smollm2-135m": 5e-4, "smollm2-135m-random": 5e-4, "tiny-pythia": 1e-3, "tiny-phi": 1e-3,
                         "tiny-llama": 1e-3},
-            lengths=[32, 128],
+            lengths={"smollm2-135m": [32], "smollm2-135m-random": [32, 128], "tiny-pythia": [32, 128],
+                     "tiny-phi": [32, 128], "tiny-llama": [32, 128]},
             epochs={32: {"smollm2-135m": 36, "smollm2-135m-random": 64, "tiny-pythia": 70, "tiny-phi": 70,
                          "tiny-llama": 70},
                     128: {"smollm2-135m": 50, "smollm2-135m-random": 120, "tiny-pythia": 130, "tiny-phi": 130,
                           "tiny-llama": 130}},
-            past=12, seeds={"smollm2-135m": [0, 1], "tiny-llama": list(range(6))}, n_test_strings=1, eval_every=[0],
+            past=12, seeds=list(range(8)), n_test_strings=1, eval_every=[0],
             lr_schedule="constant", max_grad_norm=None, ks=None, replace_ks=[2, 8, 32], shifts=[1, 8], draws=4,
-            positions=8,
+            positions=None,
         ),
         "paper": dict(
             models=_PAPER_MODELS, alphabet_sizes=[2, 7, 26], lr=1e-5, compare_models=[], compare_alphabet_size=7,
@@ -166,15 +171,17 @@ PRESETS: dict[str, dict[str, dict]] = {
             n_test_strings=1, until=0.99, hold=2, max_epochs=40, lr=None, seeds=[0, 1], eval_every=1,
             reset_optimizer=True, lr_schedule="constant", max_grad_norm=None,
         ),
-        # 8 seeds per model, 4 schedules per seed (9 stages): 32 SmolLM2 schedules and 32 tiny-llama ones. Two
-        # strings, not more, so that each primary contrast is paired over 8 independent seeds within the time budget:
-        # a family of 6 primary tests (3 per model) needs p < 0.05 / 6 for its smallest, which a sign test reaches
-        # at n = 8 only when all 8 agree (p = 0.0078); at n = 6 it never can (0.031).
+        # 4 schedules per seed (9 stages), seeds sized by power: SmolLM2 over 8 seeds (32 schedules, most of the
+        # notebook's time), tiny-llama over 24 (96 schedules of about 1.5 s each). A family of 6 primary tests (3
+        # per model) needs p < 0.05 / 6 for its smallest, which a sign test reaches at n = 8 only when all 8 agree
+        # (p = 0.0078; at n = 6 never: 0.031); at 8 seeds tiny-llama's contrasts were established on seeds 0-7 and
+        # not on 8-15 (7 of 8 each), and the units for 80% power measured on them were 18 (benchmarks/RESULTS.md).
         "default": dict(
             models=["smollm2-135m", "tiny-llama"], alphabet_size=8, length=32,
             n_strings=2, relearn=True, controls=True, n_test_strings=2, until=0.99, hold=2,
             max_epochs={"smollm2-135m": 40, "tiny-llama": 150},
-            lr=None, seeds=list(range(8)), eval_every=4, reset_optimizer=True, lr_schedule="constant",
+            lr=None, seeds={"smollm2-135m": list(range(8)), "tiny-llama": list(range(24))}, eval_every=4,
+            reset_optimizer=True, lr_schedule="constant",
             max_grad_norm=None,
         ),
         "paper": dict(
@@ -198,12 +205,15 @@ PRESETS: dict[str, dict[str, dict]] = {
                              measure_at=[0, 10, 30], candidates=30, permuted=8, samples=300, seeds=[0], enumerate=True),
             fprs=[0.01, 0.001],
         ),
-        # 6 SmolLM2 runs (the random-weight twin is left out here: with 2 seeds it stated no contrast, and its
-        # 64 epochs did not fit the time budget), each measured at 6 epochs: 31 held-out strings, 31 permutations of its letters
-        # and the extraction probes (one forward per offset) at each.
+        # 8 SmolLM2 runs, 4 settings x 2 seeds, each its own string (the random-weight twin is left out here: with 2
+        # seeds it stated no contrast, and its 64 epochs did not fit the time budget), each measured at 6 epochs:
+        # 31 held-out strings, 31 permutations of its letters and the extraction probes (one forward per offset) at
+        # each. 8 runs, not 6: the family of 2 primary tests needs p < 0.025 for its smallest, which a sign test
+        # reaches at n = 6 never (0.031) and at n = 8 when all 8 agree (0.0078).
         "default": dict(
             models=["smollm2-135m"],
-            grid=[{"alphabet_size": 7}, {"alphabet_size": 26}, {"alphabet_size": 26, "entropy": 2.0}], lr=None,
+            grid=[{"alphabet_size": 4}, {"alphabet_size": 7}, {"alphabet_size": 26},
+                  {"alphabet_size": 26, "entropy": 2.0}], lr=None,
             compare_models=[], compare_grid=[{"alphabet_size": 7}], compare_lr=5e-4,
             length=32, epochs={"smollm2-135m": 30, "smollm2-135m-random": 64},
             measure_at={"smollm2-135m": [0, 2, 4, 8, 16, 30], "smollm2-135m-random": [0, 8, 16, 24, 32, 40, 48, 64]},
@@ -336,9 +346,9 @@ def heldout_gaps(notebook: str, params: dict) -> list[str]:
     gaps = []
     if notebook not in ("01_dynamics", "02_string_difficulty", "03_local_prefix_global_context"):
         return gaps
-    for length in params.get("lengths", [params.get("length")]):
-        at = f" at {length} characters" if "lengths" in params else ""
-        for model in dict.fromkeys(params["models"] + params.get("compare_models", [])):
+    for model in dict.fromkeys(params["models"] + params.get("compare_models", [])):
+        for length in model_lengths(params, model):
+            at = f" at {length} characters" if "lengths" in params else ""
             epochs = per_model(per_length(params["epochs"], length), model)
             schedule = params["eval_every"]
             tokens = length + 1  # BOS and the characters: what the "auto" schedule weighs
@@ -376,6 +386,14 @@ def per_model(value, model: str):
     return value
 
 
+
+
+def model_lengths(params: dict, model: str) -> list:
+    """The string lengths a model runs at: notebook 03's ``lengths`` (one list, or one per model, :func:`per_model`),
+    or the one ``length`` of the other notebooks."""
+    if "lengths" not in params:
+        return [params.get("length")]
+    return list(per_model(params["lengths"], model))
 
 
 def per_length(value, length: int):

@@ -177,19 +177,20 @@ def schedule_runs(models, seeds, design, *, lr=None, reset_optimizer: bool = Tru
     ``design(model, seed)`` returns ``{condition: (stages, held-out strings)}`` (e.g. a wrapper of
     :func:`memlib.sequential.design`). Returns ``{condition: [runs, model by model, seed by seed]}``.
 
-    ``lr`` may be one value or a dict per model (``None``: each model's default). Every schedule is
-    built and checked before the first model is loaded; runs in the store are loaded instead of trained.
+    ``lr`` and ``seeds`` may be one value (one list) or a dict per model (``lr`` ``None``: each model's default).
+    Every schedule is built and checked before the first model is loaded; runs in the store are loaded instead of
+    trained.
     """
     from .training import check_schedule
 
-    models, seeds = _as_list("models", models), _as_list("seeds", seeds)
+    models = _as_list("models", models)
     check_schedule_eval_every(eval_every)
     check_precision(precision)
     plan, epochs = [], []
     for name in models:
         r = per_model(lr, name)
         check_hparams(epochs=1, lr=r, lr_schedule=lr_schedule, max_grad_norm=max_grad_norm)
-        for seed in seeds:
+        for seed in _as_list("seeds", per_model(seeds, name)):
             check_hparams(epochs=1, seed=seed)
             schedules = design(name, seed)
             if not isinstance(schedules, dict) or not schedules:
@@ -325,19 +326,22 @@ def length_runs(params: dict, probes, store) -> tuple[list[Run], list[Run]]:
     """Notebook 03's runs: ``(main, compare)``. ``main``: every model of ``params["models"]`` at every alphabet size
     of ``params["alphabet_sizes"]`` and ``params["lr"]``; ``compare``: every model of ``params["compare_models"]`` at
     ``params["compare_alphabet_size"]`` and ``params["compare_lr"]``; both at every length of ``params["lengths"]``
-    (epochs per length, :func:`memlib.presets.per_length`) over ``params["seeds"]`` (one list or one per model),
+    (one list, or one per model: :func:`memlib.presets.model_lengths`; epochs per length,
+    :func:`memlib.presets.per_length`) over ``params["seeds"]`` (one list or one per model),
     probed with ``probes`` (its explicit ``ks`` and ``replace_ks`` longer than a length left out at that length). Every
     grid is checked before the first run trains."""
-    from .presets import per_length
+    from .presets import model_lengths, per_length
 
-    lengths = _as_list("lengths", params["lengths"])
     parts = [("main", m, [{"alphabet_size": a} for a in params["alphabet_sizes"]], params["lr"]) for m in params["models"]]
     parts += [("compare", m, [{"alphabet_size": params["compare_alphabet_size"]}], params["compare_lr"])
               for m in params["compare_models"]]
+    by_model = {m: _as_list(f"lengths of {m}", model_lengths(params, m)) for _, m, _, _ in parts}
     plan = []
-    for length in lengths:
+    for length in sorted({n for ns in by_model.values() for n in ns}):
         spec = _fit_spec(probes, length)
         for which, model, grid, lr in parts:
+            if length not in by_model[model]:
+                continue
             kwargs = dict(seeds=per_model(params["seeds"], model), grid=grid, length=length, n_train_strings=1,
                           n_test_strings=params["n_test_strings"], epochs=per_length(params["epochs"], length), lr=lr,
                           eval_every=params["eval_every"], lr_schedule=params["lr_schedule"],

@@ -104,7 +104,7 @@ def test_every_default_preset_names_epochs_for_each_model():
                 continue
             key = "epochs" if "epochs" in p else "max_epochs"  # schedules (notebook 04): the most epochs a stage takes
             for m in p["models"] + p.get("compare_models", []):
-                for length in p.get("lengths", [None]):  # notebook 03: epochs per length, then per model
+                for length in (presets.model_lengths(p, m) if "lengths" in p else [None]):  # 03: per length, per model
                     epochs = presets.per_model(presets.per_length(p[key], length), m)
                     assert isinstance(epochs, int), (nb, name, m, length)
                     assert "past" not in p or epochs > p["past"], (nb, name, m, length)  # room after memorised

@@ -227,6 +227,8 @@ def test_design_sweep_and_analyses(tiny_llama, tmp_path):
     assert dis.config.train[0]["text"] not in {"".join(renamed[c] for c in t) for t in S}
     again = sweep.schedule_runs(["tiny-llama"], [0, 1], design, store=tmp_path, progress=False)
     assert all(r.from_store for v in again.values() for r in v)
+    one = sweep.schedule_runs(["tiny-llama"], {"tiny-llama": [1]}, design, store=tmp_path, progress=False)  # per model
+    assert [r.key for v in one.values() for r in v] == [v[1].key for v in runs.values()]
 
     # the new-string control shares the model state before its last stage: checked from the measurements
     state = sequential.state_checks(runs)
@@ -297,6 +299,8 @@ def test_schedule_sweep_checks_every_schedule_before_training(tiny_llama, string
 
     with pytest.raises(ValueError, match="all strings of a schedule must have one length"):
         sweep.schedule_runs(["tiny-llama"], [0], design, store=tmp_path / "store", progress=False)
+    with pytest.raises(ValueError, match="no value for model 'tiny-llama'"):  # seeds per model, this one missing
+        sweep.schedule_runs(["tiny-llama"], {"tiny-phi": [0]}, design, store=tmp_path / "store", progress=False)
     with pytest.raises(ValueError, match=r"give a pair \(stages, held-out strings\)"):
         sweep.schedule_runs(["tiny-llama"], [0], lambda m, s: {"x": [Stage(S[0], epochs=1)]}, store=tmp_path / "store",
                             progress=False)
@@ -318,8 +322,8 @@ def test_sequential_seeds_share_no_string():
 
     for name in presets.PRESETS["04_sequential_exposure"]:
         P = presets.resolve("04_sequential_exposure", name)
-        seen = set()
-        for seed in P["seeds"]:
+        seen = set()  # seeds per model: a seed is one unit of each model that runs it
+        for seed in sorted({x for m in P["models"] for x in presets.per_model(P["seeds"], m)}):
             d = sequential.design(seed, alphabet_size=P["alphabet_size"], length=P["length"], n_strings=P["n_strings"],
                                   n_test_strings=P["n_test_strings"], max_epochs=3)
             trained = [x for stages, _ in d.values() for st in stages

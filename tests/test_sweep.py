@@ -79,3 +79,26 @@ def test_length_runs_check_every_length_before_any_run_trains(tmp_path):
     assert sweep._fit_spec(spec, 16).replace_ks == (2, 8) and sweep._fit_spec(spec, 32).replace_ks == (2, 8, 32)
     with pytest.raises(ValueError, match="leaves nothing for strings of 4 characters"):
         sweep._fit_spec(probes.ProbeSpec(replace_ks=(8,)), 4)
+
+
+def test_length_runs_take_lengths_per_model(tmp_path):
+    """``lengths`` per model (notebook 03's default: the pretrained model at the short length only): each model runs
+    at its own lengths, shortest first; a model missing from the dict is refused before anything trains."""
+    from memlib import presets, probes, sweep
+
+    store = memlib.RunStore(tmp_path / "store")
+    spec = probes.ProbeSpec(at=("memorised",), replace=("random",), replace_ks=(2,), shifts=(1,), draws=1, positions=2)
+    params = presets.resolve("03_local_prefix_global_context", "smoke", lengths={"tiny-llama": [16]},
+                             epochs={16: 3, 32: 3}, alphabet_sizes=[7])
+    with pytest.raises(ValueError, match="no value for model 'tiny-phi'"):
+        sweep.length_runs(params, spec, store)
+    assert not list(store.root.glob("runs/*"))
+    params["lengths"] = {"tiny-llama": [16], "tiny-phi": [16, 32]}
+    assert presets.model_lengths(params, "tiny-phi") == [16, 32] and presets.model_lengths({"length": 9}, "x") == [9]
+    main, compare = sweep.length_runs(params, spec, store)
+    assert [len(r.config.train[0]["text"]) for r in main] == [16]
+    assert [len(r.config.train[0]["text"]) for r in compare] == [16, 32]
+    gaps = presets.heldout_gaps("03_local_prefix_global_context", {**params, "eval_every": [1]})
+    assert gaps == ["tiny-llama at 16 characters: no held-out evaluation at epochs [0] of 0-3",
+                    "tiny-phi at 16 characters: no held-out evaluation at epochs [0] of 0-3",
+                    "tiny-phi at 32 characters: no held-out evaluation at epochs [0] of 0-3"]

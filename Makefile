@@ -15,7 +15,7 @@ TORCH_PIP_ARGS ?=
 # Runs and the converted embedded model are cached here (ignored by git).
 export MEMLIB_CACHE ?= $(CURDIR)/.cache/memlib
 
-.PHONY: all reproduce reproduce-long verify test bench bench-precision bench-cores bench-lr profile lab strip clean-cache
+.PHONY: all reproduce reproduce-long verify test bench bench-precision bench-cores bench-lr bench-strings profile lab strip clean-cache
 
 all: test
 
@@ -69,6 +69,10 @@ bench-cores: $(STAMP)
 # Each model's own learning rate for notebook 01's pretrained/random contrast (seeds 100-101; runs kept in the store).
 bench-lr: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/own_lr.py | tee build/bench-lr.md
+
+# One training string per run against 5 (the paper's), SmolLM2-135M: seconds per epoch, epochs to memorise (seeds 200-201).
+bench-strings: $(STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/strings_per_run.py | tee build/bench-strings.md
 
 # Where one short-string SmolLM2 epoch goes; results are recorded by hand in benchmarks/RESULTS.md.
 profile: $(STAMP)

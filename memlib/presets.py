@@ -113,7 +113,7 @@ PRESETS: dict[str, dict[str, dict]] = {
         # (memlib.metrics.memorised_at) and `past` epochs after it, the same for every model and length (runs must
         # last that long: `epochs` leaves room). ks None = 0, powers of two, the length; the replaced-context
         # probes keep replace_ks characters, `draws` draws each, at `positions` positions per (kind, k, draw)
-        # (None: all; a position costs a forward of its own context).
+        # (None: all; a position costs a forward of its own context; one value or {length: value}).
         "smoke": dict(
             models=["tiny-llama"], alphabet_sizes=[2, 7], lr=None, compare_models=["tiny-phi"], compare_alphabet_size=7,
             compare_lr=None, lengths=[16, 32], epochs={16: 50, 32: 70}, past=4, seeds=[0], n_test_strings=1,
@@ -124,11 +124,12 @@ PRESETS: dict[str, dict[str, dict]] = {
         # own string and, for tiny-llama, its own initialisation): the family of 4 primary tests needs p < 0.05 / 4
         # for its smallest, which a sign test reaches at n = 8 when all agree (0.0078) and at n = 6 never (0.031).
         # SmolLM2 is not run at 128 characters here: a run took 315 s (95 of them training, the rest probes), so 8
-        # seeds would take more than the notebook's budget, and 2 seeds (before) could establish nothing. Every
-        # position is read (positions None): the contrast across lengths compares positions 9-31 at both lengths,
-        # which a subset of 8 of a 128-character string's positions per draw reads only 3-9 times in a run
-        # (benchmarks/RESULTS.md). Memorised at epochs 17-19 (32) for SmolLM2, 29-41 (32) and 65-93 (128) for
-        # tiny-llama: the epochs leave room for memorised + past.
+        # seeds would take more than the notebook's budget, and 2 seeds (before) could establish nothing.
+        # Positions per length: at 128 characters every one (the contrast across lengths compares positions 9-31,
+        # which a subset of 8 positions per draw read only 3-9 times in a tiny-llama run; all of them: 92 reads);
+        # at 32, 8 per draw (reading all of them made a SmolLM2 run 88 s instead of 60: benchmarks/RESULTS.md).
+        # Memorised at epochs 13-19 (32) for SmolLM2, 28-41 (32) and 62-93 (128) for tiny-llama: the epochs
+        # leave room for memorised + past.
         "default": dict(
             models=["smollm2-135m"], alphabet_sizes=[7], lr=None,
             compare_models=["tiny-llama"], compare_alphabet_size=7,
@@ -142,7 +143,7 @@ PRESETS: dict[str, dict[str, dict]] = {
                           "tiny-llama": 130}},
             past=12, seeds=list(range(8)), n_test_strings=1, eval_every=[0],
             lr_schedule="constant", max_grad_norm=None, ks=None, replace_ks=[2, 8, 32], shifts=[1, 8], draws=4,
-            positions=None,
+            positions={32: 8, 128: None},
         ),
         "paper": dict(
             models=_PAPER_MODELS, alphabet_sizes=[2, 7, 26], lr=1e-5, compare_models=[], compare_alphabet_size=7,

@@ -326,7 +326,7 @@ def length_runs(params: dict, probes, store) -> tuple[list[Run], list[Run]]:
     """Notebook 03's runs: ``(main, compare)``. ``main``: every model of ``params["models"]`` at every alphabet size
     of ``params["alphabet_sizes"]`` and ``params["lr"]``; ``compare``: every model of ``params["compare_models"]`` at
     ``params["compare_alphabet_size"]`` and ``params["compare_lr"]``; both at every length of ``params["lengths"]``
-    (one list, or one per model: :func:`memlib.presets.model_lengths`; epochs per length,
+    (one list, or one per model: :func:`memlib.presets.model_lengths`; epochs and ``params["positions"]`` per length,
     :func:`memlib.presets.per_length`) over ``params["seeds"]`` (one list or one per model),
     probed with ``probes`` (its explicit ``ks`` and ``replace_ks`` longer than a length left out at that length). Every
     grid is checked before the first run trains."""
@@ -338,7 +338,9 @@ def length_runs(params: dict, probes, store) -> tuple[list[Run], list[Run]]:
     by_model = {m: _as_list(f"lengths of {m}", model_lengths(params, m)) for _, m, _, _ in parts}
     plan = []
     for length in sorted({n for ns in by_model.values() for n in ns}):
-        spec = _fit_spec(probes, length)
+        # the positions read: params["positions"] (one value, or {length: value}) where given, else the spec's
+        spec = _fit_spec(probes, length, per_length(params["positions"], length) if "positions" in params
+                         else probes.positions)
         for which, model, grid, lr in parts:
             if length not in by_model[model]:
                 continue
@@ -358,11 +360,12 @@ def length_runs(params: dict, probes, store) -> tuple[list[Run], list[Run]]:
     return out["main"], out["compare"]
 
 
-def _fit_spec(probes, length: int):
-    """``probes`` with the explicit ``ks`` / ``replace_ks`` above ``length`` left out (one spec serves several lengths)."""
+def _fit_spec(probes, length: int, positions="as given"):
+    """``probes`` with the explicit ``ks`` / ``replace_ks`` above ``length`` left out (one spec serves several lengths),
+    reading ``positions`` where given (``ProbeSpec.positions``: None, every position, or how many)."""
     import dataclasses
 
-    changes = {}
+    changes = {} if positions == "as given" else {"positions": positions}
     for name in ("ks", "replace_ks"):
         values = getattr(probes, name)
         if values is not None and not isinstance(values, (str, int)):

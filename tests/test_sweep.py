@@ -94,10 +94,16 @@ def test_length_runs_take_lengths_per_model(tmp_path):
         sweep.length_runs(params, spec, store)
     assert not list(store.root.glob("runs/*"))
     params["lengths"] = {"tiny-llama": [16], "tiny-phi": [16, 32]}
+    params["positions"] = {16: 3}  # positions per length too: none given for 32
+    with pytest.raises(ValueError, match="no value for length 32"):
+        sweep.length_runs(params, spec, store)
+    assert not list(store.root.glob("runs/*"))
+    params["positions"] = {16: 3, "32": None}  # papermill hands dict keys on as strings
     assert presets.model_lengths(params, "tiny-phi") == [16, 32] and presets.model_lengths({"length": 9}, "x") == [9]
     main, compare = sweep.length_runs(params, spec, store)
     assert [len(r.config.train[0]["text"]) for r in main] == [16]
     assert [len(r.config.train[0]["text"]) for r in compare] == [16, 32]
+    assert [r.config.probes.positions for r in main + compare] == [3, 3, None]
     gaps = presets.heldout_gaps("03_local_prefix_global_context", {**params, "eval_every": [1]})
     assert gaps == ["tiny-llama at 16 characters: no held-out evaluation at epochs [0] of 0-3",
                     "tiny-phi at 16 characters: no held-out evaluation at epochs [0] of 0-3",

@@ -128,7 +128,7 @@ PRESETS: dict[str, dict[str, dict]] = {
         # Positions per length: at 128 characters every one (the contrast across lengths compares positions 9-31,
         # which a subset of 8 positions per draw read only 3-9 times in a tiny-llama run; all of them: 92 reads);
         # at 32, 8 per draw (reading all of them made a SmolLM2 run 88 s instead of 60: benchmarks/RESULTS.md).
-        # Memorised at epochs 13-19 (32) for SmolLM2, 28-41 (32) and 62-93 (128) for tiny-llama: the epochs
+        # Memorised at epochs 13-19 (32) for SmolLM2, 28-40 (32) and 62-93 (128) for tiny-llama: the epochs
         # leave room for memorised + past.
         "default": dict(
             models=["smollm2-135m"], alphabet_sizes=[7], lr=None,

@@ -173,7 +173,9 @@ PRESETS: dict[str, dict[str, dict]] = {
             reset_optimizer=True, lr_schedule="constant", max_grad_norm=None,
         ),
         # 4 schedules per seed (9 stages), seeds sized by power: SmolLM2 over 8 seeds (32 schedules, most of the
-        # notebook's time), tiny-llama over 24 (96 schedules of about 1.5 s each). A family of 6 primary tests (3
+        # notebook's time), tiny-llama over 24 (96 schedules of about 1.5 s each). The strings a stage does not
+        # train and the held-out strings every 8 epochs and at every stage boundary (the retention the verdict
+        # reads): every 4 took about a sixth of a SmolLM2 schedule's time (benchmarks/RESULTS.md). A family of 6 primary tests (3
         # per model) needs p < 0.05 / 6 for its smallest, which a sign test reaches at n = 8 only when all 8 agree
         # (p = 0.0078; at n = 6 never: 0.031); at 8 seeds tiny-llama's contrasts were established on seeds 0-7 and
         # not on 8-15 (7 of 8 each), and the units for 80% power measured on them were 18 (benchmarks/RESULTS.md).
@@ -181,7 +183,7 @@ PRESETS: dict[str, dict[str, dict]] = {
             models=["smollm2-135m", "tiny-llama"], alphabet_size=8, length=32,
             n_strings=2, relearn=True, controls=True, n_test_strings=2, until=0.99, hold=2,
             max_epochs={"smollm2-135m": 40, "tiny-llama": 150},
-            lr=None, seeds={"smollm2-135m": list(range(8)), "tiny-llama": list(range(24))}, eval_every=4,
+            lr=None, seeds={"smollm2-135m": list(range(8)), "tiny-llama": list(range(24))}, eval_every=8,
             reset_optimizer=True, lr_schedule="constant",
             max_grad_norm=None,
         ),
@@ -207,8 +209,9 @@ PRESETS: dict[str, dict[str, dict]] = {
             fprs=[0.01, 0.001],
         ),
         # 8 SmolLM2 runs, 4 settings x 2 seeds, each its own string (the random-weight twin is left out here: with 2
-        # seeds it stated no contrast, and its 64 epochs did not fit the time budget), each measured at 6 epochs:
-        # 31 held-out strings, 31 permutations of its letters and the extraction probes (one forward per offset) at
+        # seeds it stated no contrast, and its 64 epochs did not fit the time budget), each measured at 5 epochs
+        # (0 and each doubling to the end; epoch 2 as well cost a sixth of the measurements):
+        # 31 held-out strings, 15 permutations of its letters and the extraction probes (one forward per offset) at
         # each. 8 runs, not 6: the family of 2 primary tests needs p < 0.025 for its smallest, which a sign test
         # reaches at n = 6 never (0.031) and at n = 8 when all 8 agree (0.0078).
         "default": dict(
@@ -217,11 +220,12 @@ PRESETS: dict[str, dict[str, dict]] = {
                   {"alphabet_size": 26, "entropy": 2.0}], lr=None,
             compare_models=[], compare_grid=[{"alphabet_size": 7}], compare_lr=5e-4,
             length=32, epochs={"smollm2-135m": 30, "smollm2-135m-random": 64},
-            measure_at={"smollm2-135m": [0, 2, 4, 8, 16, 30], "smollm2-135m-random": [0, 8, 16, 24, 32, 40, 48, 64]},
+            measure_at={"smollm2-135m": [0, 4, 8, 16, 30], "smollm2-135m-random": [0, 8, 16, 24, 32, 40, 48, 64]},
             seeds=[0, 1], n_test_strings=31, k=8, n=8, offset_step=1, lr_schedule="constant", max_grad_norm=None,
-            # 31 permutations of each training string's letters beside its 31 fresh candidates; extraction at
+            # 15 permutations of each training string's letters beside its 31 fresh candidates (31 cost a
+            # fifth of a run's time for an exploratory comparison: benchmarks/RESULTS.md); extraction at
             # k = 0 (BOS alone), 4, 8, 16 with n = 8.
-            permuted=31, ks=[0, 4, 8, 16],
+            permuted=15, ks=[0, 4, 8, 16],
             # Many members per model (the membership attack's TPR at 1% and 0.1% FPR), 1,023 fresh candidates
             # (counted exposure to 10 bits), 32 permutations per member, 1,500 importance samples: a tiny random-init
             # Llama (its forwards are about 60 times cheaper than SmolLM2's; benchmarks/RESULTS.md).

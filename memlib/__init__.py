@@ -12,7 +12,8 @@ analysis module per finding (:mod:`memlib.phases`, :mod:`memlib.difficulty`, :mo
 __version__ = "0.1.0"
 
 from .config import PlannedStage, ProbeSpec, RunConfig
-from .training import Stage, environment, environment_line, eval_epochs, expose, expose_schedule
+from .training import Stage, eval_epochs, expose, expose_schedule
+from .hardware import environment, environment_line
 from .metrics import METRIC_COLUMNS, string_summary, token_metrics
 from .models import LoadedModel, embedded_gguf_path, load_model
 from .store import Run, RunStore, cache_dir, run_key

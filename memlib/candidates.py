@@ -33,13 +33,12 @@ import numpy as np
 import torch
 
 from .hardware import resolve_precision
-from .metrics import token_metrics
+from .metrics import LN2, token_metrics
 
 __all__ = ["ENUMERATION_LIMIT", "permutations", "distinct_permutations", "string_losses", "enumerate_strings",
            "importance_sample", "same_as", "enumeration_index", "tail_probability", "exact_tail"]
 
 ENUMERATION_LIMIT = 2 ** 20  # strings; a million forwards of a tiny model take a few minutes on 2 cores
-_LN2 = math.log(2.0)
 
 
 def distinct_permutations(text: str) -> int:
@@ -223,7 +222,7 @@ def importance_sample(model, alphabet: str, probs, length: int, n: int, *, tempe
     for c in component:
         texts.append(next(it_d) if c < 0 else next(it_m))
     loss, logq_t = _evaluate(model, texts, alphabet, batch_tokens=batch_tokens, precision=precision, temperatures=temps)
-    log_p = _log2_probs(texts, alphabet, p) * _LN2
+    log_p = _log2_probs(texts, alphabet, p) * LN2
     log_q = np.logaddexp.reduce(np.column_stack([np.log(shares[0]) + log_p, np.log(shares[1:]) + logq_t]), axis=1)
     letters = np.array([[alphabet.index(c) for c in t] for t in texts], dtype=np.uint8).reshape(n, length)
     return {"loss": loss, "log_weight": log_p - log_q, "component": component.astype(np.int64), "letters": letters}
@@ -274,7 +273,7 @@ def tail_probability(threshold: float, loss, log_weight, *, level: float = 0.95,
     z = norm.ppf(0.5 + level / 2)
     ln_p = math.log(mean) + scale
     out.update(p=math.exp(ln_p), se=math.exp(ln_p) * rel, ess=float(w[hit].sum() ** 2 / (w[hit] ** 2).sum()),
-               exposure=-ln_p / _LN2, exposure_low=-(ln_p + z * rel) / _LN2, exposure_high=-(ln_p - z * rel) / _LN2)
+               exposure=-ln_p / LN2, exposure_low=-(ln_p + z * rel) / LN2, exposure_high=-(ln_p - z * rel) / LN2)
     return out
 
 

@@ -49,6 +49,7 @@ import numpy as np
 import pandas as pd
 
 from .checks import check_number
+from .metrics import LN2
 from .stats import EXPLORATORY, rank_correlation
 from .strings import self_information
 
@@ -60,7 +61,6 @@ ANCHOR_BITS_PER_PARAM = 3.6  # Morris et al. 2025, GPT-style models in fp32 trai
 STOP_WINDOW = 50  # epochs over which memorised bits must stop growing ...
 STOP_TOL = 0.05   # ... by more than this share of their final value
 
-_LN2 = math.log(2.0)
 
 
 def memorised(self_information, code_length) -> np.ndarray:
@@ -89,7 +89,7 @@ def string_bits(runs, split: str = "train") -> pd.DataFrame:
         if m.empty:
             continue
         length = np.array([len(strings[j]["text"]) for j in m.string])
-        code = m.loss.to_numpy() * length / _LN2
+        code = m.loss.to_numpy() * length / LN2
         self_info = np.array([info[j] for j in m.string])
         rows.append(pd.DataFrame({"run": run.key[:12], "model": run.config.model, "seed": run.config.seed,
                                   "epoch": m.epoch.to_numpy(), "string": m.string.to_numpy(),

@@ -29,7 +29,7 @@ import sys
 import time
 from dataclasses import dataclass
 
-__all__ = ["PRECISIONS", "CPUInfo", "cpu_info", "check_precision", "resolve_precision", "bf16_matmul_speedup", "precision_line",
+__all__ = ["environment", "environment_line", "PRECISIONS", "CPUInfo", "cpu_info", "check_precision", "resolve_precision", "bf16_matmul_speedup", "precision_line",
            "usable_cores", "memory_gib", "Plan", "plan_processes"]
 
 PRECISIONS = ("fp32", "bf16", "auto")
@@ -253,3 +253,29 @@ def plan_processes(processes="auto", threads="auto", *, cores: int | None = None
             why.append(f"at most {n} in three quarters of {memory:.0f} GiB at {PROCESS_GIB} GiB a process")
     t = max(1, cores // n) if threads == "auto" else threads
     return Plan(n, t, f"{n} process(es) x {t} thread(s): " + "; ".join(why))
+
+
+def environment(device: str | None = None) -> dict:
+    """What results depend on besides their configuration: library versions, the device, the weights'
+    default dtype and autocast on it, and the CPU threads. Every stored run records these in its
+    ``meta``; every notebook prints :func:`environment_line`."""
+    import numpy as np
+    import torch
+    import transformers
+
+    from . import __version__
+    from .models import default_device
+
+    device = str(device or default_device())
+    return {"memlib": __version__, "torch": torch.__version__, "transformers": transformers.__version__,
+            "numpy": np.__version__, "python": sys.version.split()[0], "platform": platform.platform(),
+            "device": device, "weights_dtype": "float32", "autocast": "bf16" if device.startswith("cuda") else "none",
+            "torch_threads": torch.get_num_threads()}
+
+
+def environment_line(device: str | None = None) -> str:
+    """:func:`environment` on one line, for notebooks to print."""
+    env = environment(device)
+    return (f"memlib {env['memlib']}, torch {env['torch']}, transformers {env['transformers']}, numpy {env['numpy']}, "
+            f"python {env['python']}; device {env['device']}, weights {env['weights_dtype']}, autocast "
+            f"{env['autocast']}, {env['torch_threads']} CPU threads; {env['platform']}")

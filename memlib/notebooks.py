@@ -56,7 +56,7 @@ def setup(notebook: str, preset: str, cache_dir=None, **params):
 
     from . import hardware, plots, presets
     from .store import RunStore
-    from .training import environment_line
+    from .hardware import environment_line
 
     P = presets.resolve(notebook, preset, **params)
     presets.check_heldout(notebook, P)

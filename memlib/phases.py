@@ -34,13 +34,12 @@ import pandas as pd
 
 from .labels import lr_label, plural
 from .metrics import MEMORISED_HOLD, MEMORISED_THRESHOLD, memorised_at
+from .models import RANDOM_SUFFIX  # noqa: F401  (also read as memlib.phases.RANDOM_SUFFIX)
 from .stats import in_family, median_interval, paired_contrast, sign_counts, sign_test
 from .store import canonical
 
 __all__ = ["PhaseRule", "detect_phases", "phases", "phase_table", "pretrained_vs_random", "epochs_to", "stable_from",
            "spearman", "run_curves", "model_summary", "rate_summary", "position_order", "twin_contrasts", "verdict"]
-
-RANDOM_SUFFIX = "-random"  # the random-weight twin of model X is named X-random (see memlib.models)
 
 THRESHOLDS = (0.5, 0.9, 0.99)
 

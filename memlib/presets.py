@@ -391,8 +391,6 @@ def per_model(value, model: str):
     return value
 
 
-
-
 def model_lengths(params: dict, model: str) -> list:
     """The string lengths a model runs at: notebook 03's ``lengths`` (one list, or one per model, :func:`per_model`),
     or the one ``length`` of the other notebooks."""

@@ -44,12 +44,12 @@ import torch
 
 from .phases import stable_from
 from .labels import plural, setting, span
-from .metrics import memorised_at
+from .metrics import LN2, memorised_at
 from .stats import EXPLORATORY, WITHIN_RUN, in_family, paired_contrast
 from .probes import ProbeSpec, uniqueness
 from .strings import self_information, string_parts
 
-__all__ = ["MIN_CANDIDATES", "milestones", "holds_from", "expected_counted_exposure", "expected_top_exposure",
+__all__ = ["MIN_CANDIDATES", "milestones", "holds_from", "expected_counted_exposure",
            "specs", "extraction_spec", "check_extraction", "greedy_generate", "extracted_lengths", "extraction_table",
            "extraction_sizes", "sizes_lines",
            "exposure", "exposure_table", "membership_table", "FPRS", "needed_non_members", "tpr_at_fpr", "attack_table",
@@ -58,7 +58,6 @@ __all__ = ["MIN_CANDIDATES", "milestones", "holds_from", "expected_counted_expos
 
 # The skew-normal fit needs enough candidates to estimate a third moment.
 MIN_CANDIDATES = 20
-_LN2 = math.log(2.0)
 
 
 def extraction_spec(length: int, at, offset_step: int = 1, permuted: int | None = None) -> ProbeSpec:
@@ -300,12 +299,6 @@ def expected_counted_exposure(n: int) -> float:
     return math.log2(n) - math.lgamma(n + 1) / math.log(2) / n
 
 
-def expected_top_exposure(n: int) -> float:
-    """The expected exposure (true share) of the likeliest of ``n`` exchangeable strings:
-    ``-E[log2 U_min]`` for the smallest of ``n`` uniform shares, ``H_n / ln 2``."""
-    return sum(1.0 / i for i in range(1, n + 1)) / _LN2
-
-
 def exposure(loss: float, candidates, *, max_bits: float = math.inf, fit: bool = False) -> dict:
     """Exposure in bits of a string with mean loss ``loss`` among ``candidates`` (their mean losses,
     strings of the same length from the same distribution): ``count`` (candidates at least as
@@ -323,7 +316,7 @@ def exposure(loss: float, candidates, *, max_bits: float = math.inf, fit: bool =
     if count >= 1 and not fit:
         return {"count": count, "counted": counted, "fitted": np.nan, "capped": False, "exposure": counted,
                 "method": "counted"}
-    raw = -_skewnorm_logcdf(loss, *_skewnorm_fit(c)) / _LN2
+    raw = -_skewnorm_logcdf(loss, *_skewnorm_fit(c)) / LN2
     fitted, capped = min(raw, max_bits), raw >= max_bits
     if count >= 1:
         return {"count": count, "counted": counted, "fitted": fitted, "capped": capped, "exposure": counted,
@@ -772,7 +765,7 @@ def measured_exposure_table(runs, *, level: float = 0.95) -> pd.DataFrame:
                 n_p = row["permuted_n"]  # fresh candidates at the permuted ones' resolution: a fair comparison
                 row["fresh_matched"] = (-math.log2((int((fresh[:n_p] <= loss).sum()) + 1) / (n_p + 1))
                                         if 0 < n_p <= len(fresh) else np.nan)
-                row["fitted"] = min(-_skewnorm_logcdf(loss, *_skewnorm_fit(fresh)) / _LN2, cap) \
+                row["fitted"] = min(-_skewnorm_logcdf(loss, *_skewnorm_fit(fresh)) / LN2, cap) \
                     if len(fresh) >= MIN_CANDIDATES else np.nan
                 text, alphabet, _ = string_parts(run.config.train[j])
                 if "sampled_loss" in c:

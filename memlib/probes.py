@@ -46,8 +46,8 @@ import torch
 from .config import AT_WORDS, REPLACE_KINDS, ProbeSpec, after_memorised
 from .hardware import resolve_precision
 from .metrics import MEMORISED_HOLD, MEMORISED_THRESHOLD, token_metrics
-from .models import LoadedModel
-from .phases import RANDOM_SUFFIX, stable_from
+from .models import RANDOM_SUFFIX, LoadedModel
+from .phases import stable_from
 from .stats import in_family, median_interval, paired_contrast, sign_counts, sign_test
 from .strings import alphabet_of, string_parts
 from .labels import moment_label, moment_order, plural, setting, span
@@ -510,7 +510,7 @@ def context_summary(table: pd.DataFrame, moment: str = "memorised") -> pd.DataFr
 
 def twin_settings(status: pd.DataFrame) -> list[tuple[str, str]]:
     """``(pretrained setting, random-weight setting)`` pairs of a :func:`status_table`: a model and its
-    random-weight twin (:data:`memlib.phases.RANDOM_SUFFIX`) at one learning rate."""
+    random-weight twin (:data:`memlib.models.RANDOM_SUFFIX`) at one learning rate."""
     pairs = []
     for (model, lr), g in status.groupby(["model", "lr"], sort=False):
         if model.endswith(RANDOM_SUFFIX):

@@ -144,7 +144,7 @@ class Run:
         out = {k[len(prefix):]: v for k, v in self.arrays.items() if k.startswith(prefix)} if epoch is not None else {}
         if not out:
             raise ValueError(f"{self!r} has no candidates at {at!r}: run it with probes that set permuted, samples or "
-                             f"enumerate (memlib.probes.ProbeSpec), measured at that epoch")
+                             f"enumerate (memlib.ProbeSpec), measured at that epoch")
         return out
 
     def final(self, split: str = "train") -> pd.DataFrame:

@@ -18,9 +18,8 @@ import shutil
 from .training import check_candidates, check_probes, check_schedule_eval_every, check_hparams, expose, expose_schedule, progress_bar, \
     progress_enabled
 from .hardware import check_precision
-from .models import is_random_weight, load_model
+from .models import RANDOM_SUFFIX, is_random_weight, load_model
 from .parallel import launched, processes, sharded
-from .phases import RANDOM_SUFFIX
 from .presets import per_model
 from .store import Run, RunStore
 from .checks import check_int

@@ -20,20 +20,17 @@ from __future__ import annotations
 
 import numbers
 import os
-import platform
-import sys
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import numpy as np
-import torch
 
 from . import loop
 from .checkpoint import Checkpoint
 from .checks import check_number
 from .config import PlannedStage, ProbeSpec, RunConfig
-from .hardware import resolve_precision
+from .hardware import environment, resolve_precision
 from .loop import progress_bar
 from .models import LoadedModel
 from .parallel import all_agree, is_main_process
@@ -218,7 +215,7 @@ def expose(
     - ``precision``: ``"fp32"``, ``"bf16"`` (fp32 weights, forward and backward under bf16 autocast),
       ``"auto"`` (bf16 where the device has it natively: :mod:`memlib.hardware`) or ``None`` (the default:
       bf16 on CUDA, fp32 on any CPU). The run's key records what it resolves to (``autocast``).
-    - ``probes``: a :class:`memlib.probes.ProbeSpec`: recall of each training string under changed
+    - ``probes``: a :class:`memlib.ProbeSpec`: recall of each training string under changed
       contexts, measured on the weights inside the run at the epochs ``probes.at`` names (the first
       epoch with mean train accuracy ``>= probes.threshold``, the last, or given epochs) and stored
       with the run (``run.probe(at, string)``); no weights are written. Part of the run's key: a
@@ -419,30 +416,6 @@ def expose_schedule(
     return _run(model, config, store, progress, _key_only, checkpoint_every)
 
 
-def environment(device: str | None = None) -> dict:
-    """What results depend on besides their configuration: library versions, the device, the weights'
-    default dtype and autocast on it, and the CPU threads. Every stored run records these in its
-    ``meta``; every notebook prints :func:`environment_line`."""
-    import transformers
-
-    from . import __version__
-    from .models import default_device
-
-    device = str(device or default_device())
-    return {"memlib": __version__, "torch": torch.__version__, "transformers": transformers.__version__,
-            "numpy": np.__version__, "python": sys.version.split()[0], "platform": platform.platform(),
-            "device": device, "weights_dtype": "float32", "autocast": "bf16" if device.startswith("cuda") else "none",
-            "torch_threads": torch.get_num_threads()}
-
-
-def environment_line(device: str | None = None) -> str:
-    """:func:`environment` on one line, for notebooks to print."""
-    env = environment(device)
-    return (f"memlib {env['memlib']}, torch {env['torch']}, transformers {env['transformers']}, numpy {env['numpy']}, "
-            f"python {env['python']}; device {env['device']}, weights {env['weights_dtype']}, autocast "
-            f"{env['autocast']}, {env['torch_threads']} CPU threads; {env['platform']}")
-
-
 def _common(model: LoadedModel, amp, train, test, lr, lr_schedule, weight_decay, max_grad_norm, dropout, seed) -> dict:
     """The fields of a :class:`RunConfig` that both kinds of run fill the same way, from checked arguments."""
     from . import __version__
@@ -536,7 +509,7 @@ def check_probes(probes, length: int, epochs: int, batch_size: int, n_train: int
     if probes is None:
         return None
     if not isinstance(probes, ProbeSpec):
-        raise ValueError(f"probes={probes!r} is not allowed: use a memlib.probes.ProbeSpec or None")
+        raise ValueError(f"probes={probes!r} is not allowed: use a memlib.ProbeSpec or None")
     if batch_size < n_train:
         raise ValueError(f"probes with batch_size={batch_size} are not allowed: probes measure the weights after "
                          f"whole epochs, so use one optimiser step per epoch (batch_size >= {n_train} training strings)")

@@ -15,7 +15,7 @@ TORCH_PIP_ARGS ?=
 # Runs and the converted embedded model are cached here (ignored by git).
 export MEMLIB_CACHE ?= $(CURDIR)/.cache/memlib
 
-.PHONY: all reproduce reproduce-long verify test bench bench-precision bench-cores bench-lr bench-strings profile lab strip clean-cache
+.PHONY: all reproduce reproduce-long verify test bench bench-precision bench-cores bench-lr bench-lr-long bench-strings profile lab strip clean-cache
 
 all: test
 
@@ -70,6 +70,16 @@ bench-cores: $(STAMP)
 # Each model's own learning rate for notebook 01's pretrained/random contrast (seeds 100-101; runs kept in the store).
 bench-lr: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/own_lr.py | tee build/bench-lr.md
+
+# The twin's own rate over 150 epochs (at 28 it memorised at none): 6 rates, seeds 100-101, two processes of one
+# thread side by side on one store, then the table (runs kept in the store; times in benchmarks/RESULTS.md).
+LONG_LR = HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 $(BIN)/python benchmarks/own_lr.py --epochs 150 --model smollm2-135m-random
+bench-lr-long: $(STAMP)
+	mkdir -p build
+	$(LONG_LR) --rates 5e-5 2.5e-4 1e-3 > build/bench-lr-long.a.log 2>&1 & \
+	$(LONG_LR) --rates 1e-4 5e-4 2e-3 > build/bench-lr-long.b.log 2>&1; b=$$?; wait $$!; a=$$?; \
+	test $$a -eq 0 -a $$b -eq 0 || { tail -n 5 build/bench-lr-long.a.log build/bench-lr-long.b.log; exit 1; }
+	$(LONG_LR) --rates 5e-5 1e-4 2.5e-4 5e-4 1e-3 2e-3 | tee build/bench-lr-long.md
 
 # One training string per run against 5 (the paper's), SmolLM2-135M: seconds per epoch, epochs to memorise (seeds 200-201).
 bench-strings: $(STAMP)

@@ -8,10 +8,15 @@ learnt (the end of the guessing phase, ``memlib.phases``), epochs to 50% / 90% a
 runs memorised, then the median epoch memorised, 90% and 50% accuracy (a run that never gets there counted as
 longer than the run), then the final accuracy where none gets there.
 Runs go to the run store (``MEMLIB_CACHE``), so a second call only reads them.
+
+``--epochs N`` runs longer (held-out strings at 0, 1, 2 and every power of two up to N, and the last), ``--model``
+and ``--rates`` pick what runs (``make bench-lr-long``: the twin over 150 epochs, where at 28 no rate memorised).
+Calls with different ``--rates`` can run side by side on one store; a last call with them all prints the table.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 import pandas as pd
@@ -24,13 +29,32 @@ SETTING = dict(alphabet_size=7, length=64, n_train_strings=1, n_test_strings=4, 
                eval_every=[0, 1, 2, 4, 8, 16, 32], precision="fp32")
 
 
-def main() -> int:
+def doublings(epochs: int) -> list[int]:
+    """Held-out epochs: 0, 1, 2, 4, ... below ``epochs`` (the loop adds the last)."""
+    out, e = [0], 1
+    while e < epochs:
+        out.append(e)
+        e *= 2
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--epochs", type=int, default=SETTING["epochs"], help="epochs per run (default: %(default)s)")
+    ap.add_argument("--model", action="append", choices=sorted(RATES), help="a model (repeat; default: both)")
+    ap.add_argument("--rates", type=float, nargs="+", help="the rates to run (default: each model's list)")
+    args = ap.parse_args(argv)
+    if args.epochs < 1:
+        ap.error(f"--epochs {args.epochs} is not allowed: use an integer >= 1")
+    setting = dict(SETTING, epochs=args.epochs,
+                   eval_every=SETTING["eval_every"] if args.epochs == SETTING["epochs"] else doublings(args.epochs))
     rows = []
-    for model, rates in RATES.items():
-        for lr in rates:
-            runs = sweep.exposure_runs([model], SEEDS, lr=lr, progress=False, **SETTING)
+    for model in args.model or list(RATES):
+        for lr in args.rates or RATES[model]:
+            runs = sweep.exposure_runs([model], SEEDS, lr=lr, progress=False, **setting)
             rows += [phases.phases(r) for r in runs]
     t = pd.DataFrame(rows)
+    SETTING.update(epochs=args.epochs)
     last = SETTING["epochs"] + 1  # a run that never got there counts as longer than the run (censored)
     cols = ["guess_end", "epochs_to_50", "epochs_to_90", "mem_end"]
     filled = t.assign(**{c: t[c].fillna(last) for c in cols})

@@ -32,9 +32,10 @@ reproduce: $(STAMP)
 	$(BIN)/python -m memlib.notebooks --preset $(PRESET) --processes $(PROCESSES) --threads $(THREADS) \
 		--figures figures --findings findings --executed build/executed --readme README.md
 
-# What does not fit make reproduce's 40 minutes (times in benchmarks/RESULTS.md): notebooks 01 and 02 at the paper's
-# hyper-parameters (1,024 characters, lr 1e-5 with linear decay, clipping at 1.0, 100 epochs; one run, two runs) on
-# the embedded SmolLM2-135M, 03 at 512 and 1,024 characters (one seed each), 06 at 6 sizes and 300 epochs.
+# What does not fit make reproduce's 40 minutes (times in benchmarks/RESULTS.md): 01's pretrained / random contrast
+# with the twin trained for 150 epochs, 02 at the paper's hyper-parameters (1,024 characters, lr 1e-5 with linear
+# decay, clipping at 1.0, 100 epochs; two runs), 03 at 512 and 1,024 characters (one seed each), 06 at 6 sizes and
+# 300 epochs.
 reproduce-long: $(STAMP)
 	$(BIN)/python -m memlib.notebooks --preset cpu-long --only 01,02,03,06 --processes $(PROCESSES) --threads $(THREADS) \
 		--figures figures/cpu-long --findings findings/cpu-long --executed build/executed-long

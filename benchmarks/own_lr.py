@@ -54,14 +54,13 @@ def main(argv=None) -> int:
             runs = sweep.exposure_runs([model], SEEDS, lr=lr, progress=False, **setting)
             rows += [phases.phases(r) for r in runs]
     t = pd.DataFrame(rows)
-    SETTING.update(epochs=args.epochs)
-    last = SETTING["epochs"] + 1  # a run that never got there counts as longer than the run (censored)
+    last = args.epochs + 1  # a run that never got there counts as longer than the run (censored)
     cols = ["guess_end", "epochs_to_50", "epochs_to_90", "mem_end"]
     filled = t.assign(**{c: t[c].fillna(last) for c in cols})
     summary = (filled.groupby(["model", "lr"])[cols].median()
                .join(t.groupby(["model", "lr"]).final_accuracy.median())
                .join(t.groupby(["model", "lr"]).mem_end.count().rename("memorised")))
-    print(f"Medians over seeds {SEEDS}; {last} = not within {SETTING['epochs']} epochs (censored).")
+    print(f"Medians over seeds {SEEDS}; {last} = not within {args.epochs} epochs (censored).")
     print(summary.to_string(float_format=lambda v: f"{v:.3g}"))
     for model, g in summary.groupby(level=0):
         key = g.apply(lambda r: (-r.memorised, r.mem_end, r.epochs_to_90, r.epochs_to_50, -r.final_accuracy), axis=1)

@@ -62,7 +62,6 @@ STOP_WINDOW = 50  # epochs over which memorised bits must stop growing ...
 STOP_TOL = 0.05   # ... by more than this share of their final value
 
 
-
 def memorised(self_information, code_length) -> np.ndarray:
     """``max(0, I - C)`` elementwise, in bits (see the module's docstring). ValueError for a negative or
     non-finite self-information, or a negative code length (no probability exceeds 1)."""

@@ -8,11 +8,13 @@
 * ``paper``: the paper's setup (Pythia, Phi, Llama-2 from the hub; 1,024 characters,
   100 epochs, lr 1e-5 with linear decay and gradient clipping at 1.0 as in HF ``Trainer``,
   5 training strings, 10 held-out strings); needs GPUs and network.
-* ``cpu-long`` (notebooks 01, 02, 03 and 06; ``make reproduce-long``): the paper's hyper-parameters
-  (1,024 characters, 100 epochs, lr 1e-5 with linear decay, clipping at 1.0) on the embedded
-  SmolLM2-135M, one training string per run, one seed: notebook 01's phases and two contrasting
-  settings of notebook 02 (26 letters at 2 bits and uniform); notebook 03 at 512 and 1,024 characters, at
-  SmolLM2's own rate (1e-4, constant); notebook 06 at larger model sizes and more epochs.
+* ``cpu-long`` (notebooks 01, 02, 03 and 06; ``make reproduce-long``): what does not fit the default's
+  budget. Notebook 01's pretrained / random contrast with the random-weight twin trained for 150 epochs
+  at its own rate for that length (8 seeds); two contrasting settings of notebook 02 (26 letters at 2 bits
+  and uniform) at the paper's hyper-parameters (1,024 characters, 100 epochs, lr 1e-5 with linear decay,
+  clipping at 1.0) on the embedded SmolLM2-135M, one training string, one seed; notebook 03 at 512 and
+  1,024 characters, at SmolLM2's own rate (1e-4, constant), one seed; notebook 06 at larger model sizes
+  and more epochs.
 
 A notebook's ``parameters`` cell names a preset and may override any of its keys;
 ``None`` means "keep the preset's value". ``resolve`` refuses unknown notebooks, presets

@@ -185,24 +185,16 @@ def test_local_prefix_notebook_cpu_long_preset_checks_and_runs_at_smoke_size(tmp
         presets.per_length({16: 60}, 48)
 
 
-def test_dynamics_notebook_cpu_long_preset_gives_the_twin_more_epochs_and_runs_at_smoke_size(tmp_path):
-    """Notebook 01's cpu-long preset: SmolLM2 and its twin only, the twin trained longer at its own rate, no
-    held-out gaps; the notebook runs at that preset with smoke sizes and states both contrasts (own rates, shared)."""
-    from memlib.notebooks import run_notebook
-
+def test_dynamics_notebook_cpu_long_preset_gives_the_twin_more_epochs_at_its_own_rate():
+    """Notebook 01's cpu-long preset: SmolLM2 and its twin only, the twin trained longer at its own rate (not
+    SmolLM2's), the shared rate SmolLM2's, held-out strings in every doubling of both models' epochs. (The notebook
+    path with these models is the smoke preset's; the preset's own run is recorded in benchmarks/RESULTS.md.)"""
     name = "01_dynamics"
     P = presets.resolve(name, "cpu-long")
     assert P["models"] == ["smollm2-135m", "smollm2-135m-random"] and presets.heldout_gaps(name, P) == []
     assert P["epochs"]["smollm2-135m-random"] > P["epochs"]["smollm2-135m"]
     assert P["lr"]["smollm2-135m-random"] != P["lr"]["smollm2-135m"] and P["init_lrs"] == [P["lr"]["smollm2-135m"]]
-    path = next(p for p in NOTEBOOKS if p.name.startswith("01_"))
-    extra = dict(cache_dir=str(tmp_path / "store"), length=16, epochs={"smollm2-135m": 3, "smollm2-135m-random": 5},
-                 seeds=[0, 1], init_seeds=[0], n_test_strings=2, eval_every=[0, 1, 2, 4])
-    out = run_notebook(path, tmp_path / "executed", preset="cpu-long", figures_dir=tmp_path / "figures", extra=extra)
-    text = "".join("".join(o.get("data", {}).get("text/markdown", ""))
-                   for c in json.loads(out.read_text())["cells"] for o in c.get("outputs", []))
-    assert "each at its own rate (lr 1e-4 / 2.5e-4)" in text and "both at lr 1e-4" in text
-    assert (tmp_path / "figures" / "01_pretrained_vs_random.png").exists()
+    assert len(P["seeds"]) >= 8 and set(P["init_seeds"]) <= set(P["seeds"])  # a family of 3 needs n = 8
 
 
 def test_a_preset_a_notebook_lacks_is_refused_before_anything_runs(capsys):

@@ -319,9 +319,9 @@ def _scaling_figure(rows, nets, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from memlib import plots
+    from memlib import figures
 
-    plots.style()
+    figures.style()
     fig, ax = plt.subplots(figsize=(6.4, 4))
     for name in nets:
         r = [x for x in rows if x[0] == name]
@@ -334,7 +334,7 @@ def _scaling_figure(rows, nets, path):
     ax.legend(fontsize=8)
     fig.tight_layout()
     folder, name = os.path.split(path)
-    plots.save_figure(fig, os.path.splitext(name)[0], folder or ".")
+    figures.save_figure(fig, os.path.splitext(name)[0], folder or ".")
 
 
 def section_compile(model, args) -> list[str]:
@@ -496,7 +496,7 @@ def section_precision(model, args) -> list[str]:
 
 
 def section_bf16_memorisation(model, args) -> list[str]:
-    from memlib.phases import epochs_to
+    from memlib.milestones import epochs_to
 
     names = ["tiny-llama"] + [n.strip() for n in args.bf16_models.split(",") if n.strip()]
     E, seeds = args.bf16_epochs, range(args.bf16_seeds)

@@ -3,7 +3,7 @@
 SmolLM2-135M and its random-weight twin, each at a few constant rates, on notebook 01's default setting (7 letters,
 64 characters, 28 epochs, fp32) over seeds that notebook 01 does not use (100, 101), so the rate is not chosen on the
 strings it is then tested on. Prints, per model and rate, the medians over seeds of: the epoch the distribution is
-learnt (the end of the guessing phase, ``memlib.phases``), epochs to 50% / 90% accuracy, the epoch memorised
+learnt (the end of the guessing phase, ``memlib.milestones``), epochs to 50% / 90% accuracy, the epoch memorised
 (accuracy >= 0.99 held 2 epochs) and the final accuracy. A model's own rate is the one that memorises fastest: the most
 runs memorised, then the median epoch memorised, 90% and 50% accuracy (a run that never gets there counted as
 longer than the run), then the final accuracy where none gets there.
@@ -21,7 +21,7 @@ import sys
 
 import pandas as pd
 
-from memlib import phases, sweep
+from memlib import milestones, sweep
 
 RATES = {"smollm2-135m": [5e-5, 1e-4, 2e-4, 5e-4], "smollm2-135m-random": [2e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2e-3]}
 SEEDS = [100, 101]
@@ -52,7 +52,7 @@ def main(argv=None) -> int:
     for model in args.model or list(RATES):
         for lr in args.rates or RATES[model]:
             runs = sweep.exposure_runs([model], SEEDS, lr=lr, progress=False, **setting)
-            rows += [phases.phases(r) for r in runs]
+            rows += [milestones.phases(r) for r in runs]
     t = pd.DataFrame(rows)
     last = args.epochs + 1  # a run that never got there counts as longer than the run (censored)
     cols = ["guess_end", "epochs_to_50", "epochs_to_90", "mem_end"]

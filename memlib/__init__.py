@@ -1,15 +1,22 @@
 """memlib: measuring memorisation in causal LMs by repeated exposure to random strings.
 
-A thin library behind the notebooks. Everything is a run: a model exposed to a schedule of strings.
-Random strings (:mod:`memlib.strings`), models (:mod:`memlib.models`), what a run is
-(:mod:`memlib.config`), how to ask for one (:func:`expose`, :func:`expose_schedule`: :mod:`memlib.training`),
-the one training loop (:mod:`memlib.loop`), the metrics (:mod:`memlib.metrics`), the run store
-(:mod:`memlib.store`), grids of runs (:mod:`memlib.sweep`), presets (:mod:`memlib.presets`), and one
-analysis module per finding (:mod:`memlib.phases`, :mod:`memlib.difficulty`, :mod:`memlib.probes`,
-:mod:`memlib.sequential`, :mod:`memlib.privacy`), whose verdict functions write what the notebooks print.
+A thin library behind the notebooks, in two layers. Everything is a run: a model exposed to a schedule of strings.
+
+**The core** (:data:`CORE`) makes and keeps runs and knows no finding: random strings (:mod:`memlib.strings`), models
+(:mod:`memlib.models`), what a run is (:mod:`memlib.config`), how to ask for one (:func:`expose`,
+:func:`expose_schedule`: :mod:`memlib.training`), the one training loop (:mod:`memlib.loop`), the metrics
+(:mod:`memlib.metrics`) and what a run's curves say (:mod:`memlib.milestones`), in-run measurements
+(:mod:`memlib.probes`, :mod:`memlib.candidates`) and the field's measures built on them (:mod:`memlib.extraction`,
+:mod:`memlib.exposure`, :mod:`memlib.membership`), the run store (:mod:`memlib.store`), grids of runs and processes
+(:mod:`memlib.sweep`, :mod:`memlib.parallel`, :mod:`memlib.hardware`), statistics (:mod:`memlib.stats`), labels,
+checks, checkpoints, the figure style (:mod:`memlib.figures`) and verdict words (:mod:`memlib.verdicts`).
+
+**The findings** (:data:`FINDINGS`): one module per notebook, which plans its runs, tabulates them, draws its figures
+and writes its verdict. A finding imports the core and never another finding (``tests/test_structure.py``).
+Above both: the presets (:mod:`memlib.presets`) and the papermill runner (:mod:`memlib.notebooks`).
 """
 
-__version__ = "0.1.0"
+from .version import __version__
 
 from .config import PlannedStage, ProbeSpec, RunConfig
 from .training import Stage, eval_epochs, expose, expose_schedule
@@ -18,10 +25,21 @@ from .metrics import METRIC_COLUMNS, string_summary, token_metrics
 from .models import LoadedModel, embedded_gguf_path, load_model
 from .store import Run, RunStore, cache_dir, run_key
 from .strings import RandomString, alphabet, distribution, entropy_bits, random_string, random_strings
-from . import candidates, capacity, difficulty, hardware, phases, presets, sweep  # noqa: E402  (analyses and grids; plots/notebooks import on demand)
+from . import candidates, capacity, difficulty, hardware, phases, presets, sweep  # noqa: E402  (analyses and grids; figures/notebooks import on demand)
+
+# The two layers (tests/test_structure.py holds every module of memlib to one of them, or to the top: TOP).
+CORE = ("version", "checks", "strings", "config", "metrics", "milestones", "stats", "labels", "store", "models",
+        "parallel", "hardware", "checkpoint", "loop", "probes", "candidates", "extraction", "exposure", "membership",
+        "training", "sweep", "figures", "verdicts")
+FINDINGS = {"00": "explorer", "01": "phases", "02": "difficulty", "03": "context", "04": "sequential", "05": "privacy",
+            "06": "capacity"}
+TOP = ("__init__", "presets", "notebooks")
 
 __all__ = [
     "__version__",
+    "CORE",
+    "FINDINGS",
+    "TOP",
     "LoadedModel",
     "METRIC_COLUMNS",
     "RandomString",

@@ -286,3 +286,12 @@ def exact_tail(threshold: float, loss, log2_p, *, itself: int | None = None) -> 
     if itself is not None:
         hit[itself] = True
     return float(np.exp2(lp[hit]).sum())
+
+
+def candidate_epochs(run) -> list[int]:
+    return [int(e) for e in run.arrays.get("probe_epochs", []) if f"probe_e{int(e)}_run_member_loss" in run.arrays]
+
+
+def held_out_losses(run, epoch: int) -> np.ndarray:
+    m = run.metrics
+    return m[(m.split == "test") & (m.epoch == epoch)].sort_values("string").loss.to_numpy()

@@ -45,13 +45,20 @@ from __future__ import annotations
 
 import math
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from . import membership
 from .checks import check_number
+from .config import per_model
+from .hardware import check_precision
+from .models import param_counts
 from .metrics import LN2
+from .milestones import detect_phases
 from .stats import EXPLORATORY, rank_correlation
 from .strings import self_information
+from .sweep import grids_runs
 
 __all__ = ["memorised", "string_bits", "bits_by_epoch", "ANCHOR_BITS_PER_PARAM", "STOP_WINDOW", "STOP_TOL",
            "n_strings_for", "plan", "capacity_runs", "converged", "run_table", "capacities", "fit", "fits", "phase_table",
@@ -132,8 +139,6 @@ def plan(P: dict) -> list[dict]:
     strings of ``length`` over ``alphabet_size`` letters, with ``n_test_strings`` held-out strings, ``epochs``,
     ``lr``, ``batch_size``, ``eval_every``, ``seeds``. Everything is checked before any model is loaded:
     ValueError naming the value."""
-    from .models import param_counts
-    from .presets import per_model
 
     ratios = P["data_per_param"]
     if not isinstance(ratios, (list, tuple)) or not ratios:
@@ -162,8 +167,6 @@ def plan(P: dict) -> list[dict]:
 def capacity_runs(P: dict, store) -> dict:
     """The runs of :func:`plan`, trained (or loaded from ``store``) once per precision in ``P["precisions"]``:
     ``{precision: [runs]}``. Every grid of every precision is checked before the first run."""
-    from .hardware import check_precision
-    from .sweep import grids_runs
 
     precisions = P["precisions"]
     if not isinstance(precisions, (list, tuple)) or not precisions or len(set(precisions)) != len(precisions):
@@ -185,7 +188,6 @@ def capacity_runs(P: dict, store) -> dict:
 
 def _cost(grid: dict) -> tuple:
     """How long a grid of :func:`plan` trains, to order them: the model's parameters, then characters trained."""
-    from .models import param_counts
 
     return param_counts(grid["models"][0])["total"], grid["n_train_strings"] * grid["epochs"]
 
@@ -218,7 +220,6 @@ def run_table(runs, *, window: int = STOP_WINDOW, tol: float = STOP_TOL) -> pd.D
     ``bits_per_param``, the members' final ``accuracy``, ``held_out_code`` (the held-out strings' code length over
     their self-information at the end, median: 1 = coded as well as by the distribution itself), and the stopping rule (:func:`converged`) on the
     training-pass curve (every epoch but the last: see the module's docstring)."""
-    from .models import param_counts
 
     _check_rule(window, tol)
     runs = list(runs)
@@ -315,13 +316,11 @@ def _capacity_of(caps: pd.DataFrame, model: str, precision: str) -> float:
 
 
 def phase_table(runs, table: pd.DataFrame, caps: pd.DataFrame) -> pd.DataFrame:
-    """Notebook 01's phases (:func:`memlib.phases.detect_phases`, the distribution's entropy as the one to learn)
+    """The phases (:func:`memlib.milestones.detect_phases`, the distribution's entropy as the one to learn)
     per run beside its data, its model's capacity and ``data_over_capacity``; ``epochs_to_half``: the first epoch at which the run held half of its final
     memorised bits; ``guess_end_steps`` and ``steps_to_half``, the same in optimiser steps."""
-    from .phases import detect_phases
-
     runs = list(runs)
-    # notebook 01's rule, with the entropy of the distribution the strings were drawn from in place of one
+    # the phase rule, with the entropy of the distribution the strings were drawn from in place of one
     # string's letter counts: a model trained on many strings learns the distribution, not any one histogram
     ph = pd.DataFrame([{"run": r.key[:12], **detect_phases(r.metrics, string_entropy=r.config.train[0]["entropy"],
                                                            guess_level=max(r.config.train[0]["probs"]))} for r in runs])
@@ -346,16 +345,15 @@ def phase_table(runs, table: pd.DataFrame, caps: pd.DataFrame) -> pd.DataFrame:
 
 
 def membership_table(runs, table: pd.DataFrame, caps: pd.DataFrame, fpr: float = 0.01) -> pd.DataFrame:
-    """The loss-threshold membership attack (:func:`memlib.privacy.membership_table`) on each run's last
+    """The loss-threshold membership attack (:func:`memlib.membership.membership_table`) on each run's last
     epoch: its training strings against its held-out ones, beside ``capacity_over_data`` (the model's capacity
     over the dataset's bits, Morris et al.'s axis) and ``share`` memorised."""
-    from .privacy import membership_table as attack
 
     rows = []
     for run, (_, row) in zip(runs, table.iterrows()):
         if not run.config.test:
             raise ValueError(f"{run!r} has no held-out strings: the attack needs non-members")
-        m = attack([run], fpr=fpr)
+        m = membership.membership_table([run], fpr=fpr)
         last = m[m.epoch == m.epoch.max()].iloc[0]
         cap = _capacity_of(caps, row.model, row.precision)
         rows.append({"run": row.run, "model": row.model, "precision": row.precision, "params": row.params,
@@ -481,3 +479,92 @@ def verdict(table: pd.DataFrame, caps: pd.DataFrame, phases: pd.DataFrame, attac
         lines.append(f"Precision: {precisions[0]} only in this preset; bf16 against fp32 is not measured"
                      + (f" ({cpu})" if cpu else "") + ".")
     return [f"- {line}" for line in lines]
+
+
+def _size_colours(models) -> dict:
+    import seaborn as sns
+
+    return dict(zip(models, sns.color_palette("viridis", len(models))))
+
+
+def plot_capacity(table: pd.DataFrame, caps: pd.DataFrame, by_epoch: pd.DataFrame, fits: dict, anchor: float):
+    """Notebook 06: (a) memorised bits against the data's bits, one colour per model size (hollow: the run did
+    not meet the stopping rule), the diagonal where everything is memorised; (b) capacity against parameters
+    with the fitted bits per parameter (line and its interval) and the anchor; (c) memorised bits by epoch of
+    each size's largest dataset, as a share of that size's capacity: the training passes' measurement, and the
+    final weights' (a diamond; :mod:`memlib.capacity` says why they differ)."""
+    models = list(dict.fromkeys(caps.sort_values("params").model))
+    colours = _size_colours(models)
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.3))
+    ax = axes[0]
+    for (model, precision), d in table.groupby(["model", "precision"], sort=False):
+        d = d.sort_values("information")
+        marker = "o" if precision == "fp32" else "s"
+        ax.plot(d.information, d.memorised, "-", color=colours[model], lw=1)
+        for r in d.itertuples():
+            ax.plot(r.information, r.memorised, marker, color=colours[model], mfc=colours[model] if r.converged else "white",
+                    label=f"{model} ({r.params:,})" if r.information == d.information.min() and precision == "fp32" else None)
+    lim = [table.information.min() / 1.5, table.information.max() * 1.5]
+    ax.plot(lim, lim, "k:", lw=1, label="all memorised")
+    ax.set(xscale="log", yscale="log", xlabel="bits of data (uniform random strings)", ylabel="memorised bits at the end",
+           title="(a) memorised against data (hollow: still growing)")
+    ax.legend(fontsize=7)
+    ax = axes[1]
+    for precision, c in caps.groupby("precision", sort=False):
+        marker = "o" if precision == "fp32" else "s"
+        for r in c.itertuples():
+            ax.plot(r.params, r.capacity, marker, color=colours[r.model], mfc="white" if r.lower_bound else colours[r.model],
+                    ms=7)
+        f = fits.get(precision)
+        if f:
+            x = np.geomspace(caps.params.min() / 1.3, caps.params.max() * 1.3, 50)
+            ax.plot(x, f["estimate"] * x, "-", color="C3" if precision == "fp32" else "C1",
+                    label=f"{precision}: {f['estimate']:.2f} bits/param ({f['low']:.2f}-{f['high']:.2f})")
+            ax.fill_between(x, f["low"] * x, f["high"] * x, color="C3" if precision == "fp32" else "C1", alpha=0.15, lw=0)
+    x = np.geomspace(caps.params.min() / 1.3, caps.params.max() * 1.3, 50)
+    ax.plot(x, anchor * x, "k--", lw=1, label=f"Morris et al.: {anchor} bits/param")
+    ax.set(xscale="log", yscale="log", xlabel="parameters (all)", ylabel="capacity (bits)",
+           title="(b) capacity against size (hollow: lower bound)")
+    ax.legend(fontsize=7)
+    ax = axes[2]
+    for r in caps[caps.precision == caps.precision.iloc[0]].itertuples():
+        runs = table[(table.model == r.model) & (table.precision == r.precision)]
+        key = runs.loc[runs.information.idxmax(), "run"]
+        b = by_epoch[by_epoch.run == key].sort_values("epoch")
+        ax.plot(b.epoch.iloc[:-1], b.memorised.iloc[:-1] / r.capacity, color=colours[r.model], label=r.model)
+        ax.plot(b.epoch.iloc[-1], b.memorised.iloc[-1] / r.capacity, "D", color=colours[r.model], ms=5)
+    ax.axhline(1, color="grey", lw=0.8, ls=":")
+    ax.set(xlabel="epoch", ylabel="memorised bits / capacity",
+           title="(c) largest dataset: training passes, end (diamond)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def plot_capacity_phases(phases: pd.DataFrame, attack: pd.DataFrame):
+    """Notebook 06: against data / capacity, (a) epochs to the end of the guessing phase and to half of the final
+    memorised bits, (b) the share of the data memorised at the end; (c) membership AUC against capacity / data."""
+    models = list(dict.fromkeys(phases.sort_values("params").model))
+    colours = _size_colours(models)
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.3))
+    for model, d in phases.groupby("model", sort=False):
+        d = d.sort_values("data_over_capacity")
+        axes[0].plot(d.data_over_capacity, d.epochs_to_half, "o-", color=colours[model], label=model)
+        axes[0].plot(d.data_over_capacity, d.guess_end, "x--", color=colours[model], lw=0.8)
+        axes[1].plot(d.data_over_capacity, d.share, "o-", color=colours[model], label=model)
+    for model, d in attack.groupby("model", sort=False):
+        d = d.sort_values("capacity_over_data")
+        axes[2].plot(d.capacity_over_data, d.auc, "o-", color=colours[model], label=model)
+    for ax in axes:
+        ax.set_xscale("log")
+        ax.axvline(1, color="grey", lw=0.8, ls=":")
+    axes[0].set(xlabel="data bits / capacity", ylabel="epochs", yscale="symlog",
+                title="(a) o: to half of final memorised bits; x: guessing ends")
+    axes[1].set(xlabel="data bits / capacity", ylabel="share of the data memorised", ylim=(0, 1.05),
+                title="(b) what is left memorised at the end")
+    axes[2].axhline(0.5, color="grey", lw=0.8, ls="--")
+    axes[2].set(xlabel="capacity / data bits", ylabel="membership AUC (loss threshold)", ylim=(0.4, 1.02),
+                title="(c) membership inference")
+    axes[1].legend(fontsize=7)
+    fig.tight_layout()
+    return fig

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import numbers
 
-__all__ = ["check_int", "check_number"]
+__all__ = ["check_int", "check_number", "check_list"]
 
 
 def check_int(name: str, value, low: int) -> int:
@@ -26,3 +26,20 @@ def check_number(name: str, value, kind, low, allow_equal: bool = True):
         what = "an integer" if kind is numbers.Integral else "a number"
         raise ValueError(f"{name}={value!r} is not allowed: use {what} {'>=' if allow_equal else '>'} {low}")
     return value
+
+
+def check_list(name: str, value) -> list:
+    """``value`` as a list when it is a non-empty iterable other than a string."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise ValueError(f"{name}={value!r} is not allowed: use a non-empty list")
+    out = list(value)
+    if not out:
+        raise ValueError(f"{name}={value!r} is not allowed: use a non-empty list")
+    return out
+
+
+def check_runs(runs) -> list:
+    runs = list(runs)
+    if not runs:
+        raise ValueError("runs is empty: give at least one run")
+    return runs

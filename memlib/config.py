@@ -22,7 +22,8 @@ import numpy as np
 
 from .strings import alphabet_of
 
-__all__ = ["RunConfig", "PlannedStage", "ProbeSpec", "REPLACE_KINDS", "AT_WORDS", "KINDS", "after_memorised"]
+__all__ = ["RunConfig", "PlannedStage", "ProbeSpec", "REPLACE_KINDS", "AT_WORDS", "KINDS", "after_memorised", "per_model",
+           "per_length"]
 
 # The two ways a run is described: "expose" (one stage of every training string, a fixed number of
 # epochs, its own evaluation schedule) and "schedule" (stages one after another, see memlib.expose_schedule).
@@ -90,7 +91,7 @@ class ProbeSpec:
     - ``replace``: kinds of replaced global context (:data:`REPLACE_KINDS`); ``replace_ks``: kept
       lengths (``None``: same as ``ks``); ``shifts``: numbers of random letters put in front.
       ``replace=()`` or ``shifts=()`` switches that probe off (e.g. for extraction, which needs only
-      the windows below: :func:`memlib.privacy.extraction_spec`).
+      the windows below: :func:`memlib.extraction.extraction_spec`).
     - ``draws``: independent draws per random context; ``seed``: seeds every draw.
     - ``offsets``: windows (``None``: none): for each offset ``o``, every character ``text[i]``,
       ``i >= o``, predicted from ``text[o:i]`` alone: what greedy generation from a prompt taken at
@@ -347,3 +348,26 @@ class RunConfig:
 
 def _jsonable(value):
     return list(value) if isinstance(value, tuple) else value
+
+
+def per_model(value, model: str):
+    """A preset value that may be given per model (a dict) or for all models at once."""
+    if isinstance(value, dict):
+        if model not in value:
+            raise ValueError(f"no value for model {model!r} in {value}: add it or give one value for all models")
+        return value[model]
+    return value
+
+
+def per_length(value, length: int):
+    """A preset value that may be given per string length (a dict with integer keys, notebook 03's ``epochs``) or
+    for all lengths at once (then possibly per model, :func:`per_model`)."""
+    def as_length(k):  # an integer, or its digits (papermill hands dict keys on as strings)
+        return k if isinstance(k, int) and not isinstance(k, bool) else int(k) if isinstance(k, str) and k.isdigit() else None
+
+    if isinstance(value, dict) and value and all(as_length(k) is not None for k in value):
+        by_length = {as_length(k): v for k, v in value.items()}
+        if length not in by_length:
+            raise ValueError(f"no value for length {length!r} in {value}: add it or give one value for all lengths")
+        return by_length[length]
+    return value

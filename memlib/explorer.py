@@ -10,7 +10,7 @@ It reads stored runs only and never trains.
   is right, and the colour both renderings use.
 * :func:`string_html` and :func:`figure`: the interactive (HTML) and static (matplotlib) renderings;
   :func:`figure` also draws the run's curves with the epoch marked, the phases of
-  :mod:`memlib.phases` shaded, a schedule's stages and the probes of notebook 03.
+  :mod:`memlib.milestones` shaded, a schedule's stages and the probes of notebook 03.
 * :class:`Explorer`: the ipywidgets that tie them together (``display(Explorer())`` in JupyterLab).
 """
 
@@ -29,7 +29,9 @@ from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 
 from .config import RunConfig
+from .extraction import extracted_lengths
 from .labels import lr_label
+from .milestones import phases
 from .store import Run, RunStore
 
 __all__ = ["ANY", "CATALOGUE_COLUMNS", "CMAP", "catalogue", "filter_runs", "empty_message", "epochs_of", "default_epoch",
@@ -232,11 +234,10 @@ EXTRACTED = "#2ca02c"  # the mark over a character greedy decoding reproduces fr
 
 def extraction_view(run: Run, epoch: int, k: int = EXTRACTION_K) -> pd.DataFrame | None:
     """Extraction as notebook 05 measures it, at the latest probed epoch up to ``epoch`` (window probes:
-    :func:`memlib.privacy.extraction_spec`): per training string and position ``i >= k``, ``from_prompt``
+    :func:`memlib.extraction.extraction_spec`): per training string and position ``i >= k``, ``from_prompt``
     (greedy decoding from the true ``k`` characters before ``i`` alone gives ``text[i]``) and ``run_length``
     (how many characters it reproduces from there before its first error), with the ``probed_epoch``. None
     for a run without window probes or before its first probed epoch."""
-    from .privacy import extracted_lengths
 
     epochs = [int(e) for e in run.arrays.get("probe_epochs", []) if int(e) <= epoch]
     for e in sorted(epochs, reverse=True):
@@ -316,8 +317,6 @@ def string_html(view: pd.DataFrame, epoch: int | None = None, extraction: pd.Dat
 def _phases(run: Run) -> dict | None:
     if run.config.is_schedule:
         return None
-    from .phases import phases
-
     try:
         return phases(run)
     except ValueError:

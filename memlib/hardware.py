@@ -29,7 +29,9 @@ import sys
 import time
 from dataclasses import dataclass
 
-__all__ = ["environment", "environment_line", "PRECISIONS", "CPUInfo", "cpu_info", "check_precision", "resolve_precision", "bf16_matmul_speedup", "precision_line",
+from .version import __version__
+
+__all__ = ["parse_cpuinfo", "environment", "environment_line", "PRECISIONS", "CPUInfo", "cpu_info", "check_precision", "resolve_precision", "bf16_matmul_speedup", "precision_line",
            "usable_cores", "memory_gib", "Plan", "plan_processes"]
 
 PRECISIONS = ("fp32", "bf16", "auto")
@@ -54,7 +56,7 @@ class CPUInfo:
         return bool(self.bf16_flags)
 
 
-def _parse_cpuinfo(text: str, machine: str) -> tuple[str, tuple[str, ...]]:
+def parse_cpuinfo(text: str, machine: str) -> tuple[str, tuple[str, ...]]:
     """``(model name, native-bf16 flags)`` from the text of Linux's ``/proc/cpuinfo`` (its first CPU)."""
     fields = {}
     for line in text.splitlines():
@@ -77,7 +79,7 @@ def cpu_info() -> CPUInfo:
     machine = platform.machine() or "unknown"
     try:
         with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
-            model, flags = _parse_cpuinfo(f.read(), machine)
+            model, flags = parse_cpuinfo(f.read(), machine)
         return CPUInfo(model, machine, flags, "/proc/cpuinfo")
     except OSError:
         pass
@@ -263,7 +265,6 @@ def environment(device: str | None = None) -> dict:
     import torch
     import transformers
 
-    from . import __version__
     from .models import default_device
 
     device = str(device or default_device())

@@ -65,3 +65,10 @@ def span(values, fmt: str = "{:.0f}", none: str = "none") -> str:
 def plural(n: int, word: str) -> str:
     """``"1 seed"``, ``"3 seeds"``."""
     return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def run_columns(run) -> dict:
+    c = run.config
+    s = c.train[0]
+    return {"setting": setting(run, strings=True), "model": c.model, "lr": c.lr, "seed": c.seed, "run": run.key[:12],
+            "alphabet_size": len(s.get("alphabet") or ""), "string_entropy": s.get("entropy", float("nan"))}

@@ -32,7 +32,7 @@ from .metrics import METRIC_COLUMNS, string_summary, token_metrics
 from .models import LoadedModel
 from .store import Run
 
-__all__ = ["train", "to_run", "progress_bar", "reached"]
+__all__ = ["forward", "train", "to_run", "progress_bar", "reached"]
 
 
 def progress_bar(total: int, desc: str):
@@ -148,7 +148,7 @@ class _Loop:
         self.net.train(self.config.dropout)  # eval mode (dropout off) unless asked; gradients flow either way
         parts, stop, loss = [], False, None
         for i in range(0, len(members), bs):
-            tm = _forward(self.model, self.ids["train"][members[i:i + bs]], self._alpha_ids("train", members[i]),
+            tm = forward(self.model, self.ids["train"][members[i:i + bs]], self._alpha_ids("train", members[i]),
                           self.amp)
             parts.append(tm)
             if stage.until is not None:  # one batch: the accuracy of the whole stage, before its update
@@ -262,7 +262,7 @@ def _encode(model: LoadedModel, strings) -> torch.Tensor:
     return torch.tensor([model.encode(d["text"]) for d in strings], dtype=torch.long, device=model.device)
 
 
-def _forward(model: LoadedModel, ids: torch.Tensor, alphabet_ids: torch.Tensor, amp):
+def forward(model: LoadedModel, ids: torch.Tensor, alphabet_ids: torch.Tensor, amp):
     """Logits for ``ids[:, :-1]`` scored against ``ids[:, 1:]``: every character, none of BOS."""
     ctx = torch.autocast(ids.device.type, dtype=torch.bfloat16) if amp else contextlib.nullcontext()
     with ctx:
@@ -277,7 +277,7 @@ _LOGITS_LIMIT = 2 ** 28  # floats of logits per no-grad batch (1 GiB): many held
 def _evaluate(model: LoadedModel, ids: torch.Tensor, alphabet_ids, amp, batch_size: int):
     model.model.eval()
     batch_size = max(1, min(batch_size, _LOGITS_LIMIT // max(1, (ids.shape[1] - 1) * int(model.model.config.vocab_size))))
-    parts = [_forward(model, ids[i:i + batch_size], alphabet_ids, amp) for i in range(0, len(ids), batch_size)]
+    parts = [forward(model, ids[i:i + batch_size], alphabet_ids, amp) for i in range(0, len(ids), batch_size)]
     return _record(parts)
 
 

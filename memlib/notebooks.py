@@ -54,14 +54,14 @@ def setup(notebook: str, preset: str, cache_dir=None, **params):
     pandas' display precision, and prints the environment, the precision line and the store's folder."""
     import pandas as pd
 
-    from . import hardware, plots, presets
+    from . import figures, hardware, presets
     from .store import RunStore
     from .hardware import environment_line
 
     P = presets.resolve(notebook, preset, **params)
     presets.check_heldout(notebook, P)
     store = RunStore(cache_dir, notebook=presets.store_label(notebook, preset))
-    plots.style()
+    figures.style()
     pd.set_option("display.precision", 3)
     print(environment_line())
     print(hardware.precision_line())
@@ -76,9 +76,8 @@ def finding(lines: list[str], notebook: str, preset: str, figures_dir, *, title:
     Returns the verdict as Markdown for the notebook to display."""
     from IPython.display import Markdown
 
-    from . import __version__
-
     from .verdicts import tests_table, write_text
+    from .version import __version__
 
     text = "\n".join(lines)
     folder = Path(figures_dir)

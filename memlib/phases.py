@@ -1,149 +1,23 @@
-"""Phases of repeated exposure, detected from a run's metrics with one documented rule.
-
-Curves are means over a run's training strings (and over its held-out strings for the band).
-
-1. **Guessing band** at epoch ``e``: what can be predicted without memorising positions. It is
-   the larger of (a) the mean held-out (test) accuracy plus ``max(margin, 2 * sd)`` (sd over test
-   strings), linearly interpolated between evaluated epochs, and (b) the trained string's
-   *unigram guess* plus ``margin``: the accuracy of always predicting the string's own most
-   frequent letter. (b) matters because a model can learn the trained string's own letter
-   frequencies before any position, and they differ from the distribution's in a short string:
-   always predicting its likeliest letter can score above what the held-out strings show. Without test
-   strings, ``guess_level + margin`` (if given) takes the place of (a).
-2. **End of the guessing phase** ``guess_end``: the first epoch at which the model has learnt
-   the distribution: train alphabet mass ``>= mass`` and the aggregated prediction entropy is
-   within ``entropy_tol`` bits of the trained string's empirical entropy.
-3. **Start of memorisation** ``mem_start``: the first epoch from which train accuracy stays
-   above the guessing band until the end of the run.
-4. **Memorised** ``mem_end``: the collection's one definition (:func:`memlib.metrics.memorised_at`): the
-   first epoch from which train accuracy stays ``>= memorised`` (0.99) for ``hold`` (2) epochs in a row.
-
-The run has a **distinct guessing phase** when ``guess_end`` exists and is no later than
-``mem_start`` (or memorisation never starts): the distribution is learnt while accuracy is
-still at guessing level, and memorisation follows. Otherwise ``distinct_guessing`` is False (notebook 01
-reports which runs have a distinct guessing phase). An epoch that is never reached
-is ``None`` (censored at the run's last epoch).
-"""
+"""Notebook 01's finding: the phases of repeated exposure (detected by :mod:`memlib.milestones`' rule) per model,
+pretrained models against their random-weight twins, and the order in which positions are memorised."""
 
 from __future__ import annotations
 
 import math
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
 from .labels import lr_label, plural
-from .metrics import MEMORISED_HOLD, MEMORISED_THRESHOLD, memorised_at
-from .models import RANDOM_SUFFIX  # noqa: F401  (also read as memlib.phases.RANDOM_SUFFIX)
-from .stats import in_family, median_interval, paired_contrast, sign_counts, sign_test
+from .metrics import MEMORISED_HOLD, MEMORISED_THRESHOLD
+from .milestones import PhaseRule, phases, stable_from
+from .models import RANDOM_SUFFIX
+from .stats import in_family, median_interval, paired_contrast, sign_counts, sign_test, spearman
 from .store import canonical
 
-__all__ = ["PhaseRule", "detect_phases", "phases", "phase_table", "pretrained_vs_random", "epochs_to", "stable_from",
-           "spearman", "run_curves", "model_summary", "rate_summary", "position_order", "twin_contrasts", "verdict"]
-
-THRESHOLDS = (0.5, 0.9, 0.99)
-
-
-class PhaseRule:
-    """Thresholds of the rule (see the module docstring)."""
-
-    def __init__(self, mass: float = 0.9, entropy_tol: float = 0.15, margin: float = 0.05,
-                 memorised: float = MEMORISED_THRESHOLD, hold: int = MEMORISED_HOLD):
-        for name, v in (("mass", mass), ("entropy_tol", entropy_tol), ("margin", margin), ("memorised", memorised)):
-            top = 10 if name == "entropy_tol" else 1
-            if isinstance(v, bool) or not (isinstance(v, (int, float)) and 0 < v <= top):
-                raise ValueError(f"{name}={v!r} is not allowed: use a number in (0, {top}]")
-        if isinstance(hold, bool) or not isinstance(hold, int) or hold < 1:
-            raise ValueError(f"hold={hold!r} is not allowed: use an integer >= 1")
-        self.mass, self.entropy_tol, self.margin, self.memorised, self.hold = mass, entropy_tol, margin, memorised, hold
-
-    def __repr__(self):
-        return (f"PhaseRule(mass={self.mass}, entropy_tol={self.entropy_tol}, margin={self.margin}, "
-                f"memorised={self.memorised}, hold={self.hold})")
-
-
-def epochs_to(epochs, accuracy, threshold: float) -> int | None:
-    """First epoch at which ``accuracy >= threshold``; None if never (censored)."""
-    hit = np.flatnonzero(np.asarray(accuracy) >= threshold - 1e-12)
-    return int(np.asarray(epochs)[hit[0]]) if len(hit) else None
-
-
-def _first_stays_above(epochs, values, band) -> int | None:
-    above = np.asarray(values) > np.asarray(band)
-    if not above[-1]:
-        return None
-    below = np.flatnonzero(~above)
-    i = below[-1] + 1 if len(below) else 0
-    return int(np.asarray(epochs)[i])
-
-
-def detect_phases(metrics: pd.DataFrame, *, string_entropy: float | None = None, guess_level: float | None = None,
-                  rule: PhaseRule | None = None) -> dict:
-    """Phases of one run from its tidy ``metrics`` (columns epoch, split, accuracy, alphabet_mass,
-    entropy; optional unigram_guess, empirical_entropy / string_entropy). ``string_entropy``
-    overrides the entropy the aggregated prediction is compared with."""
-    rule = rule or PhaseRule()
-    train = metrics[metrics.split == "train"].groupby("epoch").mean(numeric_only=True).sort_index()
-    if train.empty:
-        raise ValueError("metrics has no train rows: phases need the train curve")
-    ep = train.index.to_numpy()
-    test = metrics[metrics.split == "test"]
-    band = np.full(len(ep), -np.inf)
-    if len(test):
-        g = test.groupby("epoch").accuracy
-        band_pts = (g.mean() + np.maximum(rule.margin, 2 * g.std(ddof=0).fillna(0))).sort_index()
-        band = np.interp(ep, band_pts.index.to_numpy(), band_pts.to_numpy())
-    elif guess_level is not None:
-        band = np.full(len(ep), guess_level + rule.margin)
-    if "unigram_guess" in train:
-        band = np.maximum(band, train["unigram_guess"].to_numpy() + rule.margin)
-    if not np.isfinite(band).all():
-        raise ValueError("metrics has no test rows and no unigram_guess column: give guess_level "
-                         "(the accuracy of predicting the likeliest letter)")
-    if string_entropy is None:
-        col = "empirical_entropy" if "empirical_entropy" in train else "string_entropy"
-        string_entropy = float(train[col].iloc[0]) if col in train else math.nan
-    acc = train.accuracy.to_numpy()
-    learnt = train.alphabet_mass.to_numpy() >= rule.mass
-    if not math.isnan(string_entropy):
-        learnt &= np.abs(train.entropy.to_numpy() - string_entropy) <= rule.entropy_tol
-    guess_end = int(ep[np.flatnonzero(learnt)[0]]) if learnt.any() else None
-    mem_start = _first_stays_above(ep, acc, band)
-    out = {
-        "guess_end": guess_end,
-        "mem_start": mem_start,
-        "mem_end": memorised_at(ep, acc, rule.memorised, rule.hold),
-        "distinct_guessing": guess_end is not None and (mem_start is None or guess_end <= mem_start),
-        "last_epoch": int(ep[-1]),
-        "final_accuracy": float(acc[-1]),
-        "initial_alphabet_mass": float(train.alphabet_mass.iloc[0]),
-        "mass_at_mem_start": float(train.alphabet_mass.loc[mem_start]) if mem_start is not None else math.nan,
-        "final_alphabet_mass": float(train.alphabet_mass.iloc[-1]),
-        "final_guess_band": float(band[-1]),
-    }
-    for t in THRESHOLDS:
-        out[f"epochs_to_{round(t * 100)}"] = epochs_to(ep, acc, t)
-    return out
-
-
-def phases(run, rule: PhaseRule | None = None) -> dict:
-    """:func:`detect_phases` for a :class:`~memlib.store.Run`, with its model, seed and sizes."""
-    train = run.config.train
-    probs = train[0].get("probs")
-    out = {
-        "model": run.config.model,
-        "seed": run.config.seed,
-        "lr": run.config.lr,
-        "n_params": run.meta.get("n_params"),
-        "length": len(train[0]["text"]),
-    }
-    out.update(detect_phases(run.metrics, guess_level=max(probs) if probs else None, rule=rule))
-    return out
-
-
-def phase_table(runs, rule: PhaseRule | None = None) -> pd.DataFrame:
-    """One row per run: model, seed, parameters, phase boundaries, epochs to 50/90/99% accuracy."""
-    return pd.DataFrame([phases(r, rule) for r in runs])
+__all__ = ["pretrained_vs_random_lines", "pretrained_vs_random", "twin_pairs", "run_curves", "model_summary", "rate_summary", "position_order",
+           "twin_contrasts", "verdict"]
 
 
 def _pair_key(run) -> str:
@@ -205,28 +79,6 @@ def twin_pairs(comparison: pd.DataFrame, own: dict | None = None) -> list[tuple]
                 out.append((pair, *mine, True))
         out += [(pair, lr, lr, False) for lr in rates["pretrained"] if lr in rates["random"] and (lr, lr) != mine]
     return out
-
-
-def stable_from(correct) -> np.ndarray:
-    """Per position, the first evaluated epoch index from which it is predicted correctly at every
-    later evaluation; NaN where it is wrong at the last one. ``correct``: (epochs, positions) bool,
-    e.g. ``run.arrays["train_correct"][:, string, :]``."""
-    correct = np.asarray(correct, dtype=bool)
-    out = np.full(correct.shape[1], np.nan)
-    for p in range(correct.shape[1]):
-        if correct[-1, p]:
-            wrong = np.flatnonzero(~correct[:, p])
-            out[p] = wrong[-1] + 1 if len(wrong) else 0
-    return out
-
-
-def spearman(a, b) -> float:
-    """Spearman rank correlation (Pearson correlation of average ranks); NaN for fewer than 3 pairs."""
-    a, b = pd.Series(np.asarray(a, dtype=float)), pd.Series(np.asarray(b, dtype=float))
-    ok = a.notna().to_numpy() & b.notna().to_numpy()
-    if ok.sum() < 3:
-        return math.nan
-    return float(a[ok].rank().corr(b[ok].rank()))
 
 
 def run_curves(metrics: pd.DataFrame) -> pd.DataFrame:
@@ -309,7 +161,7 @@ def verdict(per_model: pd.DataFrame, metrics: pd.DataFrame, *, guess_level: floa
                  + ("some model predicts strings it never saw above the guessing level." if above else
                     "within 0.05 of the guessing level, so nothing beyond the distribution is learnt about strings never seen."))
     if by_rate is not None:
-        lines += _pretrained_vs_random_lines(by_rate, comparison, family, own)
+        lines += pretrained_vs_random_lines(by_rate, comparison, family, own)
     for model in models:  # held-out strings as training goes on: loss and per-position entropy
         held = curves[(curves.model == model) & (curves.split == "test")].groupby("epoch")[["loss", "entropy_position"]].mean()
         low, end = held.loss.idxmin(), held.index[-1]
@@ -372,7 +224,7 @@ def twin_label(lr_p: float, lr_r: float, own: bool) -> str:
     return f"both at lr {lr_label(lr_p)}"
 
 
-def _pretrained_vs_random_lines(by_rate: pd.DataFrame, comparison: pd.DataFrame, family, own=None) -> list[str]:
+def pretrained_vs_random_lines(by_rate: pd.DataFrame, comparison: pd.DataFrame, family, own=None) -> list[str]:
     lines = []
     for (pair, lr, init), row in by_rate.iterrows():
         def at(c):
@@ -394,3 +246,166 @@ def _pretrained_vs_random_lines(by_rate: pd.DataFrame, comparison: pd.DataFrame,
         lines.append(f"- Pretrained / random weights, {rates}, seed by seed: epochs until the distribution is learnt, "
                      f"{c['guess_end'].text(words=speed)}; epochs until memorised, {c['mem_end'].text(words=speed)}.")
     return lines
+
+
+SPLIT_COLOURS = {"train": "#1f77b4", "test": "#7f7f7f"}
+
+
+PANELS = (
+    ("accuracy", "recollection accuracy"),
+    ("loss", "loss (nats)"),
+    ("alphabet_mass", "probability mass on alphabet"),
+    ("entropy", "prediction entropy (bits)"),
+)
+
+
+def _shade(ax, start, end, colour, label):
+    if start is not None and end is not None and not (isinstance(start, float) and math.isnan(start)):
+        ax.axvspan(start, end, color=colour, alpha=0.12, lw=0, label=label)
+
+
+def plot_dynamics(metrics: pd.DataFrame, phases: pd.DataFrame | None = None, *, string_entropy: float,
+                  guess_level: float, models: list[str] | None = None):
+    """Rows: models; columns: accuracy, loss, alphabet mass, aggregated entropy against epoch.
+
+    Lines are means over seeds of each run's mean over strings, bands the min-max over seeds;
+    train strings in blue, held-out strings in grey. Dashed references: the accuracy of always
+    predicting the distribution's likeliest letter, the string entropy (in nats on the loss panel,
+    in bits on the entropy panel). Dotted black: the same for the trained string's own letter
+    frequencies; dotted blue: the mean per-position entropy of the trained strings.
+    Shaded: the guessing phase (epoch 0 to its median end) and the memorisation phase (median
+    start to median end), when ``phases`` (a :func:`memlib.milestones.phase_table`) is given.
+    """
+    curves = run_curves(metrics)
+    models = models or list(dict.fromkeys(curves.model))
+    fig, axes = plt.subplots(len(models), len(PANELS), figsize=(3.6 * len(PANELS), 2.6 * len(models)),
+                             squeeze=False, sharex="row")
+    for i, model in enumerate(models):
+        c = curves[curves.model == model]
+        for j, (col, label) in enumerate(PANELS):
+            ax = axes[i, j]
+            for split in ("train", "test"):
+                s = c[c.split == split].groupby("epoch")[col]
+                if s.ngroups == 0:
+                    continue
+                mean, lo, hi = s.mean(), s.min(), s.max()
+                ax.plot(mean.index, mean, color=SPLIT_COLOURS[split], lw=1.5, label=f"{split} strings")
+                ax.fill_between(mean.index, lo, hi, color=SPLIT_COLOURS[split], alpha=0.2, lw=0)
+            if col == "accuracy":
+                ax.axhline(guess_level, ls="--", color="k", lw=0.8, label="likeliest-letter guess")
+                if "unigram_guess" in c:
+                    ax.axhline(c[c.split == "train"].unigram_guess.mean(), ls=":", color="k", lw=0.8,
+                               label="trained string's most frequent letter")
+                ax.set_ylim(-0.02, 1.02)
+            elif col == "loss":
+                ax.axhline(string_entropy * math.log(2), ls="--", color="k", lw=0.8, label="string entropy")
+                ax.set_yscale("log")
+            elif col == "alphabet_mass":
+                ax.set_ylim(-0.02, 1.02)
+            elif col == "entropy":
+                pos = c[c.split == "train"].groupby("epoch").entropy_position.mean()
+                ax.plot(pos.index, pos, color=SPLIT_COLOURS["train"], ls=":", lw=1.2, label="train, per position")
+                ax.axhline(string_entropy, ls="--", color="k", lw=0.8, label="string entropy")
+                if "empirical_entropy" in c:
+                    ax.axhline(c[c.split == "train"].empirical_entropy.mean(), ls=":", color="k", lw=0.8,
+                               label="trained string's empirical entropy")
+            if phases is not None and len(phases[phases.model == model]):
+                p = phases[phases.model == model].median(numeric_only=True)
+                if bool(phases[phases.model == model].distinct_guessing.mean() >= 0.5):
+                    _shade(ax, 0, p.get("guess_end"), "tab:green", "guessing phase")
+                end = p.get("mem_end") if not np.isnan(p.get("mem_end", np.nan)) else c.epoch.max()
+                _shade(ax, p.get("mem_start"), end, "tab:orange", "memorisation phase")
+            if i == 0:
+                ax.set_title(label)
+            if j == 0:
+                lrs = sorted(set(phases[phases.model == model].lr)) if phases is not None and "lr" in phases else []
+                ax.set_ylabel(model + "".join(f"\nlr {lr_label(lr)}" for lr in lrs))
+            if i == len(models) - 1:
+                ax.set_xlabel("epoch")
+    handles = {}
+    for ax in axes.flat:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(lab, h)
+    ncol = min(len(handles), 7)
+    fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=ncol, bbox_to_anchor=(0.5, 0),
+               frameon=False)
+    legend_inches = 0.3 * math.ceil(len(handles) / ncol) + 0.1  # the same space below one row of panels or five
+    fig.tight_layout(rect=(0, legend_inches / fig.get_figheight(), 1, 1))
+    return fig
+
+
+INIT_COLOURS = {"pretrained": "tab:blue", "random": "tab:red"}
+
+
+PAIR_PANELS = (
+    ("accuracy", "recollection accuracy"),
+    ("alphabet_mass", "probability mass on alphabet"),
+    ("entropy_position", "per-position entropy (bits)"),
+)
+
+
+def plot_pretrained_vs_random(metrics: pd.DataFrame, comparison: pd.DataFrame, own: dict | None = None):
+    """Rows: the comparisons of :func:`memlib.phases.twin_pairs` (each model at its own rate, given ``own``, then
+    both at each shared rate); columns: accuracy, alphabet mass, per-position entropy.
+
+    ``metrics``: the runs' tidy metrics with an ``lr`` column; ``comparison``: a
+    :func:`memlib.phases.pretrained_vs_random` table. Pretrained blue, random red; trained string
+    solid, held-out strings dashed; lines are means over seeds, bands min-max. Vertical lines: the
+    median end of the guessing phase (dotted) and start of memorisation (dash-dot) of each.
+    """
+    rows = twin_pairs(comparison, own)
+    fig, axes = plt.subplots(len(rows), len(PAIR_PANELS), figsize=(4 * len(PAIR_PANELS), 2.9 * len(rows)),
+                             squeeze=False, sharex="row")
+    curves = metrics.groupby(["model", "lr", "seed", "split", "epoch"]).mean(numeric_only=True).reset_index()
+    for i, (pair, lr_p, lr_r, mine) in enumerate(rows):
+        for init, model, lr in (("pretrained", pair, lr_p), ("random", f"{pair}-random", lr_r)):
+            c = curves[(curves.model == model) & (curves.lr == lr)]
+            p = comparison[(comparison.model == model) & (comparison.lr == lr)].median(numeric_only=True)
+            for j, (col, label) in enumerate(PAIR_PANELS):
+                ax = axes[i, j]
+                for split, ls in (("train", "-"), ("test", "--")):
+                    s = c[c.split == split].groupby("epoch")[col]
+                    if s.ngroups:
+                        ax.plot(s.mean().index, s.mean(), color=INIT_COLOURS[init], ls=ls, lw=1.4,
+                                label=f"{init} ({'trained' if split == 'train' else 'held-out'})")
+                        ax.fill_between(s.mean().index, s.min(), s.max(), color=INIT_COLOURS[init], alpha=0.15, lw=0)
+                for name, ls in (("guess_end", ":"), ("mem_start", "-.")):
+                    if not np.isnan(p.get(name, np.nan)):
+                        ax.axvline(p[name], color=INIT_COLOURS[init], ls=ls, lw=0.9,
+                                   label=f"{init}: {'distribution learnt' if name == 'guess_end' else 'memorisation starts'}")
+                if i == 0:
+                    ax.set_title(label)
+                if j == 0:
+                    ax.set_ylabel(twin_label(lr_p, lr_r, mine).replace(" (", "\n("), fontsize=8)
+                if i == len(rows) - 1:
+                    ax.set_xlabel("epoch")
+                if col != "entropy_position":
+                    ax.set_ylim(-0.02, 1.02)
+    handles = {}
+    for ax in axes.flat:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(lab, h)
+    fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=4,
+               bbox_to_anchor=(0.5, -0.02 - 0.04 / max(len(rows), 1)), frameon=False, fontsize=8)
+    pairs = ", ".join(dict.fromkeys(f"{p} (blue) and {p}-random (red)" for p, *_ in rows))
+    fig.suptitle(f"Pretrained and random initial weights: {pairs}", fontsize=11)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    return fig
+
+
+def plot_position_order(run, order: dict):
+    """Left: which positions of ``run``'s first training string are predicted correctly at each epoch; right: per
+    position, the epoch from which it stays correct (:func:`memlib.phases.position_order` gives ``order``)."""
+    fig, (a0, a1) = plt.subplots(1, 2, figsize=(12, 3.2), gridspec_kw={"width_ratios": [3, 2]})
+    a0.imshow(order["correct"], aspect="auto", cmap="Greys", interpolation="nearest")
+    a0.grid(False)
+    a0.set_xlabel("position in string")
+    a0.set_ylabel("epoch")
+    a0.set_title(f"{run.config.model}, seed {run.config.seed}: correct predictions")
+    first_stable = order["first_stable"]
+    a1.scatter(np.arange(len(first_stable)), first_stable, s=10)
+    a1.set_xlabel("position in string")
+    a1.set_ylabel("epoch from which always correct")
+    a1.set_title(f"Spearman(position, epoch) = {order['rho']:.2f}")
+    fig.tight_layout()
+    return fig

@@ -25,7 +25,10 @@ from __future__ import annotations
 
 import copy
 
-__all__ = ["PRESETS", "resolve", "per_model", "model_lengths", "per_length", "heldout_gaps", "check_heldout", "store_label"]
+from .config import per_length, per_model
+from .context import model_lengths
+
+__all__ = ["PRESETS", "resolve", "heldout_gaps", "check_heldout", "store_label"]
 
 _PAPER_MODELS = ["EleutherAI/pythia-1b", "microsoft/phi-2", "meta-llama/Llama-2-7b-hf"]
 # The paper's hyper-parameters, for the cpu-long preset (the paper preset spells them out too).
@@ -342,7 +345,7 @@ def heldout_gaps(notebook: str, params: dict) -> list[str]:
     """Where a notebook's runs would not evaluate their held-out strings at epochs its figures and verdict
     read them (empty: none). What each notebook reads:
 
-    * 01 and 02: the held-out curves in the dynamics figure, the guessing band of :mod:`memlib.phases` and
+    * 01 and 02: the held-out curves in the dynamics figure, the guessing band of :mod:`memlib.milestones` and
       the memorisation gain of :mod:`memlib.difficulty` are interpolated between evaluations. They move
       while the distribution is learnt, early for a pretrained model and late for random weights. Hence
       epoch 0, the last, and at least one evaluation in every doubling of the epoch count (1, 2-3, 4-7,
@@ -390,32 +393,3 @@ def check_heldout(notebook: str, params: dict) -> list[str]:
     return gaps
 
 
-def per_model(value, model: str):
-    """A preset value that may be given per model (a dict) or for all models at once."""
-    if isinstance(value, dict):
-        if model not in value:
-            raise ValueError(f"no value for model {model!r} in {value}: add it or give one value for all models")
-        return value[model]
-    return value
-
-
-def model_lengths(params: dict, model: str) -> list:
-    """The string lengths a model runs at: notebook 03's ``lengths`` (one list, or one per model, :func:`per_model`),
-    or the one ``length`` of the other notebooks."""
-    if "lengths" not in params:
-        return [params.get("length")]
-    return list(per_model(params["lengths"], model))
-
-
-def per_length(value, length: int):
-    """A preset value that may be given per string length (a dict with integer keys, notebook 03's ``epochs``) or
-    for all lengths at once (then possibly per model, :func:`per_model`)."""
-    def as_length(k):  # an integer, or its digits (papermill hands dict keys on as strings)
-        return k if isinstance(k, int) and not isinstance(k, bool) else int(k) if isinstance(k, str) and k.isdigit() else None
-
-    if isinstance(value, dict) and value and all(as_length(k) is not None for k in value):
-        by_length = {as_length(k): v for k, v in value.items()}
-        if length not in by_length:
-            raise ValueError(f"no value for length {length!r} in {value}: add it or give one value for all lengths")
-        return by_length[length]
-    return value

@@ -36,185 +36,28 @@ privacy researcher asks more of the same runs; everything here reads stored runs
 from __future__ import annotations
 
 import math
-import warnings
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import torch
 
-from .phases import stable_from
-from .labels import plural, setting, span
-from .metrics import LN2, memorised_at
-from .stats import EXPLORATORY, WITHIN_RUN, in_family, paired_contrast
-from .probes import ProbeSpec, uniqueness
-from .strings import self_information, string_parts
+from .checks import check_runs
+from .config import ProbeSpec, per_model
+from .exposure import MIN_CANDIDATES, expected_counted_exposure
+from .extraction import check_extraction, extraction_spec
+from .figures import legend_below
+from .labels import plural, run_columns, setting, span
+from .membership import FPRS, needed_non_members
+from .metrics import memorised_at
+from .milestones import stable_from
+from .probes import uniqueness
+from .stats import EXPLORATORY, WITHIN_RUN, in_family, paired_contrast, spearman
+from .strings import string_parts
+from .sweep import grid_runs, grids_runs
 
-__all__ = ["MIN_CANDIDATES", "milestones", "holds_from", "expected_counted_exposure",
-           "specs", "extraction_spec", "check_extraction", "greedy_generate", "extracted_lengths", "extraction_table",
-           "extraction_sizes", "sizes_lines",
-           "exposure", "exposure_table", "membership_table", "FPRS", "needed_non_members", "tpr_at_fpr", "attack_table",
-           "measured_exposure_table", "needed_candidates", "candidate_plan", "candidate_runs", "candidates_verdict", "one_string_runs",
-           "onset_table", "onset_summary", "status_table", "verdict"]
-
-# The skew-normal fit needs enough candidates to estimate a third moment.
-MIN_CANDIDATES = 20
-
-
-def extraction_spec(length: int, at, offset_step: int = 1, permuted: int | None = None) -> ProbeSpec:
-    """Probes that measure extraction inside a run, at the epochs ``at``: windows from every
-    ``offset_step``-th offset (0 included; one forward each), and nothing else of notebook 03's probes
-    but BOS alone; with ``permuted = M``, also ``M`` permutations of each training string's letters
-    (:mod:`memlib.candidates`), the candidates that match its composition."""
-    if isinstance(offset_step, bool) or not isinstance(offset_step, int) or offset_step < 1:
-        raise ValueError(f"offset_step={offset_step!r} is not allowed: use an integer >= 1")
-    return ProbeSpec(at=tuple(at), ks=(0,), replace=(), shifts=(), draws=1,
-                     offsets=tuple(range(0, int(length), offset_step)), permuted=permuted)
-
-
-def check_extraction(k, n, length: int) -> None:
-    """ValueError naming ``k`` or ``n`` unless ``k >= 0``, ``n >= 1`` and ``k + n <= length``."""
-    for name, v, low in (("k", k, 0), ("n", n, 1)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
-            raise ValueError(f"{name}={v!r} is not allowed: use an integer >= {low}")
-    if k + n > length:
-        raise ValueError(f"k={k} and n={n} are not allowed for strings of {length} characters: the prompt and the "
-                         f"continuation must fit in the string (k + n <= {length})")
-
-
-@torch.no_grad()
-def greedy_generate(model, prompt: str, n: int) -> str:
-    """Greedy decoding of ``n`` tokens after ``[BOS] + prompt`` (argmax over the full vocabulary,
-    no cache tricks): the generated letters, ``"?"`` for any token that is not a single letter."""
-    letters = "abcdefghijklmnopqrstuvwxyz"
-    back = {t: ch for ch, t in zip(letters, model.letter_ids(letters))}
-    ids = torch.tensor([model.encode(prompt)], device=model.device)
-    net, was = model.model, model.model.training
-    net.eval()
-    out = []
-    try:
-        for _ in range(n):
-            nxt = int(net(input_ids=ids, use_cache=False).logits[0, -1].argmax())
-            out.append(back.get(nxt, "?"))
-            ids = torch.cat([ids, torch.tensor([[nxt]], device=model.device)], dim=1)
-    finally:
-        net.train(was)
-    return "".join(out)
-
-
-def extracted_lengths(window_correct, offsets) -> np.ndarray:
-    """``(len(offsets), L + 1)`` int: entry ``[a, i]`` (``i >= o = offsets[a]``) is how many
-    characters greedy generation reproduces exactly after the prompt ``text[o:i]`` (a prompt of
-    ``k = i - o`` characters); 0 at ``i = L``. ``window_correct``: ``(len(offsets), L)`` bool from
-    the window probes (entry ``[a, i]``: ``text[i]`` predicted from ``text[o:i]``)."""
-    c = np.asarray(window_correct, dtype=bool)
-    offsets = np.asarray(offsets)
-    if c.ndim != 2 or c.shape[0] != len(offsets):
-        raise ValueError(f"window_correct of shape {c.shape} does not fit {len(offsets)} offsets: give (offsets, L)")
-    L = c.shape[1]
-    run = np.zeros((len(offsets), L + 1), dtype=np.int64)
-    for i in range(L - 1, -1, -1):
-        run[:, i] = np.where(c[:, i] & (i >= offsets), run[:, i + 1] + 1, 0)
-    return run
-
-
-def _leading_run(correct) -> np.ndarray:
-    """Per row of a bool ``(..., L)`` array: how many positions are correct before the first error."""
-    c = np.asarray(correct, dtype=bool)
-    wrong = ~c
-    return np.where(wrong.any(-1), wrong.argmax(-1), c.shape[-1])
-
-
-def _runs(runs) -> list:
-    runs = list(runs)
-    if not runs:
-        raise ValueError("runs is empty: give at least one run")
-    return runs
-
-
-def _base(run) -> dict:
-    c = run.config
-    s = c.train[0]
-    return {"setting": setting(run, strings=True), "model": c.model, "lr": c.lr, "seed": c.seed, "run": run.key[:12],
-            "alphabet_size": len(s.get("alphabet") or ""), "string_entropy": s.get("entropy", float("nan"))}
-
-
-def extraction_table(runs, *, k: int, n: int) -> pd.DataFrame:
-    """Extraction of each run's training strings, one row per run, string and epoch.
-
-    At every epoch (from the run's arrays): ``accuracy`` and ``from_bos``, the characters greedy
-    generation from BOS alone reproduces before its first error (``from_bos_share`` of the length).
-    At the epochs the run's extraction probes measured (NaN elsewhere), over the probed offsets
-    (:func:`extraction_spec`; every offset by default, not a sample): ``prefix_mean``, the mean over
-    offsets ``o < L - k`` of the characters reproduced after the true ``k``-character prompt at
-    ``o``; ``k_extractable``, the share of offsets ``o <= L - k - n`` from which the next ``n``
-    characters all come out exactly (Carlini et al.'s k-extractable rate)."""
-    rows = []
-    for run in _runs(runs):
-        L = len(run.config.train[0]["text"])
-        check_extraction(k, n, L)
-        if run.config.dropout:
-            raise ValueError(f"{run!r} trained with dropout: its per-position arrays come from noisy training passes, "
-                             f"not from what greedy generation would do; use runs with dropout=False")
-        probed = set(run.arrays["probe_epochs"].tolist()) if "probe_epochs" in run.arrays else set()
-        epochs = run.arrays["train_epochs"].tolist()
-        lead = _leading_run(run.arrays["train_correct"])  # epochs x strings
-        acc = run.metrics[run.metrics.split == "train"].set_index(["epoch", "string"]).accuracy
-        for j in range(len(run.config.train)):
-            for t, e in enumerate(epochs):
-                row = {**_base(run), "string": j, "epoch": e, "accuracy": acc[(e, j)], "from_bos": int(lead[t, j]),
-                       "from_bos_share": lead[t, j] / L, "prefix_mean": np.nan, "k_extractable": np.nan}
-                if e in probed:
-                    a = run.probe(e, j)
-                    if "window_correct" not in a or a["offsets"][0] != 0:
-                        raise ValueError(f"{run!r} has no extraction probes from offset 0: run it with "
-                                         f"probes=memlib.privacy.extraction_spec(...)")
-                    offsets = a["offsets"]
-                    lengths = extracted_lengths(a["window_correct"], offsets)
-                    keep = offsets + k < L
-                    after = lengths[np.flatnonzero(keep), (offsets + k)[keep]]
-                    row["prefix_mean"] = after.mean()
-                    row["k_extractable"] = float(np.mean(after[offsets[keep] <= L - k - n] >= n))
-                    if lengths[0, 0] != lead[t, j]:  # two measurements of the same thing; can differ by a near tie
-                        warnings.warn(f"{run!r}, epoch {e}: extraction from BOS is {lead[t, j]} from the run's arrays "
-                                      f"but {lengths[0, 0]} from its probes (a near tie decided differently by two "
-                                      f"forward passes of different shapes)", stacklevel=2)
-                rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def extraction_sizes(runs, *, ks, n: int) -> pd.DataFrame:
-    """Extraction at standard sizes (Carlini et al. 2022: a true ``k``-character prefix, then the next ``n``
-    characters exactly under greedy decoding; Biderman et al. 2023 report the share of the continuation
-    reproduced), one row per run, training string, probed epoch and ``k`` in ``ks``, over every probed offset
-    ``o`` with ``o + k + n <= L`` (prompts ``text[o:o+k]``): ``k_extractable``, the share of prompts after
-    which all ``n`` characters come out exactly; ``suffix_share``, the mean share of the ``n`` reproduced
-    before the first error (a lower bound of Biderman et al.'s share, which also counts characters that
-    match again after an error); ``prompts``. ``k = 0`` is generation from BOS alone: no prompt at all,
-    the string's first ``n`` characters (one prompt per string)."""
-    ks = list(ks)
-    if not ks:
-        raise ValueError("ks is empty: give at least one prompt length")
-    rows = []
-    for run in _runs(runs):
-        L = len(run.config.train[0]["text"])
-        for k in ks:
-            check_extraction(k, n, L)
-        probed = run.arrays["probe_epochs"].tolist() if "probe_epochs" in run.arrays else []
-        acc = run.metrics[run.metrics.split == "train"].set_index(["epoch", "string"]).accuracy
-        for e in probed:
-            for j in range(len(run.config.train)):
-                a = run.probe(e, j)
-                if "window_correct" not in a:
-                    raise ValueError(f"{run!r} has no extraction probes: run it with probes=memlib.privacy.extraction_spec(...)")
-                offsets = a["offsets"]
-                lengths = extracted_lengths(a["window_correct"], offsets)
-                for k in ks:
-                    use = np.flatnonzero((offsets + k + n <= L) & ((offsets == 0) if k == 0 else True))
-                    after = np.minimum(lengths[use, offsets[use] + k], n)
-                    rows.append({**_base(run), "string": j, "epoch": int(e), "accuracy": acc[(e, j)], "k": k, "n": n,
-                                 "prompts": len(use), "k_extractable": float(np.mean(after >= n)),
-                                 "suffix_share": float(np.mean(after / n))})
-    return pd.DataFrame(rows)
+__all__ = ["specs", "one_string_runs", "needed_candidates", "candidate_plan", "candidate_runs", "milestones", "holds_from",
+           "onset_table", "onset_summary", "status_table", "sizes_lines", "verdict", "candidates_verdict",
+           "plot_privacy", "plot_candidates", "plot_onsets"]
 
 
 def sizes_lines(sizes: pd.DataFrame) -> list[str]:
@@ -238,202 +81,20 @@ def sizes_lines(sizes: pd.DataFrame) -> list[str]:
     return lines
 
 
-def _skewnorm_fit(x) -> tuple[float, float, float]:
-    """Skew-normal ``(xi, omega, alpha)`` fitted to the sample by maximum likelihood (:func:`scipy.stats.skewnorm.fit`,
-    as the Secret Sharer fits its candidates). ValueError when the sample does not vary (no distribution to fit)."""
-    from scipy.stats import skewnorm
-
-    x = np.asarray(x, dtype=np.float64)
-    s = x.std(ddof=1)
-    if not np.isfinite(s) or s <= 0:
-        raise ValueError(f"the candidates' losses do not vary (std {s}): no distribution to fit")
-    alpha, xi, omega = skewnorm.fit(x)
-    return float(xi), max(float(omega), 1e-12), float(alpha)
-
-
-def _log_ndtr(u: np.ndarray) -> np.ndarray:
-    """log of the standard normal CDF, accurate far into the lower tail."""
-    u = np.asarray(u, dtype=np.float64)
-    out = np.empty_like(u)
-    mid = u > -30
-    out[mid] = np.log(0.5 * np.vectorize(math.erfc, otypes=[float])(-u[mid] / math.sqrt(2)))
-    t = u[~mid]  # asymptotic series of Mills' ratio
-    out[~mid] = -t ** 2 / 2 - np.log(-t) - 0.5 * math.log(2 * math.pi) + np.log1p(-1 / t ** 2 + 3 / t ** 4 - 15 / t ** 6)
-    return out
-
-
-def _skewnorm_logcdf(x: float, xi: float, omega: float, alpha: float) -> float:
-    """log P(X <= x) of a skew-normal, by integrating its density in log space (stays finite far
-    into the lower tail, where ``cdf = Phi - 2T`` loses every digit). Below the bulk the density
-    falls off at rate ``r = -z + alpha phi(alpha z) / Phi(alpha z)`` below ``z``; there the grid
-    spans ``40 / r`` with steps of at most ``0.05 / r_max`` (``r_max`` at its lower end)."""
-    z = (x - xi) / omega
-    if z > 8 and alpha >= 0:
-        return 0.0
-
-    def log_f(t):
-        return math.log(2) - t ** 2 / 2 - 0.5 * math.log(2 * math.pi) + _log_ndtr(alpha * t)
-
-    def slope(t):
-        return -t + alpha * math.exp(-(alpha * t) ** 2 / 2 - 0.5 * math.log(2 * math.pi) - float(_log_ndtr(np.array([alpha * t]))[0]))
-
-    r = slope(z)
-    if r > 1e6:  # so steep (a fit near the half-normal limit, alpha -> inf) that a grid cannot resolve it:
-        return min(0.0, float(log_f(np.array([z]))[0]) - math.log(r))  # its leading term, f(z) / r
-    if r > 2:  # the tail: the mass lies within a few 1/r below z
-        lo = z - 40 / r
-        n = int(min(max(4001, 40 * slope(lo) / r / 0.05), 200_001))
-    else:
-        lo, n = min(z, 0.0) - 12.0 - (12.0 if alpha < 0 else 0.0), 8001
-    t = np.linspace(lo, z, n)
-    lf = log_f(t)
-    top = lf.max()
-    w = np.exp(lf - top)
-    area = float(((w[1:] + w[:-1]) / 2).sum() * (t[1] - t[0]))  # the trapezoid rule
-    return min(0.0, top + math.log(area))
-
-
-def expected_counted_exposure(n: int) -> float:
-    """The expected counted exposure of one of ``n`` exchangeable strings (its rank uniform on
-    1..n): ``log2 n - log2(n!) / n``."""
-    return math.log2(n) - math.lgamma(n + 1) / math.log(2) / n
-
-
-def exposure(loss: float, candidates, *, max_bits: float = math.inf, fit: bool = False) -> dict:
-    """Exposure in bits of a string with mean loss ``loss`` among ``candidates`` (their mean losses,
-    strings of the same length from the same distribution): ``count`` (candidates at least as
-    likely, loss <= ``loss``), ``counted`` = -log2((count + 1) / (N + 1)), ``fitted`` = -log2 of the
-    skew-normal maximum-likelihood fit's CDF at ``loss`` (capped at ``max_bits``; ``capped`` says it was;
-    computed where the count is 0, or everywhere with ``fit=True``; NaN elsewhere), and ``exposure``
-    with its ``method``: counted while ``count >= 1``, else fitted (at least the counted value): an
-    extrapolation, which :func:`measured_exposure_table` checks against importance sampling."""
-    c = np.asarray(candidates, dtype=np.float64)
-    if c.ndim != 1 or len(c) < MIN_CANDIDATES:
-        raise ValueError(f"{len(c) if c.ndim == 1 else c.shape} candidates are too few for the distribution fit: "
-                         f"use at least {MIN_CANDIDATES} held-out strings")
-    count = int((c <= loss).sum())
-    counted = -math.log2((count + 1) / (len(c) + 1))
-    if count >= 1 and not fit:
-        return {"count": count, "counted": counted, "fitted": np.nan, "capped": False, "exposure": counted,
-                "method": "counted"}
-    raw = -_skewnorm_logcdf(loss, *_skewnorm_fit(c)) / LN2
-    fitted, capped = min(raw, max_bits), raw >= max_bits
-    if count >= 1:
-        return {"count": count, "counted": counted, "fitted": fitted, "capped": capped, "exposure": counted,
-                "method": "counted"}
-    return {"count": 0, "counted": counted, "fitted": fitted, "capped": capped, "exposure": max(fitted, counted),
-            "method": "extrapolated (skew-normal ML fit, Secret Sharer)"}
-
-
-def exposure_table(runs) -> pd.DataFrame:
-    """Exposure of every training string and, as a check, of every held-out string (against the
-    other held-out strings), one row per run, string and epoch at which the held-out strings were
-    evaluated. ``member``: a training string. Columns of :func:`exposure`, ``loss``, ``candidates``
-    and ``max_bits`` (the string's self-information, the cap of the fit)."""
-    rows = []
-    for run in _runs(runs):
-        m = run.metrics
-        test = m[m.split == "test"]
-        if test.string.nunique() < MIN_CANDIDATES + 1:
-            raise ValueError(f"{run!r} has {test.string.nunique()} held-out strings: exposure needs at least "
-                             f"{MIN_CANDIDATES + 1} (candidates for the fit, and one left out for each check)")
-        train = m[m.split == "train"]
-        for e, cand in test.groupby("epoch"):
-            losses = cand.set_index("string").loss
-            for j, loss in train[train.epoch == e].set_index("string").loss.items():
-                d = run.config.train[j]
-                cap = self_information(d)
-                rows.append({**_base(run), "epoch": e, "member": True, "string": j, "loss": loss,
-                             "candidates": len(losses), "max_bits": cap, **exposure(loss, losses, max_bits=cap)})
-            for j, loss in losses.items():
-                others = losses.drop(j)
-                cap = self_information(run.config.test[j])
-                rows.append({**_base(run), "epoch": e, "member": False, "string": j, "loss": loss,
-                             "candidates": len(others), "max_bits": cap, **exposure(loss, others, max_bits=cap)})
-    return pd.DataFrame(rows)
-
-
-def _auc(members, others) -> float:
-    """P(a member's loss < a non-member's), ties counting half."""
-    a, b = np.asarray(members)[:, None], np.asarray(others)[None, :]
-    return float((a < b).mean() + 0.5 * (a == b).mean())
-
-
-FPRS = (0.01, 0.001)  # the false-positive rates the attacks report
-
-
-def needed_non_members(fpr: float) -> int:
-    """How many non-members a threshold needs before it may flag one of them at false-positive rate ``fpr``
-    (``ceil(1 / fpr)``): with fewer, a TPR "at" ``fpr`` is a TPR at zero observed false positives.
-    ValueError for a rate outside (0, 1), which no sample size supports."""
-    if isinstance(fpr, bool) or not isinstance(fpr, (int, float)) or not 0 < fpr < 1:
-        raise ValueError(f"fpr={fpr!r} is not allowed: use a false-positive rate in (0, 1); no number of non-members "
-                         f"measures a rate of 0 or 1")
-    return math.ceil(1 / fpr - 1e-9)
-
-
-def tpr_at_fpr(members, non_members, fpr: float) -> dict:
-    """The loss-threshold attack's true-positive rate at false-positive rate ``fpr`` (scores: lower = member).
-    The threshold is the ``(a + 1)``-th lowest non-member score, ``a = floor(fpr * N)``: scores strictly below
-    it are flagged, so at most ``a`` non-members are (ties at the threshold are not flagged, members' ties
-    neither). ``tpr`` is NaN and ``measurable`` False where ``N < ceil(1 / fpr)`` (``needed``): the text
-    reports that as "not measurable at this n". ``fpr_reached`` = ``a / N``. ``tpr_low`` / ``tpr_high``: the
-    95% Clopper-Pearson interval of the share of members flagged, given the threshold (the threshold's own
-    sampling, one non-member's score at 0.1% of 1,000, is not in it)."""
-    needed = needed_non_members(fpr)
-    mem, non = np.asarray(members, dtype=np.float64), np.sort(np.asarray(non_members, dtype=np.float64))
-    if not len(mem):
-        raise ValueError("members is empty: give at least one member score")
-    allowed = int(math.floor(fpr * len(non) + 1e-9))
-    if len(non) < needed:
-        return {"tpr": np.nan, "tpr_low": np.nan, "tpr_high": np.nan, "fpr_reached": 0.0, "measurable": False,
-                "needed": needed, "non_members": len(non)}
-    from scipy.stats import binomtest
-
-    threshold = non[allowed] if allowed < len(non) else np.inf
-    flagged = int((mem < threshold).sum())
-    ci = binomtest(flagged, len(mem)).proportion_ci(0.95, method="exact")
-    return {"tpr": flagged / len(mem), "tpr_low": float(ci.low), "tpr_high": float(ci.high),
-            "fpr_reached": allowed / len(non), "measurable": True, "needed": needed, "non_members": len(non)}
-
-
-def membership_table(runs, fpr: float = 0.01) -> pd.DataFrame:
-    """The loss-threshold membership attack, pooled over the runs of each setting, at every epoch at
-    which the held-out strings were evaluated: ``auc`` (ROC AUC: a training string has a lower loss
-    than a held-out one), ``tpr_at_fpr`` (:func:`tpr_at_fpr`: NaN, ``measurable`` False, with fewer than
-    ``needed`` held-out strings), ``members`` / ``non_members`` (counts), ``runs``."""
-    needed_non_members(fpr)
-    rows = []
-    frames = []
-    for run in _runs(runs):
-        m = run.metrics
-        tested = set(m[m.split == "test"].epoch)
-        frames.append(m[m.epoch.isin(tested)].assign(setting=setting(run, strings=True), lr=run.config.lr, run=run.key))
-    data = pd.concat(frames, ignore_index=True)
-    for (name, e), d in data.groupby(["setting", "epoch"], sort=False):
-        mem, non = d[d.split == "train"].loss.to_numpy(), d[d.split == "test"].loss.to_numpy()
-        t = tpr_at_fpr(mem, non, fpr)
-        rows.append({"setting": name, "model": d.model.iloc[0], "lr": d.lr.iloc[0], "epoch": e,
-                     "auc": _auc(mem, non), "tpr_at_fpr": t["tpr"], "fpr": fpr, "fpr_reached": t["fpr_reached"],
-                     "measurable": t["measurable"], "needed": t["needed"],
-                     "members": len(mem), "non_members": len(non), "runs": d.run.nunique()})
-    return pd.DataFrame(rows)
-
-
 def onset_table(runs) -> pd.DataFrame:
     """One row per run, training string and position: ``onset``, the first epoch from which the
     character is predicted correctly at every later epoch of the run (NaN: wrong at the end,
     ``censored``), its ``char``, ``p_char`` (probability under the string's distribution) and
     ``uniqueness`` (shortest k whose k-gram before it is unique in the string)."""
     rows = []
-    for run in _runs(runs):
+    for run in check_runs(runs):
         epochs = run.arrays["train_epochs"]
         for j, d in enumerate(run.config.train):
             text, alphabet, probs = string_parts(d)
             p = dict(zip(alphabet, probs))
             first = stable_from(run.arrays["train_correct"][:, j, :])
             onset = np.where(np.isnan(first), np.nan, epochs[np.nan_to_num(first).astype(int)])
-            rows.append(pd.DataFrame({**_base(run), "string": j, "position": np.arange(len(text)), "char": list(text),
+            rows.append(pd.DataFrame({**run_columns(run), "string": j, "position": np.arange(len(text)), "char": list(text),
                                       "p_char": [p[ch] for ch in text], "uniqueness": uniqueness(text),
                                       "onset": onset, "censored": np.isnan(first)}))
     return pd.concat(rows, ignore_index=True)
@@ -445,9 +106,7 @@ def onset_summary(onsets: pd.DataFrame) -> pd.DataFrame:
     characters count as later than every onset, also in the median: inf when most are censored)."""
     rows = []
     for name, d in onsets.groupby("setting", sort=False):
-        late = d.onset.fillna(np.inf).rank()  # Spearman: Pearson correlation of ranks (ties averaged)
-        corr = {c: late.corr(d[c].rank()) if d[c].nunique() > 1 and late.nunique() > 1 else np.nan
-                for c in ("position", "p_char", "uniqueness")}
+        corr = {c: spearman(d.onset.fillna(np.inf), d[c]) for c in ("position", "p_char", "uniqueness")}
         rows.append({"setting": name, "characters": len(d), "censored": d.censored.mean(),
                      "median_onset": d.onset.fillna(np.inf).median(), **{f"rho_{c}": v for c, v in corr.items()}})
     return pd.DataFrame(rows)
@@ -458,8 +117,6 @@ def specs(models, *, epochs, measure_at, length: int, k: int, n: int, n_test_str
     """The extraction probes of every model (``epochs`` and ``measure_at`` may be per model), with
     every argument of notebook 05 checked before any training: ``k`` and ``n`` fit the strings,
     enough held-out strings for the exposure fit, and every measured epoch within the model's run."""
-    from .presets import per_model
-
     check_extraction(k, n, length)
     if isinstance(n_test_strings, bool) or not isinstance(n_test_strings, int) or n_test_strings < MIN_CANDIDATES + 1:
         raise ValueError(f"n_test_strings={n_test_strings!r} is not allowed: exposure needs at least "
@@ -504,7 +161,7 @@ def milestones(runs, extraction: pd.DataFrame, exposure: pd.DataFrame, membershi
     (``attack_auc_1``); the first epoch with k-extractable rate 1. Takes the tables of
     :func:`extraction_table`, :func:`exposure_table` and :func:`membership_table` of ``runs``."""
     rows = []
-    for r in _runs(runs):
+    for r in check_runs(runs):
         key, L = r.key[:12], len(r.config.train[0]["text"])
         x = extraction[extraction.run == key]
         ex = exposure[(exposure.run == key) & exposure.member]
@@ -669,116 +326,6 @@ def _setting_lines(name, mk, x, ex, mi, *, length, k, n) -> list[str]:
 
 # Many members, many candidates (runs whose probes set ``permuted`` / ``samples``: memlib.candidates).
 
-def _candidate_epochs(run) -> list[int]:
-    return [int(e) for e in run.arrays.get("probe_epochs", []) if f"probe_e{int(e)}_run_member_loss" in run.arrays]
-
-
-def _held_out_at(run, epoch: int) -> np.ndarray:
-    m = run.metrics
-    return m[(m.split == "test") & (m.epoch == epoch)].sort_values("string").loss.to_numpy()
-
-
-def _scores(run, epoch: int) -> dict:
-    """Member losses and both kinds of non-members' at ``epoch``, all from the probes' computation but the
-    held-out strings (the loop's no-grad pass, the same loss to float rounding)."""
-    c = run.candidates(epoch)
-    perms = np.concatenate([run.probe(epoch, j)["permuted_loss"] for j in range(len(run.config.train))]) \
-        if run.config.probes.permuted else np.zeros(0)
-    return {"members": c["member_loss"], "fresh": _held_out_at(run, epoch), "permuted": perms}
-
-
-def attack_table(runs, fprs=FPRS) -> pd.DataFrame:
-    """Membership inference with many members, pooled over the runs of each setting, at every epoch with
-    candidates (:func:`memlib.candidates`): the training strings against ``fresh`` non-members (the held-out
-    strings: the distribution's draws) and against ``permuted`` ones (permutations of the members' own
-    characters: what the letter histogram cannot tell apart), each with two scores: ``loss`` (the raw
-    loss threshold) and ``calibrated`` (the loss minus the same string's loss under the loaded model, epoch
-    0, as reference-model attacks calibrate; its rows are left out without epoch 0). Columns ``auc``, ``members``,
-    ``non_members``, ``accuracy`` (the members' mean training accuracy then), and per rate in ``fprs``:
-    ``tpr_<fpr>`` with ``tpr_<fpr>_low`` / ``_high`` (NaN: not measurable at this n) and ``needed_<fpr>``
-    (:func:`needed_non_members`)."""
-    rates = list(fprs)
-    for f in rates:
-        needed_non_members(f)  # a rate outside (0, 1): refused before any work
-    rows = []
-    groups: dict = {}
-    for run in _runs(runs):
-        groups.setdefault(setting(run, strings=True), []).append(run)
-    for name, rs in groups.items():
-        epochs = sorted(set.intersection(*[set(_candidate_epochs(r)) for r in rs]))
-        if not epochs:
-            raise ValueError(f"the runs of {name} have no candidates: run them with probes that set permuted and samples")
-        at = {e: [_scores(r, e) for r in rs] for e in epochs}
-        for e in epochs:
-            lacking = [r for r, x in zip(rs, at[e]) if len(x["fresh"]) != len(r.config.test)]
-            if lacking:
-                raise ValueError(f"{lacking[0]!r} did not measure its held-out strings at epoch {e}, where its candidates "
-                                 f"were: give eval_every the candidates' epochs (memlib.privacy.candidate_runs does)")
-        for e in epochs:
-            for against in ("fresh", "permuted"):
-                for score in ("loss", "calibrated"):
-                    if score == "calibrated" and 0 not in at:
-                        continue
-                    mem = np.concatenate([x["members"] - (at[0][i]["members"] if score == "calibrated" else 0)
-                                          for i, x in enumerate(at[e])])
-                    non = np.concatenate([x[against] - (at[0][i][against] if score == "calibrated" else 0)
-                                          for i, x in enumerate(at[e])])
-                    if not len(non):
-                        continue
-                    acc = [r.metrics[(r.metrics.split == "train") & (r.metrics.epoch == e)].accuracy for r in rs]
-                    row = {"setting": name, "model": rs[0].config.model, "epoch": e, "against": against, "score": score,
-                           "auc": _auc(mem, non), "members": len(mem), "non_members": len(non), "runs": len(rs),
-                           "accuracy": float(pd.concat(acc).mean())}
-                    for f in rates:
-                        t = tpr_at_fpr(mem, non, f)
-                        row[f"tpr_{f:g}"], row[f"needed_{f:g}"] = t["tpr"], t["needed"]
-                        row[f"tpr_{f:g}_low"], row[f"tpr_{f:g}_high"] = t["tpr_low"], t["tpr_high"]
-                    rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def measured_exposure_table(runs, *, level: float = 0.95) -> pd.DataFrame:
-    """Exposure of every training string at every epoch with candidates, four ways side by side, in bits:
-    ``fresh`` counted among the held-out strings (``-log2((count + 1) / (N + 1))``, at most ``log2(N + 1)``),
-    ``permuted`` counted among permutations of its own characters (``fresh_matched``: counted among as many
-    held-out strings as there are permutations, the first of them: the same resolution), ``measured`` by importance sampling
-    (:func:`memlib.candidates.tail_probability`, with ``measured_low`` / ``measured_high``, its ``level``
-    interval, ``hits`` and ``ess``; NaN with no hit), ``exact`` by enumeration where the run enumerated,
-    and ``fitted``, the Secret Sharer's extrapolation (skew-normal maximum-likelihood fit to the held-out
-    losses), kept only as a labelled comparison. ``max_bits``: the string's self-information."""
-    from .candidates import enumeration_index, exact_tail, same_as, tail_probability
-
-    rows = []
-    for run in _runs(runs):
-        for e in _candidate_epochs(run):
-            c = run.candidates(e)
-            fresh = _held_out_at(run, e)
-            for j, loss in enumerate(c["member_loss"]):
-                cap = self_information(run.config.train[j])
-                row = {**_base(run), "epoch": e, "string": j, "loss": loss, "max_bits": cap,
-                       "fresh_n": len(fresh), "permuted_n": 0}
-                for kind, cands in (("fresh", fresh),
-                                    ("permuted", run.probe(e, j)["permuted_loss"] if run.config.probes.permuted else [])):
-                    cands = np.asarray(cands)
-                    row[f"{kind}_n"] = len(cands)
-                    row[kind] = -math.log2((int((cands <= loss).sum()) + 1) / (len(cands) + 1)) if len(cands) else np.nan
-                n_p = row["permuted_n"]  # fresh candidates at the permuted ones' resolution: a fair comparison
-                row["fresh_matched"] = (-math.log2((int((fresh[:n_p] <= loss).sum()) + 1) / (n_p + 1))
-                                        if 0 < n_p <= len(fresh) else np.nan)
-                row["fitted"] = min(-_skewnorm_logcdf(loss, *_skewnorm_fit(fresh)) / LN2, cap) \
-                    if len(fresh) >= MIN_CANDIDATES else np.nan
-                text, alphabet, _ = string_parts(run.config.train[j])
-                if "sampled_loss" in c:
-                    same = same_as(text, alphabet, c["sampled_letters"]) if "sampled_letters" in c else None
-                    t = tail_probability(loss, c["sampled_loss"], c["sampled_log_weight"], level=level, same=same)
-                    row.update(measured=t["exposure"], measured_low=t["exposure_low"], measured_high=t["exposure_high"],
-                               hits=t["hits"], samples=t["n"], ess=t["ess"])
-                if "enumerated_loss" in c:
-                    row["exact"] = -math.log2(exact_tail(loss, c["enumerated_loss"], c["enumerated_log2_p"],
-                                                         itself=enumeration_index(text, alphabet)))
-                rows.append(row)
-    return pd.DataFrame(rows)
-
 
 _PLAN_KEYS = {"model": str, "lr": float, "length": int, "alphabet_size": int, "members": int, "epochs": int,
               "measure_at": list, "candidates": int, "permuted": int, "samples": int, "seeds": list,
@@ -828,8 +375,6 @@ def candidate_runs(plans: dict, *, store, precision) -> dict:
     ``enumeration``), all checked first, trained in one sweep (runs of one model side by side in launched
     processes): ``{name: runs}``, one run per seed of a plan, ``members`` training strings and ``candidates``
     held-out strings each, every candidate measured at ``measure_at``."""
-    from .sweep import grids_runs
-
     checked = {name: candidate_plan(plan, name) for name, plan in plans.items()}
     grids = [dict(models=[p["model"]], seeds=p["seeds"], grid=[{"alphabet_size": p["alphabet_size"]}], length=p["length"],
                   n_train_strings=p["members"], n_test_strings=p["candidates"], epochs=p["epochs"], lr=p["lr"],
@@ -938,9 +483,6 @@ def one_string_runs(P: dict, specs: dict, store) -> list:
     ``P["grid"]`` at ``P["lr"]``, then ``P["compare_models"]`` over ``P["compare_grid"]`` at ``P["compare_lr"]``;
     one training string and ``P["n_test_strings"]`` held-out strings per seed, measured at each model's
     ``measure_at`` with its probes from :func:`specs`."""
-    from .presets import per_model
-    from .sweep import grid_runs
-
     out = []
     for names, settings, rate in ((P["models"], P["grid"], P["lr"]), (P["compare_models"], P["compare_grid"], P["compare_lr"])):
         for name in names:
@@ -949,3 +491,157 @@ def one_string_runs(P: dict, specs: dict, store) -> list:
                              eval_every=per_model(P["measure_at"], name), lr_schedule=P["lr_schedule"],
                              max_grad_norm=P["max_grad_norm"], probes=specs[name], precision=P["precision"], store=store)
     return out
+
+
+def plot_privacy(extraction: pd.DataFrame, exposure: pd.DataFrame, membership: pd.DataFrame, settings: list[str],
+                 attack: pd.DataFrame | None = None):
+    """Notebook 05's measures on one time axis, one column per setting (means over seeds, band
+    min-max). Top: recollection accuracy, the share of the string that greedy generation from BOS
+    reproduces, and the k-extractable rate. Middle: exposure in bits of the trained strings (filled
+    where extrapolated by the distribution fit) and of held-out strings (the check: 1.32 bits expected for 31 candidates, as in the default preset, 1.44 as their number grows);
+    dotted: the most a count over the candidates can resolve, log2(N + 1). Bottom: the loss-threshold
+    membership attack's ROC AUC and true-positive rate at 1% false positives, pooled over seeds (missing where
+    not measurable at this n); with ``attack`` (:func:`memlib.membership.attack_table` of the same runs), also its
+    AUC against permutations of the strings' letters and calibrated by the loaded model's loss."""
+    fig, axes = plt.subplots(3, len(settings), figsize=(3.4 * len(settings), 7.6), squeeze=False, sharex="col")
+    for j, name in enumerate(settings):
+        ax = axes[0, j]
+        x = extraction[extraction.setting == name]
+        for col, label, colour in (("accuracy", "accuracy (true prefix)", "tab:blue"),
+                                   ("from_bos_share", "extracted from BOS (share)", "tab:red")):
+            g = x.groupby("epoch")[col]
+            ax.plot(g.mean().index, g.mean(), color=colour, label=label)
+            ax.fill_between(g.mean().index, g.min(), g.max(), color=colour, alpha=0.15, lw=0)
+        p = x[x.k_extractable.notna()].groupby("epoch").k_extractable
+        ax.plot(p.mean().index, p.mean(), color="tab:green", marker="o", ms=3, label="k-extractable rate")
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_title(name.replace(", lr", "\nlr"), fontsize=8)
+        ax = axes[1, j]
+        ex = exposure[exposure.setting == name]
+        mem, held = ex[ex.member], ex[~ex.member]
+        g = mem.groupby("epoch").exposure
+        ax.plot(g.mean().index, g.mean(), color="tab:purple", label="trained string")
+        ax.fill_between(g.mean().index, g.min(), g.max(), color="tab:purple", alpha=0.15, lw=0)
+        fit = mem[mem.method != "counted"]
+        ax.scatter(fit.epoch, fit.exposure, s=10, color="tab:purple", label="extrapolated (skew-normal fit)")
+        counted = mem[mem.method == "counted"]
+        ax.scatter(counted.epoch, counted.exposure, s=10, facecolors="none", edgecolors="tab:purple",
+                   label="counted among candidates")
+        h = held.groupby("epoch").exposure.mean()
+        ax.plot(h.index, h, color="0.4", ls="--", label="held-out strings (mean)")
+        if len(mem):
+            ax.axhline(math.log2(mem.candidates.max() + 1), color="0.4", ls=":", lw=1, label="count resolves up to")
+        ax.set_yscale("symlog", linthresh=10)
+        ax = axes[2, j]
+        m = membership[membership.setting == name]
+        ax.plot(m.epoch, m.auc, color="tab:orange", marker="o", ms=3, label="membership attack ROC AUC")
+        ax.plot(m.epoch, m.tpr_at_fpr, color="tab:brown", marker="s", ms=3, ls="--",
+                label="TPR at 1% FPR (missing: not measurable at this n)")
+        if attack is not None:
+            a = attack[attack.setting == name]
+            for against, score, colour, label in (("permuted", "loss", "tab:red", "AUC against permuted letters"),
+                                                  ("fresh", "calibrated", "tab:olive", "AUC calibrated by the loaded model")):
+                d = a[(a.against == against) & (a.score == score)]
+                ax.plot(d.epoch, d.auc, color=colour, marker="o", ms=3, ls=":", label=label)
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_xlabel("epoch")
+    axes[0, 0].set_ylabel("share of the string")
+    axes[1, 0].set_ylabel("exposure (bits)")
+    axes[2, 0].set_ylabel("attack")
+    legend_below(fig, axes, ncol=4)
+    return fig
+
+
+def plot_candidates(attack: pd.DataFrame, exposures: pd.DataFrame, enumerated: pd.DataFrame | None = None, fprs=(0.01, 0.001)):
+    """Many members, many candidates (one row per setting of ``attack``): the membership attack's ROC AUC
+    against fresh and permuted non-members (solid: raw loss; dashed: calibrated by the loaded model's loss)
+    and its TPR at each of ``fprs`` (gaps: not measurable at this n); the members' exposure over epochs
+    (median, band min-max): counted among fresh and among permuted candidates, importance-sampled (with
+    the widest 95% interval) and the skew-normal fit, under the self-information. With ``enumerated``, a
+    last panel: importance-sampled against exact exposure with their 95% intervals, the diagonal."""
+    names = list(dict.fromkeys(attack.setting))
+    cols = 3 + (enumerated is not None and len(enumerated) > 0)
+    fig, axes = plt.subplots(len(names), cols, figsize=(3.6 * cols, 3.2 * len(names) + 0.8), squeeze=False)
+    colours = {"fresh": "tab:blue", "permuted": "tab:red"}
+    for i, name in enumerate(names):
+        a = attack[attack.setting == name]
+        for (against, score), d in a.groupby(["against", "score"], sort=False):
+            ls = "-" if score == "loss" else "--"
+            axes[i, 0].plot(d.epoch, d.auc, color=colours[against], ls=ls, marker="o", ms=3,
+                            label=f"{against} non-members, {'raw loss' if score == 'loss' else 'calibrated'}")
+            if score == "loss":
+                for f, mk in zip(fprs, ("s", "^")):
+                    axes[i, 1].plot(d.epoch, d[f"tpr_{f:g}"], color=colours[against], marker=mk, ms=4,
+                                    ls="-" if mk == "s" else ":", label=f"{against}, TPR at {f:.1%} FPR")
+        axes[i, 0].set_ylim(0.35, 1.02)
+        axes[i, 0].axhline(0.5, color="0.6", lw=0.8)
+        axes[i, 0].set_ylabel("ROC AUC")
+        axes[i, 0].set_title(name, fontsize=8)
+        axes[i, 1].set_ylim(-0.02, 1.02)
+        axes[i, 1].set_ylabel("true-positive rate")
+        ax = axes[i, 2]
+        x = exposures[exposures.setting == name]
+        for col, label, colour in (("fresh", "counted, fresh", "tab:blue"), ("permuted", "counted, permuted", "tab:red"),
+                                   ("measured", "importance-sampled", "black"), ("fitted", "skew-normal fit", "tab:olive")):
+            if col not in x or x[col].isna().all():
+                continue
+            g = x.groupby("epoch")[col]
+            ax.plot(g.median().index, g.median(), color=colour, marker="o", ms=3, label=label,
+                    ls="--" if col == "fitted" else "-")
+            ax.fill_between(g.median().index, g.min(), g.max(), color=colour, alpha=0.12, lw=0)
+        ax.axhline(x.max_bits.median(), color="0.5", ls=":", lw=1, label="self-information")
+        ax.set_ylabel("exposure (bits)")
+        for ax in axes[i, :3]:
+            ax.set_xlabel("epoch")
+    if cols == 4:
+        ax = axes[0, 3]
+        e = enumerated.dropna(subset=["measured", "exact"])
+        ax.errorbar(e.exact, e.measured, yerr=[e.measured - e.measured_low, e.measured_high - e.measured],
+                    fmt="o", ms=3, color="black", ecolor="0.5", lw=0.8, label="importance-sampled, 95% CI")
+        top = float(max(e.exact.max(), e.measured_high.max())) + 0.5
+        ax.plot([0, top], [0, top], color="0.6", lw=0.8)
+        n = int(exposures.fresh_n.max())
+        ax.axvline(math.log2(n + 1), color="tab:blue", ls=":", lw=1, label=f"{n:,} counted candidates resolve")
+        ax.set_xlabel("exact exposure (bits, enumeration)")
+        ax.set_ylabel("measured exposure (bits)")
+        ax.set_title("check against exact enumeration", fontsize=8)
+        for r in range(1, len(names)):
+            axes[r, 3].axis("off")
+    legend_below(fig, axes, ncol=4)
+    return fig
+
+
+def plot_onsets(onsets: pd.DataFrame, settings: list[str]):
+    """When each character is memorised: left, the onset epoch of every position of the first seed's
+    string, one row per setting (grey: never stable by the end); middle and right, median onset
+    against the character's uniqueness and its probability under the distribution (all seeds)."""
+    first = onsets[onsets.seed == onsets.seed.min()]
+    length = int(onsets.position.max()) + 1
+    fig, (a, b, c) = plt.subplots(1, 3, figsize=(14, 0.5 * len(settings) + 2.6),
+                                  gridspec_kw={"width_ratios": [2.2, 1, 1]})
+    grid = np.full((len(settings), length), np.nan)
+    for i, name in enumerate(settings):
+        d = first[first.setting == name].sort_values("position")
+        grid[i, : len(d)] = d.onset / max(d.onset.max(), 1)
+    cmap = plt.cm.viridis.copy()
+    cmap.set_bad("0.85")
+    im = a.imshow(np.ma.masked_invalid(grid), aspect="auto", cmap=cmap, vmin=0, vmax=1)
+    a.set_yticks(range(len(settings)))
+    a.set_yticklabels([s.replace(", lr", "\nlr") for s in settings], fontsize=7)
+    a.set_xlabel("position in the string")
+    a.grid(False)
+    fig.colorbar(im, ax=a, label="onset / last onset of the run")
+    colours = dict(zip(settings, plt.cm.tab10(np.arange(len(settings)) % 10)))
+    for ax, col, label in ((b, "uniqueness", "uniqueness (shortest unique k-gram before it)"),
+                           (c, "p_char", "probability of the character")):
+        for name in settings:
+            d = onsets[onsets.setting == name]
+            if d[col].nunique() < 2:
+                continue
+            g = d.groupby(col).onset.median()
+            ax.plot(g.index, g, marker="o", ms=3, color=colours[name], label=name)
+        ax.set_xlabel(label)
+        ax.set_ylabel("median onset epoch")
+    b.legend(fontsize=6, frameon=False)
+    fig.tight_layout()
+    return fig

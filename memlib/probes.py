@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import math
 import numbers
 
 import numpy as np
@@ -45,16 +44,13 @@ import torch
 
 from .config import AT_WORDS, REPLACE_KINDS, ProbeSpec, after_memorised
 from .hardware import resolve_precision
-from .metrics import MEMORISED_HOLD, MEMORISED_THRESHOLD, token_metrics
-from .models import RANDOM_SUFFIX, LoadedModel
-from .phases import stable_from
-from .stats import in_family, median_interval, paired_contrast, sign_counts, sign_test
-from .strings import alphabet_of, string_parts
-from .labels import moment_label, moment_order, plural, setting, span
+from .metrics import token_metrics
+from .models import LoadedModel
+from .milestones import stable_from
+from .strings import string_parts
 
-__all__ = ["continuation_share", "REPLACE_KINDS", "AT_WORDS", "TABLE_COLUMNS", "ProbeSpec", "Prober", "uniqueness", "first_recall_k", "measure",
-           "probe_table", "recall_table", "character_table", "character_summary", "k_to_reach", "locality", "setting",
-           "status_table", "context_summary", "kept_table", "twin_settings", "verdict"]
+__all__ = ["REPLACE_KINDS", "AT_WORDS", "TABLE_COLUMNS", "ProbeSpec", "Prober", "uniqueness", "first_recall_k",
+           "measure", "probe_table", "probe_positions", "probe_contexts"]
 
 TABLE_COLUMNS = ("probe", "kind", "k", "m", "draw", "position", "correct", "p_true", "uniqueness")
 _SHIFT_TAG = len(REPLACE_KINDS)  # seeds: replace kinds use their index in REPLACE_KINDS, shifts this
@@ -114,7 +110,7 @@ def _replaced(text: str, i: int, k: int, kind: str, rng, alphabet: str, probs) -
     return "".join(head) + text[n:i]
 
 
-def _positions(text: str, spec: ProbeSpec) -> dict[str, np.ndarray]:
+def probe_positions(text: str, spec: ProbeSpec) -> dict[str, np.ndarray]:
     """The positions the local and replaced-context probes read (all, unless ``spec.positions`` is smaller than
     the string): ``"local"`` (``P * draws`` of them, sorted: as many as a replaced context reads over its draws),
     one subset for every ``k``; ``"replace"`` (kinds, replace_ks, draws, P), per (kind, k, draw) ``P`` positions
@@ -140,10 +136,10 @@ def _positions(text: str, spec: ProbeSpec) -> dict[str, np.ndarray]:
     return {"local": local, "replace": rep}
 
 
-def _contexts(text: str, alphabet: str, probs, spec: ProbeSpec, where: dict) -> dict[str, np.ndarray]:
+def probe_contexts(text: str, alphabet: str, probs, spec: ProbeSpec, where: dict) -> dict[str, np.ndarray]:
     """Every context of a resolved spec, as text without BOS: ``"full"`` (L,), ``"local"``
     (ks, P), ``"replace"`` (kinds, replace_ks, draws, P), predicting ``text[i]`` at their end for the
-    positions ``where`` gives (:func:`_positions`; ``None`` where the position is -1), and ``"shift"``
+    positions ``where`` gives (:func:`probe_positions`; ``None`` where the position is -1), and ``"shift"``
     (shifts, draws): ``m`` random letters + ``text[:-1]``, predicting all of ``text``."""
     L = len(text)
     out = {"full": np.array([text[:i] for i in range(L)], dtype=object)}
@@ -256,8 +252,8 @@ def measure(model: LoadedModel, string, spec: ProbeSpec, *, batch_tokens: int = 
     amp = resolve_precision(precision, model.device)
     alphabet_ids = model.letter_ids(alphabet)
     tok = dict(zip(alphabet, alphabet_ids))
-    where = _positions(text, spec)
-    ctx = _contexts(text, alphabet, probs, spec, where)
+    where = probe_positions(text, spec)
+    ctx = probe_contexts(text, alphabet, probs, spec, where)
     cells = {}  # probe -> list of reads in the order of its array (None: no position there)
     cells["full"] = [(c, text[i]) for i, c in enumerate(ctx["full"])]
     cells["local"] = [(c, text[where["local"][idx[-1]]]) for idx, c in np.ndenumerate(ctx["local"])]
@@ -329,449 +325,6 @@ def probe_table(arrays: dict, spec: ProbeSpec) -> pd.DataFrame:
     df["k"], df["m"] = df["k"].astype("Int64"), df["m"].astype("Int64")
     df["draw"] = df["draw"].fillna(0).astype(np.int64)
     return df[list(TABLE_COLUMNS)]
-
-
-def _run_columns(run) -> dict:
-    c, train = run.config, run.config.train[0]
-    return {"run": run.key[:12], "setting": setting(run), "model": c.model, "seed": c.seed, "lr": c.lr,
-            "length": len(train["text"]), "alphabet_size": len(train.get("alphabet") or alphabet_of([train]))}
-
-
-def recall_table(runs, at=None, below: int | None = None) -> pd.DataFrame:
-    """Mean recall of probed runs: one row per (run, moment, probe, kind, k, m), averaged over
-    positions, draws and training strings. Columns: setting ("model, lr X"), model, seed, lr, length,
-    alphabet_size,
-    moment (an entry of ``at``), epoch, probe, kind, k, m, recall, recall_beyond (recall over the
-    positions ``i > k`` only, whose local prefix leaves out the string's start), p_true, full
-    (full-context recall at that moment), guess (the string's own most-frequent-letter share, the level of guessing
-    from its letter frequencies) and guess_distribution (the likeliest letter's probability under the distribution
-    the string was drawn from: 1/l for l uniform letters). ``at``: the moments (None: each run's own,
-    ``ProbeSpec.at``). Runs that never reached "memorised" (or "memorised+N") have no rows for it. Averages are
-    over the positions read (a subset where ``ProbeSpec.positions`` says so); ``reads_beyond`` counts the reads
-    behind ``recall_beyond``. ``below``: count only the positions ``i < below`` (every probe, full-context recall
-    included): with the shortest string length, the positions that strings of every length have, so that lengths
-    are compared over the same positions (:func:`verdict`'s ``common``)."""
-    if below is not None and (isinstance(below, bool) or not isinstance(below, (int, np.integer)) or below < 2):
-        raise ValueError(f"below must be an integer >= 2 (a position bound), got {below!r}")
-    rows = []
-    for run in runs:
-        if run.config.probes is None:
-            raise ValueError(f"{run!r} has no probes: run it with expose(..., probes=ProbeSpec(...))")
-        spec = run.config.probes
-        for moment in (spec.at if at is None else at):
-            epoch = run.probe_epoch(moment)
-            if epoch is None:
-                continue
-            for j, string in enumerate(run.config.train):
-                t = probe_table(run.probe(moment, j), spec)
-                if below is not None:
-                    t = t[t.position < below].copy()
-                t["beyond"] = t.correct.astype(float).where(t.position > t.k.fillna(-1).astype(int))  # i > k: the start is cut off
-                g = t.groupby(["probe", "kind", "k", "m"], dropna=False, sort=False)
-                part = g.agg(recall=("correct", "mean"), recall_beyond=("beyond", "mean"), p_true=("p_true", "mean"),
-                             reads_beyond=("beyond", "count"))
-                guess = run.metrics[(run.metrics.split == "train") & (run.metrics.string == j)].unigram_guess.iloc[0]
-                part = part.reset_index().assign(**_run_columns(run), moment=str(moment), epoch=epoch, string=j,
-                                                 full=float(t[t.probe == "full"].correct.mean()), guess=guess,
-                                                 guess_distribution=float(max(string["probs"])))
-                rows.append(part)
-    if not rows:
-        raise ValueError("no probed run has probes at " + ("its moments (did none memorise its string?)" if at is None
-                                                           else ", ".join(map(repr, at))))
-    table = pd.concat(rows, ignore_index=True)
-    keys = ["run", "setting", "model", "seed", "lr", "length", "alphabet_size", "moment", "epoch", "probe", "kind", "k",
-            "m"]
-    cols = ["recall", "recall_beyond", "p_true", "full", "guess", "guess_distribution"]
-    g = table.groupby(keys, dropna=False, sort=False)
-    return g[cols].mean().join(g.reads_beyond.sum()).reset_index()
-
-
-def continuation_share(text: str, i: int, k: int) -> float:
-    """How often the ``k`` characters before position ``i`` are followed, anywhere in ``text``, by ``text[i]``:
-    the share of that k-gram's continuations (every ``j >= k`` with ``text[j-k:j]`` equal to it) that are this
-    character. 1 where the k-gram is unique (its only continuation is ``i``); for ``k = 0`` the character's share of
-    the string. What a prefix of ``k`` characters could recall by chance, from the string alone."""
-    if not 0 <= k <= i < len(text):
-        raise ValueError(f"k={k}, i={i} are not allowed for a string of {len(text)} characters: use 0 <= k <= i < length")
-    gram = text[i - k:i]
-    nexts = [text[j] for j in range(k, len(text)) if text[j - k:j] == gram]
-    return nexts.count(text[i]) / len(nexts)
-
-
-def character_table(run, at="last") -> pd.DataFrame:
-    """One row per (training string, position read by the local-prefix probe: every position, or the subset of
-    ``ProbeSpec.positions``) of a probed run at ``at``: the character, its
-    probability under the string's distribution, ``uniqueness`` (shortest k whose k-gram before it
-    is unique) and ``uniqueness_grid`` (the smallest probed k at or above it, the grid ``first_k`` is on),
-    ``first_k`` (smallest probed k from which the local prefix alone recalls it, NaN if even the full prefix
-    does not), ``chance`` (for recalled characters, :func:`continuation_share` of the prefix of ``first_k``
-    characters: how often that k-gram is followed by this character in the string) and ``full`` (recalled
-    with the full prefix)."""
-    rows = []
-    for j, string in enumerate(run.config.train):
-        a = run.probe(at, j)
-        text, alphabet, probs = string_parts(string)
-        p = dict(zip(alphabet, probs))
-        ks = np.sort(np.asarray(a["ks"]))
-        pos = np.asarray(a.get("local_positions", np.arange(len(text))))  # the positions the local probe read
-        first = first_recall_k(a["local_correct"], a["ks"])
-        uniq = np.asarray(a["uniqueness"])[pos]
-        grid = [float(ks[np.searchsorted(ks, u)]) if u <= ks[-1] else np.nan for u in uniq]
-        chance = [continuation_share(text, int(i), int(min(k, i))) if np.isfinite(k) else np.nan for i, k in zip(pos, first)]
-        rows.append(pd.DataFrame({**_run_columns(run), "string": j, "position": pos,
-                                  "char": [text[i] for i in pos], "p_char": [p[text[i]] for i in pos], "uniqueness": uniq,
-                                  "uniqueness_grid": grid, "first_k": first, "chance": chance,
-                                  "full": np.asarray(a["full_correct"])[pos]}))
-    return pd.concat(rows, ignore_index=True)
-
-
-def character_summary(characters: pd.DataFrame) -> pd.DataFrame:
-    """Per string length and alphabet size of a :func:`character_table` (one or several runs): ``recalled`` (share of
-    characters recalled with the full prefix), ``without_start`` (share recalled from a local prefix
-    that leaves out the string's start, ``first_k < position``), the median ``first_k`` of recalled
-    characters and the median ``uniqueness``, ``below_uniqueness`` (share of recalled characters
-    recalled from a prefix shorter than their uniqueness, both on the probed grid of k: one that also occurs
-    elsewhere in the string), ``chance_below`` (for those, the mean :func:`continuation_share` of that prefix:
-    how often it would be right by chance, from the string's own continuations) and ``log_l(L)``."""
-    keys = ["length", "alphabet_size"]
-    by = characters.groupby(keys)
-    rec = characters[characters.first_k.notna()]
-    below = rec[rec.first_k < rec.uniqueness_grid]
-    out = pd.DataFrame({
-        "characters": by.size(),
-        "recalled": by.full.mean(),
-        "without_start": (rec.first_k < rec.position).groupby([rec.length, rec.alphabet_size]).sum() / by.size(),
-        "median_first_k": rec.groupby(keys).first_k.median(),
-        "median_uniqueness": by.uniqueness.median(),
-        "below_uniqueness": (rec.first_k < rec.uniqueness_grid).groupby([rec.length, rec.alphabet_size]).mean(),
-        "chance_below": below.groupby(keys).chance.mean(),
-    })
-    out["log_l(L)"] = [math.log(length) / math.log(a) for length, a in out.index]
-    return out
-
-
-def k_to_reach(table: pd.DataFrame, share: float = 0.9) -> pd.DataFrame:
-    """Per (run, moment) of a :func:`recall_table`: the local-prefix length k at which recall reaches ``share`` of the
-    full-context recall, recall counted over the positions ``i > k`` only (``recall_beyond``: where the prefix really
-    leaves out the string's start), linearly interpolated between the probed lengths below and above it (``k``; NaN if
-    no probed length reaches it); ``k_probed``, the first probed length that does."""
-    local = table[(table.probe == "local") & table.recall_beyond.notna()]
-    keys = ["run", "setting", "model", "seed", "lr", "length", "alphabet_size", "moment", "epoch"]
-
-    def first(g):
-        g = g.sort_values("k")
-        ks, rec, target = g.k.to_numpy(dtype=float), g.recall_beyond.to_numpy(dtype=float), share * g.full.iloc[0]
-        hit = np.flatnonzero(rec >= target - 1e-12)
-        k, probed = np.nan, np.nan
-        if len(hit):
-            i = hit[0]
-            probed = k = ks[i]
-            if i > 0 and rec[i] > rec[i - 1]:
-                k = ks[i - 1] + (target - rec[i - 1]) / (rec[i] - rec[i - 1]) * (ks[i] - ks[i - 1])
-        return pd.Series({"k": k, "k_probed": probed, "full": g.full.iloc[0]})
-
-    return local.groupby(keys, sort=False)[["k", "recall_beyond", "full"]].apply(first).reset_index()
-
-
-def locality(table: pd.DataFrame) -> pd.DataFrame:
-    """Per (run, moment) of a :func:`recall_table`: how much of full-context recall the local prefix
-    alone gives where it really is local: the mean over the probed lengths ``0 < k < length`` of
-    the recall at positions ``i > k`` (whose prefix of ``k`` characters leaves out the string's
-    start), divided by full-context recall. 1 = a short prefix recalls as well as the whole string;
-    near the guessing level = recall needs the rest of the string."""
-    local = table[(table.probe == "local") & (table.k > 0) & (table.k < table.length)]
-    keys = ["run", "setting", "model", "seed", "lr", "length", "alphabet_size", "moment", "epoch"]
-    g = local.groupby(keys, sort=False)
-    return (g.recall_beyond.mean() / g.full.first()).rename("locality").reset_index()
-
-
-def status_table(runs) -> pd.DataFrame:
-    """One row per probed run: ``setting``, ``model``, ``lr``, ``length``, ``alphabet_size``, ``seed``, ``memorised_at`` (the
-    epoch its probes call memorised; NaN: never), ``last_epoch``, ``final_accuracy``, ``from_store``."""
-    return pd.DataFrame([{"setting": setting(r), "model": r.config.model, "lr": r.config.lr, "length": r.config.length,
-                          "alphabet_size": len(r.config.train[0]["alphabet"]), "seed": r.config.seed,
-                          "memorised_at": r.probe_epoch("memorised"), "last_epoch": r.config.epochs,
-                          "final_accuracy": r.final().accuracy.mean(), "from_store": r.from_store} for r in runs])
-
-
-def context_summary(table: pd.DataFrame, moment: str = "memorised") -> pd.DataFrame:
-    """Median over seeds of recall per (setting, length) (rows) and probe (columns: ``full``, ``<kind> k=<k>`` for the
-    k characters before a position kept and the rest replaced, over the positions ``i > k``; ``shift m=<m>``) at
-    ``moment``, from a :func:`recall_table`."""
-    wide = table[table.moment == moment]
-    keys = ["setting", "length"]
-    summary = pd.concat([
-        wide[wide.probe == "replace"].assign(probe_k=lambda d: d.kind + " k=" + d.k.astype(str), value=lambda d: d.recall_beyond),
-        wide[wide.probe == "shift"].assign(probe_k=lambda d: "shift m=" + d.m.astype(str), value=lambda d: d.recall),
-    ]).groupby([*keys, "probe_k", "seed"]).value.mean().groupby([*keys, "probe_k"]).median().unstack("probe_k")
-    summary.insert(0, "full", wide.groupby([*keys, "seed"]).full.first().groupby(keys).median())
-    return summary
-
-
-def twin_settings(status: pd.DataFrame) -> list[tuple[str, str]]:
-    """``(pretrained setting, random-weight setting)`` pairs of a :func:`status_table`: a model and its
-    random-weight twin (:data:`memlib.models.RANDOM_SUFFIX`) at one learning rate."""
-    pairs = []
-    for (model, lr), g in status.groupby(["model", "lr"], sort=False):
-        if model.endswith(RANDOM_SUFFIX):
-            pre = status[(status.model == model[: -len(RANDOM_SUFFIX)]) & (status.lr == lr)]
-            if len(pre):
-                pairs.append((pre.setting.iloc[0], g.setting.iloc[0]))
-    return pairs
-
-
-def kept_table(table: pd.DataFrame, moment: str = "memorised") -> pd.DataFrame:
-    """Per (setting, length, alphabet size, seed, k) at ``moment``, for the kept lengths ``k`` of the replaced-context
-    probe, recall over the positions ``i > k``: ``local`` (the k characters alone, moved to the string's start),
-    ``random`` / ``shuffled`` (kept in place, everything before them random letters of the string's distribution
-    or its own characters shuffled), ``full`` (full-context recall at that moment), ``guess`` (the likeliest
-    letter's probability), ``share`` (``random / full``: the share of full recall that the local prefix, kept in
-    place, carries without the global context), ``epoch`` and ``reads`` (reads behind ``random``)."""
-    d = table[table.moment == moment]
-    keys = ["setting", "length", "alphabet_size", "seed"]
-    rep = d[d.probe == "replace"]
-    ks = sorted(set(rep.k.dropna().astype(int)))
-    both = pd.concat([d[(d.probe == "local") & d.k.isin(ks)].assign(kind="local"), rep])
-    if both.empty:
-        return pd.DataFrame(columns=[*keys, "k", "local", "random", "shuffled", "full", "guess", "share", "epoch", "reads"])
-    wide = both.pivot_table(index=[*keys, "k"], columns="kind", values="recall_beyond", aggfunc="mean")
-    reads = rep[rep.kind == "random"].groupby([*keys, "k"]).reads_beyond.sum().rename("reads")
-    per_run = d.groupby(keys).agg(full=("full", "first"), guess=("guess_distribution", "first"), epoch=("epoch", "first"))
-    out = wide.join(reads).reset_index().join(per_run, on=keys)
-    for kind in ("local", "random", "shuffled"):
-        if kind not in out:
-            out[kind] = np.nan
-    out["share"] = out.random / out.full
-    return out[out.random.notna()].reset_index(drop=True)  # a kept length with no position beyond it: nothing replaced
-
-
-def _reading(values, share, k, family, name) -> str:
-    """What the per-seed shares of full recall kept by ``k`` characters in place (``values``, their median with
-    interval ``share``) say. The test the finding rests on (primary) is the one against one half: below it, the
-    global context carries most of recall; above it, the local prefix does. The test against 0.9 (does the global
-    context add more than a tenth?) is exploratory."""
-    values = np.asarray(values, dtype=float)
-    p_half, p_90 = (sign_test(np.sign(values - level).tolist()) for level in (0.5, 0.9))
-    iv = dict(estimate=share.estimate, low=share.low, high=share.high, level=share.level, n=share.n)
-    half = family.decide(f"{name}: share kept in place against one half", p_half, **iv, supported=share.excludes(0.5),
-                         **sign_counts(values - 0.5))
-    ninety = family.decide(f"{name}: share kept in place against 0.9", p_90, **iv, supported=share.excludes(0.9))
-    against_90 = f"against 0.9, sign test {ninety.words(p_90, share.excludes(0.9))}"
-    if half.established(share.exists and share.high < 0.5):
-        return (f"the global context carries most of recall: k = {k} characters kept in place give less than half of "
-                f"it (sign test against one half {half.words(p_half, True)}; {against_90})")
-    if half.established(share.exists and share.low > 0.5):
-        return (f"the local prefix carries most of recall: k = {k} characters kept in place give more than half of it "
-                f"(sign test against one half {half.words(p_half, True)}; {against_90})")
-    return (f"whether k = {k} characters kept in place give less or more than half of recall ({share.estimate:.2f}) "
-            f"is open with {plural(share.n, 'seed')}: sign test against one half "
-            f"{half.words(p_half, share.excludes(0.5))}; {against_90}")
-
-
-# The tests notebook 03's finding rests on (memlib.stats.Family; the others are exploratory): per model and length,
-# the share of full recall kept by the headline k characters in place against one half, and that share across lengths.
-PRIMARY = (r".*, \d+ characters: share kept in place against one half", r".*: share kept in place, \d+ - \d+ characters")
-
-
-def verdict(table: pd.DataFrame, status: pd.DataFrame, characters: pd.DataFrame, *, common=None,
-            compare_alphabet_size=None, share: float = 0.9, headline_k: int = 8, characters_at: str = "memorised",
-            family=None) -> list[str]:
-    """Notebook 03's verdict, one markdown line per statement, from a :func:`recall_table`, its runs'
-    :func:`status_table` and the :func:`character_summary` of the first setting (at ``characters_at``);
-    ``common``: the same runs' :func:`recall_table` over the positions every length has (``below`` = the shortest
-    length), which the contrast across lengths rests on (needed where a setting has several lengths: over all their
-    positions, a longer string's reads lie further from its start); ``compare_alphabet_size``: the
-    alphabet size at which models and their random-weight twins are compared; ``headline_k``: the kept length the
-    per-length reading rests on (the nearest probed one if it was not probed). Its tests form one family
-    (:data:`PRIMARY`)."""
-    if family is None:
-        return in_family(lambda f: verdict(table, status, characters, common=common,
-                                           compare_alphabet_size=compare_alphabet_size, share=share,
-                                           headline_k=headline_k, characters_at=characters_at, family=f), PRIMARY)
-    several = table.groupby("setting").length.nunique().gt(1)
-    if several.any() and common is None:
-        raise ValueError(f"settings {list(several[several].index)} have several lengths: give common= (recall_table("
-                         f"runs, below=<the shortest length>)), the positions the contrast across lengths compares")
-    settings = list(dict.fromkeys([*table.setting, *status.setting]))  # a setting whose runs never memorised has no probes
-    moments = moment_order(table.moment)
-    first, later = moments[0], moments[-1]
-    reach = k_to_reach(table, share)
-    local = locality(table)
-    lines = []
-    for s in settings:
-        lines += _never_memorised(s, status)
-        lines += _local_recall(table, reach, s, moments)
-    kept = kept_table(table, first)
-    shared = kept_table(common, first) if common is not None else kept.iloc[:0]
-    for s in settings:
-        lines += _per_length(kept, s, first, headline_k, family)
-        lines += _across_lengths(shared, s, headline_k, family)
-    lines += _more_exposure(table, first, later, headline_k, family)
-    lines += _pretraining(local, status, compare_alphabet_size, moments, family)
-    for s in settings:
-        lines += _global_context(table[table.moment == later], s, later)
-    for (length, size), row in characters.iterrows():
-        lines.append(f"- {settings[0]}, {length} characters, {size} letters, {moment_label(characters_at)}: {row.without_start:.0%} of "
-                     f"the characters read are recalled from a local prefix that leaves out the string's start; the local "
-                     f"prefix recalls a character from k = {row.median_first_k:.0f} on (median), against a median uniqueness "
-                     f"of {row.median_uniqueness:.0f} (log_l(L) = {row['log_l(L)']:.1f}); {row.below_uniqueness:.0%} of "
-                     f"recalled characters are recalled from a prefix shorter than their uniqueness (both on the probed "
-                     f"grid of k), one that also occurs elsewhere in the string"
-                     + (f": in the string, that prefix is followed by the recalled character {row.chance_below:.0%} of the "
-                        f"times (mean; what it would get right by chance)" if pd.notna(row.chance_below) else "") + ".")
-    return lines
-
-
-def _never_memorised(s, status) -> list[str]:
-    never = status[(status.setting == s) & status.memorised_at.isna()]
-    if not len(never):
-        return []
-    return [f"- **{s}**: {len(never)} run(s) never memorised their string (accuracy >= {MEMORISED_THRESHOLD} held "
-            f"{MEMORISED_HOLD} epochs) within their epochs "
-            f"(lengths {sorted(set(never.length))}, alphabet sizes {sorted(set(never.alphabet_size))}; final accuracy "
-            f"{never.final_accuracy.min():.2f}-{never.final_accuracy.max():.2f}): they have no probes after memorisation."]
-
-
-def _local_recall(table, reach, s, moments) -> list[str]:
-    """Per moment, length and alphabet size: full-context recall and the local prefix's recall over positions
-    ``i > k`` (medians over seeds), the alphabet's guessing level beside them, and the interpolated k that reaches 90%."""
-    lines, t = [], table[table.setting == s]
-    for moment in moments:
-        tm = t[t.moment == moment]
-        parts = []
-        for (length, size), g in tm.groupby(["length", "alphabet_size"]):
-            small = [k for k in (1, 2, 4, 8, 16, 32, 64, 128, 256, 512) if k < length]
-            loc = g[g.probe == "local"].groupby(["k", "seed"]).recall_beyond.mean().groupby("k").median()
-            here = reach[(reach.setting == s) & (reach.moment == moment) & (reach.length == length)
-                         & (reach.alphabet_size == size)]
-            k90 = (f"90% of full recall from k = {span(here.k, '{:.1f}', 'never')} (interpolated)" if here.k.notna().any()
-                   else "90% of full recall at no probed k")
-            parts.append(f"{length} characters, {size} letters (guessing {g.guess_distribution.iloc[0]:.2f}): full "
-                         f"{g.groupby('seed').full.first().median():.2f}, "
-                         + ", ".join(f"k={k}: {loc[k]:.2f}" for k in small if k in loc.index) + f"; {k90}")
-        if parts:
-            lines.append(f"- **{s}**, {moment_label(moment)} (epochs {span(tm.epoch)}): local prefix alone, moved to the "
-                         f"string's start, recall over the positions whose k characters leave out the string's start "
-                         f"(i > k; medians over seeds): " + "; ".join(parts) + ".")
-    return lines
-
-
-def _headline(kept, k):
-    ks = sorted(set(kept.k))
-    return min(ks, key=lambda x: (abs(x - k), x)) if ks else None
-
-
-def _per_length(kept, s, moment, headline_k, family) -> list[str]:
-    """Per length (and alphabet size): the local prefix kept in place against the full context, seed by seed."""
-    lines = []
-    d = kept[kept.setting == s]
-    k = _headline(d, headline_k)
-    for (length, size), g in d.groupby(["length", "alphabet_size"]):
-        med = g.groupby("k")[["local", "random", "shuffled"]].median()
-        at = g[g.k == k].sort_values("seed")
-        if at.empty:
-            continue
-        name = f"{s}, {length} characters"
-        share = median_interval(at.share.to_numpy())
-        adds = paired_contrast(at.full.to_numpy(), at.random.to_numpy(), kind="difference").decided(
-            family, f"{name}: full - kept in place")
-        place = paired_contrast(at.random.to_numpy(), at.local.to_numpy(), kind="difference").decided(
-            family, f"{name}: kept in place - moved to the start")
-        reads = f"{at.reads.min():.0f}" if at.reads.min() == at.reads.max() else f"{at.reads.min():.0f}-{at.reads.max():.0f}"
-        lines.append(
-            f"- **{s}, {length} characters** ({size} letters, guessing {g.guess.iloc[0]:.2f}), {moment_label(moment)} "
-            f"(epochs {span(g.epoch)}), {plural(g.seed.nunique(), 'seed')}: full-context recall {g.groupby('seed').full.first().median():.2f}. "
-            f"The k characters before a position kept in place, over the positions i > k (medians over seeds), with "
-            f"random letters before them: " + ", ".join(f"k={kk}: {r:.2f}" for kk, r in med.random.items())
-            + "; with the string's own characters shuffled before them: "
-            + ", ".join(f"k={kk}: {r:.2f}" for kk, r in med.shuffled.items())
-            + "; moved to the string's start: " + ", ".join(f"k={kk}: {r:.2f}" for kk, r in med.local.items())
-            + f". At k = {k} ({reads} reads per run), the share of full recall kept in place with random letters "
-            f"before it: {share.text()}; what the global context adds (full - kept in place, seed by seed): "
-            f"{adds.text(words=('less', 'more', 'as much'))}; what keeping their place adds (kept in place - moved to "
-            f"the start, seed by seed): {place.text(words=('less', 'more', 'as much'))}. Reading at {length} characters: "
-            f"{_reading(at.share.to_numpy(), share, k, family, name)}.")
-    return lines
-
-
-def _across_lengths(shared, s, headline_k, family) -> list[str]:
-    """The share kept in place at the headline k, each longer length against the shortest, paired by seed, over the
-    positions both lengths have (``shared``: a :func:`kept_table` of a :func:`recall_table` with ``below`` = the
-    shortest length)."""
-    d = shared[shared.setting == s]
-    k = _headline(d, headline_k)
-    lines = []
-    for size, g in d[d.k == k].groupby("alphabet_size"):
-        lengths = sorted(set(g.length))
-        short = g[g.length == lengths[0]].set_index("seed").share
-        for length in lengths[1:]:
-            long = g[g.length == length].set_index("seed").share
-            seeds = [x for x in long.index if x in short.index]
-            if len(seeds) < 2:
-                continue
-            c = paired_contrast(long[seeds].to_numpy(), short[seeds].to_numpy(), kind="difference").decided(
-                family, f"{s}: share kept in place, {length} - {lengths[0]} characters")
-            change = ("" if not c.established else
-                      " (the local prefix carries more of recall in longer strings)" if c.interval.estimate > 0 else
-                      " (the local prefix carries less of recall in longer strings)")
-            reads = g[g.length == length].reads
-            lines.append(f"- Length, **{s}**, {size} letters: share of full recall kept by k = {k} characters in place, "
-                         f"{length} - {lengths[0]} characters, over the same positions ({k + 1}-{lengths[0] - 1}; "
-                         f"{span(reads)} reads per run at {length} characters), paired by seed (the shorter string is "
-                         f"the longer one's start): {c.text(words=('lower', 'higher', 'equal'))}{change}.")
-    return lines
-
-
-def _more_exposure(table, first, later, headline_k, family) -> list[str]:
-    """The share kept in place at the headline k, ``later`` against ``first`` (the same run at two moments)."""
-    if later == first:
-        return []
-    a_all, b_all = kept_table(table, later), kept_table(table, first)
-    lines = []
-    for (s, length, size), b in b_all.groupby(["setting", "length", "alphabet_size"]):
-        k = _headline(b, headline_k)
-        a = a_all[(a_all.setting == s) & (a_all.length == length) & (a_all.alphabet_size == size) & (a_all.k == k)]
-        a, b = a.set_index("seed").share, b[b.k == k].set_index("seed").share
-        seeds = [x for x in a.index if x in b.index]
-        if len(seeds) < 2:
-            continue
-        c = paired_contrast(a[seeds].to_numpy(), b[seeds].to_numpy(), kind="difference").decided(
-            family, f"{s}, {length} characters: share kept in place, {later} - {first}")
-        lines.append(f"- More exposure, **{s}**, {length} characters, {size} letters: share of full recall kept by k = {k} "
-                     f"characters in place, {moment_label(later)} - {moment_label(first)}, seed by seed: "
-                     f"{c.text(words=('less local', 'more local', 'as local'))}.")
-    return lines
-
-
-def _pretraining(local, status, size, moments, family) -> list[str]:
-    """Locality of a model against its random-weight twin at equal rates, per length and moment, seed by seed."""
-    lines = []
-    for pre, rnd in twin_settings(status):
-        for moment in moments:
-            for length in sorted(set(local[local.setting == pre].length)):
-                a, b = (local[(local.setting == x) & (local.alphabet_size == size) & (local.moment == moment)
-                              & (local.length == length)].set_index("seed").locality for x in (pre, rnd))
-                seeds = [x for x in a.index if x in b.index]
-                if not seeds:
-                    continue
-                c = paired_contrast(a[seeds].to_numpy(), b[seeds].to_numpy(), kind="difference").decided(
-                    family, f"{pre} / {rnd}, {length} characters, {moment}: locality")
-                lines.append(f"- Pretraining, {length} characters, {size} letters, equal learning rates, "
-                             f"{moment_label(moment)}: locality {a[seeds].median():.2f} for {pre}, {b[seeds].median():.2f} "
-                             f"for {rnd} (pretrained - random, seed by seed: {c.text()}).")
-    return lines
-
-
-def _global_context(wide, s, moment) -> list[str]:
-    lines = []
-    for length, w in wide[wide.setting == s].groupby("length"):
-        sh = w[w.probe == "shift"].groupby(["m", "seed"]).recall.mean().groupby("m").median()
-        if sh.empty:
-            continue
-        lines.append(f"- **{s}, {length} characters**, {moment_label(moment)}: the whole true prefix with m random letters "
-                     f"in front (every position moved by m; full recall {w.groupby('seed').full.first().median():.2f}): "
-                     + ", ".join(f"m={m}: {v:.2f}" for m, v in sh.items()) + " (medians over seeds).")
-    return lines
 
 
 class Prober:

@@ -38,7 +38,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-__all__ = ["Interval", "Contrast", "Decision", "Family", "Verdict", "WITHIN_RUN", "EXPLORATORY", "median_interval", "interval_level", "sign_power", "sign_counts", "units_for_power", "ols", "spearman_p", "rank_correlation",
+__all__ = ["binomial_p", "Interval", "Contrast", "Decision", "Family", "Verdict", "WITHIN_RUN", "EXPLORATORY", "median_interval", "interval_level", "sign_power", "sign_counts", "units_for_power", "ols", "spearman", "spearman_p", "rank_correlation",
            "sign_test", "holm",
            "direction", "paired_contrast", "in_family", "LEVEL", "ALPHA"]
 
@@ -147,6 +147,19 @@ def ols(X, y, *, level: float = LEVEL):
     return coef, se, coef - t * se, coef + t * se, p
 
 
+def spearman(x, y) -> float:
+    """Spearman's rho, the collection's one rank correlation: Pearson's correlation of average ranks (ties share
+    their mean rank; pandas' ``rank`` and ``corr``), pairs with a NaN left out (an infinity is ranked last); NaN for
+    fewer than 3 pairs or a side that does not vary."""
+    import pandas as pd
+
+    a, b = pd.Series(np.asarray(x, dtype=float)), pd.Series(np.asarray(y, dtype=float))
+    ok = a.notna().to_numpy() & b.notna().to_numpy()
+    if ok.sum() < 3:
+        return math.nan
+    return float(a[ok].rank().corr(b[ok].rank()))
+
+
 def spearman_p(x, y, *, seed: int = 0) -> float:
     """Two-sided permutation p of Spearman's rank correlation (scipy.stats.permutation_test over pairings: exact,
     every pairing, up to 8 pairs; 9,999 random pairings above, seeded); NaN for fewer than 3 pairs or a side that
@@ -183,7 +196,7 @@ def rank_correlation(x, y, *, level: float = LEVEL, seed: int = 0, test: bool = 
     n = int(len(x))
     if n < 4 or np.ptp(x) == 0 or np.ptp(y) == 0:
         return {"rho": math.nan, "low": math.nan, "high": math.nan, "p": math.nan, "n": n}
-    rho = float(stats.spearmanr(x, y).statistic)
+    rho = spearman(x, y)
     z, se = np.arctanh(np.clip(rho, -0.999999, 0.999999)), math.sqrt((1 + rho ** 2 / 2) / (n - 3))
     q = stats.norm.ppf(0.5 + level / 2)
     return {"rho": rho, "low": float(np.tanh(z - q * se)), "high": float(np.tanh(z + q * se)),
@@ -196,11 +209,11 @@ def sign_test(signs) -> float:
     s = [v for v in signs if v is not None and v != 0]
     if not s:
         return 1.0
-    return _binomial_p(sum(1 for v in s if v > 0), len(s))
+    return binomial_p(sum(1 for v in s if v > 0), len(s))
 
 
 @functools.lru_cache(maxsize=None)
-def _binomial_p(k: int, n: int) -> float:
+def binomial_p(k: int, n: int) -> float:
     from scipy import stats
 
     return float(stats.binomtest(k, n, 0.5).pvalue)
@@ -216,7 +229,7 @@ def sign_power(agree: int, directed: int, n: int, alpha: float) -> float:
     agree, directed, n = int(agree), int(directed), int(n)
     if not 0 <= agree <= directed or n < 1:
         raise ValueError(f"agree={agree}, directed={directed}, n={n} are not allowed: use 0 <= agree <= directed, n >= 1")
-    c = next((k for k in range((n + 1) // 2, n + 1) if _binomial_p(k, n) < alpha), None)  # fewest agreeing that pass
+    c = next((k for k in range((n + 1) // 2, n + 1) if binomial_p(k, n) < alpha), None)  # fewest agreeing that pass
     if c is None:
         return 0.0
     bb = stats.betabinom(n, agree + 1, directed - agree + 1)

@@ -20,9 +20,9 @@ from .training import check_candidates, check_probes, check_schedule_eval_every,
 from .hardware import check_precision
 from .models import RANDOM_SUFFIX, is_random_weight, load_model
 from .parallel import launched, processes, sharded
-from .presets import per_model
+from .config import per_model
 from .store import Run, RunStore
-from .checks import check_int
+from .checks import check_int, check_list
 from .strings import random_strings
 
 __all__ = ["split_strings", "exposure_runs", "grid_runs", "grids_runs", "twin_runs", "schedule_runs"]
@@ -70,7 +70,7 @@ def twin_runs(models, seeds, lrs, *, epochs, **kwargs) -> list[Run]:
         check_hparams(epochs=1, lr=lr)
     if len(set(lrs)) != len(lrs):
         raise ValueError(f"lrs={lrs!r} is not allowed: a learning rate appears twice")
-    models = _as_list("models", models)
+    models = check_list("models", models)
     paired = [m for m in models if f"{m}{RANDOM_SUFFIX}" in models]
     if not lrs or not paired:
         return []
@@ -79,15 +79,6 @@ def twin_runs(models, seeds, lrs, *, epochs, **kwargs) -> list[Run]:
 
 
 _SETTING_KEYS = {"alphabet_size", "entropy", "family"}
-
-
-def _as_list(name: str, value) -> list:
-    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
-        raise ValueError(f"{name}={value!r} is not allowed: use a non-empty list")
-    out = list(value)
-    if not out:
-        raise ValueError(f"{name}={value!r} is not allowed: use a non-empty list")
-    return out
 
 
 def grid_runs(models, seeds, grid, *, length: int, n_train_strings: int, n_test_strings: int, epochs, lr=None,
@@ -113,7 +104,7 @@ def _grid_plan(models, seeds, grid, *, length: int, n_train_strings: int, n_test
                eval_every="auto", lr_schedule: str = "constant", max_grad_norm: float | None = None,
                family: str = "exponential", probes=None, batch_size: int | None = None) -> tuple[list, list]:
     """The checked items of one grid: ``(model, seed, train, test, epochs, lr, options)``."""
-    models, seeds, grid = _as_list("models", models), _as_list("seeds", seeds), _as_list("grid", grid)
+    models, seeds, grid = check_list("models", models), check_list("seeds", seeds), check_list("grid", grid)
     for m in models:
         if not isinstance(m, str) or not m:
             raise ValueError(f"model name {m!r} in models is not allowed: use non-empty strings")
@@ -182,14 +173,14 @@ def schedule_runs(models, seeds, design, *, lr=None, reset_optimizer: bool = Tru
     """
     from .training import check_schedule
 
-    models = _as_list("models", models)
+    models = check_list("models", models)
     check_schedule_eval_every(eval_every)
     check_precision(precision)
     plan, epochs = [], []
     for name in models:
         r = per_model(lr, name)
         check_hparams(epochs=1, lr=r, lr_schedule=lr_schedule, max_grad_norm=max_grad_norm)
-        for seed in _as_list("seeds", per_model(seeds, name)):
+        for seed in check_list("seeds", per_model(seeds, name)):
             check_hparams(epochs=1, seed=seed)
             schedules = design(name, seed)
             if not isinstance(schedules, dict) or not schedules:
@@ -321,56 +312,3 @@ def _execute(models, plan, epochs, run_one, device, progress, store) -> list[Run
     return runs
 
 
-def length_runs(params: dict, probes, store) -> tuple[list[Run], list[Run]]:
-    """Notebook 03's runs: ``(main, compare)``. ``main``: every model of ``params["models"]`` at every alphabet size
-    of ``params["alphabet_sizes"]`` and ``params["lr"]``; ``compare``: every model of ``params["compare_models"]`` at
-    ``params["compare_alphabet_size"]`` and ``params["compare_lr"]``; both at every length of ``params["lengths"]``
-    (one list, or one per model: :func:`memlib.presets.model_lengths`; epochs and ``params["positions"]`` per length,
-    :func:`memlib.presets.per_length`) over ``params["seeds"]`` (one list or one per model),
-    probed with ``probes`` (its explicit ``ks`` and ``replace_ks`` longer than a length left out at that length). Every
-    grid is checked before the first run trains."""
-    from .presets import model_lengths, per_length
-
-    parts = [("main", m, [{"alphabet_size": a} for a in params["alphabet_sizes"]], params["lr"]) for m in params["models"]]
-    parts += [("compare", m, [{"alphabet_size": params["compare_alphabet_size"]}], params["compare_lr"])
-              for m in params["compare_models"]]
-    by_model = {m: _as_list(f"lengths of {m}", model_lengths(params, m)) for _, m, _, _ in parts}
-    plan = []
-    for length in sorted({n for ns in by_model.values() for n in ns}):
-        # the positions read: params["positions"] (one value, or {length: value}) where given, else the spec's
-        spec = _fit_spec(probes, length, per_length(params["positions"], length) if "positions" in params
-                         else probes.positions)
-        for which, model, grid, lr in parts:
-            if length not in by_model[model]:
-                continue
-            kwargs = dict(seeds=per_model(params["seeds"], model), grid=grid, length=length, n_train_strings=1,
-                          n_test_strings=params["n_test_strings"], epochs=per_length(params["epochs"], length), lr=lr,
-                          eval_every=params["eval_every"], lr_schedule=params["lr_schedule"],
-                          max_grad_norm=params["max_grad_norm"], probes=spec, precision=params["precision"], store=store)
-            e = per_model(kwargs["epochs"], model)
-            check_hparams(epochs=e, lr=per_model(lr, model), eval_every=params["eval_every"],
-                          lr_schedule=params["lr_schedule"], max_grad_norm=params["max_grad_norm"])
-            check_probes(spec, length, e, 1, 1)
-            _as_list("seeds", kwargs["seeds"])
-            plan.append((which, model, kwargs))
-    out = {"main": [], "compare": []}
-    for which, model, kwargs in plan:
-        out[which] += grid_runs([model], **kwargs)
-    return out["main"], out["compare"]
-
-
-def _fit_spec(probes, length: int, positions="as given"):
-    """``probes`` with the explicit ``ks`` / ``replace_ks`` above ``length`` left out (one spec serves several lengths),
-    reading ``positions`` where given (``ProbeSpec.positions``: None, every position, or how many)."""
-    import dataclasses
-
-    changes = {} if positions == "as given" else {"positions": positions}
-    for name in ("ks", "replace_ks"):
-        values = getattr(probes, name)
-        if values is not None and not isinstance(values, (str, int)):
-            kept = tuple(v for v in values if not isinstance(v, int) or v <= length)
-            if not kept:
-                raise ValueError(f"{name}={list(values)} leaves nothing for strings of {length} characters: "
-                                 f"give values from 0 to {length}")
-            changes[name] = kept
-    return dataclasses.replace(probes, **changes)

@@ -36,6 +36,7 @@ from .models import LoadedModel
 from .parallel import all_agree, is_main_process
 from .probes import Prober
 from .store import Run, RunStore, run_key
+from .version import __version__
 from .strings import RandomString, alphabet_of, as_string_dict, string_parts
 
 __all__ = ["Stage", "check_hparams", "check_probes", "check_schedule", "check_schedule_eval_every", "eval_epochs",
@@ -418,8 +419,6 @@ def expose_schedule(
 
 def _common(model: LoadedModel, amp, train, test, lr, lr_schedule, weight_decay, max_grad_norm, dropout, seed) -> dict:
     """The fields of a :class:`RunConfig` that both kinds of run fill the same way, from checked arguments."""
-    from . import __version__
-
     return dict(model=model.name, model_fingerprint=model.fingerprint,
                 weights_dtype=str(model.dtype).replace("torch.", ""), autocast=amp, train=tuple(train),
                 test=tuple(test), lr=float(lr), lr_schedule=lr_schedule, weight_decay=float(weight_decay),

@@ -8,7 +8,7 @@ import pytest
 from scipy import stats
 
 import memlib
-from memlib import candidates, privacy, sweep
+from memlib import candidates, exposure, membership, privacy, sweep
 from memlib.config import ProbeSpec
 
 SPEC = dict(ks=(0,), replace=(), shifts=(), draws=1)
@@ -26,7 +26,7 @@ def enumerated_runs():
 
 
 def test_importance_sampled_exposure_matches_exact_enumeration_within_its_interval(enumerated_runs):
-    t = privacy.measured_exposure_table(enumerated_runs)
+    t = exposure.measured_exposure_table(enumerated_runs)
     assert len(t) == 2 * 3 * 4 and t.exact.notna().all() and t.measured.notna().all()
     inside = (t.measured_low <= t.exact) & (t.exact <= t.measured_high)
     # a 95% interval covers the truth in about 95% of cases; a wrong estimator (a missing weight, a biased
@@ -91,25 +91,25 @@ def test_permuted_candidates_in_a_run_are_its_strings_rearranged(enumerated_runs
 
 def test_tpr_at_fpr_on_hand_made_scores():
     non = np.arange(1.0, 201.0)  # 200 non-members; 1% may flag 2 of them (scores 1 and 2)
-    t = privacy.tpr_at_fpr([0.5, 2.5, 3.0, 10.0], non, 0.01)
+    t = membership.tpr_at_fpr([0.5, 2.5, 3.0, 10.0], non, 0.01)
     assert t["measurable"] and t["tpr"] == 0.5 and t["fpr_reached"] == pytest.approx(0.01) and t["needed"] == 100
     ci = stats.binomtest(2, 4).proportion_ci(0.95, method="exact")  # Clopper-Pearson over the 4 members
     assert (t["tpr_low"], t["tpr_high"]) == pytest.approx((ci.low, ci.high)) and t["tpr_low"] < 0.5 < t["tpr_high"]
     # a member tied with the threshold (the third-lowest non-member) is not flagged: flagging it would flag a third
-    assert privacy.tpr_at_fpr([3.0], non, 0.01)["tpr"] == 0.0
+    assert membership.tpr_at_fpr([3.0], non, 0.01)["tpr"] == 0.0
     # ties among non-members: the threshold is the third-lowest score whatever ties it
-    assert privacy.tpr_at_fpr([1.5], [1.0, 1.0, 1.0] + [5.0] * 197, 0.01)["tpr"] == 0.0
+    assert membership.tpr_at_fpr([1.5], [1.0, 1.0, 1.0] + [5.0] * 197, 0.01)["tpr"] == 0.0
     # 200 non-members cannot measure 0.1%: not measurable, never a TPR at zero false positives
-    t = privacy.tpr_at_fpr([0.5], non, 0.001)
+    t = membership.tpr_at_fpr([0.5], non, 0.001)
     assert not t["measurable"] and math.isnan(t["tpr"]) and t["needed"] == 1000
-    assert privacy.needed_non_members(0.01) == 100 and privacy.needed_non_members(0.001) == 1000
+    assert membership.needed_non_members(0.01) == 100 and membership.needed_non_members(0.001) == 1000
     for bad in (0, 0.0, 1, 1.5, -0.1, True):
         with pytest.raises(ValueError, match="is not allowed"):
-            privacy.tpr_at_fpr([0.5], non, bad)
+            membership.tpr_at_fpr([0.5], non, bad)
 
 
 def test_attack_table_reports_both_candidate_kinds_and_not_measurable_rates(enumerated_runs):
-    t = privacy.attack_table(enumerated_runs)
+    t = membership.attack_table(enumerated_runs)
     assert set(t.against) == {"fresh", "permuted"} and set(t.score) == {"loss", "calibrated"}
     assert (t.members == 8).all()
     fresh = t[t.against == "fresh"]
@@ -123,12 +123,12 @@ def test_attack_table_reports_both_candidate_kinds_and_not_measurable_rates(enum
 
 def test_skew_normal_fit_is_scipys_maximum_likelihood_fit_and_its_tail_agrees_with_scipys_cdf():
     x = stats.skewnorm.rvs(4.0, loc=2.0, scale=0.5, size=2000, random_state=np.random.default_rng(0))
-    xi, omega, alpha = privacy._skewnorm_fit(x)
+    xi, omega, alpha = exposure.skewnorm_fit(x)
     a, loc, scale = stats.skewnorm.fit(x)
     assert (xi, omega, alpha) == pytest.approx((loc, scale, a), rel=1e-9)
     assert (xi, omega) == pytest.approx((2.0, 0.5), abs=0.05) and alpha == pytest.approx(4.0, rel=0.3)
     for v in (1.9, 2.0, 2.5, 3.5):  # where scipy's CDF keeps its digits
-        assert privacy._skewnorm_logcdf(v, xi, omega, alpha) == pytest.approx(stats.skewnorm.logcdf(v, a, loc, scale),
+        assert exposure.skewnorm_logcdf(v, xi, omega, alpha) == pytest.approx(stats.skewnorm.logcdf(v, a, loc, scale),
                                                                              rel=1e-4, abs=1e-6)
 
 

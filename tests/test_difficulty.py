@@ -99,10 +99,10 @@ def test_difficulty_on_a_real_tiny_run(tiny_llama):
 
 
 def test_spearman_and_mean_gain(tiny_llama):
-    assert dif.spearman([1, 2, 3, 4], [10, 20, 30, 1000]) == pytest.approx(1.0)
-    assert dif.spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
-    assert dif.spearman([1, 2, float("nan"), 4], [1, 2, 3, 4]) == pytest.approx(1.0)
-    assert math.isnan(dif.spearman([1, 2], [1, 2]))
+    assert memlib.stats.spearman([1, 2, 3, 4], [10, 20, 30, 1000]) == pytest.approx(1.0)
+    assert memlib.stats.spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
+    assert memlib.stats.spearman([1, 2, float("nan"), 4], [1, 2, 3, 4]) == pytest.approx(1.0)
+    assert math.isnan(memlib.stats.spearman([1, 2], [1, 2]))
     s = memlib.random_strings(4, 4, 12, seed=3)
     runs = [memlib.expose(tiny_llama, [x], test_strings=s[2:], epochs=3, eval_every=1, store=False) for x in s[:2]]
     g = dif.mean_gain(runs)

@@ -16,6 +16,6 @@ def test_smollm2_memorises_a_64_character_string(smollm2):
     assert (train.accuracy >= 1.0).any() and train.accuracy.iloc[-1] >= 0.95
     assert test.accuracy.iloc[-1] < 0.4  # held-out strings stay at guessing level
     # the distribution is learnt first: mass moves onto the 7 letters, aggregated entropy near the string's own
-    p = memlib.phases.phases(run)
+    p = memlib.milestones.phases(run)
     assert p["guess_end"] is not None and p["guess_end"] < p["epochs_to_99"]
     assert train.alphabet_mass.iloc[-1] > 0.95 > 0.5 > train.alphabet_mass[0]

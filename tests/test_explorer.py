@@ -9,7 +9,7 @@ from matplotlib import colormaps
 from matplotlib.colors import to_hex
 
 import memlib
-from memlib import Stage, explorer as X
+from memlib import Stage, explorer as X, extraction
 from memlib.probes import ProbeSpec
 
 
@@ -161,7 +161,7 @@ def test_a_static_figure_of_the_chosen_run_and_epoch(store):
     fig = e.figure()
     marks = [ln for ax in fig.axes for ln in ax.lines if ln.get_label() == "this epoch"]
     assert len(marks) == 4 and all(list(m.get_xdata()) == [2, 2] for m in marks)
-    assert "epoch 2" in fig._suptitle.get_text()
+    assert "epoch 2" in fig.get_suptitle()
     fig.savefig(store.root / "static.png")
     assert (store.root / "static.png").stat().st_size > 10_000
     from matplotlib.colors import to_rgba
@@ -336,22 +336,21 @@ def test_two_runs_side_by_side_name_their_difference(store):
     fig = X.compare_figure(a, b, 6)
     labels = {ln.get_label() for ln in fig.axes[0].lines}
     assert {"A: tiny-llama (trained)", "B: tiny-llama (trained)", "B's last epoch", "this epoch"} <= labels
-    assert "alphabet 4 / 7" in fig._suptitle.get_text()
+    assert "alphabet 4 / 7" in fig.get_suptitle()
     e.compare.value = ""  # back to one run
     assert "memlib-compare" not in e.header.value and "memlib-run-b" not in e.strings.value
 
 
 def test_extraction_probes_show_in_the_per_character_view(tiny_llama, tmp_path):
     import memlib
-    from memlib import privacy
 
     a = memlib.random_strings(3, 4, 12, seed=5)
     run = memlib.expose(tiny_llama, a[:1], test_strings=a[1:], epochs=20, lr=3e-3, eval_every=[0, 10, 20],
-                        probes=privacy.extraction_spec(12, [10, 20]), store=False, progress=False)
+                        probes=extraction.extraction_spec(12, [10, 20]), store=False, progress=False)
     assert X.extraction_view(run, 9) is None  # before the first probed epoch
     ext = X.extraction_view(run, 15)
     assert set(ext.probed_epoch) == {10} and list(ext.position) == list(range(8, 12))
-    table = privacy.extraction_table([run], k=8, n=2)
+    table = extraction.extraction_table([run], k=8, n=2)
     assert ext.run_length.mean() == pytest.approx(table[table.epoch == 10].prefix_mean.iloc[0])
     html_ = X.string_html(X.character_view(run, 15), 15, ext)
     assert html_.count("memlib-extracted") == int(ext.from_prompt.sum())

@@ -36,7 +36,7 @@ Features\t: fp asimd evtstrm aes pmull
     (ARM_OLD, "aarch64", "aarch64", ()),
 ])
 def test_native_bf16_is_read_from_what_the_cpu_reports(text, machine, model, flags):
-    assert hardware._parse_cpuinfo(text, machine) == (model, flags)
+    assert hardware.parse_cpuinfo(text, machine) == (model, flags)
 
 
 def test_this_machines_cpu_is_described():

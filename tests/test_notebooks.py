@@ -4,7 +4,7 @@ import json
 import nbformat
 import pytest
 
-from memlib import phases, presets, probes
+from memlib import config, phases, presets, probes
 from memlib.notebooks import main, notebook_paths, parse_params
 
 NOTEBOOKS = notebook_paths()
@@ -168,7 +168,7 @@ def test_local_prefix_notebook_cpu_long_preset_checks_and_runs_at_smoke_size(tmp
     P = presets.resolve(name, "cpu-long")
     assert P["lengths"] == [512, 1024] and presets.heldout_gaps(name, P) == []
     for length in P["lengths"]:
-        epochs = presets.per_length(P["epochs"], length)
+        epochs = config.per_length(P["epochs"], length)
         assert epochs > P["past"]
         check_probes(probes.ProbeSpec(at=("memorised", f"memorised+{P['past']}"), ks=P["ks"],
                                       replace_ks=P["replace_ks"], shifts=P["shifts"], draws=P["draws"],
@@ -182,7 +182,7 @@ def test_local_prefix_notebook_cpu_long_preset_checks_and_runs_at_smoke_size(tmp
     assert "Reading at 16 characters" in text and "Reading at 24 characters" in text
     assert (tmp_path / "figures" / "03_context_probes.png").exists()
     with pytest.raises(ValueError, match="no value for length 48"):
-        presets.per_length({16: 60}, 48)
+        config.per_length({16: 60}, 48)
 
 
 def test_dynamics_notebook_cpu_long_preset_gives_the_twin_more_epochs_at_its_own_rate():

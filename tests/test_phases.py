@@ -4,7 +4,7 @@ import pytest
 
 import memlib
 from memlib import phases as ph
-from memlib import presets
+from memlib import config, context, milestones, presets
 
 
 def _synthetic(epochs, train_acc, mass, entropy, test_acc, string_entropy=2.0, test_sd=0.0):
@@ -27,7 +27,7 @@ def test_known_boundaries_with_distinct_guessing_phase():
     entropy = np.where(ep >= 6, 2.0, 1.0)  # within tolerance from epoch 6
     train = np.where(ep < 15, 0.2, np.minimum(0.2 + 0.05 * (ep - 14), 1.0))  # leaves 0.2 at epoch 15, 1.0 at 30
     test = np.full(E + 1, 0.2)
-    out = ph.detect_phases(_synthetic(E, train, mass, entropy, test))
+    out = milestones.detect_phases(_synthetic(E, train, mass, entropy, test))
     assert out["guess_end"] == 8
     assert out["mem_start"] == 16  # 0.30 > band 0.25 first at epoch 16 (0.25 is not above it)
     assert out["mem_end"] == 30
@@ -40,11 +40,11 @@ def test_no_distinct_guessing_phase_when_distribution_and_positions_learnt_toget
     ep = np.arange(E + 1)
     mass = np.minimum(0.05 + 0.04 * ep, 1.0)  # 0.9 only at epoch 22
     train = np.minimum(0.05 * ep, 1.0)  # already above the band at epoch 6
-    out = ph.detect_phases(_synthetic(E, train, mass, np.full(E + 1, 2.0), np.full(E + 1, 0.15)))
+    out = milestones.detect_phases(_synthetic(E, train, mass, np.full(E + 1, 2.0), np.full(E + 1, 0.15)))
     assert out["guess_end"] == 22 and out["mem_start"] == 5 and out["distinct_guessing"] is False
     # learnt exactly when memorisation starts: the phases are still sequential
     mass = np.where(ep >= 5, 0.95, 0.2)
-    out = ph.detect_phases(_synthetic(E, train, mass, np.full(E + 1, 2.0), np.full(E + 1, 0.15)))
+    out = milestones.detect_phases(_synthetic(E, train, mass, np.full(E + 1, 2.0), np.full(E + 1, 0.15)))
     assert out["guess_end"] == 5 == out["mem_start"] and out["distinct_guessing"] is True
 
 
@@ -53,7 +53,7 @@ def test_censored_and_noisy_band():
     ep = np.arange(E + 1)
     train = np.full(E + 1, 0.3)
     train[5] = 0.9  # a spike that does not last is not the start of memorisation
-    out = ph.detect_phases(_synthetic(E, train, np.full(E + 1, 0.95), np.full(E + 1, 2.0), np.full(E + 1, 0.2),
+    out = milestones.detect_phases(_synthetic(E, train, np.full(E + 1, 0.95), np.full(E + 1, 2.0), np.full(E + 1, 0.2),
                                       test_sd=0.05))
     assert out["mem_start"] is None and out["mem_end"] is None and out["epochs_to_99"] is None
     assert out["epochs_to_50"] == 5
@@ -63,21 +63,21 @@ def test_censored_and_noisy_band():
 
 def test_rule_thresholds_validated():
     with pytest.raises(ValueError, match="mass=1.5"):
-        ph.PhaseRule(mass=1.5)
+        milestones.PhaseRule(mass=1.5)
     with pytest.raises(ValueError, match="test rows"):
-        ph.detect_phases(pd.DataFrame(dict(epoch=[0], split=["train"], accuracy=[0.1], alphabet_mass=[0.1],
+        milestones.detect_phases(pd.DataFrame(dict(epoch=[0], split=["train"], accuracy=[0.1], alphabet_mass=[0.1],
                                            entropy=[1.0], string_entropy=[1.0])))
 
 
 def test_phases_on_a_real_tiny_run(tiny_llama):
     s = memlib.random_strings(3, 7, 32, seed=1)
     run = memlib.expose(tiny_llama, s[:1], test_strings=s[1:], epochs=100, eval_every=5, store=False)
-    out = ph.phases(run)
+    out = milestones.phases(run)
     assert out["model"] == "tiny-llama" and out["length"] == 32
     acc = run.metrics[run.metrics.split == "train"].set_index("epoch").accuracy
     assert out["mem_end"] is not None and acc[out["mem_end"]] >= 0.99 and (acc.loc[: out["mem_end"] - 1] < 0.99).all()
     assert out["mem_start"] is not None and out["mem_start"] <= out["epochs_to_50"] <= out["mem_end"]
-    table = ph.phase_table([run, run])
+    table = milestones.phase_table([run, run])
     assert len(table) == 2 and {"guess_end", "mem_start", "epochs_to_90", "n_params"} <= set(table.columns)
 
 
@@ -104,8 +104,8 @@ def test_every_default_preset_names_epochs_for_each_model():
                 continue
             key = "epochs" if "epochs" in p else "max_epochs"  # schedules (notebook 04): the most epochs a stage takes
             for m in p["models"] + p.get("compare_models", []):
-                for length in (presets.model_lengths(p, m) if "lengths" in p else [None]):  # 03: per length, per model
-                    epochs = presets.per_model(presets.per_length(p[key], length), m)
+                for length in (context.model_lengths(p, m) if "lengths" in p else [None]):  # 03: per length, per model
+                    epochs = config.per_model(config.per_length(p[key], length), m)
                     assert isinstance(epochs, int), (nb, name, m, length)
                     assert "past" not in p or epochs > p["past"], (nb, name, m, length)  # room after memorised
 
@@ -159,9 +159,9 @@ def test_trained_strings_own_letter_frequencies_are_guessing_not_memorisation():
     ep = np.arange(E + 1)
     train = np.where(ep < 10, 0.3, np.minimum(0.3 + 0.1 * (ep - 9), 1.0))
     df = _synthetic(E, train, np.full(E + 1, 0.95), np.full(E + 1, 2.0), np.full(E + 1, 0.14))
-    assert ph.detect_phases(df)["mem_start"] == 0  # without the string's own frequencies: wrong
+    assert milestones.detect_phases(df)["mem_start"] == 0  # without the string's own frequencies: wrong
     df["unigram_guess"] = 0.3
-    out = ph.detect_phases(df)
+    out = milestones.detect_phases(df)
     assert out["mem_start"] == 10 and out["final_guess_band"] == pytest.approx(0.35)
 
 
@@ -170,7 +170,7 @@ def test_stable_from():
                         [1, 0, 0, 1],
                         [1, 1, 0, 1],
                         [1, 1, 1, 0]], dtype=bool)  # epochs x positions
-    out = ph.stable_from(correct)
+    out = milestones.stable_from(correct)
     np.testing.assert_array_equal(out[:3], [1, 2, 3])
     assert np.isnan(out[3])  # wrong at the last epoch
 

@@ -5,9 +5,10 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from scipy.special import log_ndtr
 
 import memlib
-from memlib import privacy, probes, sweep
+from memlib import exposure as ex, extraction, membership, privacy, probes, sweep
 
 
 def _memorise(model, text, steps=300, lr=3e-3):
@@ -38,8 +39,8 @@ def trained():
 
 def test_greedy_generation_from_bos_reproduces_a_memorised_string_and_not_an_untrained_one(trained, tiny_llama):
     model, s = trained
-    assert privacy.greedy_generate(model, "", len(s)) == s.text
-    fresh = privacy.greedy_generate(tiny_llama, "", len(s))
+    assert extraction.greedy_generate(model, "", len(s)) == s.text
+    fresh = extraction.greedy_generate(tiny_llama, "", len(s))
     lead = next((i for i, (a, b) in enumerate(zip(fresh, s.text)) if a != b), len(s))
     assert lead <= 1, fresh
 
@@ -47,14 +48,14 @@ def test_greedy_generation_from_bos_reproduces_a_memorised_string_and_not_an_unt
 def test_window_probes_predict_what_greedy_generation_reproduces_from_every_prompt(trained):
     model, s = trained
     L = len(s)
-    arrays = probes.measure(model, s, privacy.extraction_spec(L, at=[0]))
+    arrays = probes.measure(model, s, extraction.extraction_spec(L, at=[0]))
     assert arrays["offsets"].tolist() == list(range(L))
-    lengths = privacy.extracted_lengths(arrays["window_correct"], arrays["offsets"])
+    lengths = extraction.extracted_lengths(arrays["window_correct"], arrays["offsets"])
     assert lengths[0, 0] == L  # memorised: everything from BOS
     for o in range(L):
         for k in range(L - o):
             prompt, rest = s.text[o:o + k], s.text[o + k:]
-            out = privacy.greedy_generate(model, prompt, len(rest))
+            out = extraction.greedy_generate(model, prompt, len(rest))
             reproduced = next((i for i, (a, b) in enumerate(zip(out, rest)) if a != b), len(rest))
             assert reproduced == lengths[o, o + k], (o, k, out, rest)
 
@@ -63,8 +64,8 @@ def test_extraction_table_reads_runs_and_agrees_with_the_runs_arrays(tiny_llama,
     train, test = sweep.split_strings(0, alphabet_size=4, length=12, n_train=1, n_test=21)
     at = [0, 10, 30]
     run = memlib.expose(tiny_llama, train, test_strings=test, epochs=30, lr=3e-3, eval_every=at,
-                        probes=privacy.extraction_spec(12, at), store=tmp_path, progress=False)
-    x = privacy.extraction_table([run], k=3, n=3)
+                        probes=extraction.extraction_spec(12, at), store=tmp_path, progress=False)
+    x = extraction.extraction_table([run], k=3, n=3)
     assert x.epoch.tolist() == list(range(31))
     lead = run.arrays["train_correct"][:, 0, :]
     for row in x.itertuples():  # from BOS = correct positions before the first error
@@ -74,34 +75,34 @@ def test_extraction_table_reads_runs_and_agrees_with_the_runs_arrays(tiny_llama,
     assert probed.epoch.tolist() == at
     assert probed.k_extractable.iloc[0] == 0.0  # the untrained model extracts nothing
     with pytest.raises(ValueError, match="k=10 and n=3 are not allowed for strings of 12 characters"):
-        privacy.extraction_table([run], k=10, n=3)
+        extraction.extraction_table([run], k=10, n=3)
 
 
 def test_exposure_of_a_memorised_string_is_far_above_held_out_strings_which_average_about_1_44_bits(tiny_llama):
     train, test = sweep.split_strings(3, alphabet_size=4, length=12, n_train=1, n_test=60)
     run = memlib.expose(tiny_llama, train, test_strings=test, epochs=40, lr=3e-3, eval_every=[0, 40], store=False,
                         progress=False)
-    t = privacy.exposure_table([run])
+    t = ex.exposure_table([run])
     end = t[t.epoch == 40]
     member, held = end[end.member].iloc[0], end[~end.member]
     assert member["count"] == 0 and member.method.startswith("extrapolated")
     assert member.exposure > held.exposure.max() + 5
     assert member.exposure <= member.max_bits == pytest.approx(24.0)  # 12 characters, 2 bits each
     # each held-out string is ranked among 60 (itself and 59 others): the counted part of the estimator is exact
-    assert abs(t[~t.member].counted.mean() - privacy.expected_counted_exposure(60)) < 0.15
+    assert abs(t[~t.member].counted.mean() - ex.expected_counted_exposure(60)) < 0.15
     assert abs(t[~t.member].exposure.mean() - 1 / math.log(2)) < 0.25
     with pytest.raises(ValueError, match="too few for the distribution fit"):
-        privacy.exposure(1.0, np.arange(5.0))
+        ex.exposure(1.0, np.arange(5.0))
 
 
 def test_counted_exposure_and_the_fit_in_the_bulk():
     cands = np.arange(1.0, 64.0)  # 63 candidates
-    e = privacy.exposure(10.0, cands)
+    e = ex.exposure(10.0, cands)
     assert e["count"] == 10 and e["counted"] == pytest.approx(-math.log2(11 / 64)) and e["method"] == "counted"
     # the skew-normal with alpha 0 is the normal: its log CDF is log Phi, also far in the tail
     for z in (-1.0, -5.0, -20.0):
         want = math.log(0.5 * math.erfc(-z / math.sqrt(2)))
-        assert privacy._skewnorm_logcdf(z, 0.0, 1.0, 0.0) == pytest.approx(want, rel=1e-4)
+        assert ex.skewnorm_logcdf(z, 0.0, 1.0, 0.0) == pytest.approx(want, rel=1e-4)
 
 
 def test_membership_attack_auc_and_tpr_by_hand():
@@ -115,7 +116,7 @@ def test_membership_attack_auc_and_tpr_by_hand():
     rows = [{"model": "m", "epoch": 1, "split": "train", "string": 0, "loss": 0.5}]
     rows += [{"model": "m", "epoch": 1, "split": "test", "string": j, "loss": v} for j, v in enumerate([0.4, 1.0, 2.0, 3.0])]
     r.metrics = pd.DataFrame(rows)
-    t = privacy.membership_table([r])
+    t = membership.membership_table([r])
     assert t.auc.iloc[0] == pytest.approx(3 / 4)  # below 3 of the 4 held-out losses
     # 1% of 4 held-out strings allows no false positive: not measurable, never a TPR at zero false positives
     assert math.isnan(t.tpr_at_fpr.iloc[0]) and not t.measurable.iloc[0] and t.needed.iloc[0] == 100
@@ -186,12 +187,12 @@ def _hand_run(model, s, spec):
 def test_prefix_extraction_and_k_extractable_rate_match_greedy_decoding(partly, k, n, step):
     model, s = partly
     L = len(s)
-    run = _hand_run(model, s, privacy.extraction_spec(L, at=[0], offset_step=step))
-    row = privacy.extraction_table([run], k=k, n=n).iloc[0]
+    run = _hand_run(model, s, extraction.extraction_spec(L, at=[0], offset_step=step))
+    row = extraction.extraction_table([run], k=k, n=n).iloc[0]
     lengths = []
     for o in range(0, L - k, step):
         rest = s.text[o + k:]
-        out = privacy.greedy_generate(model, s.text[o:o + k], len(rest))
+        out = extraction.greedy_generate(model, s.text[o:o + k], len(rest))
         lengths.append(next((i for i, (a, b) in enumerate(zip(out, rest)) if a != b), len(rest)))
     offsets = list(range(0, L - k, step))
     assert row.prefix_mean == pytest.approx(np.mean(lengths))
@@ -204,57 +205,57 @@ def test_prefix_extraction_and_k_extractable_rate_match_greedy_decoding(partly, 
 def test_extraction_at_standard_sizes_matches_greedy_decoding(partly, k, n):
     model, s = partly
     L = len(s)
-    run = _hand_run(model, s, privacy.extraction_spec(L, at=[0]))
-    row = privacy.extraction_sizes([run], ks=[k], n=n).iloc[0]
+    run = _hand_run(model, s, extraction.extraction_spec(L, at=[0]))
+    row = extraction.extraction_sizes([run], ks=[k], n=n).iloc[0]
     offsets = [0] if k == 0 else list(range(0, L - k - n + 1))
     got = []
     for o in offsets:  # real greedy decoding of n characters after the true prompt text[o:o+k]
-        out = privacy.greedy_generate(model, s.text[o:o + k], n)
+        out = extraction.greedy_generate(model, s.text[o:o + k], n)
         got.append(next((i for i, (a, b) in enumerate(zip(out, s.text[o + k:o + k + n])) if a != b), n))
     assert row.prompts == len(offsets)
     assert row.k_extractable == pytest.approx(np.mean([g >= n for g in got]))
     assert row.suffix_share == pytest.approx(np.mean(got) / n)
     with pytest.raises(ValueError, match="ks is empty"):
-        privacy.extraction_sizes([run], ks=[], n=n)
+        extraction.extraction_sizes([run], ks=[], n=n)
     with pytest.raises(ValueError, match="are not allowed for strings of 14 characters"):
-        privacy.extraction_sizes([run], ks=[12], n=n)
+        extraction.extraction_sizes([run], ks=[12], n=n)
 
 
 def test_skew_normal_fit_and_tail():
     # alpha = 1: the CDF is exactly Phi(z)^2, into the far tail
     for z in (-0.5, -3.0, -12.0, -40.0):
-        assert privacy._skewnorm_logcdf(z, 0.0, 1.0, 1.0) == pytest.approx(2 * float(privacy._log_ndtr(np.array([z]))[0]),
+        assert ex.skewnorm_logcdf(z, 0.0, 1.0, 1.0) == pytest.approx(2 * float(log_ndtr(np.array([z]))[0]),
                                                                            rel=1e-5)
     # a steep tail (alpha at the fit's clip) against a very fine grid
     t = np.linspace(-2.4, -1.9, 2_000_001)
-    lf = math.log(2) - t ** 2 / 2 - 0.5 * math.log(2 * math.pi) + privacy._log_ndtr(27.7 * t)
+    lf = math.log(2) - t ** 2 / 2 - 0.5 * math.log(2 * math.pi) + log_ndtr(27.7 * t)
     w = np.exp(lf - lf.max())
     fine = lf.max() + math.log(((w[1:] + w[:-1]) / 2).sum() * (t[1] - t[0]))
-    assert privacy._skewnorm_logcdf(-1.9, 0.0, 1.0, 27.7) == pytest.approx(fine, rel=1e-6)
+    assert ex.skewnorm_logcdf(-1.9, 0.0, 1.0, 27.7) == pytest.approx(fine, rel=1e-6)
     # maximum likelihood: a large sample of a known skew-normal gives back its parameters
     rng = np.random.default_rng(0)
     xi, omega, alpha = 2.0, 0.5, 3.0
     delta = alpha / math.sqrt(1 + alpha ** 2)
     u0, u1 = rng.standard_normal((2, 20_000))
     x = xi + omega * (delta * np.abs(u0) + math.sqrt(1 - delta ** 2) * u1)
-    fit = privacy._skewnorm_fit(x)
+    fit = ex.skewnorm_fit(x)
     assert fit[0] == pytest.approx(xi, abs=0.03) and fit[1] == pytest.approx(omega, abs=0.03)
     assert fit[2] == pytest.approx(alpha, rel=0.2)
     # a fit at the half-normal limit (alpha -> inf, as maximum likelihood gives for some samples): a finite log CDF
     # below its location, falling as alpha^2 (the leading term f(z) / r of a tail too steep for a grid)
-    steep = [privacy._skewnorm_logcdf(2.6, 3.7, 1.6, a) for a in (1e4, 1e5, 1e8)]
+    steep = [ex.skewnorm_logcdf(2.6, 3.7, 1.6, a) for a in (1e4, 1e5, 1e8)]
     assert all(math.isfinite(v) and v < 0 for v in steep) and steep[0] > steep[1] > steep[2]
     assert steep[1] / steep[0] == pytest.approx(100, rel=0.05)
     with pytest.raises(ValueError, match="do not vary"):  # more likely than every candidate: the fit is needed
-        privacy.exposure(0.5, np.ones(30))
-    assert privacy.exposure(1.0, np.ones(30))["method"] == "counted"  # counted: no fit
+        ex.exposure(0.5, np.ones(30))
+    assert ex.exposure(1.0, np.ones(30))["method"] == "counted"  # counted: no fit
 
 
 def test_expected_exposures():
-    assert privacy.expected_counted_exposure(31) == pytest.approx(1.32, abs=0.005)
-    assert privacy.expected_counted_exposure(10 ** 6) == pytest.approx(1 / math.log(2), abs=0.001)
+    assert ex.expected_counted_exposure(31) == pytest.approx(1.32, abs=0.005)
+    assert ex.expected_counted_exposure(10 ** 6) == pytest.approx(1 / math.log(2), abs=0.001)
     ranks = np.arange(1, 32)  # the exact value, by enumerating the uniform rank
-    assert privacy.expected_counted_exposure(31) == pytest.approx(np.mean(-np.log2(ranks / 31)))
+    assert ex.expected_counted_exposure(31) == pytest.approx(np.mean(-np.log2(ranks / 31)))
 
 
 def test_membership_threshold_allows_the_false_positives_fpr_grants_and_ties_count_half():
@@ -269,7 +270,7 @@ def test_membership_threshold_allows_the_false_positives_fpr_grants_and_ties_cou
         rows = [{"model": "m", "epoch": 1, "split": "train", "string": 0, "loss": member_loss}]
         rows += [{"model": "m", "epoch": 1, "split": "test", "string": j, "loss": float(j + 1)} for j in range(200)]
         r.metrics = pd.DataFrame(rows)
-        return privacy.membership_table([r], fpr=fpr).iloc[0]
+        return membership.membership_table([r], fpr=fpr).iloc[0]
 
     t = table(2.5)  # below 198 of 200 held-out losses; 1% of 200 allows the 2 lowest (1 and 2) to be flagged
     assert t.tpr_at_fpr == 1.0 and t.fpr_reached == pytest.approx(0.01) and t.auc == pytest.approx(198 / 200)

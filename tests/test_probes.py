@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import memlib
-from memlib import probes as P
+from memlib import context as C, probes as P
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -154,7 +154,7 @@ def test_probes_match_plain_single_sequence_forwards(trained, string, spec):
     # independent check of the batched, padded, logits_to_keep path: one unpadded forward per context
     text, L = string.text, len(string)
     resolved = spec.resolved(L, None)
-    ctx = P._contexts(text, string.alphabet, np.array(string.probs), resolved, P._positions(text, resolved))
+    ctx = P.probe_contexts(text, string.alphabet, np.array(string.probs), resolved, P.probe_positions(text, resolved))
     arrays = P.measure(trained, string, spec, batch_tokens=200)
     with torch.no_grad():
         for idx in [(0, 3, 1, 20), (1, 2, 0, 23), (1, 0, 1, 9)]:  # random k=4, shuffled k=2, shuffled k=0
@@ -235,7 +235,7 @@ def test_replaced_contexts():
     s = memlib.random_string(7, 24, entropy=1.2, family="spike", seed=4)  # 'a' heavy: a uniform draw would show
     text, probs = s.text, np.array(s.probs)
     spec = P.ProbeSpec(replace_ks=(0, 3), draws=20).resolved(24, None)
-    ctx = P._contexts(text, s.alphabet, probs, spec, P._positions(text, spec))["replace"]
+    ctx = P.probe_contexts(text, s.alphabet, probs, spec, P.probe_positions(text, spec))["replace"]
     counts = np.zeros(7)
     for b, k in enumerate(spec.replace_ks):
         for d in range(20):
@@ -247,9 +247,9 @@ def test_replaced_contexts():
                 counts += [rnd[:n].count(c) for c in s.alphabet]
     np.testing.assert_allclose(counts / counts.sum(), probs, atol=0.02)
     assert (ctx[1, 0, :, 23] != text[:23]).all()  # shuffled really shuffles
-    again = P._contexts(text, s.alphabet, probs, spec, P._positions(text, spec))["replace"]
+    again = P.probe_contexts(text, s.alphabet, probs, spec, P.probe_positions(text, spec))["replace"]
     seed5 = P.ProbeSpec(replace_ks=(0, 3), draws=20, seed=5).resolved(24, None)
-    other = P._contexts(text, s.alphabet, probs, seed5, P._positions(text, seed5))
+    other = P.probe_contexts(text, s.alphabet, probs, seed5, P.probe_positions(text, seed5))
     assert (again == ctx).all() and (other["replace"][:2] != ctx[:2]).any()
 
 
@@ -400,7 +400,7 @@ def test_probes_need_one_step_per_epoch(tiny_llama, tmp_path):
 
 def test_recall_tables_of_probed_runs(probed):
     m, s, spec, store, run = probed
-    table = P.recall_table([run])
+    table = C.recall_table([run])
     assert set(table.moment) == {"memorised", "last"} and set(table.probe) == {"full", "local", "replace", "shift"}
     for moment in ("memorised", "last"):
         arrays = run.probe(moment)
@@ -411,7 +411,7 @@ def test_recall_tables_of_probed_runs(probed):
         rnd = t[(t.probe == "replace") & (t.kind == "random")].set_index("k").recall
         np.testing.assert_allclose(rnd.to_numpy(), arrays["replace_correct"][0].mean(axis=(-1, -2)))
         assert t.guess.iloc[0] == pytest.approx(max(s[0].text.count(c) for c in set(s[0].text)) / 16)
-    reach = P.k_to_reach(table, 0.9)
+    reach = C.k_to_reach(table, 0.9)
     for _, row in reach.iterrows():  # over positions i > k: the first probed k that reaches 90%, the k below it does not
         local = table[(table.moment == row.moment) & (table.probe == "local")].set_index("k").recall_beyond.dropna()
         ok = [k for k, r in local.items() if r >= 0.9 * row.full - 1e-12]
@@ -424,19 +424,19 @@ def test_recall_tables_of_probed_runs(probed):
         for j, k in enumerate(arrays["ks"]):
             if k < len(s[0].text) - 1:
                 assert local.get(k, np.nan) == pytest.approx(arrays["local_correct"][j, k + 1:].mean()) or np.isnan(local.get(k, np.nan))
-    chars = P.character_table(run, "last")
+    chars = C.character_table(run, "last")
     a = run.probe("last")
     assert list(chars.char) == list(s[0].text) and chars.uniqueness.tolist() == P.uniqueness(s[0].text).tolist()
     np.testing.assert_array_equal(chars.first_k.to_numpy(), P.first_recall_k(a["local_correct"], a["ks"]))
     assert (chars.uniqueness_grid >= chars.uniqueness).all() and set(chars.uniqueness_grid) <= set(a["ks"].tolist())
     rec = chars[chars.first_k.notna()]
     for row in rec.itertuples():  # the chance of the recalling prefix, from the string's own continuations
-        assert row.chance == P.continuation_share(s[0].text, row.position, int(min(row.first_k, row.position)))
+        assert row.chance == C.continuation_share(s[0].text, row.position, int(min(row.first_k, row.position)))
     np.testing.assert_allclose(chars.p_char, [s[0].probs[s[0].alphabet.index(c)] for c in s[0].text], rtol=1e-12)
     with pytest.raises(ValueError, match="has no probes"):
-        P.recall_table([memlib.expose(m, s[:1], epochs=1, store=False)])
+        C.recall_table([memlib.expose(m, s[:1], epochs=1, store=False)])
     # below: only the positions i < below, for every probe (full-context recall too): what lengths compare over
-    head = P.recall_table([run], below=6)
+    head = C.recall_table([run], below=6)
     for moment in ("memorised", "last"):
         arrays, t = run.probe(moment), head[head.moment == moment]
         assert t.full.iloc[0] == pytest.approx(arrays["full_correct"][:6].mean())
@@ -445,11 +445,11 @@ def test_recall_tables_of_probed_runs(probed):
             if k in local.index and k < 5:
                 assert local.recall_beyond[k] == pytest.approx(arrays["local_correct"][j, k + 1:6].mean())
     assert (head[head.probe == "replace"].reads_beyond <= table[table.probe == "replace"].reads_beyond.max()).all()
-    whole = P.recall_table([run], below=len(s[0].text))  # below the length: every position, the table unchanged
+    whole = C.recall_table([run], below=len(s[0].text))  # below the length: every position, the table unchanged
     pd.testing.assert_frame_equal(whole.reset_index(drop=True), table.reset_index(drop=True), check_like=True)
     for bad in (1, 2.5, True, "6"):
         with pytest.raises(ValueError, match=r"below must be an integer >= 2 \(a position bound\), got"):
-            P.recall_table([run], below=bad)
+            C.recall_table([run], below=bad)
 
 
 def test_locality_counts_only_positions_whose_prefix_is_local():
@@ -457,7 +457,7 @@ def test_locality_counts_only_positions_whose_prefix_is_local():
     rows = [dict(run="r", setting="s", model="m", seed=0, lr=1e-3, length=4, alphabet_size=2, moment="last", epoch=9,
                  probe="local", kind="", k=k, m=pd.NA, recall=rec, recall_beyond=beyond, full=0.8)
             for k, rec, beyond in ((0, 0.25, 0.25), (1, 0.5, 0.4), (2, 0.75, 0.5), (4, 0.8, np.nan))]
-    out = P.locality(pd.DataFrame(rows))
+    out = C.locality(pd.DataFrame(rows))
     assert len(out) == 1 and out.locality.iloc[0] == pytest.approx((0.4 + 0.5) / 2 / 0.8)  # k = 0 and k = L left out
 
 
@@ -510,20 +510,20 @@ def test_memorised_probe_waits_for_the_streak_and_drops_a_broken_one(tiny_llama)
 
 def test_continuation_share_counts_what_a_prefix_is_followed_by():
     text = "abcabd"
-    assert P.continuation_share(text, 2, 2) == 0.5  # "ab" is followed by c (here) and by d (at 5)
-    assert P.continuation_share(text, 5, 3) == 1.0  # "cab" occurs once: unique
-    assert P.continuation_share(text, 0, 0) == pytest.approx(2 / 6)  # BOS alone: the letter's share of the string
+    assert C.continuation_share(text, 2, 2) == 0.5  # "ab" is followed by c (here) and by d (at 5)
+    assert C.continuation_share(text, 5, 3) == 1.0  # "cab" occurs once: unique
+    assert C.continuation_share(text, 0, 0) == pytest.approx(2 / 6)  # BOS alone: the letter's share of the string
     with pytest.raises(ValueError, match="k=3, i=2 are not allowed"):
-        P.continuation_share(text, 2, 3)
+        C.continuation_share(text, 2, 3)
 
 
 def test_k_to_reach_interpolates_recall_over_positions_beyond_k():
     rows = [dict(run="r", setting="m, lr 1e-3", model="m", seed=0, lr=1e-3, length=32, alphabet_size=8, moment="last",
                  epoch=10, probe="local", kind="", k=k, m=pd.NA, recall=r + 0.05, recall_beyond=r, full=1.0)
             for k, r in ((0, 0.2), (1, 0.3), (2, 0.5), (4, 0.8), (8, 1.0), (32, np.nan))]  # k = L: no position beyond
-    reach = P.k_to_reach(pd.DataFrame(rows), 0.9)
+    reach = C.k_to_reach(pd.DataFrame(rows), 0.9)
     assert reach.k.iloc[0] == pytest.approx(6.0) and reach.k_probed.iloc[0] == 8  # 0.9 halfway from 0.8 (k=4) to 1.0 (k=8)
-    never = P.k_to_reach(pd.DataFrame([dict(r, recall_beyond=0.5) for r in rows[:-1]]), 0.9)
+    never = C.k_to_reach(pd.DataFrame([dict(r, recall_beyond=0.5) for r in rows[:-1]]), 0.9)
     assert np.isnan(never.k.iloc[0]) and np.isnan(never.k_probed.iloc[0])
 
 
@@ -546,8 +546,8 @@ def test_a_subset_of_positions_reads_what_every_position_reads_there(trained, st
     assert not a["replace_correct"][rp < 0].any() and np.isnan(a["replace_p_true"][rp < 0]).all()
     assert (rp[0, 0, 0] != rp[0, 0, 1]).any()  # each draw its own positions
     resolved = spec.resolved(L, None)
-    where = P._positions(text, resolved)
-    ctx = P._contexts(text, string.alphabet, np.array(string.probs), resolved, where)
+    where = P.probe_positions(text, resolved)
+    ctx = P.probe_contexts(text, string.alphabet, np.array(string.probs), resolved, where)
     for idx, i in np.ndenumerate(where["replace"]):
         if i < 0:
             assert ctx["replace"][idx] is None
@@ -579,7 +579,7 @@ def test_a_kgram_kept_in_place_is_read_differently_from_one_moved_to_the_start(t
         moved = a["local_correct"][list(a["ks"]).index(k), k + 1:]
         kept = a["replace_correct"][0, j, :, k + 1:]
         assert (kept != moved[None]).any(), k
-    table = P.recall_table([run])
+    table = C.recall_table([run])
     local = table[(table.probe == "local") & (table.k == 4)].recall_beyond.iloc[0]
     kept = table[(table.probe == "replace") & (table.k == 4)].recall_beyond.iloc[0]
     assert local == pytest.approx(a["local_correct"][1, 5:].mean()) and kept == pytest.approx(a["replace_correct"][0, 0, :, 5:].mean())
@@ -597,7 +597,7 @@ def test_probes_a_fixed_number_of_epochs_after_memorised(probed, tiny_llama):
     assert memorised is not None and 5 < memorised <= 45 and run.probe_epoch("memorised+5") == memorised + 5
     assert run.arrays["probe_epochs"].tolist() == [memorised, memorised + 5]
     assert run.probe_epoch("memorised+45") is None  # the run ended first
-    table = P.recall_table([run])
+    table = C.recall_table([run])
     assert set(table.moment) == {"memorised", "memorised+5"}
     assert set(table[table.moment == "memorised+5"].epoch) == {memorised + 5}
     with pytest.raises(ValueError, match="memorised\\+N"):

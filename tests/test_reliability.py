@@ -159,10 +159,10 @@ def _notebook(path: Path, cells: list[str]) -> Path:
 _FIGURE = """import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
-from memlib import plots
+from memlib import figures
 fig, ax = plt.subplots()
 ax.plot([0, 1], [{y}, 1])
-plots.save_figure(fig, "99_check", figures_dir)"""
+figures.save_figure(fig, "99_check", figures_dir)"""
 
 
 def test_a_failing_notebook_is_named_with_its_cell_and_leaves_the_figures_alone(tmp_path, monkeypatch, capsys):

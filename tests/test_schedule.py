@@ -140,7 +140,7 @@ def test_each_string_is_measured_against_its_own_alphabet(tiny_llama):
     b = memlib.random_strings(3, 4, 10, seed=1, first_letter="m")
     run = _run(tiny_llama, [Stage(a[0], epochs=2), Stage(b[0], epochs=2)], [a[1], b[1]])
     assert run.config.train[1]["alphabet"] == "mnop"
-    assert sorted(sequential._guess(run).columns) == ["abcd", "mnop"]
+    assert sorted(sequential.guess_curves(run).columns) == ["abcd", "mnop"]
     # at epoch 0 (the loaded weights), recompute b[0]'s alphabet mass over m-p and over all 8 letters
     ids = torch.tensor([tiny_llama.encode(b[0].text)])
     with torch.no_grad():
@@ -323,7 +323,7 @@ def test_sequential_seeds_share_no_string():
     for name in presets.PRESETS["04_sequential_exposure"]:
         P = presets.resolve("04_sequential_exposure", name)
         seen = set()  # seeds per model: a seed is one unit of each model that runs it
-        for seed in sorted({x for m in P["models"] for x in presets.per_model(P["seeds"], m)}):
+        for seed in sorted({x for m in P["models"] for x in memlib.config.per_model(P["seeds"], m)}):
             d = sequential.design(seed, alphabet_size=P["alphabet_size"], length=P["length"], n_strings=P["n_strings"],
                                   n_test_strings=P["n_test_strings"], max_epochs=3)
             trained = [x for stages, _ in d.values() for st in stages

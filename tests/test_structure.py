@@ -1,6 +1,7 @@
-"""The library's shape: no import circles between memlib's modules, no module reading another's private names,
-one home for labels."""
+"""The library's shape: two layers (a core that knows no finding, findings that import only the core), no import
+circles between memlib's modules, no module reading another's private names, one home for labels."""
 import ast
+import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -10,22 +11,63 @@ from memlib import labels
 PACKAGE = Path(memlib.__file__).parent
 
 
-def _imports() -> dict[str, list[tuple[str, str]]]:
-    """module -> [(imported module, name)] for every relative import inside memlib (``from .x import y``,
-    ``from . import x``), wherever it stands (module level or inside a function)."""
-    modules = {p.stem for p in PACKAGE.glob("*.py")}
+def _imports(package: Path = PACKAGE) -> dict[str, list[tuple[str, str]]]:
+    """module -> [(imported module, name)] for every import of memlib inside memlib (``from .x import y``,
+    ``from . import x``, ``from memlib.x import y``, ``import memlib.x``), wherever it stands (module level or
+    inside a function)."""
+    modules = {p.stem for p in package.glob("*.py")}
     out = {}
-    for path in PACKAGE.glob("*.py"):
+    for path in package.glob("*.py"):
         found = []
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.level == 1:
+            if isinstance(node, ast.ImportFrom) and (node.level == 1 or (node.module or "").split(".")[0] == "memlib"):
+                module = (node.module or "").removeprefix("memlib").lstrip(".") if node.level == 0 else node.module
                 for alias in node.names:
-                    if node.module:
-                        found.append((node.module.split(".")[0], alias.name))
+                    if module:
+                        found.append((module.split(".")[0], alias.name))
                     elif alias.name in modules:
                         found.append((alias.name, ""))
+                    else:
+                        found.append(("__init__", alias.name))
+            elif isinstance(node, ast.Import):
+                found += [(a.name.split(".")[1] if "." in a.name else "__init__", "") for a in node.names
+                          if a.name.split(".")[0] == "memlib"]
         out[path.stem] = found
     return out
+
+
+def layer_violations(package: Path = PACKAGE) -> list[str]:
+    """What breaks the two layers of memlib (``memlib.CORE``, ``memlib.FINDINGS``, ``memlib.TOP``): a module in no
+    layer, a core module importing anything but the core, a finding importing anything but the core and itself."""
+    core, findings, top = set(memlib.CORE), set(memlib.FINDINGS.values()), set(memlib.TOP)
+    graph = _imports(package)
+    out = [f"{m}: in no layer (add it to memlib.CORE, memlib.FINDINGS or memlib.TOP)" for m in sorted(graph)
+           if m not in core | findings | top]
+    for m, found in sorted(graph.items()):
+        allowed = core if m in core else core | {m} if m in findings else None
+        if allowed is not None:
+            out += [f"{m} -> {t}" + (f".{name}" if name else "") for t, name in found if t not in allowed]
+    return out
+
+
+def test_the_core_imports_no_finding_and_findings_import_only_the_core():
+    assert layer_violations() == []
+    assert set(memlib.FINDINGS.values()).isdisjoint(memlib.CORE) and len(memlib.FINDINGS) == 7
+
+
+def test_a_planted_import_across_the_layers_is_caught(tmp_path):
+    """The check can fail: a core module importing a finding inside a function, a finding importing another at
+    the top, and a module in no layer, each planted in a copy of the package."""
+    copy = tmp_path / "memlib"
+    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    with open(copy / "sweep.py", "a") as f:
+        f.write("\n\ndef planted():\n    from .phases import run_curves\n    return run_curves\n")
+    with open(copy / "capacity.py", "a") as f:
+        f.write("\nimport memlib.privacy  # noqa: E402\n")
+    (copy / "stray.py").write_text("from . import stats\n")
+    found = layer_violations(copy)
+    assert "sweep -> phases.run_curves" in found and "capacity -> privacy" in found
+    assert any(v.startswith("stray: in no layer") for v in found) and len(found) == 3
 
 
 def test_no_import_circle_between_modules():
@@ -44,6 +86,7 @@ def test_no_import_circle_between_modules():
         if m not in state:
             visit(m, [m])
     assert graph["probes"] and "training" in graph["sweep"]  # the scan sees imports at all
+    assert "version" in graph["training"] and "__init__" not in {t for m in memlib.CORE for t in graph.get(m, ())}
 
 
 def test_no_module_imports_another_modules_private_names():

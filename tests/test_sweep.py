@@ -1,7 +1,7 @@
 import pytest
 
 import memlib
-from memlib import sweep
+from memlib import context, sweep
 
 
 def test_split_strings_share_one_generator():
@@ -64,43 +64,43 @@ def test_twin_runs_without_twins_or_rates_run_nothing(tmp_path):
 def test_length_runs_check_every_length_before_any_run_trains(tmp_path):
     """Notebook 03's runs over lengths: a length without epochs, or a probe moment past a length's epochs, is refused
     before the first run trains (nothing in the store); kept lengths above a string's length are left out there."""
-    from memlib import presets, probes, sweep
+    from memlib import presets, probes
 
     store = memlib.RunStore(tmp_path / "store")
     spec = probes.ProbeSpec(at=("memorised", "memorised+4"), replace=("random",), replace_ks=(2, 8, 32), shifts=(1,),
                             draws=1, positions=2)
     params = presets.resolve("03_local_prefix_global_context", "smoke", lengths=[16, 48])
     with pytest.raises(ValueError, match="no value for length 48"):
-        sweep.length_runs(params, spec, store)
+        context.length_runs(params, spec, store)
     params = presets.resolve("03_local_prefix_global_context", "smoke", epochs={16: 50, 32: 3})
     with pytest.raises(ValueError, match="'memorised\\+4'"):
-        sweep.length_runs(params, spec, store)
+        context.length_runs(params, spec, store)
     assert not list(store.root.glob("runs/*"))
-    assert sweep._fit_spec(spec, 16).replace_ks == (2, 8) and sweep._fit_spec(spec, 32).replace_ks == (2, 8, 32)
+    assert context.fit_spec(spec, 16).replace_ks == (2, 8) and context.fit_spec(spec, 32).replace_ks == (2, 8, 32)
     with pytest.raises(ValueError, match="leaves nothing for strings of 4 characters"):
-        sweep._fit_spec(probes.ProbeSpec(replace_ks=(8,)), 4)
+        context.fit_spec(probes.ProbeSpec(replace_ks=(8,)), 4)
 
 
 def test_length_runs_take_lengths_per_model(tmp_path):
     """``lengths`` per model (notebook 03's default: the pretrained model at the short length only): each model runs
     at its own lengths, shortest first; a model missing from the dict is refused before anything trains."""
-    from memlib import presets, probes, sweep
+    from memlib import presets, probes
 
     store = memlib.RunStore(tmp_path / "store")
     spec = probes.ProbeSpec(at=("memorised",), replace=("random",), replace_ks=(2,), shifts=(1,), draws=1, positions=2)
     params = presets.resolve("03_local_prefix_global_context", "smoke", lengths={"tiny-llama": [16]},
                              epochs={16: 3, 32: 3}, alphabet_sizes=[7])
     with pytest.raises(ValueError, match="no value for model 'tiny-phi'"):
-        sweep.length_runs(params, spec, store)
+        context.length_runs(params, spec, store)
     assert not list(store.root.glob("runs/*"))
     params["lengths"] = {"tiny-llama": [16], "tiny-phi": [16, 32]}
     params["positions"] = {16: 3}  # positions per length too: none given for 32
     with pytest.raises(ValueError, match="no value for length 32"):
-        sweep.length_runs(params, spec, store)
+        context.length_runs(params, spec, store)
     assert not list(store.root.glob("runs/*"))
     params["positions"] = {16: 3, "32": None}  # papermill hands dict keys on as strings
-    assert presets.model_lengths(params, "tiny-phi") == [16, 32] and presets.model_lengths({"length": 9}, "x") == [9]
-    main, compare = sweep.length_runs(params, spec, store)
+    assert context.model_lengths(params, "tiny-phi") == [16, 32] and context.model_lengths({"length": 9}, "x") == [9]
+    main, compare = context.length_runs(params, spec, store)
     assert [len(r.config.train[0]["text"]) for r in main] == [16]
     assert [len(r.config.train[0]["text"]) for r in compare] == [16, 32]
     assert [r.config.probes.positions for r in main + compare] == [3, 3, None]

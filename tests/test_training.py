@@ -282,12 +282,12 @@ def test_store_ignores_damaged_and_temporary_folders(tiny_llama, tmp_path):
 
 
 def _step_loss_and_grad(model, ids, alpha, precision):
-    """The loop's own training forward (memlib.loop._forward) and its backward: loss and the flat gradient."""
-    from memlib.loop import _forward
+    """The loop's own training forward (memlib.loop.forward) and its backward: loss and the flat gradient."""
+    from memlib.loop import forward
 
     net = model.model
     net.zero_grad(set_to_none=True)
-    loss = _forward(model, ids, alpha, memlib.hardware.resolve_precision(precision, model.device))["nll"].mean()
+    loss = forward(model, ids, alpha, memlib.hardware.resolve_precision(precision, model.device))["nll"].mean()
     loss.backward()
     grad = torch.cat([p.grad.reshape(-1).float() for p in net.parameters() if p.grad is not None])
     net.zero_grad(set_to_none=True)
@@ -309,7 +309,7 @@ def test_bf16_autocast_step_agrees_with_fp32(tiny_llama):
     try:
         for trained in (0, 30):
             for _ in range(trained):  # plain fp32 AdamW steps
-                loss = memlib.loop._forward(tiny_llama, ids, alpha, None)["nll"].mean()
+                loss = memlib.loop.forward(tiny_llama, ids, alpha, None)["nll"].mean()
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
@@ -350,7 +350,7 @@ def test_bf16_autocast_memorises_strings_about_as_fast_as_fp32(tiny_llama):
     not compared: bf16's rounding moves one string's epochs by up to 17 (measured on 4 of these strings, to
     99%, native AVX512-BF16 against fp32 on an AMD EPYC; benchmarks/RESULTS.md), while the sums moved by 3%
     (to 90%) and 10% (to 99%)."""
-    from memlib.phases import epochs_to
+    from memlib.milestones import epochs_to
 
     budget = 150
     reached = {"fp32": [], "bf16": []}

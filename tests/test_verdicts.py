@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 import memlib
-from memlib import difficulty, labels, phases, privacy, probes, sequential, stats, sweep
+from memlib import context, difficulty, exposure, extraction, labels, membership, milestones, phases, privacy, \
+    sequential, stats, sweep
 
 
 def test_span_and_plural():
@@ -95,7 +96,7 @@ def test_sequential_verdict_of_censored_stages_says_so_and_never_claims_a_direct
 def probed(tiny_llama):
     """Two lengths, two seeds, probes when memorised and 4 epochs after, at a subset of positions; and a run that
     never memorises."""
-    spec = probes.ProbeSpec(at=("memorised", "memorised+4"), replace=("random", "shuffled"), replace_ks=(2, 4), draws=2,
+    spec = memlib.ProbeSpec(at=("memorised", "memorised+4"), replace=("random", "shuffled"), replace_ks=(2, 4), draws=2,
                             shifts=(1, 2), positions=4)
     common = dict(n_train_strings=1, n_test_strings=0, probes=spec, store=False, progress=False)
     memorised = [r for length in (12, 20) for r in sweep.grid_runs(["tiny-llama"], [0, 1], grid=[{"alphabet_size": 4}],
@@ -105,14 +106,14 @@ def probed(tiny_llama):
 
 
 def test_probes_verdict_states_each_length_and_runs_that_never_memorised(probed):
-    status = probes.status_table(probed)
+    status = context.status_table(probed)
     assert status.memorised_at.notna().tolist() == [True] * 4 + [False], status
-    table = probes.recall_table(probed)
-    chars = pd.concat([probes.character_table(r, "memorised") for r in probed[:4]], ignore_index=True)
+    table = context.recall_table(probed)
+    chars = pd.concat([context.character_table(r, "memorised") for r in probed[:4]], ignore_index=True)
     with pytest.raises(ValueError, match=r"have several lengths: give common="):  # lengths compared over all positions
-        probes.verdict(table, status, probes.character_summary(chars), compare_alphabet_size=4, headline_k=4)
-    common = probes.recall_table(probed, below=12)
-    lines = probes.verdict(table, status, probes.character_summary(chars), common=common, compare_alphabet_size=4,
+        context.verdict(table, status, context.character_summary(chars), compare_alphabet_size=4, headline_k=4)
+    common = context.recall_table(probed, below=12)
+    lines = context.verdict(table, status, context.character_summary(chars), common=common, compare_alphabet_size=4,
                            headline_k=4)
     text = "\n".join(lines)
     assert "- **tiny-llama, lr 1e-4**: 1 run(s) never memorised their string" in text
@@ -129,7 +130,7 @@ def test_probes_verdict_states_each_length_and_runs_that_never_memorised(probed)
     length = next(x for x in lines if x.startswith("- Length, "))
     assert "reads per run at 20 characters), paired by seed (the shorter string is the longer one's start)" in length
     # the contrast is over positions 5-11 at both lengths: the longer runs' shares from `common`, not from `table`
-    shared = probes.kept_table(common, "memorised")
+    shared = context.kept_table(common, "memorised")
     long, short = (shared[(shared.length == n) & (shared.k == 4)].set_index("seed").share for n in (20, 12))
     diff = float(np.median((long - short).dropna()))
     assert f"median difference {diff:.2f}" in length
@@ -146,11 +147,11 @@ def test_probes_verdict_states_each_length_and_runs_that_never_memorised(probed)
 
 
 def test_probes_verdict_compares_a_model_with_its_random_weights_seed_by_seed(probed):
-    table, status = probes.recall_table(probed[:2]), probes.status_table(probed[:2])
+    table, status = context.recall_table(probed[:2]), context.status_table(probed[:2])
     twin = "tiny-llama-random, lr 3e-3"  # the same runs, relabelled: the pairing and the contrast's path, not a result
     table = pd.concat([table, table.assign(setting=twin, model="tiny-llama-random")], ignore_index=True)
     status = pd.concat([status, status.assign(setting=twin, model="tiny-llama-random")], ignore_index=True)
-    lines = probes.verdict(table, status, pd.DataFrame(), compare_alphabet_size=4)
+    lines = context.verdict(table, status, pd.DataFrame(), compare_alphabet_size=4)
     pre = [line for line in lines if line.startswith("- Pretraining, 12 characters, 4 letters")]
     assert len(pre) == 2 and "(pretrained - random, seed by seed: median difference 0.00 (n=2: n too small for an " \
         "interval)" in pre[-1]
@@ -160,7 +161,7 @@ def test_probes_verdict_compares_a_model_with_its_random_weights_seed_by_seed(pr
 def test_twin_settings_pair_a_model_with_its_random_weights_at_equal_rates_only():
     status = pd.DataFrame({"setting": ["a, lr 1e-4", "a-random, lr 1e-4", "a-random, lr 1e-3", "b, lr 1e-4"],
                            "model": ["a", "a-random", "a-random", "b"], "lr": [1e-4, 1e-4, 1e-3, 1e-4]})
-    assert probes.twin_settings(status) == [("a, lr 1e-4", "a-random, lr 1e-4")]
+    assert context.twin_settings(status) == [("a, lr 1e-4", "a-random, lr 1e-4")]
 
 
 # --- notebook 05: extraction, exposure, membership ---------------------------------------------------------------
@@ -169,7 +170,7 @@ def test_twin_settings_pair_a_model_with_its_random_weights_at_equal_rates_only(
 def privacy_runs(tiny_llama):
     train, test = sweep.split_strings(0, alphabet_size=4, length=12, n_train=1, n_test=21)
     at = [0, 10, 30]
-    spec = privacy.extraction_spec(12, at)
+    spec = extraction.extraction_spec(12, at)
     kw = dict(test_strings=test, eval_every=at, probes=spec, store=False, progress=False)
     memorised = memlib.expose(tiny_llama, train, epochs=30, lr=3e-3, **kw)
     never = memlib.expose(tiny_llama, train, epochs=30, lr=1e-5, **kw)
@@ -177,8 +178,8 @@ def privacy_runs(tiny_llama):
 
 
 def test_privacy_verdict_says_never_for_marks_a_run_did_not_reach(privacy_runs):
-    x = privacy.extraction_table(privacy_runs, k=3, n=3)
-    ex, mi, on = privacy.exposure_table(privacy_runs), privacy.membership_table(privacy_runs), privacy.onset_table(privacy_runs)
+    x = extraction.extraction_table(privacy_runs, k=3, n=3)
+    ex, mi, on = exposure.exposure_table(privacy_runs), membership.membership_table(privacy_runs), privacy.onset_table(privacy_runs)
     marks = privacy.milestones(privacy_runs, x, ex, mi)
     lines = privacy.verdict(x, ex, mi, marks, on, privacy.onset_summary(on), length=12, k=3, n=3)
     text = "\n".join(lines)
@@ -196,7 +197,7 @@ def test_phases_verdict_per_model_held_out_and_order(tiny_llama):
     kw = dict(alphabet_size=4, length=12, n_train_strings=1, n_test_strings=2, store=False, progress=False)
     runs = sweep.exposure_runs(["tiny-llama"], [0, 1], epochs=100, lr=3e-3, **kw)  # 99% here at epochs 36 and 24
     runs += sweep.exposure_runs(["tiny-pythia"], [0], epochs=2, lr=1e-5, **kw)  # never memorises: "not reached"
-    per_model = phases.model_summary(phases.phase_table(runs))
+    per_model = phases.model_summary(milestones.phase_table(runs))
     guess = max(runs[0].config.train[0]["probs"])
     order = phases.position_order(runs[0])
     rhos = [phases.position_order(r)["rho"] for r in runs[:2]]
@@ -231,7 +232,7 @@ def test_twin_contrasts_pair_pretrained_and_random_runs_by_seed_with_censoring()
     assert own["guess_end"].interval.estimate == pytest.approx(0.5) and own["mem_end"].censored == 0
     assert set(phases.twin_contrasts(table)) == {("m", 1e-4, 1e-4)}  # no own rates given: equal rates only
     # the family: each at its own rate primary, both at a shared rate exploratory
-    lines = phases._pretrained_vs_random_lines(phases.rate_summary(table.assign(
+    lines = phases.pretrained_vs_random_lines(phases.rate_summary(table.assign(
         model=lambda d: np.where(d.init == "random", "m-random", "m"), distinct_guessing=0, mem_start=np.nan,
         epochs_to_50=np.nan, epochs_to_90=np.nan, epochs_to_99=np.nan, final_accuracy=1.0, final_alphabet_mass=1.0)),
         table, None, {"m": 1e-4, "m-random": 5e-4})

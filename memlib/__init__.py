@@ -18,7 +18,15 @@ Above both: the presets (:mod:`memlib.presets`) and the papermill runner (:mod:`
 
 from .version import __version__
 
-from .config import PlannedStage, ProbeSpec, RunConfig
+# The two layers (tests/test_structure.py holds every module of memlib to one of them, or to the top: TOP).
+CORE = ("version", "checks", "strings", "config", "metrics", "milestones", "stats", "labels", "store", "models",
+        "parallel", "hardware", "checkpoint", "loop", "probes", "candidates", "extraction", "exposure", "membership",
+        "training", "sweep", "figures", "verdicts", "parameters")
+FINDINGS = {"00": "explorer", "01": "phases", "02": "difficulty", "03": "context", "04": "sequential", "05": "privacy",
+            "06": "capacity"}
+TOP = ("__init__", "presets", "notebooks")
+
+from .config import PlannedStage, ProbeSpec, RunConfig  # noqa: E402
 from .training import Stage, eval_epochs, expose, expose_schedule
 from .hardware import environment, environment_line
 from .metrics import METRIC_COLUMNS, string_summary, token_metrics
@@ -26,14 +34,6 @@ from .models import LoadedModel, embedded_gguf_path, load_model
 from .store import Run, RunStore, cache_dir, run_key
 from .strings import RandomString, alphabet, distribution, entropy_bits, random_string, random_strings
 from . import candidates, capacity, difficulty, hardware, phases, presets, sweep  # noqa: E402  (analyses and grids; figures/notebooks import on demand)
-
-# The two layers (tests/test_structure.py holds every module of memlib to one of them, or to the top: TOP).
-CORE = ("version", "checks", "strings", "config", "metrics", "milestones", "stats", "labels", "store", "models",
-        "parallel", "hardware", "checkpoint", "loop", "probes", "candidates", "extraction", "exposure", "membership",
-        "training", "sweep", "figures", "verdicts")
-FINDINGS = {"00": "explorer", "01": "phases", "02": "difficulty", "03": "context", "04": "sequential", "05": "privacy",
-            "06": "capacity"}
-TOP = ("__init__", "presets", "notebooks")
 
 __all__ = [
     "__version__",

@@ -43,12 +43,15 @@ parameter (:data:`ANCHOR_BITS_PER_PARAM`) for GPT-style models trained to conver
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar
 import math
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from .parameters import NotebookParams
 from . import membership
 from .checks import check_number
 from .config import per_model
@@ -133,42 +136,40 @@ def n_strings_for(bits: float, length: int, alphabet_size: int) -> int:
     return max(2, math.ceil(bits / (length * math.log2(alphabet_size)) - 1e-9))
 
 
-def plan(P: dict) -> list[dict]:
+def plan(P: Params) -> list[dict]:
     """:func:`memlib.sweep.grids_runs`' grids for notebook 06's parameters ``P``: per model (``models``) and
     multiple of its parameters (``data_per_param``, bits of data per parameter), ``n_strings_for`` uniform
     strings of ``length`` over ``alphabet_size`` letters, with ``n_test_strings`` held-out strings, ``epochs``,
     ``lr``, ``batch_size``, ``eval_every``, ``seeds``. Everything is checked before any model is loaded:
     ValueError naming the value."""
-
-    ratios = P["data_per_param"]
+    ratios = P.data_per_param
     if not isinstance(ratios, (list, tuple)) or not ratios:
         raise ValueError(f"data_per_param={ratios!r} is not allowed: give a list of bits of data per parameter")
     for r in ratios:
         check_number("data_per_param", r, float, 0, allow_equal=False)
     if len(set(ratios)) != len(ratios):
         raise ValueError(f"data_per_param={ratios!r} is not allowed: give each multiple once")
-    if not isinstance(P["models"], (list, tuple)) or not P["models"]:
-        raise ValueError(f"models={P['models']!r} is not allowed: give a list of model names")
+    if not isinstance(P.models, (list, tuple)) or not P.models:
+        raise ValueError(f"models={P.models!r} is not allowed: give a list of model names")
     grids = []
-    for model in P["models"]:
+    for model in P.models:
         total = param_counts(model)["total"]
-        sizes = [n_strings_for(r * total, P["length"], P["alphabet_size"]) for r in sorted(ratios)]
+        sizes = [n_strings_for(r * total, P.length, P.alphabet_size) for r in sorted(ratios)]
         if len(set(sizes)) != len(sizes):
             raise ValueError(f"data_per_param={ratios!r} gives model {model!r} ({total} parameters) datasets of "
                              f"{sizes} strings: two are the same size; use multiples further apart")
         for n in sizes:
-            grids.append(dict(models=[model], seeds=P["seeds"], grid=[{"alphabet_size": P["alphabet_size"]}],
-                              length=P["length"], n_train_strings=n, n_test_strings=P["n_test_strings"],
-                              epochs=per_model(P["epochs"], model), lr=per_model(P["lr"], model),
-                              eval_every=P["eval_every"], batch_size=P["batch_size"]))
+            grids.append(dict(models=[model], seeds=P.seeds, grid=[{"alphabet_size": P.alphabet_size}],
+                              length=P.length, n_train_strings=n, n_test_strings=P.n_test_strings,
+                              epochs=per_model(P.epochs, model), lr=per_model(P.lr, model),
+                              eval_every=P.eval_every, batch_size=P.batch_size))
     return grids
 
 
-def capacity_runs(P: dict, store) -> dict:
-    """The runs of :func:`plan`, trained (or loaded from ``store``) once per precision in ``P["precisions"]``:
+def capacity_runs(P: Params, store) -> dict:
+    """The runs of :func:`plan`, trained (or loaded from ``store``) once per precision in ``P.precisions``:
     ``{precision: [runs]}``. Every grid of every precision is checked before the first run."""
-
-    precisions = P["precisions"]
+    precisions = P.precisions
     if not isinstance(precisions, (list, tuple)) or not precisions or len(set(precisions)) != len(precisions):
         raise ValueError(f"precisions={precisions!r} is not allowed: give a list of distinct precisions "
                          f"('fp32', 'bf16', 'auto')")
@@ -188,7 +189,6 @@ def capacity_runs(P: dict, store) -> dict:
 
 def _cost(grid: dict) -> tuple:
     """How long a grid of :func:`plan` trains, to order them: the model's parameters, then characters trained."""
-
     return param_counts(grid["models"][0])["total"], grid["n_train_strings"] * grid["epochs"]
 
 
@@ -220,7 +220,6 @@ def run_table(runs, *, window: int = STOP_WINDOW, tol: float = STOP_TOL) -> pd.D
     ``bits_per_param``, the members' final ``accuracy``, ``held_out_code`` (the held-out strings' code length over
     their self-information at the end, median: 1 = coded as well as by the distribution itself), and the stopping rule (:func:`converged`) on the
     training-pass curve (every epoch but the last: see the module's docstring)."""
-
     _check_rule(window, tol)
     runs = list(runs)
     if not runs:
@@ -348,7 +347,6 @@ def membership_table(runs, table: pd.DataFrame, caps: pd.DataFrame, fpr: float =
     """The loss-threshold membership attack (:func:`memlib.membership.membership_table`) on each run's last
     epoch: its training strings against its held-out ones, beside ``capacity_over_data`` (the model's capacity
     over the dataset's bits, Morris et al.'s axis) and ``share`` memorised."""
-
     rows = []
     for run, (_, row) in zip(runs, table.iterrows()):
         if not run.config.test:
@@ -568,3 +566,57 @@ def plot_capacity_phases(phases: pd.DataFrame, attack: pd.DataFrame):
     axes[1].legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+
+@dataclass(frozen=True)
+class Params(NotebookParams):
+    """Notebook 06's parameters (:func:`plan` reads them)."""
+
+    notebook: ClassVar[str] = "06_capacity"
+    models: list[str]
+    data_per_param: list[float]
+    alphabet_size: int
+    length: int
+    epochs: int | dict[str, int]
+    lr: float | dict[str, float]
+    batch_size: int
+    n_test_strings: int
+    seeds: list[int]
+    eval_every: int | str | list[int]
+    precisions: list[str]
+    window: int
+    tol: float
+
+
+PRESETS = {
+    # Per model (random-init sized tiny models: memlib.models), datasets of uniform random strings holding
+    # `data_per_param` bits per parameter, each trained `epochs` epochs in batches of `batch_size` at `lr`
+    # (constant), with `n_test_strings` held-out strings (the attack's non-members); once per precision.
+    "smoke": Params(
+        models=["tiny-llama-w8-l1", "tiny-llama-w16-l1", "tiny-llama-w24-l1"], data_per_param=[0.5, 2.0],
+        alphabet_size=26, length=16, epochs=30, lr=3e-3, batch_size=8, n_test_strings=20, seeds=[0],
+        eval_every=[0, 10, 20, 30], precisions=["fp32"], window=10, tol=0.05,
+    ),
+    "default": Params(
+        models=["tiny-llama-w8-l1", "tiny-llama-w16-l1", "tiny-llama-w24-l1", "tiny-llama-w32-l1",
+                "tiny-llama-w40-l1"],
+        data_per_param=[0.5, 1.5, 3.0], alphabet_size=26, length=32, epochs=120, lr=3e-3, batch_size=8,
+        n_test_strings=100, seeds=[0], eval_every=[0, 30, 60, 90, 120], precisions=["fp32"], window=50, tol=0.05,
+    ),
+    "cpu-long": Params(
+        models=["tiny-llama-w8-l1", "tiny-llama-w16-l1", "tiny-llama-w32-l1", "tiny-llama-w48-l1",
+                "tiny-llama-w64-l1", "tiny-llama-w64-l2"],
+        data_per_param=[0.5, 2.0, 4.0], alphabet_size=26, length=32, epochs=300, lr=3e-3, batch_size=8,
+        n_test_strings=100, seeds=[0], eval_every=[0, 50, 100, 200, 300], precisions=["fp32"], window=50,
+        tol=0.05,
+    ),
+    # GPU scale, as Morris et al. (GPT-style models of 0.5M-1.5B parameters, to convergence, fp32 and bf16):
+    # sized Llama configurations from about 0.1M to 25M parameters (none from the hub: random weights).
+    "paper": Params(
+        models=["tiny-llama-w64-l2", "tiny-llama-w128-l4", "tiny-llama-w256-l4", "tiny-llama-w384-l8",
+                "tiny-llama-w512-l8"],
+        data_per_param=[0.5, 1.0, 2.0, 4.0, 8.0], alphabet_size=26, length=64, epochs=2000, lr=1e-3,
+        batch_size=256, n_test_strings=1000, seeds=[0], eval_every="auto", precisions=["fp32", "bf16"],
+        window=200, tol=0.02,
+    ),
+}

@@ -16,6 +16,8 @@ It reads stored runs only and never trains.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar
 import contextlib
 import html
 import io
@@ -28,6 +30,7 @@ from matplotlib import colormaps
 from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 
+from .parameters import NotebookParams
 from .config import RunConfig
 from .extraction import extracted_lengths
 from .labels import lr_label
@@ -238,7 +241,6 @@ def extraction_view(run: Run, epoch: int, k: int = EXTRACTION_K) -> pd.DataFrame
     (greedy decoding from the true ``k`` characters before ``i`` alone gives ``text[i]``) and ``run_length``
     (how many characters it reproduces from there before its first error), with the ``probed_epoch``. None
     for a run without window probes or before its first probed epoch."""
-
     epochs = [int(e) for e in run.arrays.get("probe_epochs", []) if int(e) <= epoch]
     for e in sorted(epochs, reverse=True):
         rows = []
@@ -977,3 +979,17 @@ def _same(name: str, a, b) -> bool:
     if name == "entropy":
         return bool(np.isclose(round(float(a), 2), round(float(b), 2)))
     return a == b
+
+
+@dataclass(frozen=True)
+class Params(NotebookParams):
+    """Notebook 00's parameters: the view the explorer opens on (and saves as a figure) where the store has such
+    runs. It trains nothing."""
+
+    notebook: ClassVar[str] = "00_explorer"
+    prefer: dict  # the run to show first: notebook, model, seed
+
+
+# Every preset opens on notebook 01's first SmolLM2-135M run of seed 0.
+PRESETS = {name: Params(prefer=dict(notebook="01_dynamics", model="smollm2-135m", seed=0))
+           for name in ("smoke", "default", "paper")}

@@ -48,10 +48,12 @@ import torch
 from . import parallel
 from .store import cache_dir
 
-__all__ = ["EMBEDDED", "RANDOM_SUFFIX", "TINY", "LoadedModel", "load_model", "known_models", "embedded_gguf_path", "default_device",
+__all__ = ["EMBEDDED", "PAPER_MODELS", "RANDOM_SUFFIX", "TINY", "LoadedModel", "load_model", "known_models", "embedded_gguf_path", "default_device",
            "sized_config", "is_tiny", "is_random_weight", "default_lr",
            "param_counts"]
 
+# The paper's models (hub ids; the presets named "paper" run them on GPUs).
+PAPER_MODELS = ["EleutherAI/pythia-1b", "microsoft/phi-2", "meta-llama/Llama-2-7b-hf"]
 RANDOM_SUFFIX = "-random"  # the random-weight twin of model X is named X-random (its architecture, fresh weights)
 
 EMBEDDED = {

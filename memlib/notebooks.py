@@ -43,12 +43,14 @@ __all__ = ["setup", "NotebookFailed", "notebook_paths", "run_notebook", "run_spl
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def setup(notebook: str, preset: str, cache_dir=None, **params):
-    """What a numbered notebook does first, after its parameters cell: ``(P, store)``.
+def setup(notebook: str, namespace: dict):
+    """What a numbered notebook does first, after its parameters cell: ``(P, store)``, from the cell's values
+    (``setup("01_dynamics", globals())``): ``preset``, ``cache_dir`` and every parameter of the notebook's
+    ``Params`` (a name the namespace lacks is left at the preset's value, as is None).
 
-    ``P``: the notebook's parameters, the preset's values with ``params`` that are not None over them
-    (:func:`memlib.presets.resolve`, which refuses an unknown preset or parameter, or a bad value, before any
-    work); a warning where held-out strings would miss epochs its figures read (:func:`memlib.presets.check_heldout`).
+    ``P``: the notebook's parameters, the preset with those values over it, checked before any work
+    (:func:`memlib.presets.resolve`: an unknown preset, or a value of the wrong kind, is refused with what is
+    allowed); a warning where held-out strings would miss epochs its figures read (:func:`memlib.presets.check_heldout`).
     ``store``: the run store in ``cache_dir`` (None: ``MEMLIB_CACHE`` or ``~/.cache/memlib``), recording which
     runs this notebook uses, for notebook 00 (:func:`memlib.presets.store_label`). Also sets the figure style and
     pandas' display precision, and prints the environment, the precision line and the store's folder."""
@@ -58,9 +60,11 @@ def setup(notebook: str, preset: str, cache_dir=None, **params):
     from .store import RunStore
     from .hardware import environment_line
 
-    P = presets.resolve(notebook, preset, **params)
+    preset = namespace.get("preset", "default")
+    names = presets.finding_of(notebook).Params.names()
+    P = presets.resolve(notebook, preset, **{n: namespace.get(n) for n in names})
     presets.check_heldout(notebook, P)
-    store = RunStore(cache_dir, notebook=presets.store_label(notebook, preset))
+    store = RunStore(namespace.get("cache_dir"), notebook=presets.store_label(notebook, preset))
     figures.style()
     pd.set_option("display.precision", 3)
     print(environment_line())

@@ -24,6 +24,8 @@ Analyses take a list of schedule runs, or a dict ``{condition: [runs]}`` (as
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar
 import json
 import string as _string
 
@@ -31,12 +33,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from .models import PAPER_MODELS, is_random_weight
+from .parameters import NotebookParams
 from .figures import legend_below
 from .training import Stage
 from .checks import check_int
 from .strings import alphabet_of, random_strings
 from .labels import lr_label, plural, span
-from .models import is_random_weight
 from .stats import in_family, paired_contrast
 
 __all__ = ["guess_curves", "SEQUENCE", "NEW", "DISJOINT", "design", "shared_state", "state_checks", "relearn_vs_new",
@@ -642,3 +645,65 @@ def plot_retention(retention: pd.DataFrame):
                  "blank: not trained yet", fontsize=8)
     fig.tight_layout()
     return fig
+
+
+@dataclass(frozen=True)
+class Params(NotebookParams):
+    """Notebook 04's parameters (see the presets' comments). Its retention reads the held-out level at stage
+    boundaries, where a schedule always evaluates its held-out strings: no held-out gaps to report."""
+
+    notebook: ClassVar[str] = "04_sequential_exposure"
+    models: list[str]
+    alphabet_size: int
+    length: int
+    n_strings: int
+    relearn: bool
+    controls: bool
+    n_test_strings: int
+    until: float
+    hold: int
+    max_epochs: int | dict[str, int]
+    lr: float | dict[str, float] | None
+    seeds: list[int] | dict[str, list[int]]
+    eval_every: int | list[int]
+    reset_optimizer: bool
+    lr_schedule: str
+    max_grad_norm: float | None
+    precision: str
+
+
+PRESETS = {
+    # Per seed: S1 -> ... -> S{n_strings} -> S1 again over the first alphabet_size letters, each stage
+    # until memorised (accuracy >= until held `hold` epochs; at most max_epochs); controls: the same
+    # stages then a never-seen string N, S2 on a fresh model, and S2 after T1 over the next alphabet_size
+    # letters. Seeds share nothing (memlib.sequential.design): each seed is one unit. Held-out strings:
+    # n_test_strings per alphabet.
+    "smoke": Params(
+        models=["tiny-llama"], alphabet_size=4, length=12, n_strings=2, relearn=True, controls=True,
+        n_test_strings=1, until=0.99, hold=2, max_epochs=40, lr=None, seeds=[0, 1], eval_every=1,
+        reset_optimizer=True, lr_schedule="constant", max_grad_norm=None,
+        precision="fp32",
+    ),
+    # 4 schedules per seed (9 stages), seeds sized by power: SmolLM2 over 8 seeds (32 schedules, most of the
+    # notebook's time), tiny-llama over 24 (96 schedules of about 1.5 s each). The strings a stage does not
+    # train and the held-out strings every 8 epochs and at every stage boundary (the retention the verdict
+    # reads): every 4 took about a sixth of a SmolLM2 schedule's time (benchmarks/RESULTS.md). A family of 6 primary tests (3
+    # per model) needs p < 0.05 / 6 for its smallest, which a sign test reaches at n = 8 only when all 8 agree
+    # (p = 0.0078; at n = 6 never: 0.031); at 8 seeds tiny-llama's contrasts were established on seeds 0-7 and
+    # not on 8-15 (7 of 8 each), and the units for 80% power measured on them were 18 (benchmarks/RESULTS.md).
+    "default": Params(
+        models=["smollm2-135m", "tiny-llama"], alphabet_size=8, length=32,
+        n_strings=2, relearn=True, controls=True, n_test_strings=2, until=0.99, hold=2,
+        max_epochs={"smollm2-135m": 40, "tiny-llama": 150},
+        lr=None, seeds={"smollm2-135m": list(range(8)), "tiny-llama": list(range(24))}, eval_every=8,
+        reset_optimizer=True, lr_schedule="constant",
+        max_grad_norm=None,
+        precision="fp32",
+    ),
+    "paper": Params(
+        models=PAPER_MODELS, alphabet_size=8, length=1024, n_strings=4, relearn=True, controls=True,
+        n_test_strings=10, until=0.99, hold=2, max_epochs=100, lr=1e-5, seeds=[0, 1, 2, 3], eval_every=1,
+        reset_optimizer=True, lr_schedule="linear", max_grad_norm=1.0,
+        precision="auto",
+    ),
+}

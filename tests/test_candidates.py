@@ -167,9 +167,9 @@ def test_candidate_plans_of_every_preset_pass_and_bad_plans_are_refused_before_a
     for name in ("smoke", "default", "paper"):
         P = presets.resolve("05_extraction_and_exposure", name)
         for what in ("many", "enumeration"):
-            assert privacy.candidate_plan(P[what], what)["spec"].candidates
-        assert P["fprs"] == [0.01, 0.001]
-    ok = presets.resolve("05_extraction_and_exposure", "smoke")["many"]
+            assert privacy.candidate_plan(getattr(P, what), what)["spec"].candidates
+        assert P.fprs == [0.01, 0.001]
+    ok = presets.resolve("05_extraction_and_exposure", "smoke").many
     for bad, message in (({"members": None, "extra": 1}, "unknown keys"),
                          ({"measure_at": [10, 30]}, r"include 0 \(the loaded model"),
                          ({"measure_at": [0, 10]}, r"and the last epoch \(30\)"),

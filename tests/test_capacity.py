@@ -1,4 +1,5 @@
 """Memorised bits (memlib.capacity): hand cases, and a real tiny model that learns a few strings."""
+import dataclasses
 import math
 
 import pytest
@@ -75,18 +76,18 @@ def test_dataset_plan_sizes_datasets_by_bits_per_parameter_and_checks_first():
     assert capacity.n_strings_for(10 * 32 * math.log2(26), 32, 26) == 10
     P = presets.resolve("06_capacity", "smoke")
     grids = capacity.plan(P)
-    assert len(grids) == len(P["models"]) * len(P["data_per_param"])
-    total = param_counts(P["models"][0])["total"]
-    bits = [g["n_train_strings"] * P["length"] * math.log2(P["alphabet_size"]) for g in grids[:2]]
-    for b, r in zip(bits, sorted(P["data_per_param"])):
-        assert r * total <= b < r * total + P["length"] * math.log2(P["alphabet_size"])  # the first reaching it
+    assert len(grids) == len(P.models) * len(P.data_per_param)
+    total = param_counts(P.models[0])["total"]
+    bits = [g["n_train_strings"] * P.length * math.log2(P.alphabet_size) for g in grids[:2]]
+    for b, r in zip(bits, sorted(P.data_per_param)):
+        assert r * total <= b < r * total + P.length * math.log2(P.alphabet_size)  # the first reaching it
     for key, value, message in (("data_per_param", [1.0, 1.0], "each multiple once"),
                                 ("data_per_param", [0.0], "data_per_param=0.0"),
                                 ("data_per_param", [0.01, 0.02], "two are the same size"),
                                 ("models", [], "models=\\[\\]"), ("precisions", ["fp8"], "fp8"),
                                 ("batch_size", 0, "batch_size=0")):
         with pytest.raises(ValueError, match=message):
-            capacity.capacity_runs(dict(P, **{key: value}), store=False)
+            capacity.capacity_runs(dataclasses.replace(P, **{key: value}), store=False)
 
 
 def test_stopping_rule_on_hand_curves():
@@ -155,8 +156,8 @@ def test_capacity_tables_on_real_runs_of_two_sizes(tmp_path):
     """Two sizes, two datasets each: the tables' invariants (not where a trajectory ends)."""
     from memlib import presets
 
-    P = dict(presets.resolve("06_capacity", "smoke"), models=["tiny-llama-w8-l1", "tiny-llama-w16-l1"], epochs=12,
-             eval_every=[0, 6, 12], window=6)
+    P = presets.resolve("06_capacity", "smoke").override(models=["tiny-llama-w8-l1", "tiny-llama-w16-l1"], epochs=12,
+                                                            eval_every=[0, 6, 12], window=6)
     runs = capacity.capacity_runs(P, store=str(tmp_path))["fp32"]
     assert len(runs) == 4
     table = capacity.run_table(runs, window=6)
@@ -185,8 +186,9 @@ def test_two_precisions_are_fitted_apart_and_compared_per_size(tmp_path):
     """bf16 beside fp32 (emulated where the CPU lacks it: slow, but these are tiny): one fit per precision."""
     from memlib import presets
 
-    P = dict(presets.resolve("06_capacity", "smoke"), models=["tiny-llama-w8-l1", "tiny-llama-w16-l1"], epochs=12,
-             eval_every=[0, 12], window=3, data_per_param=[1.0], precisions=["fp32", "bf16"])
+    P = presets.resolve("06_capacity", "smoke").override(models=["tiny-llama-w8-l1", "tiny-llama-w16-l1"], epochs=12,
+                                                            eval_every=[0, 12], window=3, data_per_param=[1.0],
+                                                            precisions=["fp32", "bf16"])
     by = capacity.capacity_runs(P, store=str(tmp_path))
     assert set(by) == {"fp32", "bf16"} and all(len(v) == 2 for v in by.values())
     assert {r.config.autocast for r in by["bf16"]} == {"bf16"} and {r.config.autocast for r in by["fp32"]} == {None}

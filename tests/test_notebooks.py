@@ -93,16 +93,16 @@ def test_pretrained_and_random_init_compared_each_at_its_own_rate_and_at_equal_r
     store = smoke_notebooks.store
     runs = [store.load(k) for k in store.notebook_keys("01_dynamics")]
     P = presets.resolve("01_dynamics", "smoke")
-    assert len(P["init_lrs"]) >= 2
+    assert len(P.init_lrs) >= 2
     pair = ("smollm2-135m", "smollm2-135m-random")
-    for lr in P["init_lrs"]:
-        for seed in P["seeds"]:
+    for lr in P.init_lrs:
+        for seed in P.seeds:
             found = sorted((r.config.model, json.dumps(r.config.train)) for r in runs
                            if r.config.lr == lr and r.config.seed == seed and r.config.model in pair)
             assert [m for m, _ in found] == list(pair), (lr, seed, found)
             assert found[0][1] == found[1][1]  # the same training strings
     table = phases.pretrained_vs_random(runs)  # raises if any run of either model has no twin on its strings
-    assert sorted(set(table.lr)) == sorted(P["init_lrs"])
+    assert sorted(set(table.lr)) == sorted(P.init_lrs)
     assert (table.groupby(["lr", "seed"]).init.nunique() == 2).all()
     # each at its own rate, then both at each shared rate; the finding tests the first, and only it, as primary
     own = {"smollm2-135m": 1e-4, "smollm2-135m-random": 5e-4}
@@ -166,13 +166,13 @@ def test_local_prefix_notebook_cpu_long_preset_checks_and_runs_at_smoke_size(tmp
 
     name = "03_local_prefix_global_context"
     P = presets.resolve(name, "cpu-long")
-    assert P["lengths"] == [512, 1024] and presets.heldout_gaps(name, P) == []
-    for length in P["lengths"]:
-        epochs = config.per_length(P["epochs"], length)
-        assert epochs > P["past"]
-        check_probes(probes.ProbeSpec(at=("memorised", f"memorised+{P['past']}"), ks=P["ks"],
-                                      replace_ks=P["replace_ks"], shifts=P["shifts"], draws=P["draws"],
-                                      positions=P["positions"]), length, epochs, 1, 1)
+    assert P.lengths == [512, 1024] and presets.heldout_gaps(name, P) == []
+    for length in P.lengths:
+        epochs = config.per_length(P.epochs, length)
+        assert epochs > P.past
+        check_probes(probes.ProbeSpec(at=("memorised", f"memorised+{P.past}"), ks=P.ks,
+                                      replace_ks=P.replace_ks, shifts=P.shifts, draws=P.draws,
+                                      positions=P.positions), length, epochs, 1, 1)
     path = next(p for p in NOTEBOOKS if p.name.startswith("03_"))
     extra = dict(cache_dir=str(tmp_path / "store"), models=["tiny-llama"], lengths=[16, 24], epochs={16: 60, 24: 80},
                  past=4, seeds=[0])
@@ -191,10 +191,10 @@ def test_dynamics_notebook_cpu_long_preset_gives_the_twin_more_epochs_at_its_own
     path with these models is the smoke preset's; the preset's own run is recorded in benchmarks/RESULTS.md.)"""
     name = "01_dynamics"
     P = presets.resolve(name, "cpu-long")
-    assert P["models"] == ["smollm2-135m", "smollm2-135m-random"] and presets.heldout_gaps(name, P) == []
-    assert P["epochs"]["smollm2-135m-random"] > P["epochs"]["smollm2-135m"]
-    assert P["lr"]["smollm2-135m-random"] != P["lr"]["smollm2-135m"] and P["init_lrs"] == [P["lr"]["smollm2-135m"]]
-    assert len(P["seeds"]) >= 8 and set(P["init_seeds"]) <= set(P["seeds"])  # a family of 3 needs n = 8
+    assert P.models == ["smollm2-135m", "smollm2-135m-random"] and presets.heldout_gaps(name, P) == []
+    assert P.epochs["smollm2-135m-random"] > P.epochs["smollm2-135m"]
+    assert P.lr["smollm2-135m-random"] != P.lr["smollm2-135m"] and P.init_lrs == [P.lr["smollm2-135m"]]
+    assert len(P.seeds) >= 8 and set(P.init_seeds) <= set(P.seeds)  # a family of 3 needs n = 8
 
 
 def test_a_preset_a_notebook_lacks_is_refused_before_anything_runs(capsys):
@@ -214,17 +214,18 @@ def test_setup_resolves_checks_and_opens_the_notebooks_store(tmp_path, capsys):
     the notebook's runs under its label, and the environment printed; a bad value is refused before any store."""
     from memlib.notebooks import setup
 
-    P, store = setup("01_dynamics", "smoke", tmp_path / "store", seeds=[3], lr=None)
-    assert P["seeds"] == [3] and P["lr"] == presets.resolve("01_dynamics", "smoke")["lr"]
+    P, store = setup("01_dynamics", {"preset": "smoke", "cache_dir": tmp_path / "store", "seeds": [3], "lr": None,
+                                     "figures_dir": "elsewhere"})
+    assert P.seeds == [3] and P.lr == presets.resolve("01_dynamics", "smoke").lr
     assert store.root == (tmp_path / "store").resolve()
     out = capsys.readouterr().out
     assert "torch" in out and "bf16" in out and str(store.root) in out
-    _, long_store = setup("01_dynamics", "cpu-long", tmp_path / "long")
+    _, long_store = setup("01_dynamics", {"preset": "cpu-long", "cache_dir": tmp_path / "long"})
     assert long_store.notebook == "01_dynamics.cpu-long"
-    with pytest.raises(ValueError, match="unknown parameter"):
-        setup("01_dynamics", "smoke", tmp_path / "never", seed=[1])
+    with pytest.raises(ValueError, match=r"seeds=\[-1, 'a'\] is not allowed for 01_dynamics: use a list"):
+        setup("01_dynamics", {"preset": "smoke", "cache_dir": tmp_path / "never", "seeds": [-1, "a"]})
     with pytest.raises(ValueError, match="preset='tiny' is not allowed"):
-        setup("03_local_prefix_global_context", "tiny", tmp_path / "never")
+        setup("03_local_prefix_global_context", {"preset": "tiny", "cache_dir": tmp_path / "never"})
     assert not (tmp_path / "never").exists()
 
 
@@ -243,18 +244,18 @@ def test_sequential_notebook_runs_its_controls_and_checks_the_shared_model_state
     by_seed = {}
     for r in runs:
         by_seed.setdefault(r.config.seed, []).append(r)
-    assert sorted(by_seed) == P["seeds"] and all(len(rs) == 4 for rs in by_seed.values())
+    assert sorted(by_seed) == P.seeds and all(len(rs) == 4 for rs in by_seed.values())
     orders, inits = set(), set()
     for seed, rs in by_seed.items():
-        seqs = [r for r in rs if len(r.config.stages) == P["n_strings"] + 1]
+        seqs = [r for r in rs if len(r.config.stages) == P.n_strings + 1]
         seq = next(r for r in seqs if r.config.stages[-1].strings == (0,))
-        new = next(r for r in seqs if r.config.stages[-1].strings == (P["n_strings"],))
+        new = next(r for r in seqs if r.config.stages[-1].strings == (P.n_strings,))
         orders.add(tuple(d["text"] for d in seq.config.train))
         inits |= {r.config.model_fingerprint for r in rs}
         state = sequential.shared_state(seq, new)
         assert state["identical"] and state["compared"] > 0, (seed, state)
-    assert len({t for o in orders for t in o}) == len(P["seeds"]) * P["n_strings"]  # no string shared between seeds
-    assert len(inits) == len(P["seeds"])  # one initialisation per seed, shared by that seed's schedules
+    assert len({t for o in orders for t in o}) == len(P.seeds) * P.n_strings  # no string shared between seeds
+    assert len(inits) == len(P.seeds)  # one initialisation per seed, shared by that seed's schedules
     page = (folder / f"{path.stem}.md").read_text()
-    assert f"The model was the same when that stage started in {len(P['seeds'])} of {len(P['seeds'])} seeds" in page
+    assert f"The model was the same when that stage started in {len(P.seeds)} of {len(P.seeds)} seeds" in page
     assert "S1 again / N" in page and "Reading:" in page

@@ -4,7 +4,7 @@ import pytest
 
 import memlib
 from memlib import phases as ph
-from memlib import config, context, milestones, presets
+from memlib import config, milestones, parameters, presets
 
 
 def _synthetic(epochs, train_acc, mass, entropy, test_acc, string_entropy=2.0, test_sd=0.0):
@@ -83,8 +83,9 @@ def test_phases_on_a_real_tiny_run(tiny_llama):
 
 def test_presets_resolve_and_validate():
     p = presets.resolve("01_dynamics", "smoke", length=None, seeds=[3, 4])
-    assert p["seeds"] == [3, 4] and p["length"] == presets.PRESETS["01_dynamics"]["smoke"]["length"]
-    assert p["preset"] == "smoke"
+    assert p.seeds == [3, 4] and p.length == presets.PRESETS["01_dynamics"]["smoke"].length
+    p.seeds.append(5)  # a resolved preset is a copy: the table stays as declared
+    assert presets.PRESETS["01_dynamics"]["smoke"].seeds == [0]
     with pytest.raises(ValueError, match="preset='huge'.*smoke, default, paper"):
         presets.resolve("01_dynamics", "huge")
     with pytest.raises(ValueError, match=r"unknown parameter\(s\) \['lenght'\]"):
@@ -92,22 +93,22 @@ def test_presets_resolve_and_validate():
     with pytest.raises(ValueError, match="notebook '99_x'"):
         presets.resolve("99_x", "default")
     paper = presets.resolve("01_dynamics", "paper")
-    assert paper["length"] == 1024 and paper["epochs"] == 100 and paper["lr"] == 1e-5
-    assert paper["n_train_strings"] == 5 and paper["n_test_strings"] == 10
-    assert any("pythia" in m for m in paper["models"]) and any("Llama-2" in m for m in paper["models"])
+    assert paper.length == 1024 and paper.epochs == 100 and paper.lr == 1e-5
+    assert paper.n_train_strings == 5 and paper.n_test_strings == 10
+    assert any("pythia" in m for m in paper.models) and any("Llama-2" in m for m in paper.models)
 
 
 def test_every_default_preset_names_epochs_for_each_model():
     for nb, table in presets.PRESETS.items():
         for name, p in table.items():
-            if "models" not in p:  # the explorer (00) trains nothing
+            if not hasattr(p, "models"):  # the explorer (00) trains nothing
                 continue
-            key = "epochs" if "epochs" in p else "max_epochs"  # schedules (notebook 04): the most epochs a stage takes
-            for m in p["models"] + p.get("compare_models", []):
-                for length in (context.model_lengths(p, m) if "lengths" in p else [None]):  # 03: per length, per model
-                    epochs = config.per_model(config.per_length(p[key], length), m)
+            key = "epochs" if hasattr(p, "epochs") else "max_epochs"  # schedules (04): the most epochs a stage takes
+            for m in p.models + getattr(p, "compare_models", []):
+                for length in (parameters.model_lengths(p, m) if hasattr(p, "lengths") else [None]):  # 03: per length
+                    epochs = config.per_model(config.per_length(getattr(p, key), length), m)
                     assert isinstance(epochs, int), (nb, name, m, length)
-                    assert "past" not in p or epochs > p["past"], (nb, name, m, length)  # room after memorised
+                    assert not hasattr(p, "past") or epochs > p.past, (nb, name, m, length)  # room after memorised
 
 
 def test_cpu_long_runs_are_recorded_apart_from_the_default_presets(tiny_llama, tmp_path):

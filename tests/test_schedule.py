@@ -323,9 +323,9 @@ def test_sequential_seeds_share_no_string():
     for name in presets.PRESETS["04_sequential_exposure"]:
         P = presets.resolve("04_sequential_exposure", name)
         seen = set()  # seeds per model: a seed is one unit of each model that runs it
-        for seed in sorted({x for m in P["models"] for x in memlib.config.per_model(P["seeds"], m)}):
-            d = sequential.design(seed, alphabet_size=P["alphabet_size"], length=P["length"], n_strings=P["n_strings"],
-                                  n_test_strings=P["n_test_strings"], max_epochs=3)
+        for seed in sorted({x for m in P.models for x in memlib.config.per_model(P.seeds, m)}):
+            d = sequential.design(seed, alphabet_size=P.alphabet_size, length=P.length, n_strings=P.n_strings,
+                                  n_test_strings=P.n_test_strings, max_epochs=3)
             trained = [x for stages, _ in d.values() for st in stages
                        for x in (st.strings if isinstance(st.strings, (list, tuple)) else [st.strings])]
             texts = {x.text for x in [*trained, *(x for _, test in d.values() for x in test)]}

@@ -1,3 +1,5 @@
+import dataclasses
+
 import pytest
 
 import memlib
@@ -84,7 +86,7 @@ def test_length_runs_check_every_length_before_any_run_trains(tmp_path):
 def test_length_runs_take_lengths_per_model(tmp_path):
     """``lengths`` per model (notebook 03's default: the pretrained model at the short length only): each model runs
     at its own lengths, shortest first; a model missing from the dict is refused before anything trains."""
-    from memlib import presets, probes
+    from memlib import parameters, presets, probes
 
     store = memlib.RunStore(tmp_path / "store")
     spec = probes.ProbeSpec(at=("memorised",), replace=("random",), replace_ks=(2,), shifts=(1,), draws=1, positions=2)
@@ -93,18 +95,19 @@ def test_length_runs_take_lengths_per_model(tmp_path):
     with pytest.raises(ValueError, match="no value for model 'tiny-phi'"):
         context.length_runs(params, spec, store)
     assert not list(store.root.glob("runs/*"))
-    params["lengths"] = {"tiny-llama": [16], "tiny-phi": [16, 32]}
-    params["positions"] = {16: 3}  # positions per length too: none given for 32
+    params = params.override(lengths={"tiny-llama": [16], "tiny-phi": [16, 32]},
+                             positions={16: 3})  # positions per length too: none given for 32
     with pytest.raises(ValueError, match="no value for length 32"):
         context.length_runs(params, spec, store)
     assert not list(store.root.glob("runs/*"))
-    params["positions"] = {16: 3, "32": None}  # papermill hands dict keys on as strings
-    assert context.model_lengths(params, "tiny-phi") == [16, 32] and context.model_lengths({"length": 9}, "x") == [9]
+    params = dataclasses.replace(params, positions={16: 3, "32": None})  # papermill hands dict keys on as strings
+    one_length = presets.resolve("01_dynamics", "smoke", length=9)
+    assert parameters.model_lengths(params, "tiny-phi") == [16, 32] and parameters.model_lengths(one_length, "x") == [9]
     main, compare = context.length_runs(params, spec, store)
     assert [len(r.config.train[0]["text"]) for r in main] == [16]
     assert [len(r.config.train[0]["text"]) for r in compare] == [16, 32]
     assert [r.config.probes.positions for r in main + compare] == [3, 3, None]
-    gaps = presets.heldout_gaps("03_local_prefix_global_context", {**params, "eval_every": [1]})
+    gaps = presets.heldout_gaps("03_local_prefix_global_context", params.override(eval_every=[1]))
     assert gaps == ["tiny-llama at 16 characters: no held-out evaluation at epochs [0] of 0-3",
                     "tiny-phi at 16 characters: no held-out evaluation at epochs [0] of 0-3",
                     "tiny-phi at 32 characters: no held-out evaluation at epochs [0] of 0-3"]

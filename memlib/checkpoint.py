@@ -2,7 +2,7 @@
 
 Every ``N`` epochs the training loop keeps, in ``<store root>/checkpoints/<run key>/``, what it
 needs to go on exactly where it was: the weights, the optimiser's state, the random generator's
-state, the loop's counters and the measurements so far (and the probes taken so far). A run
+state, the loop's counters and the measurements so far (and the in-run measurements' arrays). A run
 started again with the same configuration resumes from there and gives metrics bit-identical to an
 uninterrupted run on the CPU. The checkpoint is removed once the finished run is stored.
 
@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-FORMAT = 2
+FORMAT = 3  # 3: the in-run measurements of every hook under "hooks" (2: the probes under "probes")
 
 
 def _tensor(a) -> torch.Tensor:
@@ -50,15 +50,16 @@ class Checkpoint:
         stage's first iteration, nor again at the epoch just resumed from)."""
         return t > 0 and epoch % self.every == 0 and epoch != resumed_at
 
-    def save(self, *, net, opt, state: dict, records: dict, probes: dict | None) -> None:
-        """Keep the loop's state; a failure to write is reported, and training goes on."""
+    def save(self, *, net, opt, state: dict, records: dict, hooks: dict | None) -> None:
+        """Keep the loop's state (``hooks``: the arrays of every in-run measurement, :class:`memlib.loop.Hook`); a
+        failure to write is reported, and training goes on."""
         try:
-            self._save(net=net, opt=opt, state=state, records=records, probes=probes)
+            self._save(net=net, opt=opt, state=state, records=records, hooks=hooks)
         except OSError as e:
             warnings.warn(f"could not write the checkpoint {self.folder} at epoch {state['epoch']} ({e}); the run "
                           f"goes on without it", stacklevel=3)
 
-    def _save(self, *, net, opt, state: dict, records: dict, probes: dict | None) -> None:
+    def _save(self, *, net, opt, state: dict, records: dict, hooks: dict | None) -> None:
         from safetensors.torch import save_file
 
         tensors, aliases, seen = {}, {}, {}
@@ -86,12 +87,12 @@ class Checkpoint:
                     rows.append([split, int(e), int(j), names])
                     for name in names:
                         tensors[f"rec.{split}.{e}.{j}.{name}"] = _tensor(row[name])
-        for name, a in (probes or {}).items():
-            tensors[f"probe.{name}"] = _tensor(a)
+        for name, a in (hooks or {}).items():
+            tensors[f"hook.{name}"] = _tensor(a)
         self.folder.mkdir(parents=True, exist_ok=True)
         tensor_file = f"tensors-{state['epoch']}-{uuid.uuid4().hex[:12]}.safetensors"
         meta = {"format": FORMAT, "key": self.key, "tensors": tensor_file, "state": state, "rows": rows,
-                "probes": sorted(probes or {}), "aliases": aliases, "param_groups": opt_state["param_groups"],
+                "hooks": sorted(hooks or {}), "aliases": aliases, "param_groups": opt_state["param_groups"],
                 "opt_entries": {str(i): sorted(e) for i, e in opt_state["state"].items()}}
         save_file(tensors, str(self.folder / tensor_file))
         fd, tmp = tempfile.mkstemp(prefix=".state-", suffix=".json", dir=self.folder)
@@ -134,7 +135,7 @@ class Checkpoint:
             records = {"train": {}, "test": {}}
             for split, e, j, names in meta["rows"]:
                 records[split].setdefault(e, {})[j] = {n: t[f"rec.{split}.{e}.{j}.{n}"].numpy() for n in names}
-            probes = {n: t[f"probe.{n}"].numpy() for n in meta["probes"]}
+            hooks = {n: t[f"hook.{n}"].numpy() for n in meta["hooks"]}
             cuda = [t[k] for k in sorted((k for k in t if k.startswith("rng.cuda")), key=_cuda_index)]
             state = meta["state"]
             for name in ("epoch", "stage", "t", "step", "streak", "bounds", "memorised"):
@@ -143,7 +144,7 @@ class Checkpoint:
             warnings.warn(f"ignoring checkpoint {self.folder}: {e}; the run starts from the beginning", stacklevel=3)
             return None
         return {"state": state, "weights": weights, "optimizer": {"state": opt_state, "param_groups": meta["param_groups"]},
-                "records": records, "probes": probes, "rng_cpu": t["rng.cpu"], "rng_cuda": cuda}
+                "records": records, "hooks": hooks, "rng_cpu": t["rng.cpu"], "rng_cuda": cuda}
 
     def remove(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)

@@ -2,8 +2,9 @@
 
 :func:`train` runs it and returns what it measured; :func:`to_run` turns that into a
 :class:`memlib.Run`. Everything around the loop lives beside it: argument checks, the run store and
-the config in :mod:`memlib.training` (:func:`memlib.expose`, :func:`memlib.expose_schedule`), the probes
-in :class:`memlib.probes.Prober`, checkpoints in :mod:`memlib.checkpoint`.
+the config in :mod:`memlib.training` (:func:`memlib.expose`, :func:`memlib.expose_schedule`), checkpoints in
+:mod:`memlib.checkpoint`. Measurements taken inside the run attach as :class:`Hook` s (the probes:
+:class:`memlib.probes.Prober`): the loop calls each at every measured epoch and keeps what it returns.
 
 Per stage, per epoch: the strings the stage trains go through one forward pass per batch, which gives
 both the loss and that epoch's measurements (the model after ``e`` epochs, before its next update), then
@@ -22,17 +23,18 @@ import contextlib
 import math
 import sys
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
 import torch
 
 from .config import PlannedStage, RunConfig
-from .metrics import METRIC_COLUMNS, string_summary, token_metrics
+from .metrics import METRIC_COLUMNS, Streak, reaches, string_summary, token_metrics
 from .models import LoadedModel
 from .store import Run
 
-__all__ = ["forward", "train", "to_run", "progress_bar", "reached"]
+__all__ = ["Hook", "forward", "train", "to_run", "progress_bar"]
 
 
 def progress_bar(total: int, desc: str):
@@ -44,10 +46,24 @@ def progress_bar(total: int, desc: str):
                 dynamic_ncols=False, ncols=100)
 
 
-def reached(hits: int, total: int, threshold: float) -> bool:
-    """``hits / total >= threshold``, decided on counts (7 of 10 reaches 0.7 exactly; a float mean
-    of the ``correct`` flags can fall just below it)."""
-    return hits >= math.ceil(threshold * total - 1e-9)
+class Hook(Protocol):
+    """A measurement inside a run: the loop calls :meth:`on_epoch` with the weights after ``epoch`` epochs, before
+    that epoch's update (runs of one optimiser step per epoch), and at a stage's last epoch after its last update.
+    Its arrays are stored with the run (:meth:`results`: their names its own, e.g. ``probe_*``) and kept in
+    checkpoints (:meth:`state`, :meth:`restore`). What it measures must be part of the run's configuration, and so
+    of its key."""
+
+    def on_epoch(self, epoch: int, accuracy: float) -> None:
+        """``accuracy``: the mean training accuracy the epoch's training pass (or last measurement) just gave."""
+
+    def state(self) -> dict[str, np.ndarray]:
+        """What a checkpoint keeps to resume it."""
+
+    def restore(self, arrays: dict[str, np.ndarray]) -> None:
+        """Take back a :meth:`state` (every hook's arrays of the checkpoint: it picks its own)."""
+
+    def results(self) -> dict[str, np.ndarray]:
+        """What the run stores, at its end."""
 
 
 @dataclass
@@ -72,9 +88,9 @@ class _Loop:
     """One run of the loop: :meth:`run` goes through the stages; each stage through its epochs (:meth:`_stage`),
     each epoch trains (:meth:`_epoch`, :meth:`_update`) or, at the stage's end, measures (:meth:`_last_epoch`)."""
 
-    def __init__(self, model: LoadedModel, config: RunConfig, due, progress, checkpoint, prober):
+    def __init__(self, model: LoadedModel, config: RunConfig, due, progress, checkpoint, hooks):
         self.model, self.net, self.config, self.amp = model, model.model, config, config.autocast
-        self.due, self.checkpoint, self.prober = due, checkpoint, prober
+        self.due, self.checkpoint, self.hooks = due, checkpoint, tuple(hooks)
         device = model.device
         self.alphas = {"train": config.alphabets("train"), "test": config.alphabets("test")}
         self.alpha_ids = {a: torch.tensor(model.letter_ids(a), device=device)
@@ -107,6 +123,9 @@ class _Loop:
                 saved = None
             else:
                 self.pos.bounds.append(self.pos.e)
+            self.streak = Streak(stage.until, stage.hold) if stage.until is not None else None
+            if self.streak is not None:
+                self.streak.length = self.pos.streak
             stop = self._stage(stage, opt)
             self.pos.memorised.append(self.pos.t - stage.hold + 1 if stop else -1)
         return self._finish()
@@ -122,7 +141,7 @@ class _Loop:
             self.pos.t, e = t, self.pos.e
             if self.checkpoint is not None and self.checkpoint.due(e, t, self.resumed_at):
                 self.checkpoint.save(net=self.net, opt=opt, records=self.records,
-                                     probes=self.prober.arrays() if self.prober is not None else None,
+                                     hooks={k: a for h in self.hooks for k, a in h.state().items()},
                                      state=self.pos.state())
             if self.ids["test"] is not None and (self.due(e) or (self.config.held_out_at_stage_starts and t == 0)):
                 self._measure("test", e, range(len(self.config.test)), len(self.config.test))
@@ -151,11 +170,11 @@ class _Loop:
             tm = forward(self.model, self.ids["train"][members[i:i + bs]], self._alpha_ids("train", members[i]),
                           self.amp)
             parts.append(tm)
-            if stage.until is not None:  # one batch: the accuracy of the whole stage, before its update
-                held = reached(int(tm["correct"].sum()), tm["correct"].numel(), stage.until)
-                self.pos.streak = self.pos.streak + 1 if held else 0
-                if self.pos.streak >= stage.hold:
-                    stop = True
+            if self.streak is not None:  # one batch: the accuracy of the whole stage, before its update
+                held = reaches(int(tm["correct"].sum()), stage.until, tm["correct"].numel())
+                stop = self.streak.update(self.pos.e, held)
+                self.pos.streak = self.streak.length
+                if stop:
                     break
             loss = tm["nll"].mean()
             self._update(loss, tm, opt, decay)
@@ -169,8 +188,8 @@ class _Loop:
                 f"try a lower lr or max_grad_norm=1.0")
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        if self.prober is not None:  # one step per epoch: the weights after `epoch` epochs, before the update
-            self.prober(self.pos.e, tm["correct"].float().mean().item())
+        for hook in self.hooks:  # one step per epoch: the weights after `epoch` epochs, before the update
+            hook.on_epoch(self.pos.e, tm["correct"].float().mean().item())
         if self.config.max_grad_norm is not None:
             torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.config.max_grad_norm)
         for group in opt.param_groups:
@@ -182,13 +201,13 @@ class _Loop:
         """Measure the stage's strings after its last update; True if that completes an ``until`` streak."""
         e = self.pos.e
         self._measure("train", e, members, bs)
-        if self.prober is not None:
-            self.prober(e, np.mean([self.records["train"][e][j]["accuracy"] for j in members]))
-        if stage.until is None:
+        for hook in self.hooks:
+            hook.on_epoch(e, np.mean([self.records["train"][e][j]["accuracy"] for j in members]))
+        if self.streak is None:
             return False
         hits = sum(int(self.records["train"][e][j]["correct"].sum()) for j in members)
         length = self.ids["train"].shape[1] - 1
-        return reached(hits, len(members) * length, stage.until) and self.pos.streak + 1 >= stage.hold
+        return self.streak.update(e, reaches(hits, stage.until, len(members) * length))
 
     def _resume(self, saved: dict, opt) -> None:
         st = saved["state"]
@@ -200,8 +219,8 @@ class _Loop:
         torch.set_rng_state(saved["rng_cpu"])
         for i, state in enumerate(saved["rng_cuda"]):
             torch.cuda.set_rng_state(state, i)
-        if self.prober is not None:
-            self.prober.restore(saved["probes"])
+        for hook in self.hooks:
+            hook.restore(saved["hooks"])
         self.resumed_at = self.pos.e
         if self.bar is not None:
             self.bar.update(self.pos.e)
@@ -215,8 +234,7 @@ class _Loop:
         self._measure("train", e, range(len(self.config.train)), len(self.config.train))
         self.records["stages"] = {"stage_bounds": np.array(self.pos.bounds, dtype=np.int64),
                                   "stage_memorised": np.array(self.pos.memorised, dtype=np.int64)}
-        if self.prober is not None:
-            self.records["probes"] = self.prober.arrays(final=True)
+        self.records["hooks"] = {k: a for h in self.hooks for k, a in h.results().items()}
         if self.resumed_at is not None:
             self.records["resumed_from"] = self.resumed_at
         if self.bar is not None and self.own_bar:
@@ -238,7 +256,7 @@ class _Loop:
                                                batch_size)))
 
 
-def train(model: LoadedModel, config: RunConfig, due, progress=None, checkpoint=None, prober=None) -> dict:
+def train(model: LoadedModel, config: RunConfig, due, progress=None, checkpoint=None, hooks=()) -> dict:
     """Run the loop of ``config`` on ``model`` (its weights change: the caller restores them) under
     ``torch`` seeded with ``config.seed`` (the global generators are put back afterwards).
 
@@ -246,16 +264,17 @@ def train(model: LoadedModel, config: RunConfig, due, progress=None, checkpoint=
       train (:func:`memlib.training.held_out_due`). Forward passes run under bf16 autocast where
       ``config.autocast`` says so.
     - ``progress``: True/False for a bar of its own, or an existing bar to advance; ``checkpoint``: a
-      :class:`memlib.checkpoint.Checkpoint` to save to and resume from; ``prober``: a
-      :class:`memlib.probes.Prober`.
+      :class:`memlib.checkpoint.Checkpoint` to save to and resume from; ``hooks``: the run's in-run
+      measurements (:class:`Hook`, e.g. :class:`memlib.probes.Prober`).
 
-    Returns ``{"train": {epoch: {string: row}}, "test": {...}, "stages": {...}}`` (and ``"probes"``,
+    Returns ``{"train": {epoch: {string: row}}, "test": {...}, "stages": {...}, "hooks": {name: array}}``
+    (and
     ``"resumed_from"`` where they apply), for :func:`to_run`.
     """
     rng_devices = [model.device] if model.device.type == "cuda" else []
     with torch.random.fork_rng(devices=rng_devices):
         torch.manual_seed(config.seed)
-        return _Loop(model, config, due, progress, checkpoint, prober).run()
+        return _Loop(model, config, due, progress, checkpoint, hooks).run()
 
 
 def _encode(model: LoadedModel, strings) -> torch.Tensor:
@@ -349,6 +368,6 @@ def to_run(config: RunConfig, records: dict) -> Run:
         arrays[f"{split}_p_true"] = p_true
         if stages:  # a schedule measures the strings it does not train only at some epochs
             arrays[f"{split}_measured"] = measured
-    arrays.update(records.get("probes", {}))
+    arrays.update(records.get("hooks", {}))
     arrays.update(stages or {})
     return Run(config=config, metrics=pd.DataFrame(rows), arrays=arrays)

@@ -39,7 +39,7 @@ import math
 
 import torch
 
-__all__ = ["LN2", "METRIC_COLUMNS", "MEMORISED_THRESHOLD", "MEMORISED_HOLD", "memorised_at", "token_metrics",
+__all__ = ["LN2", "METRIC_COLUMNS", "MEMORISED_THRESHOLD", "MEMORISED_HOLD", "reaches", "Streak", "memorised_at", "token_metrics",
            "string_summary"]
 
 METRIC_COLUMNS = ("accuracy", "loss", "alphabet_mass", "entropy", "entropy_position")
@@ -47,18 +47,48 @@ MEMORISED_THRESHOLD = 0.99
 MEMORISED_HOLD = 2
 
 
+def reaches(accuracy, threshold: float, total: int | None = None) -> bool:
+    """Whether one measurement reaches ``threshold``: ``accuracy`` a share (to within 1e-12), or with ``total`` a
+    count of correct characters out of ``total``, decided on counts (7 of 10 reaches 0.7 exactly; a float mean of the
+    ``correct`` flags can fall just below it)."""
+    if total is not None:
+        return accuracy >= math.ceil(threshold * total - 1e-9)
+    return accuracy >= threshold - 1e-12
+
+
+class Streak:
+    """The collection's one memorised rule, one measurement at a time: ``threshold`` reached (:func:`reaches`) at
+    ``hold`` measurements in a row. ``length`` counts the current streak and ``start`` is its first epoch;
+    :meth:`update` says when the streak is complete. The loop's ``until`` stages, the prober's "memorised" moment
+    and :func:`memorised_at` all count with it."""
+
+    def __init__(self, threshold: float = MEMORISED_THRESHOLD, hold: int = MEMORISED_HOLD):
+        if isinstance(hold, bool) or not isinstance(hold, int) or hold < 1:
+            raise ValueError(f"hold={hold!r} is not allowed: use an integer >= 1")
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold <= 1:
+            raise ValueError(f"threshold={threshold!r} is not allowed: use a number in (0, 1]")
+        self.threshold, self.hold = threshold, hold
+        self.length, self.start = 0, None
+
+    def update(self, epoch: int, held: bool) -> bool:
+        """Count one measurement at ``epoch`` that did (``held``) or did not reach the threshold; True once the
+        streak has ``hold`` measurements."""
+        if held:
+            self.length += 1
+            self.start = epoch if self.length == 1 else self.start
+        else:
+            self.length, self.start = 0, None
+        return self.length >= self.hold
+
+
 def memorised_at(epochs, accuracy, threshold: float = MEMORISED_THRESHOLD, hold: int = MEMORISED_HOLD) -> int | None:
     """The epoch from which ``accuracy`` (measured at ``epochs``, in order) stays ``>= threshold`` for
-    ``hold`` measurements in a row: the first of them. None if no such streak is complete (censored)."""
-    if isinstance(hold, bool) or not isinstance(hold, int) or hold < 1:
-        raise ValueError(f"hold={hold!r} is not allowed: use an integer >= 1")
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold <= 1:
-        raise ValueError(f"threshold={threshold!r} is not allowed: use a number in (0, 1]")
-    epochs, streak = list(epochs), 0
-    for i, a in enumerate(accuracy):
-        streak = streak + 1 if a >= threshold - 1e-12 else 0
-        if streak >= hold:
-            return int(epochs[i - hold + 1])
+    ``hold`` measurements in a row (:class:`Streak`): the first of them. None if no such streak is complete
+    (censored)."""
+    streak = Streak(threshold, hold)
+    for e, a in zip(list(epochs), accuracy):
+        if streak.update(int(e), reaches(a, threshold)):
+            return streak.start
     return None
 LN2 = math.log(2.0)  # nats per bit: the one definition (memlib divides nats by it)
 

@@ -44,7 +44,7 @@ import torch
 
 from .config import AT_WORDS, REPLACE_KINDS, ProbeSpec, after_memorised
 from .hardware import resolve_precision
-from .metrics import token_metrics
+from .metrics import Streak, reaches, token_metrics
 from .models import LoadedModel
 from .milestones import stable_from
 from .strings import string_parts
@@ -328,8 +328,9 @@ def probe_table(arrays: dict, spec: ProbeSpec) -> pd.DataFrame:
 
 
 class Prober:
-    """Inside a run (:mod:`memlib.loop`): runs the probes of ``config.probes`` on the weights as they are, at
-    the epochs the spec names; :meth:`arrays` is what the run stores."""
+    """Inside a run, a :class:`memlib.loop.Hook`: runs the probes of ``config.probes`` on the weights as they are,
+    at the epochs the spec names ("memorised": the first epoch of the streak :class:`memlib.metrics.Streak`
+    completes, probed when the streak starts and dropped if it breaks); :meth:`results` is what the run stores."""
 
     def __init__(self, model: LoadedModel, config):
         self.model, self.strings, self.amp = model, config.train, config.autocast
@@ -338,30 +339,27 @@ class Prober:
         if "last" in self.spec.at:
             self.fixed.add(config.epochs)
         self.after = [n for n in map(after_memorised, self.spec.at) if n is not None]  # "memorised+N"
-        self.memorised = None  # memlib.metrics.memorised_at: the first epoch of a streak of `hold` epochs >= threshold
-        self.streak, self.candidate = 0, None  # the streak so far, and the epoch it started (probed, not yet confirmed)
-        self.results = {}  # epoch -> one measure() dict per training string
+        self.memorised = None  # the first epoch of the completed streak (memlib.metrics.memorised_at's epoch)
+        self.streak = Streak(self.spec.threshold, self.spec.hold)  # its start: probed, not yet confirmed
+        self.probed = {}  # epoch -> one measure() dict per training string
         self.shared = {}  # epoch -> the run's candidates (one dict for all its training strings)
 
-    def __call__(self, epoch: int, accuracy: float) -> None:
+    def on_epoch(self, epoch: int, accuracy: float) -> None:
         due = epoch in self.fixed
         if ("memorised" in self.spec.at or self.after) and self.memorised is None:
-            if accuracy >= self.spec.threshold - 1e-12:
-                self.streak += 1
-                if self.streak == 1:
-                    self.candidate, due = epoch, due or "memorised" in self.spec.at
-                if self.streak >= self.spec.hold:
-                    self.memorised = self.candidate
-            else:
-                if self.candidate is not None and self.candidate not in self.fixed:
-                    self.results.pop(self.candidate, None)  # the streak broke: that epoch was not memorisation
-                    self.shared.pop(self.candidate, None)
-                self.streak, self.candidate = 0, None
+            held, started = reaches(accuracy, self.spec.threshold), self.streak.start
+            if self.streak.update(epoch, held):
+                self.memorised = self.streak.start
+            if held and self.streak.length == 1:
+                due = due or "memorised" in self.spec.at
+            if not held and started is not None and started not in self.fixed:
+                self.probed.pop(started, None)  # the streak broke: that epoch was not memorisation
+                self.shared.pop(started, None)
         if self.memorised is not None and epoch - self.memorised in self.after:
             due = True
-        if due and epoch not in self.results:
+        if due and epoch not in self.probed:
             precision = "bf16" if self.amp else "fp32"
-            self.results[epoch] = [measure(self.model, d, self.spec, precision=precision) for d in self.strings]
+            self.probed[epoch] = [measure(self.model, d, self.spec, precision=precision) for d in self.strings]
             if self.spec.candidates:
                 self.shared[epoch] = self._candidates(epoch, precision)
 
@@ -378,7 +376,7 @@ class Prober:
             if spec.permuted:
                 _, a, _ = string_parts(d)
                 perms = candidates.permutations(d["text"], spec.permuted, spec.seed + j)
-                self.results[epoch][j]["permuted_loss"] = candidates.string_losses(self.model, perms, a, precision=precision)
+                self.probed[epoch][j]["permuted_loss"] = candidates.string_losses(self.model, perms, a, precision=precision)
         _, a, probs = string_parts(self.strings[0])
         if spec.samples:
             s = candidates.importance_sample(self.model, a, probs, len(texts[0]), spec.samples,
@@ -390,37 +388,45 @@ class Prober:
                         candidates.enumerate_strings(self.model, a, probs, len(texts[0]), precision=precision).items()})
         return out
 
+    def state(self) -> dict[str, np.ndarray]:
+        """What a checkpoint keeps: the probes so far and the streak."""
+        return self._arrays(final=False)
+
+    def results(self) -> dict[str, np.ndarray]:
+        """What the run stores: the probes of a streak the run ended before it could complete are dropped (the
+        string was not memorised)."""
+        return self._arrays(final=True)
+
     def restore(self, arrays: dict[str, np.ndarray]) -> None:
-        """Take back the state :meth:`arrays` gave (resuming from a checkpoint)."""
+        """Take back the state :meth:`state` gave (resuming from a checkpoint)."""
         memorised = int(arrays["probe_memorised_epoch"])
         self.memorised = None if memorised < 0 else memorised
-        self.streak = int(arrays.get("probe_streak", 0))
+        self.streak.length = int(arrays.get("probe_streak", 0))
         candidate = int(arrays.get("probe_candidate", -1))
-        self.candidate = None if candidate < 0 else candidate
-        self.results, self.shared = {}, {}
+        self.streak.start = None if candidate < 0 else candidate
+        self.probed, self.shared = {}, {}
         for epoch in (int(x) for x in arrays["probe_epochs"]):
             per_string = []
             for j in range(len(self.strings)):
                 prefix = f"probe_e{epoch}_s{j}_"
                 per_string.append({k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)})
-            self.results[epoch] = per_string
+            self.probed[epoch] = per_string
             prefix = f"probe_e{epoch}_run_"
             shared = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
             if shared:
                 self.shared[epoch] = shared
 
-    def arrays(self, final: bool = False) -> dict[str, np.ndarray]:
-        """What the run stores (``final``) or a checkpoint keeps: at the end, the probes of a streak the run
-        ended before it could complete are dropped (the string was not memorised)."""
-        results = dict(self.results)
-        if final and self.memorised is None and self.candidate is not None and self.candidate not in self.fixed:
-            results.pop(self.candidate, None)
+    def _arrays(self, final: bool) -> dict[str, np.ndarray]:
+        results = dict(self.probed)
+        started = self.streak.start
+        if final and self.memorised is None and started is not None and started not in self.fixed:
+            results.pop(started, None)
         results = {epoch: (per_string, self.shared.get(epoch, {})) for epoch, per_string in results.items()}
         out = {"probe_epochs": np.array(sorted(results), dtype=np.int64),
                "probe_memorised_epoch": np.array(-1 if self.memorised is None else self.memorised, dtype=np.int64)}
         if not final:
-            out.update(probe_streak=np.array(self.streak, dtype=np.int64),
-                       probe_candidate=np.array(-1 if self.candidate is None else self.candidate, dtype=np.int64))
+            out.update(probe_streak=np.array(self.streak.length, dtype=np.int64),
+                       probe_candidate=np.array(-1 if started is None else started, dtype=np.int64))
         for epoch, (per_string, shared) in results.items():
             for j, arrays in enumerate(per_string):
                 out.update({f"probe_e{epoch}_s{j}_{name}": a for name, a in arrays.items()})

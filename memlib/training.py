@@ -470,9 +470,9 @@ def _run(model: LoadedModel, config: RunConfig, store, progress, key_only: bool,
     t0 = time.perf_counter()
     try:
         checkpoint = None if checkpoint_every is None else Checkpoint(store, key, checkpoint_every)
-        prober = Prober(model, config) if config.probes is not None else None
+        hooks = [Prober(model, config)] if config.probes is not None else []  # what the run measures inside it
         bar = progress if hasattr(progress, "update") else progress_enabled(progress)
-        records = loop.train(model, config, held_out_due(config, model), bar, checkpoint, prober)
+        records = loop.train(model, config, held_out_due(config, model), bar, checkpoint, hooks)
     finally:
         model.restore()
         model.model.eval()

@@ -197,7 +197,7 @@ def test_several_grids_in_one_sweep_give_the_runs_each_grid_gives_alone(tmp_path
 
 
 def test_a_checkpoint_keeps_the_candidates_taken_so_far(tiny_llama):
-    """What a checkpoint stores of the prober (arrays(final=False)) gives back the same candidates on restore."""
+    """What a checkpoint stores of the prober (its state()) gives back the same candidates on restore."""
     from memlib.probes import Prober
 
     train, test = sweep.split_strings(0, alphabet_size=4, length=6, n_train=2, n_test=3)
@@ -206,13 +206,13 @@ def test_a_checkpoint_keeps_the_candidates_taken_so_far(tiny_llama):
                         store=False, progress=False)
     config = run.config
     prober = Prober(tiny_llama, config)
-    prober(0, 0.0)
-    saved = prober.arrays(final=False)
+    prober.on_epoch(0, 0.0)
+    saved = prober.state()
     assert "probe_e0_run_sampled_loss" in saved and "probe_e0_s1_permuted_loss" in saved
     again = Prober(tiny_llama, config)
     again.restore(saved)
-    assert again.arrays(final=False).keys() == saved.keys()
-    for k, v in again.arrays(final=False).items():
+    assert again.state().keys() == saved.keys()
+    for k, v in again.state().items():
         np.testing.assert_array_equal(v, saved[k])
 
 

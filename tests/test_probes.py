@@ -489,20 +489,20 @@ def test_memorised_probe_waits_for_the_streak_and_drops_a_broken_one(tiny_llama)
                       probes=P.ProbeSpec(at=("memorised",), shifts=(1,), draws=1, replace=("random",)))
     prober = P.Prober(tiny_llama, r.config)
     for epoch, acc in enumerate([0.5, 1.0, 0.8, 1.0, 1.0, 1.0]):
-        prober(epoch, acc)
+        prober.on_epoch(epoch, acc)
         if epoch == 1:
-            assert 1 in prober.results  # probed when the streak starts ...
+            assert 1 in prober.probed  # probed when the streak starts ...
         if epoch == 2:
-            assert 1 not in prober.results and prober.memorised is None  # ... and dropped when it breaks
-    assert prober.memorised == 3 and sorted(prober.results) == [3]
-    out = prober.arrays(final=True)
+            assert 1 not in prober.probed and prober.memorised is None  # ... and dropped when it breaks
+    assert prober.memorised == 3 and sorted(prober.probed) == [3]
+    out = prober.results()
     assert int(out["probe_memorised_epoch"]) == 3 and out["probe_epochs"].tolist() == [3]
     unfinished = P.Prober(tiny_llama, r.config)
     for epoch, acc in enumerate([0.5, 0.5, 0.5, 0.5, 0.5, 1.0]):  # a streak the run ends before it completes
-        unfinished(epoch, acc)
-    kept = unfinished.arrays()  # a checkpoint keeps it (the run might go on) ...
+        unfinished.on_epoch(epoch, acc)
+    kept = unfinished.state()  # a checkpoint keeps it (the run might go on) ...
     assert kept["probe_epochs"].tolist() == [5] and int(kept["probe_streak"]) == 1
-    final = unfinished.arrays(final=True)  # ... the stored run does not: never memorised
+    final = unfinished.results()  # ... the stored run does not: never memorised
     assert final["probe_epochs"].tolist() == [] and int(final["probe_memorised_epoch"]) == -1
     old = P.ProbeSpec.from_dict({k: v for k, v in P.ProbeSpec().to_dict().items() if k != "hold"})
     assert old.hold == 1  # specs saved before `hold` existed probed the first epoch at the threshold

@@ -365,3 +365,53 @@ def test_bf16_autocast_memorises_strings_about_as_fast_as_fp32(tiny_llama):
     fp32, bf16 = (np.array(reached[p], dtype=float).sum(axis=0) for p in ("fp32", "bf16"))
     ratio = bf16 / fp32
     assert ((ratio >= 2 / 3) & (ratio <= 1.5)).all(), (ratio, reached)
+
+def test_a_new_in_run_measurement_attaches_to_the_loop_as_a_hook(tiny_llama):
+    """A measurement the loop has never heard of: called at every epoch with the weights before that epoch's update
+    (one step per epoch), its arrays stored with the run; no change to the loop, training or the config."""
+    from memlib import loop
+    from memlib.training import held_out_due
+
+    class NormProbe:  # the embedding norm, epoch by epoch
+        def __init__(self, model):
+            self.model, self.seen = model, {}
+
+        def on_epoch(self, epoch, accuracy):
+            self.seen[epoch] = (float(self.model.model.get_input_embeddings().weight.detach().norm()), accuracy)
+
+        def state(self):
+            return {"norm_epochs": np.array(sorted(self.seen))}
+
+        def restore(self, arrays):
+            pass
+
+        def results(self):
+            return {"norm_epochs": np.array(sorted(self.seen)), "norm": np.array([n for n, _ in self.seen.values()])}
+
+    plain = memlib.expose(tiny_llama, ["abcabcab"], epochs=3, lr=1e-2, store=False, progress=False)
+    hook = NormProbe(tiny_llama)
+    try:
+        records = loop.train(tiny_llama, plain.config, held_out_due(plain.config, tiny_llama), False, None, [hook])
+    finally:
+        tiny_llama.restore()
+    run = loop.to_run(plain.config, records)
+    assert run.arrays["norm_epochs"].tolist() == [0, 1, 2, 3] and len(set(run.arrays["norm"].round(6))) == 4
+    train = run.metrics[run.metrics.split == "train"]
+    assert [round(a, 6) for _, a in hook.seen.values()] == train.accuracy.round(6).tolist()  # the epoch's own pass
+    pd.testing.assert_frame_equal(run.metrics, plain.metrics)  # measuring inside the run changes nothing of it
+
+
+def test_one_memorised_rule_serves_the_loop_the_prober_and_the_analyses():
+    from memlib.metrics import Streak, memorised_at, reaches
+
+    acc = [0.5, 1.0, 0.8, 1.0, 0.99, 1.0]
+    streak, first = Streak(0.99, 2), None
+    for e, a in enumerate(acc):
+        if streak.update(e, reaches(a, 0.99)) and first is None:
+            first = streak.start
+    assert first == 3 == memorised_at(range(6), acc)
+    assert memorised_at(range(6), acc, hold=4) is None and memorised_at([0, 5, 10], [1.0, 0.2, 1.0], hold=1) == 0
+    assert reaches(7, 0.7, total=10) and not reaches(6, 0.7, total=10) and reaches(0.7 - 1e-13, 0.7)
+    for bad in (dict(hold=0), dict(threshold=1.5), dict(hold=True)):
+        with pytest.raises(ValueError, match="is not allowed"):
+            Streak(**{"threshold": 0.99, "hold": 2, **bad})

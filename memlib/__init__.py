@@ -27,7 +27,7 @@ FINDINGS = {"00": "explorer", "01": "phases", "02": "difficulty", "03": "context
 TOP = ("__init__", "presets", "notebooks")
 
 from .config import PlannedStage, ProbeSpec, RunConfig  # noqa: E402
-from .training import Stage, eval_epochs, expose, expose_schedule
+from .training import Stage, eval_epochs, expose, expose_schedule, exposure_config, run, schedule_config
 from .hardware import environment, environment_line
 from .metrics import METRIC_COLUMNS, string_summary, token_metrics
 from .models import LoadedModel, embedded_gguf_path, load_model
@@ -59,10 +59,13 @@ __all__ = [
     "eval_epochs",
     "expose",
     "expose_schedule",
+    "exposure_config",
     "load_model",
     "random_string",
     "random_strings",
+    "run",
     "run_key",
+    "schedule_config",
     "string_summary",
     "token_metrics",
 ]

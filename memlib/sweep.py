@@ -14,18 +14,20 @@ from __future__ import annotations
 import gc
 import os
 import shutil
+from dataclasses import dataclass
 
-from .training import check_candidates, check_probes, check_schedule_eval_every, check_hparams, expose, expose_schedule, progress_bar, \
-    progress_enabled
+from .checks import check_int, check_list
+from .config import per_model
 from .hardware import check_precision
 from .models import RANDOM_SUFFIX, is_random_weight, load_model
 from .parallel import launched, processes, sharded
-from .config import per_model
-from .store import Run, RunStore
-from .checks import check_int, check_list
+from .store import Run, RunStore, run_key
 from .strings import random_strings
+from .training import (check_candidates, check_hparams, check_probes, check_schedule, check_schedule_eval_every,
+                       exposure_config, progress_bar, progress_enabled, run, schedule_config)
 
-__all__ = ["split_strings", "exposure_runs", "grid_runs", "grids_runs", "twin_runs", "schedule_runs"]
+__all__ = ["split_strings", "exposure_runs", "grid_runs", "grids_runs", "twin_runs", "schedule_runs", "PlannedRun",
+           "plan_grid"]
 
 
 def split_strings(seed: int, *, alphabet_size: int, length: int, n_train: int, n_test: int,
@@ -37,20 +39,12 @@ def split_strings(seed: int, *, alphabet_size: int, length: int, n_train: int, n
     return s[:n_train], s[n_train:]
 
 
-def exposure_runs(models, seeds, *, alphabet_size: int, length: int, n_train_strings: int, n_test_strings: int,
-                  epochs, lr=None, entropy: float | None = None, family: str = "exponential", eval_every="auto",
-                  lr_schedule: str = "constant", max_grad_norm: float | None = None, probes=None, precision=None,
-                  store: RunStore | bool | str = True, device: str | None = None, progress=None) -> list[Run]:
-    """One run per (model, seed): ``n_train_strings`` strings trained on, ``n_test_strings`` held out.
-
-    ``epochs`` and ``lr`` may be one value or a dict per model (``lr=None``: the model's default).
-    Every argument is checked before the first model is loaded.
+def exposure_runs(models, seeds, *, alphabet_size: int, entropy: float | None = None, family: str = "exponential",
+                  **kwargs) -> list[Run]:
+    """One run per (model, seed) of strings over ``alphabet_size`` letters at ``entropy`` (None: uniform): the
+    :func:`grid_runs` of that one setting (the other arguments are :func:`grid_runs`').
     """
-    grid = [{"alphabet_size": alphabet_size, "entropy": entropy, "family": family}]
-    return grid_runs(models, seeds, grid, length=length, n_train_strings=n_train_strings,
-                     n_test_strings=n_test_strings, epochs=epochs, lr=lr, eval_every=eval_every,
-                     lr_schedule=lr_schedule, max_grad_norm=max_grad_norm, probes=probes, precision=precision,
-                     store=store, device=device, progress=progress)
+    return grid_runs(models, seeds, [{"alphabet_size": alphabet_size, "entropy": entropy, "family": family}], **kwargs)
 
 
 def twin_runs(models, seeds, lrs, *, epochs, **kwargs) -> list[Run]:
@@ -67,7 +61,7 @@ def twin_runs(models, seeds, lrs, *, epochs, **kwargs) -> list[Run]:
     for lr in lrs:
         if lr is None or isinstance(lr, dict):
             raise ValueError(f"lrs contains {lr!r}: give each rate as a number > 0, the same for both models")
-        check_hparams(epochs=1, lr=lr)
+        check_hparams(lr=lr)
     if len(set(lrs)) != len(lrs):
         raise ValueError(f"lrs={lrs!r} is not allowed: a learning rate appears twice")
     models = check_list("models", models)
@@ -81,36 +75,52 @@ def twin_runs(models, seeds, lrs, *, epochs, **kwargs) -> list[Run]:
 _SETTING_KEYS = {"alphabet_size", "entropy", "family"}
 
 
-def grid_runs(models, seeds, grid, *, length: int, n_train_strings: int, n_test_strings: int, epochs, lr=None,
-              eval_every="auto", lr_schedule: str = "constant", max_grad_norm: float | None = None,
-              family: str = "exponential", probes=None, batch_size: int | None = None, precision=None,
-              store: RunStore | bool | str = True, device: str | None = None, progress=None) -> list[Run]:
+def grid_runs(models, seeds, grid, *, precision=None, store: RunStore | bool | str = True, device: str | None = None,
+              progress=None, **settings) -> list[Run]:
     """One run per (model, string setting, seed), in that order. ``grid`` is a list of settings,
-    dicts with ``alphabet_size`` and optionally ``entropy`` and ``family`` (default ``family``).
+    dicts with ``alphabet_size`` and optionally ``entropy`` and ``family``; ``settings`` are those of
+    :func:`plan_grid` (``length``, ``n_train_strings``, ``n_test_strings``, ``epochs``, ``lr``, ...).
 
     Everything is checked (and every string drawn) before the first model is loaded; runs in the
     store are loaded instead of trained, so an interrupted grid resumes where it stopped. One
-    progress bar counts epochs over the whole grid. ``precision`` and ``batch_size`` (training strings per
-    optimiser step; None: all) as in :func:`memlib.expose`.
+    progress bar counts epochs over the whole grid. ``precision`` as in :func:`memlib.exposure_config`.
     """
-    return grids_runs([dict(models=models, seeds=seeds, grid=grid, length=length, n_train_strings=n_train_strings,
-                            n_test_strings=n_test_strings, epochs=epochs, lr=lr, eval_every=eval_every,
-                            lr_schedule=lr_schedule, max_grad_norm=max_grad_norm, family=family, probes=probes,
-                            batch_size=batch_size)],
-                      precision=precision, store=store, device=device, progress=progress)[0]
+    return grids_runs([dict(models=models, seeds=seeds, grid=grid, **settings)], precision=precision, store=store,
+                      device=device, progress=progress)[0]
 
 
-def _grid_plan(models, seeds, grid, *, length: int, n_train_strings: int, n_test_strings: int, epochs, lr=None,
-               eval_every="auto", lr_schedule: str = "constant", max_grad_norm: float | None = None,
-               family: str = "exponential", probes=None, batch_size: int | None = None) -> tuple[list, list]:
-    """The checked items of one grid: ``(model, seed, train, test, epochs, lr, options)``."""
+@dataclass(frozen=True)
+class PlannedRun:
+    """One run of a sweep, checked and ready: the ``model`` to load, the run ``seed`` (a random-weight model's
+    initialisation too), ``epochs`` at most (for the progress bar), a ``label`` for the bar, and the ``settings`` of
+    :func:`memlib.exposure_config` (``kind`` "expose") or :func:`memlib.schedule_config` ("schedule") but the
+    model, which :meth:`config` takes."""
+
+    model: str
+    seed: int
+    epochs: int
+    label: str
+    settings: dict
+    kind: str = "expose"
+
+    def config(self, model, precision=None):
+        """The run's :class:`~memlib.config.RunConfig` on the loaded ``model`` (checked; nothing trained)."""
+        build = exposure_config if self.kind == "expose" else schedule_config
+        return build(model, **self.settings, precision=precision)
+
+
+def plan_grid(models, seeds, grid, *, length: int, n_train_strings: int, n_test_strings: int, epochs, lr=None,
+              eval_every="auto", lr_schedule: str = "constant", max_grad_norm: float | None = None,
+              family: str = "exponential", probes=None, batch_size: int | None = None) -> tuple[list, list[PlannedRun]]:
+    """The checked runs of one grid (``(models, [PlannedRun])``): every argument checked and every string drawn,
+    no model loaded. ``epochs`` and ``lr`` may be one value or a dict per model (``lr=None``: the model's
+    default); ``batch_size``: training strings per optimiser step (None: all); the others as in
+    :func:`memlib.exposure_config`."""
     models, seeds, grid = check_list("models", models), check_list("seeds", seeds), check_list("grid", grid)
     for m in models:
         if not isinstance(m, str) or not m:
             raise ValueError(f"model name {m!r} in models is not allowed: use non-empty strings")
     n_train, n_test = check_int("n_train_strings", n_train_strings, 1), check_int("n_test_strings", n_test_strings, 0)
-    options = dict(eval_every=eval_every, lr_schedule=lr_schedule, max_grad_norm=max_grad_norm, probes=probes,
-                   batch_size=batch_size)
     plan = []
     for name in models:
         e, r = per_model(epochs, name), per_model(lr, name)
@@ -128,7 +138,10 @@ def _grid_plan(models, seeds, grid, *, length: int, n_train_strings: int, n_test
                                             n_train=n_train, n_test=n_test, entropy=setting.get("entropy"),
                                             family=setting.get("family", family))
                 check_candidates(probes, train)
-                plan.append((name, seed, train, test, e, r, options))
+                plan.append(PlannedRun(name, seed, e, f"l={len(train[0].alphabet)} H={train[0].entropy:.2f} seed {seed}",
+                                       dict(train_strings=train, test_strings=test, epochs=e, lr=r, seed=seed,
+                                            eval_every=eval_every, lr_schedule=lr_schedule,
+                                            max_grad_norm=max_grad_norm, probes=probes, batch_size=batch_size)))
     return models, plan
 
 
@@ -143,20 +156,12 @@ def grids_runs(grids: list[dict], *, precision=None, store: RunStore | bool | st
         raise ValueError(f"grids={grids!r} is not allowed: give a non-empty list of dicts of grid_runs' arguments")
     models, plan, sizes = [], [], []
     for g in grids:
-        names, items = _grid_plan(**g)
+        names, items = plan_grid(**g)
         models += [m for m in names if m not in models]
         plan += items
         sizes.append(len(items))
-
-    def run_one(model, item, bar, key_only):
-        _, seed, train, test, e, r, options = item
-        if bar:
-            bar.set_description(f"{model.name} l={len(train[0].alphabet)} H={train[0].entropy:.2f} seed {seed}")
-        return expose(model, train, test_strings=test, epochs=e, lr=r, seed=seed, precision=precision, store=store,
-                      progress=bar, _key_only=key_only, **options)
-
     store = _check_store(store)
-    runs = _execute(models, plan, [p[4] for p in plan], run_one, device, progress, store)
+    runs = _execute(models, plan, precision, device, progress, store)
     return [runs[sum(sizes[:i]):sum(sizes[:i + 1])] for i in range(len(sizes))]
 
 
@@ -171,17 +176,15 @@ def schedule_runs(models, seeds, design, *, lr=None, reset_optimizer: bool = Tru
     Every schedule is built and checked before the first model is loaded; runs in the store are loaded instead of
     trained.
     """
-    from .training import check_schedule
-
     models = check_list("models", models)
     check_schedule_eval_every(eval_every)
     check_precision(precision)
-    plan, epochs = [], []
+    plan, conditions = [], []
     for name in models:
         r = per_model(lr, name)
-        check_hparams(epochs=1, lr=r, lr_schedule=lr_schedule, max_grad_norm=max_grad_norm)
+        check_hparams(lr=r, lr_schedule=lr_schedule, max_grad_norm=max_grad_norm)
         for seed in check_list("seeds", per_model(seeds, name)):
-            check_hparams(epochs=1, seed=seed)
+            check_hparams(seed=seed)
             schedules = design(name, seed)
             if not isinstance(schedules, dict) or not schedules:
                 raise ValueError(f"design({name!r}, {seed!r}) returned {schedules!r}: return a non-empty dict "
@@ -193,22 +196,15 @@ def schedule_runs(models, seeds, design, *, lr=None, reset_optimizer: bool = Tru
                 stages, test = value
                 check_schedule(stages, test, lr=r, seed=seed, reset_optimizer=reset_optimizer, lr_schedule=lr_schedule,
                                 weight_decay=0.0, max_grad_norm=max_grad_norm, dropout=False, eval_every=eval_every)
-                plan.append((name, seed, condition, stages, test, r))
-                epochs.append(sum(s.epochs or s.max_epochs for s in stages))
-
-    def run_one(model, item, bar, key_only):
-        _, seed, condition, stages, test, r = item
-        if bar:
-            bar.set_description(f"{model.name} {condition} seed {seed}")
-        return expose_schedule(model, stages, test_strings=test, lr=r, seed=seed, reset_optimizer=reset_optimizer,
-                               eval_every=eval_every, lr_schedule=lr_schedule, max_grad_norm=max_grad_norm,
-                               precision=precision, store=store, progress=bar, _key_only=key_only)
-
+                plan.append(PlannedRun(name, seed, sum(s.epochs or s.max_epochs for s in stages), f"{condition} seed {seed}",
+                                       dict(stages=stages, test_strings=test, lr=r, seed=seed,
+                                            reset_optimizer=reset_optimizer, eval_every=eval_every,
+                                            lr_schedule=lr_schedule, max_grad_norm=max_grad_norm), kind="schedule"))
+                conditions.append(condition)
     store = _check_store(store)
-    runs = _execute(models, plan, epochs, run_one, device, progress, store)
     out = {}
-    for item, run in zip(plan, runs):
-        out.setdefault(item[2], []).append(run)
+    for condition, done in zip(conditions, _execute(models, plan, precision, device, progress, store)):
+        out.setdefault(condition, []).append(done)
     return out
 
 
@@ -253,12 +249,10 @@ class _Claims:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def _execute(models, plan, epochs, run_one, device, progress, store) -> list[Run]:
-    """Train (or load) every item of ``plan``, model by model: ``plan[i][0]`` is the item's model name,
-    ``epochs[i]`` its epochs for the progress bar, ``run_one(model, item, bar, key_only)`` its run (with
-    ``key_only``: only the key it has, nothing trained or read). A random-weight model
-    (:func:`memlib.models.is_random_weight`) is loaded afresh for each run seed ``plan[i][1]``, with
-    ``init_seed`` = that seed: its seeds replicate the initialisation as well as the string.
+def _execute(models, plan: list[PlannedRun], precision, device, progress, store) -> list[Run]:
+    """Train (or load) every :class:`PlannedRun` of ``plan``, model by model. A random-weight model
+    (:func:`memlib.models.is_random_weight`) is loaded afresh for each run seed, with ``init_seed`` = that
+    seed: its seeds replicate the initialisation as well as the string.
 
     Launched processes (not sharded) share the work as it goes: each takes the next item of the current model
     that no process has claimed yet (:class:`_Claims`), starting at a different item, so a process that
@@ -270,7 +264,8 @@ def _execute(models, plan, epochs, run_one, device, progress, store) -> list[Run
     split = procs.world > 1 and not procs.sharded
     claims = _Claims(store, procs) if split else None
     show = progress_enabled(progress) and procs.rank == 0
-    total = -(-sum(epochs) // procs.world) if split else sum(epochs)
+    total = sum(p.epochs for p in plan)
+    total = -(-total // procs.world) if split else total
     bar = progress_bar(total, f"sweep, process 1 of {procs.world}" if split else "sweep") if show else False
     runs, keys = [None] * len(plan), {}
     try:
@@ -278,22 +273,25 @@ def _execute(models, plan, epochs, run_one, device, progress, store) -> list[Run
             model, init = None, ()
             random_weight = is_random_weight(name)
             # a random-weight model is drawn afresh for each run seed (init_seed = the seed): items by seed
-            todo = sorted((i for i, p in enumerate(plan) if p[0] == name), key=lambda i: plan[i][1] if random_weight else 0)
+            todo = sorted((i for i, p in enumerate(plan) if p.model == name), key=lambda i: plan[i].seed if random_weight else 0)
             if split and todo:  # start at a different item in each process
                 at = procs.rank % len(todo)
                 todo = todo[at:] + todo[:at]
             for i in todo:
-                wanted = plan[i][1] if random_weight else None
+                wanted = plan[i].seed if random_weight else None
                 if model is None or wanted != init:
                     del model
                     model, init = load_model(name, device=device, init_seed=wanted), wanted
+                config = plan[i].config(model, precision)
                 if claims is None or claims.take(i):
-                    run = run_one(model, plan[i], bar, False)
-                    if bar and run.from_store:
-                        bar.update(epochs[i])
-                    runs[i] = run
-                else:
-                    keys[i] = run_one(model, plan[i], False, True)
+                    if bar:
+                        bar.set_description(f"{model.name} {plan[i].label}")
+                    done = run(model, config, store=store, progress=bar)
+                    if bar and done.from_store:
+                        bar.update(plan[i].epochs)
+                    runs[i] = done
+                else:  # another process trains it: its key, to load it once every process is done
+                    keys[i] = run_key(config.to_dict())
             del model
             gc.collect()
     finally:
@@ -304,7 +302,7 @@ def _execute(models, plan, epochs, run_one, device, progress, store) -> list[Run
         for i, key in keys.items():
             runs[i] = store.load(key)
             if runs[i] is None:
-                raise RuntimeError(f"run {key} (item {i} of the sweep, {plan[i][0]}) is not in the store {store.root} "
+                raise RuntimeError(f"run {key} (item {i} of the sweep, {plan[i].model}) is not in the store {store.root} "
                                    f"after every process finished its share: do all processes use the same store?")
         procs.wait_for_everyone("reading the sweep's runs")  # nobody reads the claims any more
         if procs.rank == 0:

@@ -39,7 +39,7 @@ from .store import Run, RunStore, run_key
 from .version import __version__
 from .strings import RandomString, alphabet_of, as_string_dict, string_parts
 
-__all__ = ["Stage", "check_hparams", "check_probes", "check_schedule", "check_schedule_eval_every", "eval_epochs",
+__all__ = ["Stage", "exposure_config", "schedule_config", "run", "check_hparams", "check_probes", "check_schedule", "check_schedule_eval_every", "eval_epochs",
            "check_candidates", "expose", "expose_schedule", "held_out_due", "progress_bar", "progress_enabled", "LR_SCHEDULES",
            "RUN_FORMAT"]
 
@@ -81,11 +81,12 @@ def _check_held_out(train: list[dict], test: list[dict]) -> None:
                              f"strings never trained on")
 
 
-def check_hparams(*, epochs, lr=None, seed=0, weight_decay=0.0, eval_every="auto", lr_schedule="constant",
+def check_hparams(*, epochs=None, lr=None, seed=0, weight_decay=0.0, eval_every="auto", lr_schedule="constant",
                   batch_size=None, max_grad_norm=None) -> None:
-    """Raise ValueError naming the first bad hyper-parameter (``lr``, ``batch_size`` and
-    ``max_grad_norm`` may be None)."""
-    check_number("epochs", epochs, int, 1)
+    """Raise ValueError naming the first bad hyper-parameter (``epochs``, ``lr``, ``batch_size`` and
+    ``max_grad_norm`` may be None: not given, so not checked)."""
+    if epochs is not None:
+        check_number("epochs", epochs, int, 1)
     if lr is not None:
         check_number("lr", lr, (int, float), 0, allow_equal=False)
     check_number("seed", seed, int, 0)
@@ -176,7 +177,7 @@ def _resolve_store(store) -> RunStore | None:
     return RunStore(store)
 
 
-def expose(
+def exposure_config(
     model: LoadedModel,
     train_strings,
     *,
@@ -192,15 +193,10 @@ def expose(
     eval_every="auto",
     precision=None,
     probes=None,
-    store=True,
-    progress=None,
-    checkpoint_every: int | None = None,
-    _key_only: bool = False,
-) -> Run:
-    """Fine-tune all parameters of ``model`` on ``train_strings`` for ``epochs`` epochs.
-
-    Returns a :class:`~memlib.store.Run`. ``model`` itself is left as loaded: training starts from
-    its loaded weights and they are put back afterwards, so one loaded model serves many runs.
+) -> RunConfig:
+    """The :class:`~memlib.config.RunConfig` of fine-tuning all parameters of ``model`` on ``train_strings`` for
+    ``epochs`` epochs, every argument checked (the one place a run's description is checked), nothing trained:
+    its key is ``memlib.run_key(config.to_dict())``; :func:`run` trains it (or loads it from the store).
 
     - ``lr``: AdamW learning rate (betas 0.9/0.999, eps 1e-8, ``weight_decay`` 0 as in HF
       ``Trainer``); default ``model.default_lr`` (1e-4 SmolLM2-135M, 1e-3 tiny models, 1e-5 hub
@@ -222,14 +218,6 @@ def expose(
       with the run (``run.probe(at, string)``); no weights are written. Part of the run's key: a
       stored run without these probes is not returned for a request with them. Needs one optimiser
       step per epoch (``batch_size`` = all training strings).
-    - ``store``: ``True`` (the default :class:`RunStore`), a folder, a ``RunStore``, or ``False``.
-      A stored run with the same configuration is loaded instead of trained.
-    - ``progress``: a text progress bar over epochs (default on unless ``MEMLIB_PROGRESS=0``),
-      ``False``, or an existing tqdm bar to advance by one per epoch (sweeps share one bar).
-    - ``checkpoint_every``: keep the run's state in progress (weights, optimiser, random generator,
-      measurements so far) in the store every ``N`` epochs (:mod:`memlib.checkpoint`); the same
-      call after a kill resumes from it, with metrics bit-identical to an uninterrupted run on the
-      CPU. Removed once the run is stored. Default None (off); not part of the run's key.
     """
     if not isinstance(model, LoadedModel):
         raise TypeError(f"model must be a memlib LoadedModel (from memlib.load_model), not {type(model).__name__}")
@@ -255,12 +243,32 @@ def expose(
         model.check_length(len(train[0]["text"]), extra=max(probes.shifts), what="the shift probes")
     amp = resolve_precision(precision, model.device)
     model.letter_ids(alphabet_of(train + test))  # refuses a tokenizer that splits a letter, before any work
-    store = _resolve_store(store)
-    config = RunConfig(
+    return RunConfig(
         kind="expose", **_common(model, amp, train, test, lr, lr_schedule, weight_decay, max_grad_norm, dropout, seed),
         stages=(PlannedStage(strings=tuple(range(len(train))), epochs=int(epochs)),), epochs=int(epochs),
         batch_size=min(int(batch_size), len(train)), eval_every=_stored_eval_every(eval_every, epochs), probes=probes)
-    return _run(model, config, store, progress, _key_only, checkpoint_every)
+
+
+def expose(model: LoadedModel, train_strings, *, store=True, progress=None, checkpoint_every: int | None = None,
+           **settings) -> Run:
+    """Fine-tune all parameters of ``model`` on ``train_strings``: :func:`run` of :func:`exposure_config` (its
+    ``settings``: ``test_strings``, ``epochs``, ``lr``, ``seed``, ``lr_schedule``, ``weight_decay``,
+    ``max_grad_norm``, ``dropout``, ``batch_size``, ``eval_every``, ``precision``, ``probes``).
+
+    Returns a :class:`~memlib.store.Run`. ``model`` itself is left as loaded: training starts from
+    its loaded weights and they are put back afterwards, so one loaded model serves many runs.
+
+    - ``store``: ``True`` (the default :class:`RunStore`), a folder, a ``RunStore``, or ``False``.
+      A stored run with the same configuration is loaded instead of trained.
+    - ``progress``: a text progress bar over epochs (default on unless ``MEMLIB_PROGRESS=0``),
+      ``False``, or an existing tqdm bar to advance by one per epoch (sweeps share one bar).
+    - ``checkpoint_every``: keep the run's state in progress (weights, optimiser, random generator,
+      measurements so far) in the store every ``N`` epochs (:mod:`memlib.checkpoint`); the same
+      call after a kill resumes from it, with metrics bit-identical to an uninterrupted run on the
+      CPU. Removed once the run is stored. Default None (off); not part of the run's key.
+    """
+    return run(model, exposure_config(model, train_strings, **settings), store=store, progress=progress,
+               checkpoint_every=checkpoint_every)
 
 
 @dataclass(frozen=True)
@@ -344,8 +352,7 @@ def check_schedule(stages, test_strings, *, lr, seed, reset_optimizer, lr_schedu
         raise ValueError(f"test_strings={test_strings!r} is not allowed: use a list of strings (or () for none)")
     test = _check_strings("test", test_strings) if len(test_strings) else []
     _check_held_out(strings, test)
-    check_hparams(epochs=1, lr=lr, seed=seed, weight_decay=weight_decay, lr_schedule=lr_schedule,
-                  max_grad_norm=max_grad_norm)
+    check_hparams(lr=lr, seed=seed, weight_decay=weight_decay, lr_schedule=lr_schedule, max_grad_norm=max_grad_norm)
     check_schedule_eval_every(eval_every)
     for name, flag in (("reset_optimizer", reset_optimizer), ("dropout", dropout)):
         if not isinstance(flag, bool):
@@ -356,7 +363,7 @@ def check_schedule(stages, test_strings, *, lr, seed, reset_optimizer, lr_schedu
     return strings, tuple(plan), test
 
 
-def expose_schedule(
+def schedule_config(
     model: LoadedModel,
     stages,
     *,
@@ -370,12 +377,9 @@ def expose_schedule(
     dropout: bool = False,
     eval_every=1,
     precision=None,
-    store=True,
-    progress=None,
-    checkpoint_every: int | None = None,
-    _key_only: bool = False,
-) -> Run:
-    """Expose ``model`` to a sequence of :class:`Stage` s, one after another, on one time axis.
+) -> RunConfig:
+    """The :class:`~memlib.config.RunConfig` of exposing ``model`` to a sequence of :class:`Stage` s, one after
+    another, on one time axis, every argument checked, nothing trained (:func:`expose_schedule` runs it).
 
     One run in the store, keyed by the whole schedule. Its training strings
     (``run.config.train``) are the distinct strings of all stages, in order of first use; a
@@ -395,7 +399,7 @@ def expose_schedule(
       its ``epochs`` (``max_epochs`` for an ``until`` stage).
     - All strings of a schedule have one length; held-out strings may not equal a training string.
     - Every stage trains its strings in one batch (one optimiser step per epoch).
-    - The other arguments are those of :func:`expose`; a one-stage schedule of ``epochs`` epochs
+    - The other settings are those of :func:`exposure_config`; a one-stage schedule of ``epochs`` epochs
       gives the same metrics as ``expose`` with ``eval_every=1``.
     """
     if not isinstance(model, LoadedModel):
@@ -409,12 +413,20 @@ def expose_schedule(
         model.check_length(len(test[0]["text"]), what="held-out strings")
     amp = resolve_precision(precision, model.device)
     model.letter_ids(alphabet_of(strings + test))  # refuses a tokenizer that splits a letter, before any work
-    store = _resolve_store(store)
-    config = RunConfig(
+    return RunConfig(
         kind="schedule", **_common(model, amp, strings, test, lr, lr_schedule, weight_decay, max_grad_norm, dropout, seed),
         stages=plan, reset_optimizer=reset_optimizer,
         eval_every=sorted({int(e) for e in eval_every}) if isinstance(eval_every, (list, tuple)) else int(eval_every))
-    return _run(model, config, store, progress, _key_only, checkpoint_every)
+
+
+def expose_schedule(model: LoadedModel, stages, *, store=True, progress=None, checkpoint_every: int | None = None,
+                    **settings) -> Run:
+    """Expose ``model`` to a sequence of :class:`Stage` s: :func:`run` of :func:`schedule_config` (its
+    ``settings``: ``test_strings``, ``lr``, ``seed``, ``reset_optimizer``, ``lr_schedule``, ``weight_decay``,
+    ``max_grad_norm``, ``dropout``, ``eval_every``, ``precision``); ``store``, ``progress`` and
+    ``checkpoint_every`` as in :func:`expose`."""
+    return run(model, schedule_config(model, stages, **settings), store=store, progress=progress,
+               checkpoint_every=checkpoint_every)
 
 
 def _common(model: LoadedModel, amp, train, test, lr, lr_schedule, weight_decay, max_grad_norm, dropout, seed) -> dict:
@@ -437,16 +449,23 @@ def _check_checkpoint_every(checkpoint_every, store, model: LoadedModel) -> None
         raise ValueError(f"checkpoint_every={checkpoint_every!r} is not allowed for a model sharded over processes")
 
 
-def _run(model: LoadedModel, config: RunConfig, store, progress, key_only: bool, checkpoint_every: int | None = None):
-    """The stored run of ``config`` if there is one, else trained (by :func:`memlib.loop.train`) and stored.
-    With ``key_only`` (a sweep's process noting a run another process trains): only the run's key."""
+def run(model: LoadedModel, config: RunConfig, *, store=True, progress=None, checkpoint_every: int | None = None) -> Run:
+    """The run ``config`` describes (:func:`exposure_config`, :func:`schedule_config`): loaded from the store if it
+    is there, else trained (by :func:`memlib.loop.train`) and stored.
+
+    - ``store``: ``True`` (the default :class:`RunStore`), a folder, a ``RunStore``, or ``False``.
+    - ``progress``: a text progress bar over epochs (default on unless ``MEMLIB_PROGRESS=0``), ``False``, or an
+      existing tqdm bar to advance by one per epoch (sweeps share one bar).
+    - ``checkpoint_every``: keep the run's state in progress in the store every ``N`` epochs (see :func:`expose`)."""
+    if not isinstance(config, RunConfig):
+        raise TypeError(f"config must be a memlib RunConfig (from exposure_config or schedule_config), not "
+                        f"{type(config).__name__}")
+    store = _resolve_store(store)
     _check_checkpoint_every(checkpoint_every, store, model)
     try:
         key = run_key(config.to_dict())  # also proves the configuration can be saved, before any work
     except (TypeError, ValueError) as e:
         raise ValueError(f"the run configuration cannot be saved as JSON ({e}): check the strings' fields") from e
-    if key_only:
-        return key
     if store is not None:
         cached = store.load(key)
         if model.sharded and not all_agree(cached is not None):  # sharded processes train together or not at all
@@ -476,14 +495,14 @@ def _run(model: LoadedModel, config: RunConfig, store, progress, key_only: bool,
     finally:
         model.restore()
         model.model.eval()
-    run = loop.to_run(config, records)
-    bad = run.metrics[~np.isfinite(run.metrics.loss.to_numpy(dtype=float))]
+    done = loop.to_run(config, records)
+    bad = done.metrics[~np.isfinite(done.metrics.loss.to_numpy(dtype=float))]
     if len(bad):  # e.g. weights that became NaN at the last update, seen only by the final measurement
         r = bad.iloc[0]
         raise FloatingPointError(f"the loss of {r.split} string {r.string} became {r.loss} at epoch {r.epoch} (model "
                                  f"{model.name}, lr {config.lr}, seed {config.seed}): nothing is stored; "
                                  f"try a lower lr or max_grad_norm=1.0")
-    run.meta = {
+    done.meta = {
         **environment(str(model.device)),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "wall_seconds": time.perf_counter() - t0,
@@ -494,12 +513,12 @@ def _run(model: LoadedModel, config: RunConfig, store, progress, key_only: bool,
         "process": f"{os.environ.get('RANK', '0')}/{os.environ.get('WORLD_SIZE', '1')}",  # rank/world when launched
     }
     if "resumed_from" in records:
-        run.meta["resumed_from_epoch"] = int(records["resumed_from"])
+        done.meta["resumed_from_epoch"] = int(records["resumed_from"])
     if store is not None and (not model.sharded or is_main_process()):
-        store.save(run)
+        store.save(done)
     if checkpoint is not None:
         checkpoint.remove()
-    return run
+    return done
 
 
 def check_probes(probes, length: int, epochs: int, batch_size: int, n_train: int):

@@ -111,3 +111,19 @@ def test_length_runs_take_lengths_per_model(tmp_path):
     assert gaps == ["tiny-llama at 16 characters: no held-out evaluation at epochs [0] of 0-3",
                     "tiny-phi at 16 characters: no held-out evaluation at epochs [0] of 0-3",
                     "tiny-phi at 32 characters: no held-out evaluation at epochs [0] of 0-3"]
+
+
+def test_a_grid_is_planned_and_checked_before_any_model_loads():
+    """plan_grid: one PlannedRun per (model, setting, seed), strings drawn, nothing loaded; a bad value or an
+    unknown setting is refused there."""
+    models, plan = sweep.plan_grid(["tiny-llama", "no-such-model"], [0, 1], [{"alphabet_size": 4}], length=6,
+                                   n_train_strings=1, n_test_strings=2, epochs={"tiny-llama": 3, "no-such-model": 5})
+    assert models == ["tiny-llama", "no-such-model"] and [(p.model, p.seed, p.epochs) for p in plan] == [
+        ("tiny-llama", 0, 3), ("tiny-llama", 1, 3), ("no-such-model", 0, 5), ("no-such-model", 1, 5)]
+    assert plan[0].settings["train_strings"][0].text != plan[1].settings["train_strings"][0].text
+    with pytest.raises(ValueError, match="lr=-1"):
+        sweep.plan_grid(["tiny-llama"], [0], [{"alphabet_size": 4}], length=6, n_train_strings=1, n_test_strings=0,
+                        epochs=3, lr=-1)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'lenght'"):
+        sweep.grid_runs(["tiny-llama"], [0], [{"alphabet_size": 4}], lenght=6, n_train_strings=1, n_test_strings=0,
+                        epochs=3, store=False)

@@ -415,3 +415,24 @@ def test_one_memorised_rule_serves_the_loop_the_prober_and_the_analyses():
     for bad in (dict(hold=0), dict(threshold=1.5), dict(hold=True)):
         with pytest.raises(ValueError, match="is not allowed"):
             Streak(**{"threshold": 0.99, "hold": 2, **bad})
+
+
+def test_a_run_is_described_and_checked_once_and_keyed_without_training(tiny_llama, tmp_path):
+    """exposure_config checks every argument and trains nothing; its key is the key of the run that run() trains
+    and stores; expose is the two together."""
+    from memlib.store import run_key
+
+    store = memlib.RunStore(tmp_path)
+    config = memlib.exposure_config(tiny_llama, ["abcabcab"], test_strings=["cbacbacb"], epochs=2, lr=1e-3)
+    assert not list(tmp_path.glob("runs/*"))  # described, not trained
+    done = memlib.run(tiny_llama, config, store=store, progress=False)
+    assert done.key == run_key(config.to_dict()) and store.load(done.key) is not None
+    again = memlib.expose(tiny_llama, ["abcabcab"], test_strings=["cbacbacb"], epochs=2, lr=1e-3, store=store,
+                          progress=False)
+    assert again.from_store and again.key == done.key
+    with pytest.raises(ValueError, match="epochs=0 is not allowed"):
+        memlib.exposure_config(tiny_llama, ["abcabcab"], epochs=0)
+    with pytest.raises(TypeError, match="RunConfig"):
+        memlib.run(tiny_llama, config.to_dict(), store=False)
+    sched = memlib.schedule_config(tiny_llama, [memlib.Stage("abcabcab", epochs=1)], lr=1e-3)
+    assert sched.is_schedule and memlib.run(tiny_llama, sched, store=False, progress=False).key == run_key(sched.to_dict())

@@ -50,7 +50,7 @@ from .store import cache_dir
 
 __all__ = ["EMBEDDED", "PAPER_MODELS", "RANDOM_SUFFIX", "TINY", "LoadedModel", "load_model", "known_models", "embedded_gguf_path", "default_device",
            "sized_config", "is_tiny", "is_random_weight", "default_lr",
-           "param_counts"]
+           "param_counts", "char_tokenizer", "weights_digest"]
 
 # The paper's models (hub ids; the presets named "paper" run them on GPUs).
 PAPER_MODELS = ["EleutherAI/pythia-1b", "microsoft/phi-2", "meta-llama/Llama-2-7b-hf"]
@@ -406,10 +406,10 @@ def _load_embedded_random(name: str, device: str, dtype: torch.dtype, init_seed:
         torch.manual_seed(init_seed)
         model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     model.config._name_or_path = name
-    return model.to(device=device, dtype=dtype), tok, f"{name}:seed{init_seed}:{fp}:{_weights_digest(model)}"
+    return model.to(device=device, dtype=dtype), tok, f"{name}:seed{init_seed}:{fp}:{weights_digest(model)}"
 
 
-def _weights_digest(model) -> str:
+def weights_digest(model) -> str:
     """``weights-sha256:<16 hex>`` of a freshly initialised model's fp32 weights. A random initialisation
     from one seed is not the same on every CPU (torch draws normal numbers through vectorised code that
     differs between AVX2, AVX-512 and plain builds), so a random-weight model's fingerprint, and every run
@@ -421,7 +421,7 @@ def _weights_digest(model) -> str:
     return f"weights-sha256:{h.hexdigest()[:16]}"
 
 
-def _char_tokenizer():
+def char_tokenizer():
     """A character-level tokenizer: 4 special tokens and the 95 printable ASCII characters."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
@@ -446,8 +446,8 @@ def _load_tiny(name: str, device: str, dtype: torch.dtype, init_seed: int):
         model = transformers.AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     model.config._name_or_path = name
     digest = hashlib.sha256(json.dumps(config.to_diff_dict(), sort_keys=True, default=str).encode()).hexdigest()
-    fingerprint = f"{name}:seed{init_seed}:config-sha256:{digest}:{_weights_digest(model)}"
-    return model.to(device=device, dtype=dtype), _char_tokenizer(), fingerprint
+    fingerprint = f"{name}:seed{init_seed}:config-sha256:{digest}:{weights_digest(model)}"
+    return model.to(device=device, dtype=dtype), char_tokenizer(), fingerprint
 
 
 def _load_hub(name: str, device: str, dtype: torch.dtype, trust_remote_code: bool = False):

@@ -206,10 +206,10 @@ def test_two_precisions_are_fitted_apart_and_compared_per_size(tmp_path):
 
 def test_held_out_sentence_claims_only_what_every_run_shows():
     import pandas as pd
-    from memlib.capacity import _held_out_text
+    from memlib.capacity import held_out_text
 
-    clear = _held_out_text(pd.Series([1.18, 2.0, 4.1]))
+    clear = held_out_text(pd.Series([1.18, 2.0, 4.1]))
     assert "in 3 of 3 runs, by more than 5% in 3" in clear and "confidently wrong" in clear
-    marginal = _held_out_text(pd.Series([1.003, 2.0, 4.1]))  # prints as 1.00: not confidently wrong in every run
+    marginal = held_out_text(pd.Series([1.003, 2.0, 4.1]))  # prints as 1.00: not confidently wrong in every run
     assert "in 3 of 3 runs, by more than 5% in 2" in marginal and "confidently wrong" not in marginal
-    assert _held_out_text(pd.Series([0.9, 0.99])) == "no run codes them worse than the distribution."
+    assert held_out_text(pd.Series([0.9, 0.99])) == "no run codes them worse than the distribution."

@@ -107,12 +107,12 @@ def test_smollm2_trains_with_hf_trainer_and_saves(smollm2, tmp_path):
 def _tied_tiny_llama(tie: bool):
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from memlib.models import _char_tokenizer
+    from memlib.models import char_tokenizer
 
     cfg = LlamaConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
                       bos_token_id=1, eos_token_id=2, pad_token_id=0, tie_word_embeddings=tie)
     torch.manual_seed(0)
-    return LlamaForCausalLM(cfg), _char_tokenizer()
+    return LlamaForCausalLM(cfg), char_tokenizer()
 
 
 @pytest.mark.parametrize("tie", [True, False])
@@ -157,7 +157,7 @@ def test_a_random_weight_models_fingerprint_names_the_weights_it_got(tmp_path):
     import subprocess
     import sys
 
-    from memlib.models import _weights_digest
+    from memlib.models import weights_digest
 
     def digest_of(net):
         return hashlib.sha256(b"".join(v.numpy().tobytes() for _, v in sorted(net.state_dict().items()))).hexdigest()
@@ -171,10 +171,10 @@ def test_a_random_weight_models_fingerprint_names_the_weights_it_got(tmp_path):
     other_fp, other_weights = out.stdout.split()[-2:]
     here = memlib.load_model("tiny-llama", device="cpu")
     assert (other_fp == here.fingerprint) == (other_weights == digest_of(here.model))
-    before = _weights_digest(here.model)
+    before = weights_digest(here.model)
     with torch.no_grad():
         next(here.model.parameters()).view(-1)[0] += 1e-6
-    assert _weights_digest(here.model) != before and here.fingerprint.endswith(before)
+    assert weights_digest(here.model) != before and here.fingerprint.endswith(before)
 
 
 def test_a_random_weight_model_draws_its_initialisation_from_init_seed():

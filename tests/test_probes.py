@@ -214,14 +214,14 @@ def test_seeds_and_model_state(trained, string, spec, arrays):
 def test_measured_in_eval_mode_with_dropout(tmp_path):
     from transformers import GPTNeoXConfig, GPTNeoXForCausalLM
 
-    from memlib.models import _char_tokenizer
+    from memlib.models import char_tokenizer
 
     cfg = GPTNeoXConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                         intermediate_size=64, hidden_dropout=0.3, attention_dropout=0.3, bos_token_id=1, eos_token_id=2)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         GPTNeoXForCausalLM(cfg).save_pretrained(tmp_path)
-    _char_tokenizer().save_pretrained(tmp_path)
+    char_tokenizer().save_pretrained(tmp_path)
     m = memlib.load_model(str(tmp_path), device="cpu")
     spec = P.ProbeSpec(ks=(0, 4), shifts=(2,), draws=1)
     m.model.train()  # dropout on: a forward in this mode would differ from call to call

@@ -12,27 +12,32 @@ PACKAGE = Path(memlib.__file__).parent
 
 
 def _imports(package: Path = PACKAGE) -> dict[str, list[tuple[str, str]]]:
-    """module -> [(imported module, name)] for every import of memlib inside memlib (``from .x import y``,
-    ``from . import x``, ``from memlib.x import y``, ``import memlib.x``), wherever it stands (module level or
-    inside a function)."""
-    modules = {p.stem for p in package.glob("*.py")}
+    """room -> [(imported room, name)] for every import of memlib inside memlib (``from .x import y``,
+    ``from . import x``, ``from ..x import y`` in a subpackage, ``from memlib.x import y``, ``import memlib.x``),
+    wherever it stands (module level or inside a function). A room is a module of memlib, or a subpackage with all
+    its modules; imports inside one room are left out."""
+    rooms = {p.stem for p in package.glob("*.py")} | {p.name for p in package.iterdir() if (p / "__init__.py").exists()}
     out = {}
-    for path in package.glob("*.py"):
+    for path in sorted(package.rglob("*.py")):
+        parts = path.relative_to(package).parts
+        room = parts[0].removesuffix(".py")
+        here = ["memlib", *parts[:-1]]  # the package the file is in
         found = []
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and (node.level == 1 or (node.module or "").split(".")[0] == "memlib"):
-                module = (node.module or "").removeprefix("memlib").lstrip(".") if node.level == 0 else node.module
+            if isinstance(node, ast.ImportFrom):
+                if node.level:
+                    target = here[:len(here) - node.level + 1] + (node.module.split(".") if node.module else [])
+                elif (node.module or "").split(".")[0] == "memlib":
+                    target = node.module.split(".")
+                else:
+                    continue
                 for alias in node.names:
-                    if module:
-                        found.append((module.split(".")[0], alias.name))
-                    elif alias.name in modules:
-                        found.append((alias.name, ""))
-                    else:
-                        found.append(("__init__", alias.name))
+                    full = target if len(target) > 1 else target + ([alias.name] if alias.name in rooms else [])
+                    found.append((full[1] if len(full) > 1 else "__init__", alias.name if len(target) > 1 else ""))
             elif isinstance(node, ast.Import):
                 found += [(a.name.split(".")[1] if "." in a.name else "__init__", "") for a in node.names
                           if a.name.split(".")[0] == "memlib"]
-        out[path.stem] = found
+        out.setdefault(room, []).extend(t for t in found if t[0] != room)
     return out
 
 

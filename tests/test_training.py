@@ -246,9 +246,9 @@ def test_string_columns(tiny_llama):
 def _model_with_dropout(tmp_path):
     from transformers import GPTNeoXConfig, GPTNeoXForCausalLM
 
-    from memlib.models import _char_tokenizer
+    from memlib.models import char_tokenizer
 
-    tok = _char_tokenizer()
+    tok = char_tokenizer()
     cfg = GPTNeoXConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                         intermediate_size=64, hidden_dropout=0.3, attention_dropout=0.3, bos_token_id=1, eos_token_id=2)
     torch.manual_seed(0)

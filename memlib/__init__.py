@@ -2,7 +2,7 @@
 
 A thin library behind the notebooks, in two layers. Everything is a run: a model exposed to a schedule of strings.
 
-**The core** (:data:`CORE`) makes and keeps runs and knows no finding: random strings (:mod:`memlib.strings`), models
+**The core** (:data:`CORE`, :mod:`memlib.layers`) makes and keeps runs and knows no finding: random strings (:mod:`memlib.strings`), models
 (:mod:`memlib.models`), what a run is (:mod:`memlib.config`), how to ask for one (:func:`expose`,
 :func:`expose_schedule`: :mod:`memlib.training`), the one training loop (:mod:`memlib.loop`), the metrics
 (:mod:`memlib.metrics`) and what a run's curves say (:mod:`memlib.milestones`), in-run measurements
@@ -17,16 +17,8 @@ Above both: the presets (:mod:`memlib.presets`) and the papermill runner (:mod:`
 """
 
 from .version import __version__
-
-# The two layers (tests/test_structure.py holds every module of memlib to one of them, or to the top: TOP).
-CORE = ("version", "checks", "strings", "config", "metrics", "milestones", "stats", "labels", "store", "models",
-        "parallel", "hardware", "checkpoint", "loop", "probes", "candidates", "extraction", "exposure", "membership",
-        "training", "sweep", "figures", "verdicts", "parameters")
-FINDINGS = {"00": "explorer", "01": "phases", "02": "difficulty", "03": "context", "04": "sequential", "05": "privacy",
-            "06": "capacity"}
-TOP = ("__init__", "presets", "notebooks")
-
-from .config import PlannedStage, ProbeSpec, RunConfig  # noqa: E402
+from .layers import CORE, FINDINGS, TOP
+from .config import PlannedStage, ProbeSpec, RunConfig
 from .training import Stage, eval_epochs, expose, expose_schedule, exposure_config, run, schedule_config
 from .hardware import environment, environment_line
 from .metrics import METRIC_COLUMNS, string_summary, token_metrics

@@ -30,7 +30,7 @@ from __future__ import annotations
 import importlib
 import warnings
 
-from . import FINDINGS
+from .layers import FINDINGS
 from .parameters import NotebookParams
 
 __all__ = ["PRESETS", "finding_of", "resolve", "heldout_gaps", "check_heldout", "store_label"]

@@ -311,7 +311,7 @@ def test_a_damaged_checkpoint_is_reported_and_the_run_starts_over(tiny_llama, tm
         memlib.expose(tiny_llama, s[:1], epochs=2, store=False, checkpoint_every=2, progress=False)
 
 
-_SWEEP = dict(alphabet_size=5, length=24, n_train_strings=1, n_test_strings=1, epochs=150)
+_SWEEP = dict(alphabet_size=5, length=24, n_train_strings=1, n_test_strings=1, epochs=80)
 
 
 def _sweep(store):
@@ -340,7 +340,7 @@ if what == "run":  # SIGKILL itself right after its third checkpoint: a kill at 
                   progress=False)
 else:
     sweep.exposure_runs(["tiny-llama"], list(range(6)), alphabet_size=5, length=24, n_train_strings=1,
-                        n_test_strings=1, epochs=150, store=store, progress=False)
+                        n_test_strings=1, epochs=80, store=store, progress=False)
 """
 
 

@@ -4,7 +4,8 @@ A thin library behind the notebooks, in two layers. Everything is a run: a model
 
 **The core** (:data:`CORE`, :mod:`memlib.layers`) makes and keeps runs and knows no finding: random strings (:mod:`memlib.strings`), models
 (:mod:`memlib.models`), what a run is (:mod:`memlib.config`), how to ask for one (:func:`expose`,
-:func:`expose_schedule`: :mod:`memlib.training`), the one training loop (:mod:`memlib.loop`), the metrics
+:func:`expose_schedule`: :mod:`memlib.training`), the one training loop (:mod:`memlib.loop`, with its hooks: held-out strings
+:mod:`memlib.evaluation`, any :class:`Measurement`), the metrics
 (:mod:`memlib.metrics`) and what a run's curves say (:mod:`memlib.milestones`), in-run measurements
 (:mod:`memlib.probes`, :mod:`memlib.candidates`) and the field's measures built on them (:mod:`memlib.extraction`,
 :mod:`memlib.exposure`, :mod:`memlib.membership`), the run store (:mod:`memlib.store`), grids of runs and processes
@@ -18,7 +19,7 @@ Above both: the presets (:mod:`memlib.presets`) and the papermill runner (:mod:`
 
 from .version import __version__
 from .layers import CORE, FINDINGS, TOP
-from .config import PlannedStage, ProbeSpec, RunConfig
+from .config import Measurement, PlannedStage, ProbeSpec, RunConfig, measurement
 from .training import Stage, eval_epochs, expose, expose_schedule, exposure_config, run, schedule_config
 from .hardware import environment, environment_line
 from .metrics import METRIC_COLUMNS, string_summary, token_metrics
@@ -36,6 +37,8 @@ __all__ = [
     "METRIC_COLUMNS",
     "RandomString",
     "PlannedStage",
+    "Measurement",
+    "measurement",
     "ProbeSpec",
     "Run",
     "RunConfig",

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import math
 import numbers
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import ClassVar
 
 import numpy as np
 
 from .strings import alphabet_of
 
-__all__ = ["RunConfig", "PlannedStage", "ProbeSpec", "REPLACE_KINDS", "AT_WORDS", "KINDS", "after_memorised", "per_model",
+__all__ = ["RunConfig", "PlannedStage", "ProbeSpec", "Measurement", "measurement", "MEASUREMENTS", "REPLACE_KINDS", "AT_WORDS", "KINDS", "after_memorised", "per_model",
            "per_length"]
 
 # The two ways a run is described: "expose" (one stage of every training string, a fixed number of
@@ -215,6 +216,72 @@ class ProbeSpec:
                        samples=None if self.samples is None else int(self.samples), temperatures=temps, data_share=share)
 
 
+# Every kind of in-run measurement by name (memlib.config.measurement registers one): how a stored run's config
+# finds the class of each of its measurements again.
+MEASUREMENTS: dict[str, type] = {}
+
+
+class Measurement:
+    """An in-run measurement's settings: part of the run's configuration (``RunConfig.measurements``, and so of its
+    key), and the :class:`memlib.loop.Hook` that measures them (:meth:`hook`). A new one is a frozen dataclass
+    subclass registered under its :attr:`name` (:func:`measurement`); neither the loop, the training module nor this
+    module changes. Its fields are JSON values (tuples are stored as lists)."""
+
+    name: ClassVar[str] = ""
+
+    def to_dict(self) -> dict:
+        return {f.name: _jsonable(getattr(self, f.name)) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Measurement":
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+
+    def check(self, config: "RunConfig") -> None:
+        """ValueError naming a bad setting for the run ``config`` describes, before any work (default: none)."""
+
+    def hook(self, model, config: "RunConfig"):
+        """The hook that measures it inside the run ``config`` describes, on ``model`` (a ``LoadedModel``)."""
+        raise NotImplementedError(f"measurement {self.name!r} builds no hook")
+
+
+def measurement(cls: type) -> type:
+    """Register a :class:`Measurement` subclass under its ``name`` (a class decorator): runs can then name it, and
+    stored runs that measured it are read back."""
+    if not (isinstance(cls, type) and issubclass(cls, Measurement)) or not cls.name or not isinstance(cls.name, str):
+        raise ValueError(f"{cls!r} is not allowed as a measurement: use a Measurement subclass with a name")
+    known = MEASUREMENTS.get(cls.name)
+    if known is not None and known.__qualname__ != cls.__qualname__:
+        raise ValueError(f"measurement name {cls.name!r} is taken by {known.__module__}.{known.__qualname__}")
+    MEASUREMENTS[cls.name] = cls
+    return cls
+
+
+def check_measurements(measurements) -> tuple:
+    """``measurements`` as a tuple of registered :class:`Measurement` s with distinct names, or ValueError naming
+    the bad one and what is allowed."""
+    if isinstance(measurements, Measurement) or not isinstance(measurements, (list, tuple)):
+        raise ValueError(f"measurements={measurements!r} is not allowed: use a list of memlib Measurements")
+    for m in measurements:
+        if not isinstance(m, Measurement) or MEASUREMENTS.get(m.name) is not type(m):
+            raise ValueError(f"measurement {m!r} is not allowed: use instances of Measurement subclasses registered "
+                             f"with memlib.config.measurement (registered: {sorted(MEASUREMENTS) or 'none'})")
+    names = [m.name for m in measurements]
+    if len(set(names)) < len(names):
+        raise ValueError(f"measurements {names} name one measurement twice: give each at most once")
+    return tuple(measurements)
+
+
+def _measurements_from(items: list[dict]) -> tuple:
+    out = []
+    for d in items:
+        cls = MEASUREMENTS.get(d.get("name"))
+        if cls is None:
+            raise ValueError(f"this run measured {d.get('name')!r}, which no imported module registers (registered: "
+                             f"{sorted(MEASUREMENTS) or 'none'}): import the module that defines it")
+        out.append(cls.from_dict({k: v for k, v in d.items() if k != "name"}))
+    return tuple(out)
+
+
 @dataclass(frozen=True)
 class PlannedStage:
     """One stage as a run records it: the indices of the training strings it trains
@@ -256,6 +323,8 @@ class RunConfig:
     - ``model_fingerprint``: the model's identity (weights, tokenizer); ``weights_dtype``,
       ``autocast`` (``"bf16"`` or None): the precision it trained in.
     - ``memlib_version``, ``run_format``: bumped when a run's meaning changes, so older runs are recomputed.
+    - ``probes`` (``expose`` runs) and ``measurements`` (any run): what is measured inside the run besides its
+      metrics (:class:`ProbeSpec`, :class:`Measurement`).
     """
 
     kind: str
@@ -279,6 +348,7 @@ class RunConfig:
     batch_size: int | None = None
     reset_optimizer: bool = True
     probes: ProbeSpec | None = field(default=None)
+    measurements: tuple = ()
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -316,6 +386,8 @@ class RunConfig:
                   "weight_decay": self.weight_decay, "max_grad_norm": self.max_grad_norm, "dropout": self.dropout,
                   "eval_every": _jsonable(self.eval_every), "seed": self.seed, "memlib_version": self.memlib_version,
                   "run_format": self.run_format}
+        if self.measurements:  # runs without any keep the keys they had before measurements existed
+            common["measurements"] = [{"name": m.name, **m.to_dict()} for m in self.measurements]
         if self.is_schedule:
             return {"kind": "schedule", **common, "stages": [s.to_dict() for s in self.stages],
                     "reset_optimizer": self.reset_optimizer}
@@ -336,7 +408,8 @@ class RunConfig:
             raise ValueError(f"a run configuration needs {missing}: this one has only {sorted(d)}")
         common = {k: d[k] for k in ("model", "model_fingerprint", "weights_dtype", "autocast", "lr", "lr_schedule",
                                     "weight_decay", "max_grad_norm", "dropout", "seed", "memlib_version", "run_format")}
-        common.update(train=tuple(d["train"]), test=tuple(d["test"]), eval_every=d["eval_every"])
+        common.update(train=tuple(d["train"]), test=tuple(d["test"]), eval_every=d["eval_every"],
+                      measurements=_measurements_from(d.get("measurements", [])))
         if d.get("kind") == "schedule":
             return cls(kind="schedule", stages=tuple(PlannedStage.from_dict(s) for s in d["stages"]),
                        reset_optimizer=d["reset_optimizer"], **common)

@@ -3,8 +3,9 @@
 :func:`train` runs it and returns what it measured; :func:`to_run` turns that into a
 :class:`memlib.Run`. Everything around the loop lives beside it: argument checks, the run store and
 the config in :mod:`memlib.training` (:func:`memlib.expose`, :func:`memlib.expose_schedule`), checkpoints in
-:mod:`memlib.checkpoint`. Measurements taken inside the run attach as :class:`Hook` s (the probes:
-:class:`memlib.probes.Prober`): the loop calls each at every measured epoch and keeps what it returns.
+:mod:`memlib.checkpoint`. Measurements taken inside the run attach as :class:`Hook` s (held-out strings:
+:class:`memlib.evaluation.HeldOut`; the probes: :class:`memlib.probes.Prober`): the loop calls each at the top of
+every epoch and at every measured epoch, and keeps what they return.
 
 Per stage, per epoch: the strings the stage trains go through one forward pass per batch, which gives
 both the loss and that epoch's measurements (the model after ``e`` epochs, before its next update), then
@@ -13,8 +14,8 @@ measured by a no-grad pass instead. An ``until`` stage stops at the first epoch 
 completes ``hold`` epochs in a row at mean accuracy ``>= until`` (that pass is its measurement; no
 update follows); one that runs to ``max_epochs`` counts as memorised if its last measurement completes
 the streak. Held-out strings, and the strings the running stage does not train, are measured with
-no-grad passes at the epochs ``due`` names, at the start of every stage (held-out strings: where
-``config.held_out_at_stage_starts``) and at the end. Epoch ``e`` counts updates since the start.
+no-grad passes where a hook asks (:class:`memlib.evaluation.HeldOut`) and at the end. Epoch ``e`` counts updates
+since the start.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import contextlib
 import math
 import sys
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Callable, Iterable
 
 import numpy as np
 import pandas as pd
@@ -34,7 +35,7 @@ from .metrics import METRIC_COLUMNS, Streak, reaches, string_summary, token_metr
 from .models import LoadedModel
 from .store import Run
 
-__all__ = ["Hook", "forward", "train", "to_run", "progress_bar"]
+__all__ = ["Hook", "Moment", "forward", "train", "to_run", "progress_bar"]
 
 
 def progress_bar(total: int, desc: str):
@@ -46,24 +47,50 @@ def progress_bar(total: int, desc: str):
                 dynamic_ncols=False, ncols=100)
 
 
-class Hook(Protocol):
-    """A measurement inside a run: the loop calls :meth:`on_epoch` with the weights after ``epoch`` epochs, before
-    that epoch's update (runs of one optimiser step per epoch), and at a stage's last epoch after its last update.
-    Its arrays are stored with the run (:meth:`results`: their names its own, e.g. ``probe_*``) and kept in
-    checkpoints (:meth:`state`, :meth:`restore`). What it measures must be part of the run's configuration, and so
-    of its key."""
+class Hook:
+    """Something that happens inside a run at fixed points of the loop; a subclass overrides what it needs.
+
+    - :meth:`on_epoch_start`: at the top of every epoch of every stage (a :class:`Moment`: where the loop is, and
+      no-grad measurements into the run's metrics); :class:`memlib.evaluation.HeldOut` is one.
+    - :meth:`on_epoch`: with the weights after ``epoch`` epochs, before that epoch's update (runs of one optimiser
+      step per epoch), and at a stage's last epoch after its last update; :class:`memlib.probes.Prober` is one.
+    - Its arrays are stored with the run (:meth:`results`: their names its own, e.g. ``probe_*``) and kept in
+      checkpoints (:meth:`state`, :meth:`restore`).
+
+    What a hook measures must be part of the run's configuration, and so of its key: a new one is declared as a
+    :class:`memlib.config.Measurement` (its settings) that builds its hook (:meth:`Measurement.hook`). Checkpoints
+    are not a hook: they keep and restore the loop's whole state, every hook's included."""
+
+    def on_epoch_start(self, at: "Moment") -> None:
+        """At the top of epoch ``at.epoch``, after a checkpoint taken there (which holds what was measured before)."""
 
     def on_epoch(self, epoch: int, accuracy: float) -> None:
         """``accuracy``: the mean training accuracy the epoch's training pass (or last measurement) just gave."""
 
     def state(self) -> dict[str, np.ndarray]:
         """What a checkpoint keeps to resume it."""
+        return {}
 
     def restore(self, arrays: dict[str, np.ndarray]) -> None:
         """Take back a :meth:`state` (every hook's arrays of the checkpoint: it picks its own)."""
 
     def results(self) -> dict[str, np.ndarray]:
         """What the run stores, at its end."""
+        return {}
+
+
+@dataclass(frozen=True)
+class Moment:
+    """Where the loop is at the top of an epoch: ``epoch`` (updates since the start), ``stage`` and the stage's own
+    epoch ``t``, the training strings the stage does not train (``others``); ``measure(split, strings)`` measures
+    strings of ``"train"`` or ``"test"`` at this epoch with a no-grad pass into the run's metrics (each string once
+    per epoch)."""
+
+    epoch: int
+    stage: int
+    t: int
+    others: tuple
+    measure: Callable[[str, Iterable[int]], None]
 
 
 @dataclass
@@ -88,9 +115,9 @@ class _Loop:
     """One run of the loop: :meth:`run` goes through the stages; each stage through its epochs (:meth:`_stage`),
     each epoch trains (:meth:`_epoch`, :meth:`_update`) or, at the stage's end, measures (:meth:`_last_epoch`)."""
 
-    def __init__(self, model: LoadedModel, config: RunConfig, due, progress, checkpoint, hooks):
+    def __init__(self, model: LoadedModel, config: RunConfig, progress, checkpoint, hooks):
         self.model, self.net, self.config, self.amp = model, model.model, config, config.autocast
-        self.due, self.checkpoint, self.hooks = due, checkpoint, tuple(hooks)
+        self.checkpoint, self.hooks = checkpoint, tuple(hooks)
         device = model.device
         self.alphas = {"train": config.alphabets("train"), "test": config.alphabets("test")}
         self.alpha_ids = {a: torch.tensor(model.letter_ids(a), device=device)
@@ -133,7 +160,7 @@ class _Loop:
     def _stage(self, stage: PlannedStage, opt) -> bool:
         """Run one stage from ``self.pos.t`` on; True if an ``until`` stage met its threshold."""
         members = list(stage.strings)
-        others = [j for j in range(len(self.config.train)) if j not in members]
+        others = tuple(j for j in range(len(self.config.train)) if j not in members)
         bs = self.config.batch_size or len(members)
         total = stage.limit * math.ceil(len(members) / bs)  # optimiser steps of the stage at its longest
         decay = (lambda s: 1.0 - s / total) if self.config.lr_schedule == "linear" else (lambda s: 1.0)
@@ -143,10 +170,9 @@ class _Loop:
                 self.checkpoint.save(net=self.net, opt=opt, records=self.records,
                                      hooks={k: a for h in self.hooks for k, a in h.state().items()},
                                      state=self.pos.state())
-            if self.ids["test"] is not None and (self.due(e) or (self.config.held_out_at_stage_starts and t == 0)):
-                self._measure("test", e, range(len(self.config.test)), len(self.config.test))
-            if others and (self.due(e) or t == 0):
-                self._measure("train", e, others, len(self.config.train))
+            at = Moment(e, self.pos.k, t, others, lambda split, idx, e=e: self._measure(split, e, idx))
+            for hook in self.hooks:
+                hook.on_epoch_start(at)
             if t == stage.limit:  # the stage's last epoch: measured, not trained
                 return self._last_epoch(stage, members, bs)
             rows, stop, loss = self._epoch(stage, members, bs, opt, decay)
@@ -230,8 +256,8 @@ class _Loop:
         e = self.pos.e
         self.pos.bounds.append(e)
         if self.ids["test"] is not None:
-            self._measure("test", e, range(len(self.config.test)), len(self.config.test))
-        self._measure("train", e, range(len(self.config.train)), len(self.config.train))
+            self._measure("test", e, range(len(self.config.test)))
+        self._measure("train", e, range(len(self.config.train)))
         self.records["stages"] = {"stage_bounds": np.array(self.pos.bounds, dtype=np.int64),
                                   "stage_memorised": np.array(self.pos.memorised, dtype=np.int64)}
         self.records["hooks"] = {k: a for h in self.hooks for k, a in h.results().items()}
@@ -245,9 +271,11 @@ class _Loop:
     def _alpha_ids(self, split: str, j: int) -> torch.Tensor:
         return self.alpha_ids[self.alphas[split][j]]
 
-    def _measure(self, split: str, e: int, idx, batch_size: int) -> None:
+    def _measure(self, split: str, e: int, idx, batch_size: int | None = None) -> None:
         """No-grad measurements of the strings ``idx`` of ``split`` at epoch ``e`` not yet measured there,
-        each against its alphabet, batched per alphabet."""
+        each against its alphabet, batched per alphabet (``batch_size``: all strings of the split at once, memory
+        allowing)."""
+        batch_size = batch_size or len(self.config.train if split == "train" else self.config.test)
         done = self.records[split].setdefault(e, {})
         todo = [j for j in idx if j not in done]
         for a in dict.fromkeys(self.alphas[split][j] for j in todo):
@@ -256,16 +284,16 @@ class _Loop:
                                                batch_size)))
 
 
-def train(model: LoadedModel, config: RunConfig, due, progress=None, checkpoint=None, hooks=()) -> dict:
+def train(model: LoadedModel, config: RunConfig, progress=None, checkpoint=None, hooks=()) -> dict:
     """Run the loop of ``config`` on ``model`` (its weights change: the caller restores them) under
     ``torch`` seeded with ``config.seed`` (the global generators are put back afterwards).
 
-    - ``due``: a predicate on epochs, when to measure held-out strings and the strings a stage does not
-      train (:func:`memlib.training.held_out_due`). Forward passes run under bf16 autocast where
-      ``config.autocast`` says so.
+    - Forward passes run under bf16 autocast where ``config.autocast`` says so.
     - ``progress``: True/False for a bar of its own, or an existing bar to advance; ``checkpoint``: a
       :class:`memlib.checkpoint.Checkpoint` to save to and resume from; ``hooks``: the run's in-run
-      measurements (:class:`Hook`, e.g. :class:`memlib.probes.Prober`).
+      measurements (:class:`Hook` s): without :class:`memlib.evaluation.HeldOut`, held-out strings and
+      the strings a stage does not train are measured only at the end (:func:`memlib.training.hooks` gives a
+      run's full list).
 
     Returns ``{"train": {epoch: {string: row}}, "test": {...}, "stages": {...}, "hooks": {name: array}}``
     (and
@@ -274,7 +302,7 @@ def train(model: LoadedModel, config: RunConfig, due, progress=None, checkpoint=
     rng_devices = [model.device] if model.device.type == "cuda" else []
     with torch.random.fork_rng(devices=rng_devices):
         torch.manual_seed(config.seed)
-        return _Loop(model, config, due, progress, checkpoint, hooks).run()
+        return _Loop(model, config, progress, checkpoint, hooks).run()
 
 
 def _encode(model: LoadedModel, strings) -> torch.Tensor:

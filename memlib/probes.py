@@ -44,12 +44,13 @@ import torch
 
 from .config import AT_WORDS, REPLACE_KINDS, ProbeSpec, after_memorised
 from .hardware import resolve_precision
+from .loop import Hook
 from .metrics import Streak, reaches, token_metrics
 from .models import LoadedModel
 from .milestones import stable_from
 from .strings import string_parts
 
-__all__ = ["REPLACE_KINDS", "AT_WORDS", "TABLE_COLUMNS", "ProbeSpec", "Prober", "uniqueness", "first_recall_k",
+__all__ = ["REPLACE_KINDS", "AT_WORDS", "TABLE_COLUMNS", "ProbeSpec", "Prober", "check_probes", "check_candidates", "uniqueness", "first_recall_k",
            "measure", "probe_table", "probe_positions", "probe_contexts"]
 
 TABLE_COLUMNS = ("probe", "kind", "k", "m", "draw", "position", "correct", "p_true", "uniqueness")
@@ -327,7 +328,7 @@ def probe_table(arrays: dict, spec: ProbeSpec) -> pd.DataFrame:
     return df[list(TABLE_COLUMNS)]
 
 
-class Prober:
+class Prober(Hook):
     """Inside a run, a :class:`memlib.loop.Hook`: runs the probes of ``config.probes`` on the weights as they are,
     at the epochs the spec names ("memorised": the first epoch of the streak :class:`memlib.metrics.Streak`
     completes, probed when the streak starts and dropped if it breaks); :meth:`results` is what the run stores."""
@@ -432,3 +433,45 @@ class Prober:
                 out.update({f"probe_e{epoch}_s{j}_{name}": a for name, a in arrays.items()})
             out.update({f"probe_e{epoch}_run_{name}": a for name, a in shared.items()})
         return out
+
+
+def check_probes(probes, length: int, epochs: int, batch_size: int, n_train: int):
+    """``probes`` resolved against the strings' length and the run's epochs (ValueError naming any
+    bad value), or None."""
+    if probes is None:
+        return None
+    if not isinstance(probes, ProbeSpec):
+        raise ValueError(f"probes={probes!r} is not allowed: use a memlib.ProbeSpec or None")
+    if batch_size < n_train:
+        raise ValueError(f"probes with batch_size={batch_size} are not allowed: probes measure the weights after "
+                         f"whole epochs, so use one optimiser step per epoch (batch_size >= {n_train} training strings)")
+    return probes.resolved(length, epochs)
+
+
+def check_candidates(probes, train: list[dict]) -> None:
+    """ValueError, before any training, where the candidates of ``probes`` do not fit the training strings:
+    importance samples and enumeration need one distribution for all of them (the run's candidates),
+    enumeration at most :data:`memlib.candidates.ENUMERATION_LIMIT` strings, permutations two letters."""
+    from .candidates import ENUMERATION_LIMIT, distinct_permutations
+
+    if probes is None or not probes.candidates:
+        return
+    parts = [string_parts(d) for d in train]
+    other = next((j for j, (_, a, p) in enumerate(parts) if a != parts[0][1] or not np.allclose(p, parts[0][2])), None)
+    if (probes.samples or probes.enumerate) and other is not None:
+        raise ValueError(f"probes with samples or enumerate need every training string of the run drawn from one "
+                         f"distribution: string {other} has alphabet {parts[other][1]!r}, probabilities "
+                         f"{np.round(parts[other][2], 4).tolist()}, string 0 {parts[0][1]!r}, "
+                         f"{np.round(parts[0][2], 4).tolist()} (their candidates serve them all)")
+    if probes.samples and (parts[0][2] <= 0).any():
+        raise ValueError(f"samples={probes.samples} is not allowed for strings whose distribution gives letters "
+                         f"{[c for c, q in zip(parts[0][1], parts[0][2]) if q <= 0]} probability 0 (alphabet "
+                         f"{parts[0][1]!r}): the importance samples' proposal and the data must share their support")
+    if probes.enumerate and len(parts[0][1]) ** len(parts[0][0]) > ENUMERATION_LIMIT:
+        raise ValueError(f"enumerate=True is not allowed for {len(parts[0][1])} letters at length {len(parts[0][0])}: "
+                         f"{len(parts[0][1]) ** len(parts[0][0]):,} strings, more than {ENUMERATION_LIMIT:,}")
+    if probes.permuted:
+        flat = [t for t, _, _ in parts if distinct_permutations(t) < 2]
+        if flat:
+            raise ValueError(f"permuted={probes.permuted} is not allowed: training string {flat[0][:20]!r} has no "
+                             f"other arrangement of its letters")

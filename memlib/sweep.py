@@ -23,7 +23,8 @@ from .models import RANDOM_SUFFIX, is_random_weight, load_model
 from .parallel import launched, processes, sharded
 from .store import Run, RunStore, run_key
 from .strings import random_strings
-from .training import (check_candidates, check_hparams, check_probes, check_schedule, check_schedule_eval_every,
+from .probes import check_candidates, check_probes
+from .training import (check_hparams, check_schedule, check_schedule_eval_every,
                        exposure_config, progress_bar, progress_enabled, run, schedule_config)
 
 __all__ = ["split_strings", "exposure_runs", "grid_runs", "grids_runs", "twin_runs", "schedule_runs", "PlannedRun",

@@ -29,28 +29,25 @@ import numpy as np
 from . import loop
 from .checkpoint import Checkpoint
 from .checks import check_number
-from .config import PlannedStage, ProbeSpec, RunConfig
+from .config import PlannedStage, RunConfig, check_measurements
+from .evaluation import HeldOut, check_eval_every, check_schedule_eval_every, eval_epochs, stored_eval_every
 from .hardware import environment, resolve_precision
 from .loop import progress_bar
 from .models import LoadedModel
 from .parallel import all_agree, is_main_process
-from .probes import Prober
+from .probes import Prober, check_candidates, check_probes
 from .store import Run, RunStore, run_key
 from .version import __version__
-from .strings import RandomString, alphabet_of, as_string_dict, string_parts
+from .strings import RandomString, alphabet_of, as_string_dict
 
-__all__ = ["Stage", "exposure_config", "schedule_config", "run", "check_hparams", "check_probes", "check_schedule", "check_schedule_eval_every", "eval_epochs",
-           "check_candidates", "expose", "expose_schedule", "held_out_due", "progress_bar", "progress_enabled", "LR_SCHEDULES",
+__all__ = ["Stage", "exposure_config", "schedule_config", "run", "check_hparams", "check_schedule", "check_schedule_eval_every", "eval_epochs",
+           "expose", "expose_schedule", "run_hooks", "progress_bar", "progress_enabled", "LR_SCHEDULES",
            "RUN_FORMAT"]
 
 LR_SCHEDULES = ("constant", "linear")
 # Part of every run's key: bump when the loop or the recorded metrics change meaning or columns,
 # so that runs cached by an older memlib are recomputed rather than silently reused.
 RUN_FORMAT = 3
-# The default ("auto") schedule spends at most this fraction of the training compute on held-out
-# strings (counting a training token as 3 forward tokens: forward plus a backward of twice its cost).
-# The run key records only "auto": bump RUN_FORMAT when changing it.
-_EVAL_BUDGET = 0.1
 
 
 def _check_strings(name: str, strings) -> list[dict]:
@@ -91,67 +88,13 @@ def check_hparams(*, epochs=None, lr=None, seed=0, weight_decay=0.0, eval_every=
         check_number("lr", lr, (int, float), 0, allow_equal=False)
     check_number("seed", seed, int, 0)
     check_number("weight_decay", weight_decay, (int, float), 0)
-    _check_eval_every(eval_every)
+    check_eval_every(eval_every)
     if lr_schedule not in LR_SCHEDULES:
         raise ValueError(f"lr_schedule={lr_schedule!r} is not allowed: use one of {', '.join(LR_SCHEDULES)}")
     if batch_size is not None:
         check_number("batch_size", batch_size, int, 1)
     if max_grad_norm is not None:
         check_number("max_grad_norm", max_grad_norm, float, 0, allow_equal=False)
-
-
-def _check_eval_every(eval_every) -> None:
-    allowed = "'auto', an integer >= 1, or a non-empty list of distinct epochs >= 0"
-    if eval_every == "auto":
-        return
-    if isinstance(eval_every, (list, tuple)):
-        ok = bool(eval_every) and all(isinstance(e, numbers.Integral) and not isinstance(e, bool) and e >= 0
-                                      for e in eval_every) and len(set(eval_every)) == len(eval_every)
-    else:
-        ok = isinstance(eval_every, numbers.Integral) and not isinstance(eval_every, bool) and eval_every >= 1
-    if not ok:
-        raise ValueError(f"eval_every={eval_every!r} is not allowed: use {allowed}")
-
-
-def eval_epochs(epochs: int, eval_every="auto", *, train_tokens: int = 1, test_tokens: int = 1) -> list[int]:
-    """Epochs (0 = before training, ``epochs`` = after the last) at which held-out strings are evaluated.
-
-    - an integer ``k``: epoch 0, every ``k``-th epoch and the last (``1`` = every epoch, the paper's
-      schedule);
-    - a list of epochs: those the run reaches, and the last (the baseline memorisation is measured
-      against). One list serves runs of different lengths: ``[0, 1, 2, 4, 8, 16, 32]`` keeps the early
-      epochs, where the pretrained model learns the distribution, and thins out later;
-    - ``"auto"`` (the default): as many evaluations as fit in 10% of the training
-      compute, at least one: ``n = floor(0.1 * 3 * train_tokens * epochs / test_tokens)``, where
-      ``train_tokens`` / ``test_tokens`` are the tokens of all training / held-out strings. The last
-      epoch comes first (it is the guessing baseline memorisation is measured against), then epoch
-      0, then log-spaced epochs in between, dense early (where a pretrained model learns the
-      strings' distribution) and sparse later.
-    """
-    check_hparams(epochs=epochs, eval_every=eval_every)
-    if isinstance(eval_every, (list, tuple)):
-        return sorted({int(e) for e in eval_every if e <= epochs} | {epochs})
-    if eval_every != "auto":
-        return sorted(set(range(0, epochs + 1, eval_every)) | {epochs})
-    n = int(_EVAL_BUDGET * 3 * train_tokens * epochs / max(test_tokens, 1) + 1e-9)
-    n = min(max(n, 1), epochs + 1)
-    chosen = [epochs] + ([0] if n > 1 else [])
-    points = 1
-    while len(chosen) < n:  # more log-spaced points until n distinct epochs are chosen
-        points += n - len(chosen)  # rounding merges points, never adds them: grow by the deficit
-        grid = np.unique(np.rint(np.geomspace(1, epochs, points)).astype(int))
-        chosen = sorted({epochs, 0, *[int(e) for e in grid]})
-        if len(chosen) > n:  # rounding can jump past n: keep the last, 0, and the earliest of the rest
-            chosen = [0, *chosen[1:-1][: n - 2], epochs]
-    return sorted(chosen)
-
-
-def _stored_eval_every(eval_every, epochs: int):
-    """What the run key records: "auto", the integer, or the epochs a list resolves to (two lists
-    that give one schedule give one key)."""
-    if isinstance(eval_every, (list, tuple)):
-        return eval_epochs(epochs, eval_every)
-    return eval_every if eval_every == "auto" else int(eval_every)
 
 
 def progress_enabled(progress=None) -> bool:
@@ -193,6 +136,7 @@ def exposure_config(
     eval_every="auto",
     precision=None,
     probes=None,
+    measurements=(),
 ) -> RunConfig:
     """The :class:`~memlib.config.RunConfig` of fine-tuning all parameters of ``model`` on ``train_strings`` for
     ``epochs`` epochs, every argument checked (the one place a run's description is checked), nothing trained:
@@ -218,6 +162,8 @@ def exposure_config(
       with the run (``run.probe(at, string)``); no weights are written. Part of the run's key: a
       stored run without these probes is not returned for a request with them. Needs one optimiser
       step per epoch (``batch_size`` = all training strings).
+    - ``measurements``: further in-run measurements (:class:`memlib.config.Measurement` s, each with its hook:
+      :class:`memlib.loop.Hook`), part of the run's key, their arrays stored with the run.
     """
     if not isinstance(model, LoadedModel):
         raise TypeError(f"model must be a memlib LoadedModel (from memlib.load_model), not {type(model).__name__}")
@@ -243,10 +189,12 @@ def exposure_config(
         model.check_length(len(train[0]["text"]), extra=max(probes.shifts), what="the shift probes")
     amp = resolve_precision(precision, model.device)
     model.letter_ids(alphabet_of(train + test))  # refuses a tokenizer that splits a letter, before any work
-    return RunConfig(
+    measurements = check_measurements(measurements)
+    return _checked(RunConfig(
         kind="expose", **_common(model, amp, train, test, lr, lr_schedule, weight_decay, max_grad_norm, dropout, seed),
         stages=(PlannedStage(strings=tuple(range(len(train))), epochs=int(epochs)),), epochs=int(epochs),
-        batch_size=min(int(batch_size), len(train)), eval_every=_stored_eval_every(eval_every, epochs), probes=probes)
+        batch_size=min(int(batch_size), len(train)), eval_every=stored_eval_every(eval_every, epochs), probes=probes,
+        measurements=measurements))
 
 
 def expose(model: LoadedModel, train_strings, *, store=True, progress=None, checkpoint_every: int | None = None,
@@ -321,13 +269,6 @@ def _check_stage(k: int, stage) -> tuple[list[dict], dict]:
     return strings, {"epochs": None, "until": float(u), "hold": int(stage.hold), "max_epochs": int(stage.max_epochs)}
 
 
-def check_schedule_eval_every(eval_every) -> None:
-    if isinstance(eval_every, str) or eval_every is None:
-        raise ValueError(f"eval_every={eval_every!r} is not allowed for a schedule: use an integer >= 1 or a list of "
-                         f"epochs (stage boundaries and the end are always measured)")
-    _check_eval_every(eval_every)
-
-
 def check_schedule(stages, test_strings, *, lr, seed, reset_optimizer, lr_schedule, weight_decay, max_grad_norm,
                     dropout, eval_every) -> tuple[list[dict], list[dict], list[dict]]:
     """Everything :func:`expose_schedule` checks before any work: ``(strings, planned stages, test)``, or a
@@ -377,6 +318,7 @@ def schedule_config(
     dropout: bool = False,
     eval_every=1,
     precision=None,
+    measurements=(),
 ) -> RunConfig:
     """The :class:`~memlib.config.RunConfig` of exposing ``model`` to a sequence of :class:`Stage` s, one after
     another, on one time axis, every argument checked, nothing trained (:func:`expose_schedule` runs it).
@@ -399,7 +341,7 @@ def schedule_config(
       its ``epochs`` (``max_epochs`` for an ``until`` stage).
     - All strings of a schedule have one length; held-out strings may not equal a training string.
     - Every stage trains its strings in one batch (one optimiser step per epoch).
-    - The other settings are those of :func:`exposure_config`; a one-stage schedule of ``epochs`` epochs
+    - The other settings (``measurements`` too) are those of :func:`exposure_config`; a one-stage schedule of ``epochs`` epochs
       gives the same metrics as ``expose`` with ``eval_every=1``.
     """
     if not isinstance(model, LoadedModel):
@@ -413,17 +355,24 @@ def schedule_config(
         model.check_length(len(test[0]["text"]), what="held-out strings")
     amp = resolve_precision(precision, model.device)
     model.letter_ids(alphabet_of(strings + test))  # refuses a tokenizer that splits a letter, before any work
-    return RunConfig(
+    measurements = check_measurements(measurements)
+    return _checked(RunConfig(
         kind="schedule", **_common(model, amp, strings, test, lr, lr_schedule, weight_decay, max_grad_norm, dropout, seed),
-        stages=plan, reset_optimizer=reset_optimizer,
-        eval_every=sorted({int(e) for e in eval_every}) if isinstance(eval_every, (list, tuple)) else int(eval_every))
+        stages=plan, reset_optimizer=reset_optimizer, measurements=measurements,
+        eval_every=sorted({int(e) for e in eval_every}) if isinstance(eval_every, (list, tuple)) else int(eval_every)))
+
+
+def _checked(config: RunConfig) -> RunConfig:
+    for m in config.measurements:  # each measurement against the whole run, before any work
+        m.check(config)
+    return config
 
 
 def expose_schedule(model: LoadedModel, stages, *, store=True, progress=None, checkpoint_every: int | None = None,
                     **settings) -> Run:
     """Expose ``model`` to a sequence of :class:`Stage` s: :func:`run` of :func:`schedule_config` (its
     ``settings``: ``test_strings``, ``lr``, ``seed``, ``reset_optimizer``, ``lr_schedule``, ``weight_decay``,
-    ``max_grad_norm``, ``dropout``, ``eval_every``, ``precision``); ``store``, ``progress`` and
+    ``max_grad_norm``, ``dropout``, ``eval_every``, ``precision``, ``measurements``); ``store``, ``progress`` and
     ``checkpoint_every`` as in :func:`expose`."""
     return run(model, schedule_config(model, stages, **settings), store=store, progress=progress,
                checkpoint_every=checkpoint_every)
@@ -489,9 +438,8 @@ def run(model: LoadedModel, config: RunConfig, *, store=True, progress=None, che
     t0 = time.perf_counter()
     try:
         checkpoint = None if checkpoint_every is None else Checkpoint(store, key, checkpoint_every)
-        hooks = [Prober(model, config)] if config.probes is not None else []  # what the run measures inside it
         bar = progress if hasattr(progress, "update") else progress_enabled(progress)
-        records = loop.train(model, config, held_out_due(config, model), bar, checkpoint, hooks)
+        records = loop.train(model, config, bar, checkpoint, run_hooks(model, config))
     finally:
         model.restore()
         model.model.eval()
@@ -521,55 +469,12 @@ def run(model: LoadedModel, config: RunConfig, *, store=True, progress=None, che
     return done
 
 
-def check_probes(probes, length: int, epochs: int, batch_size: int, n_train: int):
-    """``probes`` resolved against the strings' length and the run's epochs (ValueError naming any
-    bad value), or None."""
-    if probes is None:
-        return None
-    if not isinstance(probes, ProbeSpec):
-        raise ValueError(f"probes={probes!r} is not allowed: use a memlib.ProbeSpec or None")
-    if batch_size < n_train:
-        raise ValueError(f"probes with batch_size={batch_size} are not allowed: probes measure the weights after "
-                         f"whole epochs, so use one optimiser step per epoch (batch_size >= {n_train} training strings)")
-    return probes.resolved(length, epochs)
+def run_hooks(model: LoadedModel, config: RunConfig) -> list[loop.Hook]:
+    """What the run ``config`` describes measures inside it, as the loop's hooks: its held-out schedule, its
+    probes, and each of its measurements."""
+    hooks = [HeldOut(config, model)]
+    if config.probes is not None:
+        hooks.append(Prober(model, config))
+    return hooks + [m.hook(model, config) for m in config.measurements]
 
 
-def check_candidates(probes, train: list[dict]) -> None:
-    """ValueError, before any training, where the candidates of ``probes`` do not fit the training strings:
-    importance samples and enumeration need one distribution for all of them (the run's candidates),
-    enumeration at most :data:`memlib.candidates.ENUMERATION_LIMIT` strings, permutations two letters."""
-    from .candidates import ENUMERATION_LIMIT, distinct_permutations
-
-    if probes is None or not probes.candidates:
-        return
-    parts = [string_parts(d) for d in train]
-    other = next((j for j, (_, a, p) in enumerate(parts) if a != parts[0][1] or not np.allclose(p, parts[0][2])), None)
-    if (probes.samples or probes.enumerate) and other is not None:
-        raise ValueError(f"probes with samples or enumerate need every training string of the run drawn from one "
-                         f"distribution: string {other} has alphabet {parts[other][1]!r}, probabilities "
-                         f"{np.round(parts[other][2], 4).tolist()}, string 0 {parts[0][1]!r}, "
-                         f"{np.round(parts[0][2], 4).tolist()} (their candidates serve them all)")
-    if probes.samples and (parts[0][2] <= 0).any():
-        raise ValueError(f"samples={probes.samples} is not allowed for strings whose distribution gives letters "
-                         f"{[c for c, q in zip(parts[0][1], parts[0][2]) if q <= 0]} probability 0 (alphabet "
-                         f"{parts[0][1]!r}): the importance samples' proposal and the data must share their support")
-    if probes.enumerate and len(parts[0][1]) ** len(parts[0][0]) > ENUMERATION_LIMIT:
-        raise ValueError(f"enumerate=True is not allowed for {len(parts[0][1])} letters at length {len(parts[0][0])}: "
-                         f"{len(parts[0][1]) ** len(parts[0][0]):,} strings, more than {ENUMERATION_LIMIT:,}")
-    if probes.permuted:
-        flat = [t for t, _, _ in parts if distinct_permutations(t) < 2]
-        if flat:
-            raise ValueError(f"permuted={probes.permuted} is not allowed: training string {flat[0][:20]!r} has no "
-                             f"other arrangement of its letters")
-
-
-def held_out_due(config: RunConfig, model: LoadedModel):
-    """When the loop measures held-out strings (and, in a schedule, the strings the running stage does not
-    train): a predicate on epochs. A schedule's ``eval_every`` (every ``k``-th epoch, or listed epochs); an
-    ``expose`` run's :func:`eval_epochs`, sized by the tokens of its strings."""
-    every = config.eval_every
-    if config.is_schedule:
-        return (lambda e: e % every == 0) if isinstance(every, int) else set(every).__contains__
-    tokens = sum(len(model.encode(d["text"])) for d in config.train)
-    test_tokens = sum(len(model.encode(d["text"])) for d in config.test) or 1
-    return set(eval_epochs(config.epochs, every, train_tokens=tokens, test_tokens=test_tokens)).__contains__

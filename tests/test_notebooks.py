@@ -162,7 +162,7 @@ def test_local_prefix_notebook_cpu_long_preset_checks_and_runs_at_smoke_size(tmp
     """Notebook 03's cpu-long preset (512 and 1,024 characters): no held-out gaps, probes that fit every length and
     run, and the notebook runs under papermill at that preset with smoke sizes (a tiny model, short strings)."""
     from memlib.notebooks import run_notebook
-    from memlib.training import check_probes
+    from memlib.probes import check_probes
 
     name = "03_local_prefix_global_context"
     P = presets.resolve(name, "cpu-long")

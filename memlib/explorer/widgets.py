@@ -40,7 +40,7 @@ class Explorer:
         self.store = store if isinstance(store, RunStore) else RunStore(store)
         self.table = catalogue(self.store)
         self._runs: dict[str, Run] = {}
-        self._figures: dict[str, tuple] = {}
+        self.figures: dict[str, tuple] = {}  # the shown run's key -> (its figure, the epoch markers on it)
         self._holding = 0
         self._shown_key = None
         self._note = ""  # what the last filter change reset, shown beside the count once
@@ -68,7 +68,7 @@ class Explorer:
                                   value="", layout=W.Layout(width="95%"))
         self.play = W.Play(interval=500, min=0, max=1, description="play")
         self.epoch, self._link = self._slider(1, 0)
-        self._epoch_box = W.HBox([self.play, self.epoch])
+        self.epoch_box = W.HBox([self.play, self.epoch])
         self.header = W.HTML()
         self.strings = W.HTML()
         self.image = W.Image(format="png", layout=W.Layout(width="auto"))
@@ -110,10 +110,10 @@ class Explorer:
         """Lay the current widgets out (again, after one was replaced: :meth:`_set_options`)."""
         import ipywidgets as W
 
-        self._epoch_box.children = (self.play, self.epoch)
+        self.epoch_box.children = (self.play, self.epoch)
         self.widget.children = (
             W.HBox([self.notebook, self.model, self.alphabet_size]), W.HBox([self.entropy, self.seed, self.count]),
-            self.run, self.compare, self._epoch_box, self.split, self.header, self.strings, self.image,
+            self.run, self.compare, self.epoch_box, self.split, self.header, self.strings, self.image,
             self.caption, self.message)
 
     def _listen(self, name: str, widget):
@@ -184,9 +184,10 @@ class Explorer:
 
     def filtered(self) -> pd.DataFrame:
         """The catalogue rows that pass the current filters."""
-        return filter_runs(self.table, **{f: self._value(f) for f in FILTERS})
+        return filter_runs(self.table, **{f: self.filter_value(f) for f in FILTERS})
 
-    def _value(self, name):
+    def filter_value(self, name):
+        """What filter ``name`` (one of :data:`FILTERS`) is set to; None where it is "any"."""
         value = getattr(self, name).value
         return None if value == ANY else value
 
@@ -232,7 +233,7 @@ class Explorer:
         notes = []
         with self.hold():
             if name == "notebook":  # the opening view's choice was for its notebook: cleared, and said so
-                cleared = [f for f in FILTERS if f != "notebook" and f in self._preferred and self._value(f) is not None]
+                cleared = [f for f in FILTERS if f != "notebook" and f in self._preferred and self.filter_value(f) is not None]
                 for f in cleared:
                     getattr(self, f).value = ANY
                 if cleared:
@@ -252,7 +253,7 @@ class Explorer:
     def _reconcile(self, changed: str) -> list[str]:
         """Keep the filter just changed; keep every other one (in the filters' order) that still leaves a
         run with the ones kept, reset the rest to any. Returns what was reset (with its value, for the note)."""
-        values = {f: self._value(f) for f in FILTERS}
+        values = {f: self.filter_value(f) for f in FILTERS}
         if len(filter_runs(self.table, **values)):
             return []
         kept, dropped = {changed: values[changed]}, []
@@ -272,10 +273,10 @@ class Explorer:
         for name in FILTERS:
             if name == "notebook":
                 continue
-            others = {f: self._value(f) for f in FILTERS if f != name}
+            others = {f: self.filter_value(f) for f in FILTERS if f != name}
             values = [v for v in sorted(set(filter_runs(self.table, **others)[name]))
                       if not (isinstance(v, float) and math.isnan(v))]
-            keep = self._value(name)
+            keep = self.filter_value(name)
             options = [("any", ANY)] + [(f"{v:g}" if name == "entropy" else str(v), v) for v in values]
             match = [v for v in values if keep is not None and _same(name, v, keep)]
             self._set_options(name, options, match[0] if match else ANY)
@@ -295,7 +296,7 @@ class Explorer:
         n = len(rows)
         note = f" · <i>{html.escape(self._note, quote=False)}</i>" if self._note else ""
         self._note = ""
-        state = "|".join(f"{f}={'any' if self._value(f) is None else self._value(f)}" for f in FILTERS)
+        state = "|".join(f"{f}={'any' if self.filter_value(f) is None else self.filter_value(f)}" for f in FILTERS)
         self.count.value = (f"<span class='memlib-count' data-state='{html.escape(state)}|run={self.run.value or ''}'>"
                             + (f"{n} of {len(self.table)} runs match" if n else
                                "<b>no run matches these filters</b>") + note + "</span>")
@@ -383,12 +384,12 @@ class Explorer:
 
     def _curves_png(self, run: Run, epoch: int) -> bytes:
         key = run.key
-        if key not in self._figures:
-            self._figures.clear()  # one run's figure at a time
+        if key not in self.figures:
+            self.figures.clear()  # one run's figure at a time
             fig = figure(run, epoch, strings=False)
             markers = [ln for ax in fig.axes for ln in ax.lines if ln.get_label() == "this epoch"]
-            self._figures[key] = (fig, markers)
-        fig, markers = self._figures[key]
+            self.figures[key] = (fig, markers)
+        fig, markers = self.figures[key]
         for ln in markers:
             ln.set_xdata([epoch, epoch])
         if _local_probes(run):  # the highlighted probe depends on the epoch: redraw that panel

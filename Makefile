@@ -15,7 +15,7 @@ TORCH_PIP_ARGS ?=
 # Runs and the converted embedded model are cached here (ignored by git).
 export MEMLIB_CACHE ?= $(CURDIR)/.cache/memlib
 
-.PHONY: all reproduce reproduce-long verify test bench bench-precision bench-cores bench-lr bench-lr-long bench-strings profile lab strip clean-cache
+.PHONY: all reproduce reproduce-long verify test bench bench-precision bench-cores bench-lr bench-lr-long bench-strings bench-families profile lab strip clean-cache
 
 all: test
 
@@ -85,6 +85,10 @@ bench-lr-long: $(STAMP)
 # One training string per run against 5 (the paper's), SmolLM2-135M: seconds per epoch, epochs to memorise (seeds 200-201).
 bench-strings: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/strings_per_run.py | tee build/bench-strings.md
+
+# What each pretrained family costs (SmolLM2-135M, Gemma-3-270M); results are recorded by hand in benchmarks/RESULTS.md.
+bench-families: $(STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench.py --sections families --reps 2 --out build/bench-families.md
 
 # Where one short-string SmolLM2 epoch goes; results are recorded by hand in benchmarks/RESULTS.md.
 profile: $(STAMP)

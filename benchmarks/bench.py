@@ -52,6 +52,13 @@ cores    (opt-in; ``make bench-cores``) Processes and threads: ``--cores-runs`` 
          keeps one core busy (a pure-Python loop) and beside a process training with torch on every
          core; and T threads with ``OMP_WAIT_POLICY=PASSIVE``. Each process loads its model first,
          then all start together; the time is from the first start to the last end.
+families (opt-in; ``make bench-families``) What each pretrained family costs: for ``--family-models`` (default
+         SmolLM2-135M and Gemma-3-270M) at ``--family-lengths`` (default 32, 128, 512 characters), seconds per
+         epoch of ``memlib.expose`` (one training string, fp32; the slope between runs of
+         ``--family-epochs`` E1 and E2 epochs, both models alternating in one process, median of ``--reps``),
+         where one step goes (the transformer body against the output layer over the vocabulary, forward and
+         backward, the AdamW step: :func:`_profile_step`), and each model's peak resident memory while it trains
+         512 characters (a process of its own: ``ru_maxrss``).
 
 Prints markdown; ``--out`` writes it to a file as well.
 """
@@ -71,7 +78,8 @@ import torch.nn.functional as F
 
 import memlib
 
-SECTIONS = ("ratios", "long", "mfu", "scaling", "compile", "profile", "precision", "bf16_memorisation", "cores")
+SECTIONS = ("ratios", "long", "mfu", "scaling", "compile", "profile", "precision", "bf16_memorisation", "cores",
+            "families")
 
 
 def _step(net, opt, ids):
@@ -617,6 +625,63 @@ def section_cores(model, args) -> list[str]:
     return out
 
 
+def _peak_memory(name: str, length: int, epochs: int) -> float:
+    """GiB of peak resident memory of a fresh process that loads ``name`` and trains one string of ``length``."""
+    import json
+    import subprocess
+
+    # VmHWM, not ru_maxrss: Linux keeps ru_maxrss across fork and exec, so a child of a large parent reports the
+    # parent's size
+    code = ("import memlib; m = memlib.load_model(%r); "
+            "s = memlib.random_strings(1, 7, %d, seed=0); "
+            "memlib.expose(m, s, epochs=%d, store=False, progress=False); "
+            "print([l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')][0])") % (name, length, epochs)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1]) / 2**20  # kB
+
+
+def section_families(model, args) -> list[str]:
+    names = [n.strip() for n in args.family_models.split(",") if n.strip()]
+    lengths = [int(x) for x in args.family_lengths.split(",")]
+    E1, E2 = args.family_epochs
+    models = {n: model if n == args.model else memlib.load_model(n) for n in names}
+    out = [f"### Families: seconds per epoch of memlib.expose, one string over 7 letters, fp32 (slope between {E1} "
+           f"and {E2} epochs, models alternating, median of {args.reps}); where one step goes (median of "
+           f"{args.profile_steps} steps after a warm-up); peak memory", ""]
+    for L in lengths:
+        runs = {}
+        for n, m in models.items():
+            train, _, _, _ = _strings(m, L, 0)
+            runs.update({(n, E): _expose(m, train, (), E) for E in (E1, E2)})
+        med = _alternate(runs, args.reps)
+        slope = {n: (med[(n, E2)] - med[(n, E1)]) / (E2 - E1) for n in names}
+        parts = {}
+        for n, m in models.items():
+            _, _, ids, _ = _strings(m, L, 0)
+            alpha = torch.tensor(m.letter_ids("abcdefg"), device=m.device)
+            m.model.eval()
+            opt = torch.optim.AdamW(m.model.parameters(), lr=m.default_lr, fused=True)
+            steps = [_profile_step(m, ids, alpha, opt, clip=False) for _ in range(args.profile_steps + 1)][1:]
+            parts[n] = {k: statistics.median(p[k] for p in steps) for k in steps[0]}
+            del opt
+            m.model.zero_grad(set_to_none=True)
+            m.restore()
+        out += [f"**{L} characters**", "", "| | " + " | ".join(names) + " |", "| --- |" + " ---: |" * len(names),
+                "| seconds per epoch (expose) | " + " | ".join(f"{slope[n]:.3f}" for n in names) + " |",
+                f"| ratio to {names[0]} | " + " | ".join(f"{slope[n] / slope[names[0]]:.2f}" for n in names) + " |"]
+        for k in parts[names[0]]:
+            out.append(f"| {k}: ms (share of the step) | " + " | ".join(
+                f"{parts[n][k] * 1e3:.0f} ({parts[n][k] / sum(parts[n].values()):.0%})" for n in names) + " |")
+        out.append("")
+    memory = {n: _peak_memory(n, max(lengths), 2) for n in names}
+    out += ["| peak resident memory training %d characters (GiB) | " % max(lengths)
+            + " | ".join(f"{n} {memory[n]:.2f}" for n in names) + " |",
+            "", "parameters: " + ", ".join(f"{n} {m.n_params / 1e6:.1f}M (embedding "
+                                        f"{m.model.get_input_embeddings().weight.numel() / 1e6:.1f}M)"
+                                        for n, m in models.items())]
+    return out
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="smollm2-135m")
@@ -645,6 +710,9 @@ def main(argv=None):
     p.add_argument("--bf16-epochs", type=int, default=80)
     p.add_argument("--cores-runs", type=int, default=4)
     p.add_argument("--cores-epochs", type=int, default=10)
+    p.add_argument("--family-models", default="smollm2-135m,gemma3-270m")
+    p.add_argument("--family-lengths", default="32,128,512")
+    p.add_argument("--family-epochs", type=int, nargs=2, default=[1, 3], metavar=("E1", "E2"))
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     p.add_argument("--out", default=None)
     args = p.parse_args(argv)

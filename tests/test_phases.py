@@ -227,3 +227,27 @@ def test_memorised_at_is_the_first_epoch_of_a_held_streak():
         memorised_at(epochs, [1.0] * 6, hold=0)
     with pytest.raises(ValueError, match="threshold=1.5 is not allowed"):
         memorised_at(epochs, [1.0] * 6, threshold=1.5)
+
+
+def test_pretrained_families_are_compared_seed_by_seed_on_the_same_strings():
+    """Two pretrained models (names of no random-weight model) on the same strings per seed: the second against the
+    first, seed by seed, with censoring; a random-weight model is no family; other strings at one seed are refused."""
+    from memlib.stats import in_family
+
+    runs = [_paired_run(m, 1e-4, seed, mem_from=5 if m == "x" else 12) for m in ("x", "y", "tiny-llama")
+            for seed in range(8)]
+    table = milestones.phase_table(runs)
+    families = ph.family_contrasts(runs, table)
+    assert list(families) == [("y", "x")]
+    memorised = families[("y", "x")]["mem_end"]
+    assert memorised.kind == "ratio" and memorised.higher == 8 and memorised.lower == 0 and memorised.interval.estimate > 1
+    per_model = ph.model_summary(table)
+    text = "\n".join(in_family(lambda f: ph.family_lines(families, table, per_model, f), ph.PRIMARY))
+    assert "y / x, pretrained families each at its default rate (lr 1e-4 / 1e-4), seed by seed" in text
+    assert "epochs until memorised, " in text and "slower" in text
+    in_order = ph.milestones_in_order(table)
+    assert f"x {in_order['x']}/8 runs, y {in_order['y']}/8 runs." in text
+    odd = runs[:8] + [_paired_run("y", 1e-4, s, text="bcabcabcab" if s == 3 else "abcabcabca") for s in range(8)]
+    with pytest.raises(ValueError, match="y and x trained other strings at seed 3"):
+        ph.family_contrasts(odd, milestones.phase_table(odd))
+    assert ph.family_contrasts(runs[:8], table[table.model == "x"]) == {}

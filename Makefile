@@ -40,7 +40,7 @@ reproduce-long: $(STAMP)
 	$(BIN)/python -m memlib.notebooks --preset cpu-long --only 01,02,03,06 --processes $(PROCESSES) --threads $(THREADS) \
 		--figures figures/cpu-long --findings findings/cpu-long --executed build/executed-long
 
-# Notebook 01 on two pretrained families, SmolLM2-135M and Gemma-3-270M, 8 seeds each (616 s on 2 cores with
+# Notebook 01 on two pretrained families, SmolLM2-135M and Gemma-3-270M, 8 seeds each (567 s on 2 cores with
 # SmolLM2's runs in the store: benchmarks/RESULTS.md), into figures/families/ and findings/families/.
 reproduce-families: $(STAMP)
 	$(BIN)/python -m memlib.notebooks --preset families --only 01 --processes $(PROCESSES) --threads $(THREADS) \

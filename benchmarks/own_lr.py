@@ -10,7 +10,8 @@ longer than the run), then the final accuracy where none gets there.
 Runs go to the run store (``MEMLIB_CACHE``), so a second call only reads them.
 
 ``--epochs N`` runs longer (held-out strings at 0, 1, 2 and every power of two up to N, and the last), ``--model``
-and ``--rates`` pick what runs (``make bench-lr-long``: the twin over 150 epochs, where at 28 no rate memorised).
+and ``--rates`` pick what runs (``make bench-lr-long``: the twin over 150 epochs, where at 28 no rate memorised;
+``--model gemma3-270m --epochs 40``: the second pretrained family of notebook 01's ``families`` preset).
 Calls with different ``--rates`` can run side by side on one store; a last call with them all prints the table.
 """
 
@@ -23,7 +24,8 @@ import pandas as pd
 
 from memlib import milestones, sweep
 
-RATES = {"smollm2-135m": [5e-5, 1e-4, 2e-4, 5e-4], "smollm2-135m-random": [2e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2e-3]}
+RATES = {"smollm2-135m": [5e-5, 1e-4, 2e-4, 5e-4], "smollm2-135m-random": [2e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2e-3],
+         "gemma3-270m": [5e-5, 1e-4, 2e-4, 4e-4]}
 SEEDS = [100, 101]
 SETTING = dict(alphabet_size=7, length=64, n_train_strings=1, n_test_strings=4, epochs=28,
                eval_every=[0, 1, 2, 4, 8, 16, 32], precision="fp32")
@@ -41,7 +43,8 @@ def doublings(epochs: int) -> list[int]:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--epochs", type=int, default=SETTING["epochs"], help="epochs per run (default: %(default)s)")
-    ap.add_argument("--model", action="append", choices=sorted(RATES), help="a model (repeat; default: both)")
+    ap.add_argument("--model", action="append", choices=sorted(RATES),
+                    help="a model (repeat; default: SmolLM2-135M and its twin)")
     ap.add_argument("--rates", type=float, nargs="+", help="the rates to run (default: each model's list)")
     args = ap.parse_args(argv)
     if args.epochs < 1:
@@ -49,7 +52,7 @@ def main(argv=None) -> int:
     setting = dict(SETTING, epochs=args.epochs,
                    eval_every=SETTING["eval_every"] if args.epochs == SETTING["epochs"] else doublings(args.epochs))
     rows = []
-    for model in args.model or list(RATES):
+    for model in args.model or ["smollm2-135m", "smollm2-135m-random"]:
         for lr in args.rates or RATES[model]:
             runs = sweep.exposure_runs([model], SEEDS, lr=lr, progress=False, **setting)
             rows += [milestones.phases(r) for r in runs]

@@ -107,9 +107,9 @@ def is_random_weight(name: str) -> bool:
 # 1e-4 (median of notebook 01's default runs); the same architecture with random weights gets 5e-4
 # (at 1e-4 it had learnt neither the distribution nor a 64-char string after 40 epochs: alphabet
 # mass 0.46, accuracy 0.59, medians over 3 seeds); the randomly initialised tiny models get 1e-3.
-# Gemma-3-270M: 1e-4 memorised a 32-character string over 7 letters in 16 epochs (one run, the issue that added
-# it); its random twin takes SmolLM2's twin's 5e-4 untested: benchmarks/own_lr.py measures either.
-DEFAULT_LR = {"smollm2-135m": 1e-4, "smollm2-135m-random": 5e-4, "gemma3-270m": 1e-4, "gemma3-270m-random": 5e-4,
+# Gemma-3-270M gets 2.5e-5 (of 6 rates from 1.25e-5 to 4e-4 the fastest to memorise a 64-character string in
+# benchmarks/own_lr.py, seeds 100-101); its random twin takes SmolLM2's twin's 5e-4, untested.
+DEFAULT_LR = {"smollm2-135m": 1e-4, "smollm2-135m-random": 5e-4, "gemma3-270m": 2.5e-5, "gemma3-270m-random": 5e-4,
               **{k: 1e-3 for k in TINY}}
 HUB_DEFAULT_LR = 1e-5
 

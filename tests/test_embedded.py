@@ -44,7 +44,7 @@ def test_gemma3_loads_from_its_wheels_offline_trains_and_shows_in_the_explorer(t
     run = memlib.expose(gemma, s[:1], test_strings=s[1:], epochs=3, store=memlib.RunStore(tmp_path, notebook="01_x"),
                         progress=False)
     train = run.metrics[run.metrics.split == "train"].set_index("epoch")
-    assert train.loss[3] < train.loss[0] and run.config.lr == 1e-4 and run.config.model == "gemma3-270m"
+    assert train.loss[3] < train.loss[0] and run.config.lr == 2.5e-5 and run.config.model == "gemma3-270m"
     e = X.Explorer(memlib.RunStore(tmp_path))
     assert e.run.value == run.key and ("gemma3-270m", "gemma3-270m") in e.model.options and e.image.value[:4] == b"\x89PNG"
     assert any("gemma3-270m" in label and key == run.key for label, key in e.run.options)

@@ -243,7 +243,7 @@ def test_pretrained_families_are_compared_seed_by_seed_on_the_same_strings():
     assert memorised.kind == "ratio" and memorised.higher == 8 and memorised.lower == 0 and memorised.interval.estimate > 1
     per_model = ph.model_summary(table)
     text = "\n".join(in_family(lambda f: ph.family_lines(families, table, per_model, f), ph.PRIMARY))
-    assert "y / x, pretrained families each at its default rate (lr 1e-4 / 1e-4), seed by seed" in text
+    assert "y / x, pretrained families (lr 1e-4 / 1e-4), seed by seed" in text
     assert "epochs until memorised, " in text and "slower" in text
     in_order = ph.milestones_in_order(table)
     assert f"x {in_order['x']}/8 runs, y {in_order['y']}/8 runs." in text

@@ -16,7 +16,7 @@ from .tables import milestones_in_order, rate_summary, run_curves, twin_contrast
 # shared rate, exploratory: a rate that suits one of the two decides the answer), and the order in which positions
 # are memorised. The held-out loss's rise is read from its lowest epoch, chosen from the same data: exploratory.
 PRIMARY = (r".*: pretrained / random, each at its own rate .*, epochs until .*", r".*: memorisation order over seeds",
-           r".*: pretrained families, each at its default rate, epochs until .*")
+           r".*: pretrained families, epochs until .*")
 
 
 def verdict(per_model: pd.DataFrame, metrics: pd.DataFrame, *, guess_level: float, models, comparison=None,
@@ -119,8 +119,8 @@ def pretrained_vs_random_lines(by_rate: pd.DataFrame, comparison: pd.DataFrame, 
 
 def family_lines(families: dict, table: pd.DataFrame, per_model: pd.DataFrame, family) -> list[str]:
     """Pretrained families against each other (:func:`family_contrasts`): the order of their milestones, and seed by
-    seed on the same strings, each at its default rate (not tuned per family), how much sooner or later each phase
-    ends."""
+    seed on the same strings, each at the rate of its runs (the ``families`` preset: each model's own), how much
+    sooner or later each phase ends."""
     in_order, runs = milestones_in_order(table), table.groupby("model", sort=False).size()
     counts = ", ".join(f"{m} {in_order[m]}/{runs[m]} runs" for m in families_models(families))
     lines = [f"- Pretrained families, milestones in the order of the phases (distribution learnt, then memorisation "
@@ -128,10 +128,10 @@ def family_lines(families: dict, table: pd.DataFrame, per_model: pd.DataFrame, f
     speed = ("faster", "slower", "as fast")
     for (other, first), contrast in families.items():
         rates = f"lr {lr_label(per_model.lr[other])} / {lr_label(per_model.lr[first])}"
-        c = {col: contrast[col].decided(family, f"{other} / {first}: pretrained families, each at its default rate, "
+        c = {col: contrast[col].decided(family, f"{other} / {first}: pretrained families, "
                                                 f"epochs until {what}")
              for col, what in (("guess_end", "the distribution is learnt"), ("mem_end", "memorised"))}
-        lines.append(f"- {other} / {first}, pretrained families each at its default rate ({rates}), seed by seed on the "
+        lines.append(f"- {other} / {first}, pretrained families ({rates}), seed by seed on the "
                      f"same strings: epochs until the distribution is learnt, {c['guess_end'].text(words=speed)}; "
                      f"epochs until memorised, {c['mem_end'].text(words=speed)}.")
     return lines

@@ -23,8 +23,8 @@ import numpy as np
 
 from .strings import alphabet_of
 
-__all__ = ["RunConfig", "PlannedStage", "ProbeSpec", "Measurement", "measurement", "MEASUREMENTS", "REPLACE_KINDS", "AT_WORDS", "KINDS", "after_memorised", "per_model",
-           "per_length"]
+__all__ = ["RunConfig", "PlannedStage", "ProbeSpec", "Measurement", "measurement", "MEASUREMENTS", "REPLACE_KINDS",
+           "AT_WORDS", "KINDS", "after_memorised", "per_model", "per_length"]
 
 # The two ways a run is described: "expose" (one stage of every training string, a fixed number of
 # epochs, its own evaluation schedule) and "schedule" (stages one after another, see memlib.expose_schedule).

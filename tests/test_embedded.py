@@ -32,7 +32,11 @@ def test_gemma3_loads_from_its_wheels_offline_trains_and_shows_in_the_explorer(t
     from memlib import explorer as X
     from memlib.embedded import EMBEDDED
 
+    import gguf
+
+    reader = gguf.GGUFReader
     gemma = memlib.load_model("gemma3-270m", device="cpu")
+    assert gguf.GGUFReader is reader  # the conversion's shared reader is gone again
     assert type(gemma.model).__name__ == "Gemma3ForCausalLM" and gemma.model.config.vocab_size == 262_144
     assert gemma.n_params == 268_098_176 and gemma.dtype == torch.float32
     assert gemma.fingerprint == f"gemma3-270m:gguf-sha256:{EMBEDDED['gemma3-270m']['sha256']}"

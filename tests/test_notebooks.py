@@ -211,7 +211,8 @@ def test_a_preset_a_notebook_lacks_is_refused_before_anything_runs(capsys):
     assert all(name in err.split("use one of ")[1] for name in ("smoke", "default", "paper", "cpu-long", "families"))
     with pytest.raises(SystemExit):
         main(["--preset", "families", "--only", "04"])
-    assert "--preset families is not defined for 04_sequential_exposure: it is for 01_dynamics" in capsys.readouterr().err
+    assert ("--preset families is not defined for 04_sequential_exposure: it is for 01_dynamics, 02_string_difficulty, "
+            "03_local_prefix_global_context (pick them with --only)") in capsys.readouterr().err
 
 
 def test_setup_resolves_checks_and_opens_the_notebooks_store(tmp_path, capsys):

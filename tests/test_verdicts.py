@@ -2,6 +2,7 @@
 one seed) and from hand-made tables where a case is easier to build by hand (censored stages, single seeds)."""
 import math
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
@@ -158,6 +159,21 @@ def test_probes_verdict_compares_a_model_with_its_random_weights_seed_by_seed(pr
     assert pre[-1].endswith("sign test p = 1 (exploratory)).")
 
 
+def test_probes_verdict_sets_models_against_the_first_seed_by_seed_when_asked(probed):
+    table, status = context.recall_table(probed[:2]), context.status_table(probed[:2])
+    other = "tiny-phi, lr 3e-3"  # the same runs, relabelled: the pairing and the contrast's path, not a result
+    table = pd.concat([table, table.assign(setting=other, model="tiny-phi")], ignore_index=True)
+    status = pd.concat([status, status.assign(setting=other, model="tiny-phi")], ignore_index=True)
+    alone = "\n".join(context.verdict(table, status, pd.DataFrame(), compare_alphabet_size=4))
+    assert "- Models, " not in alone and alone.count("Holm-adjusted over 2 primary tests") == 2
+    lines = context.verdict(table, status, pd.DataFrame(), compare_alphabet_size=4,
+                            between=["tiny-llama, lr 3e-3", other])
+    line = next(x for x in lines if x.startswith("- Models, 12 characters, 4 letters"))
+    assert ("**tiny-phi, lr 3e-3** - **tiny-llama, lr 3e-3**, seed by seed on the same strings: median difference "
+            "0.00 (n=2: n too small for an interval)") in line
+    assert "Holm-adjusted over 3 primary tests p = " in line and line.endswith(": not established.")
+
+
 def test_twin_settings_pair_a_model_with_its_random_weights_at_equal_rates_only():
     status = pd.DataFrame({"setting": ["a, lr 1e-4", "a-random, lr 1e-4", "a-random, lr 1e-3", "b, lr 1e-4"],
                            "model": ["a", "a-random", "a-random", "b"], "lr": [1e-4, 1e-4, 1e-3, 1e-4]})
@@ -279,3 +295,63 @@ def test_difficulty_verdict_with_a_fit_states_each_effect_with_its_interval():
     assert ep.count("Holm-adjusted over 4 primary tests") == 2 and ": established;" in ep  # primary: epochs, gain
     guess = next(line for line in lines if line.startswith("- guessing level"))
     assert guess.count("(exploratory)") == 2 and "established" not in guess
+
+
+def _two_models(n_seeds=2):
+    """Model "b" against "a" on the same strings: b needs 3 more epochs and 2 more per bit of entropy, and its
+    normalised gain runs against a's (each string's seed decides the order)."""
+    a = _difficulty_rows(n_seeds).assign(model="a")
+    b = a.assign(model="b", epochs_to_90=a.epochs_to_90 + 3 + 2 * a.entropy,
+                 gain_norm_auc=1 - a.gain_norm_auc + 0.01 * a.seed)
+    return pd.concat([a, b.iloc[::-1]], ignore_index=True)  # b's rows in another order: pairs are matched, not zipped
+
+
+def test_two_models_are_compared_string_by_string():
+    table = _two_models(4)
+    orders = difficulty.cross_model(table, ["a", "b"])
+    assert list(orders.columns) == difficulty.ORDER_COLUMNS and list(orders.y) == list(difficulty.ORDER_MEASURES)
+    ep = orders.set_index("y").loc["epochs_to_90"]
+    assert ep.rho > 0.95 and ep.n == 16 and ep.low > 0.8  # b's epochs rise with a's, string by string
+    assert orders.set_index("y").loc["gain_norm_auc"].rho < -0.8
+    assert difficulty.cross_model(table, ["a"]).empty
+    diffs = difficulty.slope_differences(table, "a", "b").set_index(["y", "term"])
+    assert diffs.loc[("epochs_to_90", "entropy")].coef == pytest.approx(2.0)  # b - a = 3 + 2 * entropy
+    assert diffs.loc[("epochs_to_90", "intercept")].coef == pytest.approx(3.0)
+    lines = difficulty.verdict(table, ["a", "b"], length=32, per_setting=difficulty.setting_summary(table),
+                               terms=difficulty.fits(table, ["a", "b"])[0], fitted=difficulty.fits(table, ["a", "b"])[1],
+                               families=difficulty.family_check(table, []), orders=orders)
+    line = next(x for x in lines if x.startswith("- **b against a**"))
+    assert "by epochs to 90% Spearman rho +0.99 [95% CI" in line and "n=16 strings]" in line
+    assert line.count("Holm-adjusted over 10 primary tests") == 2  # 4 per model and 2 orderings
+    assert ": established" in line.split(";")[0]
+    slope = next(x for x in lines if x.startswith("  - epochs to 90%, b minus a"))
+    assert "entropy +2.000 per bit" in slope and "(exploratory)" in slope
+
+
+def test_the_cross_model_figure_draws_every_string_hollow_where_one_run_is_censored():
+    table = _two_models(2)
+    censored = (table.model == "b") & (table.alphabet_size == 8)
+    table.loc[censored, ["epochs_to_90", "censored_90"]] = [40, True]
+    fig = difficulty.plot_cross_model(table, ["a", "b"])
+    left = fig.axes[0]
+    filled, hollow = left.collections[0].get_offsets(), left.collections[1].get_offsets()
+    assert len(filled) + len(hollow) == 8 and len(hollow) == censored.sum() == 4
+    assert sorted(hollow[:, 1]) == [40] * 4  # b's censored runs at their length
+    assert len(fig.axes[1].collections[0].get_offsets()) == 8  # the gain: every string filled
+    plt.close(fig)
+
+
+def test_models_without_shared_strings_or_with_repeated_ones_are_refused_or_empty():
+    table = _two_models(2)
+    repeated = pd.concat([table, table[table.model == "b"].head(1)], ignore_index=True)
+    with pytest.raises(ValueError, match="model 'b' has several runs of one string setting and seed"):
+        difficulty.cross_model(repeated, ["a", "b"])
+    apart = table.assign(seed=np.where(table.model == "b", table.seed + 10, table.seed))
+    orders = difficulty.cross_model(apart, ["a", "b"])
+    assert (orders.n == 0).all() and orders.rho.isna().all()
+    terms, fitted = difficulty.fits(apart, ["a", "b"])
+    lines = difficulty.verdict(apart, ["a", "b"], length=32, per_setting=difficulty.setting_summary(apart),
+                               terms=terms, fitted=fitted, families=difficulty.family_check(apart, []), orders=orders)
+    assert lines[-1] == ("- **b against a**, the same strings: by epochs to 90%: no correlation (0 strings, or one "
+                         "side constant); by normalised memorisation gain: no correlation (0 strings, or one side "
+                         "constant).")

@@ -138,6 +138,17 @@ PRESETS = {
         positions={32: 8, 128: None},
         precision="fp32",
     ),
+    # Two pretrained families at 32 characters, each at its own rate, 8 seeds (the same 8 strings): SmolLM2-135M as
+    # in the default (its runs are the default's) and Gemma-3-270M, whose epochs leave room for memorised + 12.
+    # Neither at 128 characters: a SmolLM2 run there took 315 s, and a Gemma step costs about 2.7 times a SmolLM2
+    # one (benchmarks/RESULTS.md), so 8 seeds of each would take hours on 2 cores (make reproduce-families).
+    "families": Params(
+        models=["smollm2-135m", "gemma3-270m"], alphabet_sizes=[7], lr=None, compare_models=[],
+        compare_alphabet_size=7, compare_lr=None, lengths=[32], epochs={32: {"smollm2-135m": 36, "gemma3-270m": 40}},
+        past=12, seeds=list(range(8)), n_test_strings=1, eval_every=[0], lr_schedule="constant", max_grad_norm=None,
+        ks=None, replace_ks=[2, 8, 32], shifts=[1, 8], draws=4, positions={32: 8},
+        precision="fp32",
+    ),
     "paper": Params(
         models=PAPER_MODELS, alphabet_sizes=[2, 7, 26], lr=1e-5, compare_models=[], compare_alphabet_size=7,
         compare_lr=1e-5, lengths=[1024], epochs=100, past=20, seeds=[0, 1, 2], n_test_strings=10, eval_every=1,

@@ -36,24 +36,27 @@ def _reading(values, share, k, family, name) -> str:
 
 # The tests notebook 03's finding rests on (memlib.stats.Family; the others are exploratory): per model and length,
 # the share of full recall kept by the headline k characters in place against one half, and that share across lengths.
-PRIMARY = (r".*, \d+ characters: share kept in place against one half", r".*: share kept in place, \d+ - \d+ characters")
+# With several models in ``between``, each against the first at each length is primary too.
+PRIMARY = (r".*, \d+ characters: share kept in place against one half", r".*: share kept in place, \d+ - \d+ characters",
+           r".* - .*, \d+ characters: share kept in place")
 
 
 def verdict(table: pd.DataFrame, status: pd.DataFrame, characters: pd.DataFrame, *, common=None,
             compare_alphabet_size=None, share: float = 0.9, headline_k: int = 8, characters_at: str = "memorised",
-            family=None) -> list[str]:
+            between=(), family=None) -> list[str]:
     """Notebook 03's verdict, one markdown line per statement, from a :func:`recall_table`, its runs'
     :func:`status_table` and the :func:`character_summary` of the first setting (at ``characters_at``);
     ``common``: the same runs' :func:`recall_table` over the positions every length has (``below`` = the shortest
     length), which the contrast across lengths rests on (needed where a setting has several lengths: over all their
     positions, a longer string's reads lie further from its start); ``compare_alphabet_size``: the
     alphabet size at which models and their random-weight twins are compared; ``headline_k``: the kept length the
-    per-length reading rests on (the nearest probed one if it was not probed). Its tests form one family
-    (:data:`PRIMARY`)."""
+    per-length reading rests on (the nearest probed one if it was not probed); ``between``: settings (models) to set
+    against the first of them, seed by seed on the same strings. Its tests form one family (:data:`PRIMARY`)."""
     if family is None:
         return in_family(lambda f: verdict(table, status, characters, common=common,
                                            compare_alphabet_size=compare_alphabet_size, share=share,
-                                           headline_k=headline_k, characters_at=characters_at, family=f), PRIMARY)
+                                           headline_k=headline_k, characters_at=characters_at, between=between,
+                                           family=f), PRIMARY)
     several = table.groupby("setting").length.nunique().gt(1)
     if several.any() and common is None:
         raise ValueError(f"settings {list(several[several].index)} have several lengths: give common= (recall_table("
@@ -72,6 +75,7 @@ def verdict(table: pd.DataFrame, status: pd.DataFrame, characters: pd.DataFrame,
     for s in settings:
         lines += _per_length(kept, s, first, headline_k, family)
         lines += _across_lengths(shared, s, headline_k, family)
+    lines += _between_models(kept, list(between), headline_k, family)
     lines += _more_exposure(table, first, later, headline_k, family)
     lines += _pretraining(local, status, compare_alphabet_size, moments, family)
     for s in settings:
@@ -160,6 +164,15 @@ def _per_length(kept, s, moment, headline_k, family) -> list[str]:
     return lines
 
 
+def _by_seed(a: pd.Series, b: pd.Series, family, name: str):
+    """``a - b`` over the seeds both have (series indexed by seed), as ``family`` decides test ``name``; None with
+    fewer than two shared seeds."""
+    seeds = [x for x in a.index if x in b.index]
+    if len(seeds) < 2:
+        return None
+    return paired_contrast(a[seeds].to_numpy(), b[seeds].to_numpy(), kind="difference").decided(family, name)
+
+
 def _across_lengths(shared, s, headline_k, family) -> list[str]:
     """The share kept in place at the headline k, each longer length against the shortest, paired by seed, over the
     positions both lengths have (``shared``: a :func:`kept_table` of a :func:`recall_table` with ``below`` = the
@@ -172,11 +185,9 @@ def _across_lengths(shared, s, headline_k, family) -> list[str]:
         short = g[g.length == lengths[0]].set_index("seed").share
         for length in lengths[1:]:
             long = g[g.length == length].set_index("seed").share
-            seeds = [x for x in long.index if x in short.index]
-            if len(seeds) < 2:
+            c = _by_seed(long, short, family, f"{s}: share kept in place, {length} - {lengths[0]} characters")
+            if c is None:
                 continue
-            c = paired_contrast(long[seeds].to_numpy(), short[seeds].to_numpy(), kind="difference").decided(
-                family, f"{s}: share kept in place, {length} - {lengths[0]} characters")
             change = ("" if not c.established else
                       " (the local prefix carries more of recall in longer strings)" if c.interval.estimate > 0 else
                       " (the local prefix carries less of recall in longer strings)")
@@ -185,6 +196,27 @@ def _across_lengths(shared, s, headline_k, family) -> list[str]:
                          f"{length} - {lengths[0]} characters, over the same positions ({k + 1}-{lengths[0] - 1}; "
                          f"{span(reads)} reads per run at {length} characters), paired by seed (the shorter string is "
                          f"the longer one's start): {c.text(words=('lower', 'higher', 'equal'))}{change}.")
+    return lines
+
+
+def _between_models(kept, between, headline_k, family) -> list[str]:
+    """The share kept in place at the headline k, each setting of ``between`` after the first against the first, at
+    each length and alphabet size both have, paired by seed (the same seed, the same string)."""
+    lines = []
+    if len(between) < 2:
+        return lines
+    d = kept[kept.setting.isin(between)]
+    k = _headline(d, headline_k)
+    for (length, size), g in d[d.k == k].groupby(["length", "alphabet_size"]):
+        ref = g[g.setting == between[0]].set_index("seed").share
+        for s in between[1:]:
+            other = g[g.setting == s].set_index("seed").share
+            c = _by_seed(other, ref, family, f"{s} - {between[0]}, {length} characters: share kept in place")
+            if c is None:
+                continue
+            lines.append(f"- Models, {length} characters, {size} letters: share of full recall kept by k = {k} characters "
+                         f"in place, **{s}** - **{between[0]}**, seed by seed on the same strings: "
+                         f"{c.text(words=('less local', 'more local', 'as local'))}.")
     return lines
 
 
@@ -198,11 +230,9 @@ def _more_exposure(table, first, later, headline_k, family) -> list[str]:
         k = _headline(b, headline_k)
         a = a_all[(a_all.setting == s) & (a_all.length == length) & (a_all.alphabet_size == size) & (a_all.k == k)]
         a, b = a.set_index("seed").share, b[b.k == k].set_index("seed").share
-        seeds = [x for x in a.index if x in b.index]
-        if len(seeds) < 2:
+        c = _by_seed(a, b, family, f"{s}, {length} characters: share kept in place, {later} - {first}")
+        if c is None:
             continue
-        c = paired_contrast(a[seeds].to_numpy(), b[seeds].to_numpy(), kind="difference").decided(
-            family, f"{s}, {length} characters: share kept in place, {later} - {first}")
         lines.append(f"- More exposure, **{s}**, {length} characters, {size} letters: share of full recall kept by k = {k} "
                      f"characters in place, {moment_label(later)} - {moment_label(first)}, seed by seed: "
                      f"{c.text(words=('less local', 'more local', 'as local'))}.")

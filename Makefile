@@ -40,10 +40,11 @@ reproduce-long: $(STAMP)
 	$(BIN)/python -m memlib.notebooks --preset cpu-long --only 01,02,03,06 --processes $(PROCESSES) --threads $(THREADS) \
 		--figures figures/cpu-long --findings findings/cpu-long --executed build/executed-long
 
-# Notebook 01 on two pretrained families, SmolLM2-135M and Gemma-3-270M, 8 seeds each (567 s on 2 cores with
-# SmolLM2's runs in the store: benchmarks/RESULTS.md), into figures/families/ and findings/families/.
+# Notebooks 01-03 on two pretrained families, SmolLM2-135M and Gemma-3-270M, on the same strings, each at its own
+# rate, into figures/families/ and findings/families/. On 2 cores: 01 567 s with SmolLM2's runs in the store, 02
+# 1,024 s and 03 846 s with every run trained (benchmarks/RESULTS.md).
 reproduce-families: $(STAMP)
-	$(BIN)/python -m memlib.notebooks --preset families --only 01 --processes $(PROCESSES) --threads $(THREADS) \
+	$(BIN)/python -m memlib.notebooks --preset families --only 01,02,03 --processes $(PROCESSES) --threads $(THREADS) \
 		--figures figures/families --findings findings/families --executed build/executed-families
 
 # Whether the findings make reproduce wrote keep the verdict words of the committed ones (numbers differ between

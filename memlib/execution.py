@@ -73,6 +73,9 @@ def run_notebook(path: str | Path, executed_dir: str | Path, *, preset: str, fig
             if finding:
                 findings_dir.mkdir(parents=True, exist_ok=True)
             target = (findings_dir if finding else figures_dir) / f.name
+            if f.suffix == ".md":  # its link to the notebook, from where it is published (findings/cpu-long/: ../../)
+                f.write_text(f.read_text().replace(f"](../notebooks/{path.name})",
+                                                   f"]({os.path.relpath(path, findings_dir)})", 1))
             if f.is_dir() and target.is_dir():
                 shutil.rmtree(target)
             os.replace(f, target)

@@ -54,6 +54,34 @@ def test_gemma3_loads_from_its_wheels_offline_trains_and_shows_in_the_explorer(t
     assert any("gemma3-270m" in label and key == run.key for label, key in e.run.options)
 
 
+def test_a_conversion_reads_each_gguf_file_once_and_gives_the_reader_back(monkeypatch, tmp_path):
+    import sys
+    import types
+
+    from memlib.embedded import shared_gguf_reader
+
+    class Reader:  # gguf's reader, counted (reading a real file takes seconds: the conversion's test does that)
+        made = []
+
+        def __init__(self, path, mode="r"):
+            Reader.made.append((str(path), mode))
+
+    fake = types.ModuleType("gguf")
+    fake.GGUFReader = Reader
+    monkeypatch.setitem(sys.modules, "gguf", fake)
+    with shared_gguf_reader():
+        from gguf import GGUFReader  # as transformers imports it, once for each of config, tokenizer, weights
+
+        first, again, other = GGUFReader(tmp_path / "a.gguf"), GGUFReader(str(tmp_path / "a.gguf")), GGUFReader("b")
+        written = GGUFReader("a.gguf", "w")  # a writer is never shared
+    assert first is again and other is not first and written is not first
+    assert Reader.made == [(str(tmp_path / "a.gguf"), "r"), ("b", "r"), ("a.gguf", "w")]
+    assert fake.GGUFReader is Reader
+    del fake.GGUFReader  # a gguf without the class: nothing to share, nothing breaks
+    with shared_gguf_reader():
+        assert not hasattr(fake, "GGUFReader")
+
+
 def test_an_embedded_model_whose_wheels_are_missing_or_changed_is_refused_with_the_fix(monkeypatch):
     from memlib import embedded
 

@@ -55,6 +55,8 @@ def test_each_finding_is_the_verdict_the_notebook_printed(path, smoke_notebooks)
     page = (folder / f"{path.stem}.md").read_text()
     assert shown and page.rstrip("\n").endswith("".join(shown[-1]).rstrip("\n"))
     assert page.startswith("# ") and f"notebooks/{path.stem}.ipynb" in page and "`smoke` preset" in page
+    link = page.split(".ipynb`](", 1)[1].split(")", 1)[0]  # relative to the folder the finding was published to
+    assert (folder / link).resolve() == path.resolve(), link
     assert "- " in "".join(shown[-1])  # one line per statement
 
 

@@ -174,6 +174,26 @@ def test_probes_verdict_sets_models_against_the_first_seed_by_seed_when_asked(pr
     assert "Holm-adjusted over 3 primary tests p = " in line and line.endswith(": not established.")
 
 
+def test_probes_verdict_names_the_alphabet_where_a_setting_has_several_and_says_what_it_could_not_compare(probed):
+    table, status = context.recall_table(probed[:2]), context.status_table(probed[:2])
+    s, other = "tiny-llama, lr 3e-3", "tiny-phi, lr 3e-3"  # relabelled runs: the names' path, not a result
+    table = pd.concat([table, table.assign(alphabet_size=5)], ignore_index=True)
+    status = pd.concat([status, status.assign(alphabet_size=5)], ignore_index=True)
+    table = pd.concat([table, table[table.alphabet_size == 4].assign(setting=other, model="tiny-phi")], ignore_index=True)
+    status = pd.concat([status, status[status.alphabet_size == 4].assign(setting=other, model="tiny-phi")],
+                       ignore_index=True)
+    lines = context.verdict(table, status, pd.DataFrame(), compare_alphabet_size=4, between=[s, other])
+    names = [row["name"] for row in lines.family.rows()]
+    for size in (4, 5):  # one test per alphabet size, not one name stated twice
+        assert f"{s}, 12 characters, {size} letters: share kept in place against one half" in names
+        assert f"{s}, 12 characters, {size} letters: share kept in place, memorised+4 - memorised" in names
+    assert f"{other}, 12 characters: share kept in place against one half" in names  # one size: no letters
+    assert f"{other} - {s}, 12 characters, 4 letters: share kept in place" in names
+    assert lines.family.primary_names == [n for n in names if n.endswith(("one half", "share kept in place"))]
+    assert ("- Models, 12 characters, 5 letters: **tiny-phi, lr 3e-3** and **tiny-llama, lr 3e-3** not compared: "
+            "probes on 0 seeds of both, 2 needed.") in lines
+
+
 def test_twin_settings_pair_a_model_with_its_random_weights_at_equal_rates_only():
     status = pd.DataFrame({"setting": ["a, lr 1e-4", "a-random, lr 1e-4", "a-random, lr 1e-3", "b, lr 1e-4"],
                            "model": ["a", "a-random", "a-random", "b"], "lr": [1e-4, 1e-4, 1e-3, 1e-4]})
@@ -320,7 +340,8 @@ def test_two_models_are_compared_string_by_string():
     lines = difficulty.verdict(table, ["a", "b"], length=32, per_setting=difficulty.setting_summary(table),
                                terms=difficulty.fits(table, ["a", "b"])[0], fitted=difficulty.fits(table, ["a", "b"])[1],
                                families=difficulty.family_check(table, []), orders=orders)
-    line = next(x for x in lines if x.startswith("- **b against a**"))
+    assert "**Models against each other**, on the strings both trained on" in lines[-4]
+    line = next(x for x in lines if x.startswith("- **b against a**: "))
     assert "by epochs to 90% Spearman rho +0.99 [95% CI" in line and "n=16 strings]" in line
     assert line.count("Holm-adjusted over 10 primary tests") == 2  # 4 per model and 2 orderings
     assert ": established" in line.split(";")[0]
@@ -339,6 +360,12 @@ def test_the_cross_model_figure_draws_every_string_hollow_where_one_run_is_censo
     assert sorted(hollow[:, 1]) == [40] * 4  # b's censored runs at their length
     assert len(fig.axes[1].collections[0].get_offsets()) == 8  # the gain: every string filled
     plt.close(fig)
+    terms, fitted = difficulty.fits(table, ["a", "b"])
+    lines = difficulty.verdict(table, ["a", "b"], length=32, per_setting=difficulty.setting_summary(table), terms=terms,
+                               fitted=fitted, families=difficulty.family_check(table, []),
+                               orders=difficulty.cross_model(table, ["a", "b"]))
+    assert next(x for x in lines if x.startswith("- **b against a**: ")).endswith(
+        " (4 of 8 strings did not reach 90% in one of the two runs: counted at the run's length, a lower bound)")
 
 
 def test_models_without_shared_strings_or_with_repeated_ones_are_refused_or_empty():
@@ -352,6 +379,6 @@ def test_models_without_shared_strings_or_with_repeated_ones_are_refused_or_empt
     terms, fitted = difficulty.fits(apart, ["a", "b"])
     lines = difficulty.verdict(apart, ["a", "b"], length=32, per_setting=difficulty.setting_summary(apart),
                                terms=terms, fitted=fitted, families=difficulty.family_check(apart, []), orders=orders)
-    assert lines[-1] == ("- **b against a**, the same strings: by epochs to 90%: no correlation (0 strings, or one "
-                         "side constant); by normalised memorisation gain: no correlation (0 strings, or one side "
-                         "constant).")
+    assert lines[-1] == ("- **b against a**: by epochs to 90%: rho undefined (0 strings, or one side constant), not "
+                         "tested; by normalised memorisation gain: rho undefined (0 strings, or one side constant), "
+                         "not tested.")

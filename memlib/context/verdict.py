@@ -37,8 +37,15 @@ def _reading(values, share, k, family, name) -> str:
 # The tests notebook 03's finding rests on (memlib.stats.Family; the others are exploratory): per model and length,
 # the share of full recall kept by the headline k characters in place against one half, and that share across lengths.
 # With several models in ``between``, each against the first at each length is primary too.
-PRIMARY = (r".*, \d+ characters: share kept in place against one half", r".*: share kept in place, \d+ - \d+ characters",
-           r".* - .*, \d+ characters: share kept in place")
+# A setting run at several alphabet sizes names the size in its tests (", 7 letters"), so that each is stated once.
+PRIMARY = (r".*, \d+ characters(, \d+ letters)?: share kept in place against one half",
+           r".*: share kept in place, \d+ - \d+ characters", r".* - .*, \d+ characters(, \d+ letters)?: share kept in place")
+
+
+def _where(s, length, size, several) -> str:
+    """A test's place: ``"<setting>, <length> characters"``, with ``", <size> letters"`` where the setting ran at
+    several alphabet sizes (``several``: those settings)."""
+    return f"{s}, {length} characters" + (f", {size} letters" if s in several else "")
 
 
 def verdict(table: pd.DataFrame, status: pd.DataFrame, characters: pd.DataFrame, *, common=None,
@@ -72,11 +79,12 @@ def verdict(table: pd.DataFrame, status: pd.DataFrame, characters: pd.DataFrame,
         lines += _local_recall(table, reach, s, moments)
     kept = kept_table(table, first)
     shared = kept_table(common, first) if common is not None else kept.iloc[:0]
+    several = set(table.groupby("setting").alphabet_size.nunique().loc[lambda n: n > 1].index)
     for s in settings:
-        lines += _per_length(kept, s, first, headline_k, family)
-        lines += _across_lengths(shared, s, headline_k, family)
-    lines += _between_models(kept, list(between), headline_k, family)
-    lines += _more_exposure(table, first, later, headline_k, family)
+        lines += _per_length(kept, s, first, headline_k, family, several)
+        lines += _across_lengths(shared, s, headline_k, family, several)
+    lines += _between_models(kept, list(between), headline_k, family, several)
+    lines += _more_exposure(table, first, later, headline_k, family, several)
     lines += _pretraining(local, status, compare_alphabet_size, moments, family)
     for s in settings:
         lines += _global_context(table[table.moment == later], s, later)
@@ -131,7 +139,7 @@ def _headline(kept, k):
     return min(ks, key=lambda x: (abs(x - k), x)) if ks else None
 
 
-def _per_length(kept, s, moment, headline_k, family) -> list[str]:
+def _per_length(kept, s, moment, headline_k, family, several=()) -> list[str]:
     """Per length (and alphabet size): the local prefix kept in place against the full context, seed by seed."""
     lines = []
     d = kept[kept.setting == s]
@@ -141,7 +149,7 @@ def _per_length(kept, s, moment, headline_k, family) -> list[str]:
         at = g[g.k == k].sort_values("seed")
         if at.empty:
             continue
-        name = f"{s}, {length} characters"
+        name = _where(s, length, size, several)
         share = median_interval(at.share.to_numpy())
         adds = paired_contrast(at.full.to_numpy(), at.random.to_numpy(), kind="difference").decided(
             family, f"{name}: full - kept in place")
@@ -173,7 +181,7 @@ def _by_seed(a: pd.Series, b: pd.Series, family, name: str):
     return paired_contrast(a[seeds].to_numpy(), b[seeds].to_numpy(), kind="difference").decided(family, name)
 
 
-def _across_lengths(shared, s, headline_k, family) -> list[str]:
+def _across_lengths(shared, s, headline_k, family, several=()) -> list[str]:
     """The share kept in place at the headline k, each longer length against the shortest, paired by seed, over the
     positions both lengths have (``shared``: a :func:`kept_table` of a :func:`recall_table` with ``below`` = the
     shortest length)."""
@@ -185,7 +193,8 @@ def _across_lengths(shared, s, headline_k, family) -> list[str]:
         short = g[g.length == lengths[0]].set_index("seed").share
         for length in lengths[1:]:
             long = g[g.length == length].set_index("seed").share
-            c = _by_seed(long, short, family, f"{s}: share kept in place, {length} - {lengths[0]} characters")
+            where = f"{s}, {size} letters" if s in several else s
+            c = _by_seed(long, short, family, f"{where}: share kept in place, {length} - {lengths[0]} characters")
             if c is None:
                 continue
             change = ("" if not c.established else
@@ -199,9 +208,10 @@ def _across_lengths(shared, s, headline_k, family) -> list[str]:
     return lines
 
 
-def _between_models(kept, between, headline_k, family) -> list[str]:
+def _between_models(kept, between, headline_k, family, several=()) -> list[str]:
     """The share kept in place at the headline k, each setting of ``between`` after the first against the first, at
-    each length and alphabet size both have, paired by seed (the same seed, the same string)."""
+    each length and alphabet size either has, paired by seed (the same seed, the same string); where they share
+    fewer than two seeds (a model that never memorised there has no probes), a line says so."""
     lines = []
     if len(between) < 2:
         return lines
@@ -211,8 +221,12 @@ def _between_models(kept, between, headline_k, family) -> list[str]:
         ref = g[g.setting == between[0]].set_index("seed").share
         for s in between[1:]:
             other = g[g.setting == s].set_index("seed").share
-            c = _by_seed(other, ref, family, f"{s} - {between[0]}, {length} characters: share kept in place")
+            letters = f", {size} letters" if {s, between[0]} & set(several) else ""
+            c = _by_seed(other, ref, family, f"{s} - {between[0]}, {length} characters{letters}: share kept in place")
             if c is None:
+                shared = len(set(other.index) & set(ref.index))
+                lines.append(f"- Models, {length} characters, {size} letters: **{s}** and **{between[0]}** not compared: "
+                             f"probes on {plural(shared, 'seed')} of both, 2 needed.")
                 continue
             lines.append(f"- Models, {length} characters, {size} letters: share of full recall kept by k = {k} characters "
                          f"in place, **{s}** - **{between[0]}**, seed by seed on the same strings: "
@@ -220,7 +234,7 @@ def _between_models(kept, between, headline_k, family) -> list[str]:
     return lines
 
 
-def _more_exposure(table, first, later, headline_k, family) -> list[str]:
+def _more_exposure(table, first, later, headline_k, family, several=()) -> list[str]:
     """The share kept in place at the headline k, ``later`` against ``first`` (the same run at two moments)."""
     if later == first:
         return []
@@ -230,7 +244,7 @@ def _more_exposure(table, first, later, headline_k, family) -> list[str]:
         k = _headline(b, headline_k)
         a = a_all[(a_all.setting == s) & (a_all.length == length) & (a_all.alphabet_size == size) & (a_all.k == k)]
         a, b = a.set_index("seed").share, b[b.k == k].set_index("seed").share
-        c = _by_seed(a, b, family, f"{s}, {length} characters: share kept in place, {later} - {first}")
+        c = _by_seed(a, b, family, f"{_where(s, length, size, several)}: share kept in place, {later} - {first}")
         if c is None:
             continue
         lines.append(f"- More exposure, **{s}**, {length} characters, {size} letters: share of full recall kept by k = {k} "

@@ -137,12 +137,16 @@ def order_lines(table: pd.DataFrame, orders: pd.DataFrame, family) -> list[str]:
     entropy and alphabet slopes differ (:func:`slope_differences`, exploratory)."""
     from scipy.stats import norm
 
-    lines = []
+    lines = ["**Models against each other**, on the strings both trained on (entropy and alphabet size vary across "
+             "them, so their effects are part of the order):"] if len(orders) else []
     for (ref, m), rows in orders.groupby(["reference", "model"], sort=False):
+        a, b = paired_strings(table, ref, m)
+        censored = int((a.censored_90 | b.censored_90).sum())
         parts = []
         for _, r in rows.iterrows():
             if not np.isfinite(r.rho):
-                parts.append(f"by {ORDER_MEASURES[r.y]}: no correlation ({int(r.n)} strings, or one side constant)")
+                parts.append(f"by {ORDER_MEASURES[r.y]}: rho undefined ({int(r.n)} strings, or one side constant), "
+                             f"not tested")
                 continue
             supported = bool(r.low > 0 or r.high < 0)
             z = float(norm.isf(r.p / 2)) if 0 < r.p < 1 else None
@@ -150,7 +154,9 @@ def order_lines(table: pd.DataFrame, orders: pd.DataFrame, family) -> list[str]:
                               high=r.high, level=0.95, n=int(r.n), supported=supported, z=z)
             parts.append(f"by {ORDER_MEASURES[r.y]} Spearman rho {r.rho:+.2f} [95% CI {r.low:+.2f}, {r.high:+.2f}, "
                          f"n={int(r.n)} strings], {d.words(r.p, supported)}")
-        lines.append(f"- **{m} against {ref}**, the same strings: " + "; ".join(parts) + ".")
+        cens = (f" ({censored} of {len(a)} strings did not reach 90% in one of the two runs: counted at the run's "
+                f"length, a lower bound)" if censored else "")
+        lines.append(f"- **{m} against {ref}**: " + "; ".join(parts) + "." + cens)
         diffs = slope_differences(table, ref, m)
         for y, name in ORDER_MEASURES.items():
             f = diffs[(diffs.y == y) & (diffs.term != "intercept")]

@@ -329,10 +329,15 @@ def _two_models(n_seeds=2):
 def test_two_models_are_compared_string_by_string():
     table = _two_models(4)
     orders = difficulty.cross_model(table, ["a", "b"])
-    assert list(orders.columns) == difficulty.ORDER_COLUMNS and list(orders.y) == list(difficulty.ORDER_MEASURES)
-    ep = orders.set_index("y").loc["epochs_to_90"]
+    assert list(orders.columns) == difficulty.ORDER_COLUMNS and len(orders) == 4
+    assert list(orders.scope) == ["strings", "within settings"] * 2
+    strings = orders[orders.scope == "strings"]
+    assert list(strings.y) == list(difficulty.ORDER_MEASURES)
+    ep = strings.set_index("y").loc["epochs_to_90"]
     assert ep.rho > 0.95 and ep.n == 16 and ep.low > 0.8  # b's epochs rise with a's, string by string
-    assert orders.set_index("y").loc["gain_norm_auc"].rho < -0.8
+    assert strings.set_index("y").loc["gain_norm_auc"].rho < -0.8
+    within = orders[orders.scope == "within settings"]  # every setting's seeds 1 and 0 differ alike: rho undefined
+    assert (within.n == 4).all() and within.rho.isna().all()
     assert difficulty.cross_model(table, ["a"]).empty
     diffs = difficulty.slope_differences(table, "a", "b").set_index(["y", "term"])
     assert diffs.loc[("epochs_to_90", "entropy")].coef == pytest.approx(2.0)  # b - a = 3 + 2 * entropy
@@ -368,6 +373,23 @@ def test_the_cross_model_figure_draws_every_string_hollow_where_one_run_is_censo
         " (4 of 8 strings did not reach 90% in one of the two runs: counted at the run's length, a lower bound)")
 
 
+def test_within_settings_takes_each_settings_first_two_seeds_and_is_exploratory():
+    rows = [{"model": m, "family": "exponential", "alphabet_size": 4, "entropy": h, "seed": seed,
+             "epochs_to_90": 10 + seed * (h * 10 if m == "a" else h * 10 + 1) + (m == "b") * 3,
+             "gain_norm_auc": 0.5, "censored_90": False}
+            for m in ("a", "b") for h in (0.5, 1.0, 1.5, 1.8, 1.9) for seed in (2, 0, 1)]  # seeds out of order
+    table = pd.DataFrame(rows)
+    a, b = difficulty.paired_strings(table, "a", "b")
+    assert difficulty.within_settings(a, "epochs_to_90").tolist() == pytest.approx([5, 10, 15, 18, 19])  # 1 - 0
+    orders = difficulty.cross_model(table, ["a", "b"]).set_index(["y", "scope"])
+    within = orders.loc[("epochs_to_90", "within settings")]
+    assert within.n == 5 and within.rho == pytest.approx(1.0)  # b's own-string differences rank as a's
+    fam = memlib.stats.Family(difficulty.PRIMARY)
+    difficulty.order_lines(table, orders.reset_index(), fam)
+    assert "b against a: strings ordered by epochs_to_90 within settings" in fam.p
+    assert not fam.is_primary("b against a: strings ordered by epochs_to_90 within settings")
+
+
 def test_models_without_shared_strings_or_with_repeated_ones_are_refused_or_empty():
     table = _two_models(2)
     repeated = pd.concat([table, table[table.model == "b"].head(1)], ignore_index=True)
@@ -380,5 +402,8 @@ def test_models_without_shared_strings_or_with_repeated_ones_are_refused_or_empt
     lines = difficulty.verdict(apart, ["a", "b"], length=32, per_setting=difficulty.setting_summary(apart),
                                terms=terms, fitted=fitted, families=difficulty.family_check(apart, []), orders=orders)
     assert lines[-1] == ("- **b against a**: by epochs to 90%: rho undefined (0 strings, or one side constant), not "
-                         "tested; by normalised memorisation gain: rho undefined (0 strings, or one side constant), "
-                         "not tested.")
+                         "tested; by epochs to 90% within settings (each setting's second seed minus its first): rho "
+                         "undefined (0 settings, or one side constant), not tested; by normalised memorisation gain: "
+                         "rho undefined (0 strings, or one side constant), not tested; by normalised memorisation gain "
+                         "within settings (each setting's second seed minus its first): rho undefined (0 settings, or "
+                         "one side constant), not tested.")

@@ -26,10 +26,11 @@ from .measures import difficulty, difficulty_table, entropy_grid, gain_curve, me
 from .plan import LONG_EVAL, PAPER_HPARAMS, PRESETS, Params
 from .verdict import (FAMILY_CHECK_COLUMNS, MEASURES, ORDER_COLUMNS, ORDER_MEASURES, PRIMARY, cross_model,
                       family_check, fit_terms, fit_trend, fits, order_lines, paired_strings, setting_summary,
-                      slope_differences, verdict)
+                      slope_differences, verdict, within_settings)
 
 __all__ = ["gain_curve", "difficulty", "difficulty_table", "entropy_grid", "fit_terms", "fit_trend", "mean_gain",
            "MEASURES", "setting_summary", "fits", "family_check", "verdict", "PRIMARY", "FAMILY_CHECK_COLUMNS",
            "Params", "PRESETS", "PAPER_HPARAMS", "LONG_EVAL", "size_palette", "plot_difficulty_vs_entropy",
            "plot_alphabet_and_guessing", "plot_memorisation_gain", "plot_family_check", "ORDER_MEASURES",
-           "ORDER_COLUMNS", "paired_strings", "cross_model", "slope_differences", "order_lines", "plot_cross_model"]
+           "ORDER_COLUMNS", "paired_strings", "cross_model", "slope_differences", "order_lines", "plot_cross_model",
+           "within_settings"]

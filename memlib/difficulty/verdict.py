@@ -92,7 +92,7 @@ def family_check(table: pd.DataFrame, seeds) -> pd.DataFrame:
 # Do two models order strings alike? Each model after the first against the first, on the strings both trained on
 # (the same strings, seed by seed: one string, one unit).
 ORDER_MEASURES = {"epochs_to_90": "epochs to 90%", "gain_norm_auc": "normalised memorisation gain"}
-ORDER_COLUMNS = ["reference", "model", "y", "rho", "low", "high", "p", "n"]
+ORDER_COLUMNS = ["reference", "model", "y", "scope", "rho", "low", "high", "p", "n"]
 _STRING = ["family", "alphabet_size", "entropy", "seed"]
 
 
@@ -107,16 +107,32 @@ def paired_strings(table: pd.DataFrame, reference: str, model: str) -> tuple[pd.
     return a.loc[both].reset_index(), b.loc[both].reset_index()
 
 
+def within_settings(d: pd.DataFrame, y: str) -> pd.Series:
+    """Per string setting (family, alphabet size, entropy) with two or more seeds: ``y`` of its second seed minus its
+    first (rows of :func:`paired_strings`), what is particular to a string once its setting is taken out; one value
+    a setting, so the values are independent."""
+    out = {}
+    for key, g in d.sort_values("seed").groupby(["family", "alphabet_size", "entropy"], sort=True):
+        if len(g) >= 2:
+            out[key] = float(g[y].iloc[1] - g[y].iloc[0])
+    return pd.Series(out, dtype=float)
+
+
 def cross_model(table: pd.DataFrame, models) -> pd.DataFrame:
     """Per model after the first and measure of :data:`ORDER_MEASURES`: Spearman's rho between the two models'
-    values over the strings both trained on, with its 95% interval (Fisher's z, Bonett and Wright's variance; its
-    coverage at 7-24 pairs is checked in ``tests/test_stats.py``) and permutation p (:func:`memlib.stats.rank_correlation`).
-    Columns :data:`ORDER_COLUMNS`; empty for one model."""
+    values over the strings both trained on (``scope`` "strings"; entropy and alphabet size vary across them, so their
+    effects are part of it), and over the settings of :func:`within_settings` (``scope`` "within settings": a
+    string's own difficulty, its setting taken out), each with its 95% interval (Fisher's z, Bonett and Wright's
+    variance; coverage at 7-24 pairs checked in ``tests/test_stats.py``) and permutation p
+    (:func:`memlib.stats.rank_correlation`). Columns :data:`ORDER_COLUMNS`; empty for one model."""
     rows = []
     for m in list(models)[1:]:
         a, b = paired_strings(table, models[0], m)
         for y in ORDER_MEASURES:
-            rows.append({"reference": models[0], "model": m, "y": y, **rank_correlation(a[y], b[y])})
+            rows.append({"reference": models[0], "model": m, "y": y, "scope": "strings",
+                         **rank_correlation(a[y], b[y])})
+            rows.append({"reference": models[0], "model": m, "y": y, "scope": "within settings",
+                         **rank_correlation(within_settings(a, y), within_settings(b, y))})
     return pd.DataFrame(rows, columns=ORDER_COLUMNS)
 
 
@@ -144,16 +160,20 @@ def order_lines(table: pd.DataFrame, orders: pd.DataFrame, family) -> list[str]:
         censored = int((a.censored_90 | b.censored_90).sum())
         parts = []
         for _, r in rows.iterrows():
+            within = r.scope == "within settings"
+            what = f"by {ORDER_MEASURES[r.y]}" + (" within settings (each setting's second seed minus its first)"
+                                                  if within else "")
+            units = "settings" if within else "strings"
             if not np.isfinite(r.rho):
-                parts.append(f"by {ORDER_MEASURES[r.y]}: rho undefined ({int(r.n)} strings, or one side constant), "
-                             f"not tested")
+                parts.append(f"{what}: rho undefined ({int(r.n)} {units}, or one side constant), not tested")
                 continue
             supported = bool(r.low > 0 or r.high < 0)
             z = float(norm.isf(r.p / 2)) if 0 < r.p < 1 else None
-            d = family.decide(f"{m} against {ref}: strings ordered by {r.y}", r.p, estimate=r.rho, low=r.low,
-                              high=r.high, level=0.95, n=int(r.n), supported=supported, z=z)
-            parts.append(f"by {ORDER_MEASURES[r.y]} Spearman rho {r.rho:+.2f} [95% CI {r.low:+.2f}, {r.high:+.2f}, "
-                         f"n={int(r.n)} strings], {d.words(r.p, supported)}")
+            d = family.decide(f"{m} against {ref}: strings ordered by {r.y}" + (" within settings" if within else ""),
+                              r.p, estimate=r.rho, low=r.low, high=r.high, level=0.95, n=int(r.n), supported=supported,
+                              z=z)
+            parts.append(f"{what} Spearman rho {r.rho:+.2f} [95% CI {r.low:+.2f}, {r.high:+.2f}, n={int(r.n)} {units}], "
+                         f"{d.words(r.p, supported)}")
         cens = (f" ({censored} of {len(a)} strings did not reach 90% in one of the two runs: counted at the run's "
                 f"length, a lower bound)" if censored else "")
         lines.append(f"- **{m} against {ref}**: " + "; ".join(parts) + "." + cens)

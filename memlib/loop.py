@@ -35,7 +35,7 @@ from .metrics import METRIC_COLUMNS, Streak, reaches, string_summary, token_metr
 from .models import LoadedModel
 from .store import Run
 
-__all__ = ["Hook", "Moment", "forward", "train", "to_run", "progress_bar"]
+__all__ = ["Hook", "Moment", "forward", "lr_factor", "train", "to_run", "progress_bar"]
 
 
 def progress_bar(total: int, desc: str):
@@ -163,7 +163,7 @@ class _Loop:
         others = tuple(j for j in range(len(self.config.train)) if j not in members)
         bs = self.config.batch_size or len(members)
         total = stage.limit * math.ceil(len(members) / bs)  # optimiser steps of the stage at its longest
-        decay = (lambda s: 1.0 - s / total) if self.config.lr_schedule == "linear" else (lambda s: 1.0)
+        decay = lr_factor(self.config.lr_schedule, total, self.config.warmup)
         for t in range(self.pos.t, stage.limit + 1):
             self.pos.t, e = t, self.pos.e
             if self.checkpoint is not None and self.checkpoint.due(e, t, self.resumed_at):
@@ -192,6 +192,8 @@ class _Loop:
         Returns (rows of the measured strings, whether an ``until`` stage stops here, the last loss)."""
         self.net.train(self.config.dropout)  # eval mode (dropout off) unless asked; gradients flow either way
         parts, stop, loss = [], False, None
+        if self.config.shuffle:  # a new order every epoch, from the run's seed and the epoch (so a resume repeats it)
+            members = [members[i] for i in np.random.default_rng([self.config.seed, self.pos.e]).permutation(len(members))]
         for i in range(0, len(members), bs):
             tm = forward(self.model, self.ids["train"][members[i:i + bs]], self._alpha_ids("train", members[i]),
                           self.amp)
@@ -307,6 +309,24 @@ def train(model: LoadedModel, config: RunConfig, progress=None, checkpoint=None,
 
 def _encode(model: LoadedModel, strings) -> torch.Tensor:
     return torch.tensor([model.encode(d["text"]) for d in strings], dtype=torch.long, device=model.device)
+
+
+def lr_factor(schedule: str, total: int, warmup: float = 0.0) -> Callable[[int], float]:
+    """The learning rate's factor at optimiser step ``s`` (0-based) of ``total``: a linear warm-up over the first
+    ``round(warmup * total)`` steps (step ``s`` at ``(s + 1) / n``), then ``"constant"`` 1, ``"linear"`` decay or
+    ``"cosine"`` decay (half a cosine), each from 1 at the end of the warm-up towards 0 at ``total``."""
+    n = round(warmup * total)
+
+    def factor(s: int) -> float:
+        if s < n:
+            return (s + 1) / n
+        if schedule == "linear":
+            return 1.0 - (s - n) / (total - n)
+        if schedule == "cosine":
+            return 0.5 * (1.0 + math.cos(math.pi * (s - n) / (total - n)))
+        return 1.0
+
+    return factor
 
 
 def forward(model: LoadedModel, ids: torch.Tensor, alphabet_ids: torch.Tensor, amp):

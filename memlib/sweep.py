@@ -112,7 +112,8 @@ class PlannedRun:
 
 def plan_grid(models, seeds, grid, *, length: int, n_train_strings: int, n_test_strings: int, epochs, lr=None,
               eval_every="auto", lr_schedule: str = "constant", max_grad_norm: float | None = None,
-              family: str = "exponential", probes=None, batch_size: int | None = None) -> tuple[list, list[PlannedRun]]:
+              family: str = "exponential", probes=None, batch_size: int | None = None, warmup: float = 0.0,
+              shuffle: bool = False) -> tuple[list, list[PlannedRun]]:
     """The checked runs of one grid (``(models, [PlannedRun])``): every argument checked and every string drawn,
     no model loaded. ``epochs`` and ``lr`` may be one value or a dict per model (``lr=None``: the model's
     default); ``batch_size``: training strings per optimiser step (None: all); the others as in
@@ -126,7 +127,7 @@ def plan_grid(models, seeds, grid, *, length: int, n_train_strings: int, n_test_
     for name in models:
         e, r = per_model(epochs, name), per_model(lr, name)
         check_hparams(epochs=e, lr=r, eval_every=eval_every, lr_schedule=lr_schedule, max_grad_norm=max_grad_norm,
-                      batch_size=batch_size)
+                      batch_size=batch_size, warmup=warmup, shuffle=shuffle)
         check_probes(probes, length, e, n_train if batch_size is None else min(batch_size, n_train), n_train)
         for setting in grid:
             unknown = set(setting) - _SETTING_KEYS if isinstance(setting, dict) else {"?"}
@@ -142,7 +143,8 @@ def plan_grid(models, seeds, grid, *, length: int, n_train_strings: int, n_test_
                 plan.append(PlannedRun(name, seed, e, f"l={len(train[0].alphabet)} H={train[0].entropy:.2f} seed {seed}",
                                        dict(train_strings=train, test_strings=test, epochs=e, lr=r, seed=seed,
                                             eval_every=eval_every, lr_schedule=lr_schedule,
-                                            max_grad_norm=max_grad_norm, probes=probes, batch_size=batch_size)))
+                                            max_grad_norm=max_grad_norm, probes=probes, batch_size=batch_size,
+                                            warmup=warmup, shuffle=shuffle)))
     return models, plan
 
 

@@ -44,7 +44,7 @@ __all__ = ["Stage", "exposure_config", "schedule_config", "run", "check_hparams"
            "expose", "expose_schedule", "run_hooks", "progress_bar", "progress_enabled", "LR_SCHEDULES",
            "RUN_FORMAT"]
 
-LR_SCHEDULES = ("constant", "linear")
+LR_SCHEDULES = ("constant", "linear", "cosine")
 # Part of every run's key: bump when the loop or the recorded metrics change meaning or columns,
 # so that runs cached by an older memlib are recomputed rather than silently reused.
 RUN_FORMAT = 3
@@ -79,7 +79,7 @@ def _check_held_out(train: list[dict], test: list[dict]) -> None:
 
 
 def check_hparams(*, epochs=None, lr=None, seed=0, weight_decay=0.0, eval_every="auto", lr_schedule="constant",
-                  batch_size=None, max_grad_norm=None) -> None:
+                  batch_size=None, max_grad_norm=None, warmup=0.0, shuffle=False) -> None:
     """Raise ValueError naming the first bad hyper-parameter (``epochs``, ``lr``, ``batch_size`` and
     ``max_grad_norm`` may be None: not given, so not checked)."""
     if epochs is not None:
@@ -95,6 +95,11 @@ def check_hparams(*, epochs=None, lr=None, seed=0, weight_decay=0.0, eval_every=
         check_number("batch_size", batch_size, int, 1)
     if max_grad_norm is not None:
         check_number("max_grad_norm", max_grad_norm, float, 0, allow_equal=False)
+    if isinstance(warmup, bool) or not isinstance(warmup, (int, float)) or not 0 <= warmup <= 0.5:
+        raise ValueError(f"warmup={warmup!r} is not allowed: use the share of the optimiser steps warmed up, "
+                         f"from 0 to 0.5")
+    if not isinstance(shuffle, bool):
+        raise ValueError(f"shuffle={shuffle!r} is not allowed: use True or False")
 
 
 def progress_enabled(progress=None) -> bool:
@@ -137,6 +142,8 @@ def exposure_config(
     precision=None,
     probes=None,
     measurements=(),
+    warmup: float = 0.0,
+    shuffle: bool = False,
 ) -> RunConfig:
     """The :class:`~memlib.config.RunConfig` of fine-tuning all parameters of ``model`` on ``train_strings`` for
     ``epochs`` epochs, every argument checked (the one place a run's description is checked), nothing trained:
@@ -144,10 +151,13 @@ def exposure_config(
 
     - ``lr``: AdamW learning rate (betas 0.9/0.999, eps 1e-8, ``weight_decay`` 0 as in HF
       ``Trainer``); default ``model.default_lr`` (1e-4 SmolLM2-135M, 1e-3 tiny models, 1e-5 hub
-      models as in the paper). ``lr_schedule``: ``"constant"`` or ``"linear"`` decay to 0 (the
-      ``Trainer`` default). ``max_grad_norm``: clip the gradient norm (``Trainer`` clips at 1.0;
+      models as in the paper). ``lr_schedule``: ``"constant"``, ``"linear"`` decay to 0 (the
+      ``Trainer`` default) or ``"cosine"`` decay to 0, after ``warmup`` (share of the run's optimiser steps, 0 to
+      0.5; default 0) steps of linear warm-up. ``max_grad_norm``: clip the gradient norm (``Trainer`` clips at 1.0;
       default None, no clipping). ``dropout``: train with the model's dropout on (default off).
-    - ``batch_size``: training strings per optimiser step (default: all of them, one step per epoch).
+    - ``batch_size``: training strings per optimiser step (default: all of them, one step per epoch);
+      ``shuffle``: batches in a new random order every epoch (drawn from the run's seed and the epoch; default
+      off: the strings in their order every epoch).
     - ``eval_every``: when held-out strings are evaluated (see :func:`eval_epochs`): ``"auto"``
       (default; log-spaced, within 10% of the training compute, at least the last epoch), an
       integer ``k`` (epoch 0, every ``k`` epochs and the last; ``1`` = every epoch), or a list of
@@ -175,7 +185,8 @@ def exposure_config(
         raise ValueError("train_strings is empty: give at least one string")
     _check_held_out(train, test)
     check_hparams(epochs=epochs, lr=lr, seed=seed, weight_decay=weight_decay, eval_every=eval_every,
-                  lr_schedule=lr_schedule, batch_size=batch_size, max_grad_norm=max_grad_norm)
+                  lr_schedule=lr_schedule, batch_size=batch_size, max_grad_norm=max_grad_norm, warmup=warmup,
+                  shuffle=shuffle)
     if not isinstance(dropout, bool):
         raise ValueError(f"dropout={dropout!r} is not allowed: use True or False")
     lr = model.default_lr if lr is None else lr
@@ -194,14 +205,15 @@ def exposure_config(
         kind="expose", **_common(model, amp, train, test, lr, lr_schedule, weight_decay, max_grad_norm, dropout, seed),
         stages=(PlannedStage(strings=tuple(range(len(train))), epochs=int(epochs)),), epochs=int(epochs),
         batch_size=min(int(batch_size), len(train)), eval_every=stored_eval_every(eval_every, epochs), probes=probes,
-        measurements=measurements))
+        measurements=measurements, warmup=float(warmup), shuffle=shuffle))
 
 
 def expose(model: LoadedModel, train_strings, *, store=True, progress=None, checkpoint_every: int | None = None,
            **settings) -> Run:
     """Fine-tune all parameters of ``model`` on ``train_strings``: :func:`run` of :func:`exposure_config` (its
     ``settings``: ``test_strings``, ``epochs``, ``lr``, ``seed``, ``lr_schedule``, ``weight_decay``,
-    ``max_grad_norm``, ``dropout``, ``batch_size``, ``eval_every``, ``precision``, ``probes``).
+    ``max_grad_norm``, ``dropout``, ``batch_size``, ``eval_every``, ``precision``, ``probes``, ``measurements``,
+    ``warmup``, ``shuffle``).
 
     Returns a :class:`~memlib.store.Run`. ``model`` itself is left as loaded: training starts from
     its loaded weights and they are put back afterwards, so one loaded model serves many runs.

@@ -213,3 +213,51 @@ def test_held_out_sentence_claims_only_what_every_run_shows():
     marginal = held_out_text(pd.Series([1.003, 2.0, 4.1]))  # prints as 1.00: not confidently wrong in every run
     assert "in 3 of 3 runs, by more than 5% in 2" in marginal and "confidently wrong" not in marginal
     assert held_out_text(pd.Series([0.9, 0.99])) == "no run codes them worse than the distribution."
+
+
+def _curves(runs: dict, information: dict, model="m", memorisable=31 / 32):
+    import pandas as pd
+
+    rows = [{"run": r, "model": model, "precision": "fp32", "epoch": e, "memorised": b, "information": information[r],
+             "memorisable": memorisable} for r, curve in runs.items() for e, b in curve]
+    return pd.DataFrame(rows)
+
+
+def test_the_saturation_rule_tells_saturated_from_stalled_and_rising_on_hand_curves():
+    """Hand-made curves of one model: a small dataset held in full, two large ones flat at the same plateau, one flat
+    far below it (stalled), one still growing when its training doubled."""
+    epochs = [0, 25, 50, 100, 200]
+    runs = {"small": list(zip(epochs, [0, 60, 90, 95, 96])),           # 96 of 100 bits: memorised
+            "large": list(zip(epochs, [0, 150, 280, 300, 302])),       # flat at 302 of 800
+            "larger": list(zip(epochs, [0, 120, 260, 290, 295])),      # flat at 295 of 1600: the same plateau
+            "stuck": list(zip(epochs, [0, 60, 80, 81, 81])),           # flat at 81 of 800: a stall
+            "climbing": list(zip(epochs, [0, 40, 90, 150, 240]))}      # +60% when training doubled
+    info = {"small": 100.0, "large": 800.0, "larger": 1600.0, "stuck": 800.0, "climbing": 3200.0}
+    out = capacity.saturation(_curves(runs, info)).set_index("run")
+    assert out.status.to_dict() == {"small": "memorised", "large": "saturated", "larger": "saturated",
+                                    "stuck": "stalled", "climbing": "rising"}
+    assert out.converged.to_dict() == {"small": True, "large": True, "larger": True, "stuck": False, "climbing": False}
+    assert (out.plateau == 302.0).all() and out.growth["climbing"] == pytest.approx(90 / 240)
+    # the old rule (5% over the last 50 epochs of the curve) calls the stall converged: what this rule is for
+    assert capacity.converged(epochs, [b for _, b in runs["stuck"]], window=50, tol=0.05)["converged"]
+    # a stricter plateau tolerance turns the lower of the two large runs into a stall; the rule reads its arguments
+    assert capacity.saturation(_curves(runs, info), plateau_tol=0.01).set_index("run").status["larger"] == "stalled"
+
+
+def test_doubling_compares_the_last_epoch_with_half_of_it_and_refuses_what_it_cannot_read():
+    d = capacity.doubling([0, 10, 30, 60], [0.0, 50.0, 95.0, 100.0])
+    assert d == {"half_epoch": 30, "growth": pytest.approx(0.05), "flat": True}
+    assert not capacity.doubling([0, 10, 30, 60], [0.0, 50.0, 94.0, 100.0])["flat"]
+    assert capacity.doubling([0, 10, 20], [0.0, 0.0, 0.0])["flat"]  # nothing learnt and nothing moving: flat
+    assert capacity.doubling([0, 10, 20], [0.0, 5.0, 3.0])["flat"]  # a fall is not a rise
+    for epochs, message in (([12, 20], "no epoch at or before half the last"), ([0], "two or more ascending"),
+                            ([5, 0], "two or more ascending")):
+        with pytest.raises(ValueError, match=message):
+            capacity.doubling(epochs, [1.0] * len(epochs))
+    with pytest.raises(ValueError, match="tol=1.0"):
+        capacity.doubling([0, 10], [0.0, 1.0], tol=1.0)
+    with pytest.raises(ValueError, match=r"curves lacks columns \['information', 'memorisable'\]"):
+        import pandas as pd
+
+        capacity.saturation(pd.DataFrame({"run": ["a"], "model": ["m"], "precision": ["fp32"], "epoch": [0],
+                                          "memorised": [0.0]}))

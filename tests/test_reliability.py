@@ -234,6 +234,7 @@ def _with_dropout(p=0.2):
 
 
 @pytest.mark.parametrize("kind", ["expose with probes", "expose with dropout, linear decay, batches",
+                                  "expose with shuffled batches, warm-up, cosine decay",
                                   "schedule with until stages", "tied weights (SmolLM2-135M)"])
 def test_a_run_resumes_from_its_checkpoint_bit_identically(tiny_llama, smollm2, tmp_path, monkeypatch, kind):
     s = memlib.random_strings(4, 5, 16, seed=6)
@@ -249,6 +250,10 @@ def test_a_run_resumes_from_its_checkpoint_bit_identically(tiny_llama, smollm2, 
         def go(store, **kw):
             return memlib.expose(model, s[:3], test_strings=s[3:], epochs=20, lr=3e-3, dropout=True,
                                  lr_schedule="linear", batch_size=2, store=store, progress=False, **kw)
+    elif kind.startswith("expose with shuffled"):  # the order of a resumed epoch is the one it had
+        def go(store, **kw):
+            return memlib.expose(tiny_llama, s[:3], test_strings=s[3:], epochs=20, lr=3e-3, lr_schedule="cosine",
+                                 warmup=0.1, shuffle=True, batch_size=1, store=store, progress=False, **kw)
     elif kind == "schedule with until stages":
         def go(store, **kw):
             stages = [Stage(s[0], until=0.9, hold=2, max_epochs=40), Stage(s[1], epochs=7),

@@ -41,15 +41,18 @@ capacity is proportional to size) with its t interval (:func:`fit`). Morris et a
 parameter (:data:`ANCHOR_BITS_PER_PARAM`) for GPT-style models trained to convergence on GPUs.
 
 A small package: its parameters, presets and run plan (:mod:`.plan`), tables (:mod:`.tables`), verdict
-(:mod:`.verdict`) and figures (:mod:`.figures`).
+(:mod:`.verdict`) and figures (:mod:`.figures`); :mod:`.saturation` holds the stopping rule that tells saturation
+from a stall (training doubled, and each run against its model's plateau).
 """
 
 from .figures import plot_capacity, plot_capacity_phases
 from .plan import PRESETS, capacity_runs, n_strings_for, Params, plan
+from .saturation import DOUBLING_TOL, PLATEAU_TOL, STATUSES, doubling, saturation
 from .tables import (ANCHOR_BITS_PER_PARAM, STOP_TOL, STOP_WINDOW, bits_by_epoch, capacities, converged, fit, fits,
                      membership_table, memorised, phase_table, run_table, string_bits)
 from .verdict import held_out_text, verdict
 
 __all__ = ["Params", "PRESETS", "memorised", "string_bits", "bits_by_epoch", "ANCHOR_BITS_PER_PARAM", "STOP_WINDOW",
            "STOP_TOL", "n_strings_for", "plan", "capacity_runs", "converged", "run_table", "capacities", "fit",
-           "fits", "phase_table", "membership_table", "verdict", "plot_capacity", "plot_capacity_phases", "held_out_text"]
+           "fits", "phase_table", "membership_table", "verdict", "plot_capacity", "plot_capacity_phases", "held_out_text",
+           "DOUBLING_TOL", "PLATEAU_TOL", "STATUSES", "doubling", "saturation"]

@@ -17,6 +17,9 @@
 * ``"tiny-pythia"``, ``"tiny-phi"``, ``"tiny-llama"``: small randomly
   initialised GPTNeoX / Phi / Llama models (0.8-1.1M parameters) with a
   character-level tokenizer, for fast tests and family comparisons.
+* ``"tiny-<family>-w<width>-l<layers>"``: the same at a chosen width and depth (notebook 06's sizes), and
+  ``"tiny-<family>-w<width>-l<layers>-letters"`` with a vocabulary of BOS and the 26 letters only
+  (:func:`letters_tokenizer`): no embedding or output row goes unused.
 
 A random-weight model (a tiny one, or ``<embedded>-random``) draws its initial weights
 from ``init_seed`` (default :data:`TINY_INIT_SEED`) without touching the global RNG; its
@@ -50,7 +53,7 @@ from .embedded import EMBEDDED, file_sha256, load_embedded
 
 __all__ = ["PAPER_MODELS", "RANDOM_SUFFIX", "TINY", "LoadedModel", "load_model", "known_models", "default_device",
            "sized_config", "is_tiny", "is_random_weight", "default_lr",
-           "param_counts", "char_tokenizer", "weights_digest"]
+           "param_counts", "char_tokenizer", "letters_tokenizer", "LETTERS", "weights_digest"]
 
 # The paper's models (hub ids; the presets named "paper" run them on GPUs).
 PAPER_MODELS = ["EleutherAI/pythia-1b", "microsoft/phi-2", "meta-llama/Llama-2-7b-hf"]
@@ -67,13 +70,16 @@ TINY = {
     "tiny-llama": ("LlamaConfig", dict(_TINY_COMMON, hidden_act="silu", num_key_value_heads=4)),
 }
 TINY_INIT_SEED = 1234
-_SIZED = re.compile(r"^(tiny-(?:pythia|phi|llama))-w(\d+)-l(\d+)$")
+_SIZED = re.compile(r"^(tiny-(?:pythia|phi|llama))-w(\d+)-l(\d+)(-letters)?$")
+LETTERS = "<bos>" + _string.ascii_lowercase  # a -letters model's vocabulary: BOS and the 26 letters, nothing else
 _SIZED_WIDTHS, _SIZED_LAYERS = (8, 1024), (1, 16)
 
 
 def sized_config(name: str) -> tuple[str, dict] | None:
-    """``(config class, kwargs)`` of a sized tiny model ``tiny-<family>-w<width>-l<layers>``; None for a name
-    of another form; ValueError naming the value for a width or depth outside what is allowed."""
+    """``(config class, kwargs)`` of a sized tiny model ``tiny-<family>-w<width>-l<layers>``, or
+    ``tiny-<family>-w<width>-l<layers>-letters`` with a vocabulary of BOS and the 26 letters only (27 rows of
+    embedding and output layer, every one used: parameters counted honestly for notebook 06); None for a name of
+    another form; ValueError naming the value for a width or depth outside what is allowed."""
     m = _SIZED.match(name)
     if m is None:
         return None
@@ -87,6 +93,8 @@ def sized_config(name: str) -> tuple[str, dict] | None:
         raise ValueError(f"layers {layers} in model {name!r} is not allowed: use {_SIZED_LAYERS[0]} to {_SIZED_LAYERS[1]}")
     cls, kwargs = TINY[family]
     extra = dict(num_key_value_heads=heads) if "num_key_value_heads" in kwargs else {}
+    if m.group(4):  # BOS is token 0, the letters 1-26; no padding, end or unknown token
+        extra.update(vocab_size=len(_string.ascii_lowercase) + 1, bos_token_id=0, eos_token_id=None, pad_token_id=None)
     return cls, dict(kwargs, hidden_size=width, num_hidden_layers=layers, num_attention_heads=heads,
                      intermediate_size=4 * width, **extra)
 
@@ -315,6 +323,19 @@ def char_tokenizer():
                                    eos_token="<eos>", unk_token="<unk>")
 
 
+def letters_tokenizer():
+    """The tokenizer of a ``-letters`` model: ``<bos>`` (0) and the 26 lowercase letters (1-26); any other
+    character is refused (no unknown token)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {t: i for i, t in enumerate(["<bos>", *_string.ascii_lowercase])}
+    tk = Tokenizer(models.WordLevel(vocab=vocab))
+    tk.pre_tokenizer = pre_tokenizers.Split("", behavior="isolated")
+    tk.decoder = decoders.Fuse()
+    return PreTrainedTokenizerFast(tokenizer_object=tk, bos_token="<bos>")
+
+
 def _load_tiny(name: str, device: str, dtype: torch.dtype, init_seed: int):
     import transformers
 
@@ -326,7 +347,8 @@ def _load_tiny(name: str, device: str, dtype: torch.dtype, init_seed: int):
     model.config._name_or_path = name
     digest = hashlib.sha256(json.dumps(config.to_diff_dict(), sort_keys=True, default=str).encode()).hexdigest()
     fingerprint = f"{name}:seed{init_seed}:config-sha256:{digest}:{weights_digest(model)}"
-    return model.to(device=device, dtype=dtype), char_tokenizer(), fingerprint
+    tokenizer = letters_tokenizer() if name.endswith("-letters") else char_tokenizer()
+    return model.to(device=device, dtype=dtype), tokenizer, fingerprint
 
 
 def _load_hub(name: str, device: str, dtype: torch.dtype, trust_remote_code: bool = False):
@@ -416,7 +438,7 @@ def load_model(name: str = "smollm2-135m", *, device: str | None = None, dtype=N
         model, tok, fp = _load_tiny(name, device, dtype, init)
     elif name.startswith("tiny-") or (name.startswith("smollm") and "/" not in name):
         raise ValueError(f"model {name!r} is not known: use one of {', '.join(known_models())}, "
-                         f"tiny-<family>-w<width>-l<layers> (e.g. tiny-llama-w32-l2), or a hub id")
+                         f"tiny-<family>-w<width>-l<layers>[-letters] (e.g. tiny-llama-w32-l2), or a hub id")
     else:
         model, tok, fp = _load_hub(name, device, dtype, trust_remote_code)
     bos = tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id

@@ -68,6 +68,23 @@ def test_sized_tiny_models_load_count_and_refuse_bad_sizes():
             memlib.load_model(name)
 
 
+def test_a_letters_model_has_a_row_for_bos_and_each_letter_only_and_learns_with_it():
+    from memlib.models import param_counts
+
+    m = memlib.load_model("tiny-llama-w8-l1-letters", device="cpu", init_seed=3)
+    full, letters = param_counts("tiny-llama-w8-l1"), param_counts("tiny-llama-w8-l1-letters")
+    assert letters["embedding"] == 2 * 27 * 8 and letters["non_embedding"] == full["non_embedding"]
+    assert m.n_params == letters["total"] < full["total"] and m.model.config.vocab_size == 27
+    assert m.encode("az") == [0, 1, 26] and m.bos_id == 0
+    with pytest.raises(ValueError, match="character 'B' is not allowed"):
+        m.encode("aB")
+    s = memlib.random_strings(3, 26, 16, seed=0)
+    run = memlib.expose(m, s[:2], test_strings=s[2:], epochs=20, lr=1e-2, store=False, progress=False)
+    acc = run.metrics[run.metrics.split == "train"].groupby("epoch").accuracy.mean()
+    assert acc[20] > 0.5 > acc[0]  # a vocabulary of 27 rows is enough to memorise 26-letter strings
+    assert m.fingerprint.startswith("tiny-llama-w8-l1-letters:seed3:")
+
+
 def test_dataset_plan_sizes_datasets_by_bits_per_parameter_and_checks_first():
     from memlib import presets
     from memlib.models import param_counts

@@ -15,7 +15,7 @@ TORCH_PIP_ARGS ?=
 # Runs and the converted embedded model are cached here (ignored by git).
 export MEMLIB_CACHE ?= $(CURDIR)/.cache/memlib
 
-.PHONY: all reproduce reproduce-long reproduce-families verify test bench bench-precision bench-cores bench-lr bench-lr-long bench-strings bench-families bench-vmap profile lab strip clean-cache
+.PHONY: all reproduce reproduce-long reproduce-families verify test bench bench-precision bench-cores bench-lr bench-lr-long bench-strings bench-families bench-vmap bench-capacity-recipe profile lab strip clean-cache
 
 all: test
 
@@ -102,6 +102,12 @@ bench-families: $(STAMP)
 bench-vmap: $(STAMP)
 	mkdir -p build
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/vmap_capacity.py | tee build/bench-vmap.md
+
+# Notebook 06's recipe against shuffled batches, warm-up and cosine decay, at half and full training; recorded by
+# hand in benchmarks/RESULTS.md (runs kept in build/capacity-recipe).
+bench-capacity-recipe: $(STAMP)
+	mkdir -p build
+	HF_HUB_OFFLINE=1 MEMLIB_PROGRESS=0 $(BIN)/python benchmarks/capacity_recipe.py --epochs 960 | tee build/capacity-recipe.md
 
 # Where one short-string SmolLM2 epoch goes; results are recorded by hand in benchmarks/RESULTS.md.
 profile: $(STAMP)

@@ -53,7 +53,7 @@ from .embedded import EMBEDDED, file_sha256, load_embedded
 
 __all__ = ["PAPER_MODELS", "RANDOM_SUFFIX", "TINY", "LoadedModel", "load_model", "known_models", "default_device",
            "sized_config", "is_tiny", "is_random_weight", "default_lr",
-           "param_counts", "char_tokenizer", "letters_tokenizer", "LETTERS", "weights_digest"]
+           "param_counts", "char_tokenizer", "letters_tokenizer", "weights_digest"]
 
 # The paper's models (hub ids; the presets named "paper" run them on GPUs).
 PAPER_MODELS = ["EleutherAI/pythia-1b", "microsoft/phi-2", "meta-llama/Llama-2-7b-hf"]
@@ -71,7 +71,6 @@ TINY = {
 }
 TINY_INIT_SEED = 1234
 _SIZED = re.compile(r"^(tiny-(?:pythia|phi|llama))-w(\d+)-l(\d+)(-letters)?$")
-LETTERS = "<bos>" + _string.ascii_lowercase  # a -letters model's vocabulary: BOS and the 26 letters, nothing else
 _SIZED_WIDTHS, _SIZED_LAYERS = (8, 1024), (1, 16)
 
 

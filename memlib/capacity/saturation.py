@@ -1,5 +1,5 @@
-"""A stopping rule that tells saturation from a stall (issue 41's rule; notebook 06's own rule is
-:func:`memlib.capacity.converged` until its presets move to this one).
+"""A stopping rule that tells saturation from a stall (notebook 06 still reads its own rule,
+:func:`memlib.capacity.converged`, until its presets move to the recipe this one is made for).
 
 One curve cannot say whether a model has reached its capacity: a run that stopped moving at 20% of its data looks
 the same as one full at capacity. Two readings together can:

@@ -41,8 +41,8 @@ def _check_share(name: str, value) -> None:
 
 def doubling(epochs, bits, *, tol: float = DOUBLING_TOL) -> dict:
     """Memorised ``bits`` by epoch (ascending ``epochs``): ``half_epoch`` (the last measured epoch at or before half
-    the last), ``growth`` (bits at the last epoch minus at ``half_epoch``, as a share of the last; inf where the last
-    is 0 and they grew, 0 where both are 0), ``flat`` (``growth <= tol``; a fall counts as flat). ValueError for
+    the last), ``growth`` (bits at the last epoch minus at ``half_epoch``, as a share of the last; 0 where the last
+    is 0: nothing grew), ``flat`` (``growth <= tol``; a fall counts as flat). ValueError for
     fewer than two epochs or none at or before half the last."""
     _check_share("tol", tol)
     e, b = np.asarray(epochs, dtype=np.float64), np.asarray(bits, dtype=np.float64)
@@ -54,7 +54,7 @@ def doubling(epochs, bits, *, tol: float = DOUBLING_TOL) -> dict:
         raise ValueError(f"epochs={list(epochs)!r} is not allowed: no epoch at or before half the last "
                          f"({e[-1] / 2:g}); measure the curve early enough to compare a doubling")
     half, last = b[before[-1]], b[-1]
-    growth = (last - half) / last if last > 0 else (0.0 if half >= last else math.inf)
+    growth = (last - half) / last if last > 0 else 0.0  # memorised bits are >= 0: a last 0 is no growth
     return {"half_epoch": int(e[before[-1]]), "growth": float(growth), "flat": bool(growth <= tol)}
 
 

@@ -397,18 +397,19 @@ def to_run(config: RunConfig, records: dict) -> Run:
             continue
         epochs = sorted(recs)
         length = len(strings[0]["text"])
+        columns = [_string_columns(d) for d in strings]  # per string, not per (epoch, string): the same floats
         correct = np.zeros((len(epochs), len(strings), length), dtype=bool)
         p_true = np.full((len(epochs), len(strings), length), np.nan, dtype=np.float32)
         measured = np.zeros((len(epochs), len(strings)), dtype=bool)
         for i, e in enumerate(epochs):
             for j in sorted(recs[e]):
-                r, d = recs[e][j], strings[j]
+                r = recs[e][j]
                 row = {"model": config.model, "seed": config.seed, "epoch": e, "split": split, "string": j}
                 if stages:
                     row["stage"], row["trained"] = _stage_of(config.stages, stages["stage_bounds"], e,
                                                              j if split == "train" else None)
                 row.update({m: float(r[m]) for m in METRIC_COLUMNS})
-                row.update(_string_columns(d))
+                row.update(columns[j])
                 rows.append(row)
                 correct[i, j], p_true[i, j], measured[i, j] = r["correct"], r["p_true"], True
         arrays[f"{split}_epochs"] = np.array(epochs, dtype=np.int64)

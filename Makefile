@@ -42,7 +42,7 @@ reproduce-long: $(STAMP)
 
 # Notebooks 01-03 on two pretrained families, SmolLM2-135M and Gemma-3-270M, on the same strings, each at its own
 # rate, into figures/families/ and findings/families/. On 2 cores: 01 567 s with SmolLM2's runs in the store, 02
-# 1,024 s and 03 846 s with every run trained (benchmarks/RESULTS.md).
+# 1,024 s and 03 5,215 s (32 and 128 characters) with every run trained: about 2 hours (benchmarks/RESULTS.md).
 reproduce-families: $(STAMP)
 	$(BIN)/python -m memlib.notebooks --preset families --only 01,02,03 --processes $(PROCESSES) --threads $(THREADS) \
 		--figures figures/families --findings findings/families --executed build/executed-families

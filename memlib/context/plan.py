@@ -143,7 +143,7 @@ PRESETS = {
     # eight: the family holds 8 primary tests (per model and length against one half, each model across lengths,
     # the models at each length), and a sign test over 8 seeds that all agree (p 0.0078) cannot pass Holm's first
     # step over 8 (0.00625); over 10 it can (0.0020). Epochs leave room for memorised + 12: memorised at epochs
-    # 13-19 (SmolLM2) and 11-22 (Gemma) at 32 characters, SmolLM2 at 30-32 at 128 (benchmarks/RESULTS.md).
+    # 13-21 (SmolLM2) and 11-22 (Gemma) at 32 characters, 26-34 and 24-39 at 128 (benchmarks/RESULTS.md).
     # 8 positions per draw at both lengths (every position at 128 would cost minutes a probe moment for these models).
     # Hours on 2 cores: make reproduce-families, not make reproduce.
     "families": Params(

@@ -21,38 +21,39 @@ with probability 1 memorises ``I(s)``.
 
 **Capacity** (notebook 06). A model of ``P`` parameters is trained on datasets of ``N`` uniform random strings
 whose information ``N L log2 |A|`` is a multiple of ``P`` (``data_per_param`` bits of data per parameter, from
-well below to above what it can hold), in batches (several optimiser steps per epoch). Two measurements of the
-training strings differ then: at every epoch but the last, each string's loss comes from the training pass, just
-before its own batch's update (the weights move within the epoch); at the last epoch, all strings are measured
-with the final weights by a no-grad pass. Only the last is what one model holds, so **memorised bits at the end**
-are that measurement; with a fixed batch order the two differ by up to a quarter for datasets above capacity
-(strings updated late in the epoch are held better at the end, those in the middle worse). The **stopping rule**
-reads the training-pass curve (one kind of measurement): a run has *converged* when its memorised bits changed by
-at most ``tol`` (5%) of their value over the ``window`` (50) epochs before the last. A model's **capacity** is the
-most bits any of its datasets left memorised at the end; it is a *lower bound* where a run of that model had not
-converged, or where the best dataset was nearly all memorised (share >= (1 - tol) (L - 1) / L: a larger dataset
-might have given more). ``(L - 1) / L`` because the first character of every string follows BOS alone: no
-model can tell the strings apart there, so that character's bits are never memorisable (the runs' plateau
-below full accuracy).
-Parameters are counted in full (:func:`memlib.models.param_counts`: embedding and output rows included; the
-non-embedding count is fitted too). Bits per parameter: the geometric mean over sizes of capacity / parameters,
-with a t interval over sizes on the log scale, and the log-log slope of capacity against parameters (1 where
-capacity is proportional to size) with its t interval (:func:`fit`). Morris et al. report about 3.6 bits per
-parameter (:data:`ANCHOR_BITS_PER_PARAM`) for GPT-style models trained to convergence on GPUs.
+well below to well beyond what it can hold), in shuffled batches with warm-up and a decaying rate. Two
+measurements of the training strings differ then: at every epoch but the last, each string's loss comes from the
+training pass, just before its own batch's update (the weights move within the epoch); at the last epoch, all
+strings are measured with the final weights by a no-grad pass. Only the last is what one model holds, so
+**memorised bits at the end** are that measurement. Every dataset is trained twice, for ``E`` epochs and for
+``E / 2``, and the **stopping rule** (:mod:`.saturation`) reads the two ends: a dataset whose memorised bits grew by
+more than ``tol`` (5%) when training doubled is *rising*; a flat one *holds its data* (share >= (1 - tol)
+(L - 1) / L), is *saturated* (within ``plateau_tol``, 10%, of the most any flat dataset of its unit holds: the
+plateau) or *stalled* (neither). ``(L - 1) / L`` because the first character of every string follows BOS alone: no
+model can tell the strings apart there, so that character's bits are never memorisable.
+A **unit** is one model size, precision and alphabet at one seed (the seed draws both the initialisation and the
+strings); its **capacity** is its plateau, a *lower bound* where that is a dataset held whole or no dataset was flat.
+Parameters are counted in full (:func:`memlib.models.param_counts`; the ``-letters`` models have a row for each
+letter and BOS only, none unused) and without the embedding and output rows. Bits per parameter: the median over
+units with its order-statistic interval (:mod:`memlib.stats`), against Morris et al.'s 3.6
+(:data:`ANCHOR_BITS_PER_PARAM`, GPT-style models trained to convergence on GPUs) by a sign test over units, and the
+log-log slope of capacity on size (:func:`fit`); each alphabet against 26 letters unit by unit (does capacity depend
+on the information per token?). The phases and the membership attack are set against each run's capacity read from
+the *other* seeds of its size, not from the run itself.
 
-A small package: its parameters, presets and run plan (:mod:`.plan`), tables (:mod:`.tables`), verdict
-(:mod:`.verdict`) and figures (:mod:`.figures`); :mod:`.saturation` holds the stopping rule that tells saturation
-from a stall (training doubled, and each run against its model's plateau).
+A small package: its parameters, presets and run plan (:mod:`.plan`), tables (:mod:`.tables`), the stopping rule
+and each unit's capacity (:mod:`.saturation`), verdict (:mod:`.verdict`) and figures (:mod:`.figures`).
 """
 
 from .figures import plot_capacity, plot_capacity_phases
 from .plan import PRESETS, capacity_runs, n_strings_for, Params, plan
-from .saturation import DOUBLING_TOL, PLATEAU_TOL, STATUSES, doubling, saturation
-from .tables import (ANCHOR_BITS_PER_PARAM, STOP_TOL, STOP_WINDOW, bits_by_epoch, capacities, converged, fit, fits,
-                     membership_table, memorised, phase_table, run_table, string_bits)
-from .verdict import held_out_text, verdict
+from .saturation import (DATASET, DOUBLING_TOL, PLATEAU_TOL, STATUSES, UNIT, dataset_table, doubling, saturation,
+                         unit_capacities)
+from .tables import (ANCHOR_BITS_PER_PARAM, bits_by_epoch, capacities, fit, fits, membership_table, memorised,
+                     phase_table, run_table, string_bits)
+from .verdict import PRIMARY, held_out_text, verdict
 
-__all__ = ["Params", "PRESETS", "memorised", "string_bits", "bits_by_epoch", "ANCHOR_BITS_PER_PARAM", "STOP_WINDOW",
-           "STOP_TOL", "n_strings_for", "plan", "capacity_runs", "converged", "run_table", "capacities", "fit",
-           "fits", "phase_table", "membership_table", "verdict", "plot_capacity", "plot_capacity_phases", "held_out_text",
-           "DOUBLING_TOL", "PLATEAU_TOL", "STATUSES", "doubling", "saturation"]
+__all__ = ["Params", "PRESETS", "memorised", "string_bits", "bits_by_epoch", "ANCHOR_BITS_PER_PARAM", "n_strings_for",
+           "plan", "capacity_runs", "run_table", "dataset_table", "unit_capacities", "capacities", "fit", "fits",
+           "phase_table", "membership_table", "verdict", "PRIMARY", "plot_capacity", "plot_capacity_phases",
+           "held_out_text", "DOUBLING_TOL", "PLATEAU_TOL", "STATUSES", "UNIT", "DATASET", "doubling", "saturation"]

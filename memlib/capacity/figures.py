@@ -13,56 +13,58 @@ def _size_colours(models) -> dict:
     return dict(zip(models, sns.color_palette("viridis", len(models))))
 
 
-def plot_capacity(table: pd.DataFrame, caps: pd.DataFrame, by_epoch: pd.DataFrame, fits: dict, anchor: float):
-    """Notebook 06: (a) memorised bits against the data's bits, one colour per model size (hollow: the run did
-    not meet the stopping rule), the diagonal where everything is memorised; (b) capacity against parameters
-    with the fitted bits per parameter (line and its interval) and the anchor; (c) memorised bits by epoch of
-    each size's largest dataset, as a share of that size's capacity: the training passes' measurement, and the
-    final weights' (a diamond; :mod:`memlib.capacity` says why they differ)."""
-    models = list(dict.fromkeys(caps.sort_values("params").model))
+_MARKERS = {2: "^", 8: "s", 26: "o"}
+
+
+def plot_capacity(datasets: pd.DataFrame, units: pd.DataFrame, fits: dict, anchor: float, tol: float):
+    """Notebook 06: (a) memorised bits at the end against the data's bits, one colour per model size, one point per
+    dataset and seed (hollow: it did not meet the stopping rule; a line through each size's medians), the diagonal
+    where everything memorisable is held; (b) each unit's capacity against its parameters (hollow: a lower bound),
+    with the median bits per parameter per precision and alphabet (line, and its interval) and the anchor; (c) how
+    much each dataset's memorised bits grew when its training doubled, against its bits of data per parameter, with
+    the rule's tolerance ``tol``."""
+    models = list(dict.fromkeys(datasets.sort_values("params").model))
     colours = _size_colours(models)
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.3))
     ax = axes[0]
-    for (model, precision), d in table.groupby(["model", "precision"], sort=False):
-        d = d.sort_values("information")
-        marker = "o" if precision == "fp32" else "s"
-        ax.plot(d.information, d.memorised, "-", color=colours[model], lw=1)
+    for (model, precision, size), d in datasets.groupby(["model", "precision", "alphabet_size"], sort=False):
+        marker = _MARKERS.get(size, "D")
+        med = d.groupby("information").memorised.median()
+        ax.plot(med.index, med.to_numpy(), "-", color=colours[model], lw=1, ls="-" if precision == "fp32" else "--")
         for r in d.itertuples():
-            ax.plot(r.information, r.memorised, marker, color=colours[model], mfc=colours[model] if r.converged else "white",
-                    label=f"{model} ({r.params:,})" if r.information == d.information.min() and precision == "fp32" else None)
-    lim = [table.information.min() / 1.5, table.information.max() * 1.5]
-    ax.plot(lim, lim, "k:", lw=1, label="all memorised")
+            ax.plot(r.information, r.memorised, marker, color=colours[model], ms=4,
+                    mfc=colours[model] if r.converged else "white")
+        ax.plot([], [], marker, color=colours[model], label=f"{model} ({d.params.iloc[0]:,}), {size} letters")
+    lim = np.array([datasets.information.min() / 1.5, datasets.information.max() * 1.5])
+    ax.plot(lim, lim * datasets.memorisable.iloc[0], "k:", lw=1, label="all memorisable held")
     ax.set(xscale="log", yscale="log", xlabel="bits of data (uniform random strings)", ylabel="memorised bits at the end",
-           title="(a) memorised against data (hollow: still growing)")
-    ax.legend(fontsize=7)
+           title="(a) memorised against data (hollow: rising or stalled)")
+    ax.legend(fontsize=6)
     ax = axes[1]
-    for precision, c in caps.groupby("precision", sort=False):
-        marker = "o" if precision == "fp32" else "s"
-        for r in c.itertuples():
-            ax.plot(r.params, r.capacity, marker, color=colours[r.model], mfc="white" if r.lower_bound else colours[r.model],
-                    ms=7)
-        f = fits.get(precision)
-        if f:
-            x = np.geomspace(caps.params.min() / 1.3, caps.params.max() * 1.3, 50)
-            ax.plot(x, f["estimate"] * x, "-", color="C3" if precision == "fp32" else "C1",
-                    label=f"{precision}: {f['estimate']:.2f} bits/param ({f['low']:.2f}-{f['high']:.2f})")
-            ax.fill_between(x, f["low"] * x, f["high"] * x, color="C3" if precision == "fp32" else "C1", alpha=0.15, lw=0)
-    x = np.geomspace(caps.params.min() / 1.3, caps.params.max() * 1.3, 50)
+    for r in units.itertuples():
+        ax.plot(r.params, r.capacity, _MARKERS.get(r.alphabet_size, "D"), color=colours[r.model], ms=5,
+                mfc="white" if r.kind != "plateau" else colours[r.model])
+    x = np.geomspace(units.params.min() / 1.3, units.params.max() * 1.3, 50)
+    for i, ((precision, size), f) in enumerate(fits.items()):
+        ax.plot(x, f["estimate"] * x, "-", color=f"C{i + 3}",
+                label=f"{precision}, {size} letters: {f['estimate']:.2f} bits/param ({f['low']:.2f}-{f['high']:.2f})")
+        if np.isfinite(f["low"]):
+            ax.fill_between(x, f["low"] * x, f["high"] * x, color=f"C{i + 3}", alpha=0.15, lw=0)
     ax.plot(x, anchor * x, "k--", lw=1, label=f"Morris et al.: {anchor} bits/param")
     ax.set(xscale="log", yscale="log", xlabel="parameters (all)", ylabel="capacity (bits)",
-           title="(b) capacity against size (hollow: lower bound)")
-    ax.legend(fontsize=7)
+           title="(b) capacity per seed against size (hollow: lower bound)")
+    ax.legend(fontsize=6)
     ax = axes[2]
-    for r in caps[caps.precision == caps.precision.iloc[0]].itertuples():
-        runs = table[(table.model == r.model) & (table.precision == r.precision)]
-        key = runs.loc[runs.information.idxmax(), "run"]
-        b = by_epoch[by_epoch.run == key].sort_values("epoch")
-        ax.plot(b.epoch.iloc[:-1], b.memorised.iloc[:-1] / r.capacity, color=colours[r.model], label=r.model)
-        ax.plot(b.epoch.iloc[-1], b.memorised.iloc[-1] / r.capacity, "D", color=colours[r.model], ms=5)
-    ax.axhline(1, color="grey", lw=0.8, ls=":")
-    ax.set(xlabel="epoch", ylabel="memorised bits / capacity",
-           title="(c) largest dataset: training passes, end (diamond)")
-    ax.legend(fontsize=7)
+    labelled = set()
+    for (model, size), d in datasets.groupby(["model", "alphabet_size"], sort=False):
+        ax.plot(d.data_per_param, 100 * d.growth, _MARKERS.get(size, "D"), color=colours[model], ms=4,
+                label=None if model in labelled else model)
+        labelled.add(model)
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.axhline(100 * tol, color="C3", lw=0.8, ls="--", label=f"rising above {tol:.0%}")
+    ax.set(xscale="log", xlabel="bits of data per parameter", ylabel="growth when training doubled (%)",
+           title="(c) E/2 -> E epochs")
+    ax.legend(fontsize=6)
     fig.tight_layout()
     return fig
 

@@ -23,12 +23,21 @@ def n_strings_for(bits: float, length: int, alphabet_size: int) -> int:
     return max(2, math.ceil(bits / (length * math.log2(alphabet_size)) - 1e-9))
 
 
+def _half_eval(eval_every, half: int):
+    """The held-out schedule of a dataset's shorter run: a list's epochs before ``half``, and ``half``."""
+    if isinstance(eval_every, (list, tuple)):
+        return sorted({e for e in eval_every if e < half} | {half})
+    return eval_every
+
+
 def plan(P: Params) -> list[dict]:
-    """:func:`memlib.sweep.grids_runs`' grids for notebook 06's parameters ``P``: per model (``models``) and
-    multiple of its parameters (``data_per_param``, bits of data per parameter), ``n_strings_for`` uniform
-    strings of ``length`` over ``alphabet_size`` letters, with ``n_test_strings`` held-out strings, ``epochs``,
-    ``lr``, ``batch_size``, ``eval_every``, ``seeds``. Everything is checked before any model is loaded:
-    ValueError naming the value."""
+    """:func:`memlib.sweep.grids_runs`' grids for notebook 06's parameters ``P``: per model (``models``), alphabet
+    size (``alphabet_sizes``, one list or per model) and multiple of the model's parameters (``data_per_param``, bits of data per
+    parameter), ``n_strings_for`` uniform strings of ``length``, with ``n_test_strings`` held-out strings, trained
+    twice, for ``epochs`` and for half of them (the doubling rule, :mod:`memlib.capacity.saturation`), each with the
+    recipe (``lr``, ``lr_schedule``, ``warmup``, ``shuffle``, ``batch_size``) over ``seeds`` (one list or per
+    model). Everything is checked
+    before any model is loaded: ValueError naming the value."""
     ratios = P.data_per_param
     if not isinstance(ratios, (list, tuple)) or not ratios:
         raise ValueError(f"data_per_param={ratios!r} is not allowed: give a list of bits of data per parameter")
@@ -38,18 +47,31 @@ def plan(P: Params) -> list[dict]:
         raise ValueError(f"data_per_param={ratios!r} is not allowed: give each multiple once")
     if not isinstance(P.models, (list, tuple)) or not P.models:
         raise ValueError(f"models={P.models!r} is not allowed: give a list of model names")
+    check_number("tol", P.tol, float, 0, allow_equal=False)
+    check_number("plateau_tol", P.plateau_tol, float, 0, allow_equal=False)
+    if P.tol >= 1 or P.plateau_tol >= 1:
+        raise ValueError(f"tol={P.tol!r}, plateau_tol={P.plateau_tol!r}: use shares in (0, 1)")
     grids = []
     for model in P.models:
         total = param_counts(model)["total"]
-        sizes = [n_strings_for(r * total, P.length, P.alphabet_size) for r in sorted(ratios)]
-        if len(set(sizes)) != len(sizes):
-            raise ValueError(f"data_per_param={ratios!r} gives model {model!r} ({total} parameters) datasets of "
-                             f"{sizes} strings: two are the same size; use multiples further apart")
-        for n in sizes:
-            grids.append(dict(models=[model], seeds=P.seeds, grid=[{"alphabet_size": P.alphabet_size}],
-                              length=P.length, n_train_strings=n, n_test_strings=P.n_test_strings,
-                              epochs=per_model(P.epochs, model), lr=per_model(P.lr, model),
-                              eval_every=P.eval_every, batch_size=P.batch_size))
+        epochs, seeds, alphabets = (per_model(v, model) for v in (P.epochs, P.seeds, P.alphabet_sizes))
+        check_number("epochs", epochs, int, 2)
+        if not isinstance(alphabets, (list, tuple)) or not alphabets or len(set(alphabets)) != len(alphabets):
+            raise ValueError(f"alphabet_sizes={alphabets!r} is not allowed for {model}: give a list of distinct "
+                             f"alphabet sizes (2-26 letters)")
+        for size in alphabets:
+            counts = [n_strings_for(r * total, P.length, size) for r in sorted(ratios)]
+            if len(set(counts)) != len(counts):
+                raise ValueError(f"data_per_param={ratios!r} gives model {model!r} ({total} parameters) datasets of "
+                                 f"{counts} strings over {size} letters: two are the same size; use multiples further "
+                                 f"apart")
+            for n in counts:
+                for e in (epochs, epochs // 2):
+                    grids.append(dict(models=[model], seeds=seeds, grid=[{"alphabet_size": size}], length=P.length,
+                                      n_train_strings=n, n_test_strings=P.n_test_strings, epochs=e,
+                                      lr=per_model(P.lr, model), lr_schedule=P.lr_schedule, warmup=P.warmup,
+                                      shuffle=P.shuffle, batch_size=P.batch_size,
+                                      eval_every=P.eval_every if e == epochs else _half_eval(P.eval_every, e)))
     return grids
 
 
@@ -63,7 +85,7 @@ def capacity_runs(P: Params, store) -> dict:
     for p in precisions:
         check_precision(p)
     grids = plan(P)
-    # trained largest first (model, then dataset), so that the processes of a launch end together on small runs
+    # trained longest first (optimiser steps), so that the processes of a launch end together on short runs
     # (the runs, and the order returned, are the same in any order)
     order = sorted(range(len(grids)), key=lambda i: _cost(grids[i]), reverse=True)
     out = {}
@@ -75,8 +97,10 @@ def capacity_runs(P: Params, store) -> dict:
 
 
 def _cost(grid: dict) -> tuple:
-    """How long a grid of :func:`plan` trains, to order them: the model's parameters, then characters trained."""
-    return param_counts(grid["models"][0])["total"], grid["n_train_strings"] * grid["epochs"]
+    """How long a grid of :func:`plan` trains, to order them: its optimiser steps (a tiny model's step costs about
+    the same at every size: per-step overhead), then the model's parameters."""
+    steps = grid["epochs"] * math.ceil(grid["n_train_strings"] / (grid["batch_size"] or grid["n_train_strings"]))
+    return steps, param_counts(grid["models"][0])["total"]
 
 
 @dataclass(frozen=True)
@@ -86,48 +110,60 @@ class Params(NotebookParams):
     notebook: ClassVar[str] = "06_capacity"
     models: list[str]
     data_per_param: list[float]
-    alphabet_size: int
+    alphabet_sizes: list[int] | dict[str, list[int]]  # one list, or per model
     length: int
     epochs: int | dict[str, int]
     lr: float | dict[str, float]
+    lr_schedule: str
+    warmup: float
+    shuffle: bool
     batch_size: int
     n_test_strings: int
-    seeds: list[int]
+    seeds: list[int] | dict[str, list[int]]  # one list, or per model
     eval_every: int | str | list[int]
     precisions: list[str]
-    window: int
     tol: float
+    plateau_tol: float
 
+
+# The recipe (issue 41's measurements, benchmarks/RESULTS.md): shuffled batches of 32, 5% of the steps warmed up, a
+# half-cosine decay, lr 3e-2 (3e-2 to 1e-1 held 10-25% more than 3e-3 at the same steps); the "-letters" models (a
+# row for each letter and BOS, none unused). Every dataset runs for `epochs` and for half of them (the doubling rule).
+_RECIPE = dict(lr=3e-2, lr_schedule="cosine", warmup=0.05, shuffle=True, batch_size=32, tol=0.05, plateau_tol=0.10)
 
 PRESETS = {
-    # Per model (random-init sized tiny models: memlib.models), datasets of uniform random strings holding
-    # `data_per_param` bits per parameter, each trained `epochs` epochs in batches of `batch_size` at `lr`
-    # (constant), with `n_test_strings` held-out strings (the attack's non-members); once per precision.
     "smoke": Params(
-        models=["tiny-llama-w8-l1", "tiny-llama-w16-l1", "tiny-llama-w24-l1"], data_per_param=[0.5, 2.0],
-        alphabet_size=26, length=16, epochs=30, lr=3e-3, batch_size=8, n_test_strings=20, seeds=[0],
-        eval_every=[0, 10, 20, 30], precisions=["fp32"], window=10, tol=0.05,
+        models=["tiny-llama-w8-l1-letters", "tiny-llama-w16-l1-letters"], data_per_param=[0.5, 4.0],
+        alphabet_sizes=[26], length=16, epochs=40, n_test_strings=20, seeds=[0, 1], eval_every=[0, 40],
+        precisions=["fp32"], **_RECIPE,
     ),
     "default": Params(
-        models=["tiny-llama-w8-l1", "tiny-llama-w16-l1", "tiny-llama-w24-l1", "tiny-llama-w32-l1",
-                "tiny-llama-w40-l1"],
-        data_per_param=[0.5, 1.5, 3.0], alphabet_size=26, length=32, epochs=120, lr=3e-3, batch_size=8,
-        n_test_strings=100, seeds=[0], eval_every=[0, 30, 60, 90, 120], precisions=["fp32"], window=50, tol=0.05,
+        models=["tiny-llama-w8-l1-letters", "tiny-llama-w16-l1-letters"], data_per_param=[0.5, 2.0, 4.0, 8.0],
+        alphabet_sizes=[26], length=32, epochs=1920, n_test_strings=100, seeds=[0, 1, 2],
+        eval_every=[0, 1920], precisions=["fp32"], **_RECIPE,
     ),
+    # Three sizes to saturation, and the information per token on the smallest: tiny-llama-w8-l1-letters over 2, 8 and
+    # 26 letters with 7 seeds (a family of 4 primary tests passes its first Holm step at 7 units that agree: 0.016),
+    # w16 and w24 over 26 letters with 3. Optimiser steps: 0.75M (w8), 0.31M (w16), 0.59M (w24); about an hour on
+    # 2 cores at the loop's measured 250-400 steps a second per process (a prediction until it is run).
     "cpu-long": Params(
-        models=["tiny-llama-w8-l1", "tiny-llama-w16-l1", "tiny-llama-w32-l1", "tiny-llama-w48-l1",
-                "tiny-llama-w64-l1", "tiny-llama-w64-l2"],
-        data_per_param=[0.5, 2.0, 4.0], alphabet_size=26, length=32, epochs=300, lr=3e-3, batch_size=8,
-        n_test_strings=100, seeds=[0], eval_every=[0, 50, 100, 200, 300], precisions=["fp32"], window=50,
-        tol=0.05,
+        models=["tiny-llama-w8-l1-letters", "tiny-llama-w16-l1-letters", "tiny-llama-w24-l1-letters"],
+        data_per_param=[0.5, 2.0, 4.0, 8.0], length=32,
+        alphabet_sizes={"tiny-llama-w8-l1-letters": [2, 8, 26], "tiny-llama-w16-l1-letters": [26],
+                        "tiny-llama-w24-l1-letters": [26]},
+        epochs={"tiny-llama-w8-l1-letters": 1920, "tiny-llama-w16-l1-letters": 3840,
+                "tiny-llama-w24-l1-letters": 3840},
+        seeds={"tiny-llama-w8-l1-letters": list(range(7)), "tiny-llama-w16-l1-letters": [0, 1, 2],
+               "tiny-llama-w24-l1-letters": [0, 1, 2]},
+        n_test_strings=100, eval_every=[0], precisions=["fp32"], **_RECIPE,
     ),
     # GPU scale, as Morris et al. (GPT-style models of 0.5M-1.5B parameters, to convergence, fp32 and bf16):
     # sized Llama configurations from about 0.1M to 25M parameters (none from the hub: random weights).
     "paper": Params(
-        models=["tiny-llama-w64-l2", "tiny-llama-w128-l4", "tiny-llama-w256-l4", "tiny-llama-w384-l8",
-                "tiny-llama-w512-l8"],
-        data_per_param=[0.5, 1.0, 2.0, 4.0, 8.0], alphabet_size=26, length=64, epochs=2000, lr=1e-3,
-        batch_size=256, n_test_strings=1000, seeds=[0], eval_every="auto", precisions=["fp32", "bf16"],
-        window=200, tol=0.02,
+        models=["tiny-llama-w64-l2-letters", "tiny-llama-w128-l4-letters", "tiny-llama-w256-l4-letters",
+                "tiny-llama-w384-l8-letters", "tiny-llama-w512-l8-letters"],
+        data_per_param=[0.5, 1.0, 2.0, 4.0, 8.0, 16.0], alphabet_sizes=[26], length=64, epochs=2000,
+        n_test_strings=1000, seeds=[0, 1, 2], eval_every="auto", precisions=["fp32", "bf16"],
+        **{**_RECIPE, "lr": 1e-3, "batch_size": 256},
     ),
 }

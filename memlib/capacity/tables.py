@@ -1,4 +1,5 @@
-"""Notebook 06's tables: memorised bits per run and epoch, the stopping rule, capacities and their fit, phases and membership against data over capacity."""
+"""Notebook 06's tables: memorised bits per run and epoch, capacities per size and their fit, phases and membership
+against data over capacity (the stopping rule and each unit's capacity: :mod:`.saturation`)."""
 
 from __future__ import annotations
 
@@ -8,19 +9,12 @@ import numpy as np
 import pandas as pd
 
 from .. import membership
-from ..checks import check_number
 from ..metrics import LN2
 from ..milestones import detect_phases
 from ..models import param_counts
 from ..strings import self_information
 
 ANCHOR_BITS_PER_PARAM = 3.6  # Morris et al. 2025, GPT-style models in fp32 trained to convergence (bf16 a little less)
-
-
-STOP_WINDOW = 50  # epochs over which memorised bits must stop growing ...
-
-
-STOP_TOL = 0.05   # ... by more than this share of their final value
 
 
 def memorised(self_information, code_length) -> np.ndarray:
@@ -71,42 +65,17 @@ def bits_by_epoch(bits: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _check_rule(window, tol) -> None:
-    check_number("window", window, int, 1)
-    check_number("tol", tol, float, 0, allow_equal=False)
-    if tol >= 1:
-        raise ValueError(f"tol={tol!r} is not allowed: use a share in (0, 1)")
-
-
-def converged(epochs, bits, *, window: int = STOP_WINDOW, tol: float = STOP_TOL) -> dict:
-    """The stopping rule on a curve of memorised bits by epoch: ``converged`` when they changed by at most
-    ``tol`` of their final value over the last ``window`` epochs, up or down (and are above 0; a curve shorter
-    than ``window`` epochs has not converged); ``growth`` (that change, as a share); ``plateau_epoch``: the first
-    epoch at which the bits reached ``1 - tol`` of their final value (None unless converged)."""
-    _check_rule(window, tol)
-    e, b = np.asarray(epochs, dtype=np.int64), np.asarray(bits, dtype=np.float64)
-    last = b[-1]
-    before = e <= e[-1] - window
-    if not before.any() or last <= 0:
-        return {"converged": False, "growth": math.nan if last <= 0 else math.inf, "plateau_epoch": None}
-    growth = float((last - b[before][-1]) / last)
-    ok = abs(growth) <= tol
-    return {"converged": bool(ok), "growth": growth,
-            "plateau_epoch": int(e[np.flatnonzero(b >= (1 - tol) * last)[0]]) if ok else None}
-
-
 def _precision(run) -> str:
     return run.config.autocast or "fp32"
 
 
-def run_table(runs, *, window: int = STOP_WINDOW, tol: float = STOP_TOL) -> pd.DataFrame:
-    """One row per run: ``model``, ``precision``, ``params`` (total), ``non_embedding``, ``strings``,
-    ``information`` (the data's bits), ``data_per_param``, final ``memorised`` bits, ``share`` of the data (of which
-    ``memorisable``, ``(L - 1) / L``, can be: the module's docstring),
-    ``bits_per_param``, the members' final ``accuracy``, ``held_out_code`` (the held-out strings' code length over
-    their self-information at the end, median: 1 = coded as well as by the distribution itself), and the stopping rule (:func:`converged`) on the
-    training-pass curve (every epoch but the last: see the module's docstring)."""
-    _check_rule(window, tol)
+def run_table(runs) -> pd.DataFrame:
+    """One row per run: ``model``, ``precision``, ``seed``, ``alphabet_size`` and ``bits_per_token`` (log2 of it: a
+    uniform letter's information), ``params`` (total), ``non_embedding``, ``strings``, ``information`` (the data's
+    bits), ``data_per_param``, ``epochs``, final ``memorised`` bits (the no-grad measurement after the last update),
+    ``share`` of the data (of which ``memorisable``, ``(L - 1) / L``, can be: the module's docstring),
+    ``bits_per_param``, the members' final ``accuracy`` and ``held_out_code`` (the held-out strings' code length over
+    their self-information at the end, median: 1 = coded as well as by the distribution itself)."""
     runs = list(runs)
     if not runs:
         raise ValueError("runs is empty: give the runs of memlib.capacity.capacity_runs")
@@ -120,91 +89,95 @@ def run_table(runs, *, window: int = STOP_WINDOW, tol: float = STOP_TOL) -> pd.D
         c = counts[run.config.model]
         train = run.metrics[(run.metrics.split == "train") & (run.metrics.epoch == b.epoch.iloc[-1])]
         length = len(run.config.train[0]["text"])
-        rule = converged(b.epoch.iloc[:-1], b.memorised.iloc[:-1], window=window, tol=tol)  # training passes
+        size = len(run.config.train[0]["alphabet"])
         info = float(b.information.iloc[-1])
         h = held[(held.run == run.key[:12]) & (held.epoch == b.epoch.iloc[-1])]
         held_ratio = float((h.code_length / h.self_information).median()) if len(h) else math.nan
         rows.append({"run": run.key[:12], "model": run.config.model, "precision": _precision(run), "seed": run.config.seed,
+                     "alphabet_size": size, "bits_per_token": math.log2(size),
                      "params": c["total"], "non_embedding": c["non_embedding"], "strings": len(run.config.train),
                      "information": info, "data_per_param": info / c["total"], "epochs": int(b.epoch.iloc[-1]),
                      "memorisable": (length - 1) / length,
                      "memorised": float(b.memorised.iloc[-1]), "share": float(b.share.iloc[-1]),
                      "bits_per_param": float(b.memorised.iloc[-1]) / c["total"], "accuracy": float(train.accuracy.mean()),
-                     "held_out_code": held_ratio,
-                     **rule})
+                     "held_out_code": held_ratio})
     return pd.DataFrame(rows)
 
 
-def capacities(table: pd.DataFrame, *, tol: float = STOP_TOL) -> pd.DataFrame:
-    """Per model and precision, from :func:`run_table`: ``capacity`` (the most bits any dataset left memorised),
-    ``at_data`` (that dataset's bits), ``bits_per_param`` (and ``per_non_embedding``), ``converged`` (runs that met
-    the stopping rule, of ``runs``), ``data_bound`` (the best dataset was nearly all memorised: share >=
-    (1 - tol) of its ``memorisable`` share, (L - 1) / L) and ``lower_bound`` (not every run converged, or
-    data-bound)."""
-    _check_rule(1, tol)
+def capacities(units: pd.DataFrame) -> pd.DataFrame:
+    """Per model size, precision and alphabet, from :func:`memlib.capacity.unit_capacities`: ``units`` (seeds),
+    ``measured`` (those whose capacity is a plateau), the median ``capacity`` over units with its range (``lowest``,
+    ``highest``), ``bits_per_param`` and ``per_non_embedding`` (medians), ``lower_bound`` (some unit's capacity is
+    one)."""
     rows = []
-    for (model, precision), d in table.groupby(["model", "precision"], sort=False):
-        best = d.loc[d.memorised.idxmax()]
-        data_bound = bool(best.share >= (1 - tol) * best.memorisable)
-        rows.append({"model": model, "precision": precision, "params": int(best.params),
-                     "non_embedding": int(best.non_embedding), "capacity": float(best.memorised),
-                     "at_data": float(best.information), "bits_per_param": float(best.memorised / best.params),
-                     "per_non_embedding": float(best.memorised / best.non_embedding), "runs": len(d),
-                     "converged": int(d.converged.sum()), "data_bound": data_bound,
-                     "lower_bound": bool(data_bound or not d.converged.all())})
-    return pd.DataFrame(rows).sort_values(["precision", "params"], ignore_index=True)
+    for (model, precision, size), d in units.groupby(["model", "precision", "alphabet_size"], sort=False):
+        rows.append({"model": model, "precision": precision, "alphabet_size": size, "params": int(d.params.iloc[0]),
+                     "non_embedding": int(d.non_embedding.iloc[0]), "units": len(d),
+                     "measured": int((d.kind == "plateau").sum()), "capacity": float(d.capacity.median()),
+                     "lowest": float(d.capacity.min()), "highest": float(d.capacity.max()),
+                     "bits_per_param": float(d.bits_per_param.median()),
+                     "per_non_embedding": float(d.per_non_embedding.median()),
+                     "lower_bound": bool((d.kind != "plateau").any())})
+    return pd.DataFrame(rows).sort_values(["precision", "alphabet_size", "params"], ignore_index=True)
 
 
-def fit(caps: pd.DataFrame, *, per: str = "params", level: float = 0.95) -> dict:
-    """Bits per parameter across sizes (one precision's rows of :func:`capacities`): ``estimate`` the geometric
-    mean of capacity / ``per`` (``"params"`` or ``"non_embedding"``) over the ``n`` sizes with its t interval
-    (``low``, ``high``) on the log scale; ``slope`` of log capacity against log size with its t interval
-    (``slope_low``, ``slope_high``; 1: proportional); ``lower_bound`` if any size's capacity is one. Needs 3 or
-    more sizes for the slope's interval (2 give NaN there)."""
-    from scipy import stats
+def fit(units: pd.DataFrame, *, per: str = "params") -> dict:
+    """Bits per parameter over the units of one precision and alphabet (:func:`memlib.capacity.unit_capacities`,
+    one row per size and seed): ``estimate``, the median of capacity / ``per`` (``"params"`` or
+    ``"non_embedding"``) with its order-statistic interval (``low``, ``high``, ``level``; :mod:`memlib.stats`) over
+    the ``n`` units; ``slope`` of log capacity on log size (least squares over the units, HC3 t interval
+    ``slope_low``, ``slope_high``; 1: proportional; NaN with fewer than 2 sizes or 3 units); ``sizes``;
+    ``lower_bound`` where some unit's capacity is one."""
+    from ..stats import median_interval, ols
 
     if per not in ("params", "non_embedding"):
         raise ValueError(f"per={per!r} is not allowed: use 'params' or 'non_embedding'")
-    if caps.precision.nunique() != 1:
-        raise ValueError(f"caps holds precisions {sorted(caps.precision.unique())}: fit one precision at a time")
-    if len(caps) < 2:
-        raise ValueError(f"caps has {len(caps)} size(s): a fit across sizes needs at least 2")
-    if (caps.capacity <= 0).any():
-        raise ValueError(f"a capacity of 0 bits ({caps[caps.capacity <= 0].model.tolist()}): nothing memorised, "
+    for col in ("precision", "alphabet_size"):
+        if units[col].nunique() != 1:
+            raise ValueError(f"units hold {col} {sorted(units[col].unique())}: fit one precision and alphabet at a time")
+    if len(units) < 2:
+        raise ValueError(f"units has {len(units)} row(s): a fit needs at least 2 units")
+    if (units.capacity <= 0).any():
+        raise ValueError(f"a capacity of 0 bits ({sorted(set(units[units.capacity <= 0].model))}): nothing memorised, "
                          f"no bits per parameter to fit; train longer")
-    x, y = np.log(caps[per].to_numpy(dtype=np.float64)), np.log(caps.capacity.to_numpy(dtype=np.float64))
-    n = len(x)
-    ratio = y - x
-    t = stats.t.ppf(0.5 + level / 2, n - 1)
-    se = ratio.std(ddof=1) / math.sqrt(n)
-    out = {"per": per, "n": n, "estimate": float(np.exp(ratio.mean())), "low": float(np.exp(ratio.mean() - t * se)),
-           "high": float(np.exp(ratio.mean() + t * se)), "lower_bound": bool(caps.lower_bound.any()),
-           "precision": caps.precision.iloc[0]}
-    lr = stats.linregress(x, y)
-    if n >= 3:
-        ts = stats.t.ppf(0.5 + level / 2, n - 2)
-        out.update(slope=float(lr.slope), slope_low=float(lr.slope - ts * lr.stderr),
-                   slope_high=float(lr.slope + ts * lr.stderr))
-    else:
-        out.update(slope=float(lr.slope), slope_low=math.nan, slope_high=math.nan)
+    ratio = units.capacity.to_numpy(dtype=np.float64) / units[per].to_numpy(dtype=np.float64)
+    iv = median_interval(ratio)
+    out = {"per": per, "n": len(units), "sizes": units.model.nunique(), "estimate": iv.estimate, "low": iv.low,
+           "high": iv.high, "level": iv.level, "interval": iv, "lower_bound": bool((units.kind != "plateau").any()),
+           "precision": units.precision.iloc[0], "alphabet_size": int(units.alphabet_size.iloc[0]),
+           "slope": math.nan, "slope_low": math.nan, "slope_high": math.nan}
+    if units[per].nunique() >= 2 and len(units) >= 3:
+        x = np.log(units[per].to_numpy(dtype=np.float64))
+        coef, _, low, high, _ = ols(np.column_stack([np.ones_like(x), x]), np.log(units.capacity.to_numpy(np.float64)))
+        out.update(slope=float(coef[1]), slope_low=float(low[1]), slope_high=float(high[1]))
     return out
 
 
-def fits(caps: pd.DataFrame, per: str = "params") -> dict:
-    """:func:`fit` per precision where it can be made (2 or more sizes, every capacity above 0): ``{precision: fit}``."""
-    return {p: fit(c, per=per) for p, c in caps.groupby("precision", sort=False) if len(c) >= 2 and (c.capacity > 0).all()}
+def fits(units: pd.DataFrame, per: str = "params") -> dict:
+    """:func:`fit` per (precision, alphabet size) where it can be made (2 or more units, every capacity above 0)."""
+    return {k: fit(u, per=per) for k, u in units.groupby(["precision", "alphabet_size"], sort=False)
+            if len(u) >= 2 and (u.capacity > 0).all()}
 
 
-def _capacity_of(caps: pd.DataFrame, model: str, precision: str) -> float:
-    c = caps[(caps.model == model) & (caps.precision == precision)]
-    return float(c.capacity.iloc[0]) if len(c) else math.nan
+def _held_out_capacity(units: pd.DataFrame, row) -> tuple[float, str]:
+    """The capacity a run is set against: the median over the other seeds of its size, precision and alphabet (not
+    read from the run itself), or its own unit's where it has no other."""
+    same = units[(units.model == row.model) & (units.precision == row.precision)
+                 & (units.alphabet_size == row.alphabet_size)]
+    other = same[same.seed != row.seed]
+    if len(other):
+        return float(other.capacity.median()), "other seeds"
+    return float(same.capacity.iloc[0]), "own runs"
 
 
-def phase_table(runs, table: pd.DataFrame, caps: pd.DataFrame) -> pd.DataFrame:
-    """The phases (:func:`memlib.milestones.detect_phases`, the distribution's entropy as the one to learn)
-    per run beside its data, its model's capacity and ``data_over_capacity``; ``epochs_to_half``: the first epoch at which the run held half of its final
-    memorised bits; ``guess_end_steps`` and ``steps_to_half``, the same in optimiser steps."""
-    runs = list(runs)
+def phase_table(runs, datasets: pd.DataFrame, units: pd.DataFrame) -> pd.DataFrame:
+    """The phases (:func:`memlib.milestones.detect_phases`, the distribution's entropy as the one to learn) of each
+    dataset's longer run (``datasets``: :func:`memlib.capacity.dataset_table`) beside its data, the ``capacity`` of
+    its size read from the other seeds (``capacity_from``; :func:`unit_capacities`) and ``data_over_capacity``;
+    ``epochs_to_half``: the first epoch at which the run held half of its final memorised bits;
+    ``guess_end_steps`` and ``steps_to_half``, the same in optimiser steps."""
+    keep = set(datasets.run)
+    runs = [r for r in runs if r.key[:12] in keep]
     # the phase rule, with the entropy of the distribution the strings were drawn from in place of one
     # string's letter counts: a model trained on many strings learns the distribution, not any one histogram
     ph = pd.DataFrame([{"run": r.key[:12], **detect_phases(r.metrics, string_entropy=r.config.train[0]["entropy"],
@@ -215,8 +188,8 @@ def phase_table(runs, table: pd.DataFrame, caps: pd.DataFrame) -> pd.DataFrame:
         b = b.sort_values("epoch")
         last = b.memorised.iloc[-1]
         half[key] = int(b.epoch[b.memorised >= last / 2].iloc[0]) if last > 0 else None
-    out = table[["run", "model", "precision", "params", "strings", "information", "memorised", "share", "converged"]].merge(
-        ph, on="run")
+    out = datasets[["run", "model", "precision", "alphabet_size", "seed", "params", "strings", "information",
+                    "memorised", "share", "status", "converged"]].merge(ph, on="run")
     out["epochs_to_half"] = out.run.map(half)
     # an epoch of a run in batches is ceil(strings / batch_size) optimiser steps: datasets of different sizes
     # compare in steps (epoch e counts the steps of e full passes; its measurement is the next pass)
@@ -224,25 +197,29 @@ def phase_table(runs, table: pd.DataFrame, caps: pd.DataFrame) -> pd.DataFrame:
     out["steps_per_epoch"] = out.run.map(steps)
     out["guess_end_steps"] = out.guess_end * out.steps_per_epoch
     out["steps_to_half"] = out.epochs_to_half * out.steps_per_epoch
-    out["capacity"] = [_capacity_of(caps, m, p) for m, p in zip(out.model, out.precision)]
+    caps = [_held_out_capacity(units, r) for r in out.itertuples()]
+    out["capacity"], out["capacity_from"] = [c for c, _ in caps], [f for _, f in caps]
     out["data_over_capacity"] = out.information / out.capacity
     return out
 
 
-def membership_table(runs, table: pd.DataFrame, caps: pd.DataFrame, fpr: float = 0.01) -> pd.DataFrame:
-    """The loss-threshold membership attack (:func:`memlib.membership.membership_table`) on each run's last
-    epoch: its training strings against its held-out ones, beside ``capacity_over_data`` (the model's capacity
-    over the dataset's bits, Morris et al.'s axis) and ``share`` memorised."""
+def membership_table(runs, datasets: pd.DataFrame, units: pd.DataFrame, fpr: float = 0.01) -> pd.DataFrame:
+    """The loss-threshold membership attack (:func:`memlib.membership.membership_table`) on each dataset's longer
+    run at its last epoch: its training strings against its held-out ones, beside ``capacity_over_data`` (its
+    size's capacity from the other seeds over the dataset's bits, Morris et al.'s axis) and ``share`` memorised."""
+    by_key = {r.key[:12]: r for r in runs}
     rows = []
-    for run, (_, row) in zip(runs, table.iterrows()):
+    for row in datasets.itertuples():
+        run = by_key[row.run]
         if not run.config.test:
             raise ValueError(f"{run!r} has no held-out strings: the attack needs non-members")
         m = membership.membership_table([run], fpr=fpr)
         last = m[m.epoch == m.epoch.max()].iloc[0]
-        cap = _capacity_of(caps, row.model, row.precision)
-        rows.append({"run": row.run, "model": row.model, "precision": row.precision, "params": row.params,
-                     "information": row.information, "share": row.share, "epoch": int(last.epoch),
-                     "auc": float(last.auc), "tpr": float(last.tpr_at_fpr), "fpr": fpr, "measurable": bool(last.measurable),
-                     "members": int(last.members), "non_members": int(last.non_members),
-                     "capacity_over_data": cap / row.information})
+        cap, source = _held_out_capacity(units, row)
+        rows.append({"run": row.run, "model": row.model, "precision": row.precision, "alphabet_size": row.alphabet_size,
+                     "seed": row.seed, "params": row.params, "information": row.information, "share": row.share,
+                     "epoch": int(last.epoch), "auc": float(last.auc), "tpr": float(last.tpr_at_fpr), "fpr": fpr,
+                     "measurable": bool(last.measurable), "members": int(last.members),
+                     "non_members": int(last.non_members), "capacity_over_data": cap / row.information,
+                     "capacity_from": source})
     return pd.DataFrame(rows)

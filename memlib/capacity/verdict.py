@@ -1,4 +1,4 @@
-"""Notebook 06's verdict: its tables in sentences (its correlations exploratory)."""
+"""Notebook 06's verdict: its tables in sentences, the family of primary tests declared in ``PRIMARY``."""
 
 from __future__ import annotations
 
@@ -7,8 +7,15 @@ import math
 import numpy as np
 import pandas as pd
 
-from ..stats import EXPLORATORY, rank_correlation
-from .tables import ANCHOR_BITS_PER_PARAM, STOP_TOL, STOP_WINDOW, fit
+from ..labels import plural, span
+from ..stats import EXPLORATORY, in_family, paired_contrast, rank_correlation, sign_counts, sign_test
+from .saturation import DOUBLING_TOL, PLATEAU_TOL
+from .tables import ANCHOR_BITS_PER_PARAM, fit
+
+# The tests notebook 06's finding rests on (memlib.stats.Family; the others are exploratory): per precision and
+# alphabet, bits per parameter against Morris et al.'s 3.6; each other alphabet's capacity against the first's,
+# unit by unit (the information per token); bf16 against fp32 where both ran.
+PRIMARY = (r".*: bits per parameter against 3\.6", r".*: capacity, \d+ letters / \d+ letters", r".*: capacity, bf16 / fp32")
 
 
 def _rho_text(c: dict, decision) -> str:
@@ -28,101 +35,147 @@ def held_out_text(held: pd.Series) -> str:
     return text + (", and the memorising model is confidently wrong on them." if clear == len(held) else ".")
 
 
-def verdict(table: pd.DataFrame, caps: pd.DataFrame, phases: pd.DataFrame, attack: pd.DataFrame, *,
-            window: int = STOP_WINDOW, tol: float = STOP_TOL, native_bf16: bool | None = None) -> list[str]:
-    """The finding in sentences, from :func:`run_table`, :func:`capacities`, :func:`phase_table` and
-    :func:`membership_table`: every number printed from the data."""
-    lines = []
-    conv = int(table.converged.sum())
-    lines.append(
-        f"{len(table)} runs: {table.model.nunique()} model sizes ({table.params.min():,}-{table.params.max():,} "
-        f"parameters, embedding and output rows included; {math.log10(table.params.max() / table.params.min()):.2f} "
-        f"decades), {table.groupby(['model', 'precision']).size().max()} datasets each "
-        f"({table.data_per_param.min():.2g}-{table.data_per_param.max():.2g} bits of data per parameter), "
-        f"{table.epochs.max()} epochs. {conv} of {len(table)} runs met the stopping rule (memorised bits grew by "
-        f"at most {tol:.0%}, up or down, over the {window} epochs before the last, on the training passes)"
-        + ("." if conv == len(table) else f"; the others were still moving (median change over those {window} "
-           f"epochs {table.growth[~table.converged].median():+.0%}), so their bits are not a plateau."))
-    done = table[table.converged]
-    if len(done):
-        lines.append("Runs that met it: " + "; ".join(
-            f"{r.model}, {r.strings} strings: {r.share:.3f} of the data memorised (at most {r.memorisable:.3f} can be: "
-            f"the first character of a string follows BOS alone)" for r in done.itertuples()) + ".")
-    for precision, c in caps.groupby("precision", sort=False):
-        sizes = "; ".join(f"{r.model} ({r.params:,}): {r.capacity:,.0f} bits = {r.bits_per_param:.2f}/parameter"
-                          + (" (lower bound)" if r.lower_bound else "") for r in c.itertuples())
-        lines.append(f"Capacity ({precision}; the most bits any dataset left memorised): {sizes}.")
-        if len(c) < 2 or (c.capacity <= 0).any():
-            if len(c) >= 2:
-                lines.append(f"No bits-per-parameter fit ({precision}): {', '.join(c[c.capacity <= 0].model)} "
-                             f"memorised nothing at this budget.")
-            continue
-        f, g = fit(c), fit(c, per="non_embedding")
-        bound = ("a lower bound: " + f"{int(c.lower_bound.sum())} of {len(c)} sizes did not meet the stopping rule "
-                 "or memorised nearly all of their largest dataset") if f["lower_bound"] else "every size converged"
-        if f["high"] < ANCHOR_BITS_PER_PARAM:
-            against = (f"below Morris et al.'s {ANCHOR_BITS_PER_PARAM} bits per parameter (interval excludes it)"
-                       + ("; as a lower bound this does not establish a lower capacity, only that this training "
-                          "reached less" if f["lower_bound"] else ""))
-        elif f["low"] > ANCHOR_BITS_PER_PARAM:
-            against = f"above Morris et al.'s {ANCHOR_BITS_PER_PARAM} bits per parameter (interval excludes it)"
-        else:
-            against = f"not distinguishable from Morris et al.'s {ANCHOR_BITS_PER_PARAM} (interval includes it)"
-        slope = (f"; log-log slope of capacity on parameters {f['slope']:.2f} (95% CI {f['slope_low']:.2f} to "
-                 f"{f['slope_high']:.2f}: {'consistent with' if f['slope_low'] <= 1 <= f['slope_high'] else 'not'} "
-                 f"proportional to size)" if math.isfinite(f["slope_low"]) else "")
-        lines.append(f"Bits per parameter ({precision}, geometric mean over sizes): {f['estimate']:.2f} (95% CI "
-                     f"{f['low']:.2f} to {f['high']:.2f}, n = {f['n']} sizes), {bound}; {against}{slope}. Per "
-                     f"non-embedding parameter: {g['estimate']:.2f} ({g['low']:.2f} to {g['high']:.2f}).")
+def _setting(precision: str, size: int) -> str:
+    return f"{precision}, {size} letters"
+
+
+def verdict(datasets: pd.DataFrame, units: pd.DataFrame, caps: pd.DataFrame, phases: pd.DataFrame,
+            attack: pd.DataFrame, *, tol: float = DOUBLING_TOL, plateau_tol: float = PLATEAU_TOL,
+            native_bf16: bool | None = None, family=None) -> list[str]:
+    """The finding in sentences, from :func:`memlib.capacity.dataset_table`, :func:`~memlib.capacity.unit_capacities`,
+    :func:`~memlib.capacity.capacities`, :func:`~memlib.capacity.phase_table` and
+    :func:`~memlib.capacity.membership_table`: every number printed from the data. Its tests form one family
+    (:data:`PRIMARY`)."""
+    if family is None:
+        return in_family(lambda f: verdict(datasets, units, caps, phases, attack, tol=tol, plateau_tol=plateau_tol,
+                                           native_bf16=native_bf16, family=f), PRIMARY)
+    d = datasets
+    lines = [_runs_line(d, tol, plateau_tol)]
+    for r in caps.itertuples():
+        lines.append(f"Capacity, {r.model} ({r.params:,} parameters, {r.non_embedding:,} without embedding and output "
+                     f"rows), {_setting(r.precision, r.alphabet_size)}: median {r.capacity:,.0f} bits = "
+                     f"{r.bits_per_param:.2f} per parameter over {plural(r.units, 'seed')} (range "
+                     f"{span([r.lowest, r.highest], '{:,.0f}')}); {r.measured} of {r.units} a plateau"
+                     + (" (the others lower bounds)" if r.lower_bound else "") + ".")
+    for (precision, size), u in units.groupby(["precision", "alphabet_size"], sort=False):
+        lines.append(_fit_line(u, precision, size, family))
+    lines += _per_token(units, family)
+    lines += _precisions(units, caps, native_bf16, family)
     below, above = phases[phases.data_over_capacity <= 0.75], phases[phases.data_over_capacity >= 1.5]
     if len(below) and len(above):
         lines.append(f"Memorised share of the data at the end: median {below.share.median():.2f} for datasets at most "
-                     f"0.75 of the model's capacity (n = {len(below)} runs), {above.share.median():.2f} for datasets "
-                     f"1.5 times it or more (n = {len(above)}); accuracy >= 0.99 (notebook 01's memorised) reached in "
-                     f"{int(below.mem_end.notna().sum())} of {len(below)} and {int(above.mem_end.notna().sum())} of "
-                     f"{len(above)}.")
-    held = table.held_out_code.dropna()
+                     f"0.75 of their size's capacity (read from the other seeds; n = {len(below)} runs), "
+                     f"{above.share.median():.2f} for datasets 1.5 times it or more (n = {len(above)}); accuracy >= 0.99 "
+                     f"(notebook 01's memorised) reached in {int(below.mem_end.notna().sum())} of {len(below)} and "
+                     f"{int(above.mem_end.notna().sum())} of {len(above)}.")
+    held = d.held_out_code.dropna()
     if len(held):
         lines.append(f"Held-out strings (never trained) at the end: code length / self-information, median per run "
                      f"{held.min():.2f}-{held.max():.2f} over {len(held)} runs (1 = the distribution itself): "
                      + held_out_text(held))
-    # Exploratory only: data / capacity divides by capacities read from these same runs, and a larger dataset takes
-    # more optimiser steps per epoch by construction (so the relation is stated in epochs, not steps)
+    # Exploratory only: a larger dataset takes more optimiser steps per epoch by construction (so the relation is
+    # stated in epochs, not steps)
     c_half = rank_correlation(phases.data_over_capacity, phases.epochs_to_half)
     lines.append(f"Epochs until a run holds half of its final memorised bits: median "
                  f"{phases.epochs_to_half.median():,.0f} (range {phases.epochs_to_half.min():,.0f}-"
-                 f"{phases.epochs_to_half.max():,.0f}); against data / capacity (the capacity read from these same "
-                 f"runs): {_rho_text(c_half, EXPLORATORY)}.")
+                 f"{phases.epochs_to_half.max():,.0f}); against data / capacity: {_rho_text(c_half, EXPLORATORY)}.")
     ge = phases.guess_end
     lines.append(f"Guessing phase (until the letter distribution is learnt, notebook 01's rule with the "
                  f"distribution's entropy), in epochs: reached in {int(ge.notna().sum())} of {len(ge)} runs"
                  + (f", median {ge.median():,.0f} (range {ge.min():,.0f}-{ge.max():,.0f}); against data / capacity: "
                     f"{_rho_text(rank_correlation(phases.data_over_capacity, ge), EXPLORATORY)}" if ge.notna().sum()
                     else "") + ".")
+    lines.append(_attack_line(attack))
+    return [f"- {line}" for line in lines]
+
+
+def _runs_line(d: pd.DataFrame, tol: float, plateau_tol: float) -> str:
+    counts = d.status.value_counts()
+    rising = d[d.status == "rising"]
+    letters = ", ".join(str(a) for a in sorted(d.alphabet_size.unique()))
+    return (f"{len(d)} datasets, each trained twice ({span(d.half_epochs, '{:,.0f}')} and {span(d.epochs, '{:,.0f}')} "
+            f"epochs): {plural(d.model.nunique(), 'model size')} ({span(d.params, '{:,.0f}')} parameters), "
+            f"{letters} letters, {span(d.data_per_param, '{:.2g}')} bits of data per parameter, "
+            f"{plural(d.seed.nunique(), 'seed')} (each its own initialisation and strings). When training doubled: "
+            f"{counts.get('memorised', 0)} held their data, {counts.get('saturated', 0)} were saturated (flat, within "
+            f"{plateau_tol:.0%} of the most any flat dataset of their seed holds), {counts.get('stalled', 0)} stalled "
+            f"(flat below both), {counts.get('rising', 0)} still rising (grew by more than {tol:.0%}"
+            + (f"; median {rising.growth.median():+.0%}" if len(rising) else "") + f"): {int(d.converged.sum())} of "
+            f"{len(d)} ({d.converged.mean():.0%}) met the rule.")
+
+
+def _fit_line(u: pd.DataFrame, precision: str, size: int, family) -> str:
+    where = _setting(precision, size)
+    if len(u) < 2 or (u.capacity <= 0).any():
+        return f"No bits-per-parameter fit ({where}): {len(u)} unit(s), or one that memorised nothing."
+    f, g = fit(u), fit(u, per="non_embedding")
+    ratio = (u.capacity / u.params).to_numpy()
+    p = sign_test(np.sign(ratio - ANCHOR_BITS_PER_PARAM).tolist())
+    iv = f["interval"]
+    decision = family.decide(f"{where}: bits per parameter against 3.6", p, estimate=iv.estimate, low=iv.low,
+                             high=iv.high, level=iv.level, n=iv.n, supported=iv.excludes(ANCHOR_BITS_PER_PARAM),
+                             **sign_counts(ratio - ANCHOR_BITS_PER_PARAM))
+    bound = (f"; {int((u.kind != 'plateau').sum())} of {len(u)} units a lower bound (a dataset held whole, or none "
+             f"flat)" if f["lower_bound"] else "; every unit a plateau")
+    side = "below" if f["estimate"] < ANCHOR_BITS_PER_PARAM else "above"
+    slope = (f"; log-log slope of capacity on parameters {f['slope']:.2f} (95% CI {f['slope_low']:.2f} to "
+             f"{f['slope_high']:.2f}, exploratory; 1: proportional to size)" if math.isfinite(f["slope_low"]) else "")
+    return (f"Bits per parameter ({where}; median over {f['n']} units, {plural(f['sizes'], 'size')} x seeds): "
+            f"{iv.text()}{bound}; {side} Morris et al.'s {ANCHOR_BITS_PER_PARAM} (sign test "
+            f"{decision.words(p, iv.excludes(ANCHOR_BITS_PER_PARAM))}){slope}. Per non-embedding parameter: "
+            f"{g['interval'].text()}.")
+
+
+def _per_token(units: pd.DataFrame, family) -> list[str]:
+    """Each alphabet's capacity against 26 letters' (or the first alphabet's), unit by unit (the same size, precision
+    and seed)."""
+    lines = []
+    sizes = list(dict.fromkeys(units.alphabet_size))
+    if len(sizes) < 2:
+        return lines
+    base = 26 if 26 in sizes else sizes[0]
+    key = ["model", "precision", "seed"]
+    wide = units.pivot_table(index=key, columns="alphabet_size", values="capacity")
+    for precision in dict.fromkeys(units.precision):
+        w = wide.xs(precision, level="precision")
+        for size in sizes:
+            if size == base:
+                continue
+            both = w[[size, base]].dropna()
+            c = paired_contrast(both[size].to_numpy(), both[base].to_numpy(), kind="ratio").decided(
+                family, f"{precision}: capacity, {size} letters / {base} letters")
+            lines.append(f"Information per token ({precision}): capacity with {size} letters ({math.log2(size):.2f} "
+                         f"bits a letter) / with {base} letters ({math.log2(base):.2f}), unit by unit (the same size "
+                         f"and seed, at equal bits of data per parameter): {c.text()}.")
+    return lines
+
+
+def _precisions(units: pd.DataFrame, caps: pd.DataFrame, native_bf16, family) -> list[str]:
+    precisions = list(dict.fromkeys(caps.precision))
+    if len(precisions) == 1:
+        cpu = ("this CPU has native bf16" if native_bf16 else "this CPU emulates bf16 (no native support), so a bf16 "
+               "run here would measure the emulation") if native_bf16 is not None else ""
+        return [f"Precision: {precisions[0]} only in this preset; bf16 against fp32 is not measured"
+                + (f" ({cpu})" if cpu else "") + "."]
+    if "fp32" not in precisions:
+        return [f"Precisions {', '.join(precisions)}: no fp32 to compare with."]
+    other = [p for p in precisions if p != "fp32"][0]
+    wide = units.pivot_table(index=["model", "alphabet_size", "seed"], columns="precision", values="capacity").dropna()
+    wide = wide[(wide > 0).all(axis=1)]
+    c = paired_contrast(wide[other].to_numpy(), wide["fp32"].to_numpy(), kind="ratio").decided(
+        family, f"all sizes: capacity, {other} / fp32")
+    return [f"{other} / fp32 capacity, unit by unit (the same size, alphabet and seed): {c.text()}."]
+
+
+def _attack_line(attack: pd.DataFrame) -> str:
     c_auc = rank_correlation(attack.capacity_over_data, attack.auc)
     hi, lo = attack.loc[attack.capacity_over_data.idxmax()], attack.loc[attack.capacity_over_data.idxmin()]
     tpr = attack[attack.measurable]
-    lines.append(f"Membership inference (loss threshold, members against {attack.non_members.iloc[0]} held-out strings, "
-                 f"last epoch): AUC {hi.auc:.2f} at capacity / data {hi.capacity_over_data:.2f} and {lo.auc:.2f} at "
-                 f"{lo.capacity_over_data:.2f}; AUC against capacity / data: {_rho_text(c_auc, EXPLORATORY)}. "
-                 + (f"TPR at {attack.fpr.iloc[0]:.0%} FPR ranges {tpr.tpr.min():.2f}-{tpr.tpr.max():.2f} over "
-                    f"{len(tpr)} runs." if len(tpr) else
-                    f"TPR at {attack.fpr.iloc[0]:.0%} FPR not measurable at this n (needs "
-                    f"{math.ceil(1 / attack.fpr.iloc[0])} non-members)."))
-    precisions = list(caps.precision.unique())
-    if len(precisions) > 1:
-        both = caps.pivot_table(index="model", columns="precision", values="capacity").dropna()
-        both = both[(both > 0).all(axis=1)]  # a size that memorised nothing in one precision has no ratio
-        other = [p for p in precisions if p != "fp32"][0]
-        if "fp32" in both and len(both):
-            r = (both[other] / both["fp32"]).to_numpy()
-            lines.append(f"{other} / fp32 capacity per size: median {np.median(r):.2f} (range {r.min():.2f}-{r.max():.2f}, "
-                         f"n = {len(r)} sizes; fewer than 6 sizes establish no difference).")
-        else:
-            lines.append(f"{other} / fp32 capacity per size: no size memorised something in both precisions.")
-    else:
-        cpu = ("this CPU has native bf16" if native_bf16 else "this CPU emulates bf16 (no native support), so a bf16 "
-               "run here would measure the emulation") if native_bf16 is not None else ""
-        lines.append(f"Precision: {precisions[0]} only in this preset; bf16 against fp32 is not measured"
-                     + (f" ({cpu})" if cpu else "") + ".")
-    return [f"- {line}" for line in lines]
+    return (f"Membership inference (loss threshold, members against {attack.non_members.iloc[0]} held-out strings, "
+            f"last epoch): AUC {hi.auc:.2f} at capacity / data {hi.capacity_over_data:.2f} and {lo.auc:.2f} at "
+            f"{lo.capacity_over_data:.2f} (capacity from the other seeds); AUC against capacity / data: "
+            f"{_rho_text(c_auc, EXPLORATORY)}. "
+            + (f"TPR at {attack.fpr.iloc[0]:.0%} FPR ranges {tpr.tpr.min():.2f}-{tpr.tpr.max():.2f} over "
+               f"{len(tpr)} runs." if len(tpr) else
+               f"TPR at {attack.fpr.iloc[0]:.0%} FPR not measurable at this n (needs "
+               f"{math.ceil(1 / attack.fpr.iloc[0])} non-members)."))

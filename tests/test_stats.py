@@ -10,7 +10,7 @@ from scipy import stats as sps
 from memlib import stats
 
 # every n of units a preset's contrasts use (01: 8 seeds; 03: 2 and 6; 04: 6; 05: 6 runs, 64 strings), a few more
-NS = (2, 3, 5, 6, 7, 8, 9, 12, 24, 64)
+NS = (2, 3, 5, 6, 7, 8, 9, 12, 13, 24, 64)
 
 
 def _draws(kind, rng, size):
@@ -138,6 +138,23 @@ def test_the_ols_interval_covers_at_n_24_on_skewed_heavy_tailed_and_heteroskedas
             covered += (low <= beta) & (beta <= high)
         rate = covered / trials
         assert ((rate >= 0.92) & (rate <= 0.985)).all(), (name, rate)
+
+
+def test_the_ols_slope_interval_covers_at_notebook_06s_designs():
+    """Notebook 06's log-log slope of capacity on size, over units (size x seed): its default's 2 sizes x 3 seeds and
+    cpu-long's 7 + 3 + 3 units over 3 sizes; errors on the log scale normal, skewed and heavy-tailed."""
+    rng = np.random.default_rng(11)
+    for sizes in ([1480] * 3 + [5008] * 3, [1480] * 7 + [5008] * 3 + [10584] * 3):
+        x = np.log(np.asarray(sizes, dtype=float))
+        X = np.column_stack([np.ones_like(x), x])
+        for name, noise in (("normal", lambda: rng.normal(0, 0.05, len(x))),
+                            ("skewed", lambda: 0.05 * (rng.exponential(1, len(x)) - 1)),
+                            ("t3", lambda: 0.03 * rng.standard_t(3, len(x)))):
+            covered = 0
+            for _ in range(1000):
+                _, _, low, high, _ = stats.ols(X, X @ np.array([0.8, 1.0]) + noise())
+                covered += low[1] <= 1.0 <= high[1]
+            assert 0.93 <= covered / 1000 <= 0.995, (len(x), name, covered / 1000)
 
 
 def test_the_rank_correlation_interval_covers_at_the_ns_used():

@@ -126,7 +126,8 @@ def fit(units: pd.DataFrame, *, per: str = "params") -> dict:
     one row per size and seed): ``estimate``, the median of capacity / ``per`` (``"params"`` or
     ``"non_embedding"``) with its order-statistic interval (``low``, ``high``, ``level``; :mod:`memlib.stats`) over
     the ``n`` units; ``slope`` of log capacity on log size (least squares over the units, HC3 t interval
-    ``slope_low``, ``slope_high``; 1: proportional; NaN with fewer than 2 sizes or 3 units); ``sizes``;
+    ``slope_low``, ``slope_high``, its coverage checked at the presets' designs in ``tests/test_stats.py``; 1:
+    proportional; NaN with fewer than 2 sizes or 3 units); ``sizes``;
     ``lower_bound`` where some unit's capacity is one."""
     from ..stats import median_interval, ols
 

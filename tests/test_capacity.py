@@ -225,6 +225,7 @@ def test_the_verdict_sets_bits_per_parameter_against_the_anchor_and_alphabets_un
     assert "below Morris et al.'s 3.6 (sign test p = 0.0078, Holm-adjusted over 3 primary tests" in text
     assert "capacity with 2 letters (1.00 bits a letter) / with 26 letters (4.70)" in text
     assert "median ratio 0.80" in text and "lower in 8, higher in 0" in text
+    assert "at the first measurement in every run" in text  # every guess_end 0 here: said, not correlated
     assert lines.family.primary_names == ["fp32, 26 letters: bits per parameter against 3.6",
                                           "fp32, 2 letters: bits per parameter against 3.6",
                                           "fp32: capacity, 2 letters / 26 letters"]

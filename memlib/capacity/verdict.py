@@ -80,11 +80,14 @@ def verdict(datasets: pd.DataFrame, units: pd.DataFrame, caps: pd.DataFrame, pha
                  f"{phases.epochs_to_half.median():,.0f} (range {phases.epochs_to_half.min():,.0f}-"
                  f"{phases.epochs_to_half.max():,.0f}); against data / capacity: {_rho_text(c_half, EXPLORATORY)}.")
     ge = phases.guess_end
+    at_start = ge.notna().all() and (ge == 0).all()
     lines.append(f"Guessing phase (until the letter distribution is learnt, notebook 01's rule with the "
                  f"distribution's entropy), in epochs: reached in {int(ge.notna().sum())} of {len(ge)} runs"
-                 + (f", median {ge.median():,.0f} (range {ge.min():,.0f}-{ge.max():,.0f}); against data / capacity: "
-                    f"{_rho_text(rank_correlation(phases.data_over_capacity, ge), EXPLORATORY)}" if ge.notna().sum()
-                    else "") + ".")
+                 + (f", median {ge.median():,.0f} (range {ge.min():,.0f}-{ge.max():,.0f})" if ge.notna().sum() else "")
+                 + (": at the first measurement in every run (over all the letters of a letters-only vocabulary, the "
+                    "uniform distribution is about what a random-weight model already predicts)" if at_start else
+                    f"; against data / capacity: {_rho_text(rank_correlation(phases.data_over_capacity, ge), EXPLORATORY)}"
+                    if ge.notna().sum() else "") + ".")
     lines.append(_attack_line(attack))
     return [f"- {line}" for line in lines]
 

@@ -96,7 +96,7 @@ def test_dataset_plan_sizes_datasets_by_bits_per_parameter_trains_each_twice_and
     assert len(grids) == len(P.models) * len(P.alphabet_sizes) * len(P.data_per_param) * 2
     # every dataset twice: for the epochs and for half of them, with its held-out schedule cut there
     assert [g["epochs"] for g in grids[:2]] == [40, 20] and grids[0]["n_train_strings"] == grids[1]["n_train_strings"]
-    assert grids[0]["eval_every"] == [0, 10, 30, 40] and grids[1]["eval_every"] == [0, 10, 20]
+    assert grids[0]["eval_every"] == [0, 10, 30, 40] and grids[1]["eval_every"] == [0, 10]
     assert {(g["lr_schedule"], g["warmup"], g["shuffle"], g["batch_size"]) for g in grids} == {("cosine", 0.05, True, 32)}
     total = param_counts(P.models[0])["total"]
     for size in (2, 26):

@@ -38,7 +38,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-__all__ = ["binomial_p", "Interval", "Contrast", "Decision", "Family", "Verdict", "WITHIN_RUN", "EXPLORATORY", "median_interval", "interval_level", "sign_power", "sign_counts", "units_for_power", "ols", "spearman", "spearman_p", "rank_correlation",
+__all__ = ["binomial_p", "Interval", "Contrast", "Decision", "Family", "Verdict", "WITHIN_RUN", "EXPLORATORY", "median_interval", "mean_interval", "interval_level", "sign_power", "sign_counts", "units_for_power", "ols", "spearman", "spearman_p", "rank_correlation",
            "sign_test", "holm",
            "direction", "paired_contrast", "in_family", "LEVEL", "ALPHA"]
 
@@ -119,6 +119,31 @@ def median_interval(values, *, level: float = LEVEL) -> Interval:
         return Interval(est, math.nan, math.nan, n, TOO_FEW if n >= 2 else "none", math.nan)
     j, achieved = best
     return Interval(est, float(x[j - 1]), float(x[n - j]), n, "order statistics", achieved)
+
+
+def mean_interval(values, *, null: float | None = None, level: float = LEVEL) -> tuple[Interval, float]:
+    """The mean of ``values`` (one per unit, NaN left out) with Student's t interval on n - 1 degrees of freedom, and
+    the two-sided one-sample t-test's p against ``null`` (NaN without one). For a quantity whose units vary little
+    and symmetrically (a model's capacity over initialisations), where the order-statistic interval of the median
+    needs 6 units: its coverage at 3-13 units on normal, skewed and heavy-tailed draws is checked by simulation
+    (``tests/test_stats.py``). Fewer than 2 units: no interval; all equal: the interval is that value."""
+    from scipy import stats
+
+    if not 0 < level < 1:
+        raise ValueError(f"level={level!r} is not allowed: use a number in (0, 1)")
+    x = np.asarray([v for v in np.asarray(values, dtype=float).ravel() if math.isfinite(v)])
+    n = len(x)
+    if n == 0:
+        return Interval(math.nan, math.nan, math.nan, 0, "none", math.nan), math.nan
+    est = float(x.mean())
+    if n < 2:
+        return Interval(est, math.nan, math.nan, n, "none", math.nan), math.nan
+    se = float(x.std(ddof=1)) / math.sqrt(n)
+    half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * se
+    p = math.nan
+    if null is not None:
+        p = (1.0 if est == null else 0.0) if se == 0 else float(2 * stats.t.sf(abs(est - null) / se, n - 1))
+    return Interval(est, est - half, est + half, n, "t", level), p
 
 
 def ols(X, y, *, level: float = LEVEL):

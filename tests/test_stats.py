@@ -42,6 +42,39 @@ def test_the_median_interval_covers_at_least_its_stated_level_at_every_n(kind):
         assert covered >= level - 3 * se, (kind, n, covered, level)  # ties only raise coverage
 
 
+@pytest.mark.parametrize("kind, least", [("normal", 0.94), ("lognormal", 0.93), ("t5", 0.94)])
+def test_the_mean_interval_covers_its_level_at_notebook_06s_units(kind, least):
+    # notebook 06's capacities over 3 (default) to 13 units: Student's t on the mean, normal (exact), skewed (a
+    # lognormal of sigma 0.25: a 25% spread, far wider than capacities over seeds) and heavy-tailed (t, 5 df) draws
+    rng = np.random.default_rng(11)
+    trials = 4000
+    for n in (2, 3, 6, 7, 13):
+        if kind == "normal":
+            x, mean = rng.normal(2.0, 0.1, (trials, n)), 2.0
+        elif kind == "lognormal":
+            x, mean = rng.lognormal(0.0, 0.25, (trials, n)), math.exp(0.25 ** 2 / 2)
+        else:
+            x, mean = rng.standard_t(5, (trials, n)), 0.0
+        ivs = [stats.mean_interval(row)[0] for row in x]
+        covered = np.mean([iv.low <= mean <= iv.high for iv in ivs])
+        assert covered >= least, (kind, n, covered)
+
+
+def test_the_mean_interval_and_its_t_test():
+    iv, p = stats.mean_interval([2.37, 2.39, 2.38], null=3.6)
+    assert iv.estimate == pytest.approx(2.38) and iv.method == "t" and iv.excludes(3.6)
+    assert (iv.low, iv.high) == pytest.approx((2.38 - 4.302653 * 0.01 / math.sqrt(3),
+                                              2.38 + 4.302653 * 0.01 / math.sqrt(3)), rel=1e-6)
+    assert p == pytest.approx(sps.ttest_1samp([2.37, 2.39, 2.38], 3.6).pvalue)
+    one, p1 = stats.mean_interval([2.0], null=3.6)
+    assert not one.exists and math.isnan(p1) and one.text() == "2.00 (n=1: no interval)"
+    same, ps = stats.mean_interval([2.0, 2.0, np.nan], null=3.6)
+    assert same.n == 2 and (same.low, same.high) == (2.0, 2.0) and ps == 0.0
+    assert math.isnan(stats.mean_interval([1.0, 2.0])[1])  # no null: no test
+    with pytest.raises(ValueError, match="level=0 is not allowed"):
+        stats.mean_interval([1.0, 2.0], level=0)
+
+
 def test_the_median_interval_is_the_order_statistics_with_their_level():
     x = [5.0, 1.0, 4.0, 2.0, 6.0, 3.0]
     iv = stats.median_interval(x)

@@ -34,9 +34,9 @@ model can tell the strings apart there, so that character's bits are never memor
 A **unit** is one model size, precision and alphabet at one seed (the seed draws both the initialisation and the
 strings); its **capacity** is its plateau, a *lower bound* where that is a dataset held whole or no dataset was flat.
 Parameters are counted in full (:func:`memlib.models.param_counts`; the ``-letters`` models have a row for each
-letter and BOS only, none unused) and without the embedding and output rows. Bits per parameter: the median over
-units with its order-statistic interval (:mod:`memlib.stats`), against Morris et al.'s 3.6
-(:data:`ANCHOR_BITS_PER_PARAM`, GPT-style models trained to convergence on GPUs) by a sign test over units, and the
+letter and BOS only, none unused) and without the embedding and output rows. Bits per parameter: the mean over
+units with its t interval (:func:`memlib.stats.mean_interval`), against Morris et al.'s 3.6
+(:data:`ANCHOR_BITS_PER_PARAM`, GPT-style models trained to convergence on GPUs) by a t-test over units, and the
 log-log slope of capacity on size (:func:`fit`); each alphabet against 26 letters unit by unit (does capacity depend
 on the information per token?). The phases and the membership attack are set against each run's capacity read from
 the *other* seeds of its size, not from the run itself.

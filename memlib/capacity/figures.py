@@ -20,7 +20,7 @@ def plot_capacity(datasets: pd.DataFrame, units: pd.DataFrame, fits: dict, ancho
     """Notebook 06: (a) memorised bits at the end against the data's bits, one colour per model size, one point per
     dataset and seed (hollow: it did not meet the stopping rule; a line through each size's medians), the diagonal
     where everything memorisable is held; (b) each unit's capacity against its parameters (hollow: a lower bound),
-    with the median bits per parameter per precision and alphabet (line, and its interval) and the anchor; (c) how
+    with the mean bits per parameter per precision and alphabet (line, and its interval) and the anchor; (c) how
     much each dataset's memorised bits grew when its training doubled, against its bits of data per parameter, with
     the rule's tolerance ``tol``."""
     models = list(dict.fromkeys(datasets.sort_values("params").model))

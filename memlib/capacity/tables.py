@@ -123,13 +123,14 @@ def capacities(units: pd.DataFrame) -> pd.DataFrame:
 
 def fit(units: pd.DataFrame, *, per: str = "params") -> dict:
     """Bits per parameter over the units of one precision and alphabet (:func:`memlib.capacity.unit_capacities`,
-    one row per size and seed): ``estimate``, the median of capacity / ``per`` (``"params"`` or
-    ``"non_embedding"``) with its order-statistic interval (``low``, ``high``, ``level``; :mod:`memlib.stats`) over
-    the ``n`` units; ``slope`` of log capacity on log size (least squares over the units, HC3 t interval
+    one row per size and seed): ``estimate``, the mean of capacity / ``per`` (``"params"`` or
+    ``"non_embedding"``) with its t interval (``low``, ``high``, ``level``; :func:`memlib.stats.mean_interval`: a
+    capacity varies little over initialisations, and 3 units give an interval where a median needs 6) over the ``n``
+    units, and ``p``, the t-test against Morris et al.'s :data:`ANCHOR_BITS_PER_PARAM`; ``slope`` of log capacity on log size (least squares over the units, HC3 t interval
     ``slope_low``, ``slope_high``, its coverage checked at the presets' designs in ``tests/test_stats.py``; 1:
     proportional; NaN with fewer than 2 sizes or 3 units); ``sizes``;
     ``lower_bound`` where some unit's capacity is one."""
-    from ..stats import median_interval, ols
+    from ..stats import mean_interval, ols
 
     if per not in ("params", "non_embedding"):
         raise ValueError(f"per={per!r} is not allowed: use 'params' or 'non_embedding'")
@@ -142,9 +143,9 @@ def fit(units: pd.DataFrame, *, per: str = "params") -> dict:
         raise ValueError(f"a capacity of 0 bits ({sorted(set(units[units.capacity <= 0].model))}): nothing memorised, "
                          f"no bits per parameter to fit; train longer")
     ratio = units.capacity.to_numpy(dtype=np.float64) / units[per].to_numpy(dtype=np.float64)
-    iv = median_interval(ratio)
+    iv, p = mean_interval(ratio, null=ANCHOR_BITS_PER_PARAM)
     out = {"per": per, "n": len(units), "sizes": units.model.nunique(), "estimate": iv.estimate, "low": iv.low,
-           "high": iv.high, "level": iv.level, "interval": iv, "lower_bound": bool((units.kind != "plateau").any()),
+           "high": iv.high, "level": iv.level, "interval": iv, "p": p, "lower_bound": bool((units.kind != "plateau").any()),
            "precision": units.precision.iloc[0], "alphabet_size": int(units.alphabet_size.iloc[0]),
            "slope": math.nan, "slope_low": math.nan, "slope_high": math.nan}
     if units[per].nunique() >= 2 and len(units) >= 3:

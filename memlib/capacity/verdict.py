@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ..labels import plural, span
-from ..stats import EXPLORATORY, in_family, paired_contrast, rank_correlation, sign_counts, sign_test
+from ..stats import EXPLORATORY, in_family, paired_contrast, rank_correlation
 from .saturation import DOUBLING_TOL, PLATEAU_TOL
 from .tables import ANCHOR_BITS_PER_PARAM, fit
 
@@ -114,19 +114,19 @@ def _fit_line(u: pd.DataFrame, precision: str, size: int, family) -> str:
     if len(u) < 2 or (u.capacity <= 0).any():
         return f"No bits-per-parameter fit ({where}): {len(u)} unit(s), or one that memorised nothing."
     f, g = fit(u), fit(u, per="non_embedding")
-    ratio = (u.capacity / u.params).to_numpy()
-    p = sign_test(np.sign(ratio - ANCHOR_BITS_PER_PARAM).tolist())
-    iv = f["interval"]
+    iv, p = f["interval"], f["p"]
+    ratio = (u.capacity / u.params).to_numpy(dtype=np.float64)
+    se = ratio.std(ddof=1) / math.sqrt(len(ratio))  # for the units an 80% chance needs (memlib.stats.units_for_power)
+    z = (iv.estimate - ANCHOR_BITS_PER_PARAM) / se if se > 0 else math.nan
     decision = family.decide(f"{where}: bits per parameter against 3.6", p, estimate=iv.estimate, low=iv.low,
-                             high=iv.high, level=iv.level, n=iv.n, supported=iv.excludes(ANCHOR_BITS_PER_PARAM),
-                             **sign_counts(ratio - ANCHOR_BITS_PER_PARAM))
+                             high=iv.high, level=iv.level, n=iv.n, supported=iv.excludes(ANCHOR_BITS_PER_PARAM), z=z)
     bound = (f"; {int((u.kind != 'plateau').sum())} of {len(u)} units a lower bound (a dataset held whole, or none "
              f"flat)" if f["lower_bound"] else "; every unit a plateau")
     side = "below" if f["estimate"] < ANCHOR_BITS_PER_PARAM else "above"
     slope = (f"; log-log slope of capacity on parameters {f['slope']:.2f} (95% CI {f['slope_low']:.2f} to "
              f"{f['slope_high']:.2f}, exploratory; 1: proportional to size)" if math.isfinite(f["slope_low"]) else "")
-    return (f"Bits per parameter ({where}; median over {f['n']} units, {plural(f['sizes'], 'size')} x seeds): "
-            f"{iv.text()}{bound}; {side} Morris et al.'s {ANCHOR_BITS_PER_PARAM} (sign test "
+    return (f"Bits per parameter ({where}; mean over {f['n']} units, {plural(f['sizes'], 'size')} x seeds): "
+            f"{iv.text()}{bound}; {side} Morris et al.'s {ANCHOR_BITS_PER_PARAM} (t-test "
             f"{decision.words(p, iv.excludes(ANCHOR_BITS_PER_PARAM))}){slope}. Per non-embedding parameter: "
             f"{g['interval'].text()}.")
 

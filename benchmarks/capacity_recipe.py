@@ -27,8 +27,9 @@ from memlib.capacity.tables import bits_by_epoch, string_bits
 from memlib.models import param_counts
 
 
-def recipes(lrs):
-    yield "old", dict(lr=3e-3, lr_schedule="constant")
+def recipes(lrs, old=True):
+    if old:
+        yield "old", dict(lr=3e-3, lr_schedule="constant")
     for lr in lrs:
         yield f"new@{lr:g}", dict(lr=lr, lr_schedule="cosine", warmup=0.05, shuffle=True)
 
@@ -47,6 +48,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--store", default="build/capacity-recipe")
+    ap.add_argument("--no-old", action="store_true", help="only the new recipe at each of --lrs")
     a = ap.parse_args()
     store = memlib.RunStore(a.store)
     params = param_counts(a.model)["total"]
@@ -57,7 +59,7 @@ def main() -> None:
     print("| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for ratio in a.data:
         n = capacity.n_strings_for(ratio * params, 32, 26)
-        for name, hp in recipes(a.lrs):
+        for name, hp in recipes(a.lrs, old=not a.no_old):
             got, rates = [], []
             for epochs in (a.epochs // 2, a.epochs):
                 grid = dict(models=[a.model], seeds=[a.seed], grid=[{"alphabet_size": 26}], length=32,

@@ -104,7 +104,14 @@ def test_dataset_plan_sizes_datasets_by_bits_per_parameter_trains_each_twice_and
         for g, r in zip(mine, sorted(P.data_per_param)):
             bits = g["n_train_strings"] * P.length * math.log2(size)
             assert r * total <= bits < r * total + P.length * math.log2(size)  # the first reaching it
+    # max_steps: a dataset whose epochs would pass it trains for fewer (its epoch is more optimiser steps)
+    capped = capacity.plan(P.override(alphabet_sizes=[26], data_per_param=[0.5, 16.0], epochs=40, max_steps=60))
+    small, large = capped[0], capped[2]  # w8, strings of 16: 10 strings (one batch of 32) and 315 (10 batches)
+    assert small["n_train_strings"] <= 32 and [small["epochs"], capped[1]["epochs"]] == [40, 20]
+    assert math.ceil(large["n_train_strings"] / 32) == 10 and [large["epochs"], capped[3]["epochs"]] == [6, 3]
+    assert capacity.plan(P.override(max_steps=1_000_000)) == capacity.plan(P)
     for key, value, message in (("data_per_param", [1.0, 1.0], "each multiple once"),
+                                ("max_steps", 1, "max_steps=1"),
                                 ("data_per_param", [0.0], "data_per_param=0.0"),
                                 ("data_per_param", [0.01, 0.02], "two are the same size"),
                                 ("alphabet_sizes", [26, 26], "alphabet_sizes=\\[26, 26\\]"),
@@ -167,14 +174,16 @@ def _units(params, bits, seeds=(0,), kind="plateau", size=26, precision="fp32"):
                          for p, b in zip(params, bits) for s in seeds])
 
 
-def test_bits_per_parameter_is_a_median_over_units_with_its_interval_and_a_slope_on_size():
+def test_bits_per_parameter_is_a_mean_over_units_with_its_interval_and_a_slope_on_size():
     exact = capacity.fit(_units([1000, 4000, 16000], [2000.0, 8000.0, 32000.0]))
     assert exact["estimate"] == pytest.approx(2.0) and exact["slope"] == pytest.approx(1.0)
     assert exact["n"] == 3 and exact["sizes"] == 3 and not exact["lower_bound"]
-    assert math.isnan(exact["low"])  # 3 units: no order-statistic interval reaches 95%
-    many = capacity.fit(_units([1000, 4000, 16000], [2000.0, 8000.0, 32000.0], seeds=(0, 1, 2)))
-    assert many["n"] == 9 and many["level"] >= 0.95 and many["low"] <= many["estimate"] <= many["high"]
-    assert many["low"] == pytest.approx(2.0) and many["high"] == pytest.approx(2.04)  # seeds 0-2: 2.00, 2.02, 2.04
+    assert (exact["low"], exact["high"]) == pytest.approx((2.0, 2.0)) and exact["p"] == 0.0  # all equal, off 3.6
+    seeds = capacity.fit(_units([1000], [2000.0], seeds=(0, 1, 2)))  # 2.00, 2.02, 2.04: t on 2 df
+    assert seeds["n"] == 3 and seeds["level"] == 0.95 and seeds["estimate"] == pytest.approx(2.02)
+    assert (seeds["low"], seeds["high"]) == pytest.approx((2.02 - 4.302653 * 0.02 / math.sqrt(3),
+                                                           2.02 + 4.302653 * 0.02 / math.sqrt(3)), rel=1e-5)
+    assert seeds["p"] < 1e-3 and math.isnan(seeds["slope"])  # one size: no slope
     assert capacity.fit(_units([1000, 4000], [2000.0, 8000.0]), per="non_embedding")["estimate"] == pytest.approx(4.0)
     assert capacity.fit(_units([1000, 4000], [2000.0, 8000.0], kind="data-bound"))["lower_bound"]
     import pandas as pd
@@ -220,15 +229,19 @@ def test_the_verdict_sets_bits_per_parameter_against_the_anchor_and_alphabets_un
     assert lines[0].startswith(f"- {n} datasets, each trained twice (100 and 200 epochs): 2 model sizes (1,000-4,000 "
                                f"parameters), 2, 26 letters")
     assert f"{n} of {n} (100%) met the rule" in lines[0]
-    # 8 units per alphabet: bits per parameter 2.00, 2.02, 2.04, 2.06 at each size; median 2.03, all below 3.6
-    assert "Bits per parameter (fp32, 26 letters; median over 8 units, 2 sizes x seeds): 2.03 (" in text
-    assert "below Morris et al.'s 3.6 (sign test p = 0.0078, Holm-adjusted over 2 primary tests" in text
+    # 8 units per alphabet: bits per parameter 2.00, 2.02, 2.04, 2.06 at each size; mean 2.03, all below 3.6
+    assert "Bits per parameter (fp32, 26 letters; mean over 8 units, 2 sizes x seeds): 2.03 (95% CI 2.01 to 2.05" in text
+    from scipy import stats as sps
+
+    p = sps.ttest_1samp([2.0, 2.02, 2.04, 2.06] * 2, 3.6).pvalue
+    assert f"below Morris et al.'s 3.6 (t-test p = {p:.2g}, Holm-adjusted over 2 primary tests" in text
     assert "capacity with 2 letters (1.00 bits a letter) / with 26 letters (4.70)" in text
     assert "median ratio 0.80" in text and "lower in 8, higher in 0" in text
     assert "at the first measurement in every run" in text  # every guess_end 0 here: said, not correlated
     assert lines.family.primary_names == ["fp32, 26 letters: bits per parameter against 3.6",
                                           "fp32: capacity, 2 letters / 26 letters"]
-    assert "fp32, 2 letters; median over 8 units" in text and "p = 0.0078 (exploratory)" in text
+    p2 = sps.ttest_1samp([1.6, 1.616, 1.632, 1.648] * 2, 3.6).pvalue
+    assert "fp32, 2 letters; mean over 8 units" in text and f"(t-test p = {p2:.2g} (exploratory))" in text
 
 
 def test_capacity_tables_on_real_runs_of_two_sizes(tmp_path):

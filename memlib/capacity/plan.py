@@ -31,11 +31,20 @@ def _half_eval(eval_every, half: int):
     return eval_every
 
 
+def _epochs_within(epochs: int, max_steps: int | None, batches: int) -> int:
+    """A dataset's longer run: ``epochs``, or fewer where ``batches`` a epoch would take it past ``max_steps``
+    optimiser steps (at least 2 epochs, so that its shorter run has one)."""
+    if max_steps is None:
+        return epochs
+    return max(2, min(epochs, max_steps // batches))
+
+
 def plan(P: Params) -> list[dict]:
     """:func:`memlib.sweep.grids_runs`' grids for notebook 06's parameters ``P``: per model (``models``), alphabet
     size (``alphabet_sizes``, one list or per model) and multiple of the model's parameters (``data_per_param``, bits of data per
     parameter), ``n_strings_for`` uniform strings of ``length``, with ``n_test_strings`` held-out strings, trained
-    twice, for ``epochs`` and for half of them (the doubling rule, :mod:`memlib.capacity.saturation`), each with the
+    twice, for ``epochs`` (fewer where that passes ``max_steps`` optimiser steps: a large dataset's epoch is many
+    steps) and for half of them (the doubling rule, :mod:`memlib.capacity.saturation`), each with the
     recipe (``lr``, ``lr_schedule``, ``warmup``, ``shuffle``, ``batch_size``) over ``seeds`` (one list or per
     model). Everything is checked
     before any model is loaded: ValueError naming the value."""
@@ -56,7 +65,10 @@ def plan(P: Params) -> list[dict]:
     for model in P.models:
         total = param_counts(model)["total"]
         epochs, seeds, alphabets = (per_model(v, model) for v in (P.epochs, P.seeds, P.alphabet_sizes))
+        max_steps = per_model(P.max_steps, model)
         check_number("epochs", epochs, int, 2)
+        if max_steps is not None:
+            check_number("max_steps", max_steps, int, 2)
         if not isinstance(alphabets, (list, tuple)) or not alphabets or len(set(alphabets)) != len(alphabets):
             raise ValueError(f"alphabet_sizes={alphabets!r} is not allowed for {model}: give a list of distinct "
                              f"alphabet sizes (2-26 letters)")
@@ -67,12 +79,13 @@ def plan(P: Params) -> list[dict]:
                                  f"{counts} strings over {size} letters: two are the same size; use multiples further "
                                  f"apart")
             for n in counts:
-                for e in (epochs, epochs // 2):
+                longest = _epochs_within(epochs, max_steps, math.ceil(n / min(P.batch_size or n, n)))
+                for e in (longest, longest // 2):
                     grids.append(dict(models=[model], seeds=seeds, grid=[{"alphabet_size": size}], length=P.length,
                                       n_train_strings=n, n_test_strings=P.n_test_strings, epochs=e,
                                       lr=per_model(P.lr, model), lr_schedule=P.lr_schedule, warmup=P.warmup,
                                       shuffle=P.shuffle, batch_size=P.batch_size,
-                                      eval_every=P.eval_every if e == epochs else _half_eval(P.eval_every, e)))
+                                      eval_every=P.eval_every if e == longest else _half_eval(P.eval_every, e)))
     return grids
 
 
@@ -114,6 +127,7 @@ class Params(NotebookParams):
     alphabet_sizes: list[int] | dict[str, list[int]]  # one list, or per model
     length: int
     epochs: int | dict[str, int]
+    max_steps: int | dict[str, int] | None  # a dataset's longer run stops short of this many optimiser steps
     lr: float | dict[str, float]
     lr_schedule: str
     warmup: float
@@ -135,32 +149,30 @@ _RECIPE = dict(lr=3e-2, lr_schedule="cosine", warmup=0.05, shuffle=True, batch_s
 PRESETS = {
     "smoke": Params(
         models=["tiny-llama-w8-l1-letters", "tiny-llama-w16-l1-letters"], data_per_param=[0.5, 4.0],
-        alphabet_sizes=[26], length=16, epochs=40, n_test_strings=20, seeds=[0, 1], eval_every=[0, 40],
+        alphabet_sizes=[26], length=16, epochs=40, max_steps=None, n_test_strings=20, seeds=[0, 1], eval_every=[0, 40],
         precisions=["fp32"], **_RECIPE,
     ),
     # The smallest size, the one 2 cores saturate within the collection's budget: tiny-llama-w8-l1-letters (1,480
-    # parameters) over 3 seeds, from well below to well beyond capacity (0.5-16 bits of data per parameter), for
-    # 1,920 and 960 epochs (w8 was flat at 16 bits per parameter by 1,920 epochs, benchmarks/RESULTS.md; w16 needs
-    # 3,840 there: cpu-long). 0.10M optimiser steps.
+    # parameters) over 3 seeds, datasets well below capacity (0.5 and 2 bits per parameter: held whole) and one well
+    # beyond (16: flat by 1,920 epochs in every seed; 4 and 8 still grew 5-11% when training doubled at the same
+    # epochs: benchmarks/RESULTS.md), for 1,920 and 960 epochs. 0.06M optimiser steps.
     "default": Params(
-        models=["tiny-llama-w8-l1-letters"], data_per_param=[0.5, 2.0, 4.0, 8.0, 16.0],
-        alphabet_sizes=[26], length=32, epochs=1920, n_test_strings=100, seeds=[0, 1, 2],
+        models=["tiny-llama-w8-l1-letters"], data_per_param=[0.5, 2.0, 16.0],
+        alphabet_sizes=[26], length=32, epochs=1920, max_steps=None, n_test_strings=100, seeds=[0, 1, 2],
         eval_every=[0], precisions=["fp32"], **_RECIPE,
     ),
-    # Three sizes to saturation, and the information per token on the smallest: tiny-llama-w8-l1-letters over 2, 8 and
+    # Two sizes to saturation, and the information per token on the smallest: tiny-llama-w8-l1-letters over 2, 8 and
     # 26 letters with 7 seeds (the family of 3 primary tests, 26 letters against 3.6 and 2 and 8 letters against 26,
-    # passes its first Holm step at 7 units that all agree: 0.0156 < 0.05 / 3),
-    # w16 and w24 over 26 letters with 3. Optimiser steps: 0.75M (w8), 0.31M (w16), 0.59M (w24); about an hour on
-    # 2 cores at the loop's measured 250-400 steps a second per process (a prediction until it is run).
+    # passes its first Holm step at 7 units that all agree: 0.0156 < 0.05 / 3), w16 over 26 letters with 3; datasets
+    # of 0.5-16 bits per parameter. Saturation beyond capacity is reached in optimiser steps, not epochs (a larger
+    # dataset's epoch is more steps; benchmarks/RESULTS.md): every dataset trains for 3,200 epochs or `max_steps`,
+    # whichever is fewer steps (w8 flat by 9,600, w16 by 32,640). Optimiser steps: 0.87M (w8), 0.36M (w16).
     "cpu-long": Params(
-        models=["tiny-llama-w8-l1-letters", "tiny-llama-w16-l1-letters", "tiny-llama-w24-l1-letters"],
-        data_per_param=[0.5, 2.0, 4.0, 8.0], length=32,
-        alphabet_sizes={"tiny-llama-w8-l1-letters": [2, 8, 26], "tiny-llama-w16-l1-letters": [26],
-                        "tiny-llama-w24-l1-letters": [26]},
-        epochs={"tiny-llama-w8-l1-letters": 1920, "tiny-llama-w16-l1-letters": 3840,
-                "tiny-llama-w24-l1-letters": 3840},
-        seeds={"tiny-llama-w8-l1-letters": list(range(7)), "tiny-llama-w16-l1-letters": [0, 1, 2],
-               "tiny-llama-w24-l1-letters": [0, 1, 2]},
+        models=["tiny-llama-w8-l1-letters", "tiny-llama-w16-l1-letters"],
+        data_per_param=[0.5, 2.0, 8.0, 16.0], length=32,
+        alphabet_sizes={"tiny-llama-w8-l1-letters": [2, 8, 26], "tiny-llama-w16-l1-letters": [26]},
+        epochs=3200, max_steps={"tiny-llama-w8-l1-letters": 9600, "tiny-llama-w16-l1-letters": 38400},
+        seeds={"tiny-llama-w8-l1-letters": list(range(7)), "tiny-llama-w16-l1-letters": [0, 1, 2]},
         n_test_strings=100, eval_every=[0], precisions=["fp32"], **_RECIPE,
     ),
     # GPU scale, as Morris et al. (GPT-style models of 0.5M-1.5B parameters, to convergence, fp32 and bf16):
@@ -169,7 +181,7 @@ PRESETS = {
         models=["tiny-llama-w64-l2-letters", "tiny-llama-w128-l4-letters", "tiny-llama-w256-l4-letters",
                 "tiny-llama-w384-l8-letters", "tiny-llama-w512-l8-letters"],
         data_per_param=[0.5, 1.0, 2.0, 4.0, 8.0, 16.0], alphabet_sizes=[26], length=64, epochs=2000,
-        n_test_strings=1000, seeds=[0, 1, 2], eval_every="auto", precisions=["fp32", "bf16"],
+        max_steps=None, n_test_strings=1000, seeds=[0, 1, 2], eval_every="auto", precisions=["fp32", "bf16"],
         **{**_RECIPE, "lr": 1e-3, "batch_size": 256},
     ),
 }

@@ -7,7 +7,7 @@ interval: ``[x(j), x(n+1-j)]`` with ``j`` the largest for which ``P(j <= B <= n 
 discrete values only raise it), and the level it achieves at that ``n`` is printed with it, rounded down (96.8% at
 n = 6, 99.2% at n = 8, 96% at n = 9). Below n = 6 no pair of order statistics reaches 95%: there is no interval, and
 the text says "n too small for an interval". Coverage is checked by simulation in ``tests/test_stats.py`` at
-every n the presets use, on skewed, heavy-tailed and tied data.
+every n the presets use, on skewed, heavy-tailed and tied data. A mean (:func:`mean_interval`): Student's t.
 
 **Contrasts.** A verdict that states a difference between two conditions states it through
 :func:`paired_contrast`: the conditions share their units (the same strings and seed, e.g. a stage in a
@@ -22,11 +22,9 @@ only when its interval excludes no effect *and* its adjusted p is below 0.05. Ev
 *exploratory*: printed with its unadjusted p and never called established. A verdict is built twice
 (:func:`in_family`): once to collect the p-values, once to word them with the adjusted ones.
 
-Censoring: a stage that ran out of epochs took *longer than* its length. Its direction against the other
-condition is known when the other was memorised within that length, and undetermined otherwise (such units
-are counted, reported, and left out of the sign test, never dropped silently); in the interval it enters at
-its length, so the interval is then a bound on the true difference, and the verdict says how many units
-were censored.
+Censoring: a stage that ran out of epochs took *longer than* its length: its direction is known when the other
+condition was memorised within that length, undetermined otherwise (counted, reported, left out of the sign test);
+in the interval it enters at its length (a bound), and the verdict says how many units were censored.
 """
 
 from __future__ import annotations
@@ -39,8 +37,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 __all__ = ["binomial_p", "Interval", "Contrast", "Decision", "Family", "Verdict", "WITHIN_RUN", "EXPLORATORY", "median_interval", "mean_interval", "interval_level", "sign_power", "sign_counts", "units_for_power", "ols", "spearman", "spearman_p", "rank_correlation",
-           "sign_test", "holm",
-           "direction", "paired_contrast", "in_family", "LEVEL", "ALPHA"]
+           "sign_test", "holm", "direction", "paired_contrast", "in_family", "LEVEL", "ALPHA"]
 
 LEVEL = 0.95  # the least coverage of every interval in the verdicts
 ALPHA = 0.05  # the family-wise error rate of "established"
@@ -122,25 +119,19 @@ def median_interval(values, *, level: float = LEVEL) -> Interval:
 
 
 def mean_interval(values, *, null: float | None = None, level: float = LEVEL) -> tuple[Interval, float]:
-    """The mean of ``values`` (one per unit, NaN left out) with Student's t interval on n - 1 degrees of freedom, and
-    the two-sided one-sample t-test's p against ``null`` (NaN without one). For a quantity whose units vary little
-    and symmetrically (a model's capacity over initialisations), where the order-statistic interval of the median
-    needs 6 units: its coverage at 3-13 units on normal, skewed and heavy-tailed draws is checked by simulation
-    (``tests/test_stats.py``). Fewer than 2 units: no interval; all equal: the interval is that value."""
+    """The mean of ``values`` (one per unit, NaN left out) with Student's t interval, and the one-sample t-test's p
+    against ``null`` (NaN without one): for quantities that vary little and symmetrically over units (notebook 06's
+    capacities; coverage at 2-13 units checked by simulation, ``tests/test_stats.py``). Under 2 units: no interval."""
     from scipy import stats
 
     if not 0 < level < 1:
         raise ValueError(f"level={level!r} is not allowed: use a number in (0, 1)")
     x = np.asarray([v for v in np.asarray(values, dtype=float).ravel() if math.isfinite(v)])
-    n = len(x)
-    if n == 0:
-        return Interval(math.nan, math.nan, math.nan, 0, "none", math.nan), math.nan
-    est = float(x.mean())
+    n, est = len(x), float(x.mean()) if len(x) else math.nan
     if n < 2:
         return Interval(est, math.nan, math.nan, n, "none", math.nan), math.nan
     se = float(x.std(ddof=1)) / math.sqrt(n)
-    half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * se
-    p = math.nan
+    half, p = float(stats.t.ppf(0.5 + level / 2, n - 1)) * se, math.nan
     if null is not None:
         p = (1.0 if est == null else 0.0) if se == 0 else float(2 * stats.t.sf(abs(est - null) / se, n - 1))
     return Interval(est, est - half, est + half, n, "t", level), p

@@ -53,6 +53,9 @@ def plot_capacity(datasets: pd.DataFrame, units: pd.DataFrame, fits: dict, ancho
     ax.plot(x, anchor * x, "k--", lw=1, label=f"Morris et al.: {anchor} bits/param")
     ax.set(xscale="log", yscale="log", xlabel="parameters (all)", ylabel="capacity (bits)",
            title="(b) capacity per seed against size (hollow: lower bound)")
+    sizes = sorted(units.params.unique())  # the sizes measured, labelled; no crowded minor labels
+    ax.set_xticks(sizes, [f"{p:,}" for p in sizes])
+    ax.xaxis.set_minor_formatter(plt.NullFormatter())
     ax.legend(fontsize=6)
     ax = axes[2]
     labelled = set()
@@ -85,7 +88,9 @@ def plot_capacity_phases(phases: pd.DataFrame, attack: pd.DataFrame):
         axes[2].plot(d.capacity_over_data, d.auc, "o-", color=colours[model], label=model)
     for ax in axes:
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(plt.NullFormatter())  # decades labelled; crowded minor labels left out
         ax.axvline(1, color="grey", lw=0.8, ls=":")
+    axes[0].set_ylim(bottom=0)  # epochs are >= 0 (0: at the first measurement)
     axes[0].set(xlabel="data bits / capacity", ylabel="epochs", yscale="symlog",
                 title="(a) o: to half of final memorised bits; x: guessing ends")
     axes[1].set(xlabel="data bits / capacity", ylabel="share of the data memorised", ylim=(0, 1.05),

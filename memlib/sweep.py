@@ -149,12 +149,17 @@ def plan_grid(models, seeds, grid, *, length: int, n_train_strings: int, n_test_
 
 
 def grids_runs(grids: list[dict], *, precision=None, store: RunStore | bool | str = True, device: str | None = None,
-               progress=None) -> list[list[Run]]:
+               progress=None, keep=None) -> list[list[Run]]:
     """Several grids in one sweep: ``grids`` are dicts of :func:`grid_runs`' arguments (but ``precision``,
     ``store``, ``device`` and ``progress``, shared). Every grid is checked before the first model loads, and
     the runs of one model are shared among launched processes across grids (two one-run grids of one model
-    train side by side). Returns one list of runs per grid, each in :func:`grid_runs`' order."""
+    train side by side). Returns one list of runs per grid, each in :func:`grid_runs`' order. ``keep``: a function
+    of a run applied to each as soon as it is trained or loaded, what the sweep holds and returns instead (a
+    notebook that reads a few columns of many long runs drops the rest, so that the sweep fits in memory); the
+    store keeps every run whole."""
     check_precision(precision)
+    if keep is not None and not callable(keep):
+        raise ValueError(f"keep={keep!r} is not allowed: give a function of a run, or None")
     if not isinstance(grids, (list, tuple)) or not grids or not all(isinstance(g, dict) for g in grids):
         raise ValueError(f"grids={grids!r} is not allowed: give a non-empty list of dicts of grid_runs' arguments")
     models, plan, sizes = [], [], []
@@ -164,7 +169,7 @@ def grids_runs(grids: list[dict], *, precision=None, store: RunStore | bool | st
         plan += items
         sizes.append(len(items))
     store = _check_store(store)
-    runs = _execute(models, plan, precision, device, progress, store)
+    runs = _execute(models, plan, precision, device, progress, store, keep)
     return [runs[sum(sizes[:i]):sum(sizes[:i + 1])] for i in range(len(sizes))]
 
 
@@ -252,7 +257,7 @@ class _Claims:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def _execute(models, plan: list[PlannedRun], precision, device, progress, store) -> list[Run]:
+def _execute(models, plan: list[PlannedRun], precision, device, progress, store, keep=None) -> list[Run]:
     """Train (or load) every :class:`PlannedRun` of ``plan``, model by model. A random-weight model
     (:func:`memlib.models.is_random_weight`) is loaded afresh for each run seed, with ``init_seed`` = that
     seed: its seeds replicate the initialisation as well as the string.
@@ -292,7 +297,7 @@ def _execute(models, plan: list[PlannedRun], precision, device, progress, store)
                     done = run(model, config, store=store, progress=bar)
                     if bar and done.from_store:
                         bar.update(plan[i].epochs)
-                    runs[i] = done
+                    runs[i] = done if keep is None else keep(done)
                 else:  # another process trains it: its key, to load it once every process is done
                     keys[i] = run_key(config.to_dict())
             del model
@@ -307,6 +312,7 @@ def _execute(models, plan: list[PlannedRun], precision, device, progress, store)
             if runs[i] is None:
                 raise RuntimeError(f"run {key} (item {i} of the sweep, {plan[i].model}) is not in the store {store.root} "
                                    f"after every process finished its share: do all processes use the same store?")
+            runs[i] = runs[i] if keep is None else keep(runs[i])
         procs.wait_for_everyone("reading the sweep's runs")  # nobody reads the claims any more
         if procs.rank == 0:
             claims.remove()

@@ -25,6 +25,19 @@ def test_sweep_caches_and_resumes(tmp_path):
     assert both[0].metrics.equals(first[0].metrics)
 
 
+def test_a_sweep_holds_what_keep_returns_and_the_store_keeps_each_run_whole(tmp_path):
+    store = memlib.RunStore(tmp_path)
+    grid = dict(models=["tiny-llama"], seeds=[0, 1], grid=[{"alphabet_size": 5}], length=12, n_train_strings=2,
+                n_test_strings=1, epochs=2)
+    (kept,) = sweep.grids_runs([grid], store=store, progress=False, keep=lambda r: (r.key, len(r.arrays)))
+    assert [k for k, _ in kept] == [r.key for r in sweep.grids_runs([grid], store=store, progress=False)[0]]
+    assert all(n > 0 for _, n in kept)  # keep saw the whole run
+    (again,) = sweep.grids_runs([grid], store=store, progress=False, keep=lambda r: r.from_store)
+    assert again == [True, True]  # applied to loaded runs as well
+    with pytest.raises(ValueError, match="keep=3 is not allowed"):
+        sweep.grids_runs([grid], store=store, progress=False, keep=3)
+
+
 @pytest.mark.parametrize("kwargs, message", [
     (dict(epochs={"/no/such/model": 2, "tiny-phi": 3}), "no value for model 'tiny-llama'"),
     (dict(epochs=0), "epochs=0"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import ClassVar
@@ -104,10 +105,17 @@ def capacity_runs(P: Params, store) -> dict:
     order = sorted(range(len(grids)), key=lambda i: _cost(grids[i]), reverse=True)
     out = {}
     for p in precisions:
-        done = grids_runs([grids[i] for i in order], precision=p, store=store)
+        done = grids_runs([grids[i] for i in order], precision=p, store=store, keep=slim)
         by_grid = dict(zip(order, done))
         out[p] = [r for i in range(len(grids)) for r in by_grid[i]]
     return out
+
+
+def slim(run):
+    """``run`` as notebook 06 holds it: its metrics with the two text columns (``model``, ``split``) categorical, and
+    no per-position arrays (none of its tables reads them); the store keeps the run whole. A cpu-long sweep of 136
+    runs holds 27M rows of metrics: 12 GB a process whole, more than 2 processes fit in 24 GB."""
+    return dataclasses.replace(run, metrics=run.metrics.astype({"model": "category", "split": "category"}), arrays={})
 
 
 def _cost(grid: dict) -> tuple:

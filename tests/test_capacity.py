@@ -244,6 +244,27 @@ def test_the_verdict_sets_bits_per_parameter_against_the_anchor_and_alphabets_un
     assert "fp32, 2 letters; mean over 8 units" in text and f"(t-test p = {p2:.2g} (exploratory))" in text
 
 
+def test_the_verdict_says_where_a_size_learnt_nothing_of_an_alphabet():
+    """Hand runs over 2 letters where not even the smallest dataset is held: flat at a few bits in every seed."""
+    import pandas as pd
+
+    rows = []
+    for seed in range(3):
+        rows += [(seed, 24, 100, 768.0, 30.0), (seed, 24, 200, 768.0, 30.5),
+                 (seed, 740, 100, 23680.0, 40.0), (seed, 740, 200, 23680.0, 41.0)]
+    low = _table(rows, params=1480, non_embedding=1048, size=2)
+    datasets = capacity.dataset_table(low)
+    assert set(datasets.status) <= {"saturated", "stalled"}  # flat at a few bits: no dataset held
+    units = capacity.unit_capacities(datasets)
+    n = len(datasets)
+    phases = datasets.assign(data_over_capacity=4.0, mem_end=None, guess_end=0.0, epochs_to_half=range(n))
+    attack = pd.DataFrame({"capacity_over_data": [0.01] * n, "auc": 0.6, "tpr": 0.0, "fpr": 0.01, "measurable": True,
+                           "non_members": 100})
+    text = "\n".join(capacity.verdict(datasets, units, capacity.capacities(units), phases, attack))
+    assert ("Over 2 letters, m (fp32) held no dataset whole in any of its 3 seeds, not even the smallest (0.52 bits "
+            "per parameter: at most 4% of it memorised): these strings are not learnt") in text
+
+
 def test_capacity_tables_on_real_runs_of_two_sizes(tmp_path):
     """Two sizes, two seeds, two datasets each, every dataset trained twice: the tables' invariants (not where a
     trajectory ends)."""
@@ -252,6 +273,10 @@ def test_capacity_tables_on_real_runs_of_two_sizes(tmp_path):
     P = presets.resolve("06_capacity", "smoke").override(epochs=8, eval_every=[0, 4, 8], data_per_param=[0.5, 1.0])
     runs = capacity.capacity_runs(P, store=str(tmp_path))["fp32"]
     assert len(runs) == 2 * 2 * 2 * 2 and sorted({r.config.epochs for r in runs}) == [4, 8]
+    # held slim (no arrays, text columns categorical), stored whole
+    assert all(r.arrays == {} and r.metrics.split.dtype == "category" for r in runs)
+    whole = memlib.RunStore(tmp_path).load(runs[0].key)
+    assert whole.arrays and whole.metrics.astype({"model": "category", "split": "category"}).equals(runs[0].metrics)
     table = capacity.run_table(runs)
     assert (table.memorised <= table.information + 1e-9).all() and (table.memorised >= 0).all()
     assert sorted(set(table.params)) == [1480, 5008] and (table.alphabet_size == 26).all()

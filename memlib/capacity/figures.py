@@ -60,13 +60,14 @@ def plot_capacity(datasets: pd.DataFrame, units: pd.DataFrame, fits: dict, ancho
     ax = axes[2]
     labelled = set()
     for (model, size), d in datasets.groupby(["model", "alphabet_size"], sort=False):
-        ax.plot(d.data_per_param, 100 * d.growth, _MARKERS.get(size, "D"), color=colours[model], ms=4,
+        ax.plot(d.data_per_param, np.clip(100 * d.growth, -25, 50), _MARKERS.get(size, "D"), color=colours[model],
+                ms=4,
                 label=None if model in labelled else model)
         labelled.add(model)
     ax.axhline(0, color="grey", lw=0.8)
     ax.axhline(100 * tol, color="C3", lw=0.8, ls="--", label=f"rising above {tol:.0%}")
     ax.set(xscale="log", xlabel="bits of data per parameter", ylabel="growth when training doubled (%)",
-           title="(c) E/2 -> E epochs")
+           title="(c) E/2 -> E epochs (shown within -25% to +50%)")
     ax.legend(fontsize=6)
     fig.tight_layout()
     return fig

@@ -61,6 +61,7 @@ def verdict(datasets: pd.DataFrame, units: pd.DataFrame, caps: pd.DataFrame, pha
                      + (" (the others lower bounds)" if r.lower_bound else "") + ".")
     for (precision, size), u in units.groupby(["precision", "alphabet_size"], sort=False):
         lines.append(_fit_line(u, precision, size, family))
+    lines += _unlearnt(d)
     lines += _per_token(units, family)
     lines += _precisions(units, caps, native_bf16, family)
     below, above = phases[phases.data_over_capacity <= 0.75], phases[phases.data_over_capacity >= 1.5]
@@ -129,6 +130,21 @@ def _fit_line(u: pd.DataFrame, precision: str, size: int, family) -> str:
             f"{iv.text()}{bound}; {side} Morris et al.'s {ANCHOR_BITS_PER_PARAM} (t-test "
             f"{decision.words(p, iv.excludes(ANCHOR_BITS_PER_PARAM))}){slope}. Per non-embedding parameter: "
             f"{g['interval'].text()}.")
+
+
+def _unlearnt(d: pd.DataFrame) -> list[str]:
+    """Per size, precision and alphabet where no dataset was held whole in any seed, not even the smallest: what the
+    model learnt, said as such (its plateau is then no capacity a larger model could be compared with)."""
+    lines = []
+    for (model, precision, size), g in d.groupby(["model", "precision", "alphabet_size"], sort=False):
+        if (g.status == "memorised").any():
+            continue
+        small = g[g.information == g.information.min()]
+        lines.append(f"Over {size} letters, {model} ({precision}) held no dataset whole in any of its "
+                     f"{plural(g.seed.nunique(), 'seed')}, not even the smallest ({small.data_per_param.iloc[0]:.2g} bits "
+                     f"per parameter: at most {small.share.max():.0%} of it memorised): these strings are not learnt at "
+                     f"this size and recipe, so its plateau is what it learnt, not what it could hold.")
+    return lines
 
 
 def _per_token(units: pd.DataFrame, family) -> list[str]:

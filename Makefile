@@ -35,7 +35,7 @@ reproduce: $(STAMP)
 # What does not fit make reproduce's 40 minutes (times in benchmarks/RESULTS.md): 01's pretrained / random contrast
 # with the twin trained for 150 epochs, 02 at the paper's hyper-parameters (1,024 characters, lr 1e-5 with linear
 # decay, clipping at 1.0, 100 epochs; two runs), 03 at 512 and 1,024 characters (one seed each), 06 at two sizes
-# to saturation and 2 and 26 letters (about 40 minutes).
+# to saturation and 2, 8 and 26 letters (about 47 minutes).
 reproduce-long: $(STAMP)
 	$(BIN)/python -m memlib.notebooks --preset cpu-long --only 01,02,03,06 --processes $(PROCESSES) --threads $(THREADS) \
 		--figures figures/cpu-long --findings findings/cpu-long --executed build/executed-long

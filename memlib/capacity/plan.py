@@ -42,13 +42,12 @@ def _epochs_within(epochs: int, max_steps: int | None, batches: int) -> int:
 
 def plan(P: Params) -> list[dict]:
     """:func:`memlib.sweep.grids_runs`' grids for notebook 06's parameters ``P``: per model (``models``), alphabet
-    size (``alphabet_sizes``, one list or per model) and multiple of the model's parameters (``data_per_param``, bits of data per
-    parameter), ``n_strings_for`` uniform strings of ``length``, with ``n_test_strings`` held-out strings, trained
-    twice, for ``epochs`` (fewer where that passes ``max_steps`` optimiser steps: a large dataset's epoch is many
-    steps) and for half of them (the doubling rule, :mod:`memlib.capacity.saturation`), each with the
-    recipe (``lr``, ``lr_schedule``, ``warmup``, ``shuffle``, ``batch_size``) over ``seeds`` (one list or per
-    model). Everything is checked
-    before any model is loaded: ValueError naming the value."""
+    size (``alphabet_sizes``, one list or per model) and multiple of the model's parameters (``data_per_param``, bits
+    of data per parameter), ``n_strings_for`` uniform strings of ``length``, with ``n_test_strings`` held-out strings,
+    trained twice, for ``epochs`` (fewer where that passes ``max_steps`` optimiser steps: a large dataset's epoch is
+    many steps) and for half of them (the doubling rule, :mod:`memlib.capacity.saturation`), each with the recipe
+    (``lr``, ``lr_schedule``, ``warmup``, ``shuffle``, ``batch_size``) over ``seeds`` (one list or per model).
+    Everything is checked before any model is loaded: ValueError naming the value."""
     ratios = P.data_per_param
     if not isinstance(ratios, (list, tuple)) or not ratios:
         raise ValueError(f"data_per_param={ratios!r} is not allowed: give a list of bits of data per parameter")

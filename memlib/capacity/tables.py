@@ -126,9 +126,9 @@ def fit(units: pd.DataFrame, *, per: str = "params") -> dict:
     one row per size and seed): ``estimate``, the mean of capacity / ``per`` (``"params"`` or
     ``"non_embedding"``) with its t interval (``low``, ``high``, ``level``; :func:`memlib.stats.mean_interval`: a
     capacity varies little over initialisations, and 3 units give an interval where a median needs 6) over the ``n``
-    units, and ``p``, the t-test against Morris et al.'s :data:`ANCHOR_BITS_PER_PARAM`; ``slope`` of log capacity on log size (least squares over the units, HC3 t interval
-    ``slope_low``, ``slope_high``, its coverage checked at the presets' designs in ``tests/test_stats.py``; 1:
-    proportional; NaN with fewer than 2 sizes or 3 units); ``sizes``;
+    units, and ``p``, the t-test against Morris et al.'s :data:`ANCHOR_BITS_PER_PARAM`; ``slope`` of log capacity on
+    log size (least squares over the units, HC3 t interval ``slope_low``, ``slope_high``, its coverage checked at the
+    presets' designs in ``tests/test_stats.py``; 1: proportional; NaN with fewer than 2 sizes or 3 units); ``sizes``;
     ``lower_bound`` where some unit's capacity is one."""
     from ..stats import mean_interval, ols
 

@@ -36,7 +36,8 @@ from .hardware import resolve_precision
 from .metrics import LN2, token_metrics
 
 __all__ = ["ENUMERATION_LIMIT", "permutations", "distinct_permutations", "string_losses", "enumerate_strings",
-           "importance_sample", "same_as", "enumeration_index", "tail_probability", "exact_tail"]
+           "importance_sample", "same_as", "enumeration_index", "tail_probability", "exact_tail", "reliable", "MIN_HITS",
+           "MIN_ESS"]
 
 ENUMERATION_LIMIT = 2 ** 20  # strings; a million forwards of a tiny model take a few minutes on 2 cores
 
@@ -171,10 +172,12 @@ def _sample_model(model, alphabet: str, length: int, temps: np.ndarray, gen: tor
         t = torch.tensor(temps[a:a + batch], dtype=torch.float32, device=model.device).unsqueeze(-1)
         ids = torch.full((len(t), 1), model.bos_id, dtype=torch.long, device=model.device)
         past, rows = None, []
-        for _ in range(length):
+        for i in range(length):
             ctx = torch.autocast(ids.device.type, dtype=torch.bfloat16) if amp else contextlib.nullcontext()
+            # positions given, not left to the cache's count: a model without blocks keeps no cache to count
+            pos = torch.full((len(t), 1), i, dtype=torch.long, device=model.device)
             with ctx:
-                res = net(input_ids=ids, cache=past, use_cache=True)  # transformers 5: `cache`, was past_key_values
+                res = net(input_ids=ids, cache=past, use_cache=True, position_ids=pos)  # transformers 5: `cache`
             past = res.cache
             probs = torch.softmax(res.logits[:, -1].float().index_select(-1, aid) / t, -1)
             pick = torch.multinomial(probs.cpu(), 1, generator=gen).to(model.device)
@@ -275,6 +278,18 @@ def tail_probability(threshold: float, loss, log_weight, *, level: float = 0.95,
     out.update(p=math.exp(ln_p), se=math.exp(ln_p) * rel, ess=float(w[hit].sum() ** 2 / (w[hit] ** 2).sum()),
                exposure=-ln_p / LN2, exposure_low=-(ln_p + z * rel) / LN2, exposure_high=-(ln_p - z * rel) / LN2)
     return out
+
+
+# An importance-sampled tail is called reliable with at least this many hits and this effective sample size among
+# them (Kish); below, its normal interval on the log scale rests on too few weighted hits (notebook 07 measures its
+# coverage on both sides of the rule against exact tails: memlib.tails).
+MIN_HITS, MIN_ESS = 10, 5.0
+
+
+def reliable(tail: dict, *, min_hits: int = MIN_HITS, min_ess: float = MIN_ESS) -> bool:
+    """Whether a :func:`tail_probability` estimate has the hits and effective sample size its interval needs
+    (``hits >= min_hits`` and ``ess >= min_ess``)."""
+    return bool(tail["hits"] >= min_hits and tail["ess"] >= min_ess)
 
 
 def exact_tail(threshold: float, loss, log2_p, *, itself: int | None = None) -> float:

@@ -142,10 +142,10 @@ def measured_exposure_table(runs, *, level: float = 0.95) -> pd.DataFrame:
     ``permuted`` counted among permutations of its own characters (``fresh_matched``: counted among as many
     held-out strings as there are permutations, the first of them: the same resolution), ``measured`` by importance sampling
     (:func:`memlib.candidates.tail_probability`, with ``measured_low`` / ``measured_high``, its ``level``
-    interval, ``hits`` and ``ess``; NaN with no hit), ``exact`` by enumeration where the run enumerated,
+    interval, ``hits``, ``ess`` and ``reliable``, :func:`memlib.candidates.reliable`; NaN with no hit), ``exact`` by enumeration where the run enumerated,
     and ``fitted``, the Secret Sharer's extrapolation (skew-normal maximum-likelihood fit to the held-out
     losses), kept only as a labelled comparison. ``max_bits``: the string's self-information."""
-    from .candidates import enumeration_index, exact_tail, same_as, tail_probability
+    from .candidates import enumeration_index, exact_tail, reliable, same_as, tail_probability
 
     rows = []
     for run in check_runs(runs):
@@ -171,7 +171,7 @@ def measured_exposure_table(runs, *, level: float = 0.95) -> pd.DataFrame:
                     same = same_as(text, alphabet, c["sampled_letters"]) if "sampled_letters" in c else None
                     t = tail_probability(loss, c["sampled_loss"], c["sampled_log_weight"], level=level, same=same)
                     row.update(measured=t["exposure"], measured_low=t["exposure_low"], measured_high=t["exposure_high"],
-                               hits=t["hits"], samples=t["n"], ess=t["ess"])
+                               hits=t["hits"], samples=t["n"], ess=t["ess"], reliable=reliable(t))
                 if "enumerated_loss" in c:
                     row["exact"] = -math.log2(exact_tail(loss, c["enumerated_loss"], c["enumerated_log2_p"],
                                                          itself=enumeration_index(text, alphabet)))

@@ -20,6 +20,11 @@
 * ``"tiny-<family>-w<width>-l<layers>"``: the same at a chosen width and depth (notebook 06's sizes), and
   ``"tiny-<family>-w<width>-l<layers>-letters"`` with a vocabulary of BOS and the 26 letters only
   (:func:`letters_tokenizer`): no embedding or output row goes unused.
+* ``"tiny-positional-w<width>-letters"``: a GPT-2 with no blocks (token and position embeddings, a layer norm,
+  the tied output layer) over BOS and the 26 letters: each prediction depends on the previous letter and the
+  position alone, so the loss of a string is a sum of per-position terms and its distribution under the data is
+  exactly computable (:mod:`memlib.tails`); it can still memorise a string (a position's embedding names its
+  letter).
 
 A random-weight model (a tiny one, or ``<embedded>-random``) draws its initial weights
 from ``init_seed`` (default :data:`TINY_INIT_SEED`) without touching the global RNG; its
@@ -52,7 +57,7 @@ from . import parallel
 from .embedded import EMBEDDED, file_sha256, load_embedded
 
 __all__ = ["PAPER_MODELS", "RANDOM_SUFFIX", "TINY", "LoadedModel", "load_model", "known_models", "default_device",
-           "sized_config", "is_tiny", "is_random_weight", "default_lr",
+           "sized_config", "is_tiny", "is_positional", "is_random_weight", "default_lr",
            "param_counts", "char_tokenizer", "letters_tokenizer", "weights_digest"]
 
 # The paper's models (hub ids; the presets named "paper" run them on GPUs).
@@ -72,6 +77,8 @@ TINY = {
 TINY_INIT_SEED = 1234
 _SIZED = re.compile(r"^(tiny-(?:pythia|phi|llama))-w(\d+)-l(\d+)(-letters)?$")
 _SIZED_WIDTHS, _SIZED_LAYERS = (8, 1024), (1, 16)
+_POSITIONAL = re.compile(r"^tiny-positional-w(\d+)-letters$")
+_LETTERS_VOCAB = dict(vocab_size=len(_string.ascii_lowercase) + 1, bos_token_id=0, eos_token_id=None, pad_token_id=None)
 
 
 def sized_config(name: str) -> tuple[str, dict] | None:
@@ -79,7 +86,15 @@ def sized_config(name: str) -> tuple[str, dict] | None:
     ``tiny-<family>-w<width>-l<layers>-letters`` with a vocabulary of BOS and the 26 letters only (27 rows of
     embedding and output layer, every one used: parameters counted honestly for notebook 06); None for a name of
     another form; ValueError naming the value for a width or depth outside what is allowed."""
-    m = _SIZED.match(name)
+    m = _SIZED.match(name) if isinstance(name, str) else None
+    p = _POSITIONAL.match(name) if isinstance(name, str) else None
+    if p is not None:  # no blocks: the position and the previous letter make each prediction (memlib.tails)
+        width = int(p.group(1))
+        if width % 8 or not _SIZED_WIDTHS[0] <= width <= _SIZED_WIDTHS[1]:
+            raise ValueError(f"width {width} in model {name!r} is not allowed: use a multiple of 8 from "
+                             f"{_SIZED_WIDTHS[0]} to {_SIZED_WIDTHS[1]}")
+        return "GPT2Config", dict(n_layer=0, n_embd=width, n_head=1, n_positions=1024, embd_pdrop=0.0,
+                                  tie_word_embeddings=True, **_LETTERS_VOCAB)
     if m is None:
         return None
     family, width, layers = m.group(1), int(m.group(2)), int(m.group(3))
@@ -93,7 +108,7 @@ def sized_config(name: str) -> tuple[str, dict] | None:
     cls, kwargs = TINY[family]
     extra = dict(num_key_value_heads=heads) if "num_key_value_heads" in kwargs else {}
     if m.group(4):  # BOS is token 0, the letters 1-26; no padding, end or unknown token
-        extra.update(vocab_size=len(_string.ascii_lowercase) + 1, bos_token_id=0, eos_token_id=None, pad_token_id=None)
+        extra.update(_LETTERS_VOCAB)
     return cls, dict(kwargs, hidden_size=width, num_hidden_layers=layers, num_attention_heads=heads,
                      intermediate_size=4 * width, **extra)
 
@@ -101,6 +116,12 @@ def sized_config(name: str) -> tuple[str, dict] | None:
 def is_tiny(name: str) -> bool:
     """Whether ``name`` is a tiny model (fixed or sized); ValueError for a sized name with a bad size."""
     return name in TINY or sized_config(name) is not None
+
+
+def is_positional(name: str) -> bool:
+    """Whether ``name`` is a position-wise model (``tiny-positional-w<width>-letters``): each prediction depends
+    on the previous letter and the position alone. ValueError for such a name with a bad width."""
+    return isinstance(name, str) and _POSITIONAL.match(name) is not None and sized_config(name) is not None
 
 
 def is_random_weight(name: str) -> bool:

@@ -37,10 +37,12 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 import torch
 
 __all__ = ["LN2", "METRIC_COLUMNS", "MEMORISED_THRESHOLD", "MEMORISED_HOLD", "reaches", "Streak", "memorised_at", "token_metrics",
-           "string_summary"]
+           "string_summary", "memorised_bits"]
 
 METRIC_COLUMNS = ("accuracy", "loss", "alphabet_mass", "entropy", "entropy_position")
 MEMORISED_THRESHOLD = 0.99
@@ -124,3 +126,16 @@ def string_summary(tm: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         "entropy": _entropy_bits(tm["p_alpha"].mean(-2)),
         "entropy_position": _entropy_bits(tm["p_alpha"]).mean(-1),
     }
+
+
+def memorised_bits(self_information, code_length) -> np.ndarray:
+    """Memorised bits (Morris et al. 2025; :mod:`memlib.capacity`): ``max(0, I - C)`` elementwise, the string's
+    self-information ``I`` less the model's code length ``C`` for it, both in bits. ValueError for a negative or
+    non-finite self-information, or a negative code length (no probability exceeds 1)."""
+    i = np.asarray(self_information, dtype=np.float64)
+    c = np.asarray(code_length, dtype=np.float64)
+    if (~np.isfinite(i)).any() or (i < 0).any():
+        raise ValueError(f"self_information={i.tolist()!r} is not allowed: use finite numbers of bits >= 0")
+    if (c < 0).any():
+        raise ValueError(f"code_length={c.tolist()!r} is not allowed: a code length is >= 0 bits")
+    return np.maximum(0.0, i - c)

@@ -28,7 +28,7 @@ from .training import (check_hparams, check_schedule, check_schedule_eval_every,
                        exposure_config, progress_bar, progress_enabled, run, schedule_config)
 
 __all__ = ["split_strings", "exposure_runs", "grid_runs", "grids_runs", "twin_runs", "schedule_runs", "PlannedRun",
-           "plan_grid"]
+           "plan_grid", "planned_runs"]
 
 
 def split_strings(seed: int, *, alphabet_size: int, length: int, n_train: int, n_test: int,
@@ -214,6 +214,20 @@ def schedule_runs(models, seeds, design, *, lr=None, reset_optimizer: bool = Tru
     for condition, done in zip(conditions, _execute(models, plan, precision, device, progress, store)):
         out.setdefault(condition, []).append(done)
     return out
+
+
+def planned_runs(plan: list[PlannedRun], *, precision=None, store: RunStore | bool | str = True,
+                 device: str | None = None, progress=None, keep=None) -> list[Run]:
+    """Train (or load) runs planned by hand (:class:`PlannedRun` s whose ``settings`` name their own strings, e.g.
+    shadow models each trained on a chosen subset of a pool), in one sweep as :func:`grids_runs` trains grids: one
+    run per item, in order; ``keep`` as there. Every run's configuration is checked on its model before training."""
+    check_precision(precision)
+    if not isinstance(plan, (list, tuple)) or not plan or not all(isinstance(p, PlannedRun) for p in plan):
+        raise ValueError(f"plan={plan!r} is not allowed: give a non-empty list of memlib.sweep.PlannedRun")
+    if keep is not None and not callable(keep):
+        raise ValueError(f"keep={keep!r} is not allowed: give a function of a run, or None")
+    models = list(dict.fromkeys(p.model for p in plan))
+    return _execute(models, list(plan), precision, device, progress, _check_store(store), keep)
 
 
 def _check_store(store):

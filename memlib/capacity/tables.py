@@ -10,23 +10,12 @@ import pandas as pd
 
 from .. import membership
 from ..metrics import LN2
+from ..metrics import memorised_bits as memorised
 from ..milestones import detect_phases
 from ..models import param_counts
 from ..strings import self_information
 
 ANCHOR_BITS_PER_PARAM = 3.6  # Morris et al. 2025, GPT-style models in fp32 trained to convergence (bf16 a little less)
-
-
-def memorised(self_information, code_length) -> np.ndarray:
-    """``max(0, I - C)`` elementwise, in bits (see the module's docstring). ValueError for a negative or
-    non-finite self-information, or a negative code length (no probability exceeds 1)."""
-    i = np.asarray(self_information, dtype=np.float64)
-    c = np.asarray(code_length, dtype=np.float64)
-    if (~np.isfinite(i)).any() or (i < 0).any():
-        raise ValueError(f"self_information={i.tolist()!r} is not allowed: use finite numbers of bits >= 0")
-    if (c < 0).any():
-        raise ValueError(f"code_length={c.tolist()!r} is not allowed: a code length is >= 0 bits")
-    return np.maximum(0.0, i - c)
 
 
 def string_bits(runs, split: str = "train") -> pd.DataFrame:

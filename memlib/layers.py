@@ -4,7 +4,7 @@ and not each other; and above both, :data:`TOP`. ``tests/test_structure.py`` hol
 
 CORE = ("version", "checks", "strings", "config", "metrics", "milestones", "stats", "labels", "store", "embedded",
         "models", "parallel", "hardware", "checkpoint", "loop", "evaluation", "probes", "candidates", "extraction",
-        "exposure", "membership", "training", "sweep", "figures", "verdicts", "parameters", "layers")
+        "exposure", "membership", "tails", "lira", "counterfactual", "training", "sweep", "figures", "verdicts", "parameters", "layers")
 FINDINGS = {"00": "explorer", "01": "phases", "02": "difficulty", "03": "context", "04": "sequential", "05": "privacy",
-            "06": "capacity"}
+            "06": "capacity", "07": "audit"}
 TOP = ("__init__", "presets", "notebooks", "execution")

@@ -35,9 +35,9 @@ reproduce: $(STAMP)
 # What does not fit make reproduce's 40 minutes (times in benchmarks/RESULTS.md): 01's pretrained / random contrast
 # with the twin trained for 150 epochs, 02 at the paper's hyper-parameters (1,024 characters, lr 1e-5 with linear
 # decay, clipping at 1.0, 100 epochs; two runs), 03 at 512 and 1,024 characters (one seed each), 06 at two sizes
-# to saturation and 2, 8 and 26 letters (about 47 minutes).
+# to saturation and 2, 8 and 26 letters (about 47 minutes), 07 with 64 shadow models and enumeration at 18 bits.
 reproduce-long: $(STAMP)
-	$(BIN)/python -m memlib.notebooks --preset cpu-long --only 01,02,03,06 --processes $(PROCESSES) --threads $(THREADS) \
+	$(BIN)/python -m memlib.notebooks --preset cpu-long --only 01,02,03,06,07 --processes $(PROCESSES) --threads $(THREADS) \
 		--figures figures/cpu-long --findings findings/cpu-long --executed build/executed-long
 
 # Notebooks 01-03 on two pretrained families, SmolLM2-135M and Gemma-3-270M, on the same strings, each at its own

@@ -10,25 +10,24 @@ from .tables import LABELS
 
 
 def plot_tails(table: pd.DataFrame, coverage: pd.DataFrame, enumerated: pd.DataFrame | None = None):
-    """(a) importance-sampled exposure against the exact one (position-wise models), every sample set of the largest
-    size with its 95% interval (red: the interval misses the exact value), and, where the runs enumerated, the same
-    against enumeration (squares); (b) coverage of the interval per depth band and number of samples, with its
+    """(a) the error of importance-sampled exposure (position-wise models), every sample set of the largest size with
+    its 95% interval (red: the interval misses the exact value), and, where the runs enumerated, the same against
+    enumeration (squares); (b) coverage of the interval per depth band and number of samples, with its
     Clopper-Pearson interval, against the nominal 95%; (c) the median absolute error in bits."""
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.3))
     ax = axes[0]
     big = table[table.n == table.n.max()]
     for covered, d in big.groupby("covered"):
-        ax.errorbar(d.exact, d.measured, yerr=[d.measured - d.low, d.high - d.measured], fmt="o", ms=2.5, lw=0.6,
-                    color="C0" if covered else "C3", alpha=0.6,
+        ax.errorbar(d.exact, d.measured - d.exact, yerr=[d.measured - d.low, d.high - d.measured], fmt="o", ms=2.5,
+                    lw=0.6, color="C0" if covered else "C3", alpha=0.7,
                     label=f"{'covers' if covered else 'misses'} the exact value ({len(d)})")
     if enumerated is not None and len(enumerated):
-        e = enumerated.dropna(subset=["measured"])
-        ax.errorbar(e.exact, e.measured, yerr=[e.measured - e.measured_low, e.measured_high - e.measured], fmt="s",
-                    ms=3, lw=0.6, color="C2", label=f"tiny Llama against enumeration ({len(e)})")
-    top = float(np.nanmax([big.exact.max(), big.measured.max()])) * 1.05
-    ax.plot([0, top], [0, top], "k:", lw=1)
-    ax.set(xlabel="exact exposure (bits)", ylabel="importance-sampled exposure (bits)",
-           title=f"(a) measured against exact, {int(big.n.max()):,} samples a set")
+        e = enumerated.dropna(subset=["measured", "exact"])
+        ax.errorbar(e.exact, e.measured - e.exact, yerr=[e.measured - e.measured_low, e.measured_high - e.measured],
+                    fmt="s", ms=3, lw=0.6, color="C2", label=f"tiny Llama against enumeration ({len(e)})")
+    ax.axhline(0, color="k", ls=":", lw=1)
+    ax.set(xlabel="exact exposure (bits)", ylabel="importance-sampled minus exact (bits)",
+           title=f"(a) each estimate's error and 95% interval, {int(big.n.max()):,} samples")
     ax.legend(fontsize=7)
     for ax, col, title in ((axes[1], "coverage", "(b) coverage of the 95% interval"),
                            (axes[2], "median_error", "(c) median |error| (bits)")):
@@ -72,7 +71,7 @@ def plot_attacks(rocs: pd.DataFrame, attacks: pd.DataFrame, fprs, epoch: int):
         y, low, high = at[f"tpr_{f:g}"], at[f"tpr_{f:g}_low"], at[f"tpr_{f:g}_high"]
         x = np.arange(len(names)) + (k - (len(fprs) - 1) / 2) * 0.2
         ax.errorbar(x, y, yerr=[(y - low).clip(lower=0), (high - y).clip(lower=0)], fmt="o", ms=5, color=f"C{k}",
-                    label=f"TPR at {f:.1%} FPR")
+                    label=f"TPR at {f:.1%} FPR".replace(".0%", "%"))
     ax.set_xticks(range(len(names)), names, fontsize=8)
     ax.set(ylabel="true-positive rate", ylim=(0, 1.02),
            title="(b) TPR at low FPR (95% bootstrap over models and strings)")
@@ -96,7 +95,8 @@ def plot_strings(strings: pd.DataFrame, corr: pd.DataFrame, measures, pairs=(("e
     im = ax.imshow(grid, vmin=-1, vmax=1, cmap="RdBu_r")
     for i in range(m):
         for j in range(m):
-            ax.text(j, i, f"{grid[i, j]:.2f}", ha="center", va="center", fontsize=8)
+            ax.text(j, i, f"{grid[i, j]:.2f}", ha="center", va="center", fontsize=8,
+                    color="white" if abs(grid[i, j]) > 0.6 else "black")
     short = [LABELS[x].split(" (")[0] for x in measures]
     ax.set_xticks(range(m), short, rotation=35, ha="right", fontsize=7)
     ax.set_yticks(range(m), short, fontsize=7)
@@ -110,7 +110,7 @@ def plot_strings(strings: pd.DataFrame, corr: pd.DataFrame, measures, pairs=(("e
         ax.plot(strings[a], strings[b], "o", ms=4, mfc="white", color="0.5", label="string")
         ax.plot(strings[a][fa & fb], strings[b][fa & fb], "o", ms=4, color="C0", label="top quarter of both")
         ax.plot(strings[a][miss], strings[b][miss], "o", ms=5, color="C3",
-                label=f"top quarter of {a}, lower half of {b}")
+                label=f"top quarter of {short[measures.index(a)]}, lower half of {short[measures.index(b)]}")
         ax.set(xlabel=LABELS[a], ylabel=LABELS[b], title=f"({'abc'[k]}) per string")
         ax.legend(fontsize=6)
     fig.tight_layout()

@@ -156,7 +156,8 @@ def _auditor(gains: dict, corr: pd.DataFrame, coverage: pd.DataFrame, fprs) -> l
                        f"shadow-model attack (TPR higher by {-r.estimate:.3f}): a shadow-model audit is not by itself the "
                        f"stronger one. A "
                        f"likely reason, not tested here: random strings differ little in difficulty, so LiRA's "
-                       f"per-string Gaussians, fitted from {r.models - 1} models, add more noise than they remove.")
+                       f"per-string Gaussians, each fitted from about {(r.models - 1) // 2} of the other models, add more noise "
+                       f"than they remove.")
         else:
             out.append(f"For an auditor: at {_pct(low)} FPR the shadow-model attack's difference from the loss threshold "
                        f"({r.estimate:+.3f}, {_ci(r.low, r.high, '{:+.3f}')}) is not established with this many shadow "

@@ -62,3 +62,50 @@ def test_the_per_string_table_compares_every_measure_and_names_disagreements(smo
     attacks = audit.attack_table(pairs, fprs=P.fprs, reps=20)
     assert set(attacks.attack) == {"loss", "calibrated", "LiRA offline", "LiRA online"}
     assert attacks["tpr_0.01"].isna().all()  # 64 non-member pairs cannot measure 1% FPR
+
+
+def _tables(gain, low, high, p):
+    """Hand tables for notebook 07's verdict: one tail check, two attacks at epochs 0 and 10, 12 strings."""
+    import numpy as np
+    import pandas as pd
+
+    from memlib.tails import tail_coverage
+
+    rng = np.random.default_rng(0)
+    exact = np.repeat([30.0, 70.0], 20)
+    measured = exact + rng.normal(0, 0.1, 40)
+    table = pd.DataFrame({"run": "r", "epoch": np.repeat([5, 40], 20), "string": 0, "set": np.tile(range(20), 2),
+                          "n": 1000, "exact": exact, "exact_width": 0.01, "measured": measured, "low": measured - 0.3,
+                          "high": measured + 0.3, "hits": 50, "ess": 20.0, "reliable": True})
+    table["covered"] = (table.low <= table.exact) & (table.exact <= table.high)
+    table["error"] = table.measured - table.exact
+    row = dict(pairs=100, members=50, non_members=50, auc_low=0.4, auc_high=0.6, **{"tpr_0.01": np.nan,
+               "tpr_0.01_low": np.nan, "tpr_0.01_high": np.nan})
+    attacks = pd.DataFrame([dict(row, attack=a, auc=0.5, epoch=0) for a in ("loss", "LiRA online")]
+                           + [dict(row, attack=a, auc=0.9, epoch=10) for a in ("loss", "LiRA online")])
+    differences = pd.DataFrame([dict(epoch=10, attack="LiRA online", against="loss", fpr=0.01, estimate=gain, low=low,
+                                     high=high, p=p, models=16, strings=12)])
+    x = np.arange(12.0)
+    strings = pd.DataFrame({"string": range(12), "exposure": x, "extracted": x % 3, "memorised_bits": x + 0.5,
+                            "lira": -x, "counterfactual": x / 10, "counterfactual_low": x / 10 - 0.05,
+                            "counterfactual_high": x / 10 + 0.05, "unseen_score": x})
+    zero = strings.assign(counterfactual=0.0)
+    return table, tail_coverage(table), attacks, differences, strings, zero
+
+
+@pytest.mark.parametrize("gain, low, high, p, words", [
+    (0.2, 0.1, 0.3, 0.001, "the shadow-model attack finds more members than the loss threshold"),
+    (-0.2, -0.3, -0.1, 0.001, "the loss threshold finds more members than the shadow-model attack"),
+    (0.01, -0.1, 0.1, 0.8, "is not established with this many shadow models"),
+])
+def test_the_auditors_sentence_follows_the_numbers(gain, low, high, p, words):
+    table, coverage, attacks, differences, strings, zero = _tables(gain, low, high, p)
+    lines = audit.verdict(table, coverage, attacks, differences, strings, zero, audit.correlations(strings),
+                          audit.disagreements(strings), fprs=[0.01], epoch=10)
+    text = "\n".join(lines)
+    assert words in text
+    assert "exposure and LiRA statistic rank the strings in opposite orders" in text  # rho -1 over 12 strings
+    assert "covers the exact exposure in 40 of 40" in text
+    rows = {r["name"]: r for r in lines.family.rows()}
+    assert rows["exposure ~ counterfactual memorisation: Spearman rho"]["role"] == "primary"
+    assert rows["LiRA online - loss: TPR at 1% FPR, epoch 10"]["established"] == (p < 0.025 and (low > 0 or high < 0))

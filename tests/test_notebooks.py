@@ -205,7 +205,8 @@ def test_a_preset_a_notebook_lacks_is_refused_before_anything_runs(capsys):
     assert e.value.code == 2
     err = capsys.readouterr().err
     assert "--preset cpu-long is not defined for 04_sequential_exposure" in err
-    assert "it is for 01_dynamics, 02_string_difficulty, 03_local_prefix_global_context, 06_capacity (pick them with --only)" in err
+    assert ("it is for 01_dynamics, 02_string_difficulty, 03_local_prefix_global_context, 06_capacity, 07_privacy_audit "
+            "(pick them with --only)") in err
     with pytest.raises(SystemExit):
         main(["--preset", "huge", "--only", "01"])
     err = capsys.readouterr().err

@@ -189,6 +189,18 @@ PRESETS = {
         epochs=400, measure_at=[0, 200, 400], samples=2000, pool_seed=0, fprs=[0.01, 0.001], reps=200,
         variance="per-string", precision="fp32",
     ),
+    # The pretrained model on 2 cores, at what fits (562 s from an empty store: benchmarks/RESULTS.md): 8 SmolLM2-135M
+    # shadow models over a pool of 16 strings of 32 letters over 7 (8 a model, 24 epochs at lr 1e-4, 300 importance samples at
+    # the end); the default's exact-tail runs (from the store). 64 non-member pairs: TPR at 1% FPR not measurable.
+    "pretrained": Params(
+        tail_model="tiny-positional-w32-letters",
+        tail=dict(members=2, length=32, alphabet_size=7, lr=3e-2, epochs=200, at=[5, 10, 20, 200],
+                  samples=2000, repeats=6, sizes=[250, 1000, 2000], seeds=[0, 1, 2]),
+        enumeration={},
+        shadow_model="smollm2-135m", pool=16, shadows=8, length=32, alphabet_size=7, lr=1e-4, epochs=24,
+        measure_at=[0, 12, 24], samples=300, pool_seed=0, fprs=[0.01, 0.001], reps=200, variance="global",
+        precision="fp32",
+    ),
     # The pretrained model as the shadow model (SmolLM2-135M, the paper's setting of short random strings): 16
     # shadow models over a pool of 32 strings; a SmolLM2 shadow model costs minutes on 2 cores, so GPUs.
     "paper": Params(

@@ -8,6 +8,7 @@ import math
 import pandas as pd
 
 from ..candidates import MIN_ESS, MIN_HITS
+from ..membership import needed_non_members
 from ..stats import EXPLORATORY, in_family, rank_correlation
 from .tables import LABELS
 
@@ -18,6 +19,13 @@ PRIMARY = (r"LiRA online - loss: TPR at 1% FPR, epoch \d+", r"exposure ~ counter
 
 def _pct(f: float) -> str:
     return f"{f:.1%}".replace(".0%", "%")
+
+
+def _tpr(r, f: float) -> str:
+    t = r[f"tpr_{f:g}"]
+    if not math.isfinite(t):
+        return f"TPR at {_pct(f)} FPR not measurable at this n ({needed_non_members(f):,} non-member pairs needed)"
+    return f"TPR at {_pct(f)} FPR {t:.3f} ({_ci(r[f'tpr_{f:g}_low'], r[f'tpr_{f:g}_high'], '{:.3f}')})"
 
 
 ERROR_BITS = 0.25  # a depth band "needs" the fewest samples whose median error is within this and coverage holds
@@ -88,14 +96,17 @@ def verdict(table, coverage, attacks, differences, strings, strings0, corr, dis,
         lines.append(f"Shadow models at epoch {e} ({int(first.pairs):,} pairs of {int(first.members):,} members and "
                      f"{int(first.non_members):,} non-members, every model the target once): "
                      + "; ".join(f"{name} AUC {r.auc:.3f} ({_ci(r.auc_low, r.auc_high, '{:.3f}')}), "
-                                 + ", ".join(f"TPR at {_pct(f)} FPR {r[f'tpr_{f:g}']:.3f} "
-                                             f"({_ci(r[f'tpr_{f:g}_low'], r[f'tpr_{f:g}_high'], '{:.3f}')})"
-                                             for f in fprs)
+                                 + ", ".join(_tpr(r, f) for f in fprs)
                                  for name, r in at.iterrows())
                      + " (intervals: bootstrap over models and strings together, the threshold re-chosen each time).")
     gains = {}
     for r in differences.itertuples():
         name = f"{r.attack} - {r.against}: TPR at {_pct(r.fpr)} FPR, epoch {r.epoch}"
+        if not math.isfinite(r.estimate):  # too few non-members for this rate: no test
+            if r.attack == "LiRA online":
+                lines.append(f"{name}: not measurable at this n (TPR at {_pct(r.fpr)} FPR needs "
+                             f"{needed_non_members(r.fpr):,} non-member pairs).")
+            continue
         supported = r.low > 0 or r.high < 0
         d = family.decide(name, r.p, estimate=r.estimate, low=r.low, high=r.high, level=0.95, n=r.models,
                           supported=supported)
@@ -145,7 +156,11 @@ def _auditor(gains: dict, corr: pd.DataFrame, coverage: pd.DataFrame, fprs) -> l
     out = []
     low = 0.01 if 0.01 in fprs else fprs[0]  # the rate of the primary test
     g = gains.get(("LiRA online", low))
-    if g is not None:
+    if g is None:
+        out.append(f"For an auditor: with this few non-member pairs no rate as low as {_pct(low)} FPR is measurable; "
+                   f"the attacks are compared by their AUCs above, which say nothing of the low-FPR region an audit "
+                   f"reports.")
+    else:
         r, established = g
         if established and r.estimate > 0:
             out.append(f"For an auditor: at {_pct(low)} FPR the shadow-model attack finds more members than the loss "
@@ -168,9 +183,13 @@ def _auditor(gains: dict, corr: pd.DataFrame, coverage: pd.DataFrame, fprs) -> l
         out.append(f"Which strings are at risk depends on the measure: {a} and {b} rank the strings in opposite orders "
                    f"(rho {weakest.rho:+.2f}, {_ci(weakest.low, weakest.high, '{:+.2f}')}), so an audit names the "
                    f"measure its list of strings comes from, and a list from one measure is not a list from another.")
-    else:
-        out.append(f"The measures agree more than they differ: the weakest agreement is {a} ~ {b} (rho "
+    elif weakest.low > 0:
+        out.append(f"Every two measures rank the strings alike: the weakest agreement is {a} ~ {b} (rho "
                    f"{weakest.rho:+.2f}, {_ci(weakest.low, weakest.high, '{:+.2f}')}).")
+    else:
+        out.append(f"Which strings are at risk depends on the measure: {a} and {b} are not shown to rank the strings "
+                   f"alike (rho {weakest.rho:+.2f}, {_ci(weakest.low, weakest.high, '{:+.2f}')}), so an audit names "
+                   f"the measure its list of strings comes from.")
     deep = coverage[coverage.n == coverage.n.max()]
     worst = deep.loc[deep.coverage.idxmin()]
     if worst.coverage_high < 0.95:

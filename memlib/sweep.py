@@ -220,7 +220,8 @@ def planned_runs(plan: list[PlannedRun], *, precision=None, store: RunStore | bo
                  device: str | None = None, progress=None, keep=None) -> list[Run]:
     """Train (or load) runs planned by hand (:class:`PlannedRun` s whose ``settings`` name their own strings, e.g.
     shadow models each trained on a chosen subset of a pool), in one sweep as :func:`grids_runs` trains grids: one
-    run per item, in order; ``keep`` as there. Every run's configuration is checked on its model before training."""
+    run per item, in order; ``keep`` as there. Each run's configuration is checked on its model before that run
+    trains; a plan's own checks (e.g. :func:`memlib.audit.check`) come before the call."""
     check_precision(precision)
     if not isinstance(plan, (list, tuple)) or not plan or not all(isinstance(p, PlannedRun) for p in plan):
         raise ValueError(f"plan={plan!r} is not allowed: give a non-empty list of memlib.sweep.PlannedRun")

@@ -22,7 +22,7 @@ from .config import ProbeSpec
 from .labels import run_columns
 
 __all__ = ["extraction_spec", "check_extraction", "greedy_generate", "extracted_lengths", "extraction_table",
-           "extraction_sizes"]
+           "extraction_sizes", "leading_run"]
 
 
 def extraction_spec(length: int, at, offset_step: int = 1, permuted: int | None = None) -> ProbeSpec:
@@ -82,7 +82,7 @@ def extracted_lengths(window_correct, offsets) -> np.ndarray:
     return run
 
 
-def _leading_run(correct) -> np.ndarray:
+def leading_run(correct) -> np.ndarray:
     """Per row of a bool ``(..., L)`` array: how many positions are correct before the first error."""
     c = np.asarray(correct, dtype=bool)
     wrong = ~c
@@ -108,7 +108,7 @@ def extraction_table(runs, *, k: int, n: int) -> pd.DataFrame:
                              f"not from what greedy generation would do; use runs with dropout=False")
         probed = set(run.arrays["probe_epochs"].tolist()) if "probe_epochs" in run.arrays else set()
         epochs = run.arrays["train_epochs"].tolist()
-        lead = _leading_run(run.arrays["train_correct"])  # epochs x strings
+        lead = leading_run(run.arrays["train_correct"])  # epochs x strings
         acc = run.metrics[run.metrics.split == "train"].set_index(["epoch", "string"]).accuracy
         for j in range(len(run.config.train)):
             for t, e in enumerate(epochs):

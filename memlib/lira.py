@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from .membership import needed_non_members
+from .membership import flagged_share, needed_non_members, roc_auc
 
 __all__ = ["inclusion", "lira_scores", "roc_curve", "tpr_at", "two_way_bootstrap", "paired_bootstrap", "attack_summary",
            "VARIANCES"]
@@ -101,22 +101,15 @@ def roc_curve(member_scores, other_scores) -> pd.DataFrame:
 
 
 def tpr_at(member_scores, other_scores, fpr: float) -> float:
-    """The share of members scoring above the threshold that flags at most ``floor(fpr * N)`` of the ``N``
-    non-members (the ``(a + 1)``-th highest non-member score: strictly above it is flagged); NaN with fewer
-    non-members than ``ceil(1 / fpr)`` (:func:`memlib.membership.needed_non_members`)."""
-    need = needed_non_members(fpr)
-    a, b = np.asarray(member_scores, dtype=np.float64), np.sort(np.asarray(other_scores, dtype=np.float64))[::-1]
-    if len(b) < need or not len(a):
-        return math.nan
-    allowed = int(math.floor(fpr * len(b) + 1e-9))
-    return float((a > b[allowed]).mean()) if allowed < len(b) else 1.0
+    """:func:`memlib.membership.flagged_share` for scores where higher is member-like: the share of members above
+    the threshold that flags at most ``floor(fpr * N)`` of the ``N`` non-members; NaN with fewer non-members than
+    ``ceil(1 / fpr)``."""
+    return flagged_share(-np.asarray(member_scores, dtype=np.float64), -np.asarray(other_scores, dtype=np.float64), fpr)
 
 
 def _auc(a, b) -> float:
-    from scipy.stats import rankdata
-
-    r = rankdata(np.concatenate([a, b]))
-    return float((r[:len(a)].sum() - len(a) * (len(a) + 1) / 2) / (len(a) * len(b)))
+    """P(a member's score > a non-member's), ties counting half."""
+    return roc_auc(-np.asarray(a, dtype=np.float64), -np.asarray(b, dtype=np.float64))
 
 
 def _resamples(shape, reps: int, seed: int):

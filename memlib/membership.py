@@ -16,13 +16,16 @@ from .candidates import candidate_epochs, held_out_losses
 from .checks import check_runs
 from .labels import setting
 
-__all__ = ["FPRS", "roc_auc", "needed_non_members", "tpr_at_fpr", "membership_table", "attack_table"]
+__all__ = ["FPRS", "roc_auc", "needed_non_members", "flagged_share", "tpr_at_fpr", "membership_table", "attack_table"]
 
 
 def roc_auc(members, others) -> float:
-    """P(a member's loss < a non-member's), ties counting half."""
-    a, b = np.asarray(members)[:, None], np.asarray(others)[None, :]
-    return float((a < b).mean() + 0.5 * (a == b).mean())
+    """P(a member's loss < a non-member's), ties counting half: the Mann-Whitney U of the two samples over their
+    pairs (:func:`scipy.stats.mannwhitneyu`, by ranks: no pairs held in memory)."""
+    from scipy.stats import mannwhitneyu
+
+    a, b = np.asarray(members, dtype=np.float64), np.asarray(others, dtype=np.float64)
+    return float(mannwhitneyu(b, a, method="asymptotic").statistic / (len(a) * len(b)))
 
 
 FPRS = (0.01, 0.001)  # the false-positive rates the attacks report
@@ -36,6 +39,16 @@ def needed_non_members(fpr: float) -> int:
         raise ValueError(f"fpr={fpr!r} is not allowed: use a false-positive rate in (0, 1); no number of non-members "
                          f"measures a rate of 0 or 1")
     return math.ceil(1 / fpr - 1e-9)
+
+
+def flagged_share(members, non_members, fpr: float) -> float:
+    """The share of ``members`` the threshold of :func:`tpr_at_fpr` flags at ``fpr`` (scores: lower = member), alone:
+    NaN with fewer than :func:`needed_non_members` non-members (or no member). What the bootstraps resample."""
+    mem, non = np.asarray(members, dtype=np.float64), np.sort(np.asarray(non_members, dtype=np.float64))
+    if len(non) < needed_non_members(fpr) or not len(mem):
+        return math.nan
+    allowed = int(math.floor(fpr * len(non) + 1e-9))
+    return float((mem < non[allowed]).mean()) if allowed < len(non) else 1.0
 
 
 def tpr_at_fpr(members, non_members, fpr: float) -> dict:
@@ -56,8 +69,7 @@ def tpr_at_fpr(members, non_members, fpr: float) -> dict:
                 "needed": needed, "non_members": len(non)}
     from scipy.stats import binomtest
 
-    threshold = non[allowed] if allowed < len(non) else np.inf
-    flagged = int((mem < threshold).sum())
+    flagged = round(flagged_share(mem, non, fpr) * len(mem))  # k / n back to k: exact at any n here
     ci = binomtest(flagged, len(mem)).proportion_ci(0.95, method="exact")
     return {"tpr": flagged / len(mem), "tpr_low": float(ci.low), "tpr_high": float(ci.high),
             "fpr_reached": allowed / len(non), "measurable": True, "needed": needed, "non_members": len(non)}

@@ -136,3 +136,12 @@ def test_a_paired_difference_of_an_attack_with_itself_is_zero_and_a_real_gain_is
     better = x + 1.5 * m  # members separated further
     gain = paired_bootstrap(lambda a, b: tpr_at(a, b, 0.01), better, x, m, reps=100)
     assert gain["low"] > 0 and gain["p"] <= 0.02
+
+
+def test_the_auc_by_ranks_is_the_share_of_pairs_with_ties_counting_half():
+    from memlib.membership import roc_auc
+
+    rng = np.random.default_rng(3)
+    a, b = rng.integers(0, 6, 200).astype(float), rng.integers(1, 8, 150).astype(float)  # many ties
+    pairwise = (a[:, None] < b[None, :]).mean() + 0.5 * (a[:, None] == b[None, :]).mean()
+    assert roc_auc(a, b) == pytest.approx(pairwise, abs=1e-12)

@@ -8,6 +8,7 @@ import pandas as pd
 
 from ..candidates import reliable, same_as, tail_probability
 from ..counterfactual import counterfactual
+from ..extraction import leading_run
 from ..lira import attack_summary, lira_scores, paired_bootstrap, roc_curve, tpr_at
 from ..metrics import LN2, memorised_bits
 from ..stats import rank_correlation
@@ -20,11 +21,6 @@ LABELS = {"exposure": "exposure (bits)", "extracted": "extracted from BOS (chara
 
 
 _NO_TAIL = {"exposure": np.nan, "exposure_low": np.nan, "exposure_high": np.nan, "hits": 0, "ess": 0.0}
-
-
-def _leading(correct: np.ndarray) -> np.ndarray:
-    wrong = ~correct.astype(bool)
-    return np.where(wrong.any(-1), wrong.argmax(-1), correct.shape[-1])
 
 
 def pair_table(runs, pool) -> pd.DataFrame:
@@ -40,7 +36,7 @@ def pair_table(runs, pool) -> pd.DataFrame:
         for split in ("train", "test"):
             strings = run.config.train if split == "train" else run.config.test
             epochs = run.arrays[f"{split}_epochs"].tolist()
-            lead = _leading(run.arrays[f"{split}_correct"])  # epochs x strings
+            lead = leading_run(run.arrays[f"{split}_correct"])  # epochs x strings
             probed = set(run.arrays["probe_epochs"].tolist()) if "probe_epochs" in run.arrays else set()
             for e in sorted(set(m[m.split == "test"].epoch)):
                 c = run.candidates(e) if e in probed else None

@@ -132,7 +132,8 @@ def _percentiles(vals, level: float) -> tuple:
 def two_way_bootstrap(stat, scores, inmask, *, reps: int = 200, level: float = 0.95, seed: int = 0) -> tuple:
     """Percentile interval of ``stat(member_scores, other_scores)`` over (model, string) pairs, resampling target
     models and strings together with replacement (``reps`` times, seeded): the pairs of one model share its
-    training, those of one string its difficulty. ``(low, high)``; NaN where most resamples give NaN."""
+    training, those of one string its difficulty. ``(low, high)``; NaN where most resamples give NaN. Conservative:
+    resampling both counts each pair's own noise more than once (coverage 1.0 in the tests' simulation at 24 x 86)."""
     x, m = _check(scores, inmask)
     vals = [stat(x[ix][m[ix]], x[ix][~m[ix]]) for ix in _resamples(x.shape, reps, seed) if 0 < m[ix].sum() < m.size]
     return _percentiles(vals, level)
